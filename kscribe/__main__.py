@@ -1,0 +1,5 @@
+import sys
+
+from kscribe.cli import main
+
+sys.exit(main())

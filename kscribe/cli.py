@@ -1,0 +1,115 @@
+"""``kscribe`` — transcribe videos on this machine, and look at jobs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from kscribe.context import Context
+from kscribe.errors import ConfigError, KscribeError
+from kscribe.notices import JobChoices
+from kscribe.progress_display import TerminalProgress
+from kscribe.settings import Settings, parse_formats
+from kscribe.values import Job, JobStatus
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kscribe", description="Turn videos into transcripts.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
+    run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    run.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
+    run.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
+    run.add_argument("--task", choices=("transcribe", "translate"))
+    run.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv (default: all)")
+    run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
+
+    status = sub.add_parser("status", help="show a job")
+    status.add_argument("job_id", metavar="JOB")
+    status.add_argument("--json", action="store_true", help="print the job record as JSON")
+    return parser
+
+
+def _describe(job: Job) -> str:
+    lines = [f"job {job.id}: {job.status.value} ({job.progress:.0f}%)", f"  source: {job.source_uri}"]
+    if job.chunks_total:
+        lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
+    if job.detected_language:
+        lines.append(f"  language: {job.detected_language}, model: {job.model}")
+    if job.timings:
+        lines.append("  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in job.timings.items()))
+    if job.error:
+        lines.append(f"  error ({job.failed_stage}): {job.error}")
+    lines += [f"  {fmt}: {uri}" for fmt, uri in job.outputs.items()]
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.runner import LocalPipeline
+
+    if args.formats:
+        parse_formats(args.formats)
+    if args.out:
+        settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
+    progress = TerminalProgress(enabled=not args.quiet)
+    ctx = Context.create(settings, progress=progress)
+    pipeline = LocalPipeline(ctx)
+    choices = JobChoices(model=args.model, language=args.language, task=args.task, formats=args.formats)
+    job_ids, missing = [], 0
+    for video in args.videos:
+        try:
+            result = pipeline.submit(video, choices)
+        except KscribeError as exc:
+            print(f"kscribe: {exc}", file=sys.stderr)
+            missing += 1
+            continue
+        assert result.job is not None  # explicit requests are never skipped
+        job_ids.append(result.job.id)
+        progress.stage(result.job.id, "queued", str(video))
+    pipeline.run()
+
+    failed = missing
+    for job_id in job_ids:
+        job = ctx.jobs.require(job_id)
+        if job.status is JobStatus.SUCCEEDED:
+            if not args.quiet and "txt" in job.outputs:
+                print(ctx.blobs.read_bytes(job.outputs["txt"]).decode("utf-8"), end="")
+            print(_describe(job))
+        else:
+            failed += 1
+            print(_describe(job), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = Context.create(settings)
+    job = ctx.jobs.get(args.job_id)
+    if job is None:
+        print(f"kscribe: no job {args.job_id} (unknown, or expired)", file=sys.stderr)
+        return 1
+    print(json.dumps(job.to_dict(), indent=1) if args.json else _describe(job))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        return {"run": _run, "status": _status}[args.command](args, settings)
+    except ConfigError as exc:
+        print(f"kscribe: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""kscribe's exceptions.
+
+Two families decide what a function answers. ``InputError`` (a ``ValueError``): the job can
+never succeed as asked — it is recorded on the job as the failure reason and the event is
+acknowledged, so nothing retries forever. ``TransientError``: the world hiccupped (storage,
+Redis, the model host) — the request fails so the broker redelivers with backoff.
+"""
+
+from __future__ import annotations
+
+
+class KscribeError(Exception):
+    """Base of every error kscribe raises on purpose."""
+
+
+class ConfigError(KscribeError, ValueError):
+    """A setting is missing or malformed."""
+
+
+class InputError(KscribeError, ValueError):
+    """The job's input (or its request) is bad; retrying cannot help."""
+
+
+class SourceNotFound(InputError):
+    """The source object does not exist."""
+
+
+class NotMedia(InputError):
+    """The source is not an audio or video file ffmpeg can read."""
+
+
+class NoAudioTrack(InputError):
+    """The source is media, but has no audio stream to transcribe."""
+
+
+class MediaError(InputError):
+    """ffmpeg failed on the source; ``stderr_tail`` holds the end of what it said."""
+
+    def __init__(self, message: str, stderr_tail: str = ""):
+        super().__init__(f"{message}: {stderr_tail}" if stderr_tail else message)
+        self.stderr_tail = stderr_tail
+
+
+class ModelNotFound(InputError):
+    """The requested model is not installed or not a model directory."""
+
+
+class OutputNotWritable(InputError):
+    """The output location cannot be written."""
+
+
+class TransientError(KscribeError):
+    """A dependency failed in a way a retry may fix."""

@@ -1,0 +1,114 @@
+"""What each event type does: decode, call the stage, return the events to publish.
+
+Shared by the Knative functions and the local runner, so both run the same code. Error
+policy: an ``InputError`` fails the job with its message and the event is acknowledged
+(a ``job.failed`` event goes out); anything else propagates so the delivery is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from kscribe import events
+from kscribe.context import Context
+from kscribe.errors import InputError
+from kscribe.events import Event
+from kscribe.notices import notice_from_storage_object
+from kscribe.stages import extract, ingest, publish, transcribe
+from kscribe.values import Chunk, Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event, Context], list[Event]]
+
+
+def _job_id(event: Event) -> str:
+    job_id = event.data.get("job_id") if isinstance(event.data, dict) else None
+    if not job_id:
+        raise InputError(f"{event.type} event {event.id} carries no job_id")
+    return str(job_id)
+
+
+def _failed(ctx: Context, job_id: str, stage: str, error: Exception) -> list[Event]:
+    reason = str(error)
+    if ctx.jobs.fail(job_id, reason, stage):
+        log.warning("job %s failed in %s: %s", job_id, stage, reason)
+        ctx.progress.stage(job_id, "failed", reason)
+        return [events.job_failed(job_id, stage, reason)]
+    return []  # already ended: a redelivery after the failure was recorded
+
+
+def announce(job: Job) -> list[Event]:
+    """The events that follow a job ingest returned."""
+    if job.status is JobStatus.FAILED:
+        return [events.job_failed(job.id, job.failed_stage, job.error)]
+    # QUEUED also covers a redelivery after a crash between creating and announcing the job.
+    return [events.job_created(job.id)] if job.status is JobStatus.QUEUED else []
+
+
+def on_object_finalized(event: Event, ctx: Context) -> list[Event]:
+    try:
+        notice = notice_from_storage_object(event.data)
+    except ValueError as exc:
+        log.warning("ignoring malformed storage notification %s: %s", event.id, exc)
+        return []
+    result = ingest(notice, ctx)
+    return announce(result.job) if result.job else []
+
+
+def on_job_created(event: Event, ctx: Context) -> list[Event]:
+    job_id = _job_id(event)
+    try:
+        chunks = extract(job_id, ctx)
+    except InputError as exc:
+        return _failed(ctx, job_id, "extract", exc)
+    return [events.chunk_ready(c.to_dict()) for c in chunks]
+
+
+def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
+    job_id = _job_id(event)
+    try:
+        chunk = Chunk.from_dict(event.data)
+    except (KeyError, TypeError, ValueError) as exc:
+        return _failed(ctx, job_id, "transcribe", InputError(f"malformed chunk event: {exc}"))
+    try:
+        outcome = transcribe(chunk, ctx)
+    except InputError as exc:
+        return _failed(ctx, job_id, "transcribe", exc)
+    return [events.job_transcribed(job_id)] if outcome.last else []
+
+
+def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
+    job_id = _job_id(event)
+    try:
+        job = publish(job_id, ctx)
+    except InputError as exc:
+        return _failed(ctx, job_id, "publish", exc)
+    if job.status is not JobStatus.SUCCEEDED:
+        return []
+    return [events.job_completed({
+        "job_id": job.id, "source": job.source_uri, "outputs": job.outputs,
+        "duration_s": job.duration_s, "language": job.detected_language, "model": job.model,
+    })]
+
+
+_STAGE_OF = {events.JOB_CREATED: "extract", events.CHUNK_READY: "transcribe", events.JOB_TRANSCRIBED: "publish"}
+
+
+def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
+    """An event whose deliveries all failed: fail its job, so nobody waits forever."""
+    job_id = event.data.get("job_id") if isinstance(event.data, dict) else None
+    if not job_id:
+        log.error("dead-lettered %s %s has no job: %s", event.type, event.id, reason)
+        return []
+    stage = _STAGE_OF.get(event.type, "delivery")
+    return _failed(ctx, str(job_id), stage, InputError(f"gave up delivering {event.type}: {reason}"))
+
+
+ROUTES: dict[str, Handler] = {
+    events.OBJECT_FINALIZED: on_object_finalized,
+    events.JOB_CREATED: on_job_created,
+    events.CHUNK_READY: on_chunk_ready,
+    events.JOB_TRANSCRIBED: on_job_transcribed,
+}

@@ -1,0 +1,190 @@
+"""Job state in Redis: one hash per job, changed only by small atomic scripts.
+
+Every handler runs under at-least-once delivery, possibly twice at once and out of order, so
+each change here is a single Lua script that checks and writes in one step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import redis
+
+from kscribe import keys
+from kscribe.errors import InputError
+from kscribe.values import Job, JobStatus
+
+_JSON_FIELDS = {"formats", "metadata", "outputs"}
+_TIMING_PREFIX = "timing."
+
+# Claim `bucket/name#generation` and create the job in one step.
+#   delivery A: GET object key → nil → SET, HSET job        → created
+#   delivery B: GET object key → A's job id                  → not created, same job
+_CREATE = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return {existing, 0} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return {ARGV[1], 1}
+"""
+
+# Status only moves forward, and never leaves a terminal state: a late redelivery of
+# "extracting" cannot pull a succeeded job back, and a failure cannot overwrite success.
+_ADVANCE = """
+local rank = {queued=0, extracting=1, transcribing=2, publishing=3, succeeded=4, failed=4}
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return -1 end
+if current == 'succeeded' or current == 'failed' then return 0 end
+if rank[ARGV[1]] < rank[current] then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 3))
+return 1
+"""
+
+# Record a chunk as done and decide, exactly once, which delivery finishes the job.
+#   chunk 3 (A): SADD → 4 of 4 → HSETNX finalizer=3 → 1 → "last"
+#   chunk 3 (B, duplicate, same moment): SADD → 0 added, HSETNX → 0 → not last
+#   chunk 2 (late redelivery): SADD → 0 added, HSETNX → 0 → not last
+# A finalizer that could not announce the job releases the claim (HDEL) so a redelivery can.
+_COMPLETE_CHUNK = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0} end
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local done = redis.call('SCARD', KEYS[1])
+if added == 1 then
+  redis.call('HINCRBYFLOAT', KEYS[2], 'transcribed_s', ARGV[2])
+  redis.call('HSET', KEYS[2], 'chunks_done', done, 'updated_at', ARGV[5])
+end
+if done >= tonumber(ARGV[3]) and redis.call('HSETNX', KEYS[2], 'finalizer', ARGV[1]) == 1 then
+  return {done, added, 1}
+end
+return {done, added, 0}
+"""
+
+_RELEASE_FINALIZER = """
+if redis.call('HGET', KEYS[1], 'finalizer') == ARGV[1] then
+  return redis.call('HDEL', KEYS[1], 'finalizer')
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class ChunkCompletion:
+    done: int
+    first_time: bool
+    last: bool
+
+
+def _encode(name: str, value: Any) -> str:
+    if name in _JSON_FIELDS:
+        return json.dumps(list(value) if isinstance(value, tuple) else value)
+    if isinstance(value, JobStatus):
+        return value.value
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _flatten(values: dict[str, Any]) -> list[str]:
+    flat: list[str] = []
+    for name, value in values.items():
+        flat += [name, _encode(name, value)]
+    return flat
+
+
+def _decode(raw: dict[str, str]) -> Job:
+    values: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(Job)}
+    for name, text in raw.items():
+        if name not in types:
+            continue
+        if name in _JSON_FIELDS:
+            value: Any = json.loads(text)
+            values[name] = tuple(value) if name == "formats" else value
+        elif name == "status":
+            values[name] = JobStatus(text)
+        elif name == "language":
+            values[name] = text or None
+        elif types[name] == "float":
+            values[name] = float(text or 0)
+        elif types[name] == "int":
+            values[name] = int(text or 0)
+        else:
+            values[name] = text
+    values["timings"] = {
+        k[len(_TIMING_PREFIX):]: round(float(v), 3) for k, v in raw.items() if k.startswith(_TIMING_PREFIX)
+    }
+    return Job(**values)
+
+
+class JobStore:
+    """Job records in Redis. Pass the client in; every key a job owns expires with it."""
+
+    def __init__(self, client: redis.Redis, retention_s: int, clock: Callable[[], float] = time.time):
+        self.redis = client
+        self.retention_s = retention_s
+        self.clock = clock
+        self._create = client.register_script(_CREATE)
+        self._advance = client.register_script(_ADVANCE)
+        self._complete_chunk = client.register_script(_COMPLETE_CHUNK)
+        self._release_finalizer = client.register_script(_RELEASE_FINALIZER)
+
+    def create(self, job: Job, dedupe_key: str) -> tuple[Job, bool]:
+        """Store ``job`` unless ``dedupe_key`` already has one; return the stored job and
+        whether this call created it."""
+        now = self.clock()
+        record = {f.name: getattr(job, f.name) for f in fields(Job) if f.name != "timings"}
+        record.update(created_at=now, updated_at=now)
+        job_id, created = self._create(
+            keys=[keys.object_job(dedupe_key), keys.job(job.id)],
+            args=[job.id, self.retention_s, *_flatten(record)],
+        )
+        return self.require(job_id), bool(created)
+
+    def get(self, job_id: str) -> Job | None:
+        raw = self.redis.hgetall(keys.job(job_id))
+        return _decode(raw) if raw else None
+
+    def require(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise InputError(f"job {job_id} does not exist (never created, or expired)")
+        return job
+
+    def advance(self, job_id: str, status: JobStatus, **values: Any) -> bool:
+        """Move the job to ``status`` (setting ``values``) unless that would go backwards
+        or leave a terminal state. True if applied."""
+        applied = self._advance(keys=[keys.job(job_id)], args=[status.value, self.clock(), *_flatten(values)])
+        return applied == 1
+
+    def fail(self, job_id: str, reason: str, stage: str) -> bool:
+        """Mark the job failed with ``reason`` unless it already ended. True if applied."""
+        return self.advance(job_id, JobStatus.FAILED, error=reason, failed_stage=stage)
+
+    def update(self, job_id: str, **values: Any) -> None:
+        if values:
+            self.redis.hset(keys.job(job_id), mapping=dict(zip(*[iter(_flatten(values))] * 2)))
+
+    def add_timing(self, job_id: str, stage: str, seconds: float) -> None:
+        """Add ``seconds`` to the stage's total (transcription sums over its chunks)."""
+        self.redis.hincrbyfloat(keys.job(job_id), _TIMING_PREFIX + stage, round(seconds, 6))
+
+    def complete_chunk(self, job_id: str, index: int, total: int, audio_s: float) -> ChunkCompletion:
+        """Record chunk ``index`` as transcribed. ``last`` is true for exactly one call per
+        job: the one that completes the set (until released)."""
+        done, added, last = self._complete_chunk(
+            keys=[keys.job_chunks_done(job_id), keys.job(job_id)],
+            args=[index, audio_s, total, self.retention_s, self.clock()],
+        )
+        if done == -1:
+            raise InputError(f"job {job_id} does not exist (never created, or expired)")
+        return ChunkCompletion(done=int(done), first_time=bool(added), last=bool(last))
+
+    def release_finalizer(self, job_id: str, index: int) -> None:
+        """Give up the "last chunk" claim so a redelivery of chunk ``index`` can take it."""
+        self._release_finalizer(keys=[keys.job(job_id)], args=[index])

@@ -1,0 +1,1 @@
+"""Media handling: locating ffmpeg, probing sources, decoding audio, cutting chunks."""

@@ -1,0 +1,33 @@
+"""Where to cut a long recording: at silences, near a target chunk length."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kscribe.media.decode import SAMPLE_RATE, Silence
+
+# A cut is looked for within ±20 % of the target length; a chunk never exceeds 1.2 × target.
+WINDOW_FRACTION = 0.2
+
+
+def plan_cuts(total_samples: int, silences: Sequence[Silence], target_s: float) -> list[tuple[int, int]]:
+    """Split ``[0, total_samples)`` into ``(start, end)`` sample ranges.
+
+    Each cut falls in the middle of the longest silence within the window around the target
+    length, so no word is split. If that window has no silence, the cut is made at the target
+    length itself (speech without a pause for minutes is rare; the transcript loses at most a
+    word there). A recording shorter than 1.2 × target is one chunk.
+    """
+    target = int(target_s * SAMPLE_RATE)
+    window = int(target * WINDOW_FRACTION)
+    middles = sorted(((s.start_s + s.end_s) / 2 * SAMPLE_RATE, s.duration_s) for s in silences)
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    while total_samples - start > target + window:
+        ideal = start + target
+        candidates = [(dur, -abs(mid - ideal), mid) for mid, dur in middles if abs(mid - ideal) <= window]
+        cut = int(round(max(candidates)[2])) if candidates else ideal
+        ranges.append((start, cut))
+        start = cut
+    ranges.append((start, total_samples))
+    return ranges

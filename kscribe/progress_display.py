@@ -1,0 +1,34 @@
+"""Progress on a terminal: a line per stage, a bar per chunk being transcribed (stderr)."""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+
+class TerminalProgress:
+    def __init__(self, stream=sys.stderr, enabled: bool = True):
+        self.stream = stream
+        self.enabled = enabled
+        self._bars: dict[tuple[str, int], tqdm] = {}
+
+    def stage(self, job_id: str, stage: str, detail: str = "") -> None:
+        if self.enabled:
+            tqdm.write(f"[{job_id[:8]}] {stage}{': ' + detail if detail else ''}", file=self.stream)
+
+    def chunk(self, job_id: str, index: int, count: int, done_s: float, total_s: float) -> None:
+        if not self.enabled:
+            return
+        key = (job_id, index)
+        bar = self._bars.get(key)
+        if bar is None:
+            bar = self._bars[key] = tqdm(
+                total=round(total_s, 1), unit="s", desc=f"[{job_id[:8]}] transcribe chunk {index + 1}/{count}",
+                file=self.stream, leave=True, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}]",
+            )
+        bar.n = round(min(done_s, total_s), 1)
+        bar.refresh()
+        if done_s >= total_s:
+            bar.close()
+            del self._bars[key]

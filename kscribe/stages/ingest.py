@@ -1,0 +1,115 @@
+"""Ingest: a storage notification (or an explicit request) becomes a validated job."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import uuid
+from dataclasses import dataclass
+
+from kscribe.context import Context
+from kscribe.errors import ConfigError, InputError
+from kscribe.models import check_model
+from kscribe.notices import META_ROLE, JobChoices
+from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
+from kscribe.storage import is_within
+from kscribe.values import Job, ObjectNotice
+
+log = logging.getLogger(__name__)
+
+STAGE = "ingest"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    job: Job | None
+    created: bool
+    skipped: str = ""
+
+
+def _extension(uri: str) -> str:
+    return posixpath.splitext(uri.rsplit("/", 1)[-1])[1].lstrip(".").lower()
+
+
+def _skip_reason(notice: ObjectNotice, ctx: Context, explicit: bool) -> str:
+    settings = ctx.settings
+    if notice.metadata.get(META_ROLE) or any(
+        is_within(notice.uri, p) for p in (settings.work_uri, settings.output_uri)
+    ):
+        return "written by kscribe"
+    if explicit:
+        return ""
+    if notice.uri.endswith("/"):
+        return "a folder placeholder, not a file"
+    family = notice.content_type.split("/", 1)[0].lower()
+    if family not in ("audio", "video") and _extension(notice.uri) not in MEDIA_EXTENSIONS:
+        return f"not media by name or type ({notice.content_type or 'no content type'})"
+    if notice.size > settings.max_input_bytes:
+        return f"{notice.size} bytes is over the {settings.max_input_bytes}-byte limit"
+    return ""
+
+
+def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: str) -> str:
+    """The reason this job cannot succeed, or ''. Checked before any media work starts."""
+    if notice.size == 0:
+        return "the file is empty (0 bytes)"
+    if notice.size > ctx.settings.max_input_bytes:
+        return f"the file is {notice.size} bytes, over the {ctx.settings.max_input_bytes}-byte limit"
+    try:
+        check_model(model)
+        if choices.formats:
+            parse_formats(choices.formats)
+        ctx.blobs.ensure_writable(ctx.settings.output_uri)
+    except (InputError, ConfigError) as exc:
+        return str(exc)
+    if (choices.task or ctx.settings.task) not in ("transcribe", "translate"):
+        return f"task must be transcribe or translate, not {choices.task!r}"
+    return ""
+
+
+def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None,
+           explicit: bool = False, request_key: str | None = None) -> IngestResult:
+    """Create the job for ``notice`` once per ``request_key`` (default ``uri#generation``).
+
+    Objects that are not media (by name or type), too large, or written by kscribe are
+    skipped with a logged reason — unless ``explicit`` (someone asked for this very file), in
+    which case a bad file becomes a failed job the asker can see. A repeated notification
+    (or request with the same key) returns the existing job with ``created=False``.
+    """
+    skipped = _skip_reason(notice, ctx, explicit)
+    if skipped:
+        log.info("skipping %s: %s", notice.uri, skipped)
+        return IngestResult(job=None, created=False, skipped=skipped)
+
+    choices = choices or JobChoices.from_metadata(notice.metadata)
+    settings = ctx.settings
+    name = notice.uri.rstrip("/").rsplit("/", 1)[-1]
+    model = choices.model or settings.model
+    try:
+        formats = parse_formats(choices.formats) if choices.formats else settings.formats
+    except ConfigError:
+        formats = settings.formats  # recorded as the failure reason by _validate
+    job = Job(
+        id=uuid.uuid4().hex,
+        source_uri=notice.uri,
+        source_generation=notice.generation,
+        output_uri=settings.output_uri,
+        output_stem=posixpath.splitext(name)[0] or name,
+        model=model,
+        language=choices.language or settings.language,
+        task=choices.task or settings.task,
+        formats=formats,
+        callback_url=choices.callback_url or "",
+        metadata=choices.metadata,
+    )
+    # Validate before creating: a transient failure here (an unreachable bucket) must leave
+    # nothing behind, so the redelivery validates again instead of finding a job.
+    problem = _validate(notice, choices, ctx, model)
+    job, created = ctx.jobs.create(job, request_key or notice.dedupe_key)
+    if not created:
+        log.info("duplicate of %s: job %s exists", request_key or notice.dedupe_key, job.id)
+        return IngestResult(job=job, created=False)
+    if problem:
+        ctx.jobs.fail(job.id, problem, STAGE)
+        job = ctx.jobs.require(job.id)
+    return IngestResult(job=job, created=True)

@@ -1,0 +1,75 @@
+"""Transcribe: one chunk of audio → its transcript in work storage."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kscribe.context import Context
+from kscribe.media.wav import read_wav
+from kscribe.notices import META_ROLE
+from kscribe.stages import layout
+from kscribe.transcriber import TranscribeOptions
+from kscribe.values import Chunk, ChunkTranscript
+
+log = logging.getLogger(__name__)
+
+STAGE = "transcribe"
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """``last``: this call completed the job's set of chunks (true for exactly one call)."""
+
+    last: bool
+    transcribed: bool
+
+
+def _load_audio(chunk: Chunk, ctx: Context):
+    local = ctx.blobs.local_path(chunk.uri)
+    if local is not None:
+        return read_wav(local)
+    ctx.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=ctx.settings.scratch_dir, prefix="chunk-") as tmp:
+        path = Path(tmp) / "chunk.wav"
+        ctx.blobs.download(chunk.uri, path)
+        return read_wav(path)
+
+
+def transcribe(chunk: Chunk, ctx: Context) -> ChunkOutcome:
+    """Transcribe ``chunk`` unless its transcript is already stored, then record it done.
+
+    Idempotent: a redelivered chunk reuses the stored transcript; only the delivery that
+    completes the set is told ``last``.
+    """
+    job = ctx.jobs.require(chunk.job_id)
+    if job.status.terminal:
+        return ChunkOutcome(last=False, transcribed=False)
+    result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
+    transcribed = False
+    if ctx.blobs.stat(result_uri) is None:
+        started = time.perf_counter()
+        audio = _load_audio(chunk, ctx)
+        options = TranscribeOptions.from_settings(ctx.settings, model=job.model, language=job.language, task=job.task)
+        ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
+        recognition = ctx.transcriber.transcribe(
+            audio, options,
+            on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
+        )
+        seconds = time.perf_counter() - started
+        result = ChunkTranscript(
+            job_id=job.id, index=chunk.index, start_s=chunk.start_s, duration_s=chunk.duration_s,
+            language=recognition.language, language_probability=recognition.language_probability,
+            segments=recognition.segments, model=job.model, seconds=round(seconds, 3),
+        )
+        ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", {META_ROLE: "work"})
+        ctx.jobs.add_timing(job.id, STAGE, seconds)
+        ctx.progress.chunk(job.id, chunk.index, chunk.count, chunk.duration_s, chunk.duration_s)
+        transcribed = True
+        log.info("job %s chunk %d/%d: %.1f s of audio in %.2f s", job.id, chunk.index + 1, chunk.count,
+                 chunk.duration_s, seconds)
+    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+    return ChunkOutcome(last=completion.last, transcribed=transcribed)

@@ -1,0 +1,88 @@
+"""Blob store over Google Cloud Storage (or an emulator named by STORAGE_EMULATOR_HOST)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from google.api_core import exceptions as gexc
+from google.cloud import storage
+
+from kscribe.errors import OutputNotWritable, TransientError
+from kscribe.storage.base import BlobInfo, split_gs
+
+# Transfers stream in pieces of this size, so memory stays flat whatever the object's size.
+_CHUNK_BYTES = 8 * 1024 * 1024
+
+
+class GcsStore:
+    def __init__(self, client: storage.Client | None = None):
+        self._client = client
+
+    @property
+    def client(self) -> storage.Client:
+        # Created on first use: building a client looks up credentials, which takes time.
+        if self._client is None:
+            self._client = storage.Client()
+        return self._client
+
+    def _blob(self, uri: str, chunked: bool = False) -> storage.Blob:
+        bucket, name = split_gs(uri)
+        return self.client.bucket(bucket).blob(name, chunk_size=_CHUNK_BYTES if chunked else None)
+
+    def stat(self, uri: str) -> BlobInfo | None:
+        bucket, name = split_gs(uri)
+        blob = self.client.bucket(bucket).get_blob(name)
+        if blob is None:
+            return None
+        return BlobInfo(uri=uri, size=int(blob.size or 0), generation=str(blob.generation),
+                        content_type=blob.content_type or "", metadata=dict(blob.metadata or {}))
+
+    def download(self, uri: str, dest: Path) -> None:
+        self._blob(uri, chunked=True).download_to_filename(str(dest))
+
+    def upload(self, src: Path, uri: str, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
+        blob = self._blob(uri, chunked=True)
+        blob.metadata = metadata or None
+        self._guard(uri, lambda: blob.upload_from_filename(str(src), content_type=content_type or None))
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self._blob(uri).download_as_bytes()
+
+    def write_bytes(self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
+        blob = self._blob(uri)
+        blob.metadata = metadata or None
+        self._guard(uri, lambda: blob.upload_from_string(data, content_type=content_type or "application/octet-stream"))
+
+    def list(self, prefix_uri: str) -> list[str]:
+        bucket, prefix = split_gs(prefix_uri)
+        prefix = prefix.rstrip("/") + "/" if prefix else ""
+        return sorted(f"gs://{bucket}/{b.name}" for b in self.client.list_blobs(bucket, prefix=prefix))
+
+    def delete_prefix(self, prefix_uri: str) -> None:
+        bucket, prefix = split_gs(prefix_uri)
+        for blob in self.client.list_blobs(bucket, prefix=prefix.rstrip("/") + "/"):
+            try:
+                blob.delete()
+            except gexc.NotFound:
+                pass  # a concurrent delete got there first
+
+    def local_path(self, uri: str) -> Path | None:
+        return None
+
+    def ensure_writable(self, prefix_uri: str) -> None:
+        # Permission to write is IAM's to say, and checking costs a request per job; a
+        # missing bucket is the mistake worth catching early.
+        bucket, _ = split_gs(prefix_uri)
+        try:
+            exists = self.client.bucket(bucket).exists()
+        except gexc.GoogleAPICallError as exc:
+            raise TransientError(f"cannot reach bucket {bucket}: {exc}") from exc
+        if not exists:
+            raise OutputNotWritable(f"output bucket {bucket} does not exist")
+
+    @staticmethod
+    def _guard(uri: str, write) -> None:
+        try:
+            write()
+        except (gexc.Forbidden, gexc.NotFound) as exc:
+            raise OutputNotWritable(f"cannot write {uri}: {exc.message}") from exc

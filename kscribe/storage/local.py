@@ -1,0 +1,112 @@
+"""Blob store over local directories: a directory plays a bucket, paths are URIs."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from kscribe.errors import OutputNotWritable
+from kscribe.storage.base import BlobInfo
+
+# Object metadata lives in user extended attributes where the filesystem has them. Nothing
+# depends on it locally: ingest also recognises kscribe's own files by their directory.
+_XATTR_PREFIX = "user."
+# Files are created 0600 by mkstemp; give them the usual mode, as open() would.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _path(uri: str) -> Path:
+    return Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+
+
+def _atomic_write(dest: Path, write) -> None:
+    # A killed process leaves a temp file, never a half-written object under the real name.
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_xattrs(path: Path) -> dict[str, str]:
+    try:
+        names = os.listxattr(path)
+        return {n[len(_XATTR_PREFIX):]: os.getxattr(path, n).decode() for n in names if n.startswith(_XATTR_PREFIX)}
+    except OSError:
+        return {}
+
+
+def _write_xattrs(path: Path, metadata: dict[str, str]) -> None:
+    for key, value in metadata.items():
+        try:
+            os.setxattr(path, _XATTR_PREFIX + key, value.encode())
+        except OSError:
+            return  # filesystem without user xattrs
+
+
+class LocalStore:
+    def stat(self, uri: str) -> BlobInfo | None:
+        path = _path(uri)
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not path.is_file():
+            return None
+        content_type = mimetypes.guess_type(path.name)[0] or ""
+        metadata = _read_xattrs(path)
+        # The modification time plays GCS's generation: rewriting a file makes a new one.
+        return BlobInfo(uri=str(path), size=st.st_size, generation=str(st.st_mtime_ns),
+                        content_type=content_type, metadata=metadata)
+
+    def download(self, uri: str, dest: Path) -> None:
+        shutil.copyfile(_path(uri), dest)
+
+    def upload(self, src: Path, uri: str, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
+        with open(src, "rb") as source:
+            self._write(uri, lambda out: shutil.copyfileobj(source, out, 1 << 20), metadata)
+
+    def read_bytes(self, uri: str) -> bytes:
+        return _path(uri).read_bytes()
+
+    def write_bytes(self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
+        self._write(uri, lambda out: out.write(data), metadata)
+
+    def _write(self, uri: str, write, metadata: dict[str, str] | None) -> None:
+        dest = _path(uri)
+        try:
+            _atomic_write(dest, write)
+            _write_xattrs(dest, metadata or {})
+        except (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
+            raise OutputNotWritable(f"cannot write {dest}: {exc.strerror or exc}") from exc
+
+    def list(self, prefix_uri: str) -> list[str]:
+        root = _path(prefix_uri)
+        if not root.is_dir():
+            return []
+        return sorted(str(p) for p in root.rglob("*") if p.is_file())
+
+    def delete_prefix(self, prefix_uri: str) -> None:
+        shutil.rmtree(_path(prefix_uri), ignore_errors=True)
+
+    def local_path(self, uri: str) -> Path | None:
+        return _path(uri)
+
+    def ensure_writable(self, prefix_uri: str) -> None:
+        root = _path(prefix_uri)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            # Root passes os.access checks everywhere, so try a real write.
+            with tempfile.TemporaryFile(dir=root):
+                pass
+        except OSError as exc:
+            raise OutputNotWritable(f"cannot write to {root}: {exc.strerror or exc}") from exc

@@ -1,0 +1,126 @@
+"""Speech to text with faster-whisper. The model loads once per process and stays cached."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from kscribe.media.decode import SAMPLE_RATE
+from kscribe.models import resolve_model
+from kscribe.settings import Settings
+from kscribe.values import Segment, Word
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    model: str
+    language: str | None
+    task: str
+    beam_size: int
+    vad_filter: bool
+    word_timestamps: bool
+    condition_on_previous_text: bool
+    device: str
+    compute_type: str
+    cpu_threads: int
+    batch_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **job_choices: object) -> "TranscribeOptions":
+        values = dict(
+            model=settings.model, language=settings.language, task=settings.task,
+            beam_size=settings.beam_size, vad_filter=settings.vad_filter,
+            word_timestamps=settings.word_timestamps,
+            condition_on_previous_text=settings.condition_on_previous_text,
+            device=settings.device, compute_type=settings.compute_type,
+            cpu_threads=settings.cpu_threads, batch_size=settings.batch_size,
+        )
+        values.update({k: v for k, v in job_choices.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Recognition:
+    language: str
+    language_probability: float
+    segments: tuple[Segment, ...]
+
+
+class Transcriber(Protocol):
+    def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
+                   on_progress: ProgressCallback | None = None) -> Recognition: ...
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def resolve_compute_type(compute_type: str, device: str) -> str:
+    if compute_type != "auto":
+        return compute_type
+    return "float16" if device == "cuda" else "int8"
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(model_dir: Path, device: str, compute_type: str, cpu_threads: int):
+    """Load (once per process and configuration) a faster-whisper model from a directory."""
+    from faster_whisper import WhisperModel  # heavy: imported when a model is first needed
+
+    started = time.perf_counter()
+    model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
+                         cpu_threads=cpu_threads, local_files_only=True)
+    log.info("loaded model %s on %s/%s in %.2f s", model_dir, device, compute_type, time.perf_counter() - started)
+    return model
+
+
+class WhisperTranscriber:
+    """The real transcriber. ``cache_dir`` is where split or remote models are assembled."""
+
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = cache_dir
+
+    def model_for(self, options: TranscribeOptions):
+        device = resolve_device(options.device)
+        model_dir = resolve_model(options.model, self.cache_dir)
+        return load_model(model_dir, device, resolve_compute_type(options.compute_type, device), options.cpu_threads)
+
+    def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
+                   on_progress: ProgressCallback | None = None) -> Recognition:
+        model = self.model_for(options)
+        kwargs = dict(
+            language=options.language, task=options.task, beam_size=options.beam_size,
+            vad_filter=options.vad_filter, word_timestamps=options.word_timestamps,
+            condition_on_previous_text=options.condition_on_previous_text,
+        )
+        if options.batch_size > 0:
+            from faster_whisper import BatchedInferencePipeline
+
+            segments_iter, info = BatchedInferencePipeline(model=model).transcribe(
+                audio, batch_size=options.batch_size, **kwargs)
+        else:
+            segments_iter, info = model.transcribe(audio, **kwargs)
+        # The work happens while iterating the lazy generator, not in the call above.
+        segments = []
+        for s in segments_iter:
+            words = tuple(Word(round(w.start, 3), round(w.end, 3), w.word, round(w.probability, 4))
+                          for w in (s.words or ()))
+            segments.append(Segment(round(s.start, 3), round(s.end, 3), s.text, words,
+                                    round(s.avg_logprob, 4), round(s.no_speech_prob, 4)))
+            if on_progress:
+                on_progress(min(s.end, len(audio) / SAMPLE_RATE))
+        return Recognition(info.language, round(info.language_probability, 4), tuple(segments))

@@ -1,0 +1,190 @@
+"""The typed values that flow between stages. Frozen, plain, JSON-friendly."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class JobStatus(str, enum.Enum):
+    QUEUED = "queued"
+    EXTRACTING = "extracting"
+    TRANSCRIBING = "transcribing"
+    PUBLISHING = "publishing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+# Progress (0–100) at the start of each stage; transcription fills the span up to publishing.
+_STAGE_PROGRESS = {
+    JobStatus.QUEUED: 0.0,
+    JobStatus.EXTRACTING: 2.0,
+    JobStatus.TRANSCRIBING: 10.0,
+    JobStatus.PUBLISHING: 95.0,
+    JobStatus.SUCCEEDED: 100.0,
+}
+
+
+@dataclass(frozen=True)
+class ObjectNotice:
+    """An object that appeared in storage, as a storage notification describes it."""
+
+    uri: str
+    generation: str
+    size: int
+    content_type: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        # `bucket/name#generation`: a re-upload is a new generation, a redelivery is not.
+        return f"{self.uri}#{self.generation}"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    source_uri: str
+    source_generation: str
+    output_uri: str
+    output_stem: str
+    model: str
+    language: str | None
+    task: str
+    formats: tuple[str, ...]
+    status: JobStatus = JobStatus.QUEUED
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    error: str = ""
+    failed_stage: str = ""
+    duration_s: float = 0.0
+    chunks_total: int = 0
+    chunks_done: int = 0
+    transcribed_s: float = 0.0
+    detected_language: str = ""
+    callback_url: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def progress(self) -> float:
+        """0–100, derived from status and how much audio is transcribed."""
+        if self.status is JobStatus.FAILED:
+            return 100.0
+        start = _STAGE_PROGRESS[self.status]
+        if self.status is JobStatus.TRANSCRIBING and self.duration_s > 0:
+            span = _STAGE_PROGRESS[JobStatus.PUBLISHING] - start
+            return round(start + span * min(1.0, self.transcribed_s / self.duration_s), 1)
+        return start
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["formats"] = list(self.formats)
+        data["progress"] = self.progress
+        return data
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a job's audio, cut at a silence, addressed in work storage."""
+
+    job_id: str
+    index: int
+    count: int
+    uri: str
+    start_s: float
+    duration_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Chunk":
+        return cls(
+            job_id=str(data["job_id"]), index=int(data["index"]), count=int(data["count"]),
+            uri=str(data["uri"]), start_s=float(data["start_s"]), duration_s=float(data["duration_s"]),
+        )
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+    def shifted(self, offset: float, limit: float | None = None) -> "Segment":
+        """This segment moved by ``offset`` seconds, its times clamped to ``limit``."""
+
+        def move(t: float) -> float:
+            t = t + offset
+            return round(min(t, limit) if limit is not None else t, 3)
+
+        words = tuple(Word(move(w.start), move(w.end), w.word, w.probability) for w in self.words)
+        return Segment(move(self.start), move(self.end), self.text, words, self.avg_logprob, self.no_speech_prob)
+
+
+@dataclass(frozen=True)
+class ChunkTranscript:
+    """What the model made of one chunk, times relative to the chunk's start."""
+
+    job_id: str
+    index: int
+    start_s: float
+    duration_s: float
+    language: str
+    language_probability: float
+    segments: tuple[Segment, ...]
+    model: str
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "ChunkTranscript":
+        data = json.loads(raw)
+        segments = tuple(
+            Segment(
+                start=s["start"], end=s["end"], text=s["text"],
+                words=tuple(Word(**w) for w in s["words"]),
+                avg_logprob=s["avg_logprob"], no_speech_prob=s["no_speech_prob"],
+            )
+            for s in data.pop("segments")
+        )
+        return cls(segments=segments, **data)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A whole video's transcript on the video's timeline."""
+
+    job_id: str
+    source_uri: str
+    language: str
+    duration_s: float
+    model: str
+    task: str
+    segments: tuple[Segment, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
