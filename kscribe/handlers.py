@@ -8,6 +8,7 @@ policy: an ``InputError`` fails the job with its message and the event is acknow
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from kscribe import events
@@ -39,12 +40,22 @@ def _failed(ctx: Context, job_id: str, stage: str, error: Exception) -> list[Eve
     return []  # already ended: a redelivery after the failure was recorded
 
 
-def announce(job: Job) -> list[Event]:
+# A duplicate notification re-announces a job still queued this long after creation: its
+# first announcement was lost (the process died between creating the job and publishing).
+#   t=0   delivery A creates the job, dies before publishing job.created
+#   t=40  redelivery B finds the job still queued and old → publishes job.created
+# A duplicate inside the window is the normal case (A is about to publish) and stays quiet.
+REANNOUNCE_AFTER_S = 30.0
+
+
+def announce(job: Job, created: bool, now: float | None = None) -> list[Event]:
     """The events that follow a job ingest returned."""
     if job.status is JobStatus.FAILED:
-        return [events.job_failed(job.id, job.failed_stage, job.error)]
-    # QUEUED also covers a redelivery after a crash between creating and announcing the job.
-    return [events.job_created(job.id)] if job.status is JobStatus.QUEUED else []
+        return [events.job_failed(job.id, job.failed_stage, job.error)] if created else []
+    if job.status is not JobStatus.QUEUED:
+        return []
+    stale = (time.time() if now is None else now) - job.created_at > REANNOUNCE_AFTER_S
+    return [events.job_created(job.id)] if created or stale else []
 
 
 def on_object_finalized(event: Event, ctx: Context) -> list[Event]:
@@ -54,7 +65,7 @@ def on_object_finalized(event: Event, ctx: Context) -> list[Event]:
         log.warning("ignoring malformed storage notification %s: %s", event.id, exc)
         return []
     result = ingest(notice, ctx)
-    return announce(result.job) if result.job else []
+    return announce(result.job, result.created) if result.job else []
 
 
 def on_job_created(event: Event, ctx: Context) -> list[Event]:

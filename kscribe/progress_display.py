@@ -8,8 +8,8 @@ from tqdm import tqdm
 
 
 class TerminalProgress:
-    def __init__(self, stream=sys.stderr, enabled: bool = True):
-        self.stream = stream
+    def __init__(self, stream=None, enabled: bool = True):
+        self.stream = stream or sys.stderr
         self.enabled = enabled
         self._bars: dict[tuple[str, int], tqdm] = {}
 

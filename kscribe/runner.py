@@ -38,7 +38,7 @@ class LocalPipeline:
                               content_type=info.content_type, metadata=info.metadata)
         result = ingest(notice, self.ctx, choices or JobChoices(), explicit=True, request_key=uuid.uuid4().hex)
         if result.job is not None:
-            for event in announce(result.job):
+            for event in announce(result.job, result.created):
                 self.bus.publish(event)
         return result
 

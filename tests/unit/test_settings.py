@@ -1,0 +1,38 @@
+import pytest
+
+from kscribe.errors import ConfigError
+from kscribe.settings import ALL_FORMATS, Settings, parse_formats
+
+
+def test_defaults_live_under_the_data_dir(tmp_path):
+    s = Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path)})
+    assert s.input_uri == str(tmp_path / "input") and s.output_uri == str(tmp_path / "output")
+    assert s.model == "tiny.en" and s.vad_filter and s.word_timestamps and not s.condition_on_previous_text
+    assert s.chunk_target_s == 600 and s.formats == ALL_FORMATS and s.redis_url == ""
+
+
+def test_environment_overrides(tmp_path):
+    s = Settings.from_env({
+        "KSCRIBE_DATA_DIR": str(tmp_path), "KSCRIBE_OUTPUT_URI": "gs://out/t", "KSCRIBE_CHUNK_SECONDS": "120",
+        "KSCRIBE_VAD": "off", "KSCRIBE_FORMATS": "srt, vtt", "REDIS_URL": "redis://r:6379/0", "KSCRIBE_BEAM_SIZE": "1",
+    })
+    assert (s.output_uri, s.chunk_target_s, s.vad_filter, s.formats, s.redis_url, s.beam_size) == (
+        "gs://out/t", 120.0, False, ("srt", "vtt"), "redis://r:6379/0", 1)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"KSCRIBE_CHUNK_SECONDS": "ten"}, "KSCRIBE_CHUNK_SECONDS must be a number"),
+    ({"KSCRIBE_CHUNK_SECONDS": "1"}, "at least 5"),
+    ({"KSCRIBE_VAD": "maybe"}, "KSCRIBE_VAD must be true or false"),
+    ({"KSCRIBE_TASK": "summarise"}, "task must be transcribe or translate"),
+    ({"KSCRIBE_DEVICE": "tpu"}, "device must be auto, cpu or cuda"),
+    ({"KSCRIBE_FORMATS": "srt,docx"}, "unknown format(s) docx"),
+])
+def test_bad_values_are_clear_errors(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path), **env})
+
+
+def test_parse_formats_dedupes_and_keeps_order():
+    assert parse_formats("TXT,srt,txt") == ("txt", "srt")
+    assert parse_formats("all") == ALL_FORMATS
