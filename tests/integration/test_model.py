@@ -6,14 +6,16 @@ a lost or repeated chunk, a cut through a word, a wrong timeline — costs one o
 passages (≥ 30 %) or several words at the cut.
 """
 
+import json
+from pathlib import Path
+
 import pytest
 
-from kscribe.runner import LocalPipeline
-from kscribe.quality import word_error_rate
-from kscribe.transcriber import WhisperTranscriber
-from kscribe.values import JobStatus, Transcript
 from kscribe.context import Context
-from kscribe.stages import layout
+from kscribe.quality import word_error_rate
+from kscribe.runner import LocalPipeline
+from kscribe.transcriber import WhisperTranscriber
+from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_INFO, SAMPLE_TEXT
 
 pytestmark = pytest.mark.model
@@ -46,10 +48,7 @@ def passage_start_errors(segments):
 @pytest.mark.parametrize("chunk_target_s", [600.0, 10.0], ids=["one-chunk", "three-chunks"])
 def test_the_sample_is_transcribed_accurately_with_timings(settings, redis_client, transcriber, sample_copy,
                                                          chunk_target_s):
-    import json
-    from pathlib import Path
-
-    ctx, job = transcribe_sample(settings.replace(chunk_target_s=chunk_target_s), redis_client, transcriber,
+    _, job = transcribe_sample(settings.replace(chunk_target_s=chunk_target_s), redis_client, transcriber,
                                  sample_copy)
     assert job.status is JobStatus.SUCCEEDED, job.error
     assert job.chunks_total == (1 if chunk_target_s > 60 else 3)

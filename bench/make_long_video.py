@@ -1,0 +1,90 @@
+"""Build a long test video from the committed sample's spoken passages and pauses.
+
+Deterministic: passages are taken in a seeded order with seeded pauses of 0.6–4 s, over a
+plain H.264 track. Writes VIDEO and VIDEO.json holding the reference text and the start time
+of every passage on the video's timeline.
+
+    python bench/make_long_video.py --minutes 30 bench/results/long-30.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kscribe.media.ffmpeg_bin import ffmpeg_executable
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+RATE = 16_000
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def _cut_passages(tmp: Path) -> list[tuple[Path, float, str]]:
+    info = json.loads((SAMPLES / "meeting.json").read_text())
+    starts = [p["start_s"] for p in info["passages"]] + [info["duration_s"]]
+    pieces = []
+    for i, passage in enumerate(info["passages"]):
+        # Each passage runs to 0.1 s before the pause that follows it.
+        length = starts[i + 1] - passage["start_s"] - (2.0 if i + 1 < len(info["passages"]) else 1.0) + 0.1
+        out = tmp / f"passage-{i}.wav"
+        _ffmpeg("-ss", f"{passage['start_s'] - 0.05:.3f}", "-t", f"{length:.3f}", "-i", str(SAMPLES / info["video"]),
+                "-vn", "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out))
+        samples = (out.stat().st_size - 44) // 2
+        pieces.append((out, samples / RATE, passage["text"]))
+    return pieces
+
+
+def _silence(tmp: Path, seconds: float) -> Path:
+    out = tmp / f"silence-{seconds:.1f}.wav"
+    if not out.exists():
+        _ffmpeg("-f", "lavfi", "-t", f"{seconds:.1f}", "-i", f"anullsrc=r={RATE}:cl=mono", "-c:a", "pcm_s16le", str(out))
+    return out
+
+
+def build(minutes: float, dest: Path, seed: int = 7) -> dict:
+    rng = random.Random(seed)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        passages = _cut_passages(tmp)
+        concat, timeline, t = [], [], 0.0
+        while t < minutes * 60:
+            pause = round(rng.uniform(0.6, 4.0), 1)
+            concat.append(_silence(tmp, pause))
+            t += pause
+            path, length, text = passages[rng.randrange(len(passages))]
+            concat.append(path)
+            timeline.append({"start_s": round(t + 0.05, 3), "text": text})
+            t += length
+        listing = tmp / "list.txt"
+        listing.write_text("".join(f"file '{p}'\n" for p in concat))
+        audio = tmp / "audio.m4a"
+        _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c:a", "aac", "-b:a", "48k", str(audio))
+        _ffmpeg("-f", "lavfi", "-i", "color=c=0x203040:s=160x90:r=5", "-i", str(audio), "-map", "0:v", "-map", "1:a",
+                "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
+                "-c:a", "copy", str(dest))
+    reference = {"video": dest.name, "duration_s": round(t, 3), "seed": seed, "passages": timeline,
+                 "text": " ".join(p["text"] for p in timeline)}
+    Path(str(dest) + ".json").write_text(json.dumps(reference, indent=1))
+    return reference
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("dest", type=Path)
+    args = parser.parse_args()
+    ref = build(args.minutes, args.dest, args.seed)
+    print(f"{args.dest}: {ref['duration_s'] / 60:.1f} min, {len(ref['passages'])} passages")
+
+
+if __name__ == "__main__":
+    main()
