@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from kscribe.context import Context
@@ -29,6 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv (default: all)")
     run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
+
+    submit = sub.add_parser("submit", help="upload files to the input bucket of a running stack (Procfile) "
+                                           "and follow their jobs")
+    submit.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    submit.add_argument("--model")
+    submit.add_argument("--language")
+    submit.add_argument("--task", choices=("transcribe", "translate"))
+    submit.add_argument("--formats")
+    submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
+    submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
     status = sub.add_parser("status", help="show a job")
     status.add_argument("job_id", metavar="JOB")
@@ -87,6 +98,51 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def _submit(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
+    from kscribe_stack.submit import upload_and_notify
+
+    ctx = Context.create(settings)
+    metadata = {k: v for k, v in {META_MODEL: args.model, META_LANGUAGE: args.language, META_TASK: args.task,
+                                  META_FORMATS: args.formats}.items() if v}
+    keys, failed = [], 0
+    for video in args.videos:
+        try:
+            keys.append(upload_and_notify(video.expanduser(), ctx, metadata=metadata))
+        except KscribeError as exc:
+            print(f"kscribe: {exc}", file=sys.stderr)
+            failed += 1
+    job_ids = []
+    for key in keys:
+        job_id = ctx.jobs.job_id_for(key)
+        if job_id is None:
+            print(f"kscribe: ingest skipped {key} (see its log)", file=sys.stderr)
+            failed += 1
+        else:
+            job_ids.append(job_id)
+            print(f"submitted {key.rsplit('#', 1)[0]} as job {job_id}", file=sys.stderr)
+    if args.no_wait:
+        return 1 if failed else 0
+    deadline = time.monotonic() + args.timeout
+    last: dict[str, str] = {}
+    pending = set(job_ids)
+    while pending and time.monotonic() < deadline:
+        for job_id in sorted(pending):
+            job = ctx.jobs.require(job_id)
+            line = f"[{job_id[:8]}] {job.status.value} {job.progress:.0f}%"
+            if last.get(job_id) != line:
+                print(line, file=sys.stderr)
+                last[job_id] = line
+            if job.status.terminal:
+                pending.discard(job_id)
+                print(_describe(job), file=sys.stdout if job.status is JobStatus.SUCCEEDED else sys.stderr)
+                failed += job.status is not JobStatus.SUCCEEDED
+        time.sleep(0.5)
+    for job_id in pending:
+        print(f"kscribe: job {job_id} still running after {args.timeout:.0f} s", file=sys.stderr)
+    return 1 if failed or pending else 0
+
+
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     ctx = Context.create(settings)
     job = ctx.jobs.get(args.job_id)
@@ -103,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
-        return {"run": _run, "status": _status}[args.command](args, settings)
+        return {"run": _run, "submit": _submit, "status": _status}[args.command](args, settings)
     except ConfigError as exc:
         print(f"kscribe: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,9 @@ SOURCE = "/kscribe"
 
 # Storage notification, as Eventarc or the Pub/Sub adapter deliver it.
 OBJECT_FINALIZED = "google.cloud.storage.object.v1.finalized"
+# The same notification through a Pub/Sub push subscription (functions-framework turns the
+# push envelope into this CloudEvent).
+PUBSUB_MESSAGE = "google.cloud.pubsub.topic.v1.messagePublished"
 JOB_CREATED = "dev.kscribe.job.created.v1"
 CHUNK_READY = "dev.kscribe.chunk.ready.v1"
 JOB_TRANSCRIBED = "dev.kscribe.job.transcribed.v1"

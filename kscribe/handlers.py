@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from kscribe import events
+from kscribe import callbacks, events
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.events import Event
-from kscribe.notices import notice_from_storage_object
+from kscribe.notices import notice_from_pubsub_message, notice_from_storage_object
 from kscribe.stages import extract, ingest, publish, transcribe
 from kscribe.values import Chunk, Job, JobStatus
 
@@ -64,8 +64,22 @@ def on_object_finalized(event: Event, ctx: Context) -> list[Event]:
     except ValueError as exc:
         log.warning("ignoring malformed storage notification %s: %s", event.id, exc)
         return []
+    return _ingest(notice, ctx)
+
+
+def _ingest(notice, ctx: Context) -> list[Event]:
     result = ingest(notice, ctx)
     return announce(result.job, result.created) if result.job else []
+
+
+def on_pubsub_message(event: Event, ctx: Context) -> list[Event]:
+    message = event.data.get("message") if isinstance(event.data, dict) else None
+    try:
+        notice = notice_from_pubsub_message(message or {})
+    except ValueError as exc:
+        log.warning("ignoring malformed Pub/Sub storage notification %s: %s", event.id, exc)
+        return []
+    return _ingest(notice, ctx) if notice else []
 
 
 def on_job_created(event: Event, ctx: Context) -> list[Event]:
@@ -104,6 +118,34 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
     })]
 
 
+def callback_payload(event_type: str, job: Job) -> dict:
+    """What a callback receiver gets: enough to act without calling back."""
+    return {
+        "type": event_type, "job_id": job.id, "status": job.status.value, "source": job.source_uri,
+        "outputs": job.outputs, "duration_s": job.duration_s, "language": job.detected_language,
+        "model": job.model, "error": job.error, "failed_stage": job.failed_stage, "metadata": job.metadata,
+    }
+
+
+def on_job_finished(event: Event, ctx: Context) -> list[Event]:
+    """Send the job's signed callback, once it has delivered; record the outcome on the job."""
+    job = ctx.jobs.get(_job_id(event))
+    if job is None or not job.callback_url or job.callback_status == "delivered":
+        return []
+    settings = ctx.settings
+    if not settings.callback_secret:
+        outcome = callbacks.CallbackOutcome(False, 0, 0, "no callback secret configured (KSCRIBE_CALLBACK_SECRET)")
+    else:
+        outcome = callbacks.send(job.callback_url, callback_payload(event.type, job), settings.callback_secret,
+                                 event.type, allow=settings.callback_allow, attempts=settings.callback_attempts,
+                                 backoff_s=settings.callback_backoff_s)
+    ctx.jobs.update(job.id, callback_status="delivered" if outcome.delivered else "failed",
+                    callback_attempts=job.callback_attempts + outcome.attempts, callback_error=outcome.error)
+    if not outcome.delivered:
+        log.warning("job %s: callback to %s failed: %s", job.id, job.callback_url, outcome.error)
+    return []
+
+
 _STAGE_OF = {events.JOB_CREATED: "extract", events.CHUNK_READY: "transcribe", events.JOB_TRANSCRIBED: "publish"}
 
 
@@ -117,9 +159,19 @@ def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
     return _failed(ctx, str(job_id), stage, InputError(f"gave up delivering {event.type}: {reason}"))
 
 
+def release_claims(incoming: Event, ctx: Context) -> None:
+    """The events a handler returned could not be published: undo what would stop the
+    redelivery of ``incoming`` from producing them again."""
+    if incoming.type == events.CHUNK_READY and isinstance(incoming.data, dict):
+        ctx.jobs.release_finalizer(str(incoming.data.get("job_id")), int(incoming.data.get("index", -1)))
+
+
 ROUTES: dict[str, Handler] = {
     events.OBJECT_FINALIZED: on_object_finalized,
+    events.PUBSUB_MESSAGE: on_pubsub_message,
     events.JOB_CREATED: on_job_created,
     events.CHUNK_READY: on_chunk_ready,
     events.JOB_TRANSCRIBED: on_job_transcribed,
+    events.JOB_COMPLETED: on_job_finished,
+    events.JOB_FAILED: on_job_finished,
 }

@@ -146,6 +146,10 @@ class JobStore:
         )
         return self.require(job_id), bool(created)
 
+    def job_id_for(self, dedupe_key: str) -> str | None:
+        """The id of the job created for ``bucket/name#generation`` (or a request key)."""
+        return self.redis.get(keys.object_job(dedupe_key))
+
     def get(self, job_id: str) -> Job | None:
         raw = self.redis.hgetall(keys.job(job_id))
         return _decode(raw) if raw else None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,3 +61,23 @@ def notice_from_storage_object(data: dict[str, Any]) -> ObjectNotice:
         content_type=str(data.get("contentType") or ""),
         metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
     )
+
+
+def notice_from_pubsub_message(message: dict[str, Any]) -> ObjectNotice | None:
+    """Decode a GCS notification delivered through Pub/Sub (a push envelope's ``message``).
+
+    Returns None for notifications other than OBJECT_FINALIZE (deletes, metadata updates).
+    """
+    attributes = message.get("attributes") or {}
+    if attributes.get("eventType", "OBJECT_FINALIZE") != "OBJECT_FINALIZE":
+        return None
+    try:
+        payload = json.loads(base64.b64decode(message.get("data") or ""))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"Pub/Sub message data is not a JSON object resource: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ValueError("Pub/Sub message data is not a JSON object resource")
+    payload.setdefault("bucket", attributes.get("bucketId"))
+    payload.setdefault("name", attributes.get("objectId"))
+    payload.setdefault("generation", attributes.get("objectGeneration"))
+    return notice_from_storage_object(payload)

@@ -104,6 +104,18 @@ class Settings:
     # Publish
     formats: tuple[str, ...] = ALL_FORMATS
 
+    # Functions: where events are published (a SinkBinding injects K_SINK), and where the
+    # local `kscribe submit` delivers storage notifications (as Eventarc would).
+    sink_url: str = ""
+    ingest_url: str = "http://127.0.0.1:8081"
+    sink_timeout_s: float = 10.0
+
+    # Callbacks: the HMAC secret, and hosts / IPs / CIDRs allowed despite being internal.
+    callback_secret: str = ""
+    callback_allow: tuple[str, ...] = ()
+    callback_attempts: int = 5
+    callback_backoff_s: float = 1.0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Read ``KSCRIBE_*`` (and ``REDIS_URL``) from ``env``; keyword overrides win."""
@@ -129,6 +141,8 @@ class Settings:
             "beam_size": ("KSCRIBE_BEAM_SIZE", int, 1),
             "cpu_threads": ("KSCRIBE_CPU_THREADS", int, 0),
             "batch_size": ("KSCRIBE_BATCH_SIZE", int, 0),
+            "callback_attempts": ("KSCRIBE_CALLBACK_ATTEMPTS", int, 1),
+            "callback_backoff_s": ("KSCRIBE_CALLBACK_BACKOFF_SECONDS", float, 0),
         }
         for attr, (name, kind, minimum) in numbers.items():
             if env.get(name):
@@ -145,6 +159,14 @@ class Settings:
                            "compute_type": "KSCRIBE_COMPUTE_TYPE"}.items():
             if env.get(name):
                 values[attr] = env[name]
+        if env.get("K_SINK"):
+            values["sink_url"] = env["K_SINK"]
+        if env.get("KSCRIBE_INGEST_URL"):
+            values["ingest_url"] = env["KSCRIBE_INGEST_URL"]
+        if env.get("KSCRIBE_CALLBACK_SECRET"):
+            values["callback_secret"] = env["KSCRIBE_CALLBACK_SECRET"]
+        if env.get("KSCRIBE_CALLBACK_ALLOW"):
+            values["callback_allow"] = tuple(h.strip() for h in env["KSCRIBE_CALLBACK_ALLOW"].split(",") if h.strip())
         if env.get("KSCRIBE_LANGUAGE"):
             values["language"] = env["KSCRIBE_LANGUAGE"]
         if env.get("KSCRIBE_TASK"):

@@ -69,6 +69,10 @@ class Job:
     transcribed_s: float = 0.0
     detected_language: str = ""
     callback_url: str = ""
+    # "" (none sent yet), "delivered" or "failed"; attempts and the last error with it.
+    callback_status: str = ""
+    callback_attempts: int = 0
+    callback_error: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)

@@ -7,6 +7,7 @@ import posixpath
 import uuid
 from dataclasses import dataclass
 
+from kscribe.callbacks import check_url
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError
 from kscribe.models import check_model
@@ -67,6 +68,8 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         if choices.formats:
             parse_formats(choices.formats)
         ctx.blobs.ensure_writable(ctx.settings.output_uri)
+        if choices.callback_url:
+            check_url(choices.callback_url, ctx.settings.callback_allow)
     except (InputError, ConfigError) as exc:
         return str(exc)
     if (choices.task or ctx.settings.task) not in ("transcribe", "translate"):

@@ -1,0 +1,14 @@
+"""extract: job.created → the job's audio in chunks → chunk.ready × N."""
+
+import functions_framework
+import runtime
+from cloudevents.http import CloudEvent
+
+from kscribe.handlers import on_job_created
+
+runtime.install_health()
+
+
+@functions_framework.cloud_event
+def extract(cloud_event: CloudEvent) -> None:
+    runtime.deliver(cloud_event, on_job_created)

@@ -1,0 +1,14 @@
+"""publish: job.transcribed → transcript files in the output bucket → job.completed."""
+
+import functions_framework
+import runtime
+from cloudevents.http import CloudEvent
+
+from kscribe.handlers import on_job_transcribed
+
+runtime.install_health()
+
+
+@functions_framework.cloud_event
+def publish(cloud_event: CloudEvent) -> None:
+    runtime.deliver(cloud_event, on_job_transcribed)

@@ -1,0 +1,165 @@
+"""What every kscribe function shares: CloudEvents in and out, the process's context, and
+the health routes. The entries beside this file are a few lines each on top of it.
+
+functions-framework puts this directory on ``sys.path``, so entries ``import runtime``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+import threading
+from collections.abc import Callable
+
+import flask
+import requests
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+
+from kscribe.context import Context
+from kscribe.errors import TransientError
+from kscribe.events import Event
+from kscribe.handlers import Handler, release_claims
+from kscribe.settings import Settings
+
+log = logging.getLogger("kscribe.functions")
+
+
+@functools.lru_cache(maxsize=1)
+def context() -> Context:
+    """The process's context, built on first use (not at import: Redis may still be starting)."""
+    return Context.create(Settings.from_env())
+
+
+def to_event(cloud_event: CloudEvent) -> Event:
+    data = cloud_event.data
+    if isinstance(data, (bytes, str)):
+        data = json.loads(data) if data else {}
+    return Event(type=cloud_event["type"], data=data if isinstance(data, dict) else {}, id=cloud_event["id"],
+                 source=cloud_event["source"], subject=cloud_event.get("subject") or "")
+
+
+def to_cloud_event(event: Event) -> CloudEvent:
+    attributes = {"type": event.type, "source": event.source, "id": event.id, "datacontenttype": "application/json"}
+    if event.subject:
+        attributes["subject"] = event.subject
+    return CloudEvent(attributes, event.data)
+
+
+class HttpSink:
+    """Publishes events to the broker in K_SINK with the CloudEvents HTTP binding (binary)."""
+
+    def __init__(self, url: str, timeout_s: float):
+        self.url = url
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+
+    def publish(self, events: list[Event]) -> None:
+        if events and not self.url:
+            raise TransientError("K_SINK is not set: no broker to publish to (is the SinkBinding applied?)")
+        for event in events:
+            headers, body = to_binary(to_cloud_event(event))
+            try:
+                response = self.session.post(self.url, data=body, headers=headers, timeout=self.timeout_s)
+            except requests.RequestException as exc:
+                raise TransientError(f"cannot publish {event.type} to {self.url}: {exc}") from exc
+            if response.status_code >= 300:
+                raise TransientError(f"broker answered {response.status_code} to {event.type}: {response.text[:200]}")
+
+
+@functools.lru_cache(maxsize=1)
+def sink() -> HttpSink:
+    settings = context().settings
+    return HttpSink(settings.sink_url, settings.sink_timeout_s)
+
+
+def deliver(cloud_event: CloudEvent, handler: Handler) -> None:
+    """Run ``handler`` on the event and publish what it returns.
+
+    Raising makes functions-framework answer 500, so the broker redelivers with backoff;
+    handlers answer bad input themselves (failed job, 2xx), so only transient trouble raises.
+    """
+    event = to_event(cloud_event)
+    ctx = context()
+    produced = handler(event, ctx)
+    try:
+        sink().publish(produced)
+    except Exception:
+        release_claims(event, ctx)
+        raise
+
+
+def dead_letter_reason(cloud_event: CloudEvent) -> str:
+    """Why Knative gave up, from the extensions it adds to a dead-lettered event."""
+    code = cloud_event.get("knativeerrorcode") or "?"
+    dest = cloud_event.get("knativeerrordest") or "the subscriber"
+    data = cloud_event.get("knativeerrordata") or ""
+    try:
+        data = base64.b64decode(data).decode("utf-8", "replace")
+    except ValueError:
+        pass
+    return f"HTTP {code} from {dest}" + (f": {data.strip()[:300]}" if data.strip() else "")
+
+
+Check = Callable[[], None]
+
+
+def install_health(ready_checks: dict[str, Check] | None = None) -> None:
+    """Add GET /health/live and /health/ready to the app functions-framework is building.
+
+    Called at import by an entry: functions-framework imports it inside the app's context.
+    """
+    app = flask.current_app
+    checks = ready_checks or {}
+
+    def live():
+        return {"status": "ok"}
+
+    def ready():
+        results, ok = {}, True
+        for name, check in checks.items():
+            try:
+                check()
+                results[name] = {"status": "ok"}
+            except Exception as exc:  # noqa: BLE001 - a failed check is an answer, not a crash
+                ok = False
+                results[name] = {"status": "fail", "error": str(exc)[:300]}
+        return flask.jsonify({"status": "ok" if ok else "fail", "checks": results}), 200 if ok else 503
+
+    app.add_url_rule("/health/live", "health_live", live, methods=["GET"])
+    app.add_url_rule("/health/ready", "health_ready", ready, methods=["GET"])
+
+
+class ModelWarmup:
+    """Loads the transcription model in the background on the first readiness probe, so the
+    function turns ready only once the model is in memory (and never loads it at import)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._error: Exception | None = None
+        self._done = threading.Event()
+
+    def _load(self) -> None:
+        try:
+            from kscribe.transcriber import TranscribeOptions
+
+            ctx = context()
+            ctx.transcriber.model_for(TranscribeOptions.from_settings(ctx.settings))
+        except Exception as exc:  # noqa: BLE001 - reported by the readiness check
+            log.exception("model load failed")
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def check(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._load, name="model-warmup", daemon=True)
+                self._thread.start()
+        if not self._done.is_set():
+            raise RuntimeError("model is loading")
+        if self._error is not None:
+            raise RuntimeError(f"model failed to load: {self._error}")

@@ -1,0 +1,15 @@
+"""transcribe: chunk.ready → the chunk's transcript; the last chunk → job.transcribed."""
+
+import functions_framework
+import runtime
+from cloudevents.http import CloudEvent
+
+from kscribe.handlers import on_chunk_ready
+
+warmup = runtime.ModelWarmup()
+runtime.install_health({"model": warmup.check})
+
+
+@functions_framework.cloud_event
+def transcribe(cloud_event: CloudEvent) -> None:
+    runtime.deliver(cloud_event, on_chunk_ready)

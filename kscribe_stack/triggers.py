@@ -1,0 +1,68 @@
+"""Reading routes from the Knative manifests, so local routing is production routing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+KNATIVE_BASE = Path(__file__).resolve().parent.parent / "knative" / "base"
+_DURATION = re.compile(r"^PT(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    retry: int = 0
+    backoff_policy: str = "exponential"
+    backoff_delay_s: float = 0.2
+    dead_letter_service: str = ""
+
+    def delay_s(self, attempt: int) -> float:
+        """Knative's backoff: linear delay × attempt, or exponential delay × 2^attempt."""
+        if self.backoff_policy == "linear":
+            return self.backoff_delay_s * attempt
+        return self.backoff_delay_s * 2 ** attempt
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    event_type: str
+    service: str
+    delivery: Delivery
+
+
+def _seconds(iso: str) -> float:
+    m = _DURATION.match(iso or "")
+    if not m:
+        raise ValueError(f"unsupported backoffDelay {iso!r} (use PT#S or PT#M#S)")
+    return float(m.group(1) or 0) * 60 + float(m.group(2) or 0)
+
+
+def _delivery(spec: dict | None, default: Delivery) -> Delivery:
+    if not spec:
+        return default
+    sink = ((spec.get("deadLetterSink") or {}).get("ref") or {}).get("name", default.dead_letter_service)
+    return Delivery(retry=int(spec.get("retry", default.retry)),
+                    backoff_policy=spec.get("backoffPolicy", default.backoff_policy),
+                    backoff_delay_s=_seconds(spec["backoffDelay"]) if "backoffDelay" in spec else default.backoff_delay_s,
+                    dead_letter_service=sink)
+
+
+def load_routes(directory: Path = KNATIVE_BASE, broker: str = "default") -> list[Route]:
+    docs = [d for p in sorted(directory.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
+    default = Delivery()
+    for d in docs:
+        if d.get("kind") == "Broker" and d["metadata"]["name"] == broker:
+            default = _delivery(d.get("spec", {}).get("delivery"), default)
+    routes = []
+    for d in docs:
+        if d.get("kind") != "Trigger" or d["spec"].get("broker") != broker:
+            continue
+        spec = d["spec"]
+        routes.append(Route(name=d["metadata"]["name"], event_type=spec["filter"]["attributes"]["type"],
+                            service=spec["subscriber"]["ref"]["name"],
+                            delivery=_delivery(spec.get("delivery"), default)))
+    return routes

@@ -1,0 +1,152 @@
+"""The multi-process stack from the Procfile: nine processes exchanging real CloudEvents."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+from google.cloud import storage
+
+from kscribe.quality import word_error_rate
+from kscribe.values import JobStatus
+from tests.conftest import ROOT, SAMPLE_TEXT, SAMPLE_VIDEO, wait_for
+
+pytestmark = pytest.mark.model
+PORTS = ["REDIS", "GCS", "BROKER", "INGEST", "EXTRACT", "TRANSCRIBE", "PUBLISH", "NOTIFY", "DEAD_LETTER"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, tmp: Path, broker_args: str = ""):
+        ports = {name: free_port() for name in PORTS}
+        self.env = {f"KSCRIBE_{name}_PORT": str(port) for name, port in ports.items()}
+        self.env.update(
+            KSCRIBE_DATA_DIR=str(tmp / "stack"), KSCRIBE_BROKER_ARGS=broker_args,
+            REDIS_URL=f"redis://127.0.0.1:{ports['REDIS']}/0",
+            STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{ports['GCS']}",
+            K_SINK=f"http://127.0.0.1:{ports['BROKER']}", KSCRIBE_INGEST_URL=f"http://127.0.0.1:{ports['INGEST']}",
+            KSCRIBE_INPUT_URI="gs://kscribe-input", KSCRIBE_WORK_URI="gs://kscribe-work",
+            KSCRIBE_OUTPUT_URI="gs://kscribe-output", KSCRIBE_CHUNK_SECONDS="10", PYTHONUNBUFFERED="1",
+        )
+        env_file = tmp / "stack.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
+        self.process_env = {**os.environ, **self.env,
+                            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        self.log = open(tmp / "stack.log", "w")
+        self.process = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-e", str(env_file), "-f",
+                                         str(ROOT / "Procfile"), "-d", str(ROOT)], env=self.process_env,
+                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.log_path = tmp / "stack.log"
+        urls = [f"http://127.0.0.1:{ports[n]}/health/live" for n in PORTS[3:]]
+        urls += [f"http://127.0.0.1:{ports['BROKER']}/health", f"http://127.0.0.1:{ports['GCS']}/storage/v1/b"]
+        wait_for(lambda: all(self._up(u) for u in urls), timeout_s=90, interval_s=0.3)
+        self.redis = redis.Redis.from_url(self.env["REDIS_URL"], decode_responses=True)
+        wait_for(lambda: self._buckets_ready(), timeout_s=30)
+
+    def _up(self, url: str) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"the stack exited:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def _buckets_ready(self) -> bool:
+        return "kscribe-output" in requests.get(self.env["STORAGE_EMULATOR_HOST"] + "/storage/v1/b").text
+
+    def kscribe(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kscribe", *args], env=self.process_env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def storage(self) -> storage.Client:
+        os.environ["STORAGE_EMULATOR_HOST"] = self.env["STORAGE_EMULATOR_HOST"]
+        return storage.Client()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def stack_factory(tmp_path):
+    stacks = []
+
+    def start(broker_args: str = "") -> Stack:
+        stacks.append(Stack(tmp_path, broker_args))
+        return stacks[-1]
+
+    yield start
+    for s in stacks:
+        s.stop()
+
+
+def job_ids(stack: Stack) -> list[str]:
+    return [k.split(":")[2] for k in stack.redis.scan_iter("kscribe:job:*") if k.count(":") == 2]
+
+
+def test_submit_yields_every_format_in_the_output_bucket(stack_factory):
+    stack = stack_factory()
+    done = stack.kscribe("submit", str(SAMPLE_VIDEO))
+    assert done.returncode == 0, done.stderr + stack.log_path.read_text()[-3000:]
+    assert "succeeded (100%)" in done.stdout
+    bucket = stack.storage().bucket("kscribe-output")
+    names = sorted(b.name for b in bucket.list_blobs())
+    assert names == [f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
+    assert word_error_rate(SAMPLE_TEXT, bucket.blob("meeting.txt").download_as_text()) <= 0.08
+    [job_id] = job_ids(stack)
+    status = stack.kscribe("status", job_id)
+    assert "succeeded" in status.stdout and "3 chunk(s), 3 done" in status.stdout
+
+
+def test_duplicated_reordered_delivery_gives_one_job_and_one_set_of_outputs(stack_factory):
+    stack = stack_factory("--duplicate")
+    first = stack.kscribe("submit", "--no-wait", str(SAMPLE_VIDEO))
+    assert first.returncode == 0, first.stderr
+    # GCS redelivers the notification too: send the same object.finalized again.
+    key = first.stderr.split("submitted ", 1)[1].split(" as job")[0]
+    generation = stack.storage().bucket("kscribe-input").get_blob("meeting.mp4").generation
+    event = CloudEvent({"type": "google.cloud.storage.object.v1.finalized", "source": "//storage", "id": "dup"},
+                       {"bucket": "kscribe-input", "name": "meeting.mp4", "generation": str(generation),
+                        "size": str(SAMPLE_VIDEO.stat().st_size), "contentType": "video/mp4"})
+    headers, body = to_binary(event)
+    assert requests.post(stack.env["KSCRIBE_INGEST_URL"], data=body, headers=headers, timeout=30).ok
+    assert key == "gs://kscribe-input/meeting.mp4"
+
+    def finished():
+        ids = job_ids(stack)
+        return ids if ids and all(stack.redis.hget(f"kscribe:job:{i}", "status") in ("succeeded", "failed")
+                                  for i in ids) else None
+
+    ids = wait_for(finished, timeout_s=180, interval_s=0.5)
+    assert len(ids) == 1, "one job for one object generation"
+    job = stack.redis.hgetall(f"kscribe:job:{ids[0]}")
+    assert job["status"] == JobStatus.SUCCEEDED.value, job.get("error")
+    assert job["chunks_total"] == job["chunks_done"] == "3"
+    assert float(job["transcribed_s"]) == pytest.approx(30.77, abs=0.1), "each chunk counted once"
+    names = sorted(b.name for b in stack.storage().bucket("kscribe-output").list_blobs())
+    assert names == [f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
+    log = stack.log_path.read_text()
+    for index in range(3):
+        # Twice per extraction, and the duplicated job.created may have run extract twice.
+        assert log.count(f"delivered dev.kscribe.chunk.ready.v1 {ids[0]}/chunk/{index} to transcribe: 200") >= 2
+    assert "Traceback" not in log, "no function crashed on a duplicate"

@@ -1,0 +1,130 @@
+"""Every function through functions-framework, with real CloudEvent encodings."""
+
+import base64
+import json
+
+from kscribe import events
+from kscribe.values import JobStatus
+from tests.conftest import wait_for
+from tests.functional.conftest import (CATALOG, binary_headers, object_notification, post_cloudevent, validate)
+
+
+def drive(apps, sink, first_events, produced_by=None):
+    """Route captured events to their consumers, as the Triggers do, until none are left.
+    Records which function produced which types."""
+    produced_by = {} if produced_by is None else produced_by
+    queue = list(first_events)
+    while queue:
+        event = queue.pop(0)
+        for consumer in CATALOG[event["type"]]["consumers"]:
+            response = post_cloudevent(apps[consumer], event)
+            assert response.status_code == 200, response.data
+            for out in sink.take():
+                validate(out["type"], out.data)
+                produced_by.setdefault(consumer, set()).add(out["type"])
+                queue.append(out)
+    return produced_by
+
+
+def test_an_upload_in_binary_mode_flows_through_every_function(apps, sink, ctx, sample_copy):
+    ctx.settings = ctx.settings.replace(chunk_target_s=8.0)
+    response = apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n1"),
+                                   data=json.dumps(object_notification(sample_copy)))
+    assert response.status_code == 200
+    created = sink.take()
+    assert [e["type"] for e in created] == [events.JOB_CREATED]
+    validate(events.JOB_CREATED, created[0].data)
+    produced = drive(apps, sink, created, {"ingest": {events.JOB_CREATED}})
+    for function, types in produced.items():
+        for t in types:
+            assert function in CATALOG[t]["producers"], f"{function} emits {t}, not in events/catalog.json"
+    assert produced["extract"] == {events.CHUNK_READY} and produced["publish"] == {events.JOB_COMPLETED}
+    job = ctx.jobs.require(created[0].data["job_id"])
+    assert job.status is JobStatus.SUCCEEDED and job.chunks_total >= 3
+
+
+def test_structured_mode_and_duplicates(apps, sink, sample_copy):
+    body = {"specversion": "1.0", "type": events.OBJECT_FINALIZED, "source": "//storage.googleapis.com/x",
+            "id": "n2", "datacontenttype": "application/json", "data": object_notification(sample_copy)}
+    for _ in range(3):
+        response = apps["ingest"].post("/", headers={"Content-Type": "application/cloudevents+json"},
+                                       data=json.dumps(body))
+        assert response.status_code == 200
+    assert [e["type"] for e in sink.take()] == [events.JOB_CREATED], "one job, announced once"
+
+
+def test_a_pubsub_push_envelope_is_accepted(apps, sink, ctx, sample_copy):
+    resource = object_notification(sample_copy, generation="9")
+    envelope = {"subscription": "projects/p/subscriptions/kscribe-ingest",
+                "message": {"data": base64.b64encode(json.dumps(resource).encode()).decode(), "messageId": "77",
+                            "attributes": {"eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1"}}}
+    assert apps["ingest"].post("/", json=envelope).status_code == 200
+    created = sink.take()
+    assert [e["type"] for e in created] == [events.JOB_CREATED]
+    assert ctx.jobs.require(created[0].data["job_id"]).source_generation == "9"
+    envelope["message"]["attributes"]["eventType"] = "OBJECT_DELETE"
+    envelope["message"]["messageId"] = "78"
+    assert apps["ingest"].post("/", json=envelope).status_code == 200
+    assert sink.take() == [], "deletes are not jobs"
+
+
+def test_bad_input_is_acknowledged_and_fails_the_job(apps, sink, ctx, tmp_path):
+    bogus = tmp_path / "bogus.mp4"
+    bogus.write_bytes(b"\x00" * 2048)
+    apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n3"),
+                        data=json.dumps(object_notification(bogus)))
+    created = sink.take()
+    response = post_cloudevent(apps["extract"], created[0])
+    assert response.status_code == 200, "bad input must not be retried"
+    failed = sink.take()
+    assert [e["type"] for e in failed] == [events.JOB_FAILED]
+    validate(events.JOB_FAILED, failed[0].data)
+    assert failed[0].data["stage"] == "extract" and "not a readable" in failed[0].data["reason"]
+
+
+def test_a_broker_outage_fails_the_request_and_the_redelivery_finishes(apps, sink, ctx, sample_copy):
+    apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n4"),
+                        data=json.dumps(object_notification(sample_copy)))
+    assert post_cloudevent(apps["extract"], sink.take()[0]).status_code == 200
+    chunk = sink.take()[0]
+    sink.status = 503
+    assert post_cloudevent(apps["transcribe"], chunk).status_code == 500, "transient: let the broker retry"
+    sink.take()
+    sink.status = 202
+    assert post_cloudevent(apps["transcribe"], chunk).status_code == 200
+    assert [e["type"] for e in sink.take()] == [events.JOB_TRANSCRIBED], "the released claim is taken again"
+
+
+def test_dead_lettered_events_fail_their_job_with_knatives_reason(apps, sink, ctx, sample_copy):
+    apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n5"),
+                        data=json.dumps(object_notification(sample_copy)))
+    job_id = sink.take()[0].data["job_id"]
+    headers = binary_headers(events.JOB_CREATED, f"{job_id}/created", knativeerrorcode="500",
+                             knativeerrordest="http://extract.kscribe.svc.cluster.local",
+                             knativeerrordata=base64.b64encode(b"redis timeout").decode())
+    assert apps["dead-letter"].post("/", headers=headers, data=json.dumps({"job_id": job_id})).status_code == 200
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.FAILED and job.failed_stage == "extract"
+    assert "HTTP 500 from http://extract.kscribe.svc.cluster.local: redis timeout" in job.error
+    assert [e["type"] for e in sink.take()] == [events.JOB_FAILED]
+
+
+def test_health_routes(apps):
+    assert apps["publish"].get("/health/live").json == {"status": "ok"}
+    assert apps["publish"].get("/health/ready").status_code == 200
+
+
+def test_transcribe_is_ready_only_once_its_model_is_loaded(ctx, monkeypatch, tmp_path):
+    import functions_framework
+
+    from kscribe.transcriber import WhisperTranscriber
+    from tests.functional.conftest import FUNCTIONS
+
+    client = functions_framework.create_app("transcribe", str(FUNCTIONS / "transcribe.py")).test_client()
+    import runtime
+
+    ctx.transcriber = WhisperTranscriber(tmp_path / "models")
+    monkeypatch.setattr(runtime, "context", lambda: ctx)
+    first = client.get("/health/ready")
+    assert first.status_code == 503 and first.json["checks"]["model"]["error"] == "model is loading"
+    wait_for(lambda: client.get("/health/ready").status_code == 200, timeout_s=60)
