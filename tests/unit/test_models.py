@@ -69,3 +69,17 @@ def test_a_directory_with_model_bin_is_a_model(tmp_path):
     assert resolve_model(str(tmp_path), tmp_path / "cache") == tmp_path
     with pytest.raises(ModelNotFound):
         check_model(os.fspath(tmp_path / "empty"))
+
+
+def test_a_joined_model_is_used_once_its_parts_are_pruned(split_model, tmp_path):
+    path = resolve_model("kstest", split_model)
+    (tmp_path / "site" / "kstest_model_1" / "data" / "model.bin.part1").unlink()
+    (tmp_path / "site" / "kstest_model_2" / "data" / "model.bin.part2").unlink()
+    assert resolve_model("kstest", split_model) == path
+
+
+def test_pruned_parts_without_a_join_are_a_clear_error(split_model, tmp_path):
+    (tmp_path / "site" / "kstest_model_1" / "data" / "model.bin.part1").unlink()
+    (tmp_path / "site" / "kstest_model_2" / "data" / "model.bin.part2").unlink()
+    with pytest.raises(ModelNotFound, match="hold no model.bin parts"):
+        resolve_model("kstest", split_model)
