@@ -4,9 +4,10 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
+from kscribe import health
 from kscribe.handlers import on_job_created
 
-runtime.install_health()
+runtime.install_routes(health.checks_for(lambda: runtime.context(), ffmpeg=True, disk=True))
 
 
 @functions_framework.cloud_event

@@ -4,10 +4,10 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
-from kscribe import events
+from kscribe import events, health
 from kscribe.handlers import on_object_finalized, on_pubsub_message
 
-runtime.install_health()
+runtime.install_routes(health.checks_for(lambda: runtime.context()))
 
 ACCEPTS = {events.OBJECT_FINALIZED: on_object_finalized, events.PUBSUB_MESSAGE: on_pubsub_message}
 

@@ -4,9 +4,10 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
+from kscribe import health
 from kscribe.handlers import on_job_finished
 
-runtime.install_health()
+runtime.install_routes(health.checks_for(lambda: runtime.context(), buckets=False))
 
 
 @functions_framework.cloud_event

@@ -11,26 +11,29 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Callable
 
 import flask
 import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from kscribe import metrics
 from kscribe.context import Context
 from kscribe.errors import TransientError
+from kscribe.health import Check, run_checks
+from kscribe.logs import configure_json_logging, log_context
 from kscribe.events import Event
 from kscribe.handlers import Handler, release_claims
 from kscribe.settings import Settings
 
 log = logging.getLogger("kscribe.functions")
+configure_json_logging()
 
 
 @functools.lru_cache(maxsize=1)
 def context() -> Context:
     """The process's context, built on first use (not at import: Redis may still be starting)."""
-    return Context.create(Settings.from_env())
+    return Context.create(context_settings())
 
 
 def to_event(cloud_event: CloudEvent) -> Event:
@@ -69,6 +72,11 @@ class HttpSink:
                 raise TransientError(f"broker answered {response.status_code} to {event.type}: {response.text[:200]}")
 
 
+def once(factory):
+    """``factory()`` built on first call, then reused (like the context)."""
+    return functools.lru_cache(maxsize=1)(factory)
+
+
 @functools.lru_cache(maxsize=1)
 def sink() -> HttpSink:
     settings = context().settings
@@ -82,13 +90,17 @@ def deliver(cloud_event: CloudEvent, handler: Handler) -> None:
     handlers answer bad input themselves (failed job, 2xx), so only transient trouble raises.
     """
     event = to_event(cloud_event)
-    ctx = context()
-    produced = handler(event, ctx)
-    try:
-        sink().publish(produced)
-    except Exception:
-        release_claims(event, ctx)
-        raise
+    job_id = str(event.data.get("job_id", "")) if isinstance(event.data, dict) else ""
+    with log_context(job_id=job_id, event_id=event.id):
+        ctx = context()
+        produced = handler(event, ctx)
+        try:
+            sink().publish(produced)
+        except Exception:
+            release_claims(event, ctx)
+            log.exception("could not publish %d event(s) after %s; the delivery will be retried", len(produced),
+                          event.type)
+            raise
 
 
 def dead_letter_reason(cloud_event: CloudEvent) -> str:
@@ -103,33 +115,34 @@ def dead_letter_reason(cloud_event: CloudEvent) -> str:
     return f"HTTP {code} from {dest}" + (f": {data.strip()[:300]}" if data.strip() else "")
 
 
-Check = Callable[[], None]
+def install_routes(checks: dict[str, Check] | None = None) -> None:
+    """Add GET /health/live, /health/ready and /metrics to the app functions-framework is
+    building (entries call this at import, which functions-framework runs in the app context).
 
-
-def install_health(ready_checks: dict[str, Check] | None = None) -> None:
-    """Add GET /health/live and /health/ready to the app functions-framework is building.
-
-    Called at import by an entry: functions-framework imports it inside the app's context.
+    Metrics are served by the worker process that does the work; see kscribe/metrics.py.
     """
     app = flask.current_app
-    checks = ready_checks or {}
+    checks = checks or {}
 
     def live():
         return {"status": "ok"}
 
     def ready():
-        results, ok = {}, True
-        for name, check in checks.items():
-            try:
-                check()
-                results[name] = {"status": "ok"}
-            except Exception as exc:  # noqa: BLE001 - a failed check is an answer, not a crash
-                ok = False
-                results[name] = {"status": "fail", "error": str(exc)[:300]}
+        ok, results = run_checks(checks)
         return flask.jsonify({"status": "ok" if ok else "fail", "checks": results}), 200 if ok else 503
+
+    def scrape():
+        body, content_type = metrics.exposition(context_settings().metrics_multiprocess_dir)
+        return flask.Response(body, content_type=content_type)
 
     app.add_url_rule("/health/live", "health_live", live, methods=["GET"])
     app.add_url_rule("/health/ready", "health_ready", ready, methods=["GET"])
+    app.add_url_rule("/metrics", "metrics", scrape, methods=["GET"])
+
+
+@functools.lru_cache(maxsize=1)
+def context_settings() -> Settings:
+    return Settings.from_env()
 
 
 class ModelWarmup:

@@ -4,10 +4,11 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
+from kscribe import health
 from kscribe.handlers import on_chunk_ready
 
 warmup = runtime.ModelWarmup()
-runtime.install_health({"model": warmup.check})
+runtime.install_routes({**health.checks_for(lambda: runtime.context(), disk=True), "model": warmup.check})
 
 
 @functions_framework.cloud_event

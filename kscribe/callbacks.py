@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from kscribe import metrics
 from kscribe.errors import InputError
 
 SIGNATURE_HEADER = "Kscribe-Signature"
@@ -103,6 +104,7 @@ def send(url: str, payload: dict, secret: str, event_type: str, allow: Sequence[
         try:
             check_url(url, allow)  # again at send time: DNS may have changed since creation
         except CallbackRefused as exc:
+            metrics.CALLBACKS.labels("refused").inc()
             return CallbackOutcome(False, attempt - 1, 0, str(exc))
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, int(time.time()), body),
                    EVENT_HEADER: event_type, "User-Agent": "kscribe-callback/1"}
@@ -110,10 +112,13 @@ def send(url: str, payload: dict, secret: str, event_type: str, allow: Sequence[
             response = session.post(url, data=body, headers=headers, timeout=timeout_s, allow_redirects=False)
             code, error = response.status_code, "" if response.ok else response.text[:200]
             if 200 <= code < 300:
+                metrics.CALLBACKS.labels("delivered").inc()
                 return CallbackOutcome(True, attempt, code, "")
+            metrics.CALLBACKS.labels("rejected" if code < 500 and code != 429 else "error").inc()
             if code < 500 and code != 429:
                 return CallbackOutcome(False, attempt, code, f"HTTP {code}: {error}")
         except requests.RequestException as exc:
+            metrics.CALLBACKS.labels("error").inc()
             code, error = 0, str(exc)[:200]
         if attempt < attempts:
             sleep(backoff_s * 2 ** (attempt - 1))

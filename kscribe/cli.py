@@ -41,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
+    keys = sub.add_parser("keys", help="manage API keys (stored hashed in Redis, each bound to a tenant)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key; the token is printed once")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", default="")
+    keys_sub.add_parser("list", help="list keys (ids, tenants, state; never tokens)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+
     status = sub.add_parser("status", help="show a job")
     status.add_argument("job_id", metavar="JOB")
     status.add_argument("--json", action="store_true", help="print the job record as JSON")
@@ -143,6 +152,26 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed or pending else 0
 
 
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.apikeys import ApiKeys
+    from kscribe.embedded_redis import connect
+
+    keys = ApiKeys(connect(settings))
+    if args.keys_command == "create":
+        token, key = keys.create(args.tenant, args.name)
+        print(token)
+        print(f"key {key.key_id} for tenant {key.tenant}: the token above is shown only now", file=sys.stderr)
+    elif args.keys_command == "list":
+        for key in keys.list():
+            state = "revoked" if key.revoked else "active"
+            created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(key.created_at))
+            print(f"{key.key_id}  {key.tenant:<20} {state:<8} {created}  {key.name}")
+    elif not keys.revoke(args.key_id):
+        print(f"kscribe: no key {args.key_id} (give at least 8 characters of its id)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     ctx = Context.create(settings)
     job = ctx.jobs.get(args.job_id)
@@ -159,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
-        return {"run": _run, "submit": _submit, "status": _status}[args.command](args, settings)
+        return {"run": _run, "submit": _submit, "keys": _keys, "status": _status}[args.command](args, settings)
     except ConfigError as exc:
         print(f"kscribe: {exc}", file=sys.stderr)
         return 2

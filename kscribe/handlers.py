@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from kscribe import callbacks, events
+from kscribe import callbacks, events, metrics
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.events import Event
@@ -31,9 +31,10 @@ def _job_id(event: Event) -> str:
     return str(job_id)
 
 
-def _failed(ctx: Context, job_id: str, stage: str, error: Exception) -> list[Event]:
+def _failed(ctx: Context, job_id: str, stage: str, error: Exception, metric_reason: str = "") -> list[Event]:
     reason = str(error)
     if ctx.jobs.fail(job_id, reason, stage):
+        metrics.JOBS.labels("failed", metric_reason or metrics.failure_reason(error)).inc()
         log.warning("job %s failed in %s: %s", job_id, stage, reason)
         ctx.progress.stage(job_id, "failed", reason)
         return [events.job_failed(job_id, stage, reason)]
@@ -155,8 +156,9 @@ def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
     if not job_id:
         log.error("dead-lettered %s %s has no job: %s", event.type, event.id, reason)
         return []
+    metrics.DEAD_LETTERED.labels(event.type if event.type in _STAGE_OF else "other").inc()
     stage = _STAGE_OF.get(event.type, "delivery")
-    return _failed(ctx, str(job_id), stage, InputError(f"gave up delivering {event.type}: {reason}"))
+    return _failed(ctx, str(job_id), stage, InputError(f"gave up delivering {event.type}: {reason}"), "delivery")
 
 
 def release_claims(incoming: Event, ctx: Context) -> None:

@@ -28,20 +28,32 @@ _CREATE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {existing, 0} end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+if ARGV[4] ~= '' then
+  -- Oldest first out: pruning expired ids never shifts the positions of newer ones.
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[3] - ARGV[2])
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+  redis.call('EXPIRE', KEYS[4], ARGV[2])
+end
 return {ARGV[1], 1}
 """
 
 # Status only moves forward, and never leaves a terminal state: a late redelivery of
 # "extracting" cannot pull a succeeded job back, and a failure cannot overwrite success.
 _ADVANCE = """
-local rank = {queued=0, extracting=1, transcribing=2, publishing=3, succeeded=4, failed=4}
+local rank = {queued=0, extracting=1, transcribing=2, publishing=3, succeeded=4, failed=4, cancelled=4}
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return -1 end
-if current == 'succeeded' or current == 'failed' then return 0 end
+if rank[current] == 4 then return 0 end
 if rank[ARGV[1]] < rank[current] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 3))
+if rank[ARGV[1]] == 4 then
+  redis.call('ZREM', KEYS[2], KEYS[3])
+else
+  redis.call('ZADD', KEYS[2], ARGV[2], KEYS[3])
+end
 return 1
 """
 
@@ -58,6 +70,7 @@ local done = redis.call('SCARD', KEYS[1])
 if added == 1 then
   redis.call('HINCRBYFLOAT', KEYS[2], 'transcribed_s', ARGV[2])
   redis.call('HSET', KEYS[2], 'chunks_done', done, 'updated_at', ARGV[5])
+  redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[6])
 end
 if done >= tonumber(ARGV[3]) and redis.call('HSETNX', KEYS[2], 'finalizer', ARGV[1]) == 1 then
   return {done, added, 1}
@@ -141,8 +154,8 @@ class JobStore:
         record = {f.name: getattr(job, f.name) for f in fields(Job) if f.name != "timings"}
         record.update(created_at=now, updated_at=now)
         job_id, created = self._create(
-            keys=[keys.object_job(dedupe_key), keys.job(job.id)],
-            args=[job.id, self.retention_s, *_flatten(record)],
+            keys=[keys.object_job(dedupe_key), keys.job(job.id), keys.active_jobs(), keys.tenant_jobs(job.tenant)],
+            args=[job.id, self.retention_s, now, job.tenant, *_flatten(record)],
         )
         return self.require(job_id), bool(created)
 
@@ -163,7 +176,8 @@ class JobStore:
     def advance(self, job_id: str, status: JobStatus, **values: Any) -> bool:
         """Move the job to ``status`` (setting ``values``) unless that would go backwards
         or leave a terminal state. True if applied."""
-        applied = self._advance(keys=[keys.job(job_id)], args=[status.value, self.clock(), *_flatten(values)])
+        applied = self._advance(keys=[keys.job(job_id), keys.active_jobs(), job_id],
+                                args=[status.value, self.clock(), *_flatten(values)])
         return applied == 1
 
     def fail(self, job_id: str, reason: str, stage: str) -> bool:
@@ -182,12 +196,43 @@ class JobStore:
         """Record chunk ``index`` as transcribed. ``last`` is true for exactly one call per
         job: the one that completes the set (until released)."""
         done, added, last = self._complete_chunk(
-            keys=[keys.job_chunks_done(job_id), keys.job(job_id)],
-            args=[index, audio_s, total, self.retention_s, self.clock()],
+            keys=[keys.job_chunks_done(job_id), keys.job(job_id), keys.active_jobs()],
+            args=[index, audio_s, total, self.retention_s, self.clock(), job_id],
         )
         if done == -1:
             raise InputError(f"job {job_id} does not exist (never created, or expired)")
         return ChunkCompletion(done=int(done), first_time=bool(added), last=bool(last))
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel the job unless it already ended: every stage then ignores its events."""
+        return self.advance(job_id, JobStatus.CANCELLED, error="cancelled", failed_stage="")
+
+    def tenant_job_ids(self, tenant: str, start: int, count: int) -> list[str]:
+        """Up to ``count`` of the tenant's job ids, newest first, from position ``start``.
+        Ids of expired jobs may remain until pruned at a later create; callers skip them."""
+        return self.redis.zrevrange(keys.tenant_jobs(tenant), start, start + count - 1)
+
+    def stuck_jobs(self, older_than_s: float) -> int:
+        """How many unfinished jobs have not moved for ``older_than_s`` seconds. Jobs that
+        expired unfinished are pruned, so they are not counted forever."""
+        stuck = 0
+        for job_id in self.redis.zrangebyscore(keys.active_jobs(), "-inf", self.clock() - older_than_s):
+            if self.redis.exists(keys.job(job_id)):
+                stuck += 1
+            else:
+                self.redis.zrem(keys.active_jobs(), job_id)
+        return stuck
+
+    def discard(self, job_id: str, dedupe_key: str) -> None:
+        """Undo ``create`` for a job that was never announced (its announcement failed), so
+        a retry of the same request creates it afresh."""
+        job = self.get(job_id)
+        pipe = self.redis.pipeline()
+        pipe.delete(keys.job(job_id), keys.object_job(dedupe_key))
+        pipe.zrem(keys.active_jobs(), job_id)
+        if job is not None and job.tenant:
+            pipe.zrem(keys.tenant_jobs(job.tenant), job_id)
+        pipe.execute()
 
     def release_finalizer(self, job_id: str, index: int) -> None:
         """Give up the "last chunk" claim so a redelivery of chunk ``index`` can take it."""

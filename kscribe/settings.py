@@ -116,6 +116,19 @@ class Settings:
     callback_attempts: int = 5
     callback_backoff_s: float = 1.0
 
+    # API: requests per minute per key, request body limit, and whether `source` may be a
+    # path on the API's own machine (only for a local stack: it exposes that filesystem).
+    api_rate_per_minute: int = 120
+    api_max_body_bytes: int = 64 * 1024
+    api_local_sources: bool = False
+
+    # Observability: prometheus-client's directory for several gunicorn workers (empty: one).
+    metrics_multiprocess_dir: str = ""
+    # A job that has not moved for this long counts as stuck (kscribe_jobs_stuck).
+    stuck_after_s: float = 1800.0
+    # Readiness fails below this much free space in the scratch directory.
+    min_free_disk_bytes: int = 2 * 1024**3
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Read ``KSCRIBE_*`` (and ``REDIS_URL``) from ``env``; keyword overrides win."""
@@ -143,6 +156,10 @@ class Settings:
             "batch_size": ("KSCRIBE_BATCH_SIZE", int, 0),
             "callback_attempts": ("KSCRIBE_CALLBACK_ATTEMPTS", int, 1),
             "callback_backoff_s": ("KSCRIBE_CALLBACK_BACKOFF_SECONDS", float, 0),
+            "stuck_after_s": ("KSCRIBE_STUCK_AFTER_SECONDS", float, 1),
+            "api_rate_per_minute": ("KSCRIBE_API_RATE_PER_MINUTE", int, 1),
+            "api_max_body_bytes": ("KSCRIBE_API_MAX_BODY_BYTES", int, 256),
+            "min_free_disk_bytes": ("KSCRIBE_MIN_FREE_DISK_BYTES", int, 0),
         }
         for attr, (name, kind, minimum) in numbers.items():
             if env.get(name):
@@ -151,6 +168,7 @@ class Settings:
             "vad_filter": "KSCRIBE_VAD",
             "word_timestamps": "KSCRIBE_WORD_TIMESTAMPS",
             "condition_on_previous_text": "KSCRIBE_CONDITION_ON_PREVIOUS_TEXT",
+            "api_local_sources": "KSCRIBE_API_LOCAL_SOURCES",
         }
         for attr, name in flags.items():
             if env.get(name):
@@ -163,6 +181,8 @@ class Settings:
             values["sink_url"] = env["K_SINK"]
         if env.get("KSCRIBE_INGEST_URL"):
             values["ingest_url"] = env["KSCRIBE_INGEST_URL"]
+        if env.get("PROMETHEUS_MULTIPROC_DIR"):
+            values["metrics_multiprocess_dir"] = env["PROMETHEUS_MULTIPROC_DIR"]
         if env.get("KSCRIBE_CALLBACK_SECRET"):
             values["callback_secret"] = env["KSCRIBE_CALLBACK_SECRET"]
         if env.get("KSCRIBE_CALLBACK_ALLOW"):

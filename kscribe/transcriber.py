@@ -12,8 +12,9 @@ from typing import Protocol
 
 import numpy as np
 
+from kscribe import metrics
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.models import resolve_model
+from kscribe.models import PACKAGED, resolve_model
 from kscribe.settings import Settings
 from kscribe.values import Segment, Word
 
@@ -77,14 +78,16 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def load_model(model_dir: Path, device: str, compute_type: str, cpu_threads: int):
+def load_model(model_dir: Path, device: str, compute_type: str, cpu_threads: int, label: str = "custom"):
     """Load (once per process and configuration) a faster-whisper model from a directory."""
     from faster_whisper import WhisperModel  # heavy: imported when a model is first needed
 
     started = time.perf_counter()
     model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
                          cpu_threads=cpu_threads, local_files_only=True)
-    log.info("loaded model %s on %s/%s in %.2f s", model_dir, device, compute_type, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    metrics.MODEL_LOAD_SECONDS.labels(label).observe(elapsed)
+    log.info("loaded model %s on %s/%s in %.2f s", model_dir, device, compute_type, elapsed)
     return model
 
 
@@ -97,7 +100,9 @@ class WhisperTranscriber:
     def model_for(self, options: TranscribeOptions):
         device = resolve_device(options.device)
         model_dir = resolve_model(options.model, self.cache_dir)
-        return load_model(model_dir, device, resolve_compute_type(options.compute_type, device), options.cpu_threads)
+        label = options.model if options.model in PACKAGED else "custom"
+        return load_model(model_dir, device, resolve_compute_type(options.compute_type, device), options.cpu_threads,
+                          label)
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
                    on_progress: ProgressCallback | None = None) -> Recognition:

@@ -15,10 +15,11 @@ class JobStatus(str, enum.Enum):
     PUBLISHING = "publishing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def terminal(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 # Progress (0–100) at the start of each stage; transcription fills the span up to publishing.
@@ -69,6 +70,8 @@ class Job:
     transcribed_s: float = 0.0
     detected_language: str = ""
     callback_url: str = ""
+    # Who owns the job: an API key's tenant; "" for bucket uploads and the CLI.
+    tenant: str = ""
     # "" (none sent yet), "delivered" or "failed"; attempts and the last error with it.
     callback_status: str = ""
     callback_attempts: int = 0
@@ -80,7 +83,7 @@ class Job:
     @property
     def progress(self) -> float:
         """0–100, derived from status and how much audio is transcribed."""
-        if self.status is JobStatus.FAILED:
+        if self.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             return 100.0
         start = _STAGE_PROGRESS[self.status]
         if self.status is JobStatus.TRANSCRIBING and self.duration_s > 0:

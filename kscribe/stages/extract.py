@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from kscribe import metrics
 from kscribe.context import Context
 from kscribe.errors import SourceNotFound
 from kscribe.media.chunking import plan_cuts
@@ -87,7 +88,9 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
     manifest = {"job_id": job.id, "duration_s": audio.duration_s, "chunks": [c.to_dict() for c in chunks]}
     ctx.blobs.write_bytes(layout.chunk_manifest(settings.work_uri, job.id), json.dumps(manifest).encode(),
                           "application/json", _WORK_META)
-    ctx.jobs.add_timing(job.id, STAGE, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    ctx.jobs.add_timing(job.id, STAGE, elapsed)
+    metrics.STAGE_SECONDS.labels(STAGE).observe(elapsed)
     ctx.jobs.advance(job.id, JobStatus.TRANSCRIBING, duration_s=round(audio.duration_s, 3), chunks_total=len(chunks))
     log.info("job %s: %.1f s of audio in %d chunk(s), %d silences", job.id, audio.duration_s, len(chunks),
              len(audio.silences))

@@ -7,6 +7,7 @@ import posixpath
 import uuid
 from dataclasses import dataclass
 
+from kscribe import metrics
 from kscribe.callbacks import check_url
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError
@@ -57,12 +58,15 @@ def _skip_reason(notice: ObjectNotice, ctx: Context, explicit: bool) -> str:
     return ""
 
 
-def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: str) -> str:
-    """The reason this job cannot succeed, or ''. Checked before any media work starts."""
+def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: str) -> tuple[str, str]:
+    """Why this job cannot succeed, as (metric reason, message), or ("", "").
+    Checked before any media work starts."""
     if notice.size == 0:
-        return "the file is empty (0 bytes)"
+        return "empty", "the file is empty (0 bytes)"
     if notice.size > ctx.settings.max_input_bytes:
-        return f"the file is {notice.size} bytes, over the {ctx.settings.max_input_bytes}-byte limit"
+        return "too_large", f"the file is {notice.size} bytes, over the {ctx.settings.max_input_bytes}-byte limit"
+    if (choices.task or ctx.settings.task) not in ("transcribe", "translate"):
+        return "bad_request", f"task must be transcribe or translate, not {choices.task!r}"
     try:
         check_model(model)
         if choices.formats:
@@ -71,14 +75,12 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         if choices.callback_url:
             check_url(choices.callback_url, ctx.settings.callback_allow)
     except (InputError, ConfigError) as exc:
-        return str(exc)
-    if (choices.task or ctx.settings.task) not in ("transcribe", "translate"):
-        return f"task must be transcribe or translate, not {choices.task!r}"
-    return ""
+        return metrics.failure_reason(exc) if isinstance(exc, InputError) else "bad_request", str(exc)
+    return "", ""
 
 
 def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None,
-           explicit: bool = False, request_key: str | None = None) -> IngestResult:
+           explicit: bool = False, request_key: str | None = None, tenant: str = "") -> IngestResult:
     """Create the job for ``notice`` once per ``request_key`` (default ``uri#generation``).
 
     Objects that are not media (by name or type), too large, or written by kscribe are
@@ -109,16 +111,17 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
         task=choices.task or settings.task,
         formats=formats,
         callback_url=choices.callback_url or "",
+        tenant=tenant,
         metadata=choices.metadata,
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.
-    problem = _validate(notice, choices, ctx, model)
+    reason, problem = _validate(notice, choices, ctx, model)
     job, created = ctx.jobs.create(job, request_key or notice.dedupe_key)
     if not created:
         log.info("duplicate of %s: job %s exists", request_key or notice.dedupe_key, job.id)
         return IngestResult(job=job, created=False)
-    if problem:
-        ctx.jobs.fail(job.id, problem, STAGE)
+    if problem and ctx.jobs.fail(job.id, problem, STAGE):
+        metrics.JOBS.labels("failed", reason).inc()
         job = ctx.jobs.require(job.id)
     return IngestResult(job=job, created=True)

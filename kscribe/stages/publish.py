@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from kscribe import metrics
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.formats import CONTENT_TYPES, RENDERERS
@@ -51,8 +52,11 @@ def publish(job_id: str, ctx: Context) -> Job:
         ctx.blobs.write_bytes(uri, RENDERERS[fmt](transcript).encode("utf-8"), CONTENT_TYPES[fmt],
                               {META_ROLE: "output", "kscribe-job": job.id})
         outputs[fmt] = uri
-    ctx.jobs.add_timing(job.id, STAGE, time.perf_counter() - started)
-    ctx.jobs.advance(job.id, JobStatus.SUCCEEDED, outputs=outputs, detected_language=transcript.language)
+    elapsed = time.perf_counter() - started
+    ctx.jobs.add_timing(job.id, STAGE, elapsed)
+    metrics.STAGE_SECONDS.labels(STAGE).observe(elapsed)
+    if ctx.jobs.advance(job.id, JobStatus.SUCCEEDED, outputs=outputs, detected_language=transcript.language):
+        metrics.JOBS.labels("succeeded", "").inc()
     # Safe once succeeded: every stage ignores events of an ended job, so no redelivery
     # reads these again. (On GCS a lifecycle rule also sweeps work objects of failed jobs.)
     ctx.blobs.delete_prefix(layout.job_prefix(ctx.settings.work_uri, job.id))

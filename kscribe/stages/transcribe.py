@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kscribe import metrics
 from kscribe.context import Context
 from kscribe.media.wav import read_wav
 from kscribe.notices import META_ROLE
@@ -55,11 +56,15 @@ def transcribe(chunk: Chunk, ctx: Context) -> ChunkOutcome:
         audio = _load_audio(chunk, ctx)
         options = TranscribeOptions.from_settings(ctx.settings, model=job.model, language=job.language, task=job.task)
         ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
-        recognition = ctx.transcriber.transcribe(
-            audio, options,
-            on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
-        )
+        with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
+            recognition = ctx.transcriber.transcribe(
+                audio, options,
+                on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
+            )
         seconds = time.perf_counter() - started
+        metrics.STAGE_SECONDS.labels(STAGE).observe(seconds)
+        metrics.AUDIO_SECONDS.inc(chunk.duration_s)
+        metrics.REALTIME_FACTOR.observe(chunk.duration_s / max(seconds, 1e-6))
         result = ChunkTranscript(
             job_id=job.id, index=chunk.index, start_s=chunk.start_s, duration_s=chunk.duration_s,
             language=recognition.language, language_probability=recognition.language_probability,

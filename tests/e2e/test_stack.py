@@ -21,7 +21,8 @@ from kscribe.values import JobStatus
 from tests.conftest import ROOT, SAMPLE_TEXT, SAMPLE_VIDEO, wait_for
 
 pytestmark = pytest.mark.model
-PORTS = ["REDIS", "GCS", "BROKER", "INGEST", "EXTRACT", "TRANSCRIBE", "PUBLISH", "NOTIFY", "DEAD_LETTER"]
+PORTS = ["REDIS", "GCS", "BROKER", "INGEST", "EXTRACT", "TRANSCRIBE", "PUBLISH", "NOTIFY", "DEAD_LETTER", "API"]
+CALLBACK_SECRET = "test-callback-secret"
 
 
 def free_port() -> int:
@@ -41,7 +42,10 @@ class Stack:
             K_SINK=f"http://127.0.0.1:{ports['BROKER']}", KSCRIBE_INGEST_URL=f"http://127.0.0.1:{ports['INGEST']}",
             KSCRIBE_INPUT_URI="gs://kscribe-input", KSCRIBE_WORK_URI="gs://kscribe-work",
             KSCRIBE_OUTPUT_URI="gs://kscribe-output", KSCRIBE_CHUNK_SECONDS="10", PYTHONUNBUFFERED="1",
+            KSCRIBE_CALLBACK_SECRET=CALLBACK_SECRET, KSCRIBE_CALLBACK_ALLOW="127.0.0.1",
+            KSCRIBE_CALLBACK_BACKOFF_SECONDS="0.2",
         )
+        self.url = {name.lower(): f"http://127.0.0.1:{port}" for name, port in ports.items()}
         env_file = tmp / "stack.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
         self.process_env = {**os.environ, **self.env,
@@ -150,3 +154,87 @@ def test_duplicated_reordered_delivery_gives_one_job_and_one_set_of_outputs(stac
         # Twice per extraction, and the duplicated job.created may have run extract twice.
         assert log.count(f"delivered dev.kscribe.chunk.ready.v1 {ids[0]}/chunk/{index} to transcribe: 200") >= 2
     assert "Traceback" not in log, "no function crashed on a duplicate"
+
+
+class CallbackReceiver:
+    """A loopback endpoint that fails the first delivery with a 500, then accepts."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(500 if len(receiver.received) == 1 else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/kscribe"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
+    import json
+
+    from kscribe.callbacks import verify
+
+    stack = stack_factory()
+    stack.storage().bucket("kscribe-input").blob("calls/meeting.mp4").upload_from_filename(str(SAMPLE_VIDEO))
+    created_key = stack.kscribe("keys", "create", "--tenant", "acme")
+    assert created_key.returncode == 0, created_key.stderr
+    auth = {"Authorization": f"Bearer {created_key.stdout.strip()}"}
+    receiver = CallbackReceiver()
+    try:
+        r = requests.post(stack.url["api"] + "/api/v1/transcriptions", headers=auth, timeout=10, json={
+            "source": "gs://kscribe-input/calls/meeting.mp4", "callback_url": receiver.url, "metadata": {"call": "7"}})
+        assert r.status_code == 202, r.text
+        job_url = stack.url["api"] + r.json()["status_url"]
+
+        def finished():
+            job = requests.get(job_url, headers=auth, timeout=10).json()
+            return job if job["status"] in ("succeeded", "failed") else None
+
+        job = wait_for(finished, timeout_s=180, interval_s=0.5)
+        assert job["status"] == "succeeded" and job["progress"] == 100, job
+        assert set(job["timings"]) == {"extract", "transcribe", "publish"}
+        txt = requests.get(job_url + "/transcript?format=txt", headers=auth, timeout=10)
+        assert txt.status_code == 200 and txt.headers["Content-Type"].startswith("text/plain")
+        assert word_error_rate(SAMPLE_TEXT, txt.text) <= 0.08
+        srt = requests.get(job_url + "/transcript?format=srt", headers=auth, timeout=10).text
+        assert srt.startswith("1\n00:00:")
+
+        wait_for(lambda: len(receiver.received) >= 2, timeout_s=30)
+        for headers, body in receiver.received:
+            assert verify(CALLBACK_SECRET, headers["Kscribe-Signature"], body), "signed with the shared secret"
+            assert not verify("another-secret", headers["Kscribe-Signature"], body)
+        payload = json.loads(receiver.received[-1][1])
+        assert payload["type"] == "dev.kscribe.job.completed.v1" and payload["job_id"] == job["id"]
+        assert payload["outputs"]["srt"] == "gs://kscribe-output/calls/meeting.srt" and payload["metadata"] == {"call": "7"}
+        def callback_recorded():
+            state = requests.get(job_url, headers=auth, timeout=10).json()["callback"]
+            return state if state["status"] else None
+
+        callback = wait_for(callback_recorded, timeout_s=30)
+        assert callback["status"] == "delivered" and callback["attempts"] == 2
+
+        published = requests.get(stack.url["publish"] + "/metrics", timeout=10).text
+        assert 'kscribe_jobs_total{outcome="succeeded",reason=""} 1.0' in published
+        transcribed = requests.get(stack.url["transcribe"] + "/metrics", timeout=10).text
+        assert "kscribe_audio_transcribed_seconds_total" in transcribed and "kscribe_model_load_seconds_count" in transcribed
+        notified = requests.get(stack.url["notify"] + "/metrics", timeout=10).text
+        assert 'kscribe_callback_attempts_total{outcome="error"} 1.0' in notified
+        assert 'kscribe_callback_attempts_total{outcome="delivered"} 1.0' in notified
+        log = stack.log_path.read_text()
+        assert f'"job_id": "{job["id"]}"' in log, "JSON log lines carry the job id"
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()

@@ -4,6 +4,7 @@ over HTTP to a capturing sink."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,13 +14,14 @@ import jsonschema
 import pytest
 from cloudevents.http import from_http
 
+from kscribe.logs import JsonFormatter
 from tests.conftest import ROOT
 
 FUNCTIONS = ROOT / "functions"
 EVENTS = ROOT / "events"
 CATALOG = json.loads((EVENTS / "catalog.json").read_text())["types"]
 ENTRIES = {"ingest": "ingest", "extract": "extract", "transcribe": "transcribe", "publish": "publish",
-           "notify": "notify", "dead-letter": "dead_letter"}
+           "notify": "notify", "dead-letter": "dead_letter", "api": "api"}
 
 
 def validate(event_type: str, data: dict) -> None:
@@ -61,6 +63,14 @@ def sink():
     yield capture
     capture.server.shutdown()
     capture.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _drop_json_logging():
+    """runtime installs a stdout JSON log handler; it must not outlive the test's stdout."""
+    yield
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)]
 
 
 @pytest.fixture

@@ -1,0 +1,288 @@
+"""The HTTP job API, without a web framework: ``Api.handle(ApiRequest) -> ApiResponse``.
+
+The `api` function adapts Flask's request to ``ApiRequest`` and publishes the events an
+answer carries. Errors are ``{"error": {"code", "message"}}`` with the matching status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kscribe import metrics
+from kscribe.api_spec import OPENAPI
+from kscribe.apikeys import ApiKey, ApiKeys
+from kscribe.callbacks import CallbackRefused, check_url
+from kscribe.context import Context
+from kscribe.errors import ConfigError, ModelNotFound
+from kscribe.events import Event
+from kscribe.formats import CONTENT_TYPES
+from kscribe.handlers import announce
+from kscribe.models import check_model
+from kscribe.notices import JobChoices
+from kscribe.ratelimit import RateLimiter
+from kscribe.settings import ALL_FORMATS, parse_formats
+from kscribe.stages import ingest
+from kscribe.values import Job, JobStatus, ObjectNotice
+
+log = logging.getLogger(__name__)
+
+BASE = "/api/v1/transcriptions"
+_JOB_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})$")
+_TRANSCRIPT_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/transcript$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+_FIELDS = {"source", "language", "task", "model", "formats", "callback_url", "metadata"}
+MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 32, 64, 512
+
+
+@dataclass
+class ApiRequest:
+    method: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    # Undo for a created job whose announcement cannot be published.
+    rollback: Callable[[], None] | None = None
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id, "status": job.status.value, "progress": job.progress, "source": job.source_uri,
+        "model": job.model, "language": job.language, "task": job.task, "formats": list(job.formats),
+        "created_at": job.created_at, "updated_at": job.updated_at, "duration_s": job.duration_s,
+        "chunks": {"total": job.chunks_total, "done": job.chunks_done}, "timings": job.timings,
+        "detected_language": job.detected_language or None,
+        "error": {"stage": job.failed_stage, "message": job.error} if job.status is JobStatus.FAILED else None,
+        "outputs": job.outputs, "metadata": job.metadata, "status_url": f"{BASE}/{job.id}",
+        "callback": {"url": job.callback_url, "status": job.callback_status or None,
+                     "attempts": job.callback_attempts, "error": job.callback_error or None}
+        if job.callback_url else None,
+    }
+
+
+class Api:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.keys = ApiKeys(ctx.jobs.redis)
+        self.limiter = RateLimiter(ctx.jobs.redis, ctx.settings.api_rate_per_minute)
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        route = "unknown"
+        try:
+            route, handler, args = self._route(request)
+            if route == "openapi":
+                response = ApiResponse(200, OPENAPI)
+            else:
+                key = self._authenticate(request)
+                response = handler(request, key, *args)
+        except ApiError as exc:
+            response = ApiResponse(exc.status, error_body(exc.code, exc.message), exc.headers)
+        metrics.API_REQUESTS.labels(request.method, route, str(response.status)).inc()
+        return response
+
+    def _route(self, request: ApiRequest):
+        method, path = request.method, request.path.rstrip("/") or "/"
+        if path == "/openapi.json" and method == "GET":
+            return "openapi", None, ()
+        if path == BASE:
+            if method == "POST":
+                return "create", self._create, ()
+            if method == "GET":
+                return "list", self._list, ()
+            raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {BASE}")
+        if m := _JOB_PATH.match(path):
+            if method == "GET":
+                return "get", self._get, (m.group(1),)
+            if method == "DELETE":
+                return "cancel", self._cancel, (m.group(1),)
+            raise ApiError(405, "method_not_allowed", f"{method} is not allowed on a transcription")
+        if (m := _TRANSCRIPT_PATH.match(path)) and method == "GET":
+            return "transcript", self._transcript, (m.group(1),)
+        raise ApiError(404, "not_found", f"no route for {method} {request.path}")
+
+    def _authenticate(self, request: ApiRequest) -> ApiKey:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        key = self.keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        if key is None:
+            raise ApiError(401, "unauthorized", "a valid API key is needed: Authorization: Bearer <key>",
+                           {"WWW-Authenticate": 'Bearer realm="kscribe"'})
+        allowed, retry_after = self.limiter.hit(key.key_id)
+        if not allowed:
+            raise ApiError(429, "rate_limited",
+                           f"more than {self.limiter.per_minute} requests a minute; retry in {retry_after} s",
+                           {"Retry-After": str(retry_after)})
+        return key
+
+    def _own_job(self, key: ApiKey, job_id: str) -> Job:
+        job = self.ctx.jobs.get(job_id)
+        # Another tenant's job answers exactly as a missing one: its existence is not told.
+        if job is None or job.tenant != key.tenant:
+            raise ApiError(404, "not_found", f"no transcription {job_id}")
+        return job
+
+    # --- POST /api/v1/transcriptions -------------------------------------------------
+    def _parse_create(self, request: ApiRequest) -> dict[str, Any]:
+        if len(request.body) > self.ctx.settings.api_max_body_bytes:
+            raise ApiError(413, "body_too_large", f"the body is over {self.ctx.settings.api_max_body_bytes} bytes")
+        try:
+            body = json.loads(request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_body", "the body must be a JSON object")
+        unknown = sorted(set(body) - _FIELDS)
+        if unknown:
+            raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
+        return body
+
+    def _field_error(self, name: str, message: str) -> ApiError:
+        return ApiError(400, f"invalid_{name}", f"{name}: {message}")
+
+    def _choices(self, body: dict[str, Any]) -> JobChoices:
+        def optional_str(name: str) -> str | None:
+            value = body.get(name)
+            if value is not None and not isinstance(value, str):
+                raise self._field_error(name, "must be a string")
+            return value or None
+
+        language, task, model = optional_str("language"), optional_str("task"), optional_str("model")
+        callback_url = optional_str("callback_url")
+        if language and not _LANGUAGE.match(language):
+            raise self._field_error("language", f"{language!r} is not a language code such as en or de")
+        if task and task not in ("transcribe", "translate"):
+            raise self._field_error("task", "must be transcribe or translate")
+        if model:
+            try:
+                check_model(model)
+            except ModelNotFound as exc:
+                raise self._field_error("model", str(exc)) from None
+        formats = body.get("formats")
+        if isinstance(formats, list) and all(isinstance(f, str) for f in formats):
+            formats = ",".join(formats)
+        if formats is not None and not isinstance(formats, str):
+            raise self._field_error("formats", f"a list of {', '.join(ALL_FORMATS)}")
+        try:
+            if formats:
+                parse_formats(formats)
+        except ConfigError as exc:
+            raise self._field_error("formats", str(exc)) from None
+        if callback_url:
+            try:
+                check_url(callback_url, self.ctx.settings.callback_allow)
+            except CallbackRefused as exc:
+                raise self._field_error("callback_url", str(exc)) from None
+        metadata = body.get("metadata") or {}
+        if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+            raise self._field_error("metadata", "must be an object of strings")
+        if len(metadata) > MAX_METADATA_KEYS or any(
+                len(k) > MAX_METADATA_KEY or len(v) > MAX_METADATA_VALUE or k.startswith("kscribe-")
+                for k, v in metadata.items()):
+            raise self._field_error("metadata", f"at most {MAX_METADATA_KEYS} keys of ≤{MAX_METADATA_KEY} characters "
+                                                f"(not starting kscribe-) with values of ≤{MAX_METADATA_VALUE}")
+        return JobChoices(model=model, language=language, task=task, formats=formats or None,
+                          callback_url=callback_url, metadata=metadata)
+
+    def _source(self, body: dict[str, Any]) -> ObjectNotice:
+        source = body.get("source")
+        if not isinstance(source, str) or not source:
+            raise self._field_error("source", "required: gs://bucket/object")
+        if source.startswith("gs://"):
+            if "/" not in source[5:] or source.endswith("/"):
+                raise self._field_error("source", "must name an object: gs://bucket/object")
+        elif not (self.ctx.settings.api_local_sources and source.startswith("/")):
+            raise self._field_error("source", "must be gs://bucket/object")
+        info = self.ctx.blobs.stat(source)
+        if info is None:
+            raise ApiError(400, "source_not_found", f"source: {source} does not exist (or is not readable)")
+        return ObjectNotice(uri=info.uri, generation=info.generation, size=info.size,
+                            content_type=info.content_type, metadata=info.metadata)
+
+    def _create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
+        body = self._parse_create(request)
+        choices = self._choices(body)
+        notice = self._source(body)
+        idempotency = request.headers.get("idempotency-key", "")
+        if len(idempotency) > 200:
+            raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
+        # With the header a retried POST finds the first job; without it every POST is new.
+        request_key = f"api:{key.tenant}:{idempotency or uuid.uuid4().hex}"
+        result = ingest(notice, self.ctx, choices, explicit=True, request_key=request_key, tenant=key.tenant)
+        job = result.job
+        assert job is not None  # explicit requests are never skipped
+        rollback = (lambda: self.ctx.jobs.discard(job.id, request_key)) if result.created else None
+        return ApiResponse(202, {"id": job.id, "status": job.status.value, "status_url": f"{BASE}/{job.id}"},
+                           {"Location": f"{BASE}/{job.id}"}, events=announce(job, result.created), rollback=rollback)
+
+    # --- reads and cancel ------------------------------------------------------------
+    def _get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        return ApiResponse(200, job_view(self._own_job(key, job_id)))
+
+    def _list(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
+        status = request.query.get("status")
+        if status and status not in {s.value for s in JobStatus}:
+            raise ApiError(400, "invalid_status", f"status must be one of {', '.join(s.value for s in JobStatus)}")
+        try:
+            limit = int(request.query.get("limit", "20"))
+            cursor = int(request.query.get("cursor", "0"))
+        except ValueError:
+            raise ApiError(400, "invalid_query", "limit and cursor must be integers") from None
+        if not 1 <= limit <= 100 or cursor < 0:
+            raise ApiError(400, "invalid_query", "limit must be 1-100 and cursor non-negative")
+        items: list[dict] = []
+        position, next_cursor = cursor, None
+        while True:
+            ids = self.ctx.jobs.tenant_job_ids(key.tenant, position, limit)
+            for offset, job_id in enumerate(ids):
+                job = self.ctx.jobs.get(job_id)
+                if job is not None and (not status or job.status.value == status):
+                    items.append(job_view(job))
+                if len(items) == limit:
+                    next_cursor = position + offset + 1
+                    break
+            if next_cursor is not None or len(ids) < limit:
+                break
+            position += limit
+        return ApiResponse(200, {"items": items, "next_cursor": str(next_cursor) if next_cursor is not None else None})
+
+    def _transcript(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        job = self._own_job(key, job_id)
+        fmt = request.query.get("format", "json")
+        if fmt not in ALL_FORMATS:
+            raise ApiError(400, "invalid_format", f"format must be one of {', '.join(ALL_FORMATS)}")
+        if job.status is not JobStatus.SUCCEEDED:
+            raise ApiError(409, "not_ready", f"the transcription is {job.status.value}, not succeeded")
+        if fmt not in job.outputs:
+            raise ApiError(404, "format_not_available", f"this job did not produce {fmt}")
+        return ApiResponse(200, self.ctx.blobs.read_bytes(job.outputs[fmt]), {"Content-Type": CONTENT_TYPES[fmt]})
+
+    def _cancel(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        job = self._own_job(key, job_id)
+        if job.status.terminal:
+            raise ApiError(409, "already_finished", f"the transcription already {job.status.value}")
+        if self.ctx.jobs.cancel(job.id):
+            metrics.JOBS.labels("cancelled", "").inc()
+        return ApiResponse(200, job_view(self.ctx.jobs.require(job.id)))

@@ -1,0 +1,99 @@
+"""The API's OpenAPI 3.1 document, served at /openapi.json."""
+
+from kscribe.settings import ALL_FORMATS
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "Invalid request (one code per bad field)", 401: "Missing or invalid API key",
+            404: "No such transcription (or another tenant's)", 409: "Not in a state that allows this",
+            413: "Body too large", 429: "Rate limited; see Retry-After"}
+    return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "kscribe", "version": "1", "description": "Video transcription jobs."},
+    "components": {
+        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "kscribe keys create"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "CreateTranscription": {
+                "type": "object", "required": ["source"], "additionalProperties": False,
+                "properties": {
+                    "source": {"type": "string", "description": "gs://bucket/object"},
+                    "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "detected if omitted"},
+                    "task": {"type": "string", "enum": ["transcribe", "translate"]},
+                    "model": {"type": "string", "description": "tiny.en, base, small, …"},
+                    "formats": {"type": "array", "items": {"type": "string", "enum": list(ALL_FORMATS)}},
+                    "callback_url": {"type": "string", "format": "uri"},
+                    "metadata": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 512},
+                                 "maxProperties": 32},
+                },
+            },
+            "Accepted": {"type": "object", "required": ["id", "status", "status_url"],
+                         "properties": {"id": {"type": "string"}, "status": {"type": "string"},
+                                        "status_url": {"type": "string"}}},
+            "Transcription": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {"type": "string", "enum": ["queued", "extracting", "transcribing", "publishing",
+                                                          "succeeded", "failed", "cancelled"]},
+                    "progress": {"type": "number", "minimum": 0, "maximum": 100},
+                    "source": {"type": "string"}, "model": {"type": "string"},
+                    "timings": {"type": "object", "additionalProperties": {"type": "number"}},
+                    "error": {"type": ["object", "null"]},
+                    "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "chunks": {"type": "object"}, "callback": {"type": ["object", "null"]},
+                },
+            },
+        },
+    },
+    "security": [{"apiKey": []}],
+    "paths": {
+        "/api/v1/transcriptions": {
+            "post": {
+                "summary": "Create a transcription job",
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200},
+                                "description": "a retried POST with the same key returns the first job"}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CreateTranscription"}}}},
+                "responses": {"202": {"description": "Accepted", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Accepted"}}}}, **_errors(400, 401, 413, 429)},
+            },
+            "get": {
+                "summary": "List the caller's transcriptions, newest first",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Transcription"}},
+                        "next_cursor": {"type": ["string", "null"]}}}}}}, **_errors(400, 401, 429)},
+            },
+        },
+        "/api/v1/transcriptions/{id}": {
+            "get": {"summary": "Status, progress, timings, error and outputs", "parameters": [_ID],
+                    "responses": {"200": {"description": "The job", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Transcription"}}}}, **_errors(401, 404, 429)}},
+            "delete": {"summary": "Cancel: no later stage does more work for it", "parameters": [_ID],
+                       "responses": {"200": {"description": "Cancelled", "content": {"application/json": {
+                           "schema": {"$ref": "#/components/schemas/Transcription"}}}},
+                           **_errors(401, 404, 409, 429)}},
+        },
+        "/api/v1/transcriptions/{id}/transcript": {
+            "get": {"summary": "Download the transcript", "parameters": [
+                _ID, {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(ALL_FORMATS)}}],
+                "responses": {"200": {"description": "The transcript in the asked format"},
+                              **_errors(400, 401, 404, 409, 429)}},
+        },
+    },
+}

@@ -1,0 +1,64 @@
+"""Prometheus metrics. Every label's values come from a fixed set, so series stay bounded.
+
+Each function serves these at /metrics from the process that does the work. With more than
+one gunicorn worker, set PROMETHEUS_MULTIPROC_DIR so every worker's samples are collected.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+from kscribe import errors
+
+JOBS = Counter("kscribe_jobs_total", "Jobs that ended, by outcome and failure reason.", ["outcome", "reason"])
+STAGE_SECONDS = Histogram("kscribe_stage_duration_seconds", "Wall time of one stage call.", ["stage"],
+                          buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200))
+AUDIO_SECONDS = Counter("kscribe_audio_transcribed_seconds_total", "Seconds of audio transcribed.")
+REALTIME_FACTOR = Histogram("kscribe_transcription_realtime_factor",
+                            "Seconds of audio transcribed per second of wall time, per chunk.",
+                            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000))
+MODEL_LOAD_SECONDS = Histogram("kscribe_model_load_seconds", "Time to load a model.", ["model"],
+                               buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120))
+CHUNKS_IN_FLIGHT = Gauge("kscribe_chunks_in_flight", "Chunks being transcribed right now.",
+                         multiprocess_mode="livesum")
+CALLBACKS = Counter("kscribe_callback_attempts_total", "Callback deliveries by outcome.", ["outcome"])
+DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deliveries ran out of retries.",
+                        ["type"])
+JOBS_STUCK = Gauge("kscribe_jobs_stuck", "Unfinished jobs that have not moved for KSCRIBE_STUCK_AFTER_SECONDS.",
+                   multiprocess_mode="max")
+API_REQUESTS = Counter("kscribe_api_requests_total", "API requests by route and status.",
+                       ["method", "route", "status"])
+
+# Failure reasons as a bounded label: the error's class, never its message.
+_REASONS = {
+    errors.SourceNotFound: "source_not_found", errors.NotMedia: "not_media", errors.NoAudioTrack: "no_audio",
+    errors.MediaError: "media_error", errors.ModelNotFound: "model_not_found",
+    errors.OutputNotWritable: "output_not_writable",
+}
+
+
+def _callback_refused() -> type:
+    from kscribe.callbacks import CallbackRefused
+
+    return CallbackRefused
+
+
+def failure_reason(error: BaseException | None) -> str:
+    if error is not None and isinstance(error, _callback_refused()):
+        return "callback_refused"
+    for cls in type(error).__mro__ if error is not None else ():
+        if cls in _REASONS:
+            return _REASONS[cls]
+    return "other"
+
+
+def exposition(multiprocess_dir: str = "") -> tuple[bytes, str]:
+    """The text to answer a scrape with, and its content type."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
+
+    if multiprocess_dir:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

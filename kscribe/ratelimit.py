@@ -1,0 +1,34 @@
+"""A per-key request limit in Redis: a fixed one-minute window per key."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import redis
+
+from kscribe import keys
+
+# INCR and set the expiry in one step, so a crash between them cannot leave an immortal counter.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+WINDOW_S = 60
+
+
+class RateLimiter:
+    def __init__(self, client: redis.Redis, per_minute: int, clock: Callable[[], float] = time.time):
+        self.per_minute = per_minute
+        self.clock = clock
+        self._hit = client.register_script(_HIT)
+
+    def hit(self, key_id: str) -> tuple[bool, int]:
+        """Count one request; return (allowed, seconds until the window resets)."""
+        now = self.clock()
+        window = int(now // WINDOW_S)
+        count = self._hit(keys=[keys.rate_window(key_id, window)], args=[WINDOW_S * 2])
+        retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
+        return count <= self.per_minute, retry_after

@@ -1,0 +1,40 @@
+"""The dashboard and alert rules refer only to metrics kscribe exports."""
+
+import json
+import re
+
+import yaml
+from prometheus_client import REGISTRY
+
+import kscribe.metrics  # noqa: F401 - registers the metrics
+from tests.conftest import ROOT
+
+_NAME = re.compile(r"\bkscribe_[a-z_]+")
+
+
+def exported() -> set[str]:
+    names = set()
+    for collector in list(REGISTRY._collector_to_names):
+        for metric in collector.describe() if hasattr(collector, "describe") else []:
+            for sample in ("", "_total", "_bucket", "_count", "_sum", "_created"):
+                names.add(metric.name + sample)
+    return names
+
+
+def test_alerts_use_exported_metrics_and_are_well_formed():
+    rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())["groups"][0]["rules"]
+    names = {r["alert"] for r in rules}
+    assert {"KscribeJobErrorRateHigh", "KscribeJobsStuck", "KscribeEventsDeadLettered", "KscribeCallbacksFailing"} <= names
+    for rule in rules:
+        assert rule["labels"]["severity"] and rule["annotations"]["summary"]
+        used = set(_NAME.findall(rule["expr"]))
+        assert used and used <= exported(), f"{rule['alert']} uses unknown metrics {used - exported()}"
+
+
+def test_dashboard_panels_use_exported_metrics():
+    dashboard = json.loads((ROOT / "monitoring" / "dashboard.json").read_text())
+    assert len(dashboard["panels"]) >= 10
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            used = set(_NAME.findall(target["expr"]))
+            assert used and used <= exported(), f"{panel['title']}: {used - exported()}"
