@@ -93,6 +93,17 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
         log.info("skipping %s: %s", notice.uri, skipped)
         return IngestResult(job=None, created=False, skipped=skipped)
 
+    key = request_key or notice.dedupe_key
+    # Duplicates are the common case under at-least-once delivery: answer them with one
+    # lookup, before validation does any I/O. (A job created between this lookup and the
+    # create below is still caught by create's own check.)
+    existing = ctx.jobs.job_id_for(key)
+    if existing is not None:
+        job = ctx.jobs.get(existing)
+        if job is not None:
+            log.info("duplicate of %s: job %s exists", key, job.id)
+            return IngestResult(job=job, created=False)
+
     choices = choices or JobChoices.from_metadata(notice.metadata)
     settings = ctx.settings
     model = choices.model or settings.model
@@ -117,9 +128,9 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.
     reason, problem = _validate(notice, choices, ctx, model)
-    job, created = ctx.jobs.create(job, request_key or notice.dedupe_key)
+    job, created = ctx.jobs.create(job, key)
     if not created:
-        log.info("duplicate of %s: job %s exists", request_key or notice.dedupe_key, job.id)
+        log.info("duplicate of %s: job %s exists", key, job.id)
         return IngestResult(job=job, created=False)
     if problem and ctx.jobs.fail(job.id, problem, STAGE):
         metrics.JOBS.labels("failed", reason).inc()
