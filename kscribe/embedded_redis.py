@@ -56,20 +56,30 @@ def _leave(client: redis.Redis, socket: Path, server: subprocess.Popen | None) -
     # No retries: SHUTDOWN drops the connection by design, and redis-py would otherwise
     # spend seconds retrying against a server that is gone.
     last = redis.Redis(unix_socket_path=str(socket), decode_responses=True, retry=Retry(NoBackoff(), 0))
-    stopping = False
     try:
-        if len(last.client_list()) <= 1:
-            stopping = True
-            last.shutdown(save=True)
+        others = len(last.client_list()) - 1
     except redis.ConnectionError:
-        pass  # shut down (as SHUTDOWN does), or already gone
+        # Unreachable: its socket went with its directory. Redis will not exit on SIGTERM
+        # when its final save fails, and there is nothing left to save: kill ours.
+        last.close()
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
+        return
+    try:
+        if others > 0:
+            return  # still in use by another process: the last one out stops it
+        last.shutdown(save=True)
+    except redis.ConnectionError:
+        pass  # SHUTDOWN closes the connection as the server exits
     finally:
         last.close()
-    if server is not None and stopping:
+    if server is not None:
         try:
             server.wait(timeout=10)  # reap it, once its save is done
         except subprocess.TimeoutExpired:
             server.kill()
+            server.wait()
 
 
 def embedded(directory: Path) -> redis.Redis:

@@ -1,0 +1,32 @@
+# What the Knative gke overlay needs from this installation, written as a kustomize
+# Component (knative/overlays/gke/generated/), so nothing is copied by hand.
+locals {
+  registry = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.kscribe.repository_id}"
+}
+
+resource "local_file" "kustomize_component" {
+  filename        = "${var.generated_dir}/kustomization.yaml"
+  file_permission = "0644"
+  content = templatefile("${path.module}/templates/component.yaml.tftpl", {
+    registry   = local.registry
+    image_tag  = var.image_tag
+    functions  = local.functions
+    namespace  = var.name
+    gsa_emails = { for fn in local.functions : fn => google_service_account.function[fn].email }
+    gpu        = var.gpu_accelerator_type
+  })
+}
+
+resource "local_file" "config_env" {
+  filename        = "${var.generated_dir}/config.env"
+  file_permission = "0644"
+  content = templatefile("${path.module}/templates/config.env.tftpl", {
+    input      = google_storage_bucket.kscribe["input"].name
+    work       = google_storage_bucket.kscribe["work"].name
+    output     = google_storage_bucket.kscribe["output"].name
+    model      = var.model
+    redis_host = google_redis_instance.kscribe.host
+    redis_port = google_redis_instance.kscribe.port
+    project    = var.project_id
+  })
+}

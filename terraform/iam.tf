@@ -1,0 +1,66 @@
+# One Google service account per function, bound to its Kubernetes service account
+# (knative/base/serviceaccounts.yaml) through Workload Identity, with only what its stage
+# needs. No primitive (owner/editor/viewer) role anywhere.
+locals {
+  functions = ["ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api"]
+
+  # function → bucket → role
+  #   ingest reads the upload it validates; extract reads it and writes chunks;
+  #   transcribe reads chunks and writes chunk transcripts; publish reads those, writes the
+  #   transcripts, and deletes the job's work objects once it succeeded (objectUser);
+  #   api reads sources it is asked about and transcripts it serves.
+  object_roles = {
+    ingest     = { input = "roles/storage.objectViewer" }
+    extract    = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser" }
+    transcribe = { work = "roles/storage.objectUser" }
+    publish    = { work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
+    api        = { input = "roles/storage.objectViewer", output = "roles/storage.objectViewer" }
+  }
+  object_bindings = merge([
+    for fn, buckets in local.object_roles : {
+      for bucket, role in buckets : "${fn}-${bucket}" => { function = fn, bucket = bucket, role = role }
+    }
+  ]...)
+
+  # Readiness probes check that the buckets exist (storage.buckets.get, and nothing more).
+  probes_buckets = ["ingest", "extract", "transcribe", "publish", "api"]
+  probe_bindings = merge([
+    for fn in local.probes_buckets : {
+      for bucket in keys(local.buckets) : "${fn}-${bucket}" => { function = fn, bucket = bucket }
+    }
+  ]...)
+}
+
+resource "google_service_account" "function" {
+  for_each     = toset(local.functions)
+  account_id   = "${var.name}-${each.key}"
+  display_name = "kscribe ${each.key} function"
+}
+
+resource "google_service_account_iam_member" "workload_identity" {
+  for_each           = toset(local.functions)
+  service_account_id = google_service_account.function[each.key].name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.name}/kscribe-${each.key}]"
+}
+
+resource "google_storage_bucket_iam_member" "objects" {
+  for_each = local.object_bindings
+  bucket   = google_storage_bucket.kscribe[each.value.bucket].name
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+resource "google_project_iam_custom_role" "bucket_probe" {
+  role_id     = replace("${var.name}_bucket_probe", "-", "_")
+  title       = "kscribe bucket probe"
+  description = "Read a bucket's metadata, for readiness checks."
+  permissions = ["storage.buckets.get"]
+}
+
+resource "google_storage_bucket_iam_member" "probe" {
+  for_each = local.probe_bindings
+  bucket   = google_storage_bucket.kscribe[each.value.bucket].name
+  role     = google_project_iam_custom_role.bucket_probe.id
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}

@@ -1,0 +1,48 @@
+resource "google_compute_network" "kscribe" {
+  name                    = var.name
+  auto_create_subnetworks = false
+}
+
+resource "google_compute_subnetwork" "kscribe" {
+  name          = "${var.name}-${var.region}"
+  network       = google_compute_network.kscribe.id
+  region        = var.region
+  ip_cidr_range = var.subnet_cidr
+  # Nodes have no public IPs: Google APIs (GCS, Artifact Registry) through private access.
+  private_ip_google_access = true
+
+  secondary_ip_range {
+    range_name    = "pods"
+    ip_cidr_range = var.pods_cidr
+  }
+  secondary_ip_range {
+    range_name    = "services"
+    ip_cidr_range = var.services_cidr
+  }
+
+  log_config {
+    aggregation_interval = "INTERVAL_10_MIN"
+    flow_sampling        = 0.5
+    metadata             = "INCLUDE_ALL_METADATA"
+  }
+}
+
+# Outbound internet for private nodes: callbacks to customers' endpoints.
+resource "google_compute_router" "kscribe" {
+  name    = var.name
+  network = google_compute_network.kscribe.id
+  region  = var.region
+}
+
+resource "google_compute_router_nat" "kscribe" {
+  name                               = var.name
+  router                             = google_compute_router.kscribe.name
+  region                             = var.region
+  nat_ip_allocate_option             = "AUTO_ONLY"
+  source_subnetwork_ip_ranges_to_nat = "ALL_SUBNETWORKS_ALL_IP_RANGES"
+
+  log_config {
+    enable = true
+    filter = "ERRORS_ONLY"
+  }
+}

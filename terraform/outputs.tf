@@ -1,0 +1,43 @@
+output "buckets" {
+  description = "The input, work and output bucket names."
+  value       = { for k, b in google_storage_bucket.kscribe : k => b.name }
+}
+
+output "redis_host" {
+  description = "Memorystore address (TLS, AUTH) reachable from the cluster."
+  value       = "${google_redis_instance.kscribe.host}:${google_redis_instance.kscribe.port}"
+}
+
+output "service_accounts" {
+  description = "Google service account of each function."
+  value       = { for fn, sa in google_service_account.function : fn => sa.email }
+}
+
+output "registry" {
+  description = "Where to push the kscribe and kscribe-gpu images."
+  value       = local.registry
+}
+
+output "cluster" {
+  description = "The GKE cluster's name and region (for gcloud container clusters get-credentials)."
+  value       = { name = google_container_cluster.kscribe.name, region = var.region, namespace = var.name }
+}
+
+output "secrets" {
+  description = "Secret Manager secret ids that terraform/sync-secrets.sh copies into the cluster."
+  value = {
+    callback   = google_secret_manager_secret.callback.secret_id
+    redis_auth = google_secret_manager_secret.redis_auth.secret_id
+    redis_ca   = google_secret_manager_secret.redis_ca.secret_id
+  }
+}
+
+output "generated_dir" {
+  description = "The kustomize component terraform wrote for knative/overlays/gke."
+  value       = var.generated_dir
+}
+
+output "redis_cidr" {
+  description = "The range Memorystore answers from (the NetworkPolicies allow egress to it)."
+  value       = "${google_compute_global_address.redis.address}/${google_compute_global_address.redis.prefix_length}"
+}
