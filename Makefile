@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test stack submit install install-test install-stack clean
+.PHONY: demo test stack submit check-infra install install-test install-stack clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kscribe needs Python 3.11 or newer")'
@@ -44,5 +44,22 @@ VIDEO ?= samples/meeting.mp4
 submit: install-stack
 	set -a && . ./.env && set +a && $(BIN)/kscribe submit $(VIDEO)
 
+# checkov over terraform/ and the rendered Knative overlays, in a virtualenv of its own (its
+# pins must not move kscribe's). Skips are listed with their reasons in .checkov.yaml.
+INFRA_VENV ?= .venv-infra
+RENDERED := .kscribe/rendered
+$(INFRA_VENV)/.installed:
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/python -m pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
+check-infra: $(INFRA_VENV)/.installed
+	$(INFRA_VENV)/bin/checkov --config-file .checkov.yaml --directory terraform --framework terraform --compact --quiet
+	@if command -v kubectl >/dev/null; then \
+	  mkdir -p $(RENDERED) && for o in local gke; do kubectl kustomize knative/overlays/$$o > $(RENDERED)/$$o.yaml; done && \
+	  $(INFRA_VENV)/bin/checkov --config-file .checkov.yaml --directory $(RENDERED) --framework kubernetes --compact --quiet; \
+	else echo "check-infra: kubectl not installed, the Knative overlays were not rendered for checkov (skipped)"; fi
+
 clean:
-	rm -rf $(VENV) .kscribe $(OUT) .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) .kscribe $(OUT) .pytest_cache

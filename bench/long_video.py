@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kscribe.media.chunking import plan_cuts
+from kscribe.media.chunking import balanced_target, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
 from kscribe.quality import normalize, word_error_rate
 from kscribe.settings import Settings
@@ -54,13 +54,14 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
     }
 
 
-def chunk_starts(video: Path, chunk_seconds: float) -> list[float]:
+def chunk_starts(video: Path, chunk_seconds: float, parallel: int = 1) -> list[float]:
     """Where kscribe cut ``video``: the same decode and cut plan, with default settings."""
     settings = Settings.from_env({"KSCRIBE_DATA_DIR": "/nonexistent"})
     with tempfile.TemporaryDirectory() as tmp:
         audio = decode_audio(video, Path(tmp) / "a.pcm", threshold_db=settings.silence_threshold_db,
                              min_silence_s=settings.silence_min_s, timeout_s=600)
-        return [start / SAMPLE_RATE for start, _ in plan_cuts(audio.samples, audio.silences, chunk_seconds)]
+        target = balanced_target(audio.duration_s, chunk_seconds, parallel)
+        return [start / SAMPLE_RATE for start, _ in plan_cuts(audio.samples, audio.silences, target)]
 
 
 def main() -> None:
@@ -88,7 +89,7 @@ def main() -> None:
         "video": str(args.video), "duration_s": job["duration_s"], "chunks": job["chunks_total"],
         "wall_s": round(wall, 1), "x_real_time": round(job["duration_s"] / wall, 1),
         "peak_rss_mib": round(peak_mib, 1), "timings": job["timings"],
-        **analyse(transcript, reference, chunk_starts(args.video, args.chunk_seconds)),
+        **analyse(transcript, reference, chunk_starts(args.video, args.chunk_seconds, min(os.cpu_count() or 1, 4))),
     }
     print(json.dumps(report, indent=1))
 

@@ -1,8 +1,11 @@
-"""Build a long test video from the committed sample's spoken passages and pauses.
+"""Build a long test video from committed speech passages and pauses.
 
-Deterministic: passages are taken in a seeded order with seeded pauses of 0.6–4 s, over a
-plain H.264 track. Writes VIDEO and VIDEO.json holding the reference text and the start time
-of every passage on the video's timeline.
+The passages (bench/speech/passages.ogg and .json: 24 different sentences, two voices) are
+taken in a seeded order that never repeats one within six places — a window of Whisper's
+30 seconds then never holds the same sentence twice, which real speech rarely does and which
+would trip faster-whisper's repetition fallback — with seeded pauses of 0.6–4 s, over a
+plain H.264 track. Writes VIDEO and VIDEO.json holding the reference text and the start
+time of every passage on the video's timeline.
 
     python bench/make_long_video.py --minutes 30 bench/results/long-30.mp4
 """
@@ -18,8 +21,9 @@ from pathlib import Path
 
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SPEECH = Path(__file__).resolve().parent / "speech"
 RATE = 16_000
+NO_REPEAT_WITHIN = 6
 
 
 def _ffmpeg(*args: str) -> None:
@@ -27,18 +31,24 @@ def _ffmpeg(*args: str) -> None:
 
 
 def _cut_passages(tmp: Path) -> list[tuple[Path, float, str]]:
-    info = json.loads((SAMPLES / "meeting.json").read_text())
-    starts = [p["start_s"] for p in info["passages"]] + [info["duration_s"]]
+    info = json.loads((SPEECH / "passages.json").read_text())
     pieces = []
     for i, passage in enumerate(info["passages"]):
-        # Each passage runs to 0.1 s before the pause that follows it.
-        length = starts[i + 1] - passage["start_s"] - (2.0 if i + 1 < len(info["passages"]) else 1.0) + 0.1
         out = tmp / f"passage-{i}.wav"
-        _ffmpeg("-ss", f"{passage['start_s'] - 0.05:.3f}", "-t", f"{length:.3f}", "-i", str(SAMPLES / info["video"]),
-                "-vn", "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out))
+        _ffmpeg("-ss", f"{passage['start_s']:.3f}", "-t", f"{passage['duration_s']:.3f}", "-i", str(SPEECH / info["audio"]),
+                "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out))
         samples = (out.stat().st_size - 44) // 2
         pieces.append((out, samples / RATE, passage["text"]))
     return pieces
+
+
+def _order(count: int, rng: random.Random):
+    """Passage indexes forever, none repeated within NO_REPEAT_WITHIN places."""
+    recent: list[int] = []
+    while True:
+        choice = rng.choice([i for i in range(count) if i not in recent])
+        recent = (recent + [choice])[-NO_REPEAT_WITHIN:]
+        yield choice
 
 
 def _silence(tmp: Path, seconds: float) -> Path:
@@ -54,14 +64,15 @@ def build(minutes: float, dest: Path, seed: int = 7) -> dict:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         passages = _cut_passages(tmp)
+        order = _order(len(passages), rng)
         concat, timeline, t = [], [], 0.0
         while t < minutes * 60:
             pause = round(rng.uniform(0.6, 4.0), 1)
             concat.append(_silence(tmp, pause))
             t += pause
-            path, length, text = passages[rng.randrange(len(passages))]
+            path, length, text = passages[next(order)]
             concat.append(path)
-            timeline.append({"start_s": round(t + 0.05, 3), "text": text})
+            timeline.append({"start_s": round(t, 3), "text": text})
             t += length
         listing = tmp / "list.txt"
         listing.write_text("".join(f"file '{p}'\n" for p in concat))

@@ -41,16 +41,15 @@ def _json_run(args: list[str], env: dict | None = None) -> dict:
 
 
 def _timed(args: list[str], env: dict) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (MiB) of a child process, measured through bench/peak.py."""
     started = time.perf_counter()
-    done = subprocess.run([PYTHON, *args], capture_output=True, text=True, env=env, cwd=BENCH.parent)
+    done = subprocess.run([PYTHON, str(BENCH / "peak.py"), PYTHON, *args], capture_output=True, text=True, env=env,
+                          cwd=BENCH.parent)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    # ru_maxrss of children is a running maximum: only a new high is attributable to this run.
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
-    return wall, peak
+    peak_kib = int(done.stderr.strip().splitlines()[-1].split("=", 1)[1])
+    return wall, peak_kib / 1024
 
 
 def videos(minutes: list[float], results: Path) -> dict[float, Path]:
@@ -63,11 +62,13 @@ def videos(minutes: list[float], results: Path) -> dict[float, Path]:
     return made
 
 
-def _kscribe_run(video: Path, chunk_seconds: float) -> tuple[float, float, dict]:
-    """One `kscribe run` end to end in a fresh data directory: wall, peak RSS, transcript."""
+def _kscribe_run(video: Path, chunk_seconds: float, parallel: int = 0) -> tuple[float, float, dict]:
+    """One `kscribe run` end to end in a fresh data directory: wall, peak RSS, transcript.
+    ``parallel`` 0 is kscribe's default (one chunk per core on CPU)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-        env.update(KSCRIBE_DATA_DIR=tmp, KSCRIBE_CHUNK_SECONDS=str(chunk_seconds))
+        env.update(KSCRIBE_DATA_DIR=tmp, KSCRIBE_CHUNK_SECONDS=str(chunk_seconds),
+                   KSCRIBE_PARALLEL_CHUNKS=str(parallel))
         wall, peak = _timed(["-m", "kscribe", "run", "-q", str(video), "--out", f"{tmp}/out"], env)
         return wall, peak, json.loads((Path(tmp) / "out" / f"{video.stem}.json").read_text())
 
@@ -84,7 +85,7 @@ def compare(video: Path, runs: int, chunk_seconds: float) -> dict:
     Quality: kscribe chunked against kscribe unchunked (the same audio path, so only the cuts
     differ), with bare faster-whisper's figures beside them."""
     reference = json.loads(Path(str(video) + ".json").read_text())
-    cuts = chunk_starts(video, chunk_seconds)
+    cuts = chunk_starts(video, chunk_seconds, parallel=min(os.cpu_count() or 1, 4))
     bare_walls, kscribe_walls, kscribe_peaks = [], [], []
     for run in range(runs):
         wall, bare_transcript = _bare_run(video)
@@ -93,7 +94,8 @@ def compare(video: Path, runs: int, chunk_seconds: float) -> dict:
         kscribe_walls.append(wall)
         kscribe_peaks.append(peak)
         print(f"  run {run + 1}: bare {bare_walls[-1]:.1f} s, kscribe {kscribe_walls[-1]:.1f} s", flush=True)
-    _, _, unchunked_transcript = _kscribe_run(video, 10**7)
+    # Unchunked: one chunk for the whole video, transcribed alone (no parallel split).
+    unchunked_wall, _, unchunked_transcript = _kscribe_run(video, 10**7, parallel=1)
     chunked = analyse(chunked_transcript, reference, cuts)
     unchunked = analyse(unchunked_transcript, reference, [0.0])
     bare, ks = statistics.median(bare_walls), statistics.median(kscribe_walls)
@@ -103,7 +105,7 @@ def compare(video: Path, runs: int, chunk_seconds: float) -> dict:
         "bare_wall_s": [round(w, 2) for w in bare_walls], "kscribe_wall_s": [round(w, 2) for w in kscribe_walls],
         "bare_median_s": round(bare, 2), "kscribe_median_s": round(ks, 2), "ratio": round(ks / bare, 3),
         "bare_x_real_time": round(duration / bare, 1), "kscribe_x_real_time": round(duration / ks, 1),
-        "kscribe_peak_rss_mib": round(max(kscribe_peaks), 1),
+        "kscribe_peak_rss_mib": round(max(kscribe_peaks), 1), "kscribe_unchunked_wall_s": round(unchunked_wall, 2),
         "chunked": chunked, "unchunked": unchunked, "bare": analyse(bare_transcript, reference, [0.0]),
         "wer_points_over_unchunked": round((chunked["wer"] - unchunked["wer"]) * 100, 2),
     }
@@ -138,7 +140,9 @@ def markdown(report: dict) -> str:
     lines = [f"# kscribe benchmark — {report['when']}", "", f"Machine: {report['machine']}", "",
              "| measure | result | target | met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c_} | {'yes' if ok else '**no**'} |" for a, b, c_, ok in rows]
-    lines += ["", "## Extraction by video length", "", "| video | duration | × real time | stage peak RSS | ffmpeg peak RSS |",
+    lines += ["", f"kscribe end to end: peak RSS {c['kscribe_peak_rss_mib']} MiB; {c['chunks']} chunks transcribed "
+              f"in parallel; the same video as one chunk alone took {c['kscribe_unchunked_wall_s']} s.",
+              "", "## Extraction by video length", "", "| video | duration | × real time | stage peak RSS | ffmpeg peak RSS |",
               "|---|---|---|---|---|"]
     lines += [f"| {Path(e['video']).name} | {e['duration_s']:.0f} s | {e['x_real_time']} | {e['stage_peak_rss_mib']} MiB | "
               f"{e['ffmpeg_peak_rss_mib']} MiB |" for e in ext]

@@ -2,7 +2,8 @@
 
 Like a Knative Broker with Triggers it routes each event by type to its handler, retries a
 failing delivery with backoff, and after the last attempt hands the event to a dead-letter
-handler. Delivery is synchronous: ``drain`` returns when no event is left.
+handler. ``drain`` returns when no event is left; up to ``workers`` deliveries run at once
+(handlers are safe under concurrent and repeated delivery, as on Knative).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import collections
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from kscribe.context import Context
 from kscribe.events import Event
@@ -25,13 +27,14 @@ Observer = Callable[[Event], None]
 class InProcessBus:
     def __init__(self, ctx: Context, routes: dict[str, Handler] | None = None, attempts: int = 3,
                  backoff_s: float = 0.5, dead_letter: DeadLetter | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, workers: int = 1):
         self.ctx = ctx
         self.routes = dict(ROUTES if routes is None else routes)
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.dead_letter = dead_letter
         self.sleep = sleep
+        self.workers = max(1, workers)
         self.observers: list[Observer] = []
         self._queue: collections.deque[Event] = collections.deque()
 
@@ -41,13 +44,19 @@ class InProcessBus:
         self._queue.append(event)
 
     def drain(self) -> None:
-        while self._queue:
-            event = self._queue.popleft()
-            handler = self.routes.get(event.type)
-            if handler is None:
-                continue  # no Trigger for this type: like a broker, drop it
-            for produced in self._deliver(handler, event):
-                self.publish(produced)
+        # Only this thread touches the queue and the observers; workers just run handlers.
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deliver") as pool:
+            running: set[Future] = set()
+            while self._queue or running:
+                while self._queue:
+                    event = self._queue.popleft()
+                    handler = self.routes.get(event.type)
+                    if handler is not None:  # no Trigger for this type: like a broker, drop it
+                        running.add(pool.submit(self._deliver, handler, event))
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    for produced in future.result():
+                        self.publish(produced)
 
     def _deliver(self, handler: Handler, event: Event) -> list[Event]:
         for attempt in range(1, self.attempts + 1):

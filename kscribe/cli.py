@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
+
+import redis
 
 from kscribe.context import Context
 from kscribe.errors import ConfigError, KscribeError
@@ -70,6 +73,16 @@ def _describe(job: Job) -> str:
     return "\n".join(lines)
 
 
+def _local_parallelism(settings: Settings) -> int:
+    """Chunks to transcribe at once on this machine: one per core on CPU (unless set), one
+    on a GPU (which batches within a chunk instead)."""
+    from kscribe.transcriber import resolve_device
+
+    if settings.parallel_chunks:
+        return settings.parallel_chunks
+    return 1 if resolve_device(settings.device) != "cpu" else max(1, min(os.cpu_count() or 1, 4))
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.runner import LocalPipeline
 
@@ -77,6 +90,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         parse_formats(args.formats)
     if args.out:
         settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
+    settings = settings.replace(parallel_chunks=_local_parallelism(settings))
     progress = TerminalProgress(enabled=not args.quiet)
     ctx = Context.create(settings, progress=progress)
     pipeline = LocalPipeline(ctx)
@@ -192,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kscribe: {exc}", file=sys.stderr)
         return 2
+    except redis.RedisError as exc:
+        print(f"kscribe: lost the connection to Redis, where job state lives ({exc})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -24,10 +24,13 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Event, Context], list[Event]]
 
 
-def _job_id(event: Event) -> str:
+def _job_id(event: Event) -> str | None:
+    """The event's job, or None (logged): a malformed event is acknowledged, since no retry
+    could ever make it well-formed."""
     job_id = event.data.get("job_id") if isinstance(event.data, dict) else None
     if not job_id:
-        raise InputError(f"{event.type} event {event.id} carries no job_id")
+        log.warning("ignoring %s event %s without a job_id", event.type, event.id)
+        return None
     return str(job_id)
 
 
@@ -85,6 +88,8 @@ def on_pubsub_message(event: Event, ctx: Context) -> list[Event]:
 
 def on_job_created(event: Event, ctx: Context) -> list[Event]:
     job_id = _job_id(event)
+    if job_id is None:
+        return []
     try:
         chunks = extract(job_id, ctx)
     except InputError as exc:
@@ -94,6 +99,8 @@ def on_job_created(event: Event, ctx: Context) -> list[Event]:
 
 def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
     job_id = _job_id(event)
+    if job_id is None:
+        return []
     try:
         chunk = Chunk.from_dict(event.data)
     except (KeyError, TypeError, ValueError) as exc:
@@ -107,6 +114,8 @@ def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
 
 def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
     job_id = _job_id(event)
+    if job_id is None:
+        return []
     try:
         job = publish(job_id, ctx)
     except InputError as exc:
@@ -130,7 +139,8 @@ def callback_payload(event_type: str, job: Job) -> dict:
 
 def on_job_finished(event: Event, ctx: Context) -> list[Event]:
     """Send the job's signed callback, once it has delivered; record the outcome on the job."""
-    job = ctx.jobs.get(_job_id(event))
+    job_id = _job_id(event)
+    job = ctx.jobs.get(job_id) if job_id else None
     if job is None or not job.callback_url or job.callback_status == "delivered":
         return []
     settings = ctx.settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 from tqdm import tqdm
 
@@ -12,6 +13,7 @@ class TerminalProgress:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self._bars: dict[tuple[str, int], tqdm] = {}
+        self._lock = threading.Lock()  # chunks report from several worker threads
 
     def stage(self, job_id: str, stage: str, detail: str = "") -> None:
         if self.enabled:
@@ -21,14 +23,16 @@ class TerminalProgress:
         if not self.enabled:
             return
         key = (job_id, index)
-        bar = self._bars.get(key)
-        if bar is None:
-            bar = self._bars[key] = tqdm(
-                total=round(total_s, 1), unit="s", desc=f"[{job_id[:8]}] transcribe chunk {index + 1}/{count}",
-                file=self.stream, leave=True, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}]",
-            )
-        bar.n = round(min(done_s, total_s), 1)
-        bar.refresh()
-        if done_s >= total_s:
-            bar.close()
-            del self._bars[key]
+        with self._lock:
+            bar = self._bars.get(key)
+            if bar is None:
+                bar = self._bars[key] = tqdm(
+                    total=round(total_s, 1), unit="s", desc=f"[{job_id[:8]}] transcribe chunk {index + 1}/{count}",
+                    file=self.stream, leave=True, position=len(self._bars) - 1,
+                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}]",
+                )
+            bar.n = round(min(done_s, total_s), 1)
+            bar.refresh()
+            if done_s >= total_s:
+                bar.close()
+                del self._bars[key]

@@ -21,7 +21,8 @@ class LocalPipeline:
 
     def __init__(self, ctx: Context, attempts: int = 3, backoff_s: float = 0.5):
         self.ctx = ctx
-        self.bus = InProcessBus(ctx, attempts=attempts, backoff_s=backoff_s, dead_letter=self._dead_letter)
+        self.bus = InProcessBus(ctx, attempts=attempts, backoff_s=backoff_s, dead_letter=self._dead_letter,
+                                workers=ctx.settings.parallel_chunks)
 
     def _dead_letter(self, event: Event, error: Exception) -> None:
         for produced in on_dead_letter(event, self.ctx, str(error) or type(error).__name__):

@@ -100,6 +100,10 @@ class Settings:
     cpu_threads: int = 0
     # >0 uses faster-whisper's BatchedInferencePipeline with this batch size.
     batch_size: int = 0
+    # Chunks one process transcribes at once; 0 is automatic: one for a function (a Knative
+    # pod takes one chunk), one per core for `kscribe run` on CPU. On CPU each gets
+    # cores / parallel_chunks threads. Extract makes the chunk count a multiple of it.
+    parallel_chunks: int = 0
 
     # Publish
     formats: tuple[str, ...] = ALL_FORMATS
@@ -154,6 +158,7 @@ class Settings:
             "beam_size": ("KSCRIBE_BEAM_SIZE", int, 1),
             "cpu_threads": ("KSCRIBE_CPU_THREADS", int, 0),
             "batch_size": ("KSCRIBE_BATCH_SIZE", int, 0),
+            "parallel_chunks": ("KSCRIBE_PARALLEL_CHUNKS", int, 0),
             "callback_attempts": ("KSCRIBE_CALLBACK_ATTEMPTS", int, 1),
             "callback_backoff_s": ("KSCRIBE_CALLBACK_BACKOFF_SECONDS", float, 0),
             "stuck_after_s": ("KSCRIBE_STUCK_AFTER_SECONDS", float, 1),

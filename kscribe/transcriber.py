@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class TranscribeOptions:
     compute_type: str
     cpu_threads: int
     batch_size: int
+    parallel_chunks: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings, **job_choices: object) -> "TranscribeOptions":
@@ -46,6 +48,7 @@ class TranscribeOptions:
             condition_on_previous_text=settings.condition_on_previous_text,
             device=settings.device, compute_type=settings.compute_type,
             cpu_threads=settings.cpu_threads, batch_size=settings.batch_size,
+            parallel_chunks=settings.parallel_chunks,
         )
         values.update({k: v for k, v in job_choices.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -78,13 +81,15 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def load_model(model_dir: Path, device: str, compute_type: str, cpu_threads: int, label: str = "custom"):
+def load_model(model_dir: Path, device: str, compute_type: str, cpu_threads: int, label: str = "custom",
+               workers: int = 1):
     """Load (once per process and configuration) a faster-whisper model from a directory."""
     from faster_whisper import WhisperModel  # heavy: imported when a model is first needed
 
     started = time.perf_counter()
+    # num_workers: concurrent transcribe() calls from several threads run truly in parallel.
     model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
-                         cpu_threads=cpu_threads, local_files_only=True)
+                         cpu_threads=cpu_threads, num_workers=workers, local_files_only=True)
     elapsed = time.perf_counter() - started
     metrics.MODEL_LOAD_SECONDS.labels(label).observe(elapsed)
     log.info("loaded model %s on %s/%s in %.2f s", model_dir, device, compute_type, elapsed)
@@ -101,8 +106,12 @@ class WhisperTranscriber:
         device = resolve_device(options.device)
         model_dir = resolve_model(options.model, self.cache_dir)
         label = options.model if options.model in PACKAGED else "custom"
-        return load_model(model_dir, device, resolve_compute_type(options.compute_type, device), options.cpu_threads,
-                          label)
+        workers = max(1, options.parallel_chunks)
+        threads = options.cpu_threads
+        if device == "cpu" and workers > 1 and not threads:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+        return load_model(model_dir, device, resolve_compute_type(options.compute_type, device), threads, label,
+                          workers)
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
                    on_progress: ProgressCallback | None = None) -> Recognition:

@@ -33,7 +33,9 @@ resource "google_project_iam_member" "eventarc_receiver" {
 }
 
 resource "google_eventarc_trigger" "uploads" {
-  name     = "${var.name}-uploads"
+  count = var.create_upload_trigger ? 1 : 0
+
+  name = "${var.name}-uploads"
   # A Cloud Storage trigger lives where its bucket does.
   location = lower(var.bucket_location)
 

@@ -14,19 +14,26 @@ resource "local_file" "kustomize_component" {
     namespace  = var.name
     gsa_emails = { for fn in local.functions : fn => google_service_account.function[fn].email }
     gpu        = var.gpu_accelerator_type
+    redis_cidr = "${google_compute_global_address.redis.address}/${google_compute_global_address.redis.prefix_length}"
+    api_domain = var.api_domain
   })
+}
+
+resource "local_file" "api_domain" {
+  count           = var.api_domain == "" ? 0 : 1
+  filename        = "${var.generated_dir}/api-domain.yaml"
+  file_permission = "0644"
+  content         = templatefile("${path.module}/templates/api-domain.yaml.tftpl", { api_domain = var.api_domain })
 }
 
 resource "local_file" "config_env" {
   filename        = "${var.generated_dir}/config.env"
   file_permission = "0644"
   content = templatefile("${path.module}/templates/config.env.tftpl", {
-    input      = google_storage_bucket.kscribe["input"].name
-    work       = google_storage_bucket.kscribe["work"].name
-    output     = google_storage_bucket.kscribe["output"].name
-    model      = var.model
-    redis_host = google_redis_instance.kscribe.host
-    redis_port = google_redis_instance.kscribe.port
-    project    = var.project_id
+    input   = google_storage_bucket.kscribe["input"].name
+    work    = google_storage_bucket.kscribe["work"].name
+    output  = google_storage_bucket.kscribe["output"].name
+    model   = var.model
+    project = var.project_id
   })
 }

@@ -38,9 +38,13 @@ variable "environment" {
 }
 
 variable "bucket_location" {
-  description = "Location of the buckets (a region, dual-region or multi-region)."
+  description = "Location of the buckets (a region, dual-region or multi-region); the upload trigger lives there too."
   type        = string
   default     = "EUROPE-WEST4"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]+$", var.bucket_location))
+    error_message = "bucket_location must be a GCS location such as EUROPE-WEST4 or EU."
+  }
 }
 
 variable "work_retention_days" {
@@ -127,6 +131,10 @@ variable "cpu_machine_type" {
   description = "Machine type of the CPU pool (every function but transcribe, and the system)."
   type        = string
   default     = "e2-standard-4"
+  validation {
+    condition     = can(regex("^[a-z0-9]+-[a-z]+-[0-9]+$", var.cpu_machine_type))
+    error_message = "cpu_machine_type must be a machine type such as e2-standard-4."
+  }
 }
 
 variable "cpu_min_nodes" {
@@ -153,6 +161,10 @@ variable "gpu_machine_type" {
   description = "Machine type of the GPU pool; must support the accelerator (g2-* for L4, a2-* for A100)."
   type        = string
   default     = "g2-standard-8"
+  validation {
+    condition     = can(regex("^(g2|a2|a3|n1)-", var.gpu_machine_type))
+    error_message = "gpu_machine_type must be a GPU-capable family: g2, a2, a3 or n1."
+  }
 }
 
 variable "gpu_accelerator_type" {
@@ -215,16 +227,34 @@ variable "image_tag" {
   description = "Tag of the kscribe images pushed to the registry."
   type        = string
   default     = "latest"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a valid container image tag."
+  }
 }
 
 variable "api_domain" {
-  description = "Public DNS name of the HTTP API (a Google-managed certificate is issued for it)."
+  description = "Public DNS name of the HTTP API; empty: no DomainMapping (reach it through the Knative ingress's default domain)."
   type        = string
   default     = ""
+  validation {
+    condition     = var.api_domain == "" || can(regex("^([a-z0-9-]+\\.)+[a-z]{2,}$", var.api_domain))
+    error_message = "api_domain must be empty or a DNS name such as transcribe.example.com."
+  }
 }
 
 variable "generated_dir" {
-  description = "Where the Knative overlay's generated values are written."
+  description = "Where the Knative overlay's generated kustomize component is written."
   type        = string
   default     = "../knative/overlays/gke/generated"
+  validation {
+    condition     = length(var.generated_dir) > 0
+    error_message = "generated_dir must not be empty."
+  }
+}
+
+variable "create_upload_trigger" {
+  description = "Create the Eventarc trigger from the input bucket to ingest. Leave false on the very first apply, before Knative and the ingest Service exist in the cluster."
+  type        = bool
+  default     = true
 }

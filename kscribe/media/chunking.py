@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from kscribe.media.decode import SAMPLE_RATE, Silence
 
 # A cut is looked for within ±20 % of the target length; a chunk never exceeds 1.2 × target.
 WINDOW_FRACTION = 0.2
+# Below this, splitting to keep workers busy costs more in per-chunk overhead than it saves.
+MIN_PARALLEL_CHUNK_S = 60.0
+
+
+def balanced_target(total_s: float, target_s: float, parallel: int) -> float:
+    """The target length that gives a chunk count that is a multiple of ``parallel``, so
+    ``parallel`` workers finish together instead of one working alone on the last chunk."""
+    if parallel <= 1:
+        return target_s
+    count = math.ceil(total_s / (target_s * (1 + WINDOW_FRACTION)))
+    count = math.ceil(count / parallel) * parallel
+    return min(target_s, max(total_s / count, MIN_PARALLEL_CHUNK_S))
 
 
 def plan_cuts(total_samples: int, silences: Sequence[Silence], target_s: float) -> list[tuple[int, int]]:

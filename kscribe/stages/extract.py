@@ -11,7 +11,7 @@ from pathlib import Path
 from kscribe import metrics
 from kscribe.context import Context
 from kscribe.errors import SourceNotFound
-from kscribe.media.chunking import plan_cuts
+from kscribe.media.chunking import balanced_target, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
 from kscribe.media.probe import probe
 from kscribe.media.wav import write_wav_slice
@@ -29,7 +29,10 @@ def _stored_chunks(job: Job, ctx: Context) -> list[Chunk] | None:
     manifest = layout.chunk_manifest(ctx.settings.work_uri, job.id)
     if ctx.blobs.stat(manifest) is None:
         return None
-    return [Chunk.from_dict(c) for c in json.loads(ctx.blobs.read_bytes(manifest))["chunks"]]
+    try:
+        return [Chunk.from_dict(c) for c in json.loads(ctx.blobs.read_bytes(manifest))["chunks"]]
+    except FileNotFoundError:
+        return None  # removed since the stat: the job finished, and the caller sees that next
 
 
 def _local_source(job: Job, ctx: Context, scratch: Path) -> Path:
@@ -76,7 +79,8 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
             min_silence_s=settings.silence_min_s,
             timeout_s=settings.ffmpeg_timeout_s + info.duration_s / settings.ffmpeg_min_speed,
         )
-        cuts = plan_cuts(audio.samples, audio.silences, settings.chunk_target_s)
+        target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)
+        cuts = plan_cuts(audio.samples, audio.silences, target)
         chunks = []
         for index, (start, end) in enumerate(cuts):
             uri = layout.chunk_audio(settings.work_uri, job.id, index)

@@ -43,9 +43,16 @@ def publish(job_id: str, ctx: Context) -> Job:
     if job.status.terminal:
         return job
     started = time.perf_counter()
-    ctx.jobs.advance(job.id, JobStatus.PUBLISHING)
+    if not ctx.jobs.advance(job.id, JobStatus.PUBLISHING):
+        return ctx.jobs.require(job.id)  # ended since we looked: a duplicate finished it
     ctx.progress.stage(job.id, STAGE)
-    transcript = merge_chunks(job, _chunk_transcripts(job, ctx))
+    try:
+        transcripts = _chunk_transcripts(job, ctx)
+    except FileNotFoundError as exc:
+        # Vanished between listing and reading: a duplicate publish finished the job and
+        # removed its work objects. As an input error it is ignored for an ended job.
+        raise InputError(f"job {job.id}: a chunk transcript vanished ({exc})") from exc
+    transcript = merge_chunks(job, transcripts)
     outputs = {}
     for fmt in job.formats:
         uri = join(job.output_uri, f"{job.output_stem}.{fmt}")

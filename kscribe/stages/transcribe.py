@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kscribe import metrics
 from kscribe.context import Context
+from kscribe.errors import InputError
 from kscribe.media.wav import read_wav
 from kscribe.notices import META_ROLE
 from kscribe.stages import layout
@@ -53,7 +54,11 @@ def transcribe(chunk: Chunk, ctx: Context) -> ChunkOutcome:
     transcribed = False
     if ctx.blobs.stat(result_uri) is None:
         started = time.perf_counter()
-        audio = _load_audio(chunk, ctx)
+        try:
+            audio = _load_audio(chunk, ctx)
+        except FileNotFoundError as exc:
+            # A duplicate delivery may have finished the job, which removes its chunks.
+            raise InputError(f"job {job.id}: the audio of chunk {chunk.index} is gone ({exc})") from exc
         options = TranscribeOptions.from_settings(ctx.settings, model=job.model, language=job.language, task=job.task)
         ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
         with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
@@ -62,6 +67,8 @@ def transcribe(chunk: Chunk, ctx: Context) -> ChunkOutcome:
                 on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
             )
         seconds = time.perf_counter() - started
+        if ctx.jobs.require(job.id).status.terminal:
+            return ChunkOutcome(last=False, transcribed=True)  # finished meanwhile: write nothing
         metrics.STAGE_SECONDS.labels(STAGE).observe(seconds)
         metrics.AUDIO_SECONDS.inc(chunk.duration_s)
         metrics.REALTIME_FACTOR.observe(chunk.duration_s / max(seconds, 1e-6))

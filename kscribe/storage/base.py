@@ -17,7 +17,8 @@ class BlobInfo:
 
 
 class BlobStore(Protocol):
-    """What kscribe needs from a bucket. Every call takes a full URI of this backend."""
+    """What kscribe needs from a bucket. Every call takes a full URI of this backend.
+    Reading an object that does not exist raises ``FileNotFoundError``, on every backend."""
 
     def stat(self, uri: str) -> BlobInfo | None: ...
 

@@ -38,7 +38,10 @@ class GcsStore:
                         content_type=blob.content_type or "", metadata=dict(blob.metadata or {}))
 
     def download(self, uri: str, dest: Path) -> None:
-        self._blob(uri, chunked=True).download_to_filename(str(dest))
+        try:
+            self._blob(uri, chunked=True).download_to_filename(str(dest))
+        except gexc.NotFound as exc:
+            raise FileNotFoundError(f"{uri} does not exist") from exc
 
     def upload(self, src: Path, uri: str, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
         blob = self._blob(uri, chunked=True)
@@ -46,7 +49,10 @@ class GcsStore:
         self._guard(uri, lambda: blob.upload_from_filename(str(src), content_type=content_type or None))
 
     def read_bytes(self, uri: str) -> bytes:
-        return self._blob(uri).download_as_bytes()
+        try:
+            return self._blob(uri).download_as_bytes()
+        except gexc.NotFound as exc:
+            raise FileNotFoundError(f"{uri} does not exist") from exc
 
     def write_bytes(self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
         blob = self._blob(uri)

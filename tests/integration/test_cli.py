@@ -95,3 +95,10 @@ def test_the_console_script_runs_with_embedded_redis(tmp_path):
     done = subprocess.run([kscribe, "status", "0" * 32], env=environ, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "no job" in done.stderr
     assert (tmp_path / "data" / "redis" / "kscribe.rdb").parent.is_dir()
+
+
+def test_a_redis_outage_is_a_clear_message(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    code, out, err = run_cli(capsys, "status", "0" * 32)
+    assert code == 1 and "lost the connection to Redis" in err and "Traceback" not in err

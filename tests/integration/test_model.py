@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kscribe.context import Context
-from kscribe.quality import word_error_rate
+from kscribe.quality import normalize, word_error_rate
 from kscribe.runner import LocalPipeline
 from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus
@@ -37,11 +37,15 @@ def transcribe_sample(settings, redis_client, transcriber, sample_copy):
 
 
 def passage_start_errors(segments):
-    """For each reference passage, how far the first segment starting near it is off."""
+    """For each reference passage, how far the start of its first word is off. (Words, not
+    segments: the batched pipeline may make one segment of several passages.)"""
+    words = [w for s in segments for w in s["words"]]
     errors = []
     for passage in SAMPLE_INFO["passages"]:
-        nearest = min(segments, key=lambda s: abs(s["start"] - passage["start_s"]))
-        errors.append(abs(nearest["start"] - passage["start_s"]))
+        first = normalize(passage["text"])[0]
+        candidates = [w for w in words if normalize(w["word"])[:1] == [first]]
+        assert candidates, f"no word {first!r} in the transcript"
+        errors.append(min(abs(w["start"] - passage["start_s"]) for w in candidates))
     return errors
 
 
@@ -59,3 +63,16 @@ def test_the_sample_is_transcribed_accurately_with_timings(settings, redis_clien
     assert max(passage_start_errors(body["segments"])) <= MAX_START_ERROR_S
     words = [w for s in body["segments"] for w in s["words"]]
     assert len(words) >= 70 and all(a["start"] <= b["start"] for a, b in zip(words, words[1:]))
+
+
+def test_the_batched_pipeline_used_on_gpus_also_transcribes_accurately(settings, redis_client, transcriber,
+                                                                       sample_copy):
+    """KSCRIBE_BATCH_SIZE > 0 switches to faster-whisper's BatchedInferencePipeline (the gke
+    overlay's setting); it runs on CPU too, so its path is checked here without a GPU."""
+    _, job = transcribe_sample(settings.replace(batch_size=4), redis_client, transcriber, sample_copy)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    wer = word_error_rate(SAMPLE_TEXT, Path(job.outputs["txt"]).read_text())
+    assert wer <= MAX_WER, f"WER {wer:.3f}"
+    body = json.loads(Path(job.outputs["json"]).read_text())
+    assert max(passage_start_errors(body["segments"])) <= MAX_START_ERROR_S
+    assert sum(len(s["words"]) for s in body["segments"]) >= 70, "word timestamps in batched mode too"

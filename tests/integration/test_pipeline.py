@@ -92,3 +92,29 @@ def test_unknown_event_types_are_dropped(ctx):
     bus.publish(events.job_created("j"))
     bus.drain()
     assert [e.type for e in handled] == [events.JOB_CREATED]
+
+
+def test_a_duplicate_that_finds_the_work_objects_gone_ends_quietly(ctx, sample_copy, monkeypatch):
+    """Two deliveries of job.transcribed overlap: the first publishes and removes the work
+    objects while the second, past its own status check, is reading them."""
+    ctx.settings = ctx.settings.replace(chunk_target_s=8.0)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+    job_id = pipeline.submit(sample_copy).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
+    for event in chunk_events:
+        ROUTES[events.CHUNK_READY](event, ctx)
+    real_read = ctx.blobs.read_bytes
+    calls = []
+
+    def read_then_finish(uri):
+        # The first read of the late duplicate: the other publish completes right now.
+        if not calls:
+            calls.append(uri)
+            monkeypatch.setattr(ctx.blobs, "read_bytes", real_read)
+            assert ROUTES[events.JOB_TRANSCRIBED](events.job_transcribed(job_id), ctx)
+        return real_read(uri)
+
+    monkeypatch.setattr(ctx.blobs, "read_bytes", read_then_finish)
+    assert ROUTES[events.JOB_TRANSCRIBED](events.job_transcribed(job_id), ctx) == []
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.SUCCEEDED and not job.error, "the finished job is left as it is"

@@ -39,3 +39,15 @@ def test_long_recording_chunks_stay_near_the_target():
     covers(ranges, total)
     assert all(end - start <= 1.2 * 600 * SR for start, end in ranges)
     assert len(ranges) == 6
+
+
+def test_balanced_target_makes_the_chunk_count_a_multiple_of_the_workers():
+    from kscribe.media.chunking import balanced_target
+
+    assert balanced_target(1800, 600, 1) == 600, "one worker: the setting as it is"
+    assert balanced_target(1800, 600, 2) == 450, "3 chunks would leave a worker idle: 4 of 450 s"
+    assert balanced_target(300, 600, 2) == 150, "a short video still feeds both workers"
+    assert balanced_target(31, 600, 2) == 60, "but a clip is not cut into slivers"
+    for total in (150, 700, 1800, 3600):
+        target = balanced_target(total, 600, 2)
+        assert len(plan_cuts(int(total * SR), [], target)) % 2 == 0

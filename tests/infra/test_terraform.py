@@ -1,0 +1,164 @@
+"""terraform/: formatting, and the invariants the deploy must keep, read from the HCL itself.
+(`terraform validate` needs the Google provider, which cannot be downloaded here.)"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from tests.conftest import ROOT
+
+TERRAFORM = ROOT / "terraform"
+FUNCTIONS = {"ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api"}
+
+
+def _clean(value):
+    """python-hcl2 keeps quotes and adds bookkeeping keys: strip both."""
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _load() -> dict[str, list]:
+    merged: dict[str, list] = {}
+    for path in sorted(TERRAFORM.glob("*.tf")):
+        with open(path) as f:
+            for key, blocks in _clean(hcl2.load(f)).items():
+                merged.setdefault(key, []).extend(blocks if isinstance(blocks, list) else [blocks])
+    return merged
+
+
+HCL = _load()
+
+
+def resources(kind: str) -> dict[str, dict]:
+    found = {}
+    for block in HCL.get("resource", []):
+        for name, body in block.get(kind, {}).items():
+            found[name] = body
+    return found
+
+
+def local(name: str):
+    for block in HCL.get("locals", []):
+        if name in block:
+            return block[name]
+    raise KeyError(name)
+
+
+def test_terraform_fmt():
+    if not shutil.which("terraform"):
+        pytest.skip("terraform is not installed")
+    done = subprocess.run(["terraform", "fmt", "-check", "-recursive", "-diff"], cwd=TERRAFORM,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_input_has_a_description_a_type_and_a_validation():
+    variables = {name: body for block in HCL["variable"] for name, body in block.items()}
+    assert len(variables) >= 20
+    for name, body in variables.items():
+        assert body.get("description"), f"{name} has no description"
+        assert body.get("type"), f"{name} has no type"
+        # For a bool the type is the whole validation; a condition could never fail.
+        assert body.get("validation") or body["type"] == "bool", f"{name} has no validation"
+
+
+def test_versions_are_pinned():
+    terraform = HCL["terraform"][0]
+    assert terraform["required_version"].startswith(">=")
+    google = terraform["required_providers"][0]["google"]
+    assert google["source"] == "hashicorp/google" and google["version"].startswith("~>")
+
+
+def test_the_gpu_pool_scales_to_zero_and_is_tainted():
+    gpu = resources("google_container_node_pool")["gpu"]
+    assert gpu["autoscaling"][0]["min_node_count"] == 0 and gpu["initial_node_count"] == 0
+    node = gpu["node_config"][0]
+    assert node["taint"][0] == {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+    accelerator = node["guest_accelerator"][0]
+    assert accelerator["type"] == "${var.gpu_accelerator_type}" and accelerator["gpu_driver_installation_config"]
+    assert node["workload_metadata_config"][0]["mode"] == "GKE_METADATA"
+
+
+def test_the_cluster_has_workload_identity_and_private_nodes():
+    cluster = resources("google_container_cluster")["kscribe"]
+    assert cluster["workload_identity_config"][0]["workload_pool"] == "${var.project_id}.svc.id.goog"
+    assert cluster["private_cluster_config"][0]["enable_private_nodes"] is True
+    assert cluster["remove_default_node_pool"] is True
+
+
+def test_every_bucket_has_uniform_access_and_enforced_public_access_prevention():
+    buckets = resources("google_storage_bucket")
+    assert set(buckets) == {"kscribe", "logs"}
+    for name, bucket in buckets.items():
+        assert bucket["uniform_bucket_level_access"] is True, name
+        assert bucket["public_access_prevention"] == "enforced", name
+    assert set(local("buckets")) == {"input", "work", "output"}
+    assert local("buckets")["work"]["retention_days"] == "${var.work_retention_days}"
+
+
+def test_only_the_input_bucket_notifies_ingest():
+    assert not resources("google_storage_notification"), "notifications go through the Eventarc trigger only"
+    trigger = resources("google_eventarc_trigger")["uploads"]
+    criteria = {c["attribute"]: c["value"] for c in trigger["matching_criteria"]}
+    assert criteria == {"type": "google.cloud.storage.object.v1.finalized",
+                        "bucket": '${google_storage_bucket.kscribe["input"].name}'}
+    assert trigger["destination"][0]["gke"][0]["service"] == "ingest"
+
+
+def test_no_primitive_roles_anywhere():
+    text = "\n".join(p.read_text() for p in TERRAFORM.rglob("*.tf"))
+    assert not re.search(r"roles/(owner|editor|viewer)\b", text)
+
+
+def test_redis_has_auth_and_tls_and_a_private_network():
+    redis = resources("google_redis_instance")["kscribe"]
+    assert redis["auth_enabled"] is True
+    assert redis["transit_encryption_mode"] == "SERVER_AUTHENTICATION"
+    assert redis["authorized_network"] == "${google_compute_network.kscribe.id}"
+    assert redis["connect_mode"] == "PRIVATE_SERVICE_ACCESS"
+
+
+def test_each_function_has_its_own_account_with_only_its_stage_access():
+    assert set(local("functions")) == FUNCTIONS
+    viewer, user = "roles/storage.objectViewer", "roles/storage.objectUser"
+    assert local("object_roles") == {
+        "ingest": {"input": viewer},
+        "extract": {"input": viewer, "work": user},
+        "transcribe": {"work": user},
+        "publish": {"work": user, "output": user},
+        "api": {"input": viewer, "output": viewer},
+    }
+    wi = resources("google_service_account_iam_member")["workload_identity"]
+    assert wi["role"] == "roles/iam.workloadIdentityUser"
+    assert wi["member"] == "serviceAccount:${var.project_id}.svc.id.goog[${var.name}/kscribe-${each.key}]"
+    probe = resources("google_project_iam_custom_role")["bucket_probe"]
+    assert probe["permissions"] == ["storage.buckets.get"]
+    # Kubernetes side: the same accounts exist in the manifests.
+    accounts = (ROOT / "knative" / "base" / "serviceaccounts.yaml").read_text()
+    assert all(f"name: kscribe-{fn}\n" in accounts for fn in FUNCTIONS)
+
+
+def test_secrets_live_in_secret_manager():
+    secrets = resources("google_secret_manager_secret")
+    assert {"callback", "redis_auth"} <= set(secrets)
+    assert not list(TERRAFORM.rglob("*.env")), "no secret values written as files"
+
+
+def test_example_environments_set_only_declared_inputs():
+    declared = {name for block in HCL["variable"] for name in block}
+    for path in (TERRAFORM / "environments").glob("*.tfvars"):
+        with open(path) as f:
+            values = _clean(hcl2.load(f))
+        assert set(values) <= declared, f"{path.name}: {set(values) - declared}"
+        assert {"project_id", "environment"} <= set(values)
