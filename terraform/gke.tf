@@ -31,6 +31,16 @@ resource "google_container_cluster" "kscribe" {
   # Node pools are managed below; the default one is removed right after creation.
   remove_default_node_pool = true
   initial_node_count       = 1
+  # Only for the default pool that lives a moment; the real pools set the same below.
+  node_config {
+    workload_metadata_config {
+      mode = "GKE_METADATA"
+    }
+    shielded_instance_config {
+      enable_secure_boot          = true
+      enable_integrity_monitoring = true
+    }
+  }
 
   deletion_protection = local.prod
   release_channel {

@@ -46,3 +46,21 @@ resource "google_compute_router_nat" "kscribe" {
     filter = "ERRORS_ONLY"
   }
 }
+
+# Nothing reaches the nodes from outside unless allowed: GKE adds its own, more specific
+# allow rules (control plane, health checks) above this one.
+resource "google_compute_firewall" "deny_ingress" {
+  name      = "${var.name}-deny-ingress"
+  network   = google_compute_network.kscribe.id
+  direction = "INGRESS"
+  priority  = 65534
+
+  deny {
+    protocol = "all"
+  }
+  source_ranges = ["0.0.0.0/0"]
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
