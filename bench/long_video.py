@@ -28,13 +28,17 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
     segments = transcript["segments"]
     words = [w for s in segments for w in s["words"]]
     backwards = sum(1 for a, b in zip(words, words[1:]) if b["start"] < a["start"] - 1e-3)
-    errors, after_cut = [], []
+    errors, after_cut, missed = [], [], 0
     for passage in reference["passages"]:
-        # Whisper may merge passages into one segment, so find the passage's first word.
+        # Whisper may merge passages into one segment, so find the passage's first word,
+        # near where the passage starts; a passage whose first word is missing is a miss,
+        # not a start error.
         first = normalize(passage["text"])[0]
-        same = [w for w in words if normalize(w["word"])[:1] == [first]] or words
-        nearest = min(same, key=lambda w: abs(w["start"] - passage["start_s"]))
-        error = abs(nearest["start"] - passage["start_s"])
+        near = [w for w in words if normalize(w["word"])[:1] == [first] and abs(w["start"] - passage["start_s"]) < 5]
+        if not near:
+            missed += 1
+            continue
+        error = min(abs(w["start"] - passage["start_s"]) for w in near)
         errors.append(error)
         if any(0 <= passage["start_s"] - cut < 5.0 for cut in chunk_starts[1:]):
             after_cut.append(error)
@@ -42,7 +46,8 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
     gaps = [b["start"] - a["end"] for a, b in zip(segments, segments[1:])]
     return {
         "wer": round(word_error_rate(reference["text"], transcript["text"]), 4),
-        "passages": len(errors),
+        "passages": len(reference["passages"]),
+        "first_word_missed": missed,
         "start_error_median_s": round(errors[len(errors) // 2], 3),
         "start_error_p95_s": round(errors[int(len(errors) * 0.95)], 3),
         "start_error_max_s": round(errors[-1], 3),

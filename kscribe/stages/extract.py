@@ -46,7 +46,10 @@ def _local_source(job: Job, ctx: Context, scratch: Path) -> Path:
     if local is not None:
         return local
     dest = scratch / ("source" + Path(job.source_uri).suffix)
-    ctx.blobs.download(job.source_uri, dest)
+    try:
+        ctx.blobs.download(job.source_uri, dest)
+    except FileNotFoundError:
+        raise SourceNotFound(f"the source {job.source_uri} was deleted before it could be read") from None
     return dest
 
 

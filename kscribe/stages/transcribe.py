@@ -15,7 +15,7 @@ from kscribe.media.wav import read_wav
 from kscribe.notices import META_ROLE
 from kscribe.stages import layout
 from kscribe.transcriber import TranscribeOptions
-from kscribe.values import Chunk, ChunkTranscript
+from kscribe.values import Chunk, ChunkTranscript, Job
 
 log = logging.getLogger(__name__)
 
@@ -41,47 +41,55 @@ def _load_audio(chunk: Chunk, ctx: Context):
         return read_wav(path)
 
 
+def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
+    """Run the model on the chunk; None if the job ended meanwhile (nothing to store then)."""
+    started = time.perf_counter()
+    try:
+        audio = _load_audio(chunk, ctx)
+    except FileNotFoundError as exc:
+        # A duplicate delivery may have finished the job, which removes its chunks.
+        raise InputError(f"job {job.id}: the audio of chunk {chunk.index} is gone ({exc})") from exc
+    options = TranscribeOptions.from_settings(ctx.settings, model=job.model, language=job.language, task=job.task)
+    ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
+    with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
+        recognition = ctx.transcriber.transcribe(
+            audio, options,
+            on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
+        )
+    seconds = time.perf_counter() - started
+    if ctx.jobs.require(job.id).status.terminal:
+        return None
+    metrics.STAGE_SECONDS.labels(STAGE).observe(seconds)
+    metrics.AUDIO_SECONDS.inc(chunk.duration_s)
+    metrics.REALTIME_FACTOR.observe(chunk.duration_s / max(seconds, 1e-6))
+    ctx.jobs.add_timing(job.id, STAGE, seconds)
+    ctx.progress.chunk(job.id, chunk.index, chunk.count, chunk.duration_s, chunk.duration_s)
+    log.info("job %s chunk %d/%d: %.1f s of audio in %.2f s", job.id, chunk.index + 1, chunk.count,
+             chunk.duration_s, seconds)
+    return ChunkTranscript(
+        job_id=job.id, index=chunk.index, start_s=chunk.start_s, duration_s=chunk.duration_s,
+        language=recognition.language, language_probability=recognition.language_probability,
+        segments=recognition.segments, model=job.model, seconds=round(seconds, 3),
+    )
+
+
 def transcribe(chunk: Chunk, ctx: Context) -> ChunkOutcome:
     """Transcribe ``chunk`` unless its transcript is already stored, then record it done.
 
     Idempotent: a redelivered chunk reuses the stored transcript; only the delivery that
-    completes the set is told ``last``.
+    completes the set is told ``last``. A job that ends meanwhile (cancelled, or finished by
+    a duplicate) gets nothing written.
     """
     job = ctx.jobs.require(chunk.job_id)
     if job.status.terminal:
         return ChunkOutcome(last=False, transcribed=False)
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
-    transcribed = False
-    if ctx.blobs.stat(result_uri) is None:
-        started = time.perf_counter()
-        try:
-            audio = _load_audio(chunk, ctx)
-        except FileNotFoundError as exc:
-            # A duplicate delivery may have finished the job, which removes its chunks.
-            raise InputError(f"job {job.id}: the audio of chunk {chunk.index} is gone ({exc})") from exc
-        options = TranscribeOptions.from_settings(ctx.settings, model=job.model, language=job.language, task=job.task)
-        ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
-        with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
-            recognition = ctx.transcriber.transcribe(
-                audio, options,
-                on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
-            )
-        seconds = time.perf_counter() - started
-        if ctx.jobs.require(job.id).status.terminal:
-            return ChunkOutcome(last=False, transcribed=True)  # finished meanwhile: write nothing
-        metrics.STAGE_SECONDS.labels(STAGE).observe(seconds)
-        metrics.AUDIO_SECONDS.inc(chunk.duration_s)
-        metrics.REALTIME_FACTOR.observe(chunk.duration_s / max(seconds, 1e-6))
-        result = ChunkTranscript(
-            job_id=job.id, index=chunk.index, start_s=chunk.start_s, duration_s=chunk.duration_s,
-            language=recognition.language, language_probability=recognition.language_probability,
-            segments=recognition.segments, model=job.model, seconds=round(seconds, 3),
-        )
-        ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", {META_ROLE: "work"})
-        ctx.jobs.add_timing(job.id, STAGE, seconds)
-        ctx.progress.chunk(job.id, chunk.index, chunk.count, chunk.duration_s, chunk.duration_s)
-        transcribed = True
-        log.info("job %s chunk %d/%d: %.1f s of audio in %.2f s", job.id, chunk.index + 1, chunk.count,
-                 chunk.duration_s, seconds)
+    if ctx.blobs.stat(result_uri) is not None:
+        completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+        return ChunkOutcome(last=completion.last, transcribed=False)
+    result = _recognise(job, chunk, ctx)
+    if result is None:
+        return ChunkOutcome(last=False, transcribed=True)
+    ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", {META_ROLE: "work"})
     completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
-    return ChunkOutcome(last=completion.last, transcribed=transcribed)
+    return ChunkOutcome(last=completion.last, transcribed=True)
