@@ -1,5 +1,5 @@
-"""What every kscribe function shares: CloudEvents in and out, the process's context, and
-the health routes. The entries beside this file are a few lines each on top of it.
+"""What every kscribe function shares: CloudEvents in and out, the process's context, JSON
+logs, and the health and metrics routes. The entries beside this file are a few lines each on top of it.
 
 functions-framework puts this directory on ``sys.path``, so entries ``import runtime``.
 """
@@ -20,10 +20,10 @@ from cloudevents.http import CloudEvent
 from kscribe import metrics
 from kscribe.context import Context
 from kscribe.errors import TransientError
-from kscribe.health import Check, run_checks
-from kscribe.logs import configure_json_logging, log_context
 from kscribe.events import Event
 from kscribe.handlers import Handler, release_claims
+from kscribe.health import Check, run_checks
+from kscribe.logs import configure_json_logging, log_context
 from kscribe.settings import Settings
 
 log = logging.getLogger("kscribe.functions")

@@ -24,8 +24,6 @@ JOB_TRANSCRIBED = "dev.kscribe.job.transcribed.v1"
 JOB_COMPLETED = "dev.kscribe.job.completed.v1"
 JOB_FAILED = "dev.kscribe.job.failed.v1"
 
-KSCRIBE_TYPES = (JOB_CREATED, CHUNK_READY, JOB_TRANSCRIBED, JOB_COMPLETED, JOB_FAILED)
-
 
 @dataclass(frozen=True)
 class Event:

@@ -186,7 +186,7 @@ class JobStore:
 
     def update(self, job_id: str, **values: Any) -> None:
         if values:
-            self.redis.hset(keys.job(job_id), mapping=dict(zip(*[iter(_flatten(values))] * 2)))
+            self.redis.hset(keys.job(job_id), mapping={name: _encode(name, v) for name, v in values.items()})
 
     def add_timing(self, job_id: str, stage: str, seconds: float) -> None:
         """Add ``seconds`` to the stage's total (transcription sums over its chunks)."""
