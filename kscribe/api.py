@@ -17,9 +17,9 @@ from typing import Any
 from kscribe import metrics
 from kscribe.api_spec import OPENAPI
 from kscribe.apikeys import ApiKey, ApiKeys
-from kscribe.callbacks import CallbackRefused, check_url
+from kscribe.callbacks import check_url
 from kscribe.context import Context
-from kscribe.errors import ConfigError, ModelNotFound
+from kscribe.errors import CallbackRefused, ConfigError, ModelNotFound
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
 from kscribe.handlers import announce

@@ -21,14 +21,10 @@ from urllib.parse import urlsplit
 import requests
 
 from kscribe import metrics
-from kscribe.errors import InputError
+from kscribe.errors import CallbackRefused
 
 SIGNATURE_HEADER = "Kscribe-Signature"
 EVENT_HEADER = "Kscribe-Event"
-
-
-class CallbackRefused(InputError):
-    """The callback URL is not allowed."""
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

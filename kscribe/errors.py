@@ -49,5 +49,9 @@ class OutputNotWritable(InputError):
     """The output location cannot be written."""
 
 
+class CallbackRefused(InputError):
+    """The callback URL is not allowed (not http(s), or resolves to an internal address)."""
+
+
 class TransientError(KscribeError):
     """A dependency failed in a way a retry may fix."""

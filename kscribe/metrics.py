@@ -34,19 +34,11 @@ API_REQUESTS = Counter("kscribe_api_requests_total", "API requests by route and 
 _REASONS = {
     errors.SourceNotFound: "source_not_found", errors.NotMedia: "not_media", errors.NoAudioTrack: "no_audio",
     errors.MediaError: "media_error", errors.ModelNotFound: "model_not_found",
-    errors.OutputNotWritable: "output_not_writable",
+    errors.OutputNotWritable: "output_not_writable", errors.CallbackRefused: "callback_refused",
 }
 
 
-def _callback_refused() -> type:
-    from kscribe.callbacks import CallbackRefused
-
-    return CallbackRefused
-
-
 def failure_reason(error: BaseException | None) -> str:
-    if error is not None and isinstance(error, _callback_refused()):
-        return "callback_refused"
     for cls in type(error).__mro__ if error is not None else ():
         if cls in _REASONS:
             return _REASONS[cls]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -89,6 +90,24 @@ def sample_copy(tmp_path: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SAMPLE_VIDEO, dest)
     return dest
+
+
+def make_video_without_audio(path: Path) -> None:
+    from kscribe.media.ffmpeg_bin import ffmpeg_executable
+
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=black:s=64x64:r=5", "-t", "2", "-c:v", "mpeg4", str(path)], check=True)
+
+
+def make_truncated_video(path: Path) -> None:
+    """The sample without faststart (its index at the end), cut in half as an interrupted
+    upload would leave it."""
+    from kscribe.media.ffmpeg_bin import ffmpeg_executable
+
+    whole = path.with_name("whole.mp4")
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(SAMPLE_VIDEO),
+                    "-c", "copy", str(whole)], check=True)
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, interval_s: float = 0.05):

@@ -26,13 +26,11 @@ _WORK_META = {META_ROLE: "work"}
 
 
 def _stored_chunks(job: Job, ctx: Context) -> list[Chunk] | None:
-    manifest = layout.chunk_manifest(ctx.settings.work_uri, job.id)
-    if ctx.blobs.stat(manifest) is None:
-        return None
     try:
-        return [Chunk.from_dict(c) for c in json.loads(ctx.blobs.read_bytes(manifest))["chunks"]]
+        manifest = ctx.blobs.read_bytes(layout.chunk_manifest(ctx.settings.work_uri, job.id))
     except FileNotFoundError:
-        return None  # removed since the stat: the job finished, and the caller sees that next
+        return None  # not extracted yet (or removed since: the job finished)
+    return [Chunk.from_dict(c) for c in json.loads(manifest)["chunks"]]
 
 
 def _local_source(job: Job, ctx: Context, scratch: Path) -> Path:

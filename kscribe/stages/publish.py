@@ -20,16 +20,19 @@ STAGE = "publish"
 
 def _chunk_transcripts(job: Job, ctx: Context) -> list[ChunkTranscript]:
     work = ctx.settings.work_uri
-    manifest = layout.chunk_manifest(work, job.id)
-    if ctx.blobs.stat(manifest) is None:
-        raise InputError(f"job {job.id} has no chunk manifest in {work} (expired?)")
-    count = len(json.loads(ctx.blobs.read_bytes(manifest))["chunks"])
+    try:
+        manifest = ctx.blobs.read_bytes(layout.chunk_manifest(work, job.id))
+    except FileNotFoundError:
+        raise InputError(f"job {job.id} has no chunk manifest in {work} (expired?)") from None
     transcripts = []
-    for index in range(count):
+    for index in range(len(json.loads(manifest)["chunks"])):
         uri = layout.chunk_transcript(work, job.id, index)
-        if ctx.blobs.stat(uri) is None:
-            raise InputError(f"job {job.id} is missing the transcript of chunk {index} ({uri})")
-        transcripts.append(ChunkTranscript.from_json(ctx.blobs.read_bytes(uri)))
+        try:
+            transcripts.append(ChunkTranscript.from_json(ctx.blobs.read_bytes(uri)))
+        except FileNotFoundError:
+            # Gone: never written (an inconsistency), or removed because a duplicate publish
+            # finished the job meanwhile. As an input error it is ignored for an ended job.
+            raise InputError(f"job {job.id} is missing the transcript of chunk {index} ({uri})") from None
     return transcripts
 
 
@@ -46,13 +49,7 @@ def publish(job_id: str, ctx: Context) -> Job:
     if not ctx.jobs.advance(job.id, JobStatus.PUBLISHING):
         return ctx.jobs.require(job.id)  # ended since we looked: a duplicate finished it
     ctx.progress.stage(job.id, STAGE)
-    try:
-        transcripts = _chunk_transcripts(job, ctx)
-    except FileNotFoundError as exc:
-        # Vanished between listing and reading: a duplicate publish finished the job and
-        # removed its work objects. As an input error it is ignored for an ended job.
-        raise InputError(f"job {job.id}: a chunk transcript vanished ({exc})") from exc
-    transcript = merge_chunks(job, transcripts)
+    transcript = merge_chunks(job, _chunk_transcripts(job, ctx))
     outputs = {}
     for fmt in job.formats:
         uri = join(job.output_uri, f"{job.output_stem}.{fmt}")

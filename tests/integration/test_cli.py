@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from kscribe.cli import main
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
-from tests.conftest import SAMPLE_VIDEO
+from tests.conftest import SAMPLE_VIDEO, make_truncated_video, make_video_without_audio
 
 
 @pytest.fixture
@@ -39,23 +38,11 @@ def test_run_prints_the_transcript_and_writes_every_format(env, capsys):
     assert code == 0 and "succeeded (100%)" in out and "meeting.srt" in out
 
 
-def make_no_audio(path):
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "color=c=black:s=64x64:r=5", "-t", "2", "-c:v", "mpeg4", str(path)], check=True)
-
-
-def make_truncated(path):
-    whole = path.with_name("whole.mp4")
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(SAMPLE_VIDEO),
-                    "-c", "copy", str(whole)], check=True)
-    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-
-
 @pytest.mark.parametrize("name, make, message", [
     ("empty.mp4", lambda p: p.write_bytes(b""), "the file is empty (0 bytes)"),
     ("notes.txt", lambda p: p.write_text("meeting notes\n" * 100), "not a readable audio or video file"),
-    ("silent.mp4", make_no_audio, "has no audio track"),
-    ("cut.mp4", make_truncated, "not a readable audio or video file"),
+    ("silent.mp4", make_video_without_audio, "has no audio track"),
+    ("cut.mp4", make_truncated_video, "not a readable audio or video file"),
 ])
 def test_bad_files_give_a_clear_message_and_a_failed_job(env, capsys, name, make, message):
     path = env / name

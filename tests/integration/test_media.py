@@ -8,12 +8,7 @@ from kscribe.errors import MediaError, NoAudioTrack, NotMedia
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.media.probe import probe
-from tests.conftest import SAMPLE_INFO, SAMPLE_VIDEO
-
-
-def make_video_without_audio(path):
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "color=c=black:s=64x64:r=5", "-t", "2", "-c:v", "mpeg4", str(path)], check=True)
+from tests.conftest import SAMPLE_INFO, SAMPLE_VIDEO, make_truncated_video, make_video_without_audio
 
 
 def test_probe_reads_duration_and_audio(tmp_path):
@@ -47,12 +42,8 @@ def test_not_media_is_rejected(tmp_path):
 
 
 def test_truncated_container_is_rejected(tmp_path):
-    # Without faststart the index sits at the end; cut it off, as an interrupted upload would.
-    whole = tmp_path / "whole.mp4"
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(SAMPLE_VIDEO),
-                    "-c", "copy", str(whole)], check=True)
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    make_truncated_video(cut)
     with pytest.raises(NotMedia):
         probe(cut)
 
