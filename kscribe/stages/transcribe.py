@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kscribe import metrics
+from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.media.wav import read_wav
@@ -56,6 +57,8 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
             audio, options,
             on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
         )
+    segments = snap_to_speech(recognition.segments, quiet_spans(
+        audio, ctx.settings.silence_threshold_db, ctx.settings.silence_min_s))
     seconds = time.perf_counter() - started
     if ctx.jobs.require(job.id).status.terminal:
         return None
@@ -69,7 +72,7 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
     return ChunkTranscript(
         job_id=job.id, index=chunk.index, start_s=chunk.start_s, duration_s=chunk.duration_s,
         language=recognition.language, language_probability=recognition.language_probability,
-        segments=recognition.segments, model=job.model, seconds=round(seconds, 3),
+        segments=segments, model=job.model, seconds=round(seconds, 3),
     )
 
 
