@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test stack submit check-infra install install-test install-stack clean
+.PHONY: demo test stack submit check-infra bench bench-gpu install install-test install-stack clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kscribe needs Python 3.11 or newer")'
@@ -43,6 +43,24 @@ stack: install-stack
 VIDEO ?= samples/meeting.mp4
 submit: install-stack
 	set -a && . ./.env && set +a && $(BIN)/kscribe submit $(VIDEO)
+
+# Benchmarks (bench/README.md): not tests; run them on a quiet machine.
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The transcription part on an NVIDIA GPU: multilingual small, unbatched and batched.
+CUDA_LIBS = $$($(BIN)/python -c 'import importlib; print(":".join(importlib.import_module(m).__path__[0] \
+	for m in ("nvidia.cublas.lib", "nvidia.cudnn.lib")))')
+$(VENV)/.installed-gpu: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[gpu,small]'
+	touch $@
+
+bench/results/videos/long-30.mp4: | $(VENV)/.installed
+	$(BIN)/python bench/make_long_video.py --minutes 30 $@
+
+bench-gpu: $(VENV)/.installed-gpu bench/results/videos/long-30.mp4
+	LD_LIBRARY_PATH=$(CUDA_LIBS):$$LD_LIBRARY_PATH $(BIN)/python bench/gpu_transcribe.py \
+	  bench/results/videos/long-30.mp4 --out bench/results $(GPU_BENCH_ARGS)
 
 # checkov over terraform/ and the rendered Knative overlays, in a virtualenv of its own (its
 # pins must not move kscribe's). Skips are listed with their reasons in .checkov.yaml.

@@ -24,17 +24,25 @@ from kscribe.quality import normalize, word_error_rate
 from kscribe.settings import Settings
 
 
+PAUSE_S = 0.3  # the generated videos put at least 0.6 s between passages
+
+
 def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dict:
     segments = transcript["segments"]
     words = [w for s in segments for w in s["words"]]
     backwards = sum(1 for a, b in zip(words, words[1:]) if b["start"] < a["start"] - 1e-3)
     errors, after_cut, missed = [], [], 0
+    spoken = [(normalize(w["word"]) or [""])[0] for w in words]
+    after_pause = [True] + [b["start"] - a["end"] >= PAUSE_S for a, b in zip(words, words[1:])]
     for passage in reference["passages"]:
-        # Whisper may merge passages into one segment, so find the passage's first word,
-        # near where the passage starts; a passage whose first word is missing is a miss,
-        # not a start error.
-        first = normalize(passage["text"])[0]
-        near = [w for w in words if normalize(w["word"])[:1] == [first] and abs(w["start"] - passage["start_s"]) < 5]
+        # Whisper may merge passages into one segment, so look for the passage's first word
+        # near where the passage starts, and make sure it is the opening: followed by the
+        # passage's second word, or said after a pause (a lone "the" also matches inside the
+        # passage before). A passage whose first word is not recognised is a miss, not a
+        # start error.
+        first, second = normalize(passage["text"])[:2]
+        near = [w for i, w in enumerate(words) if spoken[i] == first and abs(w["start"] - passage["start_s"]) < 5
+                and (spoken[i + 1:i + 2] == [second] or after_pause[i])]
         if not near:
             missed += 1
             continue
@@ -47,7 +55,7 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
     return {
         "wer": round(word_error_rate(reference["text"], transcript["text"]), 4),
         "passages": len(reference["passages"]),
-        "first_word_missed": missed,
+        "opening_missed": missed,
         "start_error_median_s": round(errors[len(errors) // 2], 3),
         "start_error_p95_s": round(errors[int(len(errors) * 0.95)], 3),
         "start_error_max_s": round(errors[-1], 3),

@@ -17,6 +17,7 @@ import json
 import random
 import subprocess
 import tempfile
+import wave
 from pathlib import Path
 
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
@@ -24,6 +25,8 @@ from kscribe.media.ffmpeg_bin import ffmpeg_executable
 SPEECH = Path(__file__).resolve().parent / "speech"
 RATE = 16_000
 NO_REPEAT_WITHIN = 6
+# Raised whenever the reference a video gets would change, so stale videos are rebuilt.
+FORMAT = 2
 
 
 def _ffmpeg(*args: str) -> None:
@@ -37,9 +40,15 @@ def _cut_passages(tmp: Path) -> list[tuple[Path, float, str]]:
         out = tmp / f"passage-{i}.wav"
         _ffmpeg("-ss", f"{passage['start_s']:.3f}", "-t", f"{passage['duration_s']:.3f}", "-i", str(SPEECH / info["audio"]),
                 "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out))
-        samples = (out.stat().st_size - 44) // 2
-        pieces.append((out, samples / RATE, passage["text"]))
+        pieces.append((out, _seconds(out), passage["text"]))
     return pieces
+
+
+def _seconds(wav: Path) -> float:
+    """Length from the WAV's own frame count: ffmpeg's header is not always 44 bytes (it adds
+    a LIST chunk), and a byte-size guess drifts the reference ~1 ms per passage."""
+    with wave.open(str(wav)) as w:
+        return w.getnframes() / w.getframerate()
 
 
 def _order(count: int, rng: random.Random):
@@ -67,9 +76,9 @@ def build(minutes: float, dest: Path, seed: int = 7) -> dict:
         order = _order(len(passages), rng)
         concat, timeline, t = [], [], 0.0
         while t < minutes * 60:
-            pause = round(rng.uniform(0.6, 4.0), 1)
-            concat.append(_silence(tmp, pause))
-            t += pause
+            pause = _silence(tmp, round(rng.uniform(0.6, 4.0), 1))
+            concat.append(pause)
+            t += _seconds(pause)
             path, length, text = passages[next(order)]
             concat.append(path)
             timeline.append({"start_s": round(t, 3), "text": text})
@@ -81,7 +90,7 @@ def build(minutes: float, dest: Path, seed: int = 7) -> dict:
         _ffmpeg("-f", "lavfi", "-i", "color=c=0x203040:s=160x90:r=5", "-i", str(audio), "-map", "0:v", "-map", "1:a",
                 "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
                 "-c:a", "copy", str(dest))
-    reference = {"video": dest.name, "duration_s": round(t, 3), "seed": seed, "passages": timeline,
+    reference = {"video": dest.name, "format": FORMAT, "duration_s": round(t, 3), "seed": seed, "passages": timeline,
                  "text": " ".join(p["text"] for p in timeline)}
     Path(str(dest) + ".json").write_text(json.dumps(reference, indent=1))
     return reference

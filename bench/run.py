@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from long_video import analyse, chunk_starts
-from make_long_video import build
+from make_long_video import FORMAT, build
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
@@ -51,11 +51,17 @@ def _timed(args: list[str], env: dict) -> tuple[float, float]:
     return wall, peak_kib / 1024
 
 
+def _current(video: Path) -> bool:
+    """``video`` and its reference exist and were made by this version of the generator."""
+    reference = Path(str(video) + ".json")
+    return video.exists() and reference.exists() and json.loads(reference.read_text()).get("format") == FORMAT
+
+
 def videos(minutes: list[float], results: Path) -> dict[float, Path]:
     made = {}
     for m in minutes:
         path = results / "videos" / f"long-{m:g}.mp4"
-        if not path.exists() or not Path(str(path) + ".json").exists():
+        if not _current(path):
             build(m, path)
         made[m] = path
     return made
@@ -85,7 +91,7 @@ def shifted(video: Path, offset_s: float) -> Path:
     if offset_s == 0:
         return video
     out = video.with_name(f"{video.stem}-shift{offset_s:g}.mp4")
-    if not out.exists():
+    if not _current(out):
         from kscribe.media.ffmpeg_bin import ffmpeg_executable
 
         subprocess.run([ffmpeg_executable(), "-v", "error", "-y", "-i", str(video), "-af",
@@ -124,7 +130,8 @@ def quality(video: Path, chunk_seconds: float, offsets: list[float], first_chunk
             "wer_mean": _mean([r["wer"] for r in rows]),
             "start_error_median_s": _mean([r["start_error_median_s"] for r in rows]),
             "start_error_p95_s": _mean([r["start_error_p95_s"] for r in rows]),
-            "first_word_missed": sum(r["first_word_missed"] for r in rows),
+            "start_error_max_s": max(r["start_error_max_s"] for r in rows),
+            "opening_missed": sum(r["opening_missed"] for r in rows),
         }
     after_cut = [p["chunked"]["start_error_after_cut_max_s"] for p in per_offset
                  if p["chunked"]["start_error_after_cut_max_s"] is not None]
@@ -175,10 +182,11 @@ def markdown(report: dict) -> str:
          f"({q['chunked']['wer_mean'] * 100:.2f} % vs {q['unchunked']['wer_mean'] * 100:.2f} %; bare faster-whisper "
          f"{c['bare']['wer'] * 100:.2f} %)", f"≤ +{t['wer_points_over_unchunked_max']}",
          q["wer_points_over_unchunked"] <= t["wer_points_over_unchunked_max"]),
-        ("passage start error p95, chunked / unchunked", f"{q['chunked']['start_error_p95_s']} s / "
-         f"{q['unchunked']['start_error_p95_s']} s (medians {q['chunked']['start_error_median_s']} / "
+        ("passage start error, every passage (max), chunked / unchunked", f"{q['chunked']['start_error_max_s']} s / "
+         f"{q['unchunked']['start_error_max_s']} s (p95 {q['chunked']['start_error_p95_s']} / "
+         f"{q['unchunked']['start_error_p95_s']} s, medians {q['chunked']['start_error_median_s']} / "
          f"{q['unchunked']['start_error_median_s']} s)", f"≤ {t['passage_start_error_max_s']} s",
-         q["chunked"]["start_error_p95_s"] <= t["passage_start_error_max_s"]),
+         q["chunked"]["start_error_max_s"] <= t["passage_start_error_max_s"]),
         ("passage start error right after a cut (max)", f"{q['chunked']['after_cut_max_s']} s "
          f"({q['chunked']['passages_after_cut']} passages)", f"≤ {t['passage_start_error_max_s']} s",
          (q["chunked"]["after_cut_max_s"] or 0) <= t["passage_start_error_max_s"]),
@@ -197,11 +205,15 @@ def markdown(report: dict) -> str:
               "|---|---|---|---|---|"]
     lines += [f"| {Path(e['video']).name} | {e['duration_s']:.0f} s | {e['x_real_time']} | {e['stage_peak_rss_mib']} MiB | "
               f"{e['ffmpeg_peak_rss_mib']} MiB |" for e in ext]
-    lines += ["", "## Transcription quality by alignment", "", "| offset | WER chunked | WER unchunked | start p95 chunked | "
-              "start p95 unchunked | first words missed (chunked/unchunked) |", "|---|---|---|---|---|---|"]
+    lines += ["", "## Transcription quality by alignment", "",
+              f"Start errors are taken over the passages whose first word was recognised "
+              f"(of {q['offsets'][0]['chunked']['passages']}).", "",
+              "| offset | WER chunked | WER unchunked | start p95 / max chunked | start p95 / max unchunked | "
+              "first word not recognised (chunked/unchunked) |", "|---|---|---|---|---|---|"]
     lines += [f"| {o['offset_s']:g} s | {o['chunked']['wer'] * 100:.2f} % | {o['unchunked']['wer'] * 100:.2f} % | "
-              f"{o['chunked']['start_error_p95_s']} s | {o['unchunked']['start_error_p95_s']} s | "
-              f"{o['chunked']['first_word_missed']}/{o['unchunked']['first_word_missed']} |" for o in q["offsets"]]
+              f"{o['chunked']['start_error_p95_s']} / {o['chunked']['start_error_max_s']} s | "
+              f"{o['unchunked']['start_error_p95_s']} / {o['unchunked']['start_error_max_s']} s | "
+              f"{o['chunked']['opening_missed']}/{o['unchunked']['opening_missed']} |" for o in q["offsets"]]
     lines += ["", f"Bare faster-whisper on the same video: {json.dumps(c['bare'])}", ""]
     return "\n".join(lines)
 
