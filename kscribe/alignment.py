@@ -45,19 +45,14 @@ class _Spans:
         self.spans = spans
         self.starts = [s for s, _ in spans]
 
-    def containing(self, t: float) -> tuple[float, float] | None:
+    def last_from(self, t: float) -> tuple[float, float] | None:
+        """The last span that starts at or before ``t`` (it holds ``t`` or ends before it)."""
         i = bisect.bisect_right(self.starts, t) - 1
-        if i >= 0 and self.spans[i][0] <= t < self.spans[i][1]:
-            return self.spans[i]
-        return None
-
-
-    def ending_before(self, t: float) -> tuple[float, float] | None:
-        """The last span that ends at or before ``t``."""
-        i = bisect.bisect_right(self.starts, t) - 1
-        while i >= 0 and self.spans[i][1] > t:
-            i -= 1
         return self.spans[i] if i >= 0 else None
+
+    def containing(self, t: float) -> tuple[float, float] | None:
+        span = self.last_from(t)
+        return span if span is not None and t < span[1] else None
 
 
 def _trim(start: float, end: float, spans: _Spans, previous_end: float) -> tuple[float, float]:
@@ -67,13 +62,12 @@ def _trim(start: float, end: float, spans: _Spans, previous_end: float) -> tuple
     is moved back to where the sound begins: Whisper sometimes squeezes the first word after
     a pause to nothing, late, and the sound before it is that word.
     """
-    span = spans.containing(start)
-    if span is not None and span[1] < end:
+    span = spans.last_from(start)
+    if span is not None and start < span[1]:
+        if span[1] < end:
+            start = span[1]
+    elif span is not None and span[1] >= previous_end and start - span[1] <= MAX_ONSET_SHIFT_S:
         start = span[1]
-    elif span is None:
-        before = spans.ending_before(start)
-        if before is not None and before[1] >= previous_end and start - before[1] <= MAX_ONSET_SHIFT_S:
-            start = before[1]
     span = spans.containing(end)
     if span is not None and span[0] > start:
         end = span[0]
