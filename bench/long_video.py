@@ -31,7 +31,7 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
     segments = transcript["segments"]
     words = [w for s in segments for w in s["words"]]
     backwards = sum(1 for a, b in zip(words, words[1:]) if b["start"] < a["start"] - 1e-3)
-    errors, after_cut, missed = [], [], 0
+    errors, after_cut, missed, worst = [], [], 0, []
     spoken = [(normalize(w["word"]) or [""])[0] for w in words]
     after_pause = [True] + [b["start"] - a["end"] >= PAUSE_S for a, b in zip(words, words[1:])]
     for passage in reference["passages"]:
@@ -48,6 +48,7 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
             continue
         error = min(abs(w["start"] - passage["start_s"]) for w in near)
         errors.append(error)
+        worst.append((round(error, 3), passage["start_s"], " ".join(passage["text"].split()[:4])))
         if any(0 <= passage["start_s"] - cut < 5.0 for cut in chunk_starts[1:]):
             after_cut.append(error)
     errors.sort()
@@ -59,6 +60,7 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
         "start_error_median_s": round(errors[len(errors) // 2], 3),
         "start_error_p95_s": round(errors[int(len(errors) * 0.95)], 3),
         "start_error_max_s": round(errors[-1], 3),
+        "worst_starts": sorted(worst, reverse=True)[:3],
         "passages_right_after_a_cut": len(after_cut),
         "start_error_after_cut_max_s": round(max(after_cut), 3) if after_cut else None,
         "words_out_of_order": backwards,

@@ -20,12 +20,14 @@ from kscribe.values import Segment, Word
 
 FRAME = SAMPLE_RATE // 100  # 10 ms: finer than Whisper's 20 ms timing steps
 _BLOCK_FRAMES = 6000  # one minute of audio at a time, so no full-length temporary array
+CLICK_S = 0.05  # shorter sound between quiet stretches is a click, not speech
 MAX_ONSET_SHIFT_S = 1.0  # how far back a word's start may move to the sound before it
 
 
 def quiet_spans(audio: np.ndarray, threshold_db: float, min_s: float) -> list[tuple[float, float]]:
     """(start, end) seconds of every stretch where no sample reaches ``threshold_db`` (dBFS)
-    for at least ``min_s`` — the same rule as ffmpeg's silencedetect, at 10 ms steps."""
+    for at least ``min_s`` — ffmpeg silencedetect's rule at 10 ms steps, except that a click
+    (sound shorter than ``CLICK_S`` between quiet frames) does not break a silence in two."""
     limit = 10 ** (threshold_db / 20)
     frames = len(audio) // FRAME
     quiet = np.empty(frames, dtype=bool)
@@ -33,11 +35,17 @@ def quiet_spans(audio: np.ndarray, threshold_db: float, min_s: float) -> list[tu
         last = min(frames, first + _BLOCK_FRAMES)
         block = audio[first * FRAME:last * FRAME].reshape(last - first, FRAME)
         quiet[first:last] = np.abs(block).max(axis=1) < limit
-    # Edges of runs of quiet frames: +1 where a run starts, -1 just after it ends.
-    edges = np.diff(np.concatenate(([0], quiet.astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    for start, end in _runs(~quiet):
+        if 0 < start and end < frames and (end - start) * FRAME < CLICK_S * SAMPLE_RATE:
+            quiet[start:end] = True
     step = FRAME / SAMPLE_RATE
-    return [(s * step, e * step) for s, e in zip(starts, ends) if (e - s) * step >= min_s]
+    return [(s * step, e * step) for s, e in _runs(quiet) if (e - s) * step >= min_s]
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, past-last) indexes of every run of True in ``flags``."""
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
 class _Spans:

@@ -96,3 +96,10 @@ def test_snapping_never_reorders_words():
         flat = [w for s in snapped for w in s.words]
         assert all(w.start <= w.end for w in flat)
         assert all(a.end <= b.start + 1e-9 for a, b in zip(flat, flat[1:]))
+
+
+def test_a_click_inside_a_pause_does_not_split_it_but_a_short_word_does():
+    click = np.concatenate([sound(1), hush(0.4), sound(0.02), hush(0.6), sound(1)])
+    assert quiet_spans(click, threshold_db=-35, min_s=0.3) == [pytest.approx((1.0, 2.02), abs=0.011)]
+    word_between = np.concatenate([sound(1), hush(0.4), sound(0.15), hush(0.6), sound(1)])
+    assert len(quiet_spans(word_between, threshold_db=-35, min_s=0.3)) == 2
