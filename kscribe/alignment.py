@@ -39,7 +39,7 @@ def quiet_spans(audio: np.ndarray, threshold_db: float, min_s: float) -> list[tu
         if 0 < start and end < frames and (end - start) * FRAME < CLICK_S * SAMPLE_RATE:
             quiet[start:end] = True
     step = FRAME / SAMPLE_RATE
-    return [(s * step, e * step) for s, e in _runs(quiet) if (e - s) * step >= min_s]
+    return [(float(s * step), float(e * step)) for s, e in _runs(quiet) if (e - s) * step >= min_s]
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
