@@ -30,31 +30,36 @@ from pathlib import Path
 
 import numpy as np
 
-from kscribe.media.chunking import balanced_target, plan_cuts
-from kscribe.media.decode import SAMPLE_RATE, decode_audio
+from kscribe.media.decode import SAMPLE_RATE
 from kscribe.quality import word_error_rate
 from kscribe.settings import Settings
 from kscribe.transcriber import TranscribeOptions, WhisperTranscriber, resolve_compute_type, resolve_device
+from long_video import cut
 
 WARM_UP_S = 30
 
 
-class GpuMemory:
-    """Peak of nvidia-smi's memory.used (MiB) for one GPU while running; None without one."""
+def _nvidia_smi(query: str) -> str | None:
+    """One value of ``nvidia-smi --query-gpu`` for GPU 0; None without a GPU."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    out = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits", "-i", "0"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
-    def __init__(self, index: int = 0):
-        self.command = [shutil.which("nvidia-smi") or "nvidia-smi", "--query-gpu=memory.used",
-                        "--format=csv,noheader,nounits", "-i", str(index)]
-        self.available = shutil.which("nvidia-smi") is not None
+
+class GpuMemory:
+    """Peak of nvidia-smi's memory.used (MiB) while running; None without a GPU."""
+
+    def __init__(self):
         self.peak: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
-    def read(self) -> float | None:
-        if not self.available:
-            return None
-        out = subprocess.run(self.command, capture_output=True, text=True)
-        return float(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+    @staticmethod
+    def read() -> float | None:
+        used = _nvidia_smi("memory.used")
+        return float(used) if used is not None else None
 
     def _poll(self) -> None:
         while not self._stop.wait(0.05):
@@ -63,7 +68,7 @@ class GpuMemory:
                 self.peak = max(self.peak or 0.0, used)
 
     def __enter__(self) -> "GpuMemory":
-        if self.available:
+        if shutil.which("nvidia-smi"):
             self._thread.start()
         return self
 
@@ -73,23 +78,11 @@ class GpuMemory:
             self._thread.join()
 
 
-def gpu_name() -> str | None:
-    if not shutil.which("nvidia-smi"):
-        return None
-    out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", "-i", "0"],
-                         capture_output=True, text=True)
-    return out.stdout.strip() or None
-
-
 def chunks_of(video: Path, settings: Settings, scratch: Path) -> tuple[list[np.ndarray], float]:
     """The video's audio cut the way the extract stage cuts it."""
-    audio = decode_audio(video, scratch / "audio.pcm", threshold_db=settings.silence_threshold_db,
-                         min_silence_s=settings.silence_min_s, timeout_s=3600)
-    target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)
+    audio, cuts = cut(video, scratch, settings.chunk_target_s, settings.parallel_chunks)
     pcm = np.memmap(audio.path, dtype="<i2", mode="r")
-    pieces = [np.asarray(pcm[start:end], dtype=np.float32) / 32768 for start, end in
-              plan_cuts(audio.samples, audio.silences, target)]
-    return pieces, audio.duration_s
+    return [np.asarray(pcm[start:end], dtype=np.float32) / 32768 for start, end in cuts], audio.duration_s
 
 
 def one(args: argparse.Namespace) -> dict:
@@ -171,7 +164,7 @@ def main() -> None:
         middle = sorted(runs, key=lambda r: r["x_real_time"])[len(runs) // 2]
         rows.append({**middle, "runs": len(runs), "x_real_time_all": [r["x_real_time"] for r in runs],
                      "x_real_time_median": statistics.median(r["x_real_time"] for r in runs)})
-    machine = gpu_name() or f"CPU, {os.cpu_count()} cores"
+    machine = _nvidia_smi("name") or f"CPU, {os.cpu_count()} cores"
     print(json.dumps({"machine": machine, "rows": rows}, indent=1))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

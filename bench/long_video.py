@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from kscribe.media.chunking import balanced_target, plan_cuts
-from kscribe.media.decode import SAMPLE_RATE, decode_audio
+from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio
 from kscribe.quality import normalize, word_error_rate
 from kscribe.settings import Settings
 
@@ -69,14 +69,21 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
     }
 
 
-def chunk_starts(video: Path, chunk_seconds: float, parallel: int = 1) -> list[float]:
-    """Where kscribe cut ``video``: the same decode and cut plan, with default settings."""
+def cut(video: Path, scratch: Path, chunk_seconds: float, parallel: int) -> tuple[DecodedAudio, list[tuple[int, int]]]:
+    """``video`` decoded into ``scratch`` and cut as the extract stage cuts it (default
+    silence settings): the audio and the (start, end) sample of every chunk."""
     settings = Settings.from_env({"KSCRIBE_DATA_DIR": "/nonexistent"})
+    audio = decode_audio(video, scratch / "audio.pcm", threshold_db=settings.silence_threshold_db,
+                         min_silence_s=settings.silence_min_s, timeout_s=3600)
+    target = balanced_target(audio.duration_s, chunk_seconds, parallel)
+    return audio, plan_cuts(audio.samples, audio.silences, target)
+
+
+def chunk_starts(video: Path, chunk_seconds: float, parallel: int = 1) -> list[float]:
+    """Where kscribe cut ``video``, in seconds."""
     with tempfile.TemporaryDirectory() as tmp:
-        audio = decode_audio(video, Path(tmp) / "a.pcm", threshold_db=settings.silence_threshold_db,
-                             min_silence_s=settings.silence_min_s, timeout_s=600)
-        target = balanced_target(audio.duration_s, chunk_seconds, parallel)
-        return [start / SAMPLE_RATE for start, _ in plan_cuts(audio.samples, audio.silences, target)]
+        _, cuts = cut(video, Path(tmp), chunk_seconds, parallel)
+        return [start / SAMPLE_RATE for start, _ in cuts]
 
 
 def main() -> None:
