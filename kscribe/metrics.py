@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
 
-from kscribe import errors
+from kscribe import errors, events
 
 JOBS = Counter("kscribe_jobs_total", "Jobs that ended, by outcome and failure reason.", ["outcome", "reason"])
 STAGE_SECONDS = Histogram("kscribe_stage_duration_seconds", "Wall time of one stage call.", ["stage"],
@@ -27,6 +27,14 @@ DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deli
                         ["type"])
 JOBS_STUCK = Gauge("kscribe_jobs_stuck", "Unfinished jobs that have not moved for KSCRIBE_STUCK_AFTER_SECONDS.",
                    multiprocess_mode="max")
+EVENTS_REJECTED = Counter("kscribe_events_rejected_total",
+                          "Events dropped because they do not match the job they name, by reason.",
+                          ["type", "reason"])
+# Per tenant: tenants are created by the operator, so the label is bounded; uploads under a
+# prefix no tenant owns count as "unknown", bucket uploads of nobody's as "uploads".
+TENANT_JOBS = Counter("kscribe_tenant_jobs_created_total", "Jobs created, by tenant.", ["tenant"])
+TENANT_AUDIO_SECONDS = Counter("kscribe_tenant_audio_seconds_total", "Seconds of audio extracted, by tenant.",
+                               ["tenant"])
 API_REQUESTS = Counter("kscribe_api_requests_total", "API requests by route and status.",
                        ["method", "route", "status"])
 
@@ -35,7 +43,23 @@ _REASONS = {
     errors.SourceNotFound: "source_not_found", errors.NotMedia: "not_media", errors.NoAudioTrack: "no_audio",
     errors.MediaError: "media_error", errors.ModelNotFound: "model_not_found",
     errors.OutputNotWritable: "output_not_writable", errors.CallbackRefused: "callback_refused",
+    errors.DailyQuotaExceeded: "quota",
 }
+
+
+def tenant_label(tenant: str, known: bool) -> str:
+    if not tenant:
+        return "uploads"
+    return tenant if known else "unknown"
+
+
+_EVENT_TYPES = frozenset({events.OBJECT_FINALIZED, events.PUBSUB_MESSAGE, events.JOB_CREATED, events.CHUNK_READY,
+                          events.JOB_TRANSCRIBED, events.JOB_COMPLETED, events.JOB_FAILED})
+
+
+def event_type_label(event_type: str) -> str:
+    """kscribe's and GCS's event types as they are; anything else (a forged type) "other"."""
+    return event_type if event_type in _EVENT_TYPES else "other"
 
 
 def failure_reason(error: BaseException | None) -> str:

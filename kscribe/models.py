@@ -73,8 +73,11 @@ def _not_found(name: str, why: str) -> ModelNotFound:
     )
 
 
-def check_model(name: str) -> None:
-    """Raise ``ModelNotFound`` unless ``name`` can be resolved; cheap, loads nothing."""
+def check_model(name: str, allow_custom: bool = True) -> None:
+    """Raise ``ModelNotFound`` unless ``name`` can be resolved; cheap, loads nothing.
+    Without ``allow_custom`` only installed packaged names pass (what tenants may choose)."""
+    if not allow_custom and name not in PACKAGED:
+        raise _not_found(name, "is not an installed model name")
     if name.startswith("gs://"):
         return
     if name in PACKAGED:

@@ -126,6 +126,12 @@ class Settings:
     api_max_body_bytes: int = 64 * 1024
     api_local_sources: bool = False
 
+    # Tenants' quotas, unless a tenant's record sets its own: unfinished jobs at once (the
+    # next API create is refused), and hours of audio a day (UTC; checked once extraction
+    # knows the duration). 0: no limit.
+    tenant_max_active_jobs: int = 20
+    tenant_audio_hours_per_day: float = 24.0
+
     # Observability: prometheus-client's directory for several gunicorn workers (empty: one).
     metrics_multiprocess_dir: str = ""
     # A job that has not moved for this long counts as stuck (kscribe_jobs_stuck).
@@ -165,6 +171,8 @@ class Settings:
             "api_rate_per_minute": ("KSCRIBE_API_RATE_PER_MINUTE", int, 1),
             "api_max_body_bytes": ("KSCRIBE_API_MAX_BODY_BYTES", int, 256),
             "min_free_disk_bytes": ("KSCRIBE_MIN_FREE_DISK_BYTES", int, 0),
+            "tenant_max_active_jobs": ("KSCRIBE_TENANT_MAX_ACTIVE_JOBS", int, 0),
+            "tenant_audio_hours_per_day": ("KSCRIBE_TENANT_AUDIO_HOURS_PER_DAY", float, 0),
         }
         for attr, (name, kind, minimum) in numbers.items():
             if env.get(name):
