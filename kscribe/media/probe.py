@@ -28,15 +28,19 @@ class MediaInfo:
     sample_rate: int = 0
 
 
-def _refused(path: Path) -> UnsupportedContainer:
+def _unreadable(path: Path, exc: av.FFmpegError) -> NotMedia:
     kind = containers.sniff(path)
     if kind:
         return UnsupportedContainer(
             f"not an audio or video file: it is {kind}, which names other files; upload the recording itself"
         )
-    return UnsupportedContainer(
-        "not a readable audio or video file (its format is not one of the audio or video containers kscribe reads)"
-    )
+    if isinstance(exc, av.ArgumentError):
+        # EINVAL at open: the bytes read as a demuxer that is not on the whitelist.
+        return UnsupportedContainer(
+            "not a readable audio or video file (its format is not one of the audio or video containers "
+            "kscribe reads)"
+        )
+    return NotMedia(f"not a readable audio or video file ({exc.strerror or exc})")
 
 
 def check_declared(info: MediaInfo, max_duration_s: float) -> None:
@@ -66,11 +70,8 @@ def probe(path: Path, max_duration_s: float = float("inf")) -> MediaInfo:
                 has_video=bool(container.streams.video),
                 sample_rate=int(audio[0].codec_context.sample_rate or 0) if audio else 0,
             )
-    except av.ArgumentError as exc:
-        # EINVAL at open: the bytes read as a demuxer that is not on the whitelist.
-        raise _refused(path) from exc
     except av.FFmpegError as exc:
-        raise NotMedia(f"not a readable audio or video file ({exc.strerror or exc})") from exc
+        raise _unreadable(path, exc) from exc
     if not info.audio_streams:
         raise NoAudioTrack(f"the {info.format_name} file has no audio track to transcribe")
     check_declared(info, max_duration_s)
