@@ -41,6 +41,18 @@ class MediaError(InputError):
         self.stderr_tail = stderr_tail
 
 
+class UnsupportedContainer(NotMedia):
+    """The file reads as a container kscribe does not open (a playlist, a script, an image)."""
+
+
+class ImplausibleAudio(NotMedia):
+    """The audio track declares parameters no recording has (a sample rate of 1 Hz)."""
+
+
+class MediaTooLong(MediaError):
+    """The recording is (or decodes to) more than the configured maximum duration."""
+
+
 class ModelNotFound(InputError):
     """The requested model is not installed or not a model directory."""
 

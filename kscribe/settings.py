@@ -139,6 +139,10 @@ class Settings:
     # Readiness fails below this much free space in the scratch directory.
     min_free_disk_bytes: int = 2 * 1024**3
 
+    # Media: the longest recording accepted, by its declared duration and by what it decodes
+    # to (an upload may lie); also caps how long ffmpeg may run on one.
+    max_duration_s: float = 8 * 3600.0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Read ``KSCRIBE_*`` (and ``REDIS_URL``) from ``env``; keyword overrides win."""
@@ -173,6 +177,7 @@ class Settings:
             "min_free_disk_bytes": ("KSCRIBE_MIN_FREE_DISK_BYTES", int, 0),
             "tenant_max_active_jobs": ("KSCRIBE_TENANT_MAX_ACTIVE_JOBS", int, 0),
             "tenant_audio_hours_per_day": ("KSCRIBE_TENANT_AUDIO_HOURS_PER_DAY", float, 0),
+            "max_duration_s": ("KSCRIBE_MAX_DURATION_SECONDS", float, 1),
         }
         for attr, (name, kind, minimum) in numbers.items():
             if env.get(name):

@@ -12,8 +12,10 @@ from kscribe.context import Context
 from kscribe.errors import DailyQuotaExceeded, EventRejected, SourceNotFound
 from kscribe.media.chunking import balanced_target, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
+from kscribe.media.limits import decode_time_limit
 from kscribe.media.probe import probe
 from kscribe.media.wav import write_wav_slice
+from kscribe.scratch import process_dir
 from kscribe.stages import layout, manifest
 from kscribe.tenants import Tenant, Tenants
 from kscribe.values import Chunk, Job, JobStatus
@@ -75,16 +77,17 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
     ctx.jobs.advance(job.id, JobStatus.EXTRACTING)
     ctx.progress.stage(job.id, STAGE, job.source_uri)
     settings = ctx.settings
-    settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.scratch_dir, prefix=f"extract-{job.id}-") as tmp:
+    with tempfile.TemporaryDirectory(dir=process_dir(settings.scratch_dir), prefix=f"extract-{job.id}-") as tmp:
         scratch = Path(tmp)
         source = _local_source(job, ctx, scratch)
-        info = probe(source)
+        info = probe(source, settings.max_duration_s)
         audio = decode_audio(
             source, scratch / "audio.pcm",
             threshold_db=settings.silence_threshold_db,
             min_silence_s=settings.silence_min_s,
-            timeout_s=settings.ffmpeg_timeout_s + info.duration_s / settings.ffmpeg_min_speed,
+            timeout_s=decode_time_limit(info.duration_s, settings.max_duration_s,
+                                        settings.ffmpeg_timeout_s, settings.ffmpeg_min_speed),
+            max_duration_s=settings.max_duration_s,
         )
         _count_usage(job, audio.duration_s, ctx)
         target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)

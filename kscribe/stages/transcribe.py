@@ -15,6 +15,7 @@ from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.media.wav import read_wav
+from kscribe.scratch import process_dir
 from kscribe.stages import layout, manifest
 from kscribe.transcriber import TranscribeOptions
 from kscribe.values import Chunk, ChunkTranscript, Job
@@ -36,8 +37,7 @@ def _load_audio(chunk: Chunk, ctx: Context):
     local = ctx.blobs.local_path(chunk.uri)
     if local is not None:
         return read_wav(local)
-    ctx.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=ctx.settings.scratch_dir, prefix="chunk-") as tmp:
+    with tempfile.TemporaryDirectory(dir=process_dir(ctx.settings.scratch_dir), prefix="chunk-") as tmp:
         path = Path(tmp) / "chunk.wav"
         ctx.blobs.download(chunk.uri, path)
         return read_wav(path)

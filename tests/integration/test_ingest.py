@@ -49,7 +49,7 @@ def test_media_recognised_by_extension_without_content_type(ctx):
 
 @pytest.mark.parametrize("n, choices, message", [
     (notice(size=0), None, "the file is empty (0 bytes)"),
-    (notice(), JobChoices(model="huge-v9"), "model 'huge-v9' is not an installed model name"),
+    (notice(), JobChoices(model="huge-v9"), "model 'huge-v9' is not available here"),
     (notice(), JobChoices(formats="srt,docx"), "unknown format(s) docx"),
 ])
 def test_jobs_that_cannot_succeed_fail_at_once_with_the_reason(ctx, n, choices, message):
