@@ -8,7 +8,8 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 def _errors(*codes: int) -> dict:
     text = {400: "Invalid request (one code per bad field)", 401: "Missing or invalid API key",
             404: "No such transcription (or another tenant's)", 409: "Not in a state that allows this",
-            413: "Body too large", 429: "Rate limited; see Retry-After"}
+            413: "Body too large", 422: "Idempotency-Key reused with a different body (idempotency_key_reused)",
+            429: "Rate limited (rate_limited) or at a tenant quota (quota_exceeded); see Retry-After"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
 
@@ -26,7 +27,9 @@ OPENAPI = {
             "CreateTranscription": {
                 "type": "object", "required": ["source"], "additionalProperties": False,
                 "properties": {
-                    "source": {"type": "string", "description": "gs://bucket/object"},
+                    "source": {"type": "string", "description": "gs://bucket/object under one of the tenant's "
+                                                                "source prefixes (its own: <input>/tenants/<tenant>/); "
+                                                                "anything else answers source_not_found"},
                     "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "detected if omitted"},
                     "task": {"type": "string", "enum": ["transcribe", "translate"]},
                     "model": {"type": "string", "description": "tiny.en, base, small, …"},
@@ -65,7 +68,7 @@ OPENAPI = {
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/CreateTranscription"}}}},
                 "responses": {"202": {"description": "Accepted", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Accepted"}}}}, **_errors(400, 401, 413, 429)},
+                    "schema": {"$ref": "#/components/schemas/Accepted"}}}}, **_errors(400, 401, 413, 422, 429)},
             },
             "get": {
                 "summary": "List the caller's transcriptions, newest first",
@@ -88,6 +91,16 @@ OPENAPI = {
                        "responses": {"200": {"description": "Cancelled", "content": {"application/json": {
                            "schema": {"$ref": "#/components/schemas/Transcription"}}}},
                            **_errors(401, 404, 409, 429)}},
+        },
+        "/api/v1/usage": {
+            "get": {"summary": "The caller's tenant: unfinished jobs and today's audio against its quotas",
+                    "responses": {"200": {"description": "Usage", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {
+                            "tenant": {"type": "string"}, "active_jobs": {"type": "integer"},
+                            "max_active_jobs": {"type": ["integer", "null"]},
+                            "audio_hours_today": {"type": "number"},
+                            "audio_hours_per_day": {"type": ["number", "null"]}}}}}},
+                        **_errors(401, 429)}},
         },
         "/api/v1/transcriptions/{id}/transcript": {
             "get": {"summary": "Download the transcript", "parameters": [

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 
+from kscribe import scratch
 from kscribe.context import Context
 from kscribe.errors import ConfigError, KscribeError
 from kscribe.notices import JobChoices
@@ -110,6 +111,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.out:
         settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))
+    scratch.prepare(settings)  # sweeps what killed runs left behind
     progress = TerminalProgress(enabled=not args.quiet)
     ctx = Context.create(settings, progress=progress)
     pipeline = LocalPipeline(ctx)

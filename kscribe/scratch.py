@@ -18,6 +18,7 @@ locked by a live process or abandoned.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -42,6 +43,14 @@ LEGACY_IDLE_S = 3600.0
 # This process's directory per scratch root, with the open (locked) lock file, and the pid
 # that made it: a forked child (gunicorn workers) must not adopt its parent's directory.
 _held: dict[Path, tuple[int, Path, IO]] = {}
+
+
+@atexit.register
+def _release() -> None:
+    # The kernel drops the locks anyway; closing them here keeps exit quiet.
+    for pid, _, lock in _held.values():
+        if pid == os.getpid():
+            lock.close()
 
 
 def _root_lock(scratch_dir: Path, mode: int) -> IO:
