@@ -2,6 +2,11 @@
 # Component (knative/overlays/gke/generated/), so nothing is copied by hand.
 locals {
   registry = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.kscribe.repository_id}"
+
+  # Who signs the broker's event tokens: the cluster's service account issuer, which on GKE
+  # is this URL; its keys are published beside it (…/jwks), reachable through Private
+  # Google Access. docs/operations.md says how to check it against the cluster.
+  event_issuer = "https://container.googleapis.com/v1/projects/${var.project_id}/locations/${var.region}/clusters/${google_container_cluster.kscribe.name}"
 }
 
 resource "local_file" "kustomize_component" {
@@ -35,5 +40,6 @@ resource "local_file" "config_env" {
     output  = google_storage_bucket.kscribe["output"].name
     model   = var.model
     project = var.project_id
+    issuer  = local.event_issuer
   })
 }

@@ -5,12 +5,13 @@ locals {
   functions = ["ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api"]
 
   # function → bucket → role
-  #   ingest reads the upload it validates; extract reads it and writes chunks;
-  #   transcribe reads chunks and writes chunk transcripts; publish reads those, writes the
-  #   transcripts, and deletes the job's work objects once it succeeded (objectUser);
-  #   api reads sources it is asked about and transcripts it serves.
+  #   ingest reads no object: it validates the notification's payload and checks that the
+  #   output bucket exists (storage.buckets.get, the probe role below); extract reads the
+  #   source and writes chunks; transcribe reads chunks and writes chunk transcripts; publish
+  #   reads those, writes the transcripts, and deletes the job's work objects once it
+  #   succeeded (objectUser); api reads sources it is asked about and transcripts it serves.
+  #   notify and dead-letter touch no bucket.
   object_roles = {
-    ingest     = { input = "roles/storage.objectViewer" }
     extract    = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser" }
     transcribe = { work = "roles/storage.objectUser" }
     publish    = { work = "roles/storage.objectUser", output = "roles/storage.objectUser" }

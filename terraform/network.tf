@@ -64,3 +64,52 @@ resource "google_compute_firewall" "deny_ingress" {
     metadata = "INCLUDE_ALL_METADATA"
   }
 }
+
+# Google APIs over Private Google Access on private.googleapis.com's range. The functions'
+# NetworkPolicies (knative/components/network-policies) allow Google APIs on that range and
+# nowhere else, so the VPC resolves every *.googleapis.com name there, and the range is
+# routed to Google explicitly rather than through whatever default route the VPC has.
+locals {
+  private_google_apis_cidr = "199.36.153.8/30"
+}
+
+resource "google_dns_managed_zone" "googleapis" {
+  name        = "${var.name}-googleapis"
+  dns_name    = "googleapis.com."
+  description = "kscribe: *.googleapis.com on private.googleapis.com (Private Google Access)"
+  visibility  = "private"
+
+  private_visibility_config {
+    networks {
+      network_url = google_compute_network.kscribe.id
+    }
+  }
+
+  labels = {
+    app = "kscribe"
+  }
+}
+
+resource "google_dns_record_set" "private_googleapis" {
+  managed_zone = google_dns_managed_zone.googleapis.name
+  name         = "private.googleapis.com."
+  type         = "A"
+  ttl          = 300
+  rrdatas      = [for i in range(4) : cidrhost(local.private_google_apis_cidr, i)]
+}
+
+resource "google_dns_record_set" "googleapis" {
+  managed_zone = google_dns_managed_zone.googleapis.name
+  name         = "*.googleapis.com."
+  type         = "CNAME"
+  ttl          = 300
+  rrdatas      = ["private.googleapis.com."]
+}
+
+resource "google_compute_route" "private_google_apis" {
+  name             = "${var.name}-private-google-apis"
+  network          = google_compute_network.kscribe.id
+  dest_range       = local.private_google_apis_cidr
+  next_hop_gateway = "default-internet-gateway"
+  description      = "Private Google Access: private.googleapis.com"
+}

@@ -41,3 +41,8 @@ output "redis_cidr" {
   description = "The range Memorystore answers from (the NetworkPolicies allow egress to it)."
   value       = "${google_compute_global_address.redis.address}/${google_compute_global_address.redis.prefix_length}"
 }
+
+output "event_issuer" {
+  description = "Issuer of the tokens the broker sends with events (the cluster's service account issuer)."
+  value       = local.event_issuer
+}

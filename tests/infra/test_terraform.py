@@ -27,9 +27,9 @@ def _clean(value):
     return value
 
 
-def _load() -> dict[str, list]:
+def _load(directory=TERRAFORM) -> dict[str, list]:
     merged: dict[str, list] = {}
-    for path in sorted(TERRAFORM.glob("*.tf")):
+    for path in sorted(directory.glob("*.tf")):
         with open(path) as f:
             for key, blocks in _clean(hcl2.load(f)).items():
                 merged.setdefault(key, []).extend(blocks if isinstance(blocks, list) else [blocks])
@@ -39,9 +39,9 @@ def _load() -> dict[str, list]:
 HCL = _load()
 
 
-def resources(kind: str) -> dict[str, dict]:
+def resources(kind: str, hcl: dict | None = None) -> dict[str, dict]:
     found = {}
-    for block in HCL.get("resource", []):
+    for block in (HCL if hcl is None else hcl).get("resource", []):
         for name, body in block.get(kind, {}).items():
             found[name] = body
     return found
@@ -131,8 +131,9 @@ def test_redis_has_auth_and_tls_and_a_private_network():
 def test_each_function_has_its_own_account_with_only_its_stage_access():
     assert set(local("functions")) == FUNCTIONS
     viewer, user = "roles/storage.objectViewer", "roles/storage.objectUser"
+    # ingest reads no object (the notification carries what it checks; bucket existence is
+    # the probe role's storage.buckets.get): no grant on the input bucket.
     assert local("object_roles") == {
-        "ingest": {"input": viewer},
         "extract": {"input": viewer, "work": user},
         "transcribe": {"work": user},
         "publish": {"work": user, "output": user},
@@ -161,3 +162,61 @@ def test_example_environments_set_only_declared_inputs():
             values = _clean(hcl2.load(f))
         assert set(values) <= declared, f"{path.name}: {set(values) - declared}"
         assert {"project_id", "environment"} <= set(values)
+
+
+# The state backend, and the bucket behind it (terraform/bootstrap).
+
+def test_state_lives_in_a_gcs_backend_configured_at_init():
+    backend = HCL["terraform"][0]["backend"]
+    # Partial configuration: bucket and prefix come from -backend-config, never from code.
+    assert backend == [{"gcs": {}}]
+    for env in ("dev", "prod"):
+        with open(TERRAFORM / "environments" / f"{env}.gcs.tfbackend") as f:
+            values = _clean(hcl2.load(f))
+        assert set(values) == {"bucket", "prefix"} and values["prefix"].endswith(env)
+
+
+def test_the_state_bucket_is_versioned_private_and_optionally_customer_keyed():
+    bootstrap = _load(TERRAFORM / "bootstrap")
+    assert "backend" not in bootstrap["terraform"][0], "the bucket's own state cannot live in it"
+    bucket = resources("google_storage_bucket", bootstrap)["state"]
+    assert bucket["versioning"] == [{"enabled": True}]
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["public_access_prevention"] == "enforced"
+    assert bucket["force_destroy"] is False
+    rules = [r["condition"][0] for r in bucket["lifecycle_rule"]]
+    assert rules == [{"days_since_noncurrent_time": "${var.noncurrent_days}"}], "old versions (old secrets) expire"
+    encryption = bucket["dynamic"][0]["encryption"]
+    assert encryption["content"] == [{"default_kms_key_name": "${encryption.value}"}]
+    assert "var.kms_key_name" in encryption["for_each"]
+    variables = {name for block in bootstrap["variable"] for name in block}
+    assert {"project_id", "kms_key_name", "noncurrent_days"} <= variables
+
+
+# Egress to Google APIs goes to private.googleapis.com only: the VPC must resolve and route it.
+
+def test_google_apis_resolve_and_route_to_private_google_access():
+    cidr = local("private_google_apis_cidr")
+    assert cidr == "199.36.153.8/30"
+    zone = resources("google_dns_managed_zone")["googleapis"]
+    assert zone["dns_name"] == "googleapis.com." and zone["visibility"] == "private"
+    assert zone["private_visibility_config"][0]["networks"][0]["network_url"] == "${google_compute_network.kscribe.id}"
+    records = {r["name"]: r for r in resources("google_dns_record_set").values()}
+    assert records["private.googleapis.com."]["type"] == "A"
+    assert "local.private_google_apis_cidr" in records["private.googleapis.com."]["rrdatas"]
+    assert records["*.googleapis.com."]["type"] == "CNAME"
+    assert records["*.googleapis.com."]["rrdatas"] == ["private.googleapis.com."]
+    route = resources("google_compute_route")["private_google_apis"]
+    assert route["dest_range"] == "${local.private_google_apis_cidr}"
+    assert route["next_hop_gateway"] == "default-internet-gateway"
+    assert resources("google_compute_subnetwork")["kscribe"]["private_ip_google_access"] is True
+
+
+def test_the_generated_config_names_the_event_token_issuer_and_its_keys():
+    issuer = local("event_issuer")
+    assert issuer.startswith("https://container.googleapis.com/v1/projects/${var.project_id}/locations/")
+    template = (TERRAFORM / "templates" / "config.env.tftpl").read_text().splitlines()
+    assert "KSCRIBE_EVENT_ISSUER=${issuer}" in template
+    assert "KSCRIBE_EVENT_JWKS_URL=${issuer}/jwks" in template
+    generated = resources("local_file")["config_env"]
+    assert "local.event_issuer" in str(generated["content"])
