@@ -41,3 +41,8 @@ def api_keys() -> str:
 def rate_window(key_id: str, window: int) -> str:
     """Counter: requests by one key in one rate-limit window."""
     return f"{PREFIX}:rate:{key_id}:{window}"
+
+
+def auth_failures_window(client: str, window: int) -> str:
+    """Counter: failed API authentications from one client address in one rate-limit window."""
+    return f"{PREFIX}:authfail:{client}:{window}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
 
-from kscribe import errors
+from kscribe import errors, events
 
 JOBS = Counter("kscribe_jobs_total", "Jobs that ended, by outcome and failure reason.", ["outcome", "reason"])
 STAGE_SECONDS = Histogram("kscribe_stage_duration_seconds", "Wall time of one stage call.", ["stage"],
@@ -29,6 +29,24 @@ JOBS_STUCK = Gauge("kscribe_jobs_stuck", "Unfinished jobs that have not moved fo
                    multiprocess_mode="max")
 API_REQUESTS = Counter("kscribe_api_requests_total", "API requests by route and status.",
                        ["method", "route", "status"])
+# reason: unauthenticated (no valid broker token), unknown_job, mismatch, early, ...: a fixed set
+# chosen in code. type: one of kscribe's event types or "other" (see event_type_label).
+EVENTS_REJECTED = Counter("kscribe_events_rejected_total", "Events refused or dropped unprocessed, by why.",
+                          ["type", "reason"])
+
+# The method is whatever the client wrote on the request line: anything else shares "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_EVENT_TYPES = frozenset({events.OBJECT_FINALIZED, events.PUBSUB_MESSAGE, events.JOB_CREATED, events.CHUNK_READY,
+                          events.JOB_TRANSCRIBED, events.JOB_COMPLETED, events.JOB_FAILED})
+
+
+def method_label(method: str) -> str:
+    return method if method in _METHODS else "other"
+
+
+def event_type_label(event_type: str) -> str:
+    """An event's type as a label: an unauthenticated sender chooses it, so unknown ones share "other"."""
+    return event_type if event_type in _EVENT_TYPES else "other"
 
 # Failure reasons as a bounded label: the error's class, never its message.
 _REASONS = {

@@ -125,6 +125,13 @@ class Settings:
     api_rate_per_minute: int = 120
     api_max_body_bytes: int = 64 * 1024
     api_local_sources: bool = False
+    # Failed authentications per minute per client address before the API answers 429, and
+    # how many proxies in front of the API append to X-Forwarded-For (0: the peer address).
+    api_auth_failures_per_minute: int = 30
+    trusted_proxy_hops: int = 0
+    # The api function's metrics and detailed readiness, off the public port (0: not served).
+    internal_port: int = 0
+    internal_host: str = "127.0.0.1"
 
     # Observability: prometheus-client's directory for several gunicorn workers (empty: one).
     metrics_multiprocess_dir: str = ""
@@ -132,6 +139,14 @@ class Settings:
     stuck_after_s: float = 1800.0
     # Readiness fails below this much free space in the scratch directory.
     min_free_disk_bytes: int = 2 * 1024**3
+
+    # Events from the broker: "" trusts the network; "oidc" requires Knative Eventing's OIDC
+    # token, signed by a key at event_jwks_url, from one of event_senders.
+    event_auth: str = ""
+    event_jwks_url: str = ""
+    event_issuer: str = ""
+    event_audience: str = ""
+    event_senders: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -165,6 +180,9 @@ class Settings:
             "api_rate_per_minute": ("KSCRIBE_API_RATE_PER_MINUTE", int, 1),
             "api_max_body_bytes": ("KSCRIBE_API_MAX_BODY_BYTES", int, 256),
             "min_free_disk_bytes": ("KSCRIBE_MIN_FREE_DISK_BYTES", int, 0),
+            "api_auth_failures_per_minute": ("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", int, 1),
+            "trusted_proxy_hops": ("KSCRIBE_TRUSTED_PROXY_HOPS", int, 0),
+            "internal_port": ("KSCRIBE_INTERNAL_PORT", int, 0),
         }
         for attr, (name, kind, minimum) in numbers.items():
             if env.get(name):
@@ -198,6 +216,13 @@ class Settings:
             values["task"] = env["KSCRIBE_TASK"]
         if env.get("KSCRIBE_FORMATS"):
             values["formats"] = parse_formats(env["KSCRIBE_FORMATS"])
+        for attr, name in {"internal_host": "KSCRIBE_INTERNAL_HOST", "event_auth": "KSCRIBE_EVENT_AUTH",
+                           "event_jwks_url": "KSCRIBE_EVENT_JWKS_URL", "event_issuer": "KSCRIBE_EVENT_ISSUER",
+                           "event_audience": "KSCRIBE_EVENT_AUDIENCE"}.items():
+            if env.get(name):
+                values[attr] = env[name].strip()
+        if env.get("KSCRIBE_EVENT_SENDERS"):
+            values["event_senders"] = tuple(s.strip() for s in env["KSCRIBE_EVENT_SENDERS"].split(",") if s.strip())
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
@@ -213,3 +238,14 @@ class Settings:
             raise ConfigError(f"task must be transcribe or translate, not {self.task!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.internal_port > 65535:
+            raise ConfigError(f"KSCRIBE_INTERNAL_PORT must be a port number, not {self.internal_port}")
+        if self.event_auth not in ("", "oidc"):
+            raise ConfigError(f"KSCRIBE_EVENT_AUTH must be empty or oidc, not {self.event_auth!r}")
+        if self.event_auth == "oidc":
+            missing = [name for name, value in (
+                ("KSCRIBE_EVENT_JWKS_URL", self.event_jwks_url), ("KSCRIBE_EVENT_ISSUER", self.event_issuer),
+                ("KSCRIBE_EVENT_AUDIENCE", self.event_audience), ("KSCRIBE_EVENT_SENDERS", self.event_senders))
+                if not value]
+            if missing:
+                raise ConfigError(f"KSCRIBE_EVENT_AUTH=oidc needs {', '.join(missing)}")
