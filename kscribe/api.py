@@ -6,6 +6,8 @@ answer carries. Errors are ``{"error": {"code", "message"}}`` with the matching 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import uuid
@@ -19,7 +21,7 @@ from kscribe.api_spec import OPENAPI
 from kscribe.apikeys import ApiKey, ApiKeys
 from kscribe.callbacks import check_url
 from kscribe.context import Context
-from kscribe.errors import CallbackRefused, ConfigError, ModelNotFound
+from kscribe.errors import CallbackRefused, ConfigError, IdempotencyKeyReused, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
 from kscribe.handlers import announce
@@ -27,12 +29,16 @@ from kscribe.models import check_model
 from kscribe.notices import JobChoices
 from kscribe.ratelimit import RateLimiter
 from kscribe.settings import ALL_FORMATS, parse_formats
-from kscribe.stages import ingest
+from kscribe.stages import JobRequest, ingest, layout
+from kscribe.storage import is_within
+from kscribe.tenants import Tenant, Tenants, source_allowed
+from kscribe.usage import usage_view
 from kscribe.values import Job, JobStatus, ObjectNotice
 
 log = logging.getLogger(__name__)
 
 BASE = "/api/v1/transcriptions"
+USAGE = "/api/v1/usage"
 _JOB_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})$")
 _TRANSCRIPT_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/transcript$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -91,6 +97,7 @@ class Api:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.keys = ApiKeys(ctx.jobs.redis)
+        self.tenants = Tenants(ctx.jobs.redis)
         self.limiter = RateLimiter(ctx.jobs.redis, ctx.settings.api_rate_per_minute)
         self.auth_failures = RateLimiter(ctx.jobs.redis, ctx.settings.api_auth_failures_per_minute,
                                          key_for=keys.auth_failures_window)
@@ -127,6 +134,8 @@ class Api:
             raise ApiError(405, "method_not_allowed", f"{method} is not allowed on a transcription")
         if (m := _TRANSCRIPT_PATH.match(path)) and method == "GET":
             return "transcript", self._transcript, (m.group(1),)
+        if path == USAGE and method == "GET":
+            return "usage", self._usage, ()
         raise ApiError(404, "not_found", f"no route for {method} {request.path}")
 
     def _authenticate(self, request: ApiRequest) -> ApiKey:
@@ -199,7 +208,7 @@ class Api:
             raise self._field_error("task", "must be transcribe or translate")
         if model:
             try:
-                check_model(model)
+                check_model(model, allow_custom=False)  # paths and gs:// models are the operator's
             except ModelNotFound as exc:
                 raise self._field_error("model", str(exc)) from None
         formats = body.get("formats")
@@ -228,34 +237,54 @@ class Api:
         return JobChoices(model=model, language=language, task=task, formats=formats or None,
                           callback_url=callback_url, metadata=metadata)
 
-    def _source(self, body: dict[str, Any]) -> ObjectNotice:
+    def _source(self, body: dict[str, Any], tenant: Tenant) -> ObjectNotice:
         source = body.get("source")
         if not isinstance(source, str) or not source:
             raise self._field_error("source", "required: gs://bucket/object")
-        if source.startswith("gs://"):
-            if "/" not in source[5:] or source.endswith("/"):
-                raise self._field_error("source", "must name an object: gs://bucket/object")
-        elif not (self.ctx.settings.api_local_sources and source.startswith("/")):
+        if not source.startswith("gs://") and not (self.ctx.settings.api_local_sources and source.startswith("/")):
             raise self._field_error("source", "must be gs://bucket/object")
+        # Whatever the tenant may not read answers exactly as a missing object does, so the
+        # answer tells nothing about what exists outside its own prefixes.
+        missing = ApiError(400, "source_not_found", f"source: {source} does not exist (or is not readable)")
+        if not source_allowed(self.ctx.settings, tenant, source):
+            raise missing
         info = self.ctx.blobs.stat(source)
         if info is None:
-            raise ApiError(400, "source_not_found", f"source: {source} does not exist (or is not readable)")
+            raise missing
         return ObjectNotice(uri=info.uri, generation=info.generation, size=info.size,
                             content_type=info.content_type, metadata=info.metadata)
+
+    def _tenant(self, key: ApiKey) -> Tenant:
+        return self.tenants.get(key.tenant) or Tenant(key.tenant)
 
     def _create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         body = self._parse_create(request)
         choices = self._choices(body)
-        notice = self._source(body)
+        tenant = self._tenant(key)
+        notice = self._source(body, tenant)
         idempotency = request.headers.get("idempotency-key", "")
         if len(idempotency) > 200:
             raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
+        settings = self.ctx.settings
+        if (used := self.ctx.jobs.audio_used_today(tenant.name)) >= (limit := Tenants.audio_limit_s(settings, tenant)) > 0:
+            raise ApiError(429, "quota_exceeded", f"today's {limit / 3600:g} hours of audio are used "
+                                                  f"({used / 3600:.2f} h); the allowance renews at 00:00 UTC")
         # With the header a retried POST finds the first job; without it every POST is new.
-        request_key = f"api:{key.tenant}:{idempotency or uuid.uuid4().hex}"
-        result = ingest(notice, self.ctx, choices, explicit=True, request_key=request_key, tenant=key.tenant)
+        job_request = JobRequest(
+            key=f"api:{key.tenant}:{idempotency or uuid.uuid4().hex}", tenant=key.tenant,
+            request_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
+            max_active=Tenants.max_active_jobs(settings, tenant))
+        try:
+            result = ingest(notice, self.ctx, choices, job_request)
+        except IdempotencyKeyReused as exc:
+            raise ApiError(422, "idempotency_key_reused", str(exc)) from None
+        except QuotaExceeded as exc:
+            raise ApiError(429, "quota_exceeded", str(exc), {"Retry-After": "60"}) from None
         job = result.job
         assert job is not None  # explicit requests are never skipped
-        rollback = (lambda: self.ctx.jobs.discard(job.id, request_key)) if result.created else None
+        if result.created:
+            metrics.TENANT_JOBS.labels(metrics.tenant_label(tenant.name, known=True)).inc()
+        rollback = (lambda: self.ctx.jobs.discard(job.id, job_request.key)) if result.created else None
         return ApiResponse(202, {"id": job.id, "status": job.status.value, "status_url": f"{BASE}/{job.id}"},
                            {"Location": f"{BASE}/{job.id}"}, events=announce(job, result.created), rollback=rollback)
 
@@ -276,8 +305,10 @@ class Api:
             raise ApiError(400, "invalid_query", "limit must be 1-100 and cursor non-negative")
         items: list[dict] = []
         position, next_cursor = cursor, None
+        # Through the tenant's status index when filtering: a page costs what it shows, not
+        # a walk over the tenant's whole history. Ids of expired jobs are skipped.
         while True:
-            ids = self.ctx.jobs.tenant_job_ids(key.tenant, position, limit)
+            ids = self.ctx.jobs.tenant_job_ids(key.tenant, position, limit, status or "")
             for offset, job_id in enumerate(ids):
                 job = self.ctx.jobs.get(job_id)
                 if job is not None and (not status or job.status.value == status):
@@ -297,9 +328,11 @@ class Api:
             raise ApiError(400, "invalid_format", f"format must be one of {', '.join(ALL_FORMATS)}")
         if job.status is not JobStatus.SUCCEEDED:
             raise ApiError(409, "not_ready", f"the transcription is {job.status.value}, not succeeded")
-        if fmt not in job.outputs:
+        uri = job.outputs.get(fmt, "")
+        # Served only from the job's own location, whatever the record says.
+        if not is_within(uri, job.output_uri):
             raise ApiError(404, "format_not_available", f"this job did not produce {fmt}")
-        return ApiResponse(200, self.ctx.blobs.read_bytes(job.outputs[fmt]), {"Content-Type": CONTENT_TYPES[fmt]})
+        return ApiResponse(200, self.ctx.blobs.read_bytes(uri), {"Content-Type": CONTENT_TYPES[fmt]})
 
     def _cancel(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
         job = self._own_job(key, job_id)
@@ -307,4 +340,11 @@ class Api:
             raise ApiError(409, "already_finished", f"the transcription already {job.status.value}")
         if self.ctx.jobs.cancel(job.id):
             metrics.JOBS.labels("cancelled", "").inc()
+        # Nothing reads a cancelled job's intermediate objects again; an extraction still
+        # running removes what it writes once it sees the job ended (stages/extract.py).
+        self.ctx.blobs.delete_prefix(layout.job_prefix(self.ctx.settings.work_uri, job.id))
         return ApiResponse(200, job_view(self.ctx.jobs.require(job.id)))
+
+    # --- GET /api/v1/usage -------------------------------------------------------------
+    def _usage(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
+        return ApiResponse(200, usage_view(self.ctx, self._tenant(key)))

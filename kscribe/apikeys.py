@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -11,10 +10,9 @@ from dataclasses import dataclass
 import redis
 
 from kscribe import keys
-from kscribe.errors import ConfigError
+from kscribe.tenants import Tenants
 
 TOKEN_PREFIX = "ksk_"
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -40,8 +38,7 @@ class ApiKeys:
 
     def create(self, tenant: str, name: str = "") -> tuple[str, ApiKey]:
         """A new key for ``tenant``. The token is returned once and never stored."""
-        if not _TENANT.match(tenant):
-            raise ConfigError("tenant must be 1-63 lower-case letters, digits or dashes, starting with one of the first two")
+        Tenants(self.redis).ensure(tenant)  # checks the name; a first key creates the tenant
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         key_hash = _hash(token)
         record = {"tenant": tenant, "name": name, "created_at": str(time.time()), "revoked": "0"}

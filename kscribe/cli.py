@@ -46,12 +46,31 @@ def _parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="manage API keys (stored hashed in Redis, each bound to a tenant)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create", help="create a key; the token is printed once")
+    create = keys_sub.add_parser("create", help="create a key; the token is printed once (a new tenant's "
+                                                "callback secret too)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--name", default="")
+    create.add_argument("--source", action="append", default=[], metavar="PREFIX",
+                        help="let the tenant also use sources under gs://bucket/prefix/ (repeatable; its own "
+                             "upload prefix <input>/tenants/<tenant>/ is always allowed)")
     keys_sub.add_parser("list", help="list keys (ids, tenants, state; never tokens)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
+
+    tenants = sub.add_parser("tenants", help="tenants: their sources, quotas and callback secrets")
+    tenants_sub = tenants.add_subparsers(dest="tenants_command", required=True)
+    tenants_sub.add_parser("list", help="every tenant with its sources and quotas")
+    limits = tenants_sub.add_parser("set", help="set a tenant's quotas (0: the installation's default)")
+    limits.add_argument("tenant")
+    limits.add_argument("--max-active-jobs", type=int)
+    limits.add_argument("--audio-hours-per-day", type=float)
+    limits.add_argument("--source", action="append", default=[], metavar="PREFIX", help="add a source prefix")
+    rotate = tenants_sub.add_parser("rotate-secret", help="a new callback signing secret, printed once")
+    rotate.add_argument("tenant")
+
+    usage = sub.add_parser("usage", help="what each tenant uses of its quotas today")
+    usage.add_argument("--tenant", help="only this tenant")
+    usage.add_argument("--json", action="store_true")
 
     status = sub.add_parser("status", help="show a job")
     status.add_argument("job_id", metavar="JOB")
@@ -169,12 +188,19 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.apikeys import ApiKeys
     from kscribe.embedded_redis import connect
+    from kscribe.tenants import Tenants
 
-    keys = ApiKeys(connect(settings))
+    client = connect(settings)
+    keys = ApiKeys(client)
     if args.keys_command == "create":
+        tenant, new = Tenants(client).ensure(args.tenant)
+        if args.source:
+            tenant = Tenants(client).add_sources(args.tenant, args.source)
         token, key = keys.create(args.tenant, args.name)
         print(token)
         print(f"key {key.key_id} for tenant {key.tenant}: the token above is shown only now", file=sys.stderr)
+        if new:
+            print(f"callback secret for tenant {tenant.name} (shown once): {tenant.callback_secret}", file=sys.stderr)
     elif args.keys_command == "list":
         for key in keys.list():
             state = "revoked" if key.revoked else "active"
@@ -183,6 +209,48 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
     elif not keys.revoke(args.key_id):
         print(f"kscribe: no key {args.key_id} (give at least 8 characters of its id)", file=sys.stderr)
         return 1
+    return 0
+
+
+def _tenants(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.embedded_redis import connect
+    from kscribe.tenants import Tenants, upload_prefix
+
+    tenants = Tenants(connect(settings))
+    if args.tenants_command == "rotate-secret":
+        print(tenants.rotate_secret(args.tenant))
+        print(f"tenant {args.tenant}: callbacks are signed with the secret above from now on (shown only now)",
+              file=sys.stderr)
+        return 0
+    if args.tenants_command == "set":
+        tenants.set_limits(args.tenant, args.max_active_jobs, args.audio_hours_per_day)
+        if args.source:
+            tenants.add_sources(args.tenant, args.source)
+    names = [args.tenant] if args.tenants_command == "set" else tenants.names()
+    for name in names:
+        tenant = tenants.get(name)
+        if tenant is None:
+            continue
+        sources = ", ".join((upload_prefix(settings, name), *tenant.sources))
+        print(f"{name:<20} jobs ≤ {Tenants.max_active_jobs(settings, tenant) or '∞'}, "
+              f"audio ≤ {Tenants.audio_limit_s(settings, tenant) / 3600 or '∞'} h/day, sources: {sources}")
+    return 0
+
+
+def _usage(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.tenants import Tenant, Tenants
+    from kscribe.usage import usage_view
+
+    ctx = Context.create(settings)
+    tenants = Tenants(ctx.jobs.redis)
+    names = [args.tenant] if args.tenant else tenants.names()
+    views = [usage_view(ctx, tenants.get(n) or Tenant(n)) for n in names]
+    if args.json:
+        print(json.dumps(views, indent=1))
+        return 0
+    for v in views:
+        print(f"{v['tenant']:<20} active jobs {v['active_jobs']}/{v['max_active_jobs'] or '∞'}, "
+              f"audio today {v['audio_hours_today']:.2f}/{v['audio_hours_per_day'] or '∞'} h")
     return 0
 
 
@@ -202,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
-        return {"run": _run, "submit": _submit, "keys": _keys, "status": _status}[args.command](args, settings)
+        commands = {"run": _run, "submit": _submit, "keys": _keys, "tenants": _tenants, "usage": _usage,
+                    "status": _status}
+        return commands[args.command](args, settings)
     except ConfigError as exc:
         print(f"kscribe: {exc}", file=sys.stderr)
         return 2

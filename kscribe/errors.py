@@ -41,8 +41,24 @@ class MediaError(InputError):
         self.stderr_tail = stderr_tail
 
 
+class UnsupportedContainer(NotMedia):
+    """The file reads as a container kscribe does not open (a playlist, a script, an image)."""
+
+
+class ImplausibleAudio(NotMedia):
+    """The audio track declares parameters no recording has (a sample rate of 1 Hz)."""
+
+
+class MediaTooLong(MediaError):
+    """The recording is (or decodes to) more than the configured maximum duration."""
+
+
 class ModelNotFound(InputError):
     """The requested model is not installed or not a model directory."""
+
+
+class DailyQuotaExceeded(InputError):
+    """The job's audio would take its tenant past the day's allowance."""
 
 
 class OutputNotWritable(InputError):
@@ -51,6 +67,24 @@ class OutputNotWritable(InputError):
 
 class CallbackRefused(InputError):
     """The callback URL is not allowed (not http(s), or resolves to an internal address)."""
+
+
+class IdempotencyKeyReused(KscribeError):
+    """An idempotency key sent again with a different request."""
+
+
+class QuotaExceeded(KscribeError):
+    """A tenant is at one of its limits (unfinished jobs, audio per day)."""
+
+
+class EventRejected(KscribeError):
+    """An event that does not match the job it names (unknown job, other fields than the
+    job's, a step the job is not at): dropped and counted, never acted on. ``reason`` is a
+    bounded metric label."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 class TransientError(KscribeError):

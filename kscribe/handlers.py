@@ -8,30 +8,43 @@ policy: an ``InputError`` fails the job with its message and the event is acknow
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 
 from kscribe import callbacks, events, metrics
 from kscribe.context import Context
-from kscribe.errors import InputError
+from kscribe.errors import EventRejected, InputError
 from kscribe.events import Event
 from kscribe.notices import notice_from_pubsub_message, notice_from_storage_object
 from kscribe.stages import extract, ingest, publish, transcribe
-from kscribe.values import Chunk, Job, JobStatus
+from kscribe.tenants import Tenants
+from kscribe.values import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, Context], list[Event]]
 
 
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _rejected(event: Event, exc: EventRejected) -> list[Event]:
+    """Drop an event that does not match its job: acknowledged (a retry would not change
+    it), logged and counted, never acted on."""
+    metrics.EVENTS_REJECTED.labels(metrics.event_type_label(event.type), exc.reason).inc()
+    log.warning("rejected %s event %s (%s): %s", event.type, event.id, exc.reason, exc)
+    return []
+
+
 def _job_id(event: Event) -> str | None:
-    """The event's job, or None (logged): a malformed event is acknowledged, since no retry
-    could ever make it well-formed."""
+    """The event's job, or None (logged and counted): a malformed event is acknowledged,
+    since no retry could ever make it well-formed."""
     job_id = event.data.get("job_id") if isinstance(event.data, dict) else None
-    if not job_id:
-        log.warning("ignoring %s event %s without a job_id", event.type, event.id)
+    if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+        _rejected(event, EventRejected("malformed", f"no valid job_id in {event.type} event {event.id}"))
         return None
-    return str(job_id)
+    return job_id
 
 
 def _failed(ctx: Context, job_id: str, stage: str, error: Exception, metric_reason: str = "") -> list[Event]:
@@ -66,13 +79,15 @@ def on_object_finalized(event: Event, ctx: Context) -> list[Event]:
     try:
         notice = notice_from_storage_object(event.data)
     except ValueError as exc:
-        log.warning("ignoring malformed storage notification %s: %s", event.id, exc)
-        return []
-    return _ingest(notice, ctx)
+        return _rejected(event, EventRejected("malformed", f"malformed storage notification: {exc}"))
+    return _ingest(event, notice, ctx)
 
 
-def _ingest(notice, ctx: Context) -> list[Event]:
-    result = ingest(notice, ctx)
+def _ingest(event: Event, notice, ctx: Context) -> list[Event]:
+    try:
+        result = ingest(notice, ctx)
+    except EventRejected as exc:
+        return _rejected(event, exc)
     return announce(result.job, result.created) if result.job else []
 
 
@@ -81,9 +96,8 @@ def on_pubsub_message(event: Event, ctx: Context) -> list[Event]:
     try:
         notice = notice_from_pubsub_message(message or {})
     except ValueError as exc:
-        log.warning("ignoring malformed Pub/Sub storage notification %s: %s", event.id, exc)
-        return []
-    return _ingest(notice, ctx) if notice else []
+        return _rejected(event, EventRejected("malformed", f"malformed Pub/Sub storage notification: {exc}"))
+    return _ingest(event, notice, ctx) if notice else []
 
 
 def on_job_created(event: Event, ctx: Context) -> list[Event]:
@@ -92,6 +106,8 @@ def on_job_created(event: Event, ctx: Context) -> list[Event]:
         return []
     try:
         chunks = extract(job_id, ctx)
+    except EventRejected as exc:
+        return _rejected(event, exc)
     except InputError as exc:
         return _failed(ctx, job_id, "extract", exc)
     return [events.chunk_ready(c.to_dict()) for c in chunks]
@@ -101,12 +117,13 @@ def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
     job_id = _job_id(event)
     if job_id is None:
         return []
+    index = event.data.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        return _rejected(event, EventRejected("malformed", f"chunk event {event.id} without a valid index"))
     try:
-        chunk = Chunk.from_dict(event.data)
-    except (KeyError, TypeError, ValueError) as exc:
-        return _failed(ctx, job_id, "transcribe", InputError(f"malformed chunk event: {exc}"))
-    try:
-        outcome = transcribe(chunk, ctx)
+        outcome = transcribe(job_id, index, ctx, claimed=event.data)
+    except EventRejected as exc:
+        return _rejected(event, exc)
     except InputError as exc:
         return _failed(ctx, job_id, "transcribe", exc)
     return [events.job_transcribed(job_id)] if outcome.last else []
@@ -118,6 +135,8 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
         return []
     try:
         job = publish(job_id, ctx)
+    except EventRejected as exc:
+        return _rejected(event, exc)
     except InputError as exc:
         return _failed(ctx, job_id, "publish", exc)
     if job.status is not JobStatus.SUCCEEDED:
@@ -137,17 +156,34 @@ def callback_payload(event_type: str, job: Job) -> dict:
     }
 
 
+_FINISHED_STATUS = {events.JOB_COMPLETED: JobStatus.SUCCEEDED, events.JOB_FAILED: JobStatus.FAILED}
+
+
+def _callback_secret(job: Job, ctx: Context) -> str:
+    """A tenant's jobs are signed with the tenant's own secret, so no tenant can sign what
+    another's webhook accepts; bucket uploads of nobody's with the installation's."""
+    if not job.tenant:
+        return ctx.settings.callback_secret
+    tenant = Tenants(ctx.jobs.redis).get(job.tenant)
+    return tenant.callback_secret if tenant else ""
+
+
 def on_job_finished(event: Event, ctx: Context) -> list[Event]:
     """Send the job's signed callback, once it has delivered; record the outcome on the job."""
     job_id = _job_id(event)
     job = ctx.jobs.get(job_id) if job_id else None
+    if job_id and job is None:
+        return _rejected(event, EventRejected("unknown_job", f"no job {job_id}"))
     if job is None or not job.callback_url or job.callback_status == "delivered":
         return []
+    if job.status is not _FINISHED_STATUS.get(event.type):
+        return _rejected(event, EventRejected("mismatch", f"job {job.id} is {job.status.value}, not as {event.type} says"))
     settings = ctx.settings
-    if not settings.callback_secret:
-        outcome = callbacks.CallbackOutcome(False, 0, 0, "no callback secret configured (KSCRIBE_CALLBACK_SECRET)")
+    secret = _callback_secret(job, ctx)
+    if not secret:
+        outcome = callbacks.CallbackOutcome(False, 0, 0, "no callback secret configured for this job's tenant")
     else:
-        outcome = callbacks.send(job.callback_url, callback_payload(event.type, job), settings.callback_secret,
+        outcome = callbacks.send(job.callback_url, callback_payload(event.type, job), secret,
                                  event.type, allow=settings.callback_allow, attempts=settings.callback_attempts,
                                  backoff_s=settings.callback_backoff_s)
     ctx.jobs.update(job.id, callback_status="delivered" if outcome.delivered else "failed",
@@ -160,15 +196,36 @@ def on_job_finished(event: Event, ctx: Context) -> list[Event]:
 _STAGE_OF = {events.JOB_CREATED: "extract", events.CHUNK_READY: "transcribe", events.JOB_TRANSCRIBED: "publish"}
 
 
+def _at_step(event: Event, job: Job, ctx: Context) -> bool:
+    """Whether the job still waits on the step a dead-lettered event drove: only then can
+    giving up on that event be what stops the job."""
+    if event.type == events.JOB_CREATED:
+        return job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING)
+    if event.type == events.CHUNK_READY:
+        index = event.data.get("index")
+        return (job.status is JobStatus.TRANSCRIBING and isinstance(index, int)
+                and not ctx.jobs.chunk_done(job.id, index))
+    if event.type == events.JOB_TRANSCRIBED:
+        return job.status in (JobStatus.TRANSCRIBING, JobStatus.PUBLISHING) and job.chunks_done >= job.chunks_total > 0
+    return False
+
+
 def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
     """An event whose deliveries all failed: fail its job, so nobody waits forever."""
-    job_id = event.data.get("job_id") if isinstance(event.data, dict) else None
-    if not job_id:
+    job_id = _job_id(event)
+    if job_id is None:
         log.error("dead-lettered %s %s has no job: %s", event.type, event.id, reason)
         return []
+    job = ctx.jobs.get(job_id)
+    if job is None:
+        return _rejected(event, EventRejected("unknown_job", f"dead-lettered event for no job {job_id}"))
+    if job.status.terminal:
+        return []  # ended meanwhile: nothing left to fail
+    if not _at_step(event, job, ctx):
+        return _rejected(event, EventRejected("mismatch", f"job {job.id} is {job.status.value}, past {event.type}"))
     metrics.DEAD_LETTERED.labels(event.type if event.type in _STAGE_OF else "other").inc()
     stage = _STAGE_OF.get(event.type, "delivery")
-    return _failed(ctx, str(job_id), stage, InputError(f"gave up delivering {event.type}: {reason}"), "delivery")
+    return _failed(ctx, job_id, stage, InputError(f"gave up delivering {event.type}: {reason}"), "delivery")
 
 
 def release_claims(incoming: Event, ctx: Context) -> None:

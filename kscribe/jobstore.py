@@ -15,7 +15,7 @@ from typing import Any
 import redis
 
 from kscribe import keys
-from kscribe.errors import InputError
+from kscribe.errors import InputError, QuotaExceeded
 from kscribe.values import Job, JobStatus
 
 _JSON_FIELDS = {"formats", "metadata", "outputs"}
@@ -24,18 +24,28 @@ _TIMING_PREFIX = "timing."
 # Claim `bucket/name#generation` and create the job in one step.
 #   delivery A: GET object key → nil → SET, HSET job        → created
 #   delivery B: GET object key → A's job id                  → not created, same job
+# A tenant's job also enters the tenant's listing, its status index and its active set; the
+# concurrency quota is checked here, in the same step, so simultaneous creations cannot all
+# slip under it.
 _CREATE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {existing, 0} end
+local limit = tonumber(ARGV[5])
+if ARGV[4] ~= '' and limit > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[3] - ARGV[2])
+  if redis.call('ZCARD', KEYS[5]) >= limit then return {'', -1} end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('HSET', KEYS[2], unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 if ARGV[4] ~= '' then
-  -- Oldest first out: pruning expired ids never shifts the positions of newer ones.
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[3] - ARGV[2])
-  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-  redis.call('EXPIRE', KEYS[4], ARGV[2])
+  for i = 4, 6 do
+    -- Oldest first out: pruning expired ids never shifts the positions of newer ones.
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3] - ARGV[2])
+    redis.call('ZADD', KEYS[i], ARGV[3], ARGV[1])
+    redis.call('EXPIRE', KEYS[i], ARGV[2])
+  end
 end
 return {ARGV[1], 1}
 """
@@ -48,13 +58,39 @@ local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return -1 end
 if rank[current] == 4 then return 0 end
 if rank[ARGV[1]] < rank[current] then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 5))
 if rank[ARGV[1]] == 4 then
   redis.call('ZREM', KEYS[2], KEYS[3])
 else
   redis.call('ZADD', KEYS[2], ARGV[2], KEYS[3])
 end
+local tenant = redis.call('HGET', KEYS[1], 'tenant')
+if tenant and tenant ~= '' and current ~= ARGV[1] then
+  -- The tenant's status index follows the job (key names as in keys.tenant_status_jobs).
+  local base = ARGV[3] .. tenant
+  local created = redis.call('HGET', KEYS[1], 'created_at')
+  redis.call('ZREM', base .. ':status:' .. current, KEYS[3])
+  redis.call('ZADD', base .. ':status:' .. ARGV[1], created, KEYS[3])
+  redis.call('EXPIRE', base .. ':status:' .. ARGV[1], ARGV[4])
+  if rank[ARGV[1]] == 4 then redis.call('ZREM', base .. ':active', KEYS[3]) end
+end
 return 1
+"""
+
+# Count a job's audio against its tenant's daily allowance, once per job (a redelivered or
+# duplicate extraction finds `usage_recorded` set). Refused, and nothing counted, when it
+# would take the day past the limit (ARGV[3] seconds; 0: no limit).
+_RECORD_USAGE = """
+if redis.call('HSETNX', KEYS[1], 'usage_recorded', '1') == 0 then return '0' end
+local limit = tonumber(ARGV[3])
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if limit > 0 and used + tonumber(ARGV[1]) > limit then
+  redis.call('HDEL', KEYS[1], 'usage_recorded')
+  return '-1'
+end
+local total = redis.call('INCRBYFLOAT', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return total
 """
 
 # Record a chunk as done and decide, exactly once, which delivery finishes the job.
@@ -146,17 +182,24 @@ class JobStore:
         self._advance = client.register_script(_ADVANCE)
         self._complete_chunk = client.register_script(_COMPLETE_CHUNK)
         self._release_finalizer = client.register_script(_RELEASE_FINALIZER)
+        self._record_usage = client.register_script(_RECORD_USAGE)
 
-    def create(self, job: Job, dedupe_key: str) -> tuple[Job, bool]:
+    def create(self, job: Job, dedupe_key: str, max_active: int = 0) -> tuple[Job, bool]:
         """Store ``job`` unless ``dedupe_key`` already has one; return the stored job and
-        whether this call created it."""
+        whether this call created it. With ``max_active`` > 0, raise ``QuotaExceeded`` when
+        the job's tenant already has that many unfinished jobs."""
         now = self.clock()
         record = {f.name: getattr(job, f.name) for f in fields(Job) if f.name != "timings"}
         record.update(created_at=now, updated_at=now)
+        tenant = job.tenant
         job_id, created = self._create(
-            keys=[keys.object_job(dedupe_key), keys.job(job.id), keys.active_jobs(), keys.tenant_jobs(job.tenant)],
-            args=[job.id, self.retention_s, now, job.tenant, *_flatten(record)],
+            keys=[keys.object_job(dedupe_key), keys.job(job.id), keys.active_jobs(), keys.tenant_jobs(tenant),
+                  keys.tenant_active(tenant), keys.tenant_status_jobs(tenant, job.status.value)],
+            args=[job.id, self.retention_s, now, tenant, max_active, *_flatten(record)],
         )
+        if created == -1:
+            raise QuotaExceeded(f"tenant {tenant} already has {max_active} unfinished jobs; "
+                                "wait for one to finish or cancel one")
         return self.require(job_id), bool(created)
 
     def job_id_for(self, dedupe_key: str) -> str | None:
@@ -177,7 +220,8 @@ class JobStore:
         """Move the job to ``status`` (setting ``values``) unless that would go backwards
         or leave a terminal state. True if applied."""
         applied = self._advance(keys=[keys.job(job_id), keys.active_jobs(), job_id],
-                                args=[status.value, self.clock(), *_flatten(values)])
+                                args=[status.value, self.clock(), keys.tenant(""), self.retention_s,
+                                      *_flatten(values)])
         return applied == 1
 
     def fail(self, job_id: str, reason: str, stage: str) -> bool:
@@ -203,14 +247,37 @@ class JobStore:
             raise InputError(f"job {job_id} does not exist (never created, or expired)")
         return ChunkCompletion(done=int(done), first_time=bool(added), last=bool(last))
 
+    def chunk_done(self, job_id: str, index: int) -> bool:
+        return bool(self.redis.sismember(keys.job_chunks_done(job_id), index))
+
     def cancel(self, job_id: str) -> bool:
         """Cancel the job unless it already ended: every stage then ignores its events."""
         return self.advance(job_id, JobStatus.CANCELLED, error="cancelled", failed_stage="")
 
-    def tenant_job_ids(self, tenant: str, start: int, count: int) -> list[str]:
-        """Up to ``count`` of the tenant's job ids, newest first, from position ``start``.
-        Ids of expired jobs may remain until pruned at a later create; callers skip them."""
-        return self.redis.zrevrange(keys.tenant_jobs(tenant), start, start + count - 1)
+    def tenant_job_ids(self, tenant: str, start: int, count: int, status: str = "") -> list[str]:
+        """Up to ``count`` of the tenant's job ids (only those in ``status``, if given), newest
+        first, from position ``start``. Ids of expired jobs may remain until pruned at a later
+        create; callers skip them."""
+        key = keys.tenant_status_jobs(tenant, status) if status else keys.tenant_jobs(tenant)
+        return self.redis.zrevrange(key, start, start + count - 1)
+
+    def tenant_active_count(self, tenant: str) -> int:
+        """How many of the tenant's jobs are unfinished (expired ones pruned first)."""
+        key = keys.tenant_active(tenant)
+        self.redis.zremrangebyscore(key, "-inf", self.clock() - self.retention_s)
+        return int(self.redis.zcard(key))
+
+    def record_usage(self, job_id: str, tenant: str, audio_s: float, limit_s: float) -> bool:
+        """Count the job's audio against the tenant's allowance for today (UTC), once per job.
+        False, with nothing counted, if it would take the day past ``limit_s`` (0: no limit)."""
+        day = time.strftime("%Y%m%d", time.gmtime(self.clock()))
+        total = self._record_usage(keys=[keys.job(job_id), keys.tenant_audio_day(tenant, day)],
+                                   args=[round(audio_s, 3), 3 * 24 * 3600, limit_s])
+        return float(total) != -1
+
+    def audio_used_today(self, tenant: str) -> float:
+        day = time.strftime("%Y%m%d", time.gmtime(self.clock()))
+        return float(self.redis.get(keys.tenant_audio_day(tenant, day)) or 0)
 
     def stuck_jobs(self, older_than_s: float) -> int:
         """How many unfinished jobs have not moved for ``older_than_s`` seconds. Jobs that
@@ -232,6 +299,8 @@ class JobStore:
         pipe.zrem(keys.active_jobs(), job_id)
         if job is not None and job.tenant:
             pipe.zrem(keys.tenant_jobs(job.tenant), job_id)
+            pipe.zrem(keys.tenant_active(job.tenant), job_id)
+            pipe.zrem(keys.tenant_status_jobs(job.tenant, job.status.value), job_id)
         pipe.execute()
 
     def release_finalizer(self, job_id: str, index: int) -> None:

@@ -43,6 +43,32 @@ def rate_window(key_id: str, window: int) -> str:
     return f"{PREFIX}:rate:{key_id}:{window}"
 
 
+def tenant(name: str) -> str:
+    """Hash: a tenant's allowed source prefixes, callback secret and quota overrides."""
+    return f"{PREFIX}:tenant:{name}"
+
+
+def tenants() -> str:
+    """Set: every tenant name (for listing)."""
+    return f"{PREFIX}:tenants"
+
+
+def tenant_status_jobs(tenant_name: str, status: str) -> str:
+    """Sorted set: a tenant's job ids in one status, by creation time (listing by status).
+    Maintained by the job store's scripts, which build this name themselves (see jobstore)."""
+    return f"{PREFIX}:tenant:{tenant_name}:status:{status}"
+
+
+def tenant_active(tenant_name: str) -> str:
+    """Sorted set: a tenant's unfinished job ids by creation time (the concurrency quota)."""
+    return f"{PREFIX}:tenant:{tenant_name}:active"
+
+
+def tenant_audio_day(tenant_name: str, day: str) -> str:
+    """Float counter: seconds of audio a tenant's jobs extracted on ``day`` (YYYYMMDD, UTC)."""
+    return f"{PREFIX}:tenant:{tenant_name}:audio:{day}"
+
+
 def auth_failures_window(client: str, window: int) -> str:
     """Counter: failed API authentications from one client address in one rate-limit window."""
     return f"{PREFIX}:authfail:{client}:{window}"

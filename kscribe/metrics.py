@@ -27,33 +27,49 @@ DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deli
                         ["type"])
 JOBS_STUCK = Gauge("kscribe_jobs_stuck", "Unfinished jobs that have not moved for KSCRIBE_STUCK_AFTER_SECONDS.",
                    multiprocess_mode="max")
+# reason: unauthenticated (no valid broker token; functions/runtime.py), or why an event does
+# not match the job it names (kscribe/handlers.py): a fixed set chosen in code.
+EVENTS_REJECTED = Counter("kscribe_events_rejected_total",
+                          "Events refused or dropped unprocessed (unauthenticated, or not matching their job), "
+                          "by reason.", ["type", "reason"])
+# Per tenant: tenants are created by the operator, so the label is bounded; uploads under a
+# prefix no tenant owns count as "unknown", bucket uploads of nobody's as "uploads".
+TENANT_JOBS = Counter("kscribe_tenant_jobs_created_total", "Jobs created, by tenant.", ["tenant"])
+TENANT_AUDIO_SECONDS = Counter("kscribe_tenant_audio_seconds_total", "Seconds of audio extracted, by tenant.",
+                               ["tenant"])
 API_REQUESTS = Counter("kscribe_api_requests_total", "API requests by route and status.",
                        ["method", "route", "status"])
-# reason: unauthenticated (no valid broker token), unknown_job, mismatch, early, ...: a fixed set
-# chosen in code. type: one of kscribe's event types or "other" (see event_type_label).
-EVENTS_REJECTED = Counter("kscribe_events_rejected_total", "Events refused or dropped unprocessed, by why.",
-                          ["type", "reason"])
 
 # The method is whatever the client wrote on the request line: anything else shares "other".
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_EVENT_TYPES = frozenset({events.OBJECT_FINALIZED, events.PUBSUB_MESSAGE, events.JOB_CREATED, events.CHUNK_READY,
-                          events.JOB_TRANSCRIBED, events.JOB_COMPLETED, events.JOB_FAILED})
 
 
 def method_label(method: str) -> str:
     return method if method in _METHODS else "other"
 
 
-def event_type_label(event_type: str) -> str:
-    """An event's type as a label: an unauthenticated sender chooses it, so unknown ones share "other"."""
-    return event_type if event_type in _EVENT_TYPES else "other"
-
 # Failure reasons as a bounded label: the error's class, never its message.
 _REASONS = {
     errors.SourceNotFound: "source_not_found", errors.NotMedia: "not_media", errors.NoAudioTrack: "no_audio",
     errors.MediaError: "media_error", errors.ModelNotFound: "model_not_found",
     errors.OutputNotWritable: "output_not_writable", errors.CallbackRefused: "callback_refused",
+    errors.DailyQuotaExceeded: "quota",
 }
+
+
+def tenant_label(tenant: str, known: bool) -> str:
+    if not tenant:
+        return "uploads"
+    return tenant if known else "unknown"
+
+
+_EVENT_TYPES = frozenset({events.OBJECT_FINALIZED, events.PUBSUB_MESSAGE, events.JOB_CREATED, events.CHUNK_READY,
+                          events.JOB_TRANSCRIBED, events.JOB_COMPLETED, events.JOB_FAILED})
+
+
+def event_type_label(event_type: str) -> str:
+    """kscribe's and GCS's event types as they are; anything else (a forged type) "other"."""
+    return event_type if event_type in _EVENT_TYPES else "other"
 
 
 def failure_reason(error: BaseException | None) -> str:

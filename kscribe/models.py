@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,8 +74,22 @@ def _not_found(name: str, why: str) -> ModelNotFound:
     )
 
 
-def check_model(name: str) -> None:
-    """Raise ``ModelNotFound`` unless ``name`` can be resolved; cheap, loads nothing."""
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_model(name: str, allow_custom: bool = True) -> None:
+    """Raise ``ModelNotFound`` unless ``name`` can be resolved; cheap, loads nothing.
+
+    ``allow_custom=False`` is for names a tenant chose: only installed packaged names. A
+    directory path or ``gs://`` prefix is an operator's setting — from a tenant it would
+    make a worker load files of the tenant's choosing — and the message says nothing about
+    this machine's filesystem."""
+    if not allow_custom:
+        if name not in PACKAGED or _package_dirs(PACKAGED[name]) is None:
+            installed = ", ".join(available_models()) or "none"
+            named = f"model {name!r}" if _PLAIN_NAME.fullmatch(name) else "that model"
+            raise ModelNotFound(f"{named} is not available here; choose one of: {installed}")
+        return
     if name.startswith("gs://"):
         return
     if name in PACKAGED:
@@ -84,6 +99,11 @@ def check_model(name: str) -> None:
     path = Path(name).expanduser()
     if not (path / "model.bin").is_file():
         raise _not_found(name, "is not a known model name or a directory holding model.bin")
+
+
+def check_tenant_model(name: str) -> None:
+    """``check_model`` for a name a tenant chose (API request, upload metadata)."""
+    check_model(name, allow_custom=False)
 
 
 def resolve_model(name: str, cache_dir: Path, blobs=None) -> Path:

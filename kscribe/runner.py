@@ -11,7 +11,7 @@ from kscribe.errors import SourceNotFound
 from kscribe.events import Event
 from kscribe.handlers import announce, on_dead_letter
 from kscribe.notices import JobChoices
-from kscribe.stages import IngestResult, ingest
+from kscribe.stages import IngestResult, JobRequest, ingest
 from kscribe.values import ObjectNotice
 
 
@@ -21,6 +21,7 @@ class LocalPipeline:
 
     def __init__(self, ctx: Context, attempts: int = 3, backoff_s: float = 0.5):
         self.ctx = ctx
+        self._stems: set[str] = set()
         self.bus = InProcessBus(ctx, attempts=attempts, backoff_s=backoff_s, dead_letter=self._dead_letter,
                                 workers=ctx.settings.parallel_chunks)
 
@@ -37,7 +38,13 @@ class LocalPipeline:
             raise SourceNotFound(f"no such file: {source}")
         notice = ObjectNotice(uri=info.uri, generation=info.generation, size=info.size,
                               content_type=info.content_type, metadata=info.metadata)
-        result = ingest(notice, self.ctx, choices or JobChoices(), explicit=True, request_key=uuid.uuid4().hex)
+        # Outputs land flat in the chosen directory, as the user asked; a second file of the
+        # same name in one run keeps its extension (talk.mp4 → talk.srt, talk.mkv → talk.mkv.srt).
+        stem = path.stem if path.stem not in self._stems else path.name
+        self._stems.add(stem)
+        request = JobRequest(key=uuid.uuid4().hex, output_uri=self.ctx.settings.output_uri, output_stem=stem,
+                             trusted=True)
+        result = ingest(notice, self.ctx, choices or JobChoices(), request)
         if result.job is not None:
             for event in announce(result.job, result.created):
                 self.bus.publish(event)

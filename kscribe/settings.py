@@ -133,12 +133,22 @@ class Settings:
     internal_port: int = 0
     internal_host: str = "127.0.0.1"
 
+    # Tenants' quotas, unless a tenant's record sets its own: unfinished jobs at once (the
+    # next API create is refused), and hours of audio a day (UTC; checked once extraction
+    # knows the duration). 0: no limit.
+    tenant_max_active_jobs: int = 20
+    tenant_audio_hours_per_day: float = 24.0
+
     # Observability: prometheus-client's directory for several gunicorn workers (empty: one).
     metrics_multiprocess_dir: str = ""
     # A job that has not moved for this long counts as stuck (kscribe_jobs_stuck).
     stuck_after_s: float = 1800.0
     # Readiness fails below this much free space in the scratch directory.
     min_free_disk_bytes: int = 2 * 1024**3
+
+    # Media: the longest recording accepted, by its declared duration and by what it decodes
+    # to (an upload may lie); also caps how long ffmpeg may run on one.
+    max_duration_s: float = 8 * 3600.0
 
     # Events from the broker: "" trusts the network; "oidc" requires Knative Eventing's OIDC
     # token, signed by a key at event_jwks_url, from one of event_senders.
@@ -180,6 +190,9 @@ class Settings:
             "api_rate_per_minute": ("KSCRIBE_API_RATE_PER_MINUTE", int, 1),
             "api_max_body_bytes": ("KSCRIBE_API_MAX_BODY_BYTES", int, 256),
             "min_free_disk_bytes": ("KSCRIBE_MIN_FREE_DISK_BYTES", int, 0),
+            "tenant_max_active_jobs": ("KSCRIBE_TENANT_MAX_ACTIVE_JOBS", int, 0),
+            "tenant_audio_hours_per_day": ("KSCRIBE_TENANT_AUDIO_HOURS_PER_DAY", float, 0),
+            "max_duration_s": ("KSCRIBE_MAX_DURATION_SECONDS", float, 1),
             "api_auth_failures_per_minute": ("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", int, 1),
             "trusted_proxy_hops": ("KSCRIBE_TRUSTED_PROXY_HOPS", int, 0),
             "internal_port": ("KSCRIBE_INTERNAL_PORT", int, 0),

@@ -77,6 +77,8 @@ class Job:
     callback_attempts: int = 0
     callback_error: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    # SHA-256 of the API request that created the job: a reused Idempotency-Key must match.
+    request_hash: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 

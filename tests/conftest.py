@@ -85,8 +85,9 @@ def ctx(settings, redis_client, fake_transcriber) -> Context:
 
 
 @pytest.fixture
-def sample_copy(tmp_path: Path) -> Path:
-    dest = tmp_path / "inbox" / "meeting.mp4"
+def sample_copy(settings: Settings) -> Path:
+    """The sample, uploaded to the input location (a directory here)."""
+    dest = Path(settings.input_uri) / "meeting.mp4"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SAMPLE_VIDEO, dest)
     return dest

@@ -4,21 +4,30 @@ silences found along the way.
 ffmpeg writes straight to a file and we only read its stderr line by line, so memory stays
 flat however long the source is. The silences come from ffmpeg's silencedetect filter in
 the same pass, which spares a second read of the audio.
+
+The input is opened with the container whitelists (``containers``), and a watchdog trusts
+nothing the file says: ffmpeg is killed past its wall-time limit or once the decoded audio
+on disk outgrows the longest recording allowed (``-fs`` caps the file as well, in case the
+watchdog's poll comes late).
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import re
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
 
 from kscribe.errors import MediaError
+from kscribe.media import containers
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
+from kscribe.media.limits import max_decoded_bytes, too_long
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SAMPLE = 2  # s16le mono
@@ -26,6 +35,9 @@ BYTES_PER_SAMPLE = 2  # s16le mono
 _SILENCE_START = re.compile(r"silence_start: (-?[\d.]+)")
 _SILENCE_END = re.compile(r"silence_end: (-?[\d.]+)")
 _STDERR_TAIL_LINES = 15
+# How often the watchdog looks at the clock and the output's size. At a few thousand times
+# real time, ffmpeg writes some 10 MB between two looks; -fs bounds the file exactly.
+_WATCH_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -49,60 +61,102 @@ class DecodedAudio:
         return self.samples / SAMPLE_RATE
 
 
-def build_command(source: Path, dest: Path, threshold_db: float, min_silence_s: float) -> list[str]:
-    stream = ffmpeg.input(str(source)).output(
+def build_command(source: Path, dest: Path, threshold_db: float, min_silence_s: float,
+                  max_bytes: int | None = None) -> list[str]:
+    limit = {} if max_bytes is None else {"fs": max_bytes + BYTES_PER_SAMPLE}
+    stream = ffmpeg.input(containers.input_url(source), **containers.input_options()).output(
         str(dest),
         map="0:a:0",
         vn=None, sn=None, dn=None,
         af=f"silencedetect=noise={threshold_db}dB:duration={min_silence_s}",
         ac=1, ar=SAMPLE_RATE, acodec="pcm_s16le", f="s16le",
+        **limit,
     )
     return stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info").overwrite_output().compile(
         cmd=ffmpeg_executable()
     )
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+class _Watchdog:
+    """Kills ``process`` at ``timeout_s`` or once ``dest`` holds more than ``max_bytes``;
+    ``verdict`` then says which ("timeout" or "too_long")."""
+
+    def __init__(self, process: subprocess.Popen, dest: Path, timeout_s: float, max_bytes: int | None):
+        self.verdict = ""
+        self._process = process
+        self._dest = dest
+        self._deadline = time.monotonic() + timeout_s
+        self._max_bytes = max_bytes
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ffmpeg-watchdog", daemon=True)
+
+    def __enter__(self) -> "_Watchdog":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.0, min(_WATCH_INTERVAL_S, self._deadline - time.monotonic()))):
+            if time.monotonic() >= self._deadline:
+                self._kill("timeout")
+            elif self._max_bytes is not None and _size(self._dest) > self._max_bytes:
+                self._kill("too_long")
+            if self.verdict:
+                return
+
+    def _kill(self, verdict: str) -> None:
+        self.verdict = verdict
+        self._process.kill()
+
+
 def decode_audio(source: Path, dest: Path, *, threshold_db: float, min_silence_s: float,
-                 timeout_s: float) -> DecodedAudio:
+                 timeout_s: float, max_duration_s: float = math.inf) -> DecodedAudio:
     """Decode ``source`` into raw PCM at ``dest``. Raises ``MediaError`` with the tail of
-    ffmpeg's stderr if it fails or runs past ``timeout_s``."""
-    command = build_command(source, dest, threshold_db, min_silence_s)
+    ffmpeg's stderr if it fails or runs past ``timeout_s``, and ``MediaTooLong`` if the
+    audio runs past ``max_duration_s`` (ffmpeg is stopped there, whatever the file said)."""
+    max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
+    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes)
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
     silences: list[Silence] = []
     open_start: float | None = None
-    timed_out = threading.Event()
     with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, errors="replace") as process:
-
-        def kill() -> None:
-            timed_out.set()
-            process.kill()
-
-        watchdog = threading.Timer(timeout_s, kill)
-        watchdog.daemon = True
-        watchdog.start()
         try:
-            assert process.stderr is not None
-            for line in process.stderr:
-                if "silencedetect" in line:
-                    if m := _SILENCE_START.search(line):
-                        open_start = max(0.0, float(m.group(1)))
-                    elif (m := _SILENCE_END.search(line)) and open_start is not None:
-                        silences.append(Silence(open_start, float(m.group(1))))
-                        open_start = None
-                    continue
-                tail.append(line.rstrip())
-            returncode = process.wait()
+            with _Watchdog(process, dest, timeout_s, max_bytes) as watchdog:
+                assert process.stderr is not None
+                for line in process.stderr:
+                    if "silencedetect" in line:
+                        if m := _SILENCE_START.search(line):
+                            open_start = max(0.0, float(m.group(1)))
+                        elif (m := _SILENCE_END.search(line)) and open_start is not None:
+                            silences.append(Silence(open_start, float(m.group(1))))
+                            open_start = None
+                        continue
+                    tail.append(line.rstrip())
+                returncode = process.wait()
         finally:
-            watchdog.cancel()
             if process.poll() is None:
                 process.kill()
     stderr_tail = "\n".join(line for line in tail if line).strip()
-    if timed_out.is_set():
+    size = _size(dest)
+    if watchdog.verdict == "too_long" or (max_bytes is not None and size > max_bytes):
+        dest.unlink(missing_ok=True)  # up to max_bytes of scratch disk: free it now
+        raise too_long(max_duration_s, "decoding stopped there")
+    if watchdog.verdict == "timeout":
         raise MediaError(f"ffmpeg timed out after {timeout_s:.0f} s", stderr_tail)
     if returncode != 0:
         raise MediaError(f"ffmpeg could not decode the audio (exit {returncode})", stderr_tail)
-    samples = dest.stat().st_size // BYTES_PER_SAMPLE
+    samples = size // BYTES_PER_SAMPLE
     if samples == 0:
         raise MediaError("the audio track decoded to nothing", stderr_tail)
     if open_start is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -10,27 +9,20 @@ from pathlib import Path
 
 from kscribe import metrics
 from kscribe.context import Context
-from kscribe.errors import SourceNotFound
+from kscribe.errors import DailyQuotaExceeded, EventRejected, SourceNotFound
 from kscribe.media.chunking import balanced_target, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
+from kscribe.media.limits import decode_time_limit
 from kscribe.media.probe import probe
 from kscribe.media.wav import write_wav_slice
-from kscribe.notices import META_ROLE
-from kscribe.stages import layout
+from kscribe.scratch import process_dir
+from kscribe.stages import layout, manifest
+from kscribe.tenants import Tenant, Tenants
 from kscribe.values import Chunk, Job, JobStatus
 
 log = logging.getLogger(__name__)
 
 STAGE = "extract"
-_WORK_META = {META_ROLE: "work"}
-
-
-def _stored_chunks(job: Job, ctx: Context) -> list[Chunk] | None:
-    try:
-        manifest = ctx.blobs.read_bytes(layout.chunk_manifest(ctx.settings.work_uri, job.id))
-    except FileNotFoundError:
-        return None  # not extracted yet (or removed since: the job finished)
-    return [Chunk.from_dict(c) for c in json.loads(manifest)["chunks"]]
 
 
 def _local_source(job: Job, ctx: Context, scratch: Path) -> Path:
@@ -51,16 +43,32 @@ def _local_source(job: Job, ctx: Context, scratch: Path) -> Path:
     return dest
 
 
+def _count_usage(job: Job, duration_s: float, ctx: Context) -> None:
+    """Count the audio against the job's tenant's daily allowance, before any chunk is
+    transcribed; a job that would take the day past it fails here."""
+    if not job.tenant:
+        return
+    tenants = Tenants(ctx.jobs.redis)
+    tenant = tenants.get(job.tenant)
+    limit_s = Tenants.audio_limit_s(ctx.settings, tenant or Tenant(job.tenant))
+    if not ctx.jobs.record_usage(job.id, job.tenant, duration_s, limit_s):
+        raise DailyQuotaExceeded(f"{duration_s / 3600:.2f} hours of audio would take tenant {job.tenant} past its "
+                                 f"{limit_s / 3600:g} hours for today (UTC)")
+    metrics.TENANT_AUDIO_SECONDS.labels(metrics.tenant_label(job.tenant, known=tenant is not None)).inc(duration_s)
+
+
 def extract(job_id: str, ctx: Context) -> list[Chunk]:
     """Cut the job's audio into chunks stored under work storage and return them.
 
     Idempotent: a redelivery after the chunks were stored returns the same chunks without
     running ffmpeg again; an ended job yields no chunks.
     """
-    job = ctx.jobs.require(job_id)
+    job = ctx.jobs.get(job_id)
+    if job is None:
+        raise EventRejected("unknown_job", f"no job {job_id} (never created, or expired)")
     if job.status.terminal:
         return []
-    stored = _stored_chunks(job, ctx)
+    stored = manifest.read_chunks(ctx, job.id)
     if stored is not None:
         ctx.jobs.advance(job.id, JobStatus.TRANSCRIBING)
         return stored
@@ -69,17 +77,19 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
     ctx.jobs.advance(job.id, JobStatus.EXTRACTING)
     ctx.progress.stage(job.id, STAGE, job.source_uri)
     settings = ctx.settings
-    settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.scratch_dir, prefix=f"extract-{job.id}-") as tmp:
+    with tempfile.TemporaryDirectory(dir=process_dir(settings.scratch_dir), prefix=f"extract-{job.id}-") as tmp:
         scratch = Path(tmp)
         source = _local_source(job, ctx, scratch)
-        info = probe(source)
+        info = probe(source, settings.max_duration_s)
         audio = decode_audio(
             source, scratch / "audio.pcm",
             threshold_db=settings.silence_threshold_db,
             min_silence_s=settings.silence_min_s,
-            timeout_s=settings.ffmpeg_timeout_s + info.duration_s / settings.ffmpeg_min_speed,
+            timeout_s=decode_time_limit(info.duration_s, settings.max_duration_s,
+                                        settings.ffmpeg_timeout_s, settings.ffmpeg_min_speed),
+            max_duration_s=settings.max_duration_s,
         )
+        _count_usage(job, audio.duration_s, ctx)
         target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)
         cuts = plan_cuts(audio.samples, audio.silences, target)
         chunks = []
@@ -87,16 +97,18 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
             uri = layout.chunk_audio(settings.work_uri, job.id, index)
             wav = scratch / f"chunk-{index}.wav"
             write_wav_slice(audio.path, start, end, wav)
-            ctx.blobs.upload(wav, uri, "audio/wav", _WORK_META)
+            ctx.blobs.upload(wav, uri, "audio/wav", manifest.WORK_METADATA)
             wav.unlink()
             chunks.append(Chunk(job.id, index, len(cuts), uri, start / SAMPLE_RATE, (end - start) / SAMPLE_RATE))
-    manifest = {"job_id": job.id, "duration_s": audio.duration_s, "chunks": [c.to_dict() for c in chunks]}
-    ctx.blobs.write_bytes(layout.chunk_manifest(settings.work_uri, job.id), json.dumps(manifest).encode(),
-                          "application/json", _WORK_META)
+    manifest.write_chunks(ctx, job.id, audio.duration_s, chunks)
     elapsed = time.perf_counter() - started
     ctx.jobs.add_timing(job.id, STAGE, elapsed)
     metrics.STAGE_SECONDS.labels(STAGE).observe(elapsed)
-    ctx.jobs.advance(job.id, JobStatus.TRANSCRIBING, duration_s=round(audio.duration_s, 3), chunks_total=len(chunks))
+    if not ctx.jobs.advance(job.id, JobStatus.TRANSCRIBING, duration_s=round(audio.duration_s, 3),
+                            chunks_total=len(chunks)):
+        # Ended while we worked (cancelled): what we just stored will never be read.
+        ctx.blobs.delete_prefix(layout.job_prefix(settings.work_uri, job.id))
+        return []
     log.info("job %s: %.1f s of audio in %d chunk(s), %d silences", job.id, audio.duration_s, len(chunks),
              len(audio.silences))
     return chunks

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from kscribe import metrics
 from kscribe.callbacks import check_url
 from kscribe.context import Context
-from kscribe.errors import ConfigError, InputError
+from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
 from kscribe.models import check_model
 from kscribe.notices import META_ROLE, JobChoices
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
+from kscribe.stages import layout
 from kscribe.storage import is_within
+from kscribe.tenants import tenant_of_upload, unsafe_object_name
 from kscribe.values import Job, ObjectNotice
 
 log = logging.getLogger(__name__)
@@ -29,10 +31,30 @@ class IngestResult:
     skipped: str = ""
 
 
+@dataclass(frozen=True)
+class JobRequest:
+    """Someone asked for this very file (the API, the CLI), rather than a storage
+    notification announcing it: a bad file becomes a failed job the asker can see.
+
+    ``key`` is the idempotency key; ``output_uri`` "" means the location the job owns
+    (``output_stem`` "" the source's file name without extension);
+    ``trusted`` choices come from the operator (the CLI) and may name model paths;
+    ``request_hash`` must match when ``key`` is reused; ``max_active`` is the tenant's quota.
+    """
+
+    key: str
+    tenant: str = ""
+    output_uri: str = ""
+    output_stem: str = ""
+    trusted: bool = False
+    request_hash: str = ""
+    max_active: int = 0
+
+
 def _output_stem(uri: str) -> str:
-    """``gs://in/talks/a.mp4`` → ``talks/a`` (folders kept, so names cannot collide);
-    a local file → its base name."""
-    name = uri.split("/", 3)[3] if uri.startswith("gs://") else uri.rsplit("/", 1)[-1]
+    """``gs://in/talks/a.mp4`` → ``a``: the file name the outputs carry, inside a location
+    of the job's own (so equal names never collide)."""
+    name = uri.rsplit("/", 1)[-1]
     return posixpath.splitext(name)[0] or name
 
 
@@ -48,8 +70,14 @@ def _skip_reason(notice: ObjectNotice, ctx: Context, explicit: bool) -> str:
         return "written by kscribe"
     if explicit:
         return ""
+    # Notifications name their object; only the input location's are jobs. (A forged one
+    # naming another bucket, or a local directory, must not make kscribe read it.)
+    if not is_within(notice.uri, settings.input_uri):
+        raise EventRejected("outside_input", f"{notice.uri} is outside the input location {settings.input_uri}")
     if notice.uri.endswith("/"):
         return "a folder placeholder, not a file"
+    if unsafe_object_name(notice.uri):
+        raise EventRejected("unsafe_name", f"{notice.uri!r} has empty, '.' or '..' segments or control characters")
     family = notice.content_type.split("/", 1)[0].lower()
     if family not in ("audio", "video") and _extension(notice.uri) not in MEDIA_EXTENSIONS:
         return f"not media by name or type ({notice.content_type or 'no content type'})"
@@ -58,7 +86,8 @@ def _skip_reason(notice: ObjectNotice, ctx: Context, explicit: bool) -> str:
     return ""
 
 
-def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: str) -> tuple[str, str]:
+def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: str,
+              trusted: bool) -> tuple[str, str]:
     """Why this job cannot succeed, as (metric reason, message), or ("", "").
     Checked before any media work starts."""
     if notice.size == 0:
@@ -68,7 +97,8 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
     if (choices.task or ctx.settings.task) not in ("transcribe", "translate"):
         return "bad_request", f"task must be transcribe or translate, not {choices.task!r}"
     try:
-        check_model(model)
+        # Uploaders and tenants choose among installed models; paths are the operator's.
+        check_model(model, allow_custom=trusted or not choices.model)
         if choices.formats:
             parse_formats(choices.formats)
         ctx.blobs.ensure_writable(ctx.settings.output_uri)
@@ -79,21 +109,31 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
     return "", ""
 
 
-def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None,
-           explicit: bool = False, request_key: str | None = None, tenant: str = "") -> IngestResult:
-    """Create the job for ``notice`` once per ``request_key`` (default ``uri#generation``).
+def _output_uri(notice: ObjectNotice, ctx: Context, job_id: str, tenant: str, request: JobRequest | None) -> str:
+    settings = ctx.settings
+    if request is not None and request.output_uri:
+        return request.output_uri
+    if request is not None:
+        return layout.api_output(settings.output_uri, tenant or "_", job_id)
+    return layout.upload_output(settings.output_uri, settings.input_uri, notice.uri, notice.generation, tenant)
 
-    Objects that are not media (by name or type), too large, or written by kscribe are
-    skipped with a logged reason — unless ``explicit`` (someone asked for this very file), in
-    which case a bad file becomes a failed job the asker can see. A repeated notification
-    (or request with the same key) returns the existing job with ``created=False``.
+
+def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None,
+           request: JobRequest | None = None) -> IngestResult:
+    """Create the job for ``notice`` once per ``request.key`` (default ``uri#generation``).
+
+    Objects that are not media (by name or type), too large, outside the input location or
+    written by kscribe are skipped with a logged reason — unless ``request`` (someone asked
+    for this very file), in which case a bad file becomes a failed job the asker can see. A
+    repeated notification (or request with the same key) returns the existing job with
+    ``created=False``; a request reusing a key with other content raises ``IdempotencyKeyReused``.
     """
-    skipped = _skip_reason(notice, ctx, explicit)
+    skipped = _skip_reason(notice, ctx, request is not None)  # raises EventRejected for foreign objects
     if skipped:
         log.info("skipping %s: %s", notice.uri, skipped)
         return IngestResult(job=None, created=False, skipped=skipped)
 
-    key = request_key or notice.dedupe_key
+    key = request.key if request else notice.dedupe_key
     # Duplicates are the common case under at-least-once delivery: answer them with one
     # lookup, before validation does any I/O. (A job created between this lookup and the
     # create below is still caught by create's own check.)
@@ -102,7 +142,7 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
         job = ctx.jobs.get(existing)
         if job is not None:
             log.info("duplicate of %s: job %s exists", key, job.id)
-            return IngestResult(job=job, created=False)
+            return _same_request(job, request)
 
     choices = choices or JobChoices.from_metadata(notice.metadata)
     settings = ctx.settings
@@ -111,12 +151,14 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
         formats = parse_formats(choices.formats) if choices.formats else settings.formats
     except ConfigError:
         formats = settings.formats  # recorded as the failure reason by _validate
+    tenant = request.tenant if request else tenant_of_upload(settings, notice.uri)
+    job_id = uuid.uuid4().hex
     job = Job(
-        id=uuid.uuid4().hex,
+        id=job_id,
         source_uri=notice.uri,
         source_generation=notice.generation,
-        output_uri=settings.output_uri,
-        output_stem=_output_stem(notice.uri),
+        output_uri=_output_uri(notice, ctx, job_id, tenant, request),
+        output_stem=(request and request.output_stem) or _output_stem(notice.uri),
         model=model,
         language=choices.language or settings.language,
         task=choices.task or settings.task,
@@ -124,15 +166,23 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
         callback_url=choices.callback_url or "",
         tenant=tenant,
         metadata=choices.metadata,
+        request_hash=request.request_hash if request else "",
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.
-    reason, problem = _validate(notice, choices, ctx, model)
-    job, created = ctx.jobs.create(job, key)
+    reason, problem = _validate(notice, choices, ctx, model, trusted=bool(request and request.trusted))
+    job, created = ctx.jobs.create(job, key, max_active=request.max_active if request else 0)
     if not created:
         log.info("duplicate of %s: job %s exists", key, job.id)
-        return IngestResult(job=job, created=False)
+        return _same_request(job, request)
     if problem and ctx.jobs.fail(job.id, problem, STAGE):
         metrics.JOBS.labels("failed", reason).inc()
         job = ctx.jobs.require(job.id)
     return IngestResult(job=job, created=True)
+
+
+def _same_request(job: Job, request: JobRequest | None) -> IngestResult:
+    if request is not None and request.request_hash and job.request_hash != request.request_hash:
+        raise IdempotencyKeyReused(f"the key {request.key.rsplit(':', 1)[-1]!r} was used for job {job.id} "
+                                   "with another request")
+    return IngestResult(job=job, created=False)

@@ -1,6 +1,7 @@
-"""Where a job's intermediate objects live in work storage."""
+"""Where a job's objects live: intermediate ones in work storage, outputs under a location
+that belongs to one job of one tenant."""
 
-from kscribe.storage import join
+from kscribe.storage import is_within, join
 
 
 def job_prefix(work_uri: str, job_id: str) -> str:
@@ -18,3 +19,26 @@ def chunk_manifest(work_uri: str, job_id: str) -> str:
 
 def chunk_transcript(work_uri: str, job_id: str, index: int) -> str:
     return join(work_uri, job_id, "transcripts", f"{index:05d}.json")
+
+
+def api_output(output_uri: str, tenant: str, job_id: str) -> str:
+    """Where an API job's outputs go: a location of its own, under its tenant's."""
+    return join(output_uri, "tenants", tenant, "jobs", job_id)
+
+
+def upload_output(output_uri: str, input_uri: str, source_uri: str, generation: str, tenant: str) -> str:
+    """Where a bucket upload's outputs go, predictable from its notification: the object's
+    whole name (extension kept, so talk.mp4 and talk.mkv differ) and its generation (so a
+    re-upload never overwrites an earlier transcript).
+
+    ``gs://in/talks/a.mp4`` generation 17 → ``<output>/uploads/in/talks/a.mp4/17``;
+    under ``<input>/tenants/acme/`` → ``<output>/tenants/acme/uploads/<rest of name>/17``.
+    """
+    if tenant:
+        rest = source_uri[len(join(input_uri, "tenants", tenant)) + 1:]
+        return join(output_uri, "tenants", tenant, "uploads", rest, generation)
+    if source_uri.startswith("gs://"):
+        name = source_uri[len("gs://"):]
+    else:
+        name = source_uri[len(input_uri.rstrip("/")) + 1:] if is_within(source_uri, input_uri) else source_uri
+    return join(output_uri, "uploads", name, generation)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from kscribe import metrics
 from kscribe.context import Context
-from kscribe.errors import InputError
+from kscribe.errors import EventRejected, InputError
 from kscribe.formats import CONTENT_TYPES, RENDERERS
 from kscribe.merge import merge_chunks
 from kscribe.notices import META_ROLE
-from kscribe.stages import layout
+from kscribe.stages import layout, manifest
 from kscribe.storage import join
 from kscribe.values import ChunkTranscript, Job, JobStatus
 
@@ -19,20 +18,18 @@ STAGE = "publish"
 
 
 def _chunk_transcripts(job: Job, ctx: Context) -> list[ChunkTranscript]:
-    work = ctx.settings.work_uri
-    try:
-        manifest = ctx.blobs.read_bytes(layout.chunk_manifest(work, job.id))
-    except FileNotFoundError:
-        raise InputError(f"job {job.id} has no chunk manifest in {work} (expired?)") from None
+    chunks = manifest.read_chunks(ctx, job.id)
+    if chunks is None:
+        raise InputError(f"job {job.id} has no chunk manifest in {ctx.settings.work_uri} (expired?)")
     transcripts = []
-    for index in range(len(json.loads(manifest)["chunks"])):
-        uri = layout.chunk_transcript(work, job.id, index)
+    for chunk in chunks:
+        uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
         try:
             transcripts.append(ChunkTranscript.from_json(ctx.blobs.read_bytes(uri)))
         except FileNotFoundError:
             # Gone: never written (an inconsistency), or removed because a duplicate publish
             # finished the job meanwhile. As an input error it is ignored for an ended job.
-            raise InputError(f"job {job.id} is missing the transcript of chunk {index} ({uri})") from None
+            raise InputError(f"job {job.id} is missing the transcript of chunk {chunk.index} ({uri})") from None
     return transcripts
 
 
@@ -42,9 +39,15 @@ def publish(job_id: str, ctx: Context) -> Job:
     Idempotent: a job that already succeeded (or failed) is returned as it is. Outputs are
     rendered from stored chunk transcripts, so rewriting them gives the same bytes.
     """
-    job = ctx.jobs.require(job_id)
+    job = ctx.jobs.get(job_id)
+    if job is None:
+        raise EventRejected("unknown_job", f"no job {job_id} (never created, or expired)")
     if job.status.terminal:
         return job
+    # Announced only by the delivery that completed the set of chunks; any other arrival
+    # (forged, or a stray copy from before a re-extraction) must not publish half a job.
+    if job.chunks_total == 0 or job.chunks_done < job.chunks_total:
+        raise EventRejected("early", f"job {job.id} has {job.chunks_done} of {job.chunks_total} chunks transcribed")
     started = time.perf_counter()
     if not ctx.jobs.advance(job.id, JobStatus.PUBLISHING):
         return ctx.jobs.require(job.id)  # ended since we looked: a duplicate finished it

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kscribe import metrics
 from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
-from kscribe.errors import InputError
+from kscribe.errors import EventRejected, InputError
 from kscribe.media.wav import read_wav
-from kscribe.notices import META_ROLE
-from kscribe.stages import layout
+from kscribe.scratch import process_dir
+from kscribe.stages import layout, manifest
 from kscribe.transcriber import TranscribeOptions
 from kscribe.values import Chunk, ChunkTranscript, Job
 
@@ -35,8 +37,7 @@ def _load_audio(chunk: Chunk, ctx: Context):
     local = ctx.blobs.local_path(chunk.uri)
     if local is not None:
         return read_wav(local)
-    ctx.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=ctx.settings.scratch_dir, prefix="chunk-") as tmp:
+    with tempfile.TemporaryDirectory(dir=process_dir(ctx.settings.scratch_dir), prefix="chunk-") as tmp:
         path = Path(tmp) / "chunk.wav"
         ctx.blobs.download(chunk.uri, path)
         return read_wav(path)
@@ -76,16 +77,41 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
     )
 
 
-def transcribe(chunk: Chunk, ctx: Context) -> ChunkOutcome:
-    """Transcribe ``chunk`` unless its transcript is already stored, then record it done.
+def _matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
+    """Whether an event's description of a chunk agrees with the stored one (the fields it
+    gives; the stored ones are what gets used either way)."""
+    stored = chunk.to_dict()
+    for name, value in claimed.items():
+        if name not in stored:
+            continue
+        if isinstance(stored[name], float):
+            if not isinstance(value, (int, float)) or abs(float(value) - stored[name]) > 1e-6:
+                return False
+        elif value != stored[name]:
+            return False
+    return True
+
+
+def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any] | None = None) -> ChunkOutcome:
+    """Transcribe chunk ``index`` of the job unless its transcript is already stored, then
+    record it done. The chunk's location and boundaries come from the job's manifest;
+    ``claimed`` (what the event said) must agree with them, else ``EventRejected``.
 
     Idempotent: a redelivered chunk reuses the stored transcript; only the delivery that
     completes the set is told ``last``. A job that ends meanwhile (cancelled, or finished by
     a duplicate) gets nothing written.
     """
-    job = ctx.jobs.require(chunk.job_id)
+    job = ctx.jobs.get(job_id)
+    if job is None:
+        raise EventRejected("unknown_job", f"no job {job_id} (never created, or expired)")
     if job.status.terminal:
         return ChunkOutcome(last=False, transcribed=False)
+    chunks = manifest.read_chunks(ctx, job.id)
+    if chunks is None or not 0 <= index < len(chunks):
+        raise EventRejected("early", f"job {job.id} has no stored chunk {index}")
+    chunk = chunks[index]
+    if claimed is not None and not _matches(claimed, chunk):
+        raise EventRejected("mismatch", f"the event's chunk {index} of job {job.id} is not the stored one")
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
         completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
@@ -93,6 +119,6 @@ def transcribe(chunk: Chunk, ctx: Context) -> ChunkOutcome:
     result = _recognise(job, chunk, ctx)
     if result is None:
         return ChunkOutcome(last=False, transcribed=True)
-    ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", {META_ROLE: "work"})
+    ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", manifest.WORK_METADATA)
     completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
     return ChunkOutcome(last=completion.last, transcribed=True)

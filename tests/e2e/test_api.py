@@ -18,6 +18,7 @@ import requests
 
 from kscribe import events
 from kscribe.apikeys import ApiKeys
+from kscribe.tenants import Tenants
 from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
 from tests.e2e.test_stack import free_port
 from tests.functional.conftest import CaptureSink, validate
@@ -66,7 +67,10 @@ def server(tmp_path_factory):
 
 
 def key(server, tenant="acme"):
-    return {"Authorization": f"Bearer {server['keys'].create(tenant)[0]}"}
+    """A key of ``tenant``, which may also use the test's input directory as sources."""
+    token = server["keys"].create(tenant)[0]
+    Tenants(server["redis"]).add_sources(tenant, [str(server["input"])])
+    return {"Authorization": f"Bearer {token}"}
 
 
 def create(server, headers, **body):
@@ -130,7 +134,7 @@ def test_an_idempotency_key_returns_the_first_job(server):
     ({"formats": ["srt", "docx"]}, "invalid_formats"),
     ({"metadata": {"a": 1}}, "invalid_metadata"),
     ({"colour": "blue"}, "unknown_field"),
-    ({"source": "gs://bucket-only"}, "invalid_source"),
+    ({"source": "gs://bucket-only"}, "source_not_found"),
     ({"source": "/etc/passwd-nope"}, "source_not_found"),
     ({"source": "http://example.com/v.mp4"}, "invalid_source"),
 ])

@@ -114,9 +114,11 @@ def test_submit_yields_every_format_in_the_output_bucket(stack_factory):
     assert done.returncode == 0, done.stderr + stack.log_path.read_text()[-3000:]
     assert "succeeded (100%)" in done.stdout
     bucket = stack.storage().bucket("kscribe-output")
+    generation = stack.storage().bucket("kscribe-input").get_blob("meeting.mp4").generation
+    owned = f"uploads/kscribe-input/meeting.mp4/{generation}"  # the upload's own location
     names = sorted(b.name for b in bucket.list_blobs())
-    assert names == [f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
-    assert word_error_rate(SAMPLE_TEXT, bucket.blob("meeting.txt").download_as_text()) <= 0.08
+    assert names == [f"{owned}/meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
+    assert word_error_rate(SAMPLE_TEXT, bucket.blob(f"{owned}/meeting.txt").download_as_text()) <= 0.08
     [job_id] = job_ids(stack)
     status = stack.kscribe("status", job_id)
     assert "succeeded" in status.stdout and "3 chunk(s), 3 done" in status.stdout
@@ -148,7 +150,8 @@ def test_duplicated_reordered_delivery_gives_one_job_and_one_set_of_outputs(stac
     assert job["chunks_total"] == job["chunks_done"] == "3"
     assert float(job["transcribed_s"]) == pytest.approx(30.77, abs=0.1), "each chunk counted once"
     names = sorted(b.name for b in stack.storage().bucket("kscribe-output").list_blobs())
-    assert names == [f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
+    assert names == [f"uploads/kscribe-input/meeting.mp4/{generation}/meeting.{x}"
+                     for x in ("json", "srt", "tsv", "txt", "vtt")]
     def every_chunk_delivered_twice():
         # Copies are delayed at random, so a duplicate may still arrive after the job ended;
         # twice per extraction, and the duplicated job.created may have run extract twice.
@@ -193,14 +196,17 @@ def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
     from kscribe.callbacks import verify
 
     stack = stack_factory()
-    stack.storage().bucket("kscribe-input").blob("calls/meeting.mp4").upload_from_filename(str(SAMPLE_VIDEO))
+    stack.storage().bucket("kscribe-input").blob("tenants/acme/calls/meeting.mp4").upload_from_filename(
+        str(SAMPLE_VIDEO))
     created_key = stack.kscribe("keys", "create", "--tenant", "acme")
     assert created_key.returncode == 0, created_key.stderr
+    secret = created_key.stderr.split("(shown once): ", 1)[1].split()[0]
     auth = {"Authorization": f"Bearer {created_key.stdout.strip()}"}
     receiver = CallbackReceiver()
     try:
         r = requests.post(stack.url["api"] + "/api/v1/transcriptions", headers=auth, timeout=10, json={
-            "source": "gs://kscribe-input/calls/meeting.mp4", "callback_url": receiver.url, "metadata": {"call": "7"}})
+            "source": "gs://kscribe-input/tenants/acme/calls/meeting.mp4", "callback_url": receiver.url,
+            "metadata": {"call": "7"}})
         assert r.status_code == 202, r.text
         job_url = stack.url["api"] + r.json()["status_url"]
 
@@ -219,11 +225,12 @@ def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
 
         wait_for(lambda: len(receiver.received) >= 2, timeout_s=30)
         for headers, body in receiver.received:
-            assert verify(CALLBACK_SECRET, headers["Kscribe-Signature"], body), "signed with the shared secret"
-            assert not verify("another-secret", headers["Kscribe-Signature"], body)
+            assert verify(secret, headers["Kscribe-Signature"], body), "signed with the tenant's secret"
+            assert not verify(CALLBACK_SECRET, headers["Kscribe-Signature"], body), "not the installation's"
         payload = json.loads(receiver.received[-1][1])
         assert payload["type"] == "dev.kscribe.job.completed.v1" and payload["job_id"] == job["id"]
-        assert payload["outputs"]["srt"] == "gs://kscribe-output/calls/meeting.srt" and payload["metadata"] == {"call": "7"}
+        assert payload["outputs"]["srt"] == f"gs://kscribe-output/tenants/acme/jobs/{job['id']}/meeting.srt"
+        assert payload["metadata"] == {"call": "7"}
         def callback_recorded():
             state = requests.get(job_url, headers=auth, timeout=10).json()["callback"]
             return state if state["status"] else None

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from pathlib import Path
 
 from kscribe import events
 from kscribe.values import JobStatus
@@ -68,8 +69,9 @@ def test_a_pubsub_push_envelope_is_accepted(apps, sink, ctx, sample_copy):
     assert sink.take() == [], "deletes are not jobs"
 
 
-def test_bad_input_is_acknowledged_and_fails_the_job(apps, sink, ctx, tmp_path):
-    bogus = tmp_path / "bogus.mp4"
+def test_bad_input_is_acknowledged_and_fails_the_job(apps, sink, ctx):
+    bogus = Path(ctx.settings.input_uri) / "bogus.mp4"
+    bogus.parent.mkdir(parents=True, exist_ok=True)
     bogus.write_bytes(b"\x00" * 2048)
     apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n3"),
                         data=json.dumps(object_notification(bogus)))

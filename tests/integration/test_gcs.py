@@ -82,12 +82,13 @@ def test_an_upload_notification_runs_the_pipeline_bucket_to_bucket(gcs, ctx):
     assert len(completed) == 1 and [e.type for e in seen].count(events.JOB_CREATED) == 1
     job = ctx.jobs.require(completed[0].data["job_id"])
     assert job.status is JobStatus.SUCCEEDED and job.chunks_total >= 3
-    assert job.outputs["srt"] == "gs://outbox/transcripts/talks/meeting.srt"
-    srt = gcs.bucket("outbox").get_blob("transcripts/talks/meeting.srt")
+    assert job.outputs["srt"] == f"gs://outbox/transcripts/uploads/inbox/talks/meeting.mp4/{blob.generation}/meeting.srt"
+    srt_name = f"transcripts/uploads/inbox/talks/meeting.mp4/{blob.generation}/meeting.srt"
+    srt = gcs.bucket("outbox").get_blob(srt_name)
     assert srt.metadata["kscribe-role"] == "output" and srt.download_as_text().startswith("1\n00:00:")
     assert list(gcs.list_blobs("work")) == [], "work objects are removed after success"
     # The outputs' own notifications (were the output bucket watched) are skipped.
-    bus.publish(events.Event(events.OBJECT_FINALIZED, {"bucket": "outbox", "name": "transcripts/talks/meeting.srt",
+    bus.publish(events.Event(events.OBJECT_FINALIZED, {"bucket": "outbox", "name": srt_name,
                                                        "generation": "1", "size": "10", "metadata": srt.metadata}))
     bus.drain()
     assert [e.type for e in seen].count(events.JOB_CREATED) == 1

@@ -2,13 +2,19 @@
 
 import pytest
 
+from kscribe.errors import EventRejected
 from kscribe.notices import JobChoices
-from kscribe.stages import ingest
+from kscribe.stages import JobRequest, ingest
 from kscribe.values import JobStatus, ObjectNotice
 
 
 def notice(uri="gs://inbox/talk.mp4", size=1000, content_type="video/mp4", generation="1", **metadata):
     return ObjectNotice(uri=uri, generation=generation, size=size, content_type=content_type, metadata=metadata)
+
+
+@pytest.fixture(autouse=True)
+def _inbox(ctx):
+    ctx.settings = ctx.settings.replace(input_uri="gs://inbox")
 
 
 def test_a_video_upload_becomes_a_queued_job_once(ctx):
@@ -43,7 +49,7 @@ def test_media_recognised_by_extension_without_content_type(ctx):
 
 @pytest.mark.parametrize("n, choices, message", [
     (notice(size=0), None, "the file is empty (0 bytes)"),
-    (notice(), JobChoices(model="huge-v9"), "model 'huge-v9' is not a known model name"),
+    (notice(), JobChoices(model="huge-v9"), "model 'huge-v9' is not available here"),
     (notice(), JobChoices(formats="srt,docx"), "unknown format(s) docx"),
 ])
 def test_jobs_that_cannot_succeed_fail_at_once_with_the_reason(ctx, n, choices, message):
@@ -61,5 +67,22 @@ def test_unwritable_output_fails_the_job(ctx, tmp_path):
 
 
 def test_explicit_requests_are_not_filtered_by_name(ctx):
-    result = ingest(notice("gs://inbox/notes.txt", content_type="text/plain"), ctx, explicit=True)
+    result = ingest(notice("gs://inbox/notes.txt", content_type="text/plain"), ctx, request=JobRequest(key="k1"))
     assert result.created and result.job.status is JobStatus.QUEUED
+
+
+@pytest.mark.parametrize("uri", ["gs://elsewhere/talk.mp4", "/etc/talk.mp4", "gs://inboxes/talk.mp4",
+                                 "gs://inbox/a/../talk.mp4", "gs://inbox//talk.mp4", "gs://inbox/a\x00.mp4"])
+def test_notifications_outside_the_input_location_are_rejected(ctx, uri):
+    with pytest.raises(EventRejected):
+        ingest(notice(uri), ctx)
+    assert ctx.jobs.job_id_for(f"{uri}#1") is None
+
+
+def test_upload_outputs_are_owned_by_the_object_generation_and_tenant(ctx):
+    plain = ingest(notice("gs://inbox/talks/a.mp4", generation="17"), ctx).job
+    other_ext = ingest(notice("gs://inbox/talks/a.mkv", generation="17"), ctx).job
+    tenant = ingest(notice("gs://inbox/tenants/acme/talks/a.mp4", generation="17"), ctx).job
+    assert plain.output_uri.endswith("/uploads/inbox/talks/a.mp4/17") and plain.output_stem == "a"
+    assert other_ext.output_uri.endswith("/uploads/inbox/talks/a.mkv/17")
+    assert tenant.tenant == "acme" and tenant.output_uri.endswith("/tenants/acme/uploads/talks/a.mp4/17")

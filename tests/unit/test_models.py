@@ -5,7 +5,7 @@ import pytest
 
 from kscribe import models
 from kscribe.errors import ModelNotFound
-from kscribe.models import PackagedModel, available_models, check_model, resolve_model
+from kscribe.models import PackagedModel, available_models, check_model, check_tenant_model, resolve_model
 
 
 @pytest.fixture
@@ -83,3 +83,17 @@ def test_pruned_parts_without_a_join_are_a_clear_error(split_model, tmp_path):
     (tmp_path / "site" / "kstest_model_2" / "data" / "model.bin.part2").unlink()
     with pytest.raises(ModelNotFound, match="hold no model.bin parts"):
         resolve_model("kstest", split_model)
+
+
+def test_a_tenant_may_choose_only_installed_packaged_names(tmp_path, monkeypatch):
+    check_tenant_model("tiny.en")
+    check_model("tiny.en", allow_custom=False)
+    (tmp_path / "model.bin").write_bytes(b"x")
+    monkeypatch.setitem(models.PACKAGED, "ghost", PackagedModel("ghost", ("no_such_pkg_kscribe",), "d", "pip install ghost"))
+    for name in (str(tmp_path), "gs://bucket/models/x", "~/models", "ghost", "huge-v9", "../../etc"):
+        with pytest.raises(ModelNotFound) as err:
+            check_tenant_model(name)
+        message = str(err.value)
+        assert "choose one of: " in message and "tiny.en" in message
+        assert str(tmp_path) not in message and "/" not in message and "pip install" not in message, message
+    check_model(str(tmp_path))  # an operator's setting may still be a directory
