@@ -8,8 +8,10 @@ import runtime
 
 from kscribe import health, metrics
 from kscribe.api import Api, ApiRequest, error_body
+from kscribe.api_input import client_address, stream_reader
 
-runtime.install_routes(health.checks_for(lambda: runtime.context()))
+runtime.install_routes(health.checks_for(lambda: runtime.context()), public=True)
+runtime.keep_request_bodies_unread()
 
 
 def _api() -> Api:
@@ -30,9 +32,14 @@ _instance = runtime.once(_api)
 
 @functions_framework.http
 def api(request: flask.Request):
+    settings = runtime.context().settings
+    # The body stays on the socket until the API asks for it, after the key is checked.
     answer = _instance().handle(ApiRequest(
         method=request.method, path=request.path, query=request.args.to_dict(),
-        headers={k.lower(): v for k, v in request.headers.items()}, body=request.get_data(cache=False),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        read_body=stream_reader(request.stream, request.content_length),
+        client=client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
+                              settings.trusted_proxy_hops),
     ))
     try:
         runtime.sink().publish(answer.events)

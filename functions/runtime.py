@@ -10,14 +10,16 @@ import base64
 import functools
 import json
 import logging
+import os
 import threading
 
 import flask
 import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
+from werkzeug.serving import WSGIRequestHandler, make_server
 
-from kscribe import metrics
+from kscribe import event_auth, metrics
 from kscribe.context import Context
 from kscribe.errors import TransientError
 from kscribe.events import Event
@@ -89,6 +91,7 @@ def deliver(cloud_event: CloudEvent, handler: Handler) -> None:
     Raising makes functions-framework answer 500, so the broker redelivers with backoff;
     handlers answer bad input themselves (failed job, 2xx), so only transient trouble raises.
     """
+    _check_sender(cloud_event)
     event = to_event(cloud_event)
     job_id = str(event.data.get("job_id", "")) if isinstance(event.data, dict) else ""
     with log_context(job_id=job_id, event_id=event.id):
@@ -103,6 +106,27 @@ def deliver(cloud_event: CloudEvent, handler: Handler) -> None:
             raise
 
 
+@functools.lru_cache(maxsize=4)
+def event_auth_for(settings: Settings) -> event_auth.EventAuth | None:
+    """One check (and its cache of signing keys) per configuration."""
+    return event_auth.from_settings(settings)
+
+
+def _check_sender(cloud_event: CloudEvent) -> None:
+    """With KSCRIBE_EVENT_AUTH=oidc, answer 401 to a delivery that does not carry the broker's
+    token. 401 (not 5xx): a forged event must not be retried; the broker's own always passes."""
+    auth = event_auth_for(context().settings)
+    if auth is None:
+        return
+    try:
+        auth.verify(flask.request.headers.get("Authorization", ""))
+    except event_auth.Unauthenticated as exc:
+        metrics.EVENTS_REJECTED.labels(metrics.event_type_label(cloud_event["type"]), "unauthenticated").inc()
+        log.warning("refused event %s (%s): %s", cloud_event["id"], cloud_event["type"], exc)
+        flask.abort(flask.Response(json.dumps({"error": {"code": "unauthenticated", "message": str(exc)}}), 401,
+                                   {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"}))
+
+
 def dead_letter_reason(cloud_event: CloudEvent) -> str:
     """Why Knative gave up, from the extensions it adds to a dead-lettered event."""
     code = cloud_event.get("knativeerrorcode") or "?"
@@ -115,11 +139,13 @@ def dead_letter_reason(cloud_event: CloudEvent) -> str:
     return f"HTTP {code} from {dest}" + (f": {data.strip()[:300]}" if data.strip() else "")
 
 
-def install_routes(checks: dict[str, Check] | None = None) -> None:
+def install_routes(checks: dict[str, Check] | None = None, *, public: bool = False) -> None:
     """Add GET /health/live, /health/ready and /metrics to the app functions-framework is
     building (entries call this at import, which functions-framework runs in the app context).
 
     Metrics are served by the worker process that does the work; see kscribe/metrics.py.
+    ``public`` (the api function, reachable from the internet): readiness says only ok or fail,
+    and /metrics and the detailed readiness move to the internal server (KSCRIBE_INTERNAL_PORT).
     """
     app = flask.current_app
     checks = checks or {}
@@ -131,13 +157,79 @@ def install_routes(checks: dict[str, Check] | None = None) -> None:
         ok, results = run_checks(checks)
         return flask.jsonify({"status": "ok" if ok else "fail", "checks": results}), 200 if ok else 503
 
-    def scrape():
-        body, content_type = metrics.exposition(context_settings().metrics_multiprocess_dir)
-        return flask.Response(body, content_type=content_type)
+    def terse_ready():
+        ok, _ = run_checks(checks)
+        return flask.jsonify({"status": "ok" if ok else "fail"}), 200 if ok else 503
 
     app.add_url_rule("/health/live", "health_live", live, methods=["GET"])
-    app.add_url_rule("/health/ready", "health_ready", ready, methods=["GET"])
-    app.add_url_rule("/metrics", "metrics", scrape, methods=["GET"])
+    if not public:
+        app.add_url_rule("/health/ready", "health_ready", ready, methods=["GET"])
+        app.add_url_rule("/metrics", "metrics", _scrape, methods=["GET"])
+        return
+    app.add_url_rule("/health/ready", "health_ready", terse_ready, methods=["GET"])
+    internal = flask.Flask("kscribe-internal")
+    internal.add_url_rule("/health/live", "health_live", live, methods=["GET"])
+    internal.add_url_rule("/health/ready", "health_ready", ready, methods=["GET"])
+    internal.add_url_rule("/metrics", "metrics", _scrape, methods=["GET"])
+    # Started by the first request, not here: functions-framework imports this module in
+    # gunicorn's arbiter, and a thread started there would not survive the fork into the
+    # worker whose metrics it must serve.
+    app.before_request(lambda: _serve_internal(internal))
+
+
+def _scrape():
+    body, content_type = metrics.exposition(context_settings().metrics_multiprocess_dir)
+    return flask.Response(body, content_type=content_type)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # a scrape every few seconds is not news
+        pass
+
+
+_internal_lock = threading.Lock()
+_internal_pid = [0]
+
+
+def _serve_internal(app: flask.Flask) -> None:
+    """Serve ``app`` on KSCRIBE_INTERNAL_HOST:KSCRIBE_INTERNAL_PORT from a daemon thread of
+    this process, once per process."""
+    settings = context_settings()
+    if not settings.internal_port or _internal_pid[0] == os.getpid():
+        return
+    with _internal_lock:
+        if _internal_pid[0] == os.getpid():
+            return
+        _internal_pid[0] = os.getpid()
+        try:
+            server = make_server(settings.internal_host, settings.internal_port, app, threaded=True,
+                                 request_handler=_QuietHandler)
+        except OSError as exc:  # another gunicorn worker of this pod serves it (WORKERS > 1)
+            log.warning("internal server not started on %s:%d: %s", settings.internal_host, settings.internal_port,
+                        exc)
+            return
+        threading.Thread(target=server.serve_forever, name="internal-http", daemon=True).start()
+        log.info("internal server (metrics, detailed readiness) on %s:%d", settings.internal_host,
+                 settings.internal_port)
+
+
+def keep_request_bodies_unread() -> None:
+    """Stop functions-framework from reading every request's whole body after the response.
+
+    Its ``read_request`` hook (HTTP functions) calls ``request.get_data()`` so that an answer
+    given before the body was read does not reset the connection; for a 401 to an 800 MB POST
+    that read is the 800 MB. gunicorn already drains a bounded amount of an unread body and
+    then closes the connection, so nothing is lost by dropping the hook. It is added after the
+    entry module is imported, so it is removed on the first request.
+    """
+    app = flask.current_app
+
+    def drop_hook():
+        hooks = app.after_request_funcs.get(None, [])
+        hooks[:] = [h for h in hooks if getattr(h, "__name__", "") != "read_request"
+                    or not getattr(h, "__module__", "").startswith("functions_framework")]
+
+    app.before_request(drop_hook)
 
 
 @functools.lru_cache(maxsize=1)

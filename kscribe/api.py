@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kscribe import metrics
+from kscribe import keys, metrics
+from kscribe.api_input import MAX_JSON_DEPTH, BodyReader, BodyTooLarge, loads_bounded, no_body
 from kscribe.api_spec import OPENAPI
 from kscribe.apikeys import ApiKey, ApiKeys
 from kscribe.callbacks import check_url
@@ -51,7 +52,10 @@ class ApiRequest:
     path: str
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
-    body: bytes = b""
+    # ``read_body(limit)`` returns the body or raises BodyTooLarge; it is called only after
+    # the key is checked, so an unauthenticated upload costs nothing to refuse.
+    read_body: BodyReader = no_body
+    client: str = ""  # the client's address: failed authentications are limited per address
 
 
 @dataclass
@@ -95,6 +99,8 @@ class Api:
         self.keys = ApiKeys(ctx.jobs.redis)
         self.tenants = Tenants(ctx.jobs.redis)
         self.limiter = RateLimiter(ctx.jobs.redis, ctx.settings.api_rate_per_minute)
+        self.auth_failures = RateLimiter(ctx.jobs.redis, ctx.settings.api_auth_failures_per_minute,
+                                         key_for=keys.auth_failures_window)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         route = "unknown"
@@ -107,7 +113,7 @@ class Api:
                 response = handler(request, key, *args)
         except ApiError as exc:
             response = ApiResponse(exc.status, error_body(exc.code, exc.message), exc.headers)
-        metrics.API_REQUESTS.labels(request.method, route, str(response.status)).inc()
+        metrics.API_REQUESTS.labels(metrics.method_label(request.method), route, str(response.status)).inc()
         return response
 
     def _route(self, request: ApiRequest):
@@ -133,9 +139,17 @@ class Api:
         raise ApiError(404, "not_found", f"no route for {method} {request.path}")
 
     def _authenticate(self, request: ApiRequest) -> ApiKey:
+        # An address that keeps presenting bad keys is refused before its next key is looked
+        # at, so guessing stops at the limit even if a later guess would have been right.
+        exhausted, retry_after = self.auth_failures.exhausted(request.client)
+        if exhausted:
+            raise self._auth_failures_error(retry_after)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         key = self.keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
         if key is None:
+            allowed, retry_after = self.auth_failures.hit(request.client)
+            if not allowed:
+                raise self._auth_failures_error(retry_after)
             raise ApiError(401, "unauthorized", "a valid API key is needed: Authorization: Bearer <key>",
                            {"WWW-Authenticate": 'Bearer realm="kscribe"'})
         allowed, retry_after = self.limiter.hit(key.key_id)
@@ -144,6 +158,11 @@ class Api:
                            f"more than {self.limiter.per_minute} requests a minute; retry in {retry_after} s",
                            {"Retry-After": str(retry_after)})
         return key
+
+    def _auth_failures_error(self, retry_after: int) -> ApiError:
+        return ApiError(429, "rate_limited", f"more than {self.auth_failures.per_minute} failed authentications a "
+                                             f"minute from this address; retry in {retry_after} s",
+                        {"Retry-After": str(retry_after)})
 
     def _own_job(self, key: ApiKey, job_id: str) -> Job:
         job = self.ctx.jobs.get(job_id)
@@ -154,12 +173,16 @@ class Api:
 
     # --- POST /api/v1/transcriptions -------------------------------------------------
     def _parse_create(self, request: ApiRequest) -> dict[str, Any]:
-        if len(request.body) > self.ctx.settings.api_max_body_bytes:
-            raise ApiError(413, "body_too_large", f"the body is over {self.ctx.settings.api_max_body_bytes} bytes")
         try:
-            body = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+            raw = request.read_body(self.ctx.settings.api_max_body_bytes)
+        except BodyTooLarge:
+            limit = self.ctx.settings.api_max_body_bytes
+            raise ApiError(413, "body_too_large", f"the body is over {limit} bytes") from None
+        try:
+            body = loads_bounded(raw or b"null")
+        except ValueError:  # UnicodeDecodeError and nesting deeper than MAX_JSON_DEPTH included
+            raise ApiError(400, "invalid_json",
+                           f"the body is not valid JSON (UTF-8, nested at most {MAX_JSON_DEPTH} deep)") from None
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_body", "the body must be a JSON object")
         unknown = sorted(set(body) - _FIELDS)

@@ -67,3 +67,8 @@ def tenant_active(tenant_name: str) -> str:
 def tenant_audio_day(tenant_name: str, day: str) -> str:
     """Float counter: seconds of audio a tenant's jobs extracted on ``day`` (YYYYMMDD, UTC)."""
     return f"{PREFIX}:tenant:{tenant_name}:audio:{day}"
+
+
+def auth_failures_window(client: str, window: int) -> str:
+    """Counter: failed API authentications from one client address in one rate-limit window."""
+    return f"{PREFIX}:authfail:{client}:{window}"

@@ -27,9 +27,11 @@ DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deli
                         ["type"])
 JOBS_STUCK = Gauge("kscribe_jobs_stuck", "Unfinished jobs that have not moved for KSCRIBE_STUCK_AFTER_SECONDS.",
                    multiprocess_mode="max")
+# reason: unauthenticated (no valid broker token; functions/runtime.py), or why an event does
+# not match the job it names (kscribe/handlers.py): a fixed set chosen in code.
 EVENTS_REJECTED = Counter("kscribe_events_rejected_total",
-                          "Events dropped because they do not match the job they name, by reason.",
-                          ["type", "reason"])
+                          "Events refused or dropped unprocessed (unauthenticated, or not matching their job), "
+                          "by reason.", ["type", "reason"])
 # Per tenant: tenants are created by the operator, so the label is bounded; uploads under a
 # prefix no tenant owns count as "unknown", bucket uploads of nobody's as "uploads".
 TENANT_JOBS = Counter("kscribe_tenant_jobs_created_total", "Jobs created, by tenant.", ["tenant"])
@@ -37,6 +39,14 @@ TENANT_AUDIO_SECONDS = Counter("kscribe_tenant_audio_seconds_total", "Seconds of
                                ["tenant"])
 API_REQUESTS = Counter("kscribe_api_requests_total", "API requests by route and status.",
                        ["method", "route", "status"])
+
+# The method is whatever the client wrote on the request line: anything else shares "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in _METHODS else "other"
+
 
 # Failure reasons as a bounded label: the error's class, never its message.
 _REASONS = {

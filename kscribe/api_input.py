@@ -1,0 +1,94 @@
+"""Untrusted HTTP input for the API, taken no further than needed: the client's address
+behind proxies, a body read with a cap, JSON whose nesting is bounded before it is parsed."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+BodyReader = Callable[[int], bytes]
+MAX_JSON_DEPTH = 32
+_READ_SIZE = 64 * 1024
+# A JSON string, escapes included; what is left outside strings holds the brackets.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+class BodyTooLarge(ValueError):
+    """The request body is over the limit (declared or actually sent)."""
+
+
+def client_address(remote_addr: str, forwarded_for: str, trusted_hops: int) -> str:
+    """The address to hold a client to, with ``trusted_hops`` proxies in front of us.
+
+    Each proxy appends the address it received the request from to X-Forwarded-For, so the
+    rightmost entries are written by our own proxies and everything left of them is whatever
+    the client sent: ``curl -H 'X-Forwarded-For: 1.2.3.4'`` puts a chosen address leftmost.
+    The N-th address from the right is the one our outermost proxy saw. With fewer entries
+    than hops the request did not come through our proxies, so the peer address stands.
+    """
+    if trusted_hops <= 0:
+        return remote_addr
+    entries = [e.strip() for e in forwarded_for.split(",") if e.strip()]
+    if len(entries) < trusted_hops:
+        return remote_addr
+    return entries[-trusted_hops]
+
+
+def stream_reader(stream: BinaryIO, content_length: int | None) -> BodyReader:
+    """A reader of ``stream`` that refuses a body over ``limit`` bytes: from the declared
+    Content-Length without reading anything, else (chunked bodies) once limit + 1 bytes came."""
+
+    def read(limit: int) -> bytes:
+        if content_length is not None and content_length > limit:
+            raise BodyTooLarge(f"the body is over {limit} bytes")
+        parts, size = [], 0
+        while size <= limit:
+            part = stream.read(min(_READ_SIZE, limit + 1 - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+        if size > limit:
+            raise BodyTooLarge(f"the body is over {limit} bytes")
+        return b"".join(parts)
+
+    return read
+
+
+def bytes_reader(body: bytes) -> BodyReader:
+    """A reader over a body already in memory (tests, the CLI)."""
+    return stream_reader(io.BytesIO(body), len(body))
+
+
+def no_body(limit: int) -> bytes:
+    return b""
+
+
+def json_depth(text: str) -> int:
+    """How deep arrays and objects nest in ``text``, counted without recursion. On malformed
+    input the count errs high (an unterminated string's brackets count), never low."""
+    depth = deepest = 0
+    for char in _JSON_STRING.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads_bounded(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` for UTF-8 bodies nested at most ``max_depth`` deep; ValueError otherwise.
+
+    Python's decoder recurses per level, so a body of a few thousand brackets would end in
+    RecursionError. The depth is counted on decoded text: on raw bytes a UTF-16 body could
+    hide a quote inside a character and make the count run low.
+    """
+    text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if json_depth(text) > max_depth:
+        raise ValueError(f"JSON nested deeper than {max_depth}")
+    return json.loads(text)
+
