@@ -22,16 +22,28 @@ CALLBACK_SECRET = "test-callback-secret"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (each socket held open until all are chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class Stack:
-    """``env`` adds to (or overrides) the stack's settings, as lines in its .env would."""
+    """``env`` adds to (or overrides) the stack's settings, as lines in its .env would;
+    ``extra_ports`` names more ports to choose, set as ``KSCRIBE_<NAME>_PORT``."""
 
-    def __init__(self, tmp: Path, broker_args: str = "", env: dict[str, str] | None = None):
-        ports = {name: free_port() for name in PORTS}
+    def __init__(self, tmp: Path, broker_args: str = "", env: dict[str, str] | None = None,
+                 extra_ports: tuple[str, ...] = ()):
+        ports = dict(zip([*PORTS, *extra_ports], free_ports(len(PORTS) + len(extra_ports))))
         self.env = {f"KSCRIBE_{name}_PORT": str(port) for name, port in ports.items()}
         self.env.update(
             KSCRIBE_DATA_DIR=str(tmp / "stack"), KSCRIBE_BROKER_ARGS=broker_args,
@@ -56,9 +68,13 @@ class Stack:
         self.log_path = tmp / "stack.log"
         urls = [f"http://127.0.0.1:{ports[n]}/health/live" for n in PORTS[3:]]
         urls += [f"http://127.0.0.1:{ports['BROKER']}/health", f"http://127.0.0.1:{ports['GCS']}/storage/v1/b"]
-        wait_for(lambda: all(self._up(u) for u in urls), timeout_s=90, interval_s=0.3)
-        self.redis = redis.Redis.from_url(self.env["REDIS_URL"], decode_responses=True)
-        wait_for(lambda: self._buckets_ready(), timeout_s=30)
+        try:
+            wait_for(lambda: all(self._up(u) for u in urls), timeout_s=90, interval_s=0.3)
+            self.redis = redis.Redis.from_url(self.env["REDIS_URL"], decode_responses=True)
+            wait_for(lambda: self._buckets_ready(), timeout_s=30)
+        except BaseException:
+            self.stop()
+            raise
 
     def _up(self, url: str) -> bool:
         if self.process.poll() is not None:

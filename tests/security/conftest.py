@@ -20,7 +20,7 @@ from google.cloud import storage
 
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from tests.conftest import SAMPLE_VIDEO, wait_for
-from tests.stack import Stack, free_port
+from tests.stack import Stack
 
 BASE = "/api/v1/transcriptions"
 INPUT, WORK, OUTPUT = "gs://kscribe-input", "gs://kscribe-work", "gs://kscribe-output"
@@ -124,9 +124,8 @@ def wav_declaring(rate: int, samples: int) -> bytes:
 @pytest.fixture(scope="package")
 def env(tmp_path_factory) -> Env:
     tmp = tmp_path_factory.mktemp("security")
-    internal = free_port()
-    stack = Stack(tmp, env={
-        "KSCRIBE_TENANT_MAX_ACTIVE_JOBS": str(MAX_ACTIVE_JOBS), "KSCRIBE_INTERNAL_PORT": str(internal),
+    stack = Stack(tmp, extra_ports=("INTERNAL",), env={
+        "KSCRIBE_TENANT_MAX_ACTIVE_JOBS": str(MAX_ACTIVE_JOBS),
         "KSCRIBE_API_MAX_BODY_BYTES": str(MAX_BODY_BYTES), "KSCRIBE_API_RATE_PER_MINUTE": "100000",
         "KSCRIBE_CALLBACK_ALLOW": "127.0.0.1", "KSCRIBE_CALLBACK_ATTEMPTS": "2",
         # One request at a time per function: an event sent straight to a function is handled
@@ -155,7 +154,7 @@ def env(tmp_path_factory) -> Env:
         for bucket, files in uploads.items():
             for name, path in files.items():
                 client.bucket(bucket).blob(name).upload_from_filename(str(path))
-        yield Env(stack, acme, globex, f"http://127.0.0.1:{internal}", media)
+        yield Env(stack, acme, globex, stack.url["internal"], media)
     finally:
         stack.stop()
 
