@@ -85,7 +85,7 @@ class Env:
         """A CloudEvent sent straight to one function, as anyone who can reach it could."""
         event = CloudEvent({"type": event_type, "source": "//forged", **attributes}, data)
         headers, body = to_binary(event)
-        url = self.stack.env["KSCRIBE_INGEST_URL"] if function == "ingest" else self.stack.url[function]
+        url = self.stack.env["KSCRIBE_INGEST_URL"] if function == "ingest" else self.stack.url[function.replace("-", "_")]
         return requests.post(url, data=body, headers=headers, timeout=300)
 
     def upload_notice(self, name: str) -> requests.Response:

@@ -68,6 +68,7 @@ def test_the_same_message_for_a_foreign_and_a_missing_source(env):
     foreign = env.create(env.acme, source=f"{INPUT}/tenants/globex/secret.wav")
     if foreign.status_code == 202:
         env.cancel(env.acme, foreign.json()["id"])
+    assert foreign.status_code == 400, foreign.text
     missing = env.create(env.acme, source=f"{INPUT}/tenants/globex/no-such.wav")
     assert foreign.json()["error"]["message"].replace("secret", "no-such") == missing.json()["error"]["message"]
 
