@@ -20,7 +20,7 @@ from kscribe import events
 from kscribe.apikeys import ApiKeys
 from kscribe.tenants import Tenants
 from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
-from tests.e2e.test_stack import free_port
+from tests.stack import free_port
 from tests.functional.conftest import CaptureSink, validate
 
 RATE = 30

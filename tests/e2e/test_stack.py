@@ -2,106 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import redis
 import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
-from google.cloud import storage
 
 from kscribe.quality import word_error_rate
 from kscribe.values import JobStatus
-from tests.conftest import ROOT, SAMPLE_TEXT, SAMPLE_VIDEO, wait_for
+from tests.conftest import SAMPLE_TEXT, SAMPLE_VIDEO, wait_for
+from tests.stack import CALLBACK_SECRET, Stack, stack_factory  # noqa: F401 - stack_factory is a fixture
 
 pytestmark = pytest.mark.model
-PORTS = ["REDIS", "GCS", "BROKER", "INGEST", "EXTRACT", "TRANSCRIBE", "PUBLISH", "NOTIFY", "DEAD_LETTER", "API"]
-CALLBACK_SECRET = "test-callback-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Stack:
-    def __init__(self, tmp: Path, broker_args: str = ""):
-        ports = {name: free_port() for name in PORTS}
-        self.env = {f"KSCRIBE_{name}_PORT": str(port) for name, port in ports.items()}
-        self.env.update(
-            KSCRIBE_DATA_DIR=str(tmp / "stack"), KSCRIBE_BROKER_ARGS=broker_args,
-            REDIS_URL=f"redis://127.0.0.1:{ports['REDIS']}/0",
-            STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{ports['GCS']}",
-            K_SINK=f"http://127.0.0.1:{ports['BROKER']}", KSCRIBE_INGEST_URL=f"http://127.0.0.1:{ports['INGEST']}",
-            KSCRIBE_INPUT_URI="gs://kscribe-input", KSCRIBE_WORK_URI="gs://kscribe-work",
-            KSCRIBE_OUTPUT_URI="gs://kscribe-output", KSCRIBE_CHUNK_SECONDS="10", PYTHONUNBUFFERED="1",
-            KSCRIBE_CALLBACK_SECRET=CALLBACK_SECRET, KSCRIBE_CALLBACK_ALLOW="127.0.0.1",
-            KSCRIBE_CALLBACK_BACKOFF_SECONDS="0.2",
-        )
-        self.url = {name.lower(): f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        env_file = tmp / "stack.env"
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
-        self.process_env = {**os.environ, **self.env,
-                            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        self.log = open(tmp / "stack.log", "w")
-        self.process = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-e", str(env_file), "-f",
-                                         str(ROOT / "Procfile"), "-d", str(ROOT)], env=self.process_env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.log_path = tmp / "stack.log"
-        urls = [f"http://127.0.0.1:{ports[n]}/health/live" for n in PORTS[3:]]
-        urls += [f"http://127.0.0.1:{ports['BROKER']}/health", f"http://127.0.0.1:{ports['GCS']}/storage/v1/b"]
-        wait_for(lambda: all(self._up(u) for u in urls), timeout_s=90, interval_s=0.3)
-        self.redis = redis.Redis.from_url(self.env["REDIS_URL"], decode_responses=True)
-        wait_for(lambda: self._buckets_ready(), timeout_s=30)
-
-    def _up(self, url: str) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"the stack exited:\n{self.log_path.read_text()[-3000:]}")
-        try:
-            return requests.get(url, timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def _buckets_ready(self) -> bool:
-        return "kscribe-output" in requests.get(self.env["STORAGE_EMULATOR_HOST"] + "/storage/v1/b").text
-
-    def kscribe(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "kscribe", *args], env=self.process_env, capture_output=True,
-                              text=True, timeout=timeout)
-
-    def storage(self) -> storage.Client:
-        os.environ["STORAGE_EMULATOR_HOST"] = self.env["STORAGE_EMULATOR_HOST"]
-        return storage.Client()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
-
-
-@pytest.fixture
-def stack_factory(tmp_path):
-    stacks = []
-
-    def start(broker_args: str = "") -> Stack:
-        stacks.append(Stack(tmp_path, broker_args))
-        return stacks[-1]
-
-    yield start
-    for s in stacks:
-        s.stop()
 
 
 def job_ids(stack: Stack) -> list[str]:
