@@ -39,7 +39,7 @@ def api(request: flask.Request):
         headers={k.lower(): v for k, v in request.headers.items()},
         read_body=stream_reader(request.stream, request.content_length),
         client=client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
-                              settings.trusted_proxy_hops),
+                              settings.trusted_proxies),
     ))
     try:
         runtime.sink().publish(answer.events)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+from pathlib import Path
 
 import flask
 import requests
@@ -19,7 +20,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from kscribe import event_auth, metrics
+from kscribe import event_auth, metrics, scratch
 from kscribe.context import Context
 from kscribe.errors import TransientError
 from kscribe.events import Event
@@ -34,8 +35,12 @@ configure_json_logging()
 
 @functools.lru_cache(maxsize=1)
 def context() -> Context:
-    """The process's context, built on first use (not at import: Redis may still be starting)."""
-    return Context.create(context_settings())
+    """The process's context, built on first use (not at import: Redis may still be starting).
+    Its scratch directory is prepared then, in the worker that uses it, sweeping what killed
+    workers left behind."""
+    settings = context_settings()
+    scratch.prepare(settings)
+    return Context.create(settings)
 
 
 def to_event(cloud_event: CloudEvent) -> Event:
@@ -54,18 +59,33 @@ def to_cloud_event(event: Event) -> CloudEvent:
 
 
 class HttpSink:
-    """Publishes events to the broker in K_SINK with the CloudEvents HTTP binding (binary)."""
+    """Publishes events to the broker in K_SINK with the CloudEvents HTTP binding (binary).
 
-    def __init__(self, url: str, timeout_s: float):
+    With ``token_file`` (Knative Eventing's OIDC: the SinkBinding mounts the publisher's
+    token there) every publish carries it as a bearer token; it is read each time, since
+    the kubelet rotates it in place."""
+
+    def __init__(self, url: str, timeout_s: float, token_file: str = ""):
         self.url = url
         self.timeout_s = timeout_s
+        self.token_file = token_file
         self.session = requests.Session()
+
+    def _authorization(self) -> dict[str, str]:
+        if not self.token_file:
+            return {}
+        try:
+            token = Path(self.token_file).read_text().strip()
+        except OSError as exc:
+            raise TransientError(f"cannot read the publishing token {self.token_file}: {exc}") from exc
+        return {"Authorization": f"Bearer {token}"}
 
     def publish(self, events: list[Event]) -> None:
         if events and not self.url:
             raise TransientError("K_SINK is not set: no broker to publish to (is the SinkBinding applied?)")
         for event in events:
             headers, body = to_binary(to_cloud_event(event))
+            headers.update(self._authorization())
             try:
                 response = self.session.post(self.url, data=body, headers=headers, timeout=self.timeout_s)
             except requests.RequestException as exc:
@@ -82,7 +102,7 @@ def once(factory):
 @functools.lru_cache(maxsize=1)
 def sink() -> HttpSink:
     settings = context().settings
-    return HttpSink(settings.sink_url, settings.sink_timeout_s)
+    return HttpSink(settings.sink_url, settings.sink_timeout_s, settings.sink_token_file)
 
 
 def deliver(cloud_event: CloudEvent, handler: Handler) -> None:

@@ -4,9 +4,10 @@ behind proxies, a body read with a cap, JSON whose nesting is bounded before it 
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 BodyReader = Callable[[int], bytes]
@@ -20,21 +21,39 @@ class BodyTooLarge(ValueError):
     """The request body is over the limit (declared or actually sent)."""
 
 
-def client_address(remote_addr: str, forwarded_for: str, trusted_hops: int) -> str:
-    """The address to hold a client to, with ``trusted_hops`` proxies in front of us.
+def client_address(remote_addr: str, forwarded_for: str, trusted_proxies: Sequence[str]) -> str:
+    """The address to hold a client to, behind proxies whose addresses are in
+    ``trusted_proxies`` (CIDRs: the cluster's pod and service ranges, loopback, a load
+    balancer's).
 
     Each proxy appends the address it received the request from to X-Forwarded-For, so the
-    rightmost entries are written by our own proxies and everything left of them is whatever
-    the client sent: ``curl -H 'X-Forwarded-For: 1.2.3.4'`` puts a chosen address leftmost.
-    The N-th address from the right is the one our outermost proxy saw. With fewer entries
-    than hops the request did not come through our proxies, so the peer address stands.
+    entries written by our own proxies are on the right and everything left of them is
+    whatever the client sent (``curl -H 'X-Forwarded-For: 1.2.3.4'`` puts a chosen address
+    leftmost). Walking from the peer leftwards, the first address that is not one of our
+    proxies is the client. Counting a fixed number of hops would not do: behind Knative the
+    activator is in the path only some of the time.
     """
-    if trusted_hops <= 0:
+    networks = []
+    for cidr in trusted_proxies:
+        try:
+            networks.append(ipaddress.ip_network(cidr.strip(), strict=False))
+        except ValueError:
+            continue
+    if not networks:
         return remote_addr
-    entries = [e.strip() for e in forwarded_for.split(",") if e.strip()]
-    if len(entries) < trusted_hops:
-        return remote_addr
-    return entries[-trusted_hops]
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False  # not an address: the client's own text
+        return any(ip in net for net in networks)
+
+    chain = [remote_addr, *reversed([e.strip() for e in forwarded_for.split(",") if e.strip()])]
+    for address in chain:
+        if not trusted(address):
+            return address
+    return chain[-1]
 
 
 def stream_reader(stream: BinaryIO, content_length: int | None) -> BodyReader:

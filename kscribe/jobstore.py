@@ -79,16 +79,17 @@ return 1
 
 # Count a job's audio against its tenant's daily allowance, once per job (a redelivered or
 # duplicate extraction finds `usage_recorded` set). Refused, and nothing counted, when it
-# would take the day past the limit (ARGV[3] seconds; 0: no limit).
+# would take the day past the limit (ARGV[3]; 0: no limit). Whole milliseconds and INCRBY:
+# INCRBYFLOAT inside a script makes Redis 6.2 rewrite the script's argv and corrupt its heap.
 _RECORD_USAGE = """
-if redis.call('HSETNX', KEYS[1], 'usage_recorded', '1') == 0 then return '0' end
+if redis.call('HSETNX', KEYS[1], 'usage_recorded', '1') == 0 then return 0 end
 local limit = tonumber(ARGV[3])
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
 if limit > 0 and used + tonumber(ARGV[1]) > limit then
   redis.call('HDEL', KEYS[1], 'usage_recorded')
-  return '-1'
+  return -1
 end
-local total = redis.call('INCRBYFLOAT', KEYS[2], ARGV[1])
+local total = redis.call('INCRBY', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return total
 """
@@ -272,12 +273,13 @@ class JobStore:
         False, with nothing counted, if it would take the day past ``limit_s`` (0: no limit)."""
         day = time.strftime("%Y%m%d", time.gmtime(self.clock()))
         total = self._record_usage(keys=[keys.job(job_id), keys.tenant_audio_day(tenant, day)],
-                                   args=[round(audio_s, 3), 3 * 24 * 3600, limit_s])
-        return float(total) != -1
+                                   args=[round(audio_s * 1000), 3 * 24 * 3600, round(limit_s * 1000)])
+        return int(total) != -1
 
     def audio_used_today(self, tenant: str) -> float:
+        """Seconds of audio the tenant's jobs extracted today (UTC)."""
         day = time.strftime("%Y%m%d", time.gmtime(self.clock()))
-        return float(self.redis.get(keys.tenant_audio_day(tenant, day)) or 0)
+        return int(self.redis.get(keys.tenant_audio_day(tenant, day)) or 0) / 1000
 
     def stuck_jobs(self, older_than_s: float) -> int:
         """How many unfinished jobs have not moved for ``older_than_s`` seconds. Jobs that

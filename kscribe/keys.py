@@ -65,7 +65,7 @@ def tenant_active(tenant_name: str) -> str:
 
 
 def tenant_audio_day(tenant_name: str, day: str) -> str:
-    """Float counter: seconds of audio a tenant's jobs extracted on ``day`` (YYYYMMDD, UTC)."""
+    """Counter: milliseconds of audio a tenant's jobs extracted on ``day`` (YYYYMMDD, UTC)."""
     return f"{PREFIX}:tenant:{tenant_name}:audio:{day}"
 
 

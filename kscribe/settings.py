@@ -7,6 +7,7 @@ and pass it down, so a test can say exactly which configuration it runs under.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -113,6 +114,9 @@ class Settings:
     sink_url: str = ""
     ingest_url: str = "http://127.0.0.1:8081"
     sink_timeout_s: float = 10.0
+    # Knative Eventing's OIDC: the file the SinkBinding mounts the publisher's token in
+    # (sent with every publish); empty where the broker takes events without one.
+    sink_token_file: str = ""
 
     # Callbacks: the HMAC secret, and hosts / IPs / CIDRs allowed despite being internal.
     callback_secret: str = ""
@@ -126,9 +130,10 @@ class Settings:
     api_max_body_bytes: int = 64 * 1024
     api_local_sources: bool = False
     # Failed authentications per minute per client address before the API answers 429, and
-    # how many proxies in front of the API append to X-Forwarded-For (0: the peer address).
+    # the CIDRs of the proxies in front of the API, which append to X-Forwarded-For (none:
+    # the peer address is the client).
     api_auth_failures_per_minute: int = 30
-    trusted_proxy_hops: int = 0
+    trusted_proxies: tuple[str, ...] = ()
     # The api function's metrics and detailed readiness, off the public port (0: not served).
     internal_port: int = 0
     internal_host: str = "127.0.0.1"
@@ -215,6 +220,10 @@ class Settings:
                 values[attr] = env[name]
         if env.get("K_SINK"):
             values["sink_url"] = env["K_SINK"]
+        if env.get("KSCRIBE_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = tuple(c.strip() for c in env["KSCRIBE_TRUSTED_PROXIES"].split(",") if c.strip())
+        if env.get("KSCRIBE_SINK_TOKEN_FILE"):
+            values["sink_token_file"] = env["KSCRIBE_SINK_TOKEN_FILE"]
         if env.get("KSCRIBE_INGEST_URL"):
             values["ingest_url"] = env["KSCRIBE_INGEST_URL"]
         if env.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -247,6 +256,11 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigError(f"KSCRIBE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
         if self.task not in ("transcribe", "translate"):
             raise ConfigError(f"task must be transcribe or translate, not {self.task!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -41,5 +41,8 @@ resource "local_file" "config_env" {
     model   = var.model
     project = var.project_id
     issuer  = local.event_issuer
+    # Plus the load balancer's ranges, were one in front of the gateway.
+    pods_cidr     = var.pods_cidr
+    services_cidr = var.services_cidr
   })
 }

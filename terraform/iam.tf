@@ -9,13 +9,14 @@ locals {
   #   output bucket exists (storage.buckets.get, the probe role below); extract reads the
   #   source and writes chunks; transcribe reads chunks and writes chunk transcripts; publish
   #   reads those, writes the transcripts, and deletes the job's work objects once it
-  #   succeeded (objectUser); api reads sources it is asked about and transcripts it serves.
+  #   succeeded (objectUser); api reads sources it is asked about and transcripts it serves,
+  #   and deletes a cancelled job's work objects (objectUser on work: list and delete).
   #   notify and dead-letter touch no bucket.
   object_roles = {
     extract    = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser" }
     transcribe = { work = "roles/storage.objectUser" }
     publish    = { work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
-    api        = { input = "roles/storage.objectViewer", output = "roles/storage.objectViewer" }
+    api        = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser", output = "roles/storage.objectViewer" }
   }
   object_bindings = merge([
     for fn, buckets in local.object_roles : {

@@ -39,8 +39,8 @@ def server(tmp_path_factory):
     env = {**os.environ, "KSCRIBE_DATA_DIR": str(tmp / "data"), "REDIS_URL": f"unix://{redis_server.socket_file}",
            "K_SINK": sink.url, "KSCRIBE_API_LOCAL_SOURCES": "true", "KSCRIBE_API_RATE_PER_MINUTE": str(RATE),
            "KSCRIBE_API_MAX_BODY_BYTES": str(MAX_BODY), "KSCRIBE_INTERNAL_PORT": str(internal_port),
-           # One proxy hop, so each test can speak from an address of its own (X-Forwarded-For).
-           "KSCRIBE_TRUSTED_PROXY_HOPS": "1", "KSCRIBE_API_AUTH_FAILURES_PER_MINUTE": str(AUTH_FAILURES),
+           # Loopback is our proxy, so each test can speak from an address of its own (X-Forwarded-For).
+           "KSCRIBE_TRUSTED_PROXIES": "127.0.0.0/8", "KSCRIBE_API_AUTH_FAILURES_PER_MINUTE": str(AUTH_FAILURES),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("KSCRIBE_CALLBACK_ALLOW", None)
     log = open(tmp / "api.log", "w")

@@ -34,6 +34,7 @@ class CaptureSink:
 
     def __init__(self) -> None:
         self.events = []
+        self.headers = []
         self.status = 202
         sink = self
 
@@ -41,6 +42,7 @@ class CaptureSink:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 sink.events.append(from_http(dict(self.headers), body))
+                sink.headers.append(dict(self.headers))
                 self.send_response(sink.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -59,3 +59,19 @@ def test_without_the_setting_nothing_changes(apps, sink, ctx, sample_copy):
     assert r.status_code == 200 and created["type"] == events.JOB_CREATED
     assert post_cloudevent(apps["extract"], created).status_code == 200
     assert {e["type"] for e in sink.take()} == {events.CHUNK_READY}
+
+
+def test_publishes_carry_the_token_the_sink_binding_mounts(apps, sink, tmp_path):
+    import runtime
+
+    from kscribe.events import job_created
+
+    token_file = tmp_path / "oidc-token"
+    token_file.write_text("first-token\n")
+    publisher = runtime.HttpSink(sink.url, 5.0, str(token_file))
+    publisher.publish([job_created("a" * 32)])
+    token_file.write_text("rotated-token")  # the kubelet rewrites it in place
+    publisher.publish([job_created("b" * 32)])
+    assert [h.get("Authorization") for h in sink.headers] == ["Bearer first-token", "Bearer rotated-token"]
+    runtime.HttpSink(sink.url, 5.0).publish([job_created("c" * 32)])
+    assert "Authorization" not in sink.headers[-1], "no token configured, none sent"

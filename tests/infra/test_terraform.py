@@ -137,7 +137,7 @@ def test_each_function_has_its_own_account_with_only_its_stage_access():
         "extract": {"input": viewer, "work": user},
         "transcribe": {"work": user},
         "publish": {"work": user, "output": user},
-        "api": {"input": viewer, "output": viewer},
+        "api": {"input": viewer, "work": user, "output": viewer},  # work: cancel deletes its objects
     }
     wi = resources("google_service_account_iam_member")["workload_identity"]
     assert wi["role"] == "roles/iam.workloadIdentityUser"

@@ -1,11 +1,13 @@
 """The job store against a real redis-server."""
 
+import dataclasses
 import multiprocessing
 import random
 import threading
 
 import redis
 
+from kscribe.errors import QuotaExceeded
 from kscribe.jobstore import JobStore
 from kscribe.values import Job, JobStatus
 
@@ -94,3 +96,56 @@ def _threads(url, job_id, indexes, total, results):
         t.start()
     for t in threads:
         t.join()
+
+
+def tenant_job(job_id, tenant):
+    return dataclasses.replace(new_job(job_id), tenant=tenant)
+
+
+def test_the_active_quota_holds_under_concurrent_creates_and_frees_on_finish(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    results = []
+
+    def create(i):
+        try:
+            results.append(jobs.create(tenant_job(f"q{i}", "acme"), f"k{i}", max_active=3)[1])
+        except QuotaExceeded:
+            results.append("refused")
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 3 and results.count("refused") == 9, "exactly the quota, however they race"
+    assert jobs.tenant_active_count("acme") == 3
+    done = next(i for i in range(12) if jobs.get(f"q{i}"))
+    jobs.advance(f"q{done}", JobStatus.SUCCEEDED)
+    assert jobs.tenant_active_count("acme") == 2
+    assert jobs.create(tenant_job("q99", "acme"), "k99", max_active=3)[1], "a finished job frees its place"
+    assert jobs.create(tenant_job("g1", "globex"), "g1", max_active=3)[1], "quotas are per tenant"
+
+
+def test_listing_by_status_follows_the_job(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    for i in range(3):
+        jobs.create(tenant_job(f"s{i}", "acme"), f"s{i}")
+    jobs.advance("s1", JobStatus.EXTRACTING)
+    jobs.advance("s1", JobStatus.SUCCEEDED)
+    assert jobs.tenant_job_ids("acme", 0, 10, "queued") == ["s2", "s0"]
+    assert jobs.tenant_job_ids("acme", 0, 10, "succeeded") == ["s1"]
+    assert jobs.tenant_job_ids("acme", 0, 10, "extracting") == []
+    assert jobs.tenant_job_ids("globex", 0, 10, "queued") == []
+
+
+def test_daily_audio_is_counted_once_per_job_and_refused_past_the_limit(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    for name, tenant in (("u1", "acme"), ("u2", "acme"), ("u3", "globex"), ("u4", "acme")):
+        jobs.create(tenant_job(name, tenant), name)
+    assert jobs.record_usage("u1", "acme", 1800.5, limit_s=3600)
+    assert jobs.record_usage("u1", "acme", 1800.5, limit_s=3600), "a redelivery is not counted again"
+    assert jobs.record_usage("u3", "globex", 3000, limit_s=3600)
+    assert not jobs.record_usage("u2", "acme", 1800, limit_s=3600), "past the hour: refused"
+    assert jobs.record_usage("u4", "acme", 1799.5, limit_s=3600), "up to the hour exactly"
+    assert jobs.audio_used_today("acme") == 3600.0 and jobs.audio_used_today("globex") == 3000.0
+    assert jobs.advance("u3", JobStatus.EXTRACTING) and redis_client.ping()

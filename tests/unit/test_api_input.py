@@ -16,15 +16,22 @@ class CountingStream(io.BytesIO):
         return part
 
 
-@pytest.mark.parametrize("remote, forwarded, hops, expected", [
-    ("10.0.0.5", "", 0, "10.0.0.5"),
-    ("10.0.0.5", "6.6.6.6", 0, "10.0.0.5"),  # no proxies trusted: the header is the client's own words
-    ("10.0.0.5", "6.6.6.6, 198.51.100.7", 1, "198.51.100.7"),
-    ("10.0.0.5", "6.6.6.6, 198.51.100.7, 10.0.0.9", 2, "198.51.100.7"),
-    ("10.0.0.5", "", 1, "10.0.0.5"),  # did not come through the proxy
+PROXIES = ("10.0.0.0/8", "127.0.0.0/8")
+
+
+@pytest.mark.parametrize("remote, forwarded, proxies, expected", [
+    ("10.0.0.5", "", (), "10.0.0.5"),
+    ("10.0.0.5", "6.6.6.6", (), "10.0.0.5"),  # no proxies trusted: the header is the client's own words
+    ("10.0.0.5", "6.6.6.6, 198.51.100.7", PROXIES, "198.51.100.7"),
+    # Two of our proxies (the activator in the path) or one: the same client either way.
+    ("127.0.0.1", "6.6.6.6, 198.51.100.7, 10.0.0.9, 10.0.0.8", PROXIES, "198.51.100.7"),
+    ("127.0.0.1", "6.6.6.6, 198.51.100.7, 10.0.0.9", PROXIES, "198.51.100.7"),
+    ("198.51.100.9", "6.6.6.6", PROXIES, "198.51.100.9"),  # did not come through our proxies
+    ("10.0.0.5", "not-an-address, 10.0.0.9", PROXIES, "not-an-address"),
+    ("10.0.0.5", "10.0.0.7", PROXIES, "10.0.0.7"),  # nothing but proxies: the farthest
 ])
-def test_the_client_address_is_counted_from_the_right(remote, forwarded, hops, expected):
-    assert client_address(remote, forwarded, hops) == expected
+def test_the_client_is_the_nearest_address_outside_our_proxies(remote, forwarded, proxies, expected):
+    assert client_address(remote, forwarded, proxies) == expected
 
 
 def test_a_declared_length_over_the_limit_reads_nothing():

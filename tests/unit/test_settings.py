@@ -40,16 +40,16 @@ def test_parse_formats_dedupes_and_keeps_order():
 
 def test_edge_settings(tmp_path):
     s = Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path)})
-    assert (s.api_auth_failures_per_minute, s.trusted_proxy_hops, s.internal_port, s.internal_host, s.event_auth) == (
-        30, 0, 0, "127.0.0.1", "")
+    assert (s.api_auth_failures_per_minute, s.trusted_proxies, s.internal_port, s.internal_host, s.event_auth) == (
+        30, (), 0, "127.0.0.1", "")
     s = Settings.from_env({
-        "KSCRIBE_DATA_DIR": str(tmp_path), "KSCRIBE_API_AUTH_FAILURES_PER_MINUTE": "5", "KSCRIBE_TRUSTED_PROXY_HOPS": "2",
+        "KSCRIBE_DATA_DIR": str(tmp_path), "KSCRIBE_API_AUTH_FAILURES_PER_MINUTE": "5", "KSCRIBE_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1",
         "KSCRIBE_INTERNAL_PORT": "9091", "KSCRIBE_INTERNAL_HOST": "0.0.0.0", "KSCRIBE_EVENT_AUTH": "oidc",
         "KSCRIBE_EVENT_JWKS_URL": "https://issuer/jwks", "KSCRIBE_EVENT_ISSUER": "https://issuer",
         "KSCRIBE_EVENT_AUDIENCE": "kscribe/extract", "KSCRIBE_EVENT_SENDERS": "system:a, system:b,",
     })
-    assert (s.api_auth_failures_per_minute, s.trusted_proxy_hops, s.internal_port, s.internal_host) == (
-        5, 2, 9091, "0.0.0.0")
+    assert (s.api_auth_failures_per_minute, s.trusted_proxies, s.internal_port, s.internal_host) == (
+        5, ("10.0.0.0/8", "127.0.0.1"), 9091, "0.0.0.0")
     assert s.event_senders == ("system:a", "system:b") and s.event_audience == "kscribe/extract"
 
 
