@@ -47,8 +47,8 @@ def check_declared(info: MediaInfo, max_duration_s: float) -> None:
     """Raise unless what the container declares is something a recording could be."""
     if not MIN_SAMPLE_RATE <= info.sample_rate <= MAX_SAMPLE_RATE:
         raise ImplausibleAudio(
-            f"the audio track says it has {info.sample_rate} samples per second; real recordings have "
-            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}, so the file is damaged or not what it claims"
+            f"the audio track's sample rate says {info.sample_rate} Hz; real recordings have "
+            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, so the file is damaged or not what it claims"
         )
     if info.duration_s > max_duration_s:
         raise too_long(max_duration_s, f"it says it lasts {duration_words(info.duration_s)}")

@@ -124,7 +124,7 @@ def wav_declaring(rate: int, samples: int) -> bytes:
 @pytest.fixture(scope="package")
 def env(tmp_path_factory) -> Env:
     tmp = tmp_path_factory.mktemp("security")
-    stack = Stack(tmp, extra_ports=("INTERNAL",), env={
+    stack = Stack(tmp, extra_ports=("API_INTERNAL",), env={
         "KSCRIBE_TENANT_MAX_ACTIVE_JOBS": str(MAX_ACTIVE_JOBS),
         "KSCRIBE_API_MAX_BODY_BYTES": str(MAX_BODY_BYTES), "KSCRIBE_API_RATE_PER_MINUTE": "100000",
         "KSCRIBE_CALLBACK_ALLOW": "127.0.0.1", "KSCRIBE_CALLBACK_ATTEMPTS": "2",
@@ -154,7 +154,7 @@ def env(tmp_path_factory) -> Env:
         for bucket, files in uploads.items():
             for name, path in files.items():
                 client.bucket(bucket).blob(name).upload_from_filename(str(path))
-        yield Env(stack, acme, globex, stack.url["internal"], media)
+        yield Env(stack, acme, globex, stack.url["api_internal"], media)
     finally:
         stack.stop()
 

@@ -129,7 +129,7 @@ LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1 as
 
 def test_every_stack_process_listens_on_loopback_only(env):
     ports = {int(env.stack.env[f"KSCRIBE_{name}_PORT"]): name for name in PORTS}
-    ports[int(env.stack.env["KSCRIBE_INTERNAL_PORT"])] = "API internal"
+    ports[int(env.stack.env["KSCRIBE_API_INTERNAL_PORT"])] = "API internal"
     listening = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for port, address in _listening(Path(table)).items():
