@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test stack submit check-infra bench bench-gpu install install-test install-stack clean
+.PHONY: demo test stack submit keys check-infra bench bench-gpu install install-test install-stack clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kscribe needs Python 3.11 or newer")'
@@ -43,6 +43,11 @@ stack: install-stack
 VIDEO ?= samples/meeting.mp4
 submit: install-stack
 	set -a && . ./.env && set +a && $(BIN)/kscribe submit $(VIDEO)
+
+# An API key for the running stack (its Redis, from .env): make keys TENANT=acme
+TENANT ?= demo
+keys: install-stack
+	set -a && . ./.env && set +a && $(BIN)/kscribe keys create --tenant $(TENANT)
 
 # Benchmarks (bench/README.md): not tests; run them on a quiet machine.
 bench: install

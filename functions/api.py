@@ -4,9 +4,10 @@ import json
 
 import flask
 import functions_framework
+import redis
 import runtime
 
-from kscribe import health, metrics
+from kscribe import health
 from kscribe.api import Api, ApiRequest, error_body
 from kscribe.api_input import client_address, stream_reader
 
@@ -14,41 +15,38 @@ runtime.install_routes(health.checks_for(lambda: runtime.context()), public=True
 runtime.keep_request_bodies_unread()
 
 
-def _api() -> Api:
-    ctx = runtime.context()
-
-    def stuck() -> float:
-        try:
-            return ctx.jobs.stuck_jobs(ctx.settings.stuck_after_s)
-        except Exception:  # noqa: BLE001 - Redis down: say "unknown", do not fail the scrape
-            return float("nan")
-
-    metrics.JOBS_STUCK.set_function(stuck)
-    return Api(ctx)
+runtime.register_stuck_gauge()
+_instance = runtime.once(lambda: Api(runtime.context()))
 
 
-_instance = runtime.once(_api)
+def _unavailable(message: str) -> flask.Response:
+    body = error_body("unavailable", message)
+    return flask.Response(json.dumps(body), 503, {"Content-Type": "application/json", "Retry-After": "5"})
 
 
 @functions_framework.http
 def api(request: flask.Request):
-    settings = runtime.context().settings
-    # The body stays on the socket until the API asks for it, after the key is checked.
-    answer = _instance().handle(ApiRequest(
-        method=request.method, path=request.path, query=request.args.to_dict(),
-        headers={k.lower(): v for k, v in request.headers.items()},
-        read_body=stream_reader(request.stream, request.content_length),
-        client=client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
-                              settings.trusted_proxies),
-    ))
+    settings = runtime.context_settings()
     try:
-        runtime.sink().publish(answer.events)
+        # The body stays on the socket until the API asks for it, after the key is checked.
+        answer = _instance().handle(ApiRequest(
+            method=request.method, path=request.path, query=request.args.to_dict(),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            read_body=stream_reader(request.stream, request.content_length),
+            client=client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
+                                  settings.trusted_proxies),
+        ))
+    except redis.RedisError:
+        # Job state is out of reach: a JSON answer the client can act on, not an HTML 500.
+        runtime.log.exception("Redis is unreachable for %s %s", request.method, request.path)
+        return _unavailable("job state is unreachable right now; retry later")
+    try:
+        runtime.publish(answer.events, runtime.context(), after=f"{request.method} {request.path}")
     except Exception:  # noqa: BLE001 - the job must not stay queued with nobody told
         runtime.log.exception("could not publish for %s %s", request.method, request.path)
         if answer.rollback:
             answer.rollback()
-        body = error_body("unavailable", "the pipeline cannot take jobs right now; retry later")
-        return flask.Response(json.dumps(body), 503, {"Content-Type": "application/json", "Retry-After": "5"})
+        return _unavailable("the pipeline cannot take jobs right now; retry later")
     body = answer.body
     headers = dict(answer.headers)
     if not isinstance(body, (bytes, str)):

@@ -24,7 +24,7 @@ from kscribe import event_auth, metrics, scratch
 from kscribe.context import Context
 from kscribe.errors import TransientError
 from kscribe.events import Event
-from kscribe.handlers import Handler, release_claims
+from kscribe.handlers import Handler, record_announced
 from kscribe.health import Check, run_checks
 from kscribe.logs import configure_json_logging, log_context
 from kscribe.settings import Settings
@@ -117,13 +117,32 @@ def deliver(cloud_event: CloudEvent, handler: Handler) -> None:
     with log_context(job_id=job_id, event_id=event.id):
         ctx = context()
         produced = handler(event, ctx)
+        publish(produced, ctx, after=event.type)
+
+
+def publish(produced: list[Event], ctx: Context, after: str = "") -> None:
+    """Publish and record what was announced. Raising (the broker is down) fails the
+    delivery, so it is retried and re-announces what did not go out."""
+    try:
+        sink().publish(produced)
+    except Exception:
+        log.exception("could not publish %d event(s) after %s; the delivery will be retried", len(produced), after)
+        raise
+    record_announced(produced, ctx)
+
+
+def register_stuck_gauge() -> None:
+    """kscribe_jobs_stuck, answered at every scrape from the first one on (not only once a
+    request built the context)."""
+
+    def stuck() -> float:
         try:
-            sink().publish(produced)
-        except Exception:
-            release_claims(event, ctx)
-            log.exception("could not publish %d event(s) after %s; the delivery will be retried", len(produced),
-                          event.type)
-            raise
+            ctx = context()
+            return ctx.jobs.stuck_jobs(ctx.settings.stuck_after_s)
+        except Exception:  # noqa: BLE001 - Redis down: say "unknown", do not fail the scrape
+            return float("nan")
+
+    metrics.JOBS_STUCK.set_function(stuck)
 
 
 @functools.lru_cache(maxsize=4)

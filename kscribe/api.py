@@ -286,7 +286,7 @@ class Api:
             metrics.TENANT_JOBS.labels(metrics.tenant_label(tenant.name, known=True)).inc()
         rollback = (lambda: self.ctx.jobs.discard(job.id, job_request.key)) if result.created else None
         return ApiResponse(202, {"id": job.id, "status": job.status.value, "status_url": f"{BASE}/{job.id}"},
-                           {"Location": f"{BASE}/{job.id}"}, events=announce(job, result.created), rollback=rollback)
+                           {"Location": f"{BASE}/{job.id}"}, events=announce(job), rollback=rollback)
 
     # --- reads and cancel ------------------------------------------------------------
     def _get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:

@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from kscribe.context import Context
 from kscribe.events import Event
-from kscribe.handlers import ROUTES, Handler
+from kscribe.handlers import ROUTES, Handler, record_announced
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class InProcessBus:
         for observe in self.observers:
             observe(event)
         self._queue.append(event)
+        record_announced([event], self.ctx)  # in memory, a queued event is as good as published
 
     def drain(self) -> None:
         # Only this thread touches the queue and the observers; workers just run handlers.

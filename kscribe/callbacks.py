@@ -228,6 +228,8 @@ class CallbackOutcome:
     attempts: int
     status_code: int
     error: str  # shown to the tenant: "HTTP 503", or kscribe's words for what failed; never response bytes
+    # Sending again cannot help (a refused URL, a 4xx answer): the reconciler does not re-send.
+    final: bool = False
 
 
 def send(url: str, payload: dict, secret: str, event_type: str, allow: Sequence[str] = (), attempts: int = 5,
@@ -256,7 +258,7 @@ def send(url: str, payload: dict, secret: str, event_type: str, allow: Sequence[
             target = check_url(url, allow, resolve)  # again at send time: DNS may have changed since creation
         except CallbackRefused as exc:
             metrics.CALLBACKS.labels("refused").inc()
-            return CallbackOutcome(False, attempt - 1, 0, str(exc))
+            return CallbackOutcome(False, attempt - 1, 0, str(exc), final=True)
         address = target.addresses[(attempt - 1) % len(target.addresses)]
         headers = {"Host": target.authority, "Content-Type": "application/json",
                    SIGNATURE_HEADER: sign(secret, int(time.time()), body), EVENT_HEADER: event_type,
@@ -275,7 +277,7 @@ def send(url: str, payload: dict, secret: str, event_type: str, allow: Sequence[
             permanent = code < 500 and code != 429
             metrics.CALLBACKS.labels("rejected" if permanent else "error").inc()
             if permanent:
-                return CallbackOutcome(False, attempt, code, error)
+                return CallbackOutcome(False, attempt, code, error, final=True)
         if attempt < attempts:
             delay = backoff_s * 2 ** (attempt - 1)
             if time.monotonic() + delay >= give_up_at:

@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
     keys = sub.add_parser("keys", help="manage API keys (stored hashed in Redis, each bound to a tenant)")
+    keys.add_argument("--embedded", action="store_true",
+                      help="use the embedded Redis even though this directory has a stack's .env")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key; the token is printed once (a new tenant's "
                                                 "callback secret too)")
@@ -187,11 +189,32 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed or pending else 0
 
 
+def _stack_redis(settings: Settings) -> str:
+    """The REDIS_URL of a local stack's .env in this directory, when this process was not
+    given one: keys written now would land in the private embedded Redis, where the stack's
+    api never looks (it would answer 401)."""
+    env_file = Path(".env")
+    if settings.redis_url or not env_file.is_file():
+        return ""
+    for line in env_file.read_text(errors="replace").splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == "REDIS_URL" and value.strip():
+            return value.strip()
+    return ""
+
+
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.apikeys import ApiKeys
     from kscribe.embedded_redis import connect
     from kscribe.tenants import Tenants
 
+    stack_redis = _stack_redis(settings)
+    if stack_redis and not args.embedded:
+        print(f"kscribe: this directory's .env runs a stack on {stack_redis}, but REDIS_URL is not set here, so "
+              "the key would go into kscribe's private embedded Redis, which the stack never reads. Run "
+              "`set -a; . ./.env; set +a` first (or `make keys TENANT=...`), or pass --embedded to mean it.",
+              file=sys.stderr)
+        return 2
     client = connect(settings)
     keys = ApiKeys(client)
     if args.keys_command == "create":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 
 from kscribe import callbacks, events, metrics
@@ -53,26 +52,36 @@ def _failed(ctx: Context, job_id: str, stage: str, error: Exception, metric_reas
         metrics.JOBS.labels("failed", metric_reason or metrics.failure_reason(error)).inc()
         log.warning("job %s failed in %s: %s", job_id, stage, reason)
         ctx.progress.stage(job_id, "failed", reason)
-        return [events.job_failed(job_id, stage, reason)]
-    return []  # already ended: a redelivery after the failure was recorded
+    job = ctx.jobs.get(job_id)
+    # Announced until it is: a redelivery after the failure was recorded but not published
+    # publishes it then.
+    return announce(job) if job is not None and job.status is JobStatus.FAILED else []
 
 
-# A duplicate notification re-announces a job still queued this long after creation: its
-# first announcement was lost (the process died between creating the job and publishing).
-#   t=0   delivery A creates the job, dies before publishing job.created
-#   t=40  redelivery B finds the job still queued and old → publishes job.created
-# A duplicate inside the window is the normal case (A is about to publish) and stays quiet.
-REANNOUNCE_AFTER_S = 30.0
+# What a published event says about its job, recorded once the publish succeeded.
+ANNOUNCES = {events.JOB_CREATED: "created", events.JOB_TRANSCRIBED: "transcribed",
+             events.JOB_COMPLETED: "completed", events.JOB_FAILED: "failed"}
 
 
-def announce(job: Job, created: bool, now: float | None = None) -> list[Event]:
-    """The events that follow a job ingest returned."""
-    if job.status is JobStatus.FAILED:
-        return [events.job_failed(job.id, job.failed_stage, job.error)] if created else []
-    if job.status is not JobStatus.QUEUED:
-        return []
-    stale = (time.time() if now is None else now) - job.created_at > REANNOUNCE_AFTER_S
-    return [events.job_created(job.id)] if created or stale else []
+def record_announced(published: list[Event], ctx: Context) -> None:
+    """Call after ``published`` reached the broker: a redelivery then re-announces only what
+    did not (see ``announce``)."""
+    for event in published:
+        what = ANNOUNCES.get(event.type)
+        job_id = event.data.get("job_id") if isinstance(event.data, dict) else None
+        if what and isinstance(job_id, str):
+            ctx.jobs.mark_announced(job_id, what)
+
+
+def announce(job: Job) -> list[Event]:
+    """The event that tells the pipeline where ``job`` stands, unless it was published:
+    job.created for a queued job, job.failed for a failed one (ingest, api and every stage
+    that fails a job). Whatever the job's age — a lost announcement is never waited out."""
+    if job.status is JobStatus.FAILED and "failed" not in job.announced:
+        return [events.job_failed(job.id, job.failed_stage, job.error)]
+    if job.status is JobStatus.QUEUED and "created" not in job.announced:
+        return [events.job_created(job.id)]
+    return []
 
 
 def on_object_finalized(event: Event, ctx: Context) -> list[Event]:
@@ -88,7 +97,7 @@ def _ingest(event: Event, notice, ctx: Context) -> list[Event]:
         result = ingest(notice, ctx)
     except EventRejected as exc:
         return _rejected(event, exc)
-    return announce(result.job, result.created) if result.job else []
+    return announce(result.job) if result.job else []
 
 
 def on_pubsub_message(event: Event, ctx: Context) -> list[Event]:
@@ -126,7 +135,7 @@ def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
         return _rejected(event, exc)
     except InputError as exc:
         return _failed(ctx, job_id, "transcribe", exc)
-    return [events.job_transcribed(job_id)] if outcome.last else []
+    return [events.job_transcribed(job_id)] if outcome.announce_transcribed else []
 
 
 def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
@@ -139,7 +148,7 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
         return _rejected(event, exc)
     except InputError as exc:
         return _failed(ctx, job_id, "publish", exc)
-    if job.status is not JobStatus.SUCCEEDED:
+    if job.status is not JobStatus.SUCCEEDED or "completed" in job.announced:
         return []
     return [events.job_completed({
         "job_id": job.id, "source": job.source_uri, "outputs": job.outputs,
@@ -188,9 +197,19 @@ def on_job_finished(event: Event, ctx: Context) -> list[Event]:
                                  backoff_s=settings.callback_backoff_s)
     ctx.jobs.update(job.id, callback_status="delivered" if outcome.delivered else "failed",
                     callback_attempts=job.callback_attempts + outcome.attempts, callback_error=outcome.error)
-    if not outcome.delivered:
+    if outcome.delivered or outcome.final:
+        ctx.jobs.callback_due_at(job.id, None)
+    else:
+        # The receiver is down or failing: the reconciler sends again later.
+        ctx.jobs.callback_due_at(job.id, ctx.jobs.clock() + callback_resend_delay(ctx.settings, job.callback_attempts))
         log.warning("job %s: callback to %s failed: %s", job.id, job.callback_url, outcome.error)
     return []
+
+
+def callback_resend_delay(settings, attempts_so_far: int) -> float:
+    """When to try an undelivered callback again: doubling from the base lease, at most an
+    hour apart, for as long as the re-send window lasts."""
+    return min(3600.0, settings.redrive_after_s * 2 ** min(attempts_so_far // max(1, settings.callback_attempts), 6))
 
 
 _STAGE_OF = {events.JOB_CREATED: "extract", events.CHUNK_READY: "transcribe", events.JOB_TRANSCRIBED: "publish"}
@@ -219,6 +238,10 @@ def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
     job = ctx.jobs.get(job_id)
     if job is None:
         return _rejected(event, EventRejected("unknown_job", f"dead-lettered event for no job {job_id}"))
+    if event.type in _FINISHED_STATUS and job.status is _FINISHED_STATUS[event.type]:
+        # notify never took the event: the callback is owed, and the reconciler re-sends it.
+        ctx.jobs.update(job.id, callback_status="failed", callback_error=f"not delivered to notify: {reason}"[:300])
+        return []
     if job.status.terminal:
         return []  # ended meanwhile: nothing left to fail
     if not _at_step(event, job, ctx):
@@ -226,13 +249,6 @@ def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
     metrics.DEAD_LETTERED.labels(event.type if event.type in _STAGE_OF else "other").inc()
     stage = _STAGE_OF.get(event.type, "delivery")
     return _failed(ctx, job_id, stage, InputError(f"gave up delivering {event.type}: {reason}"), "delivery")
-
-
-def release_claims(incoming: Event, ctx: Context) -> None:
-    """The events a handler returned could not be published: undo what would stop the
-    redelivery of ``incoming`` from producing them again."""
-    if incoming.type == events.CHUNK_READY and isinstance(incoming.data, dict):
-        ctx.jobs.release_finalizer(str(incoming.data.get("job_id")), int(incoming.data.get("index", -1)))
 
 
 ROUTES: dict[str, Handler] = {

@@ -20,6 +20,9 @@ from kscribe.values import Job, JobStatus
 
 _JSON_FIELDS = {"formats", "metadata", "outputs"}
 _TIMING_PREFIX = "timing."
+_ANNOUNCED_PREFIX = "announced."
+# Derived from prefixed hash fields, not stored under their own names.
+_DERIVED = {"timings", "announced"}
 
 # Claim `bucket/name#generation` and create the job in one step.
 #   delivery A: GET object key → nil → SET, HSET job        → created
@@ -59,8 +62,14 @@ if not current then return -1 end
 if rank[current] == 4 then return 0 end
 if rank[ARGV[1]] < rank[current] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 5))
+-- A worker's lease was for the step the job just left.
+if current ~= ARGV[1] then redis.call('HDEL', KEYS[1], 'lease_until') end
 if rank[ARGV[1]] == 4 then
   redis.call('ZREM', KEYS[2], KEYS[3])
+  -- A finished job with a callback owes one: the reconciler re-sends it until delivered.
+  if ARGV[1] ~= 'cancelled' and (redis.call('HGET', KEYS[1], 'callback_url') or '') ~= '' then
+    redis.call('ZADD', KEYS[4], ARGV[2], KEYS[3])
+  end
 else
   redis.call('ZADD', KEYS[2], ARGV[2], KEYS[3])
 end
@@ -94,13 +103,12 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return total
 """
 
-# Record a chunk as done and decide, exactly once, which delivery finishes the job.
-#   chunk 3 (A): SADD → 4 of 4 → HSETNX finalizer=3 → 1 → "last"
-#   chunk 3 (B, duplicate, same moment): SADD → 0 added, HSETNX → 0 → not last
-#   chunk 2 (late redelivery): SADD → 0 added, HSETNX → 0 → not last
-# A finalizer that could not announce the job releases the claim (HDEL) so a redelivery can.
+# Record a chunk as done; the caller learns whether the set is complete. Announcing the job
+# as transcribed is then the business of every delivery that finds the set complete and the
+# announcement missing (see handlers.py): a worker killed between the two is covered by the
+# redelivery, or by the reconciler.
 _COMPLETE_CHUNK = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
 local added = redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 local done = redis.call('SCARD', KEYS[1])
@@ -109,25 +117,41 @@ if added == 1 then
   redis.call('HSET', KEYS[2], 'chunks_done', done, 'updated_at', ARGV[5])
   redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[6])
 end
-if done >= tonumber(ARGV[3]) and redis.call('HSETNX', KEYS[2], 'finalizer', ARGV[1]) == 1 then
-  return {done, added, 1}
-end
-return {done, added, 0}
+return {done, added}
 """
 
-_RELEASE_FINALIZER = """
-if redis.call('HGET', KEYS[1], 'finalizer') == ARGV[1] then
-  return redis.call('HDEL', KEYS[1], 'finalizer')
-end
-return 0
+# Fields set on a job only while it exists: a late write must not resurrect an expired or
+# purged job as a hash without an expiry.
+_SET_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
 """
 
+# A worker needs the job's current step for longer than the base lease (a long decode, a
+# long chunk): the reconciler leaves it alone until then. Only ever extended.
+_EXTEND_LEASE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
+if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'lease_until', ARGV[1]) end
+return 1
+"""
+
+# The reconciler re-drove the job: count it, and restart the clock its lease runs on.
+_NOTE_REDRIVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local n = redis.call('HINCRBY', KEYS[1], 'redrives', 1)
+redis.call('HSET', KEYS[1], 'redriven_at', ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2])
+return n
+"""
 
 @dataclass(frozen=True)
 class ChunkCompletion:
     done: int
     first_time: bool
-    last: bool
+    # Every chunk of the job is recorded.
+    complete: bool
 
 
 def _encode(name: str, value: Any) -> str:
@@ -169,6 +193,7 @@ def _decode(raw: dict[str, str]) -> Job:
     values["timings"] = {
         k[len(_TIMING_PREFIX):]: round(float(v), 3) for k, v in raw.items() if k.startswith(_TIMING_PREFIX)
     }
+    values["announced"] = frozenset(k[len(_ANNOUNCED_PREFIX):] for k in raw if k.startswith(_ANNOUNCED_PREFIX))
     return Job(**values)
 
 
@@ -182,7 +207,9 @@ class JobStore:
         self._create = client.register_script(_CREATE)
         self._advance = client.register_script(_ADVANCE)
         self._complete_chunk = client.register_script(_COMPLETE_CHUNK)
-        self._release_finalizer = client.register_script(_RELEASE_FINALIZER)
+        self._set_if_exists = client.register_script(_SET_IF_EXISTS)
+        self._extend_lease = client.register_script(_EXTEND_LEASE)
+        self._note_redrive = client.register_script(_NOTE_REDRIVE)
         self._record_usage = client.register_script(_RECORD_USAGE)
 
     def create(self, job: Job, dedupe_key: str, max_active: int = 0) -> tuple[Job, bool]:
@@ -190,7 +217,7 @@ class JobStore:
         whether this call created it. With ``max_active`` > 0, raise ``QuotaExceeded`` when
         the job's tenant already has that many unfinished jobs."""
         now = self.clock()
-        record = {f.name: getattr(job, f.name) for f in fields(Job) if f.name != "timings"}
+        record = {f.name: getattr(job, f.name) for f in fields(Job) if f.name not in _DERIVED}
         record.update(created_at=now, updated_at=now)
         tenant = job.tenant
         job_id, created = self._create(
@@ -220,7 +247,7 @@ class JobStore:
     def advance(self, job_id: str, status: JobStatus, **values: Any) -> bool:
         """Move the job to ``status`` (setting ``values``) unless that would go backwards
         or leave a terminal state. True if applied."""
-        applied = self._advance(keys=[keys.job(job_id), keys.active_jobs(), job_id],
+        applied = self._advance(keys=[keys.job(job_id), keys.active_jobs(), job_id, keys.callbacks_due()],
                                 args=[status.value, self.clock(), keys.tenant(""), self.retention_s,
                                       *_flatten(values)])
         return applied == 1
@@ -230,23 +257,55 @@ class JobStore:
         return self.advance(job_id, JobStatus.FAILED, error=reason, failed_stage=stage)
 
     def update(self, job_id: str, **values: Any) -> None:
+        """Set fields of an existing job (a job that expired meanwhile stays gone)."""
         if values:
-            self.redis.hset(keys.job(job_id), mapping={name: _encode(name, v) for name, v in values.items()})
+            self._set_if_exists(keys=[keys.job(job_id)], args=_flatten(values))
 
     def add_timing(self, job_id: str, stage: str, seconds: float) -> None:
         """Add ``seconds`` to the stage's total (transcription sums over its chunks)."""
         self.redis.hincrbyfloat(keys.job(job_id), _TIMING_PREFIX + stage, round(seconds, 6))
 
     def complete_chunk(self, job_id: str, index: int, total: int, audio_s: float) -> ChunkCompletion:
-        """Record chunk ``index`` as transcribed. ``last`` is true for exactly one call per
-        job: the one that completes the set (until released)."""
-        done, added, last = self._complete_chunk(
+        """Record chunk ``index`` as transcribed; ``complete`` once all ``total`` are."""
+        done, added = self._complete_chunk(
             keys=[keys.job_chunks_done(job_id), keys.job(job_id), keys.active_jobs()],
             args=[index, audio_s, total, self.retention_s, self.clock(), job_id],
         )
         if done == -1:
             raise InputError(f"job {job_id} does not exist (never created, or expired)")
-        return ChunkCompletion(done=int(done), first_time=bool(added), last=bool(last))
+        return ChunkCompletion(done=int(done), first_time=bool(added), complete=int(done) >= total)
+
+    def mark_announced(self, job_id: str, what: str) -> None:
+        """Record that the event saying ``what`` (created, transcribed, completed, failed)
+        about the job was published."""
+        self._set_if_exists(keys=[keys.job(job_id)], args=[_ANNOUNCED_PREFIX + what, self.clock()])
+
+    def extend_lease(self, job_id: str, seconds: float) -> None:
+        """The current step may take ``seconds`` from now: no re-drive before then."""
+        self._extend_lease(keys=[keys.job(job_id)], args=[self.clock() + seconds])
+
+    def note_redrive(self, job_id: str, now: float | None = None) -> int:
+        """Count a re-drive of the job at ``now``; returns how many it has had (-1: gone)."""
+        now = self.clock() if now is None else now
+        return int(self._note_redrive(keys=[keys.job(job_id), keys.active_jobs()], args=[now, job_id]))
+
+    def quiet_jobs(self, since: float) -> list[str]:
+        """Unfinished jobs that have not moved since ``since`` (oldest first)."""
+        return self.redis.zrangebyscore(keys.active_jobs(), "-inf", since)
+
+    def callbacks_due(self, now: float) -> list[str]:
+        """Finished jobs whose callback is due (first send, or a re-send after a failure)."""
+        return self.redis.zrangebyscore(keys.callbacks_due(), "-inf", now)
+
+    def callback_due_at(self, job_id: str, when: float | None) -> None:
+        """Schedule the job's next callback attempt, or (None) stop owing one."""
+        if when is None:
+            self.redis.zrem(keys.callbacks_due(), job_id)
+        else:
+            self.redis.zadd(keys.callbacks_due(), {job_id: when})
+
+    def done_chunks(self, job_id: str) -> set[int]:
+        return {int(i) for i in self.redis.smembers(keys.job_chunks_done(job_id))}
 
     def chunk_done(self, job_id: str, index: int) -> bool:
         return bool(self.redis.sismember(keys.job_chunks_done(job_id), index))
@@ -305,6 +364,3 @@ class JobStore:
             pipe.zrem(keys.tenant_status_jobs(job.tenant, job.status.value), job_id)
         pipe.execute()
 
-    def release_finalizer(self, job_id: str, index: int) -> None:
-        """Give up the "last chunk" claim so a redelivery of chunk ``index`` can take it."""
-        self._release_finalizer(keys=[keys.job(job_id)], args=[index])

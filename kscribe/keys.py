@@ -28,6 +28,12 @@ def active_jobs() -> str:
     return f"{PREFIX}:jobs:active"
 
 
+def callbacks_due() -> str:
+    """Sorted set: finished jobs that owe a callback, by when it is due (the reconciler
+    re-sends until delivered or the re-send window closes)."""
+    return f"{PREFIX}:callbacks:due"
+
+
 def api_key(key_hash: str) -> str:
     """Hash: an API key's tenant and state, under the SHA-256 of the key."""
     return f"{PREFIX}:apikey:{key_hash}"

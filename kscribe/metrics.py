@@ -29,6 +29,9 @@ JOBS_STUCK = Gauge("kscribe_jobs_stuck", "Unfinished jobs that have not moved fo
                    multiprocess_mode="max")
 # reason: unauthenticated (no valid broker token; functions/runtime.py), or why an event does
 # not match the job it names (kscribe/handlers.py): a fixed set chosen in code.
+REDRIVES = Counter("kscribe_redrives_total",
+                   "Events the reconciler published again for a job that stopped moving, by stage (notify: a "
+                   "callback re-sent).", ["stage"])
 EVENTS_REJECTED = Counter("kscribe_events_rejected_total",
                           "Events refused or dropped unprocessed (unauthenticated, or not matching their job), "
                           "by reason.", ["type", "reason"])

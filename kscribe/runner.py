@@ -10,6 +10,7 @@ from kscribe.context import Context
 from kscribe.errors import SourceNotFound
 from kscribe.events import Event
 from kscribe.handlers import announce, on_dead_letter
+from kscribe.reconcile import reconcile
 from kscribe.notices import JobChoices
 from kscribe.stages import IngestResult, JobRequest, ingest
 from kscribe.values import ObjectNotice
@@ -22,6 +23,7 @@ class LocalPipeline:
     def __init__(self, ctx: Context, attempts: int = 3, backoff_s: float = 0.5):
         self.ctx = ctx
         self._stems: set[str] = set()
+        self._jobs: list[str] = []
         self.bus = InProcessBus(ctx, attempts=attempts, backoff_s=backoff_s, dead_letter=self._dead_letter,
                                 workers=ctx.settings.parallel_chunks)
 
@@ -46,9 +48,22 @@ class LocalPipeline:
                              trusted=True)
         result = ingest(notice, self.ctx, choices or JobChoices(), request)
         if result.job is not None:
-            for event in announce(result.job, result.created):
+            self._jobs.append(result.job.id)
+            for event in announce(result.job):
                 self.bus.publish(event)
         return result
 
     def run(self) -> None:
+        """Deliver every event; then, as the reconciler would, re-drive any of this run's
+        jobs that did not finish (an event a handler dropped), a bounded number of times."""
         self.bus.drain()
+        while True:
+            unfinished = [j for j in self._jobs if not self.ctx.jobs.require(j).status.terminal]
+            if not unfinished:
+                return
+            driving = reconcile(self.ctx, only=unfinished).events
+            if not driving:
+                return
+            for event in driving:
+                self.bus.publish(event)
+            self.bus.drain()

@@ -144,6 +144,19 @@ class Settings:
     tenant_max_active_jobs: int = 20
     tenant_audio_hours_per_day: float = 24.0
 
+    # The reconciler: a step that has not moved for its lease is re-driven (its event
+    # published again), at most max_redrives times before the job fails. The base lease, per
+    # stage overrides (0: the base), and how long a step may take beyond it is the worker's
+    # own estimate (the decode's time limit; a chunk at transcribe_min_speed × real time).
+    redrive_after_s: float = 300.0
+    redrive_extract_s: float = 0.0
+    redrive_transcribe_s: float = 0.0
+    redrive_publish_s: float = 0.0
+    max_redrives: int = 5
+    transcribe_min_speed: float = 1.0
+    # How long an undelivered callback is re-sent after its job finished.
+    callback_resend_s: float = 86400.0
+
     # Observability: prometheus-client's directory for several gunicorn workers (empty: one).
     metrics_multiprocess_dir: str = ""
     # A job that has not moved for this long counts as stuck (kscribe_jobs_stuck).
@@ -196,6 +209,13 @@ class Settings:
             "api_max_body_bytes": ("KSCRIBE_API_MAX_BODY_BYTES", int, 256),
             "min_free_disk_bytes": ("KSCRIBE_MIN_FREE_DISK_BYTES", int, 0),
             "tenant_max_active_jobs": ("KSCRIBE_TENANT_MAX_ACTIVE_JOBS", int, 0),
+            "redrive_after_s": ("KSCRIBE_REDRIVE_AFTER_SECONDS", float, 1),
+            "redrive_extract_s": ("KSCRIBE_REDRIVE_EXTRACT_SECONDS", float, 0),
+            "redrive_transcribe_s": ("KSCRIBE_REDRIVE_TRANSCRIBE_SECONDS", float, 0),
+            "redrive_publish_s": ("KSCRIBE_REDRIVE_PUBLISH_SECONDS", float, 0),
+            "max_redrives": ("KSCRIBE_MAX_REDRIVES", int, 1),
+            "transcribe_min_speed": ("KSCRIBE_TRANSCRIBE_MIN_SPEED", float, 0.01),
+            "callback_resend_s": ("KSCRIBE_CALLBACK_RESEND_SECONDS", float, 0),
             "tenant_audio_hours_per_day": ("KSCRIBE_TENANT_AUDIO_HOURS_PER_DAY", float, 0),
             "max_duration_s": ("KSCRIBE_MAX_DURATION_SECONDS", float, 1),
             "api_auth_failures_per_minute": ("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", int, 1),

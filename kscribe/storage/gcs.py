@@ -6,12 +6,19 @@ from pathlib import Path
 
 from google.api_core import exceptions as gexc
 from google.cloud import storage
+from google.cloud.storage.retry import DEFAULT_RETRY
 
 from kscribe.errors import OutputNotWritable, TransientError
 from kscribe.storage.base import BlobInfo, split_gs
 
 # Transfers stream in pieces of this size, so memory stays flat whatever the object's size.
 _CHUNK_BYTES = 8 * 1024 * 1024
+# Every call retries transient errors (429, 5xx, connection resets) with exponential backoff
+# for up to two minutes, then raises, and no single request waits longer than a minute.
+# Writes are retried too: kscribe writes the same bytes under the same name again, so a
+# repeated write is harmless (the library retries writes only with a generation match).
+_RETRY = DEFAULT_RETRY.with_timeout(120.0)
+_TIMEOUT = 60.0
 
 
 class GcsStore:
@@ -31,7 +38,7 @@ class GcsStore:
 
     def stat(self, uri: str) -> BlobInfo | None:
         bucket, name = split_gs(uri)
-        blob = self.client.bucket(bucket).get_blob(name)
+        blob = self.client.bucket(bucket).get_blob(name, timeout=_TIMEOUT, retry=_RETRY)
         if blob is None:
             return None
         return BlobInfo(uri=uri, size=int(blob.size or 0), generation=str(blob.generation),
@@ -39,36 +46,39 @@ class GcsStore:
 
     def download(self, uri: str, dest: Path) -> None:
         try:
-            self._blob(uri, chunked=True).download_to_filename(str(dest))
+            self._blob(uri, chunked=True).download_to_filename(str(dest), timeout=_TIMEOUT, retry=_RETRY)
         except gexc.NotFound as exc:
             raise FileNotFoundError(f"{uri} does not exist") from exc
 
     def upload(self, src: Path, uri: str, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
         blob = self._blob(uri, chunked=True)
         blob.metadata = metadata or None
-        self._guard(uri, lambda: blob.upload_from_filename(str(src), content_type=content_type or None))
+        self._guard(uri, lambda: blob.upload_from_filename(str(src), content_type=content_type or None,
+                                                            timeout=_TIMEOUT, retry=_RETRY))
 
     def read_bytes(self, uri: str) -> bytes:
         try:
-            return self._blob(uri).download_as_bytes()
+            return self._blob(uri).download_as_bytes(timeout=_TIMEOUT, retry=_RETRY)
         except gexc.NotFound as exc:
             raise FileNotFoundError(f"{uri} does not exist") from exc
 
     def write_bytes(self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
         blob = self._blob(uri)
         blob.metadata = metadata or None
-        self._guard(uri, lambda: blob.upload_from_string(data, content_type=content_type or "application/octet-stream"))
+        self._guard(uri, lambda: blob.upload_from_string(data, content_type=content_type or "application/octet-stream",
+                                                          timeout=_TIMEOUT, retry=_RETRY))
 
     def list(self, prefix_uri: str) -> list[str]:
         bucket, prefix = split_gs(prefix_uri)
         prefix = prefix.rstrip("/") + "/" if prefix else ""
-        return sorted(f"gs://{bucket}/{b.name}" for b in self.client.list_blobs(bucket, prefix=prefix))
+        return sorted(f"gs://{bucket}/{b.name}"
+                      for b in self.client.list_blobs(bucket, prefix=prefix, timeout=_TIMEOUT, retry=_RETRY))
 
     def delete_prefix(self, prefix_uri: str) -> None:
         bucket, prefix = split_gs(prefix_uri)
-        for blob in self.client.list_blobs(bucket, prefix=prefix.rstrip("/") + "/"):
+        for blob in self.client.list_blobs(bucket, prefix=prefix.rstrip("/") + "/", timeout=_TIMEOUT, retry=_RETRY):
             try:
-                blob.delete()
+                blob.delete(timeout=_TIMEOUT, retry=_RETRY)
             except gexc.NotFound:
                 pass  # a concurrent delete got there first
 
@@ -80,7 +90,7 @@ class GcsStore:
         # missing bucket is the mistake worth catching early.
         bucket, _ = split_gs(prefix_uri)
         try:
-            exists = self.client.bucket(bucket).exists()
+            exists = self.client.bucket(bucket).exists(timeout=_TIMEOUT, retry=_RETRY)
         except gexc.GoogleAPICallError as exc:
             raise TransientError(f"cannot reach bucket {bucket}: {exc}") from exc
         if not exists:

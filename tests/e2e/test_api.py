@@ -338,3 +338,7 @@ def test_readiness_turns_red_when_redis_stops(server):
     public = requests.get(server["url"] + "/health/ready", timeout=10)
     assert public.status_code == 503 and public.json() == {"status": "fail"}
     assert requests.get(server["url"] + "/health/live", timeout=10).status_code == 200
+    # A client gets an answer it can act on, in JSON, not an HTML 500.
+    r = requests.get(server["url"] + "/api/v1/transcriptions", headers={"Authorization": "Bearer ksk_x"}, timeout=30)
+    assert r.status_code == 503 and r.headers["Content-Type"] == "application/json"
+    assert r.json()["error"]["code"] == "unavailable" and int(r.headers["Retry-After"]) > 0

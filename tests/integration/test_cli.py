@@ -89,3 +89,17 @@ def test_a_redis_outage_is_a_clear_message(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
     code, out, err = run_cli(capsys, "status", "0" * 32)
     assert code == 1 and "lost the connection to Redis" in err and "Traceback" not in err
+
+
+def test_keys_beside_a_stack_env_are_refused_unless_meant(tmp_path, monkeypatch):
+    """`kscribe keys create` without the stack's REDIS_URL would write into the private
+    embedded Redis, and the stack would answer 401: it says so instead."""
+    from kscribe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("KSCRIBE_DATA_DIR=.kscribe/stack\nREDIS_URL=redis://127.0.0.1:6390/0\n")
+    monkeypatch.setenv("KSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["keys", "create", "--tenant", "acme"]) == 2
+    assert not (tmp_path / "data" / "redis").exists(), "nothing written anywhere"
+    assert main(["keys", "--embedded", "create", "--tenant", "acme"]) == 0

@@ -47,26 +47,43 @@ def test_timings_accumulate_per_stage(redis_client):
     assert jobs.require("j1").timings == {"transcribe": 3.5}
 
 
-def test_release_lets_a_redelivery_finish_the_job(redis_client):
+def test_a_complete_set_is_told_to_every_delivery_and_audio_counts_once(redis_client):
     jobs = JobStore(redis_client, retention_s=3600)
     jobs.create(new_job(), "k")
-    assert jobs.complete_chunk("j1", 0, 1, 10.0).last
-    assert not jobs.complete_chunk("j1", 0, 1, 10.0).last
-    jobs.release_finalizer("j1", 0)
-    again = jobs.complete_chunk("j1", 0, 1, 10.0)
-    assert again.last and not again.first_time
-    assert jobs.require("j1").transcribed_s == 10.0, "a chunk's audio counts once"
+    first = jobs.complete_chunk("j1", 0, 2, 10.0)
+    assert first.first_time and not first.complete
+    last = jobs.complete_chunk("j1", 1, 2, 10.0)
+    assert last.first_time and last.complete
+    again = jobs.complete_chunk("j1", 1, 2, 10.0)
+    assert again.complete and not again.first_time, "a redelivery learns the set is complete too"
+    assert jobs.require("j1").transcribed_s == 20.0, "a chunk's audio counts once"
+
+
+def test_announcements_and_leases_are_recorded_only_on_live_jobs(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    jobs.create(new_job(), "k")
+    jobs.mark_announced("j1", "created")
+    jobs.extend_lease("j1", 100)
+    jobs.extend_lease("j1", 10)  # never shortened
+    job = jobs.require("j1")
+    assert job.announced == {"created"} and job.lease_until >= jobs.clock() + 99
+    assert jobs.note_redrive("j1") == 1 and jobs.note_redrive("j1") == 2 and jobs.require("j1").redrives == 2
+    for write in (lambda: jobs.mark_announced("gone", "created"), lambda: jobs.extend_lease("gone", 5),
+                  lambda: jobs.update("gone", callback_status="failed")):
+        write()
+    assert jobs.note_redrive("gone") == -1
+    assert not redis_client.exists("kscribe:job:gone"), "no expiry-less husk of a job"
 
 
 def _deliver_chunks(url, job_id, indexes, total, results):
     jobs = JobStore(redis.Redis.from_url(url, decode_responses=True), retention_s=3600)
     for index in indexes:
-        results.put(jobs.complete_chunk(job_id, index, total, 1.0).last)
+        results.put(jobs.complete_chunk(job_id, index, total, 1.0).first_time)
 
 
-def test_last_chunk_is_decided_exactly_once_under_concurrent_duplicate_deliveries(redis_client):
+def test_each_chunk_counts_once_under_concurrent_duplicate_deliveries(redis_client):
     """Four processes × four threads deliver every chunk of a 50-chunk job, each chunk
-    three times, shuffled: exactly one delivery may be told it was the last."""
+    three times, shuffled: exactly one delivery per chunk records it."""
     jobs = JobStore(redis_client, retention_s=3600)
     for run in range(5):
         job_id = f"race-{run}"
@@ -84,7 +101,7 @@ def test_last_chunk_is_decided_exactly_once_under_concurrent_duplicate_deliverie
         outcomes = [results.get(timeout=60) for _ in deliveries]
         for p in workers:
             p.join(timeout=60)
-        assert outcomes.count(True) == 1
+        assert outcomes.count(True) == 50
         job = jobs.require(job_id)
         assert job.chunks_done == 50 and job.transcribed_s == 50.0
 

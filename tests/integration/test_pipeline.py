@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kscribe import events
 from kscribe.bus import InProcessBus
-from kscribe.handlers import ROUTES
+from kscribe.handlers import ROUTES, record_announced
 from kscribe.runner import LocalPipeline
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_INFO
@@ -48,13 +48,29 @@ def test_duplicate_and_out_of_order_events_finish_the_job_once(ctx, sample_copy,
     assert ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx) == chunk_events, "extract is idempotent"
     produced = []
     for event in list(reversed(chunk_events)) * 2:
-        produced += ROUTES[events.CHUNK_READY](event, ctx)
+        out = ROUTES[events.CHUNK_READY](event, ctx)
+        record_announced(out, ctx)  # as a function does once the broker took them
+        produced += out
     assert [e.type for e in produced] == [events.JOB_TRANSCRIBED]
     assert fake_transcriber.calls == len(chunk_events), "a redelivered chunk reuses its stored transcript"
     completed = ROUTES[events.JOB_TRANSCRIBED](produced[0], ctx) + ROUTES[events.JOB_TRANSCRIBED](produced[0], ctx)
     assert [e.id for e in completed] == [f"{job_id}/completed"] * 2, "a redelivery repeats the same event"
     assert ROUTES[events.CHUNK_READY](chunk_events[0], ctx) == [], "a chunk after completion does nothing"
     assert ctx.jobs.require(job_id).status is JobStatus.SUCCEEDED
+
+
+def test_an_announcement_that_never_went_out_is_made_by_the_redelivery(ctx, sample_copy):
+    """A worker killed after recording the last chunk, before publishing job.transcribed:
+    the chunk's redelivery finds everything stored and announces the job then."""
+    ctx.settings = ctx.settings.replace(chunk_target_s=8.0)
+    job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
+    for event in chunk_events:
+        ROUTES[events.CHUNK_READY](event, ctx)  # the last one's job.transcribed is lost
+    again = ROUTES[events.CHUNK_READY](chunk_events[0], ctx)
+    assert [e.id for e in again] == [f"{job_id}/transcribed"]
+    record_announced(again, ctx)
+    assert ROUTES[events.CHUNK_READY](chunk_events[0], ctx) == [], "once it went out, quiet"
 
 
 def test_a_failing_transcriber_is_retried_then_the_job_fails(ctx, sample_copy, fake_transcriber):

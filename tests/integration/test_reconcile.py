@@ -1,0 +1,152 @@
+"""The reconciler against real Redis, ffmpeg and the local store: every lost event of every
+type is made good; slow work is left alone; a job that never moves fails with the reason."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kscribe import events, metrics
+from kscribe.bus import InProcessBus
+from kscribe.handlers import ROUTES, record_announced
+from kscribe.reconcile import reconcile
+from kscribe.runner import LocalPipeline
+from kscribe.values import JobStatus
+
+LEASE = 60.0
+
+
+@pytest.fixture
+def quick(ctx):
+    ctx.settings = ctx.settings.replace(chunk_target_s=8.0, redrive_after_s=LEASE, max_redrives=2)
+    return ctx
+
+
+def later(seconds: float = LEASE + 1) -> float:
+    return time.time() + seconds
+
+
+def deliver(ctx, event) -> list[events.Event]:
+    """One delivery as a function makes it: handle, then (the broker took them) record."""
+    out = ROUTES[event.type](event, ctx)
+    record_announced(out, ctx)
+    return out
+
+
+def finish(ctx, driving) -> None:
+    bus = InProcessBus(ctx, backoff_s=0)
+    for event in driving:
+        bus.publish(event)
+    bus.drain()
+
+
+def submitted(ctx, sample_copy) -> str:
+    """A job whose job.created was lost on its way to the broker."""
+    return LocalPipeline(ctx, backoff_s=0).submit(sample_copy).job.id
+
+
+def test_nothing_is_redriven_inside_its_lease(quick, sample_copy):
+    submitted(quick, sample_copy)
+    assert reconcile(quick, now=later(LEASE / 2)).events == []
+
+
+def test_a_lost_job_created_is_published_again(quick, sample_copy):
+    job_id = submitted(quick, sample_copy)
+    before = metrics.REDRIVES.labels("extract")._value.get()
+    done = reconcile(quick, now=later())
+    assert [e.id for e in done.events] == [f"{job_id}/created"] and done.redriven == {job_id: "extract"}
+    assert metrics.REDRIVES.labels("extract")._value.get() == before + 1
+    assert reconcile(quick, now=later()).events == [], "the re-drive restarts the lease"
+    finish(quick, done.events)
+    assert quick.jobs.require(job_id).status is JobStatus.SUCCEEDED
+
+
+def test_only_the_lost_chunks_are_sent_again(quick, sample_copy):
+    job_id = submitted(quick, sample_copy)
+    chunks = deliver(quick, events.job_created(job_id))
+    assert len(chunks) >= 3
+    deliver(quick, chunks[0])  # the others were lost with a broker pod
+    done = reconcile(quick, now=later())
+    assert [e.id for e in done.events] == [c.id for c in chunks[1:]]
+    finish(quick, done.events)
+    assert quick.jobs.require(job_id).status is JobStatus.SUCCEEDED
+
+
+def test_a_lost_job_transcribed_is_published_again(quick, sample_copy):
+    job_id = submitted(quick, sample_copy)
+    for chunk in deliver(quick, events.job_created(job_id)):
+        ROUTES[events.CHUNK_READY](chunk, quick)  # the last one's worker died before publishing
+    done = reconcile(quick, now=later())
+    assert [e.id for e in done.events] == [f"{job_id}/transcribed"] and done.redriven == {job_id: "transcribe"}
+    finish(quick, done.events)
+    assert quick.jobs.require(job_id).status is JobStatus.SUCCEEDED
+
+
+def test_a_worker_lease_keeps_slow_work_from_being_redriven(quick, sample_copy):
+    job_id = submitted(quick, sample_copy)
+    quick.jobs.extend_lease(job_id, 10 * LEASE)  # a long decode said it needs this long
+    assert reconcile(quick, now=later()).events == []
+    assert [e.id for e in reconcile(quick, now=later(10 * LEASE + 1)).events] == [f"{job_id}/created"]
+
+
+def test_a_job_that_never_moves_fails_with_the_reason_after_the_last_redrive(quick, sample_copy):
+    job_id = submitted(quick, sample_copy)
+    now = later()
+    for _ in range(2):  # max_redrives: the events go nowhere
+        assert reconcile(quick, now=now).redriven == {job_id: "extract"}
+        now += LEASE + 1
+    done = reconcile(quick, now=now)
+    assert done.failed == [job_id] and [e.type for e in done.events] == [events.JOB_FAILED]
+    job = quick.jobs.require(job_id)
+    assert job.status is JobStatus.FAILED and job.error == "no progress after 2 re-drives at extract"
+
+
+def test_the_local_runner_redrives_a_dropped_event(quick, sample_copy, monkeypatch):
+    """A handler that returns nothing once (an event dropped in the process): `kscribe run`
+    still finishes the job."""
+    pipeline = LocalPipeline(quick, backoff_s=0)
+    routes = pipeline.bus.routes
+    real, dropped = routes[events.JOB_TRANSCRIBED], []
+
+    def drop_first(event, ctx):
+        if not dropped:
+            dropped.append(event)
+            return []
+        return real(event, ctx)
+
+    routes[events.JOB_TRANSCRIBED] = drop_first
+    job_id = pipeline.submit(sample_copy).job.id
+    # The transcribed event was handled (and dropped), so the job sits at transcribing.
+    pipeline.run()
+    job = quick.jobs.require(job_id)
+    assert dropped and job.status is JobStatus.SUCCEEDED and job.redrives == 1
+
+
+def test_an_undelivered_callback_is_sent_again_until_delivered(quick, sample_copy):
+    quick.settings = quick.settings.replace(callback_allow=("127.0.0.1",), callback_secret="s")
+    pipeline = LocalPipeline(quick, backoff_s=0)
+    pipeline.bus.routes.pop(events.JOB_COMPLETED)  # notify was down: nobody took job.completed
+    job_id = pipeline.submit(sample_copy).job.id
+    quick.jobs.update(job_id, callback_url="http://127.0.0.1:9/hook")
+    pipeline.run()
+    assert quick.jobs.require(job_id).status is JobStatus.SUCCEEDED
+    assert reconcile(quick, now=later(LEASE / 2)).callbacks == [], "notify's own first send is not pre-empted"
+    done = reconcile(quick, now=later())
+    assert done.callbacks == [job_id] and [e.id for e in done.events] == [f"{job_id}/completed"]
+    assert reconcile(quick, now=later()).callbacks == [], "not again before the next try is due"
+    quick.jobs.update(job_id, callback_status="delivered")
+    assert reconcile(quick, now=later(10 * LEASE)).callbacks == []
+    assert quick.jobs.callbacks_due(later(10**6)) == []
+
+
+def test_callbacks_are_not_resent_past_the_window(quick, sample_copy):
+    quick.settings = quick.settings.replace(callback_resend_s=3600)
+    pipeline = LocalPipeline(quick, backoff_s=0)
+    pipeline.bus.routes.pop(events.JOB_COMPLETED)
+    job_id = pipeline.submit(sample_copy).job.id
+    quick.jobs.update(job_id, callback_url="http://127.0.0.1:9/hook")
+    pipeline.run()
+    assert reconcile(quick, now=later(7200)).callbacks == []
+    job = quick.jobs.require(job_id)
+    assert job.callback_status == "failed" and "gave up re-sending" in job.callback_error
