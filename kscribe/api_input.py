@@ -6,15 +6,12 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 BodyReader = Callable[[int], bytes]
 MAX_JSON_DEPTH = 32
 _READ_SIZE = 64 * 1024
-# A JSON string, escapes included; what is left outside strings holds the brackets.
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 class BodyTooLarge(ValueError):
@@ -87,11 +84,22 @@ def no_body(limit: int) -> bytes:
 
 
 def json_depth(text: str) -> int:
-    """How deep arrays and objects nest in ``text``, counted without recursion. On malformed
-    input the count errs high (an unterminated string's brackets count), never low."""
+    """How deep arrays and objects nest in ``text``: one pass, no recursion and no
+    backtracking (a regex over strings took quadratic time on an unterminated one — 15 s for
+    64 KiB of escaped quotes). Brackets inside strings do not count, as for the parser."""
     depth = deepest = 0
-    for char in _JSON_STRING.sub("", text):
-        if char in "[{":
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
             depth += 1
             deepest = max(deepest, depth)
         elif char in "]}":

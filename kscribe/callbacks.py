@@ -110,9 +110,10 @@ def check_url(url: str, allow: Sequence[str] = (),
     for text in found:
         address = _ip(str(text).split("%", 1)[0])
         if address is None:
-            raise CallbackRefused(f"callback host {host} resolves to {text!r}, not an IP address")
+            raise CallbackRefused(f"callback host {host} does not resolve to an IP address")
         if not _allowed(host, address, allow) and _internal(address):
-            raise CallbackRefused(f"callback host {host} resolves to {address}, an internal address")
+            # The address is not told: the answer must not map internal names for a tenant.
+            raise CallbackRefused(f"callback host {host} resolves to an internal address")
         if str(address) not in addresses:
             addresses.append(str(address))
     return CallbackTarget(scheme, host, port, path, tuple(addresses))
@@ -202,7 +203,9 @@ def _allowed(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, 
 # IPv6 forms that carry an IPv4 address a gateway may forward to (ipaddress calls 6to4 and NAT64
 # addresses global whatever IPv4 address they embed), and reserved ranges it does not flag.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_ALSO_INTERNAL = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_ALSO_INTERNAL = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b:1::/48"),
+                  # SIIT's IPv4-translated addresses (RFC 2765): behind a translator, IPv4.
+                  ipaddress.ip_network("::ffff:0:0:0/96"))
 
 
 def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

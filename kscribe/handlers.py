@@ -222,8 +222,8 @@ def _at_step(event: Event, job: Job, ctx: Context) -> bool:
         return job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING)
     if event.type == events.CHUNK_READY:
         index = event.data.get("index")
-        return (job.status is JobStatus.TRANSCRIBING and isinstance(index, int)
-                and not ctx.jobs.chunk_done(job.id, index))
+        return (job.status is JobStatus.TRANSCRIBING and isinstance(index, int) and not isinstance(index, bool)
+                and 0 <= index < job.chunks_total and not ctx.jobs.chunk_done(job.id, index))
     if event.type == events.JOB_TRANSCRIBED:
         return job.status in (JobStatus.TRANSCRIBING, JobStatus.PUBLISHING) and job.chunks_done >= job.chunks_total > 0
     return False

@@ -33,7 +33,7 @@ _DERIVED = {"timings", "announced"}
 _CREATE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {existing, 0} end
-local limit = tonumber(ARGV[5])
+local limit = tonumber(ARGV[5])  -- > 0: the tenant's quota; 0: none; -1: not counted at all
 if ARGV[4] ~= '' and limit > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[3] - ARGV[2])
   if redis.call('ZCARD', KEYS[5]) >= limit then return {'', -1} end
@@ -44,10 +44,12 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 if ARGV[4] ~= '' then
   for i = 4, 6 do
-    -- Oldest first out: pruning expired ids never shifts the positions of newer ones.
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3] - ARGV[2])
-    redis.call('ZADD', KEYS[i], ARGV[3], ARGV[1])
-    redis.call('EXPIRE', KEYS[i], ARGV[2])
+    if i ~= 5 or limit >= 0 then
+      -- Oldest first out: pruning expired ids never shifts the positions of newer ones.
+      redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3] - ARGV[2])
+      redis.call('ZADD', KEYS[i], ARGV[3], ARGV[1])
+      redis.call('EXPIRE', KEYS[i], ARGV[2])
+    end
   end
 end
 return {ARGV[1], 1}
@@ -215,7 +217,8 @@ class JobStore:
     def create(self, job: Job, dedupe_key: str, max_active: int = 0) -> tuple[Job, bool]:
         """Store ``job`` unless ``dedupe_key`` already has one; return the stored job and
         whether this call created it. With ``max_active`` > 0, raise ``QuotaExceeded`` when
-        the job's tenant already has that many unfinished jobs."""
+        the job's tenant already has that many unfinished jobs; -1 keeps the job out of the
+        tenant's count altogether (bucket uploads)."""
         now = self.clock()
         record = {f.name: getattr(job, f.name) for f in fields(Job) if f.name not in _DERIVED}
         record.update(created_at=now, updated_at=now)

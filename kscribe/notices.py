@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from kscribe.errors import InputError
 from kscribe.storage import join
 from kscribe.values import ObjectNotice
 
@@ -19,6 +20,20 @@ META_FORMATS = "kscribe-formats"
 META_CALLBACK = "kscribe-callback-url"
 # Set by kscribe on everything it writes, so its own objects never become jobs.
 META_ROLE = "kscribe-role"
+
+
+# What a job may carry as the owner's own metadata (API field, or custom object metadata).
+MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 32, 64, 512
+
+
+def check_metadata(metadata: dict[str, str]) -> None:
+    """Raise ``InputError`` unless ``metadata`` is within the limits (it rides on every event,
+    callback and job view)."""
+    if len(metadata) > MAX_METADATA_KEYS or any(
+            len(k) > MAX_METADATA_KEY or len(v) > MAX_METADATA_VALUE or k.startswith("kscribe-")
+            for k, v in metadata.items()):
+        raise InputError(f"metadata: at most {MAX_METADATA_KEYS} keys of ≤{MAX_METADATA_KEY} characters "
+                         f"(not starting kscribe-) with values of ≤{MAX_METADATA_VALUE}")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ class RateLimiter:
         self.per_minute = per_minute
         self.clock = clock
         self.key_for = key_for
-        self._client = client
         self._hit = client.register_script(_HIT)
 
     def hit(self, key_id: str) -> tuple[bool, int]:
@@ -35,13 +34,6 @@ class RateLimiter:
         window = int(now // WINDOW_S)
         count = self._hit(keys=[self.key_for(key_id, window)], args=[WINDOW_S * 2])
         return count <= self.per_minute, self._retry_after(now, window)
-
-    def exhausted(self, key_id: str) -> tuple[bool, int]:
-        """Whether ``key_id`` has used up this window, without counting; and the seconds left."""
-        now = self.clock()
-        window = int(now // WINDOW_S)
-        count = int(self._client.get(self.key_for(key_id, window)) or 0)
-        return count >= self.per_minute, self._retry_after(now, window)
 
     @staticmethod
     def _retry_after(now: float, window: int) -> int:

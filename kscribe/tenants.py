@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 
 import redis
@@ -23,7 +24,7 @@ from kscribe.errors import ConfigError
 from kscribe.settings import Settings
 from kscribe.storage import is_within, join
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 SECRET_PREFIX = "kcs_"
 
 
@@ -49,14 +50,15 @@ def tenant_of_upload(settings: Settings, uri: str) -> str:
     if not uri.startswith(base):
         return ""
     name = uri[len(base):].split("/", 1)[0]
-    return name if NAME.match(name) and "/" in uri[len(base):] else ""
+    return name if NAME.fullmatch(name) and "/" in uri[len(base):] else ""
 
 
 def _unsafe(name: str) -> bool:
     """A path that means something else to a filesystem than to a bucket, or that hides
-    characters: refused everywhere a tenant names an object."""
+    characters (controls, bidi overrides and other format characters): refused everywhere
+    a tenant names an object."""
     segments = name.split("/")
-    return (not name or "\\" in name or any(ord(c) < 32 or ord(c) == 127 for c in name)
+    return (not name or "\\" in name or any(unicodedata.category(c) in ("Cc", "Cf") for c in name)
             or any(s in ("", ".", "..") for s in segments))
 
 
@@ -82,6 +84,12 @@ def source_allowed(settings: Settings, tenant: Tenant, uri: str) -> bool:
         prefixes = [os.path.realpath(p) for p in prefixes if p.startswith("/")]
         forbidden = [os.path.realpath(p) for p in forbidden if p.startswith("/")]
     if any(is_within(uri, p) or uri == p.rstrip("/") for p in forbidden):
+        return False
+    # Other tenants' uploads, whatever prefix the operator gave: only the tenant's own.
+    others = join(settings.input_uri, "tenants") + "/"
+    if not uri.startswith("gs://") and settings.input_uri.startswith("/"):
+        others = os.path.realpath(others.rstrip("/")) + "/"
+    if uri.startswith(others) and not is_within(uri, prefixes[0]):
         return False
     return any(is_within(uri, p) for p in prefixes)
 
@@ -115,7 +123,7 @@ class Tenants:
 
     def ensure(self, name: str) -> tuple[Tenant, bool]:
         """The tenant, created (with a fresh callback secret) if new; and whether it was."""
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise ConfigError("tenant must be 1-63 lower-case letters, digits or dashes, starting with one of the first two")
         # HSETNX: two first keys created at once still give the tenant one secret.
         created = bool(self.redis.hsetnx(keys.tenant(name), "callback_secret", _new_secret()))
@@ -134,6 +142,10 @@ class Tenants:
 
     def set_limits(self, name: str, max_active_jobs: int | None = None,
                    audio_hours_per_day: float | None = None) -> Tenant:
+        """Set the tenant's own quotas (0: the installation's default)."""
+        for label, value in (("max active jobs", max_active_jobs), ("audio hours per day", audio_hours_per_day)):
+            if value is not None and not (0 <= value < float("inf")):
+                raise ConfigError(f"{label} must be a number of at least 0, not {value!r}")
         self.ensure(name)
         changes = {k: str(v) for k, v in (("max_active_jobs", max_active_jobs),
                                           ("audio_hours_per_day", audio_hours_per_day)) if v is not None}

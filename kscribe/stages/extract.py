@@ -57,6 +57,20 @@ def _count_usage(job: Job, duration_s: float, ctx: Context) -> None:
     metrics.TENANT_AUDIO_SECONDS.labels(metrics.tenant_label(job.tenant, known=tenant is not None)).inc(duration_s)
 
 
+def _check_allowance(job: Job, declared_s: float, ctx: Context) -> None:
+    """Before decoding: a recording that says it is longer than what is left of its tenant's
+    day fails now, not after the decode it would be refused for (the count itself waits for
+    the decoded length, which the file cannot lie about)."""
+    if not job.tenant or declared_s <= 0:
+        return
+    tenant = Tenants(ctx.jobs.redis).get(job.tenant) or Tenant(job.tenant)
+    limit_s = Tenants.audio_limit_s(ctx.settings, tenant)
+    left_s = limit_s - ctx.jobs.audio_used_today(job.tenant)
+    if limit_s > 0 and declared_s > left_s:
+        raise DailyQuotaExceeded(f"{declared_s / 3600:.2f} hours of audio would take tenant {job.tenant} past its "
+                                 f"{limit_s / 3600:g} hours for today (UTC)")
+
+
 def extract(job_id: str, ctx: Context) -> list[Chunk]:
     """Cut the job's audio into chunks stored under work storage and return them.
 
@@ -81,6 +95,7 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
         scratch = Path(tmp)
         source = _local_source(job, ctx, scratch)
         info = probe(source, settings.max_duration_s)
+        _check_allowance(job, info.duration_s, ctx)
         time_limit = decode_time_limit(info.duration_s, settings.max_duration_s, settings.ffmpeg_timeout_s,
                                        settings.ffmpeg_min_speed)
         # A long decode keeps the reconciler from re-driving a job that is merely slow.

@@ -12,11 +12,11 @@ from kscribe.callbacks import check_url
 from kscribe.context import Context
 from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
 from kscribe.models import check_model
-from kscribe.notices import META_ROLE, JobChoices
+from kscribe.notices import META_ROLE, JobChoices, check_metadata
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
 from kscribe.stages import layout
 from kscribe.storage import is_within
-from kscribe.tenants import tenant_of_upload, unsafe_object_name
+from kscribe.tenants import Tenants, tenant_of_upload, unsafe_object_name
 from kscribe.values import Job, ObjectNotice
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         ctx.blobs.ensure_writable(ctx.settings.output_uri)
         if choices.callback_url:
             check_url(choices.callback_url, ctx.settings.callback_allow)
+        check_metadata(choices.metadata)
     except (InputError, ConfigError) as exc:
         return metrics.failure_reason(exc) if isinstance(exc, InputError) else "bad_request", str(exc)
     return "", ""
@@ -144,6 +145,14 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
             log.info("duplicate of %s: job %s exists", key, job.id)
             return _same_request(job, request)
 
+    if request is None:
+        # What the notification says is a claim; what the bucket holds is the fact (size,
+        # generation, and the metadata that picks the callback URL and its signing tenant).
+        notice = _stored(notice, ctx)
+        skipped = _skip_reason(notice, ctx, explicit=False)
+        if skipped:
+            log.info("skipping %s: %s", notice.uri, skipped)
+            return IngestResult(job=None, created=False, skipped=skipped)
     choices = choices or JobChoices.from_metadata(notice.metadata)
     settings = ctx.settings
     model = choices.model or settings.model
@@ -151,7 +160,7 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
         formats = parse_formats(choices.formats) if choices.formats else settings.formats
     except ConfigError:
         formats = settings.formats  # recorded as the failure reason by _validate
-    tenant = request.tenant if request else tenant_of_upload(settings, notice.uri)
+    tenant = request.tenant if request else _upload_tenant(notice, ctx)
     job_id = uuid.uuid4().hex
     job = Job(
         id=job_id,
@@ -171,7 +180,9 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.
     reason, problem = _validate(notice, choices, ctx, model, trusted=bool(request and request.trusted))
-    job, created = ctx.jobs.create(job, key, max_active=request.max_active if request else 0)
+    # Uploads are bounded by who may write the bucket; the API's quota is for API jobs, so
+    # uploads neither count against it nor can fill it (max_active -1).
+    job, created = ctx.jobs.create(job, key, max_active=request.max_active if request else -1)
     if not created:
         log.info("duplicate of %s: job %s exists", key, job.id)
         return _same_request(job, request)
@@ -179,6 +190,26 @@ def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None
         metrics.JOBS.labels("failed", reason).inc()
         job = ctx.jobs.require(job.id)
     return IngestResult(job=job, created=True)
+
+
+def _stored(notice: ObjectNotice, ctx: Context) -> ObjectNotice:
+    info = ctx.blobs.stat(notice.uri)
+    if info is None:
+        raise EventRejected("no_object", f"{notice.uri} is not in the bucket (a forged or stale notification)")
+    if info.generation != notice.generation:
+        raise EventRejected("stale", f"{notice.uri} is at generation {info.generation}, not {notice.generation} "
+                                     "(that newer upload has a notification of its own)")
+    return ObjectNotice(uri=notice.uri, generation=info.generation, size=info.size,
+                        content_type=info.content_type, metadata=info.metadata)
+
+
+def _upload_tenant(notice: ObjectNotice, ctx: Context) -> str:
+    """The tenant an upload belongs to: the owner of the ``tenants/<name>/`` prefix it is
+    under, which must be a tenant (an upload cannot make one up)."""
+    tenant = tenant_of_upload(ctx.settings, notice.uri)
+    if tenant and Tenants(ctx.jobs.redis).get(tenant) is None:
+        raise EventRejected("unknown_tenant", f"{notice.uri} is under the prefix of {tenant!r}, which is no tenant")
+    return tenant
 
 
 def _same_request(job: Job, request: JobRequest | None) -> IngestResult:

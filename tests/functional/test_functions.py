@@ -55,14 +55,14 @@ def test_structured_mode_and_duplicates(apps, sink, sample_copy):
 
 
 def test_a_pubsub_push_envelope_is_accepted(apps, sink, ctx, sample_copy):
-    resource = object_notification(sample_copy, generation="9")
+    resource = object_notification(sample_copy)
     envelope = {"subscription": "projects/p/subscriptions/kscribe-ingest",
                 "message": {"data": base64.b64encode(json.dumps(resource).encode()).decode(), "messageId": "77",
                             "attributes": {"eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1"}}}
     assert apps["ingest"].post("/", json=envelope).status_code == 200
     created = sink.take()
     assert [e["type"] for e in created] == [events.JOB_CREATED]
-    assert ctx.jobs.require(created[0].data["job_id"]).source_generation == "9"
+    assert ctx.jobs.require(created[0].data["job_id"]).source_generation == resource["generation"]
     envelope["message"]["attributes"]["eventType"] = "OBJECT_DELETE"
     envelope["message"]["messageId"] = "78"
     assert apps["ingest"].post("/", json=envelope).status_code == 200
