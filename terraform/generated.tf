@@ -21,6 +21,9 @@ resource "local_file" "kustomize_component" {
     gpu        = var.gpu_accelerator_type
     redis_cidr = "${google_compute_global_address.redis.address}/${google_compute_global_address.redis.prefix_length}"
     api_domain = var.api_domain
+    # The Kafka broker (knative/overlays/gke/kafka-broker.yaml).
+    kafka_bootstrap = local.kafka_bootstrap
+    kafka_topic     = google_managed_kafka_topic.events.topic_id
   })
 }
 

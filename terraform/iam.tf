@@ -2,7 +2,7 @@
 # (knative/base/serviceaccounts.yaml) through Workload Identity, with only what its stage
 # needs. No primitive (owner/editor/viewer) role anywhere.
 locals {
-  functions = ["ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api"]
+  functions = ["ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api", "reconcile"]
 
   # function → bucket → role
   #   ingest reads no object: it validates the notification's payload and checks that the
@@ -10,13 +10,15 @@ locals {
   #   source and writes chunks; transcribe reads chunks and writes chunk transcripts; publish
   #   reads those, writes the transcripts, and deletes the job's work objects once it
   #   succeeded (objectUser); api reads sources it is asked about and transcripts it serves,
-  #   and deletes a cancelled job's work objects (objectUser on work: list and delete).
-  #   notify and dead-letter touch no bucket.
+  #   and deletes a cancelled job's work objects (objectUser on work: list and delete);
+  #   reconcile reads chunk manifests to find the chunks a job is missing (objectViewer on
+  #   work, never a write). notify and dead-letter touch no bucket.
   object_roles = {
     extract    = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser" }
     transcribe = { work = "roles/storage.objectUser" }
     publish    = { work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
     api        = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser", output = "roles/storage.objectViewer" }
+    reconcile  = { work = "roles/storage.objectViewer" }
   }
   object_bindings = merge([
     for fn, buckets in local.object_roles : {
@@ -25,7 +27,7 @@ locals {
   ]...)
 
   # Readiness probes check that the buckets exist (storage.buckets.get, and nothing more).
-  probes_buckets = ["ingest", "extract", "transcribe", "publish", "api"]
+  probes_buckets = ["ingest", "extract", "transcribe", "publish", "api", "reconcile"]
   probe_bindings = merge([
     for fn in local.probes_buckets : {
       for bucket in keys(local.buckets) : "${fn}-${bucket}" => { function = fn, bucket = bucket }

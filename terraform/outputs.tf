@@ -29,6 +29,7 @@ output "secrets" {
     callback   = google_secret_manager_secret.callback.secret_id
     redis_auth = google_secret_manager_secret.redis_auth.secret_id
     redis_ca   = google_secret_manager_secret.redis_ca.secret_id
+    kafka_key  = google_secret_manager_secret.kafka_key.secret_id
   }
 }
 
@@ -45,4 +46,13 @@ output "redis_cidr" {
 output "event_issuer" {
   description = "Issuer of the tokens the broker sends with events (the cluster's service account issuer)."
   value       = local.event_issuer
+}
+
+output "kafka" {
+  description = "The broker's Managed Kafka cluster: bootstrap address, topic, and the service account the Knative Kafka data plane logs in as."
+  value = {
+    bootstrap       = local.kafka_bootstrap
+    topic           = google_managed_kafka_topic.events.topic_id
+    service_account = google_service_account.broker.email
+  }
 }

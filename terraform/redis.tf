@@ -1,17 +1,30 @@
 # Job state. AUTH and in-transit encryption on; reachable only from the cluster's VPC.
+#
+# How much a Redis fault can lose (docs/operations.md, "Faults and recovery"):
+# - prod is the Standard tier: a replica in another zone, kept by asynchronous replication,
+#   takes over automatically when the primary fails or is maintained; what is lost is what
+#   had not reached the replica, normally well under a second of writes.
+# - Memorystore for Redis offers no AOF (append-only file) persistence, on any version: only
+#   RDB snapshots, at best hourly. So were both nodes lost at once, the instance comes back
+#   with the last snapshot, up to an hour old. AOF with fsync every second exists on
+#   Memorystore for Valkey and for Redis Cluster, which need IAM authentication in kscribe's
+#   Redis client and Private Service Connect: a migration, described in docs/operations.md.
+# - dev is the Basic tier: one node; a restart comes back from the last snapshot.
 resource "google_redis_instance" "kscribe" {
   name           = var.name
   region         = var.region
   tier           = local.prod ? "STANDARD_HA" : "BASIC"
   memory_size_gb = var.redis_memory_gb
   redis_version  = "REDIS_7_2"
+  # Standard tier: one replica for failover, not for reads (kscribe reads its own writes).
+  read_replicas_mode = local.prod ? "READ_REPLICAS_DISABLED" : null
 
   authorized_network      = google_compute_network.kscribe.id
   connect_mode            = "PRIVATE_SERVICE_ACCESS"
   auth_enabled            = true
   transit_encryption_mode = "SERVER_AUTHENTICATION"
 
-  # Job state must survive a restart: snapshots every hour.
+  # Job state must survive a restart: snapshots every hour, the shortest period offered.
   persistence_config {
     persistence_mode    = "RDB"
     rdb_snapshot_period = "ONE_HOUR"

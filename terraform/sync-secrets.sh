@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Copies kscribe's secrets from Secret Manager into the cluster's namespace as Kubernetes
-# Secrets (kscribe-redis: url + ca.pem; kscribe-callback: secret). Values pass through
-# pipes only, never files. Run after `terraform apply` and after rotating a secret.
+# Secrets (kscribe-redis: url + ca.pem; kscribe-callback: secret; kscribe-kafka: the Knative
+# Kafka broker's SASL login to Managed Kafka, which Knative's Kafka controller and data plane
+# read from this namespace). Values pass through pipes only, never files. Run after `terraform apply` and after rotating a secret.
 # Needs: terraform (state initialised here), gcloud, kubectl pointed at the cluster.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -20,4 +21,9 @@ kubectl -n "$namespace" create secret generic kscribe-redis \
 kubectl -n "$namespace" create secret generic kscribe-callback \
   --from-file=secret=<(secret "$(out secrets callback)") \
   --dry-run=client -o yaml | kubectl apply -f -
-echo "secrets kscribe-redis and kscribe-callback updated in namespace $namespace"
+kafka_user=$(out kafka service_account)
+kubectl -n "$namespace" create secret generic kscribe-kafka \
+  --from-literal=protocol=SASL_SSL --from-literal=sasl.mechanism=PLAIN \
+  --from-literal=user="$kafka_user" --from-file=password=<(secret "$(out secrets kafka_key)") \
+  --dry-run=client -o yaml | kubectl apply -f -
+echo "secrets kscribe-redis, kscribe-callback and kscribe-kafka updated in namespace $namespace"

@@ -213,6 +213,16 @@ variable "redis_memory_gb" {
   }
 }
 
+variable "kafka_vcpus" {
+  description = "vCPUs of the Managed Kafka cluster behind the broker (1 GiB of memory each); 3 is the smallest Managed Kafka makes."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.kafka_vcpus >= 3 && var.kafka_vcpus <= 60
+    error_message = "kafka_vcpus must be 3-60."
+  }
+}
+
 variable "model" {
   description = "Default transcription model (baked into the GPU image)."
   type        = string

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import shutil
 import subprocess
 
@@ -20,11 +21,11 @@ VALIDATOR = next((p for p in (ROOT.parent / "shared" / "tools" / "validate-knati
                               ROOT.parent.parent / "shared" / "tools" / "validate-knative") if p.exists()),
                  ROOT.parent / "shared" / "tools" / "validate-knative")
 NAMESPACE = "kscribe"
-FUNCTIONS = {"ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api"}
+FUNCTIONS = {"ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api", "reconcile"}
 # Every function but notify publishes events; notify only sends callbacks.
 PUBLISHERS = FUNCTIONS - {"notify"}
 # The functions that call Cloud Storage, and so need a Workload Identity token.
-STORAGE_USERS = {"ingest", "extract", "transcribe", "publish", "api"}
+STORAGE_USERS = {"ingest", "extract", "transcribe", "publish", "api", "reconcile"}
 REDIS = ipaddress.ip_network("10.100.0.0/24")  # the placeholder range in generated/
 GOOGLE_APIS = ipaddress.ip_network("199.36.153.8/30")  # private.googleapis.com
 METADATA = {ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("169.254.169.252/32")}
@@ -38,6 +39,9 @@ QUEUE_PROXY_PORTS = {8008, 8012, 8013, 8022, 8112, 9090, 9091}
 # past 63 characters it would hash the name, and the subjects below would be wrong.
 TRIGGER_IDENTITY = "system:serviceaccount:{ns}:{name}-oidc-eventing.knative.dev-trigger"
 SINKBINDING_IDENTITY = "system:serviceaccount:{ns}:{name}-oidc-sources.knative.dev-sinkbinding"
+PINGSOURCE_IDENTITY = "system:serviceaccount:{ns}:{name}-oidc-sources.knative.dev-pingsource"
+# The pods behind the Kafka broker's ingress (kafka-broker-ingress.knative-eventing.svc).
+KAFKA_RECEIVER = {"app": "kafka-broker-receiver"}
 
 
 @functools.cache
@@ -138,6 +142,7 @@ def test_overlays_pass_the_knative_schemas_and_nothing_goes_unchecked_by_acciden
     assert unchecked <= {("Namespace", "v1"), ("ServiceAccount", "v1"), ("ConfigMap", "v1"), ("Secret", "v1"),
                          ("Service", "v1"), ("Deployment", "apps/v1"), ("NetworkPolicy", "networking.k8s.io/v1"),
                          ("EventPolicy", "eventing.knative.dev/v1alpha1"),
+                         ("PingSource", "sources.knative.dev/v1"),
                          ("DomainMapping", "serving.knative.dev/v1beta1")}, unchecked
 
 
@@ -149,6 +154,8 @@ def test_the_local_overlay_has_no_oidc_pieces_and_no_network_policies():
         assert "KSCRIBE_EVENT_AUTH" not in env(service), name
     for trigger in of_kind("local", "Trigger").values():
         assert "audience" not in trigger["spec"]["subscriber"]
+    for source in of_kind("local", "PingSource").values():
+        assert "audience" not in source["spec"]["sink"]
 
 
 # Secrets.
@@ -217,7 +224,9 @@ def test_only_publishers_reach_the_broker_ingress():
         broker = [r for r in rules(name, "egress") if "knative-eventing" in namespaces(r)]
         assert bool(broker) == (name in PUBLISHERS), name
         for rule in broker:
-            assert rule["to"][0]["podSelector"]["matchLabels"] == {"eventing.knative.dev/brokerRole": "ingress"}
+            # The gke Broker is of class Kafka: its ingress is the Kafka broker's receiver.
+            assert [peer["podSelector"]["matchLabels"] for peer in rule["to"]] == [KAFKA_RECEIVER]
+            assert ports(rule) == {8080, 8443}
 
 
 def test_only_notify_reaches_the_internet_and_never_private_ranges_or_the_metadata_server():
@@ -249,6 +258,12 @@ def test_the_functions_that_call_google_apis_reach_them_and_their_token_source()
 
 def trigger_identity(name: str) -> str:
     identity = TRIGGER_IDENTITY.format(ns=NAMESPACE, name=name)
+    assert len(identity.rsplit(":", 1)[1]) <= 63, identity
+    return identity
+
+
+def pingsource_identity(name: str) -> str:
+    identity = PINGSOURCE_IDENTITY.format(ns=NAMESPACE, name=name)
     assert len(identity.rsplit(":", 1)[1]) <= 63, identity
     return identity
 
@@ -305,6 +320,10 @@ def test_every_delivery_carries_a_token_for_its_subscriber():
             assert dls["audience"] == audience(dls["ref"]["name"]), name
     broker_dls = of_kind("gke", "Broker")["default"]["spec"]["delivery"]["deadLetterSink"]
     assert broker_dls["audience"] == audience(broker_dls["ref"]["name"])
+    sources = of_kind("gke", "PingSource")
+    assert sources
+    for name, source in sources.items():
+        assert source["spec"]["sink"]["audience"] == audience(source["spec"]["sink"]["ref"]["name"]), name
 
 
 def test_each_consumer_verifies_the_tokens_of_exactly_its_triggers():
@@ -316,10 +335,13 @@ def test_each_consumer_verifies_the_tokens_of_exactly_its_triggers():
         # A Trigger without a dead-letter sink of its own falls back to the Broker's.
         dls = (trigger["spec"].get("delivery", {}).get("deadLetterSink") or {}).get("ref", {}).get("name", broker_dls)
         senders.setdefault(dls, set()).add(trigger_identity(name))
+    for name in of_kind("gke", "PingSource"):
+        sink = of_kind("gke", "PingSource")[name]["spec"]["sink"]["ref"]["name"]
+        senders.setdefault(sink, set()).add(pingsource_identity(name))
     for name, service in services("gke").items():
         variables = {k: v.get("value") for k, v in env(service).items()}
         if name not in senders:
-            # ingest hears from Eventarc's forwarder, api from clients: no broker tokens.
+            # ingest hears from Eventarc's forwarder, api from clients: no Knative tokens.
             assert "KSCRIBE_EVENT_AUTH" not in variables, name
             continue
         assert variables["KSCRIBE_EVENT_AUTH"] == "oidc", name
@@ -329,3 +351,100 @@ def test_each_consumer_verifies_the_tokens_of_exactly_its_triggers():
     data = next(c["data"] for n, c in config.items() if n.startswith("kscribe-config"))
     assert data["KSCRIBE_EVENT_ISSUER"].startswith("https://container.googleapis.com/v1/projects/")
     assert data["KSCRIBE_EVENT_JWKS_URL"] == data["KSCRIBE_EVENT_ISSUER"] + "/jwks"
+
+
+# Durable events (gke) and the simple broker (local).
+
+def test_the_gke_broker_is_the_kafka_broker_on_a_topic_terraform_owns():
+    broker = of_kind("gke", "Broker")["default"]
+    annotations = broker["metadata"]["annotations"]
+    assert annotations["eventing.knative.dev/broker.class"] == "Kafka"
+    # Knative neither makes nor deletes the topic: its replication is terraform's (kafka.tf).
+    assert annotations["kafka.eventing.knative.dev/external.topic"]
+    config = broker["spec"]["config"]
+    assert config == {"apiVersion": "v1", "kind": "ConfigMap", "name": "kafka-broker-config", "namespace": NAMESPACE}
+    data = of_kind("gke", "ConfigMap")["kafka-broker-config"]["data"]
+    host, port = data["bootstrap.servers"].rsplit(":", 1)
+    assert host.endswith(".cloud.goog") and ".managedkafka." in host and port == "9092"
+    # Managed Kafka takes only authenticated TLS: the login is the Secret sync-secrets.sh writes.
+    assert data["auth.secret.ref.name"] == "kscribe-kafka"
+    assert "--from-literal=protocol=SASL_SSL --from-literal=sasl.mechanism=PLAIN" in (
+        ROOT / "terraform" / "sync-secrets.sh").read_text()
+    assert int(data["default.topic.replication.factor"]) >= 3
+
+
+def test_the_local_broker_stays_the_default_channel_based_broker():
+    broker = of_kind("local", "Broker")["default"]
+    assert "eventing.knative.dev/broker.class" not in broker["metadata"].get("annotations", {})
+    assert "config" not in broker["spec"]
+    assert "kafka-broker-config" not in of_kind("local", "ConfigMap")
+
+
+@pytest.mark.parametrize("overlay", ["local", "gke"])
+def test_every_trigger_dead_letters_to_the_dead_letter_function(overlay):
+    # notify's too: a callback event notify cannot take is recorded on the job, not dropped.
+    triggers = of_kind(overlay, "Trigger")
+    assert {t["spec"]["subscriber"]["ref"]["name"] for t in triggers.values()} >= {"notify"}
+    for name, trigger in triggers.items():
+        delivery = trigger["spec"]["delivery"]
+        assert delivery["deadLetterSink"]["ref"] == {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                                                     "name": "dead-letter"}, name
+        assert delivery["retry"] >= 1 and delivery["backoffPolicy"] == "exponential", name
+
+
+# The reconciler.
+
+@pytest.mark.parametrize("overlay", ["local", "gke"])
+def test_a_pingsource_wakes_the_reconciler_every_minute(overlay):
+    sources = of_kind(overlay, "PingSource", "sources.knative.dev/")
+    assert list(sources) == ["reconcile-every-minute"]
+    spec = sources["reconcile-every-minute"]["spec"]
+    assert spec["schedule"] == "* * * * *"
+    assert spec["sink"]["ref"] == {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "reconcile"}
+    reconcile = services(overlay)["reconcile"]
+    assert container(reconcile)["args"] == ["--source=functions/reconcile.py", "--target=reconcile"]
+    assert reconcile["spec"]["template"]["spec"]["serviceAccountName"] == "kscribe-reconcile"
+    assert reconcile["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+    assert "REDIS_URL" in env(reconcile)
+    assert "kscribe-reconcile" in of_kind(overlay, "ServiceAccount")
+
+
+def test_the_reconciler_accepts_only_its_pingsource_and_publishes_as_itself():
+    variables = {k: v.get("value") for k, v in env(services("gke")["reconcile"]).items()}
+    assert variables["KSCRIBE_EVENT_SENDERS"] == pingsource_identity("reconcile-every-minute")
+    assert variables["KSCRIBE_SINK_TOKEN_FILE"] == "/oidc/token"
+    subs = {e["sub"] for e in of_kind("gke", "EventPolicy")["broker-publishers"]["spec"]["from"]}
+    assert SINKBINDING_IDENTITY.format(ns=NAMESPACE, name="reconcile-publisher") in subs
+    # The ping comes from the PingSource adapter in knative-eventing, through Knative's gateway.
+    reach = set().union(*(namespaces(r) for r in rules("reconcile", "ingress")))
+    assert {"knative-eventing", "knative-serving", "gmp-system"} <= reach
+
+
+def test_the_generated_component_names_the_reconciler_and_the_kafka_broker():
+    template = (ROOT / "terraform" / "templates" / "component.yaml.tftpl").read_text()
+    placeholder = (KNATIVE / "overlays" / "gke" / "generated" / "kustomization.yaml").read_text()
+    for text in (template, placeholder):
+        assert "name: kafka-broker-config" in text and "/data/bootstrap.servers" in text
+        assert "kafka.eventing.knative.dev~1external.topic" in text
+    assert "kscribe-reconcile@" in placeholder
+    accounts = of_kind("gke", "ServiceAccount")
+    for name in FUNCTIONS:
+        assert accounts[f"kscribe-{name}"]["metadata"]["annotations"]["iam.gke.io/gcp-service-account"], name
+
+
+# Alerts and the dashboard follow the reconciler.
+
+def test_stuck_and_redrive_alerts_point_at_the_reconcilers_numbers():
+    doc = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())
+    alerts = {r["alert"]: r for g in doc["groups"] for r in g["rules"]}
+    stuck = alerts["KscribeJobsStuck"]
+    assert "kscribe_jobs_stuck" in stuck["expr"]
+    minutes = int(stuck["for"].rstrip("m"))
+    assert stuck["for"].endswith("m") and minutes < 10  # was 10 minutes after 30 of no progress
+    assert "kscribe_redrives_total" in alerts["KscribeRedrivesHigh"]["expr"]
+    assert "by (stage)" in alerts["KscribeRedrivesHigh"]["expr"]
+    assert 'reason="redrive_exhausted"' in alerts["KscribeRedriveExhausted"]["expr"]
+    panels = json.loads((ROOT / "monitoring" / "dashboard.json").read_text())["panels"]
+    exprs = " ".join(target["expr"] for panel in panels for target in panel["targets"])
+    for metric in ("kscribe_redrives_total", 'reason="redrive_exhausted"', "kscribe_jobs_stuck"):
+        assert metric in exprs, metric

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT
 
 TERRAFORM = ROOT / "terraform"
-FUNCTIONS = {"ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api"}
+FUNCTIONS = {"ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api", "reconcile"}
 
 
 def _clean(value):
@@ -138,6 +138,7 @@ def test_each_function_has_its_own_account_with_only_its_stage_access():
         "transcribe": {"work": user},
         "publish": {"work": user, "output": user},
         "api": {"input": viewer, "work": user, "output": viewer},  # work: cancel deletes its objects
+        "reconcile": {"work": viewer},  # reads chunk manifests, writes nothing
     }
     wi = resources("google_service_account_iam_member")["workload_identity"]
     assert wi["role"] == "roles/iam.workloadIdentityUser"
@@ -151,7 +152,7 @@ def test_each_function_has_its_own_account_with_only_its_stage_access():
 
 def test_secrets_live_in_secret_manager():
     secrets = resources("google_secret_manager_secret")
-    assert {"callback", "redis_auth"} <= set(secrets)
+    assert {"callback", "redis_auth", "kafka_key"} <= set(secrets)
     assert not list(TERRAFORM.rglob("*.env")), "no secret values written as files"
 
 
@@ -220,3 +221,40 @@ def test_the_generated_config_names_the_event_token_issuer_and_its_keys():
     assert "KSCRIBE_EVENT_JWKS_URL=${issuer}/jwks" in template
     generated = resources("local_file")["config_env"]
     assert "local.event_issuer" in str(generated["content"])
+
+
+# The durable broker: Managed Kafka (terraform/kafka.tf).
+
+def test_the_broker_topic_survives_a_lost_broker_or_zone():
+    cluster = resources("google_managed_kafka_cluster")["events"]
+    assert cluster["capacity_config"][0]["vcpu_count"] == "${var.kafka_vcpus}"
+    network = cluster["gcp_config"][0]["access_config"][0]["network_configs"][0]
+    assert network["subnet"] == "${google_compute_subnetwork.kscribe.id}", "reachable from the cluster's VPC"
+    topic = resources("google_managed_kafka_topic")["events"]
+    assert topic["cluster"] == "${google_managed_kafka_cluster.events.cluster_id}"
+    assert topic["replication_factor"] == 3
+    assert int(topic["configs"]["min.insync.replicas"]) == 2
+    assert topic["configs"]["cleanup.policy"] == "delete"
+
+
+def test_the_kafka_data_plane_logs_in_as_a_connect_only_account_from_secret_manager():
+    broker = resources("google_service_account")["broker"]
+    assert broker["account_id"] == "${var.name}-broker"
+    grants = [g for g in resources("google_project_iam_member").values()
+              if g["member"] == "serviceAccount:${google_service_account.broker.email}"]
+    assert [g["role"] for g in grants] == ["roles/managedkafka.client"]
+    version = resources("google_secret_manager_secret_version")["kafka_key"]
+    assert version["secret_data"] == "${google_service_account_key.broker.private_key}"
+    generated = resources("local_file")["kustomize_component"]
+    assert "local.kafka_bootstrap" in str(generated["content"])
+    assert "google_managed_kafka_topic.events.topic_id" in str(generated["content"])
+    assert "cloud.goog:9092" in local("kafka_bootstrap")
+
+
+def test_prod_redis_is_standard_tier_with_the_shortest_snapshots_offered():
+    redis = resources("google_redis_instance")["kscribe"]
+    assert redis["tier"] == '${local.prod ? "STANDARD_HA" : "BASIC"}'
+    # Memorystore for Redis has no AOF; RDB hourly is its most frequent persistence.
+    assert redis["persistence_config"] == [{"persistence_mode": "RDB", "rdb_snapshot_period": "ONE_HOUR"}]
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    assert "AOF" in docs and "Standard tier" in docs
