@@ -21,7 +21,7 @@ FUNCTIONS = ROOT / "functions"
 EVENTS = ROOT / "events"
 CATALOG = json.loads((EVENTS / "catalog.json").read_text())["types"]
 ENTRIES = {"ingest": "ingest", "extract": "extract", "transcribe": "transcribe", "publish": "publish",
-           "notify": "notify", "dead-letter": "dead_letter", "api": "api"}
+           "notify": "notify", "dead-letter": "dead_letter", "api": "api", "reconcile": "reconcile"}
 
 
 def validate(event_type: str, data: dict) -> None:

@@ -130,3 +130,23 @@ def test_transcribe_is_ready_only_once_its_model_is_loaded(ctx, monkeypatch, tmp
     first = client.get("/health/ready")
     assert first.status_code == 503 and first.json["checks"]["model"]["error"] == "model is loading"
     wait_for(lambda: client.get("/health/ready").status_code == 200, timeout_s=60)
+
+
+def test_the_reconciler_answers_the_ping_with_the_events_a_lost_one_stranded(apps, sink, ctx, sample_copy):
+    """A job created while the broker lost its job.created: the PingSource's event (as
+    Knative sends it, JSON `{}`) makes the reconcile function publish it again."""
+    ctx.settings = ctx.settings.replace(redrive_after_s=1)
+    response = apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n9"),
+                                   data=json.dumps(object_notification(sample_copy)))
+    assert response.status_code == 200
+    [created] = sink.take()  # ...and the broker lost it
+    job_id = created.data["job_id"]
+    ctx.jobs.redis.hset(f"kscribe:job:{job_id}", "updated_at", "1")  # quiet for long
+    ctx.jobs.redis.zadd("kscribe:jobs:active", {job_id: 1})
+    ping = binary_headers("dev.knative.sources.ping", "p1")
+    assert apps["reconcile"].post("/", headers=ping, data="{}").status_code == 200
+    assert [e["id"] for e in sink.take()] == [f"{job_id}/created"]
+    assert ctx.jobs.require(job_id).redrives == 1
+    other = binary_headers(events.JOB_CREATED, "x1")
+    assert apps["reconcile"].post("/", headers=other, data=json.dumps({"job_id": job_id})).status_code == 200
+    assert sink.take() == [], "only the ping drives it"
