@@ -97,11 +97,11 @@ def _mutations(data: bytes, rng: random.Random) -> dict[str, bytes]:
 def _extremes(d: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
     # Hours of silence, cheaply: FLAC of digital silence compresses to almost nothing.
-    files["silence-3h.flac"] = d / "silence-3h.flac"
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "10800", "-c:a", "flac", str(files["silence-3h.flac"]))
-    files["silence-1h.opus"] = d / "silence-1h.opus"
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "3600", "-c:a", "libopus", "-b:a", "6k",
-           str(files["silence-1h.opus"]))
+    files["silence-2h.flac"] = d / "silence-2h.flac"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "7200", "-c:a", "flac", str(files["silence-2h.flac"]))
+    files["silence-10min.opus"] = d / "silence-10min.opus"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "600", "-c:a", "libopus", "-b:a", "6k",
+           str(files["silence-10min.opus"]))
     files["eight-streams.mkv"] = d / "eight-streams.mkv"
     inputs: list[str] = []
     for i in range(8):
