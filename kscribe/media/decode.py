@@ -188,7 +188,7 @@ def decode_audio(source: Path, dest: Path, *, threshold_db: float, min_silence_s
         raise too_long(max_duration_s, "decoding stopped there")
     if watchdog.verdict == "timeout":
         log.warning("ffmpeg on %s stopped at its %.0f s time limit; it said: %s", source, timeout_s, stderr_tail)
-        raise MediaError(f"decoding the audio took longer than the {limit_words(round(timeout_s))} limit "
+        raise MediaError(f"decoding the audio took longer than the {limit_words(max(1, round(timeout_s)))} limit "
                          "(the file may be damaged)", stderr_tail)
     if returncode != 0:
         log.warning("ffmpeg failed on %s (exit %d): %s", source, returncode, stderr_tail)
