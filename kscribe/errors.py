@@ -33,11 +33,21 @@ class NoAudioTrack(InputError):
     """The source is media, but has no audio stream to transcribe."""
 
 
+class EmptyAudioTrack(NoAudioTrack):
+    """The source has an audio stream, but it holds no sound (zero length, or cut off before
+    its first frame)."""
+
+
 class MediaError(InputError):
-    """ffmpeg failed on the source; ``stderr_tail`` holds the end of what it said."""
+    """ffmpeg failed on the source.
+
+    The message is what the job records and the API and callbacks show: a plain sentence.
+    ``stderr_tail`` holds the end of what ffmpeg said, which names paths on the worker and
+    internals of ffmpeg: it goes to the log, never into the message.
+    """
 
     def __init__(self, message: str, stderr_tail: str = ""):
-        super().__init__(f"{message}: {stderr_tail}" if stderr_tail else message)
+        super().__init__(message)
         self.stderr_tail = stderr_tail
 
 
@@ -47,6 +57,15 @@ class UnsupportedContainer(NotMedia):
 
 class ImplausibleAudio(NotMedia):
     """The audio track declares parameters no recording has (a sample rate of 1 Hz)."""
+
+
+class UnsupportedCodec(NotMedia):
+    """The container reads, but its audio is in a codec kscribe cannot decode (or the bytes
+    that name the codec are damaged)."""
+
+
+class TooManyChannels(NotMedia):
+    """The audio track has more channels than kscribe mixes down."""
 
 
 class MediaTooLong(MediaError):

@@ -9,11 +9,23 @@ The input is opened with the container whitelists (``containers``), and a watchd
 nothing the file says: ffmpeg is killed past its wall-time limit or once the decoded audio
 on disk outgrows the longest recording allowed (``-fs`` caps the file as well, in case the
 watchdog's poll comes late).
+
+Every failure is a ``MediaError`` (an ``InputError``) whose message is a plain sentence for
+the job's owner; what ffmpeg said, with the worker's paths in it, goes to the log.
+
+A track of more than two channels is mixed down with ``pan``, every channel at equal gain:
+ffmpeg's default downmix refuses a layout it does not know (a 48-channel WAV, or six channels
+without a channel mask), and where it knows one it drops the LFE channel and weights the
+rest, so a voice on channel 30 of a multitrack recorder, or on a mislabelled "LFE", is lost.
+Summed at unit gain, a voice on one channel of many keeps its level (an average would put it
+33 dB down on 48 channels, under the silence threshold); a limiter after the sum keeps
+channels that carry the same signal from clipping, and is transparent below its ceiling.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import re
 import subprocess
@@ -24,10 +36,13 @@ from pathlib import Path
 
 import ffmpeg
 
-from kscribe.errors import MediaError
+from kscribe.errors import EmptyAudioTrack, MediaError
 from kscribe.media import containers
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
-from kscribe.media.limits import max_decoded_bytes, too_long
+from kscribe.media.limits import limit_words, max_decoded_bytes, too_long
+from kscribe.media.probe import audio_channels
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SAMPLE = 2  # s16le mono
@@ -61,14 +76,27 @@ class DecodedAudio:
         return self.samples / SAMPLE_RATE
 
 
+def downmix_filter(channels: int) -> str:
+    """Filters that mix ``channels`` channels into one at equal gain ("" for mono and
+    stereo, which ffmpeg's default downmix already averages)."""
+    if channels <= 2:
+        return ""
+    every = "+".join(f"c{i}" for i in range(channels))
+    # Float before pan so the sum cannot wrap; latency=1 keeps the limiter's look-ahead from
+    # shifting the audio against the video's clock.
+    return f"aformat=sample_fmts=flt,pan=mono|c0={every},alimiter=limit=0.9:level=0:latency=1"
+
+
 def build_command(source: Path, dest: Path, threshold_db: float, min_silence_s: float,
-                  max_bytes: int | None = None) -> list[str]:
+                  max_bytes: int | None = None, channels: int = 0) -> list[str]:
     limit = {} if max_bytes is None else {"fs": max_bytes + BYTES_PER_SAMPLE}
+    filters = [f for f in (downmix_filter(channels), f"silencedetect=noise={threshold_db}dB:duration={min_silence_s}")
+               if f]
     stream = ffmpeg.input(containers.input_url(source), **containers.input_options()).output(
         str(dest),
         map="0:a:0",
         vn=None, sn=None, dn=None,
-        af=f"silencedetect=noise={threshold_db}dB:duration={min_silence_s}",
+        af=",".join(filters),
         ac=1, ar=SAMPLE_RATE, acodec="pcm_s16le", f="s16le",
         **limit,
     )
@@ -120,12 +148,18 @@ class _Watchdog:
 
 
 def decode_audio(source: Path, dest: Path, *, threshold_db: float, min_silence_s: float,
-                 timeout_s: float, max_duration_s: float = math.inf) -> DecodedAudio:
-    """Decode ``source`` into raw PCM at ``dest``. Raises ``MediaError`` with the tail of
-    ffmpeg's stderr if it fails or runs past ``timeout_s``, and ``MediaTooLong`` if the
-    audio runs past ``max_duration_s`` (ffmpeg is stopped there, whatever the file said)."""
+                 timeout_s: float, max_duration_s: float = math.inf, channels: int | None = None) -> DecodedAudio:
+    """Decode ``source``'s first audio track into 16 kHz mono PCM at ``dest``, every channel
+    mixed in (``channels``: the track's channel count from ``probe``; looked up when None).
+
+    Raises ``MediaError`` (a plain reason; ffmpeg's stderr tail in ``stderr_tail`` and the
+    log) if ffmpeg fails or runs past ``timeout_s``, ``EmptyAudioTrack`` if the track holds
+    no sound, and ``MediaTooLong`` if the audio runs past ``max_duration_s`` (ffmpeg is
+    stopped there, whatever the file said)."""
+    if channels is None:
+        channels = audio_channels(source)
     max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
-    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes)
+    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes, channels)
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
     silences: list[Silence] = []
     open_start: float | None = None
@@ -153,12 +187,18 @@ def decode_audio(source: Path, dest: Path, *, threshold_db: float, min_silence_s
         dest.unlink(missing_ok=True)  # up to max_bytes of scratch disk: free it now
         raise too_long(max_duration_s, "decoding stopped there")
     if watchdog.verdict == "timeout":
-        raise MediaError(f"ffmpeg timed out after {timeout_s:.0f} s", stderr_tail)
+        log.warning("ffmpeg on %s stopped at its %.0f s time limit; it said: %s", source, timeout_s, stderr_tail)
+        raise MediaError(f"decoding the audio took longer than the {limit_words(max(1, round(timeout_s)))} limit "
+                         "(the file may be damaged)", stderr_tail)
     if returncode != 0:
-        raise MediaError(f"ffmpeg could not decode the audio (exit {returncode})", stderr_tail)
+        log.warning("ffmpeg failed on %s (exit %d): %s", source, returncode, stderr_tail)
+        raise MediaError("the audio could not be decoded (the file is damaged, or its audio is in a format "
+                         "kscribe cannot read)", stderr_tail)
     samples = size // BYTES_PER_SAMPLE
     if samples == 0:
-        raise MediaError("the audio track decoded to nothing", stderr_tail)
+        log.warning("ffmpeg decoded no audio from %s: %s", source, stderr_tail)
+        raise EmptyAudioTrack("the audio track is empty: it holds no sound (or the file is cut off before its "
+                              "first sound)")
     if open_start is not None:
         # Audio that ends in silence: ffmpeg may not print the closing silence_end.
         silences.append(Silence(open_start, samples / SAMPLE_RATE))

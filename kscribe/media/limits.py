@@ -10,6 +10,9 @@ from kscribe.errors import MediaTooLong
 # any recorder writes. Outside this, the header is broken or forged.
 MIN_SAMPLE_RATE = 4_000
 MAX_SAMPLE_RATE = 768_000
+# ffmpeg's pan filter, which mixes a track down to mono, takes at most 64 input channels;
+# multitrack recorders write up to 64 (MADI).
+MAX_CHANNELS = 64
 
 
 def limit_words(seconds: float) -> str:

@@ -49,13 +49,13 @@ def test_truncated_container_is_rejected(tmp_path):
 
 
 def test_ffmpeg_failure_carries_its_stderr(tmp_path):
-    with pytest.raises(MediaError, match="ffmpeg could not decode") as err:
+    with pytest.raises(MediaError, match="could not be decoded") as err:
         decode_audio(tmp_path / "gone.mp4", tmp_path / "a.pcm", threshold_db=-35, min_silence_s=0.3, timeout_s=60)
     assert "No such file or directory" in err.value.stderr_tail
 
 
 def test_ffmpeg_is_killed_at_its_timeout(tmp_path):
-    with pytest.raises(MediaError, match="timed out after"):
+    with pytest.raises(MediaError, match="took longer than"):
         decode_audio(SAMPLE_VIDEO, tmp_path / "a.pcm", threshold_db=-35, min_silence_s=0.3, timeout_s=0.001)
 
 
