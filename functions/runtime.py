@@ -26,7 +26,7 @@ from kscribe.errors import TransientError
 from kscribe.events import Event
 from kscribe.handlers import Handler, record_announced
 from kscribe.health import Check, run_checks
-from kscribe.logs import configure_json_logging, log_context
+from kscribe.logs import configure_json_logging, event_log_context
 from kscribe.settings import Settings
 
 log = logging.getLogger("kscribe.functions")
@@ -113,8 +113,7 @@ def deliver(cloud_event: CloudEvent, handler: Handler) -> None:
     """
     _check_sender(cloud_event)
     event = to_event(cloud_event)
-    job_id = str(event.data.get("job_id", "")) if isinstance(event.data, dict) else ""
-    with log_context(job_id=job_id, event_id=event.id):
+    with event_log_context(event):
         ctx = context()
         produced = handler(event, ctx)
         publish(produced, ctx, after=event.type)

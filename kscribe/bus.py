@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.handlers import ROUTES, Handler, record_announced
+from kscribe.logs import event_log_context
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,10 @@ class InProcessBus:
                         self.publish(produced)
 
     def _deliver(self, handler: Handler, event: Event) -> list[Event]:
+        with event_log_context(event):
+            return self._attempts(handler, event)
+
+    def _attempts(self, handler: Handler, event: Event) -> list[Event]:
         for attempt in range(1, self.attempts + 1):
             try:
                 return handler(event, self.ctx)

@@ -248,7 +248,10 @@ def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
         return _rejected(event, EventRejected("mismatch", f"job {job.id} is {job.status.value}, past {event.type}"))
     metrics.DEAD_LETTERED.labels(event.type if event.type in _STAGE_OF else "other").inc()
     stage = _STAGE_OF.get(event.type, "delivery")
-    return _failed(ctx, job_id, stage, InputError(f"gave up delivering {event.type}: {reason}"), "delivery")
+    # The detail (a status code, the subscriber's answer) is the operator's: logged, not shown.
+    log.error("job %s: gave up delivering %s: %s", job_id, event.type, reason)
+    return _failed(ctx, job_id, stage, InputError(f"the {stage} step kept failing and was given up after its retries"),
+                   "delivery")
 
 
 ROUTES: dict[str, Handler] = {

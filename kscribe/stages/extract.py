@@ -106,6 +106,7 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
             min_silence_s=settings.silence_min_s,
             timeout_s=time_limit,
             max_duration_s=settings.max_duration_s,
+            channels=info.channels,
         )
         _count_usage(job, audio.duration_s, ctx)
         target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from kscribe import metrics
@@ -14,13 +15,16 @@ from kscribe.stages import layout, manifest
 from kscribe.storage import join
 from kscribe.values import ChunkTranscript, Job, JobStatus
 
+log = logging.getLogger(__name__)
+
 STAGE = "publish"
 
 
 def _chunk_transcripts(job: Job, ctx: Context) -> list[ChunkTranscript]:
     chunks = manifest.read_chunks(ctx, job.id)
     if chunks is None:
-        raise InputError(f"job {job.id} has no chunk manifest in {ctx.settings.work_uri} (expired?)")
+        log.warning("job %s: no chunk manifest under %s", job.id, ctx.settings.work_uri)
+        raise InputError("the job's intermediate files are gone (expired or removed) before it could be published")
     transcripts = []
     for chunk in chunks:
         uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
@@ -29,7 +33,8 @@ def _chunk_transcripts(job: Job, ctx: Context) -> list[ChunkTranscript]:
         except FileNotFoundError:
             # Gone: never written (an inconsistency), or removed because a duplicate publish
             # finished the job meanwhile. As an input error it is ignored for an ended job.
-            raise InputError(f"job {job.id} is missing the transcript of chunk {chunk.index} ({uri})") from None
+            log.warning("job %s: missing chunk transcript %s", job.id, uri)
+            raise InputError(f"the transcript of chunk {chunk.index + 1} is missing") from None
     return transcripts
 
 

@@ -53,7 +53,9 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         audio = _load_audio(chunk, ctx)
     except FileNotFoundError as exc:
         # A duplicate delivery may have finished the job, which removes its chunks.
-        raise InputError(f"job {job.id}: the audio of chunk {chunk.index} is gone ({exc})") from exc
+        log.warning("job %s: chunk %d's audio is gone: %s", job.id, chunk.index, exc)
+        raise InputError(f"the audio of chunk {chunk.index + 1} is gone (the job's intermediate files expired or "
+                         "were removed)") from exc
     options = TranscribeOptions.from_settings(ctx.settings, model=job.model, language=job.language, task=job.task)
     ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
     with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
