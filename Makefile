@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test stack submit keys check-infra bench bench-gpu install install-test install-stack clean
+.PHONY: demo test lint format stack submit keys check-infra bench bench-gpu install install-test install-stack clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kscribe needs Python 3.11 or newer")'
@@ -21,6 +21,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-lint: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
+	touch $@
+
 $(VENV)/.installed-stack: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[stack]'
 	touch $@
@@ -28,12 +32,24 @@ $(VENV)/.installed-stack: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 install-stack: $(VENV)/.installed-stack
+install-lint: $(VENV)/.installed-lint
 
 demo: install
 	KSCRIBE_DATA_DIR=$(CURDIR)/.kscribe $(BIN)/kscribe run samples/meeting.mp4 --out $(OUT)
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Static checks (rules and their reasons in pyproject.toml): lint, formatting, types.
+lint: install-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Format the tree and apply ruff's safe fixes.
+format: install-lint
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # The local multi-process stack (Procfile, settings in .env); stop it with Ctrl-C.
 stack: install-stack

@@ -23,7 +23,7 @@ def main() -> None:
     settings = Settings.from_env({"KSCRIBE_DATA_DIR": "/tmp/kscribe-bench"})
     transcriber = WhisperTranscriber(settings.model_cache_dir)
     options = TranscribeOptions.from_settings(settings)
-    transcriber.model_for(options)
+    transcriber.load(options)
     ready_at = time.time()
     import subprocess
 
@@ -34,10 +34,17 @@ def main() -> None:
                           "-"], capture_output=True, check=True).stdout
     audio = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
     first = []
-    model = transcriber.model_for(options)
-    segments, _ = model.transcribe(audio, language=options.language, beam_size=options.beam_size,
-                                   vad_filter=options.vad_filter, word_timestamps=options.word_timestamps)
-    next(iter(segments))
+
+    class FirstSegment(Exception):
+        pass
+
+    def stop(_done_s: float) -> None:
+        raise FirstSegment  # the lazy generator yielded its first segment: stop there
+
+    try:
+        transcriber.transcribe(audio, options, on_progress=stop)
+    except FirstSegment:
+        pass
     first.append(time.time())
     print(json.dumps({"interpreter_s": round(imported_at - launched, 3), "model_ready_s": round(ready_at - launched, 3),
                       "first_segment_s": round(first[0] - launched, 3), "sample": Path(sys.argv[2]).name}))

@@ -100,7 +100,7 @@ def one(args: argparse.Namespace) -> dict:
     before = memory.read()
     with memory:
         started = time.perf_counter()
-        transcriber.model_for(options)
+        transcriber.load(options)
         load_s = time.perf_counter() - started
         transcriber.transcribe(pieces[0][:WARM_UP_S * SAMPLE_RATE], options)
         started = time.perf_counter()

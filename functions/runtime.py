@@ -290,7 +290,7 @@ class ModelWarmup:
             from kscribe.transcriber import TranscribeOptions
 
             ctx = context()
-            ctx.transcriber.model_for(TranscribeOptions.from_settings(ctx.settings))
+            ctx.transcriber.load(TranscribeOptions.from_settings(ctx.settings))
         except Exception as exc:  # noqa: BLE001 - reported by the readiness check
             log.exception("model load failed")
             self._error = exc

@@ -76,7 +76,7 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
-def error_body(code: str, message: str) -> dict:
+def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
@@ -98,17 +98,17 @@ def job_view(job: Job) -> dict[str, Any]:
 class Api:
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.keys = ApiKeys(ctx.jobs.redis)
-        self.tenants = Tenants(ctx.jobs.redis)
-        self.limiter = RateLimiter(ctx.jobs.redis, ctx.settings.api_rate_per_minute)
-        self.auth_failures = RateLimiter(ctx.jobs.redis, ctx.settings.api_auth_failures_per_minute,
+        self.keys = ApiKeys(ctx.kv)
+        self.tenants = Tenants(ctx.kv)
+        self.limiter = RateLimiter(ctx.kv, ctx.settings.api_rate_per_minute)
+        self.auth_failures = RateLimiter(ctx.kv, ctx.settings.api_auth_failures_per_minute,
                                          key_for=keys.auth_failures_window)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         route = "unknown"
         try:
             route, handler, args = self._route(request)
-            if route == "openapi":
+            if handler is None:  # the OpenAPI document: public, no key
                 response = ApiResponse(200, OPENAPI)
             else:
                 key = self._authenticate(request)
@@ -118,7 +118,7 @@ class Api:
         metrics.API_REQUESTS.labels(metrics.method_label(request.method), route, str(response.status)).inc()
         return response
 
-    def _route(self, request: ApiRequest):
+    def _route(self, request: ApiRequest) -> tuple[str, Callable[..., Any] | None, tuple[str, ...]]:
         method, path = request.method, request.path.rstrip("/") or "/"
         if path == "/openapi.json" and method == "GET":
             return "openapi", None, ()
@@ -303,7 +303,7 @@ class Api:
             raise ApiError(400, "invalid_query", "limit and cursor must be integers") from None
         if not 1 <= limit <= 100 or not 0 <= cursor < MAX_CURSOR:
             raise ApiError(400, "invalid_query", f"limit must be 1-100 and cursor 0-{MAX_CURSOR - 1}")
-        items: list[dict] = []
+        items: list[dict[str, Any]] = []
         position, next_cursor = cursor, None
         # Through the tenant's status index when filtering: a page costs what it shows, not
         # a walk over the tenant's whole history. Ids of expired jobs are skipped.

@@ -7,7 +7,7 @@ import io
 import ipaddress
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from typing import Any, IO
 
 BodyReader = Callable[[int], bytes]
 MAX_JSON_DEPTH = 32
@@ -53,7 +53,7 @@ def client_address(remote_addr: str, forwarded_for: str, trusted_proxies: Sequen
     return chain[-1]
 
 
-def stream_reader(stream: BinaryIO, content_length: int | None) -> BodyReader:
+def stream_reader(stream: IO[bytes], content_length: int | None) -> BodyReader:
     """A reader of ``stream`` that refuses a body over ``limit`` bytes: from the declared
     Content-Length without reading anything, else (chunked bodies) once limit + 1 bytes came."""
 

@@ -1,11 +1,13 @@
 """The API's OpenAPI 3.1 document, served at /openapi.json."""
 
+from typing import Any
+
 from kscribe.settings import ALL_FORMATS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _errors(*codes: int) -> dict:
+def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid request (one code per bad field)", 401: "Missing or invalid API key",
             404: "No such transcription (or another tenant's)", 409: "Not in a state that allows this",
             413: "Body too large", 422: "Idempotency-Key reused with a different body (idempotency_key_reused)",

@@ -7,9 +7,9 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import redis
 
 from kscribe import keys
+from kscribe.ports import KeyValue
 from kscribe.tenants import Tenants
 
 TOKEN_PREFIX = "ksk_"
@@ -33,7 +33,7 @@ def _key(key_hash: str, raw: dict[str, str]) -> ApiKey:
 
 
 class ApiKeys:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: KeyValue):
         self.redis = client
 
     def create(self, tenant: str, name: str = "") -> tuple[str, ApiKey]:

@@ -48,7 +48,7 @@ class InProcessBus:
     def drain(self) -> None:
         # Only this thread touches the queue and the observers; workers just run handlers.
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deliver") as pool:
-            running: set[Future] = set()
+            running: set[Future[list[Event]]] = set()
             while self._queue or running:
                 while self._queue:
                     event = self._queue.popleft()

@@ -34,9 +34,10 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import dataclass
 
-from requests.certs import where as _ca_bundle
+from certifi import where as _ca_bundle
 
 from kscribe import metrics
 from kscribe.errors import CallbackRefused
@@ -221,7 +222,7 @@ def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def _resolve(host: str) -> list[str]:
     # getaddrinfo's order is the system's preference (RFC 6724); send tries addresses in it.
-    found = [info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
+    found = [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
     return list(dict.fromkeys(found))
 
 
@@ -235,7 +236,7 @@ class CallbackOutcome:
     final: bool = False
 
 
-def send(url: str, payload: dict, secret: str, event_type: str, allow: Sequence[str] = (), attempts: int = 5,
+def send(url: str, payload: dict[str, Any], secret: str, event_type: str, allow: Sequence[str] = (), attempts: int = 5,
          backoff_s: float = 1.0, timeout_s: float = 10.0, deadline_s: float = 120.0,
          sleep: Callable[[float], None] = time.sleep, resolve: Callable[[str], list[str]] | None = None,
          connect: Callable[[tuple[str, int], float], socket.socket] | None = None,
@@ -375,7 +376,7 @@ class _DeadlineSocket:
             self._sock.settimeout(_remaining(self._deadline))
             view = view[self._sock.send(view[:65536]):]
 
-    def makefile(self, mode: str = "rb", *args, **kwargs) -> io.BufferedReader:
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self._sock, self._deadline), _READ_BUFFER_BYTES)
 
     def close(self) -> None:
@@ -389,7 +390,7 @@ class _DeadlineReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         room = MAX_RESPONSE_HEAD_BYTES - self.bytes_read
         if room <= 0:
             raise _ResponseTooLarge()
@@ -419,4 +420,5 @@ def _describe(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, ConnectionResetError):
         return "connection reset"
-    return f"network error: {exc.strerror}" if getattr(exc, "strerror", None) else "network error"
+    strerror = getattr(exc, "strerror", None)
+    return f"network error: {strerror}" if strerror else "network error"

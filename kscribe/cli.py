@@ -267,7 +267,7 @@ def _usage(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.usage import usage_view
 
     ctx = Context.create(settings)
-    tenants = Tenants(ctx.jobs.redis)
+    tenants = Tenants(ctx.kv)
     names = [args.tenant] if args.tenant else tenants.names()
     views = [usage_view(ctx, tenants.get(n) or Tenant(n)) for n in names]
     if args.json:

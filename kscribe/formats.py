@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 
-from kscribe.values import Transcript
+from kscribe.values import Segment, Transcript
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -25,7 +25,7 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
 
 
-def _cues(transcript: Transcript):
+def _cues(transcript: Transcript) -> list[Segment]:
     return [s for s in transcript.segments if s.text.strip()]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from kscribe import callbacks, events, metrics
 from kscribe.context import Context
@@ -18,7 +19,8 @@ from kscribe.events import Event
 from kscribe.notices import notice_from_pubsub_message, notice_from_storage_object
 from kscribe.stages import extract, ingest, publish, transcribe
 from kscribe.tenants import Tenants
-from kscribe.values import Job, JobStatus
+from kscribe.settings import Settings
+from kscribe.values import Job, JobStatus, ObjectNotice
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ def on_object_finalized(event: Event, ctx: Context) -> list[Event]:
     return _ingest(event, notice, ctx)
 
 
-def _ingest(event: Event, notice, ctx: Context) -> list[Event]:
+def _ingest(event: Event, notice: ObjectNotice, ctx: Context) -> list[Event]:
     try:
         result = ingest(notice, ctx)
     except EventRejected as exc:
@@ -156,7 +158,7 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
     })]
 
 
-def callback_payload(event_type: str, job: Job) -> dict:
+def callback_payload(event_type: str, job: Job) -> dict[str, Any]:
     """What a callback receiver gets: enough to act without calling back."""
     return {
         "type": event_type, "job_id": job.id, "status": job.status.value, "source": job.source_uri,
@@ -173,7 +175,7 @@ def _callback_secret(job: Job, ctx: Context) -> str:
     another's webhook accepts; bucket uploads of nobody's with the installation's."""
     if not job.tenant:
         return ctx.settings.callback_secret
-    tenant = Tenants(ctx.jobs.redis).get(job.tenant)
+    tenant = Tenants(ctx.kv).get(job.tenant)
     return tenant.callback_secret if tenant else ""
 
 
@@ -206,10 +208,10 @@ def on_job_finished(event: Event, ctx: Context) -> list[Event]:
     return []
 
 
-def callback_resend_delay(settings, attempts_so_far: int) -> float:
+def callback_resend_delay(settings: Settings, attempts_so_far: int) -> float:
     """When to try an undelivered callback again: doubling from the base lease, at most an
     hour apart, for as long as the re-send window lasts."""
-    return min(3600.0, settings.redrive_after_s * 2 ** min(attempts_so_far // max(1, settings.callback_attempts), 6))
+    return min(3600.0, float(settings.redrive_after_s) * 2.0 ** min(attempts_so_far // max(1, settings.callback_attempts), 6))
 
 
 _STAGE_OF = {events.JOB_CREATED: "extract", events.CHUNK_READY: "transcribe", events.JOB_TRANSCRIBED: "publish"}

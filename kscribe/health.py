@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from kscribe.context import Context
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
@@ -14,14 +15,15 @@ from kscribe.media.ffmpeg_bin import ffmpeg_executable
 Check = Callable[[], None]
 
 
-def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, dict]]:
+def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, dict[str, Any]]]:
     """Run every check; a check passes by returning and fails by raising."""
-    results, ok = {}, True
+    results: dict[str, dict[str, Any]] = {}
+    ok = True
     for name, check in checks.items():
         started = time.perf_counter()
         try:
             check()
-            result = {"status": "ok"}
+            result: dict[str, Any] = {"status": "ok"}
         except Exception as exc:  # noqa: BLE001 - a failed check is an answer, not a crash
             ok = False
             result = {"status": "fail", "error": str(exc)[:300] or type(exc).__name__}
@@ -53,7 +55,7 @@ def checks_for(ctx_factory: Callable[[], Context], *, buckets: bool = True, ffmp
     context that fails to build (Redis down at start) fails the check instead of the import."""
 
     def redis_check() -> None:
-        ctx_factory().jobs.redis.ping()
+        ctx_factory().kv.ping()
 
     def buckets_check() -> None:
         ctx = ctx_factory()

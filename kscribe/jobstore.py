@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
-
-import redis
+from typing import Any, Protocol, get_type_hints
 
 from kscribe import keys
 from kscribe.errors import InputError, QuotaExceeded
+from kscribe.ports import KeyValue
 from kscribe.values import Job, JobStatus
 
 _JSON_FIELDS = {"formats", "metadata", "outputs"}
@@ -148,6 +147,30 @@ redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2])
 return n
 """
 
+class _Client(KeyValue, Protocol):
+    """The further Redis commands job records need (answers decoded, as in ``KeyValue``)."""
+
+    def exists(self, *names: str) -> Any: ...
+
+    def hincrbyfloat(self, name: str, key: str, amount: float = 1.0) -> Any: ...
+
+    def sismember(self, name: str, value: str) -> Any: ...
+
+    # A callable rather than a method: redis-py's zadd is generic over the key type.
+    @property
+    def zadd(self) -> Callable[..., Any]: ...
+
+    def zrem(self, name: str, *values: str) -> Any: ...
+
+    def zcard(self, name: str) -> Any: ...
+
+    def zrangebyscore(self, name: str, min: float | str, max: float | str) -> Any: ...
+
+    def zrevrange(self, name: str, start: int, end: int) -> Any: ...
+
+    def zremrangebyscore(self, name: str, min: float | str, max: float | str) -> Any: ...
+
+
 @dataclass(frozen=True)
 class ChunkCompletion:
     done: int
@@ -173,22 +196,27 @@ def _flatten(values: dict[str, Any]) -> list[str]:
     return flat
 
 
+# Each stored field's type, resolved (``from __future__ import annotations`` leaves
+# ``fields(Job)[i].type`` a string, which must never be compared as one).
+_FIELD_TYPES: dict[str, Any] = {f.name: get_type_hints(Job)[f.name] for f in fields(Job)}
+
+
 def _decode(raw: dict[str, str]) -> Job:
     values: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(Job)}
     for name, text in raw.items():
-        if name not in types:
+        kind = _FIELD_TYPES.get(name)
+        if kind is None:
             continue
         if name in _JSON_FIELDS:
             value: Any = json.loads(text)
             values[name] = tuple(value) if name == "formats" else value
-        elif name == "status":
+        elif kind is JobStatus:
             values[name] = JobStatus(text)
-        elif name == "language":
+        elif kind == str | None:
             values[name] = text or None
-        elif types[name] == "float":
+        elif kind is float:
             values[name] = float(text or 0)
-        elif types[name] == "int":
+        elif kind is int:
             values[name] = int(text or 0)
         else:
             values[name] = text
@@ -202,7 +230,7 @@ def _decode(raw: dict[str, str]) -> Job:
 class JobStore:
     """Job records in Redis. Pass the client in; every key a job owns expires with it."""
 
-    def __init__(self, client: redis.Redis, retention_s: int, clock: Callable[[], float] = time.time):
+    def __init__(self, client: _Client, retention_s: int, clock: Callable[[], float] = time.time):
         self.redis = client
         self.retention_s = retention_s
         self.clock = clock
@@ -235,7 +263,8 @@ class JobStore:
 
     def job_id_for(self, dedupe_key: str) -> str | None:
         """The id of the job created for ``bucket/name#generation`` (or a request key)."""
-        return self.redis.get(keys.object_job(dedupe_key))
+        job_id: str | None = self.redis.get(keys.object_job(dedupe_key))
+        return job_id
 
     def get(self, job_id: str) -> Job | None:
         raw = self.redis.hgetall(keys.job(job_id))
@@ -253,7 +282,7 @@ class JobStore:
         applied = self._advance(keys=[keys.job(job_id), keys.active_jobs(), job_id, keys.callbacks_due()],
                                 args=[status.value, self.clock(), keys.tenant(""), self.retention_s,
                                       *_flatten(values)])
-        return applied == 1
+        return bool(applied == 1)
 
     def fail(self, job_id: str, reason: str, stage: str) -> bool:
         """Mark the job failed with ``reason`` unless it already ended. True if applied."""
@@ -294,11 +323,11 @@ class JobStore:
 
     def quiet_jobs(self, since: float) -> list[str]:
         """Unfinished jobs that have not moved since ``since`` (oldest first)."""
-        return self.redis.zrangebyscore(keys.active_jobs(), "-inf", since)
+        return list(self.redis.zrangebyscore(keys.active_jobs(), "-inf", since))
 
     def callbacks_due(self, now: float) -> list[str]:
         """Finished jobs whose callback is due (first send, or a re-send after a failure)."""
-        return self.redis.zrangebyscore(keys.callbacks_due(), "-inf", now)
+        return list(self.redis.zrangebyscore(keys.callbacks_due(), "-inf", now))
 
     def callback_due_at(self, job_id: str, when: float | None) -> None:
         """Schedule the job's next callback attempt, or (None) stop owing one."""
@@ -311,7 +340,7 @@ class JobStore:
         return {int(i) for i in self.redis.smembers(keys.job_chunks_done(job_id))}
 
     def chunk_done(self, job_id: str, index: int) -> bool:
-        return bool(self.redis.sismember(keys.job_chunks_done(job_id), index))
+        return bool(self.redis.sismember(keys.job_chunks_done(job_id), str(index)))
 
     def cancel(self, job_id: str) -> bool:
         """Cancel the job unless it already ended: every stage then ignores its events."""
@@ -322,7 +351,7 @@ class JobStore:
         first, from position ``start``. Ids of expired jobs may remain until pruned at a later
         create; callers skip them."""
         key = keys.tenant_status_jobs(tenant, status) if status else keys.tenant_jobs(tenant)
-        return self.redis.zrevrange(key, start, start + count - 1)
+        return list(self.redis.zrevrange(key, start, start + count - 1))
 
     def tenant_active_count(self, tenant: str) -> int:
         """How many of the tenant's jobs are unfinished (expired ones pruned first)."""

@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -31,7 +31,7 @@ _IDS_ATTR = "_kscribe_log_ids"
 
 
 @contextlib.contextmanager
-def log_context(job_id: str = "", event_id: str = ""):
+def log_context(job_id: str = "", event_id: str = "") -> Iterator[None]:
     """Every log line inside carries these ids (per thread / task), and so does the line
     that logs an exception escaping the block, wherever it is written."""
     tokens = [_JOB_ID.set(job_id), _EVENT_ID.set(event_id)]
@@ -47,7 +47,7 @@ def log_context(job_id: str = "", event_id: str = ""):
         _JOB_ID.reset(tokens[0])
 
 
-def event_log_context(event: Any):
+def event_log_context(event: Any) -> contextlib.AbstractContextManager[None]:
     """``log_context`` for an event (anything with ``.id`` and a ``.data`` dict that may hold
     ``job_id``): what a bus or function opens around each delivery."""
     data = getattr(event, "data", None)
@@ -77,19 +77,20 @@ def _ids_of(record: logging.LogRecord) -> tuple[str, str]:
     candidates = [record.exc_info[1]] if record.exc_info and record.exc_info[1] is not None else []
     args = record.args if isinstance(record.args, tuple) else ()
     candidates += [a for a in args if isinstance(a, BaseException)]
-    for exc in candidates:
+    for candidate in candidates:
+        exc: BaseException | None = candidate
         seen = 0
         while exc is not None and seen < 8:  # a wrapper raised outside the block: look at its cause
             ids = getattr(exc, _IDS_ATTR, None)
             if ids:
-                return ids
+                return str(ids[0]), str(ids[1])
             exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return "", ""
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "severity": record.levelname,
             "message": record.getMessage(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from kscribe.values import ChunkTranscript, Job, Transcript
@@ -16,10 +15,10 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
         s.shifted(c.start_s, limit=c.start_s + c.duration_s) for c in ordered for s in c.segments
     )
     # Language of most speech: a chunk of music or silence may detect something else.
-    spoken: Counter[str] = Counter()
+    spoken: dict[str, float] = {}  # seconds of speech per language
     for c in ordered:
-        spoken[c.language] += sum(s.end - s.start for s in c.segments) or 1e-6
-    language = spoken.most_common(1)[0][0] if spoken else (job.language or "")
+        spoken[c.language] = spoken.get(c.language, 0.0) + (sum(s.end - s.start for s in c.segments) or 1e-6)
+    language = max(spoken, key=lambda k: spoken[k]) if spoken else (job.language or "")
     duration = round(sum(c.duration_s for c in ordered), 3)
     return Transcript(job_id=job.id, source_uri=job.source_uri, language=language, duration_s=duration,
                       model=job.model, task=job.task, segments=segments)

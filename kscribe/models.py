@@ -14,11 +14,13 @@ import importlib.util
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from kscribe.errors import ModelNotFound
+from kscribe.storage.base import BlobStore
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json",
                "preprocessor_config.json")
@@ -106,8 +108,9 @@ def check_tenant_model(name: str) -> None:
     check_model(name, allow_custom=False)
 
 
-def resolve_model(name: str, cache_dir: Path, blobs=None) -> Path:
-    """Return a local directory holding the CTranslate2 model ``name``."""
+def resolve_model(name: str, cache_dir: Path, blobs: BlobStore | None = None) -> Path:
+    """Return a local directory holding the CTranslate2 model ``name``; a ``gs://`` one is
+    copied once from ``blobs`` into ``cache_dir``."""
     check_model(name)
     if name.startswith("gs://"):
         return _copy_from_storage(name, cache_dir, blobs)
@@ -121,7 +124,7 @@ def resolve_model(name: str, cache_dir: Path, blobs=None) -> Path:
 
 
 @contextmanager
-def _locked(directory: Path):
+def _locked(directory: Path) -> Iterator[None]:
     # Several processes (gunicorn workers, local functions) may resolve the same model at once.
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".lock", "w") as lock:
@@ -161,11 +164,9 @@ def _join_parts(name: str, dirs: list[Path], cache_dir: Path) -> Path:
     return target
 
 
-def _copy_from_storage(prefix: str, cache_dir: Path, blobs) -> Path:
+def _copy_from_storage(prefix: str, cache_dir: Path, blobs: BlobStore | None) -> Path:
     if blobs is None:
-        from kscribe.storage import Blobs
-
-        blobs = Blobs()
+        raise _not_found(prefix, "is in storage, and no blob store was given to copy it from")
     target = cache_dir / "remote" / hashlib.sha256(prefix.encode()).hexdigest()[:16]
     if (target / "model.bin").is_file():
         return target

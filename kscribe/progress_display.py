@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 import sys
 import threading
 
@@ -9,7 +11,7 @@ from tqdm import tqdm
 
 
 class TerminalProgress:
-    def __init__(self, stream=None, enabled: bool = True):
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True):
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self._bars: dict[tuple[str, int], tqdm] = {}

@@ -7,9 +7,8 @@ import math
 import time
 from collections.abc import Callable
 
-import redis
-
 from kscribe import keys
+from kscribe.ports import KeyValue
 
 # INCR and set the expiry in one step, so a crash between them cannot leave an immortal counter.
 _HIT = """
@@ -21,7 +20,7 @@ WINDOW_S = 60
 
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis, per_minute: int, clock: Callable[[], float] = time.time,
+    def __init__(self, client: KeyValue, per_minute: int, clock: Callable[[], float] = time.time,
                  key_for: Callable[[str, int], str] = keys.rate_window):
         self.per_minute = per_minute
         self.clock = clock
@@ -33,7 +32,7 @@ class RateLimiter:
         now = self.clock()
         window = int(now // WINDOW_S)
         count = self._hit(keys=[self.key_for(key_id, window)], args=[WINDOW_S * 2])
-        return count <= self.per_minute, self._retry_after(now, window)
+        return int(count) <= self.per_minute, self._retry_after(now, window)
 
     @staticmethod
     def _retry_after(now: float, window: int) -> int:

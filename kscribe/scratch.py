@@ -27,7 +27,10 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kscribe.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ LEGACY_IDLE_S = 3600.0
 
 # This process's directory per scratch root, with the open (locked) lock file, and the pid
 # that made it: a forked child (gunicorn workers) must not adopt its parent's directory.
-_held: dict[Path, tuple[int, Path, IO]] = {}
+_held: dict[Path, tuple[int, Path, IO[str]]] = {}
 
 
 @atexit.register
@@ -53,7 +56,7 @@ def _release() -> None:
             lock.close()
 
 
-def _root_lock(scratch_dir: Path, mode: int) -> IO:
+def _root_lock(scratch_dir: Path, mode: int) -> IO[str]:
     lock = open(scratch_dir / _ROOT_LOCK, "a")
     fcntl.flock(lock, mode)
     return lock
@@ -77,7 +80,7 @@ def process_dir(scratch_dir: Path) -> Path:
     return own
 
 
-def _abandoned(directory: Path) -> contextlib.AbstractContextManager | None:
+def _abandoned(directory: Path) -> contextlib.AbstractContextManager[object] | None:
     """The lock of ``directory`` taken by us when no live process holds it, else None."""
     try:
         lock = open(directory / LOCK_NAME, "a")
@@ -140,7 +143,7 @@ def sweep(scratch_dir: Path) -> list[Path]:
     return removed
 
 
-def prepare(settings) -> Path:
+def prepare(settings: Settings) -> Path:
     """At a process's start: clear what dead processes left in ``settings.scratch_dir`` and
     return this process's own directory there."""
     own = process_dir(settings.scratch_dir)

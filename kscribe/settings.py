@@ -6,6 +6,8 @@ and pass it down, so a test can say exactly which configuration it runs under.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dataclasses
 import ipaddress
 import os
@@ -38,9 +40,9 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
-def _number(name: str, raw: str, kind: type, minimum: float) -> int | float:
+def _number(name: str, raw: str, kind: type[int] | type[float], minimum: float) -> int | float:
     try:
-        value = kind(raw)
+        value: int | float = kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
     if value < minimum:
@@ -270,7 +272,7 @@ class Settings:
         settings.check()
         return settings
 
-    def replace(self, **changes: object) -> "Settings":
+    def replace(self, **changes: Any) -> "Settings":
         settings = dataclasses.replace(self, **changes)
         settings.check()
         return settings

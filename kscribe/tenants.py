@@ -17,9 +17,9 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-import redis
 
 from kscribe import keys
+from kscribe.ports import KeyValue
 from kscribe.errors import ConfigError
 from kscribe.settings import Settings
 from kscribe.storage import is_within, join
@@ -114,7 +114,7 @@ def _check_prefix(prefix: str) -> str:
 
 
 class Tenants:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: KeyValue):
         self.redis = client
 
     def get(self, name: str) -> Tenant | None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +17,11 @@ from kscribe import metrics
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.models import PACKAGED, resolve_model
 from kscribe.settings import Settings
+from kscribe.storage.base import BlobStore
 from kscribe.values import Segment, Word
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ class TranscribeOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings, **job_choices: object) -> "TranscribeOptions":
-        values = dict(
+        values: dict[str, Any] = dict(
             model=settings.model, language=settings.language, task=settings.task,
             beam_size=settings.beam_size, vad_filter=settings.vad_filter,
             word_timestamps=settings.word_timestamps,
@@ -51,7 +55,7 @@ class TranscribeOptions:
             parallel_chunks=settings.parallel_chunks,
         )
         values.update({k: v for k, v in job_choices.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,6 @@ class Recognition:
     language: str
     language_probability: float
     segments: tuple[Segment, ...]
-
-
-class Transcriber(Protocol):
-    def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
-                   on_progress: ProgressCallback | None = None) -> Recognition: ...
 
 
 def resolve_device(device: str) -> str:
@@ -82,7 +81,7 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
 
 @functools.lru_cache(maxsize=2)
 def load_model(model_dir: Path, device: str, compute_type: str, cpu_threads: int, label: str = "custom",
-               workers: int = 1):
+               workers: int = 1) -> WhisperModel:
     """Load (once per process and configuration) a faster-whisper model from a directory."""
     from faster_whisper import WhisperModel  # heavy: imported when a model is first needed
 
@@ -99,12 +98,16 @@ def load_model(model_dir: Path, device: str, compute_type: str, cpu_threads: int
 class WhisperTranscriber:
     """The real transcriber. ``cache_dir`` is where split or remote models are assembled."""
 
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, blobs: BlobStore | None = None):
         self.cache_dir = cache_dir
+        self.blobs = blobs
 
-    def model_for(self, options: TranscribeOptions):
+    def load(self, options: TranscribeOptions) -> None:
+        self._model(options)
+
+    def _model(self, options: TranscribeOptions) -> WhisperModel:
         device = resolve_device(options.device)
-        model_dir = resolve_model(options.model, self.cache_dir)
+        model_dir = resolve_model(options.model, self.cache_dir, self.blobs)
         label = options.model if options.model in PACKAGED else "custom"
         workers = max(1, options.parallel_chunks)
         threads = options.cpu_threads
@@ -115,7 +118,7 @@ class WhisperTranscriber:
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
                    on_progress: ProgressCallback | None = None) -> Recognition:
-        model = self.model_for(options)
+        model = self._model(options)
         kwargs = dict(
             language=options.language, task=options.task, beam_size=options.beam_size,
             vad_filter=options.vad_filter, word_timestamps=options.word_timestamps,

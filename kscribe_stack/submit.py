@@ -29,6 +29,8 @@ def upload_and_notify(path: Path, ctx: Context, name: str | None = None, metadat
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     ctx.blobs.upload(path, uri, content_type, metadata)
     info = ctx.blobs.stat(uri)
+    if info is None:  # the bucket lost it at once (a lifecycle rule, a racing delete)
+        raise SourceNotFound(f"{uri} is gone right after its upload")
     bucket, object_name = split_gs(uri)
     data = {"bucket": bucket, "name": object_name, "generation": info.generation, "size": str(info.size),
             "contentType": info.content_type, "metadata": info.metadata}

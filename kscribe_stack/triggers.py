@@ -23,7 +23,7 @@ class Delivery:
         """Knative's backoff: linear delay × attempt, or exponential delay × 2^attempt."""
         if self.backoff_policy == "linear":
             return self.backoff_delay_s * attempt
-        return self.backoff_delay_s * 2 ** attempt
+        return self.backoff_delay_s * 2.0**attempt
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,9 @@ class FakeTranscriber:
         self.calls = 0
         self.fail_with: Exception | None = None
 
+    def load(self, options: TranscribeOptions) -> None:
+        pass
+
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions, on_progress=None) -> Recognition:
         self.calls += 1
         if self.fail_with is not None:

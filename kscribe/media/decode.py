@@ -100,9 +100,10 @@ def build_command(source: Path, dest: Path, threshold_db: float, min_silence_s: 
         ac=1, ar=SAMPLE_RATE, acodec="pcm_s16le", f="s16le",
         **limit,
     )
-    return stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info").overwrite_output().compile(
+    args: list[str] = stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info").overwrite_output().compile(
         cmd=ffmpeg_executable()
     )
+    return args
 
 
 def _size(path: Path) -> int:
@@ -116,7 +117,7 @@ class _Watchdog:
     """Kills ``process`` at ``timeout_s`` or once ``dest`` holds more than ``max_bytes``;
     ``verdict`` then says which ("timeout" or "too_long")."""
 
-    def __init__(self, process: subprocess.Popen, dest: Path, timeout_s: float, max_bytes: int | None):
+    def __init__(self, process: subprocess.Popen[str], dest: Path, timeout_s: float, max_bytes: int | None):
         self.verdict = ""
         self._process = process
         self._dest = dest
@@ -129,7 +130,7 @@ class _Watchdog:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
 

@@ -48,7 +48,7 @@ def _count_usage(job: Job, duration_s: float, ctx: Context) -> None:
     transcribed; a job that would take the day past it fails here."""
     if not job.tenant:
         return
-    tenants = Tenants(ctx.jobs.redis)
+    tenants = Tenants(ctx.kv)
     tenant = tenants.get(job.tenant)
     limit_s = Tenants.audio_limit_s(ctx.settings, tenant or Tenant(job.tenant))
     if not ctx.jobs.record_usage(job.id, job.tenant, duration_s, limit_s):
@@ -63,7 +63,7 @@ def _check_allowance(job: Job, declared_s: float, ctx: Context) -> None:
     the decoded length, which the file cannot lie about)."""
     if not job.tenant or declared_s <= 0:
         return
-    tenant = Tenants(ctx.jobs.redis).get(job.tenant) or Tenant(job.tenant)
+    tenant = Tenants(ctx.kv).get(job.tenant) or Tenant(job.tenant)
     limit_s = Tenants.audio_limit_s(ctx.settings, tenant)
     left_s = limit_s - ctx.jobs.audio_used_today(job.tenant)
     if limit_s > 0 and declared_s > left_s:

@@ -207,7 +207,7 @@ def _upload_tenant(notice: ObjectNotice, ctx: Context) -> str:
     """The tenant an upload belongs to: the owner of the ``tenants/<name>/`` prefix it is
     under, which must be a tenant (an upload cannot make one up)."""
     tenant = tenant_of_upload(ctx.settings, notice.uri)
-    if tenant and Tenants(ctx.jobs.redis).get(tenant) is None:
+    if tenant and Tenants(ctx.kv).get(tenant) is None:
         raise EventRejected("unknown_tenant", f"{notice.uri} is under the prefix of {tenant!r}, which is no tenant")
     return tenant
 

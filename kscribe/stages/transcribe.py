@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kscribe import metrics
 from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
@@ -36,7 +38,7 @@ class ChunkOutcome:
     transcribed: bool
 
 
-def _load_audio(chunk: Chunk, ctx: Context):
+def _load_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
     local = ctx.blobs.local_path(chunk.uri)
     if local is not None:
         return read_wav(local)

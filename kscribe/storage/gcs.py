@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from google.api_core import exceptions as gexc
@@ -58,7 +59,8 @@ class GcsStore:
 
     def read_bytes(self, uri: str) -> bytes:
         try:
-            return self._blob(uri).download_as_bytes(timeout=_TIMEOUT, retry=_RETRY)
+            data: bytes = self._blob(uri).download_as_bytes(timeout=_TIMEOUT, retry=_RETRY)
+            return data
         except gexc.NotFound as exc:
             raise FileNotFoundError(f"{uri} does not exist") from exc
 
@@ -97,7 +99,7 @@ class GcsStore:
             raise OutputNotWritable(f"output bucket {bucket} does not exist")
 
     @staticmethod
-    def _guard(uri: str, write) -> None:
+    def _guard(uri: str, write: Callable[[], object]) -> None:
         try:
             write()
         except (gexc.Forbidden, gexc.NotFound) as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import BinaryIO
+
 import mimetypes
 import os
 import shutil
@@ -23,7 +26,7 @@ def _path(uri: str) -> Path:
     return Path(uri[len("file://"):] if uri.startswith("file://") else uri)
 
 
-def _atomic_write(dest: Path, write) -> None:
+def _atomic_write(dest: Path, write: Callable[[BinaryIO], object]) -> None:
     # A killed process leaves a temp file, never a half-written object under the real name.
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -81,7 +84,7 @@ class LocalStore:
     def write_bytes(self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
         self._write(uri, lambda out: out.write(data), metadata)
 
-    def _write(self, uri: str, write, metadata: dict[str, str] | None) -> None:
+    def _write(self, uri: str, write: Callable[[BinaryIO], object], metadata: dict[str, str] | None) -> None:
         dest = _path(uri)
         try:
             _atomic_write(dest, write)

@@ -124,7 +124,7 @@ def test_a_notification_is_checked_against_the_bucket(ctx):
 
 
 def test_upload_outputs_are_owned_by_the_object_generation_and_tenant(ctx):
-    Tenants(ctx.jobs.redis).ensure("acme")
+    Tenants(ctx.kv).ensure("acme")
     plain = ingest(notice("talks/a.mp4"), ctx).job
     other_ext = ingest(notice("talks/a.mkv"), ctx).job
     tenant = ingest(notice("tenants/acme/talks/a.mp4"), ctx).job
@@ -137,7 +137,7 @@ def test_upload_outputs_are_owned_by_the_object_generation_and_tenant(ctx):
 
 
 def test_uploads_neither_count_against_nor_fill_the_api_quota(ctx):
-    Tenants(ctx.jobs.redis).ensure("acme")
+    Tenants(ctx.kv).ensure("acme")
     for i in range(4):
         assert ingest(notice(f"tenants/acme/{i}.mp4"), ctx).created
     assert ctx.jobs.tenant_active_count("acme") == 0

@@ -1,0 +1,116 @@
+"""The world as the stages see it: every port ``Context`` offers, each a small ``Protocol``.
+
+A reader learns what a stage depends on from this file; tests pass fakes or real clients
+that fit these shapes (a ``redis.Redis`` made with ``decode_responses=True`` is a
+``KeyValue``; ``kscribe.jobstore.JobStore`` is a ``Jobs``; ``kscribe.storage.Blobs`` a
+``BlobStore``; ``kscribe.transcriber.WhisperTranscriber`` a ``Transcriber``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kscribe.storage.base import BlobStore
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from kscribe.jobstore import ChunkCompletion
+    from kscribe.transcriber import ProgressCallback, Recognition, TranscribeOptions
+    from kscribe.values import Job, JobStatus
+
+__all__ = ["BlobStore", "Jobs", "KeyValue", "Transcriber"]
+
+
+class Transcriber(Protocol):
+    """Speech to text (``kscribe.transcriber.WhisperTranscriber``)."""
+
+    def load(self, options: TranscribeOptions) -> None:
+        """Have the model ``options`` name in memory (a function's readiness waits on it)."""
+        ...
+
+    def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
+                   on_progress: ProgressCallback | None = None) -> Recognition: ...
+
+
+class KeyValue(Protocol):
+    """The few Redis commands behind tenants, API keys, rate limits and health checks.
+
+    Answers are ``Any`` because redis-py cannot know the client decodes responses; every
+    client kscribe builds does (``embedded_redis.connect``), so callers read ``str``s.
+    """
+
+    def ping(self) -> Any: ...
+
+    def get(self, name: str) -> Any: ...
+
+    def hgetall(self, name: str) -> Any: ...
+
+    # Mapping's key type is invariant: Any lets redis-py's wider field type fit.
+    def hset(self, name: str, key: str | None = None, value: str | None = None,
+             mapping: Mapping[Any, Any] | None = None) -> Any: ...
+
+    def hsetnx(self, name: str, key: str, value: str) -> Any: ...
+
+    def sadd(self, name: str, *values: str) -> Any: ...
+
+    def smembers(self, name: str) -> Any: ...
+
+    def register_script(self, script: str) -> Callable[..., Any]: ...
+
+    def pipeline(self) -> Any: ...
+
+
+class Jobs(Protocol):
+    """Job records (``kscribe.jobstore.JobStore``): every change one atomic step."""
+
+    clock: Callable[[], float]
+
+    def create(self, job: Job, dedupe_key: str, max_active: int = 0) -> tuple[Job, bool]: ...
+
+    def job_id_for(self, dedupe_key: str) -> str | None: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def require(self, job_id: str) -> Job: ...
+
+    def advance(self, job_id: str, status: JobStatus, **values: Any) -> bool: ...
+
+    def fail(self, job_id: str, reason: str, stage: str) -> bool: ...
+
+    def cancel(self, job_id: str) -> bool: ...
+
+    def update(self, job_id: str, **values: Any) -> None: ...
+
+    def discard(self, job_id: str, dedupe_key: str) -> None: ...
+
+    def add_timing(self, job_id: str, stage: str, seconds: float) -> None: ...
+
+    def complete_chunk(self, job_id: str, index: int, total: int, audio_s: float) -> ChunkCompletion: ...
+
+    def done_chunks(self, job_id: str) -> set[int]: ...
+
+    def chunk_done(self, job_id: str, index: int) -> bool: ...
+
+    def mark_announced(self, job_id: str, what: str) -> None: ...
+
+    def extend_lease(self, job_id: str, seconds: float) -> None: ...
+
+    def note_redrive(self, job_id: str, now: float | None = None) -> int: ...
+
+    def quiet_jobs(self, since: float) -> list[str]: ...
+
+    def stuck_jobs(self, older_than_s: float) -> int: ...
+
+    def callbacks_due(self, now: float) -> list[str]: ...
+
+    def callback_due_at(self, job_id: str, when: float | None) -> None: ...
+
+    def tenant_job_ids(self, tenant: str, start: int, count: int, status: str = "") -> list[str]: ...
+
+    def tenant_active_count(self, tenant: str) -> int: ...
+
+    def record_usage(self, job_id: str, tenant: str, audio_s: float, limit_s: float) -> bool: ...
+
+    def audio_used_today(self, tenant: str) -> float: ...
