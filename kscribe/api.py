@@ -34,7 +34,7 @@ from kscribe.stages import JobRequest, ingest, layout
 from kscribe.storage import is_within
 from kscribe.tenants import Tenant, Tenants, source_allowed
 from kscribe.usage import usage_view
-from kscribe.values import Job, JobStatus, ObjectNotice
+from kscribe.values import TASKS, Job, JobStatus, ObjectNotice
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +205,8 @@ class Api:
         callback_url = optional_str("callback_url")
         if language and not _LANGUAGE.match(language):
             raise self._field_error("language", f"{language!r} is not a language code such as en or de")
-        if task and task not in ("transcribe", "translate"):
-            raise self._field_error("task", "must be transcribe or translate")
+        if task and task not in TASKS:
+            raise self._field_error("task", f"must be {' or '.join(TASKS)}")
         if model:
             try:
                 check_model(model, allow_custom=False)  # paths and gs:// models are the operator's

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from kscribe.settings import ALL_FORMATS
+from kscribe.values import FORMATS as ALL_FORMATS
+from kscribe.values import TASKS, JobStatus
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -33,7 +34,7 @@ OPENAPI = {
                                                                 "source prefixes (its own: <input>/tenants/<tenant>/); "
                                                                 "anything else answers source_not_found"},
                     "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "detected if omitted"},
-                    "task": {"type": "string", "enum": ["transcribe", "translate"]},
+                    "task": {"type": "string", "enum": list(TASKS)},
                     "model": {"type": "string", "description": "tiny.en, base, small, …"},
                     "formats": {"type": "array", "items": {"type": "string", "enum": list(ALL_FORMATS)}},
                     "callback_url": {"type": "string", "format": "uri"},
@@ -48,8 +49,7 @@ OPENAPI = {
                 "type": "object",
                 "properties": {
                     "id": {"type": "string"},
-                    "status": {"type": "string", "enum": ["queued", "extracting", "transcribing", "publishing",
-                                                          "succeeded", "failed", "cancelled"]},
+                    "status": {"type": "string", "enum": [s.value for s in JobStatus]},
                     "progress": {"type": "number", "minimum": 0, "maximum": 100},
                     "source": {"type": "string"}, "model": {"type": "string"},
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},

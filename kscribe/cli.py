@@ -18,7 +18,7 @@ from kscribe.errors import ConfigError, KscribeError
 from kscribe.notices import JobChoices
 from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
-from kscribe.values import Job, JobStatus
+from kscribe.values import TASKS, Job, JobStatus
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     run.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
     run.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
-    run.add_argument("--task", choices=("transcribe", "translate"))
+    run.add_argument("--task", choices=TASKS)
     run.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv (default: all)")
     run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     submit.add_argument("--model")
     submit.add_argument("--language")
-    submit.add_argument("--task", choices=("transcribe", "translate"))
+    submit.add_argument("--task", choices=TASKS)
     submit.add_argument("--formats")
     submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
@@ -146,7 +146,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
-    from kscribe_stack.submit import upload_and_notify
+    try:
+        from kscribe_stack.submit import upload_and_notify
+    except ModuleNotFoundError as exc:
+        if exc.name != "kscribe_stack" and not (exc.name or "").startswith("kscribe_stack."):
+            raise
+        print("kscribe: submit needs the development stack: pip install 'kscribe[stack]' "
+              "(from a kscribe checkout)", file=sys.stderr)
+        return 2
 
     ctx = Context.create(settings)
     metadata = {k: v for k, v in {META_MODEL: args.model, META_LANGUAGE: args.language, META_TASK: args.task,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kscribe.errors import ConfigError
-
-ALL_FORMATS = ("json", "srt", "vtt", "txt", "tsv")
+from kscribe.values import FORMATS as ALL_FORMATS
+from kscribe.values import TASKS
 
 # Names (lower-case, by extension) and MIME families that ingest accepts as media.
 MEDIA_EXTENSIONS = frozenset(
@@ -283,8 +283,8 @@ class Settings:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ConfigError(f"KSCRIBE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
-        if self.task not in ("transcribe", "translate"):
-            raise ConfigError(f"task must be transcribe or translate, not {self.task!r}")
+        if self.task not in TASKS:
+            raise ConfigError(f"task must be {' or '.join(TASKS)}, not {self.task!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.internal_port > 65535:

@@ -8,7 +8,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+# What a job may be asked for, and in which formats; settings, the CLI, ingest, the API and
+# its OpenAPI document all read these.
+TASKS = ("transcribe", "translate")
+FORMATS = ("json", "srt", "vtt", "txt", "tsv")
+
+
 class JobStatus(str, enum.Enum):
+    """The job state machine, defined here only: a job moves to a status of equal or higher
+    ``rank`` and never leaves a ``terminal`` one (jobstore's Lua derives its table from this)."""
+
     QUEUED = "queued"
     EXTRACTING = "extracting"
     TRANSCRIBING = "transcribing"
@@ -18,8 +27,24 @@ class JobStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
     @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
     def terminal(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+        return self.rank == TERMINAL_RANK
+
+
+_RANK = {
+    JobStatus.QUEUED: 0,
+    JobStatus.EXTRACTING: 1,
+    JobStatus.TRANSCRIBING: 2,
+    JobStatus.PUBLISHING: 3,
+    JobStatus.SUCCEEDED: 4,
+    JobStatus.FAILED: 4,
+    JobStatus.CANCELLED: 4,
+}
+TERMINAL_RANK = max(_RANK.values())
 
 
 # Progress (0–100) at the start of each stage; transcription fills the span up to publishing.

@@ -17,7 +17,7 @@ from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
 from kscribe.stages import layout
 from kscribe.storage import is_within
 from kscribe.tenants import Tenants, tenant_of_upload, unsafe_object_name
-from kscribe.values import Job, ObjectNotice
+from kscribe.values import TASKS, Job, ObjectNotice
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,8 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         return "empty", "the file is empty (0 bytes)"
     if notice.size > ctx.settings.max_input_bytes:
         return "too_large", f"the file is {notice.size} bytes, over the {ctx.settings.max_input_bytes}-byte limit"
-    if (choices.task or ctx.settings.task) not in ("transcribe", "translate"):
-        return "bad_request", f"task must be transcribe or translate, not {choices.task!r}"
+    if (choices.task or ctx.settings.task) not in TASKS:
+        return "bad_request", f"task must be {' or '.join(TASKS)}, not {choices.task!r}"
     try:
         # Uploaders and tenants choose among installed models; paths are the operator's.
         check_model(model, allow_custom=trusted or not choices.model)
