@@ -162,7 +162,7 @@ class Settings:
     # Observability: prometheus-client's directory for several gunicorn workers (empty: one).
     metrics_multiprocess_dir: str = ""
     # A job that has not moved for this long counts as stuck (kscribe_jobs_stuck).
-    stuck_after_s: float = 1800.0
+    stuck_after_s: float = 900.0
     # Readiness fails below this much free space in the scratch directory.
     min_free_disk_bytes: int = 2 * 1024**3
 
