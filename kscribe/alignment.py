@@ -45,7 +45,7 @@ def quiet_spans(audio: np.ndarray, threshold_db: float, min_s: float) -> list[tu
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """(first, past-last) indexes of every run of True in ``flags``."""
     edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))  # as many ends as starts
 
 
 class _Spans:

@@ -29,11 +29,12 @@ from kscribe.handlers import announce
 from kscribe.models import check_model
 from kscribe.notices import JobChoices, check_metadata
 from kscribe.ratelimit import RateLimiter
-from kscribe.settings import ALL_FORMATS, parse_formats
+from kscribe.settings import parse_formats
 from kscribe.stages import JobRequest, ingest, layout
 from kscribe.storage import is_within
 from kscribe.tenants import Tenant, Tenants, source_allowed
 from kscribe.usage import usage_view
+from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.values import TASKS, Job, JobStatus, ObjectNotice
 
 log = logging.getLogger(__name__)

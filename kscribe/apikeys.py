@@ -12,7 +12,7 @@ from kscribe import keys
 from kscribe.ports import KeyValue
 from kscribe.tenants import Tenants
 
-TOKEN_PREFIX = "ksk_"
+TOKEN_PREFIX = "ksk_"  # noqa: S105 - a public prefix that marks keys, not one
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ each change here is a single Lua script that checks and writes in one step.
 from __future__ import annotations
 
 import json
+from string import Template
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -56,16 +57,16 @@ return {ARGV[1], 1}
 
 # Status only moves forward, and never leaves a terminal state: a late redelivery of
 # "extracting" cannot pull a succeeded job back, and a failure cannot overwrite success.
-_ADVANCE = """
-local rank = %(ranks)s
+_ADVANCE = Template("""
+local rank = $ranks
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return -1 end
-if rank[current] == %(terminal)d then return 0 end
+if rank[current] == $terminal then return 0 end
 if rank[ARGV[1]] < rank[current] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 5))
 -- A worker's lease was for the step the job just left.
 if current ~= ARGV[1] then redis.call('HDEL', KEYS[1], 'lease_until') end
-if rank[ARGV[1]] == %(terminal)d then
+if rank[ARGV[1]] == $terminal then
   redis.call('ZREM', KEYS[2], KEYS[3])
   -- A finished job with a callback owes one: the reconciler re-sends it until delivered.
   if ARGV[1] ~= 'cancelled' and (redis.call('HGET', KEYS[1], 'callback_url') or '') ~= '' then
@@ -82,10 +83,10 @@ if tenant and tenant ~= '' and current ~= ARGV[1] then
   redis.call('ZREM', base .. ':status:' .. current, KEYS[3])
   redis.call('ZADD', base .. ':status:' .. ARGV[1], created, KEYS[3])
   redis.call('EXPIRE', base .. ':status:' .. ARGV[1], ARGV[4])
-  if rank[ARGV[1]] == %(terminal)d then redis.call('ZREM', base .. ':active', KEYS[3]) end
+  if rank[ARGV[1]] == $terminal then redis.call('ZREM', base .. ':active', KEYS[3]) end
 end
 return 1
-""" % {"ranks": "{" + ", ".join(f"{s.value}={s.rank}" for s in JobStatus) + "}", "terminal": TERMINAL_RANK}
+""").substitute(ranks="{" + ", ".join(f"{s.value}={s.rank}" for s in JobStatus) + "}", terminal=TERMINAL_RANK)
 
 # Count a job's audio against its tenant's daily allowance, once per job (a redelivered or
 # duplicate extraction finds `usage_recorded` set). Refused, and nothing counted, when it

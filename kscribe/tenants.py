@@ -25,7 +25,7 @@ from kscribe.settings import Settings
 from kscribe.storage import is_within, join
 
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-SECRET_PREFIX = "kcs_"
+SECRET_PREFIX = "kcs_"  # noqa: S105 - a public prefix that marks secrets, not one
 
 
 @dataclass(frozen=True)
