@@ -27,8 +27,9 @@ def main() -> None:
     ready_at = time.time()
     import subprocess
 
-    from kscribe.media.ffmpeg_bin import ffmpeg_executable
     import numpy as np
+
+    from kscribe.media.ffmpeg_bin import ffmpeg_executable
 
     pcm = subprocess.run([ffmpeg_executable(), "-v", "error", "-i", sys.argv[2], "-f", "s16le", "-ac", "1", "-ar", "16000",
                           "-"], capture_output=True, check=True).stdout

@@ -29,12 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from long_video import cut
 
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.quality import word_error_rate
 from kscribe.settings import Settings
 from kscribe.transcriber import TranscribeOptions, WhisperTranscriber, resolve_compute_type, resolve_device
-from long_video import cut
 
 WARM_UP_S = 30
 
@@ -67,7 +67,7 @@ class GpuMemory:
             if used is not None:
                 self.peak = max(self.peak or 0.0, used)
 
-    def __enter__(self) -> "GpuMemory":
+    def __enter__(self) -> GpuMemory:
         if shutil.which("nvidia-smi"):
             self._thread.start()
         return self

@@ -23,7 +23,6 @@ from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio
 from kscribe.quality import normalize, word_error_rate
 from kscribe.settings import Settings
 
-
 PAUSE_S = 0.3  # the generated videos put at least 0.6 s between passages
 
 

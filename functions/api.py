@@ -42,7 +42,7 @@ def api(request: flask.Request):
         return _unavailable("job state is unreachable right now; retry later")
     try:
         runtime.publish(answer.events, runtime.context(), after=f"{request.method} {request.path}")
-    except Exception:  # noqa: BLE001 - the job must not stay queued with nobody told
+    except Exception:
         runtime.log.exception("could not publish for %s %s", request.method, request.path)
         if answer.rollback:
             answer.rollback()

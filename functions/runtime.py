@@ -138,7 +138,7 @@ def register_stuck_gauge() -> None:
         try:
             ctx = context()
             return ctx.jobs.stuck_jobs(ctx.settings.stuck_after_s)
-        except Exception:  # noqa: BLE001 - Redis down: say "unknown", do not fail the scrape
+        except Exception:
             return float("nan")
 
     metrics.JOBS_STUCK.set_function(stuck)
@@ -291,7 +291,7 @@ class ModelWarmup:
 
             ctx = context()
             ctx.transcriber.load(TranscribeOptions.from_settings(ctx.settings))
-        except Exception as exc:  # noqa: BLE001 - reported by the readiness check
+        except Exception as exc:
             log.exception("model load failed")
             self._error = exc
         finally:

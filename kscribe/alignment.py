@@ -36,7 +36,7 @@ def quiet_spans(audio: np.ndarray, threshold_db: float, min_s: float) -> list[tu
         block = audio[first * FRAME:last * FRAME].reshape(last - first, FRAME)
         quiet[first:last] = np.abs(block).max(axis=1) < limit
     for start, end in _runs(~quiet):
-        if 0 < start and end < frames and (end - start) * FRAME < CLICK_S * SAMPLE_RATE:
+        if start > 0 and end < frames and (end - start) * FRAME < CLICK_S * SAMPLE_RATE:
             quiet[start:end] = True
     step = FRAME / SAMPLE_RATE
     return [(float(s * step), float(e * step)) for s, e in _runs(quiet) if (e - s) * step >= min_s]

@@ -21,8 +21,7 @@ from kscribe.api_spec import OPENAPI
 from kscribe.apikeys import ApiKey, ApiKeys
 from kscribe.callbacks import check_url
 from kscribe.context import Context
-from kscribe.errors import (CallbackRefused, ConfigError, IdempotencyKeyReused, InputError, ModelNotFound,
-                            QuotaExceeded)
+from kscribe.errors import CallbackRefused, ConfigError, IdempotencyKeyReused, InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
 from kscribe.handlers import announce

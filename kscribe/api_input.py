@@ -7,7 +7,7 @@ import io
 import ipaddress
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, IO
+from typing import IO, Any
 
 BodyReader = Callable[[int], bytes]
 MAX_JSON_DEPTH = 32

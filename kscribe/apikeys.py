@@ -7,7 +7,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-
 from kscribe import keys
 from kscribe.ports import KeyValue
 from kscribe.tenants import Tenants

@@ -68,7 +68,7 @@ class InProcessBus:
         for attempt in range(1, self.attempts + 1):
             try:
                 return handler(event, self.ctx)
-            except Exception as exc:  # noqa: BLE001 - any escape is a failed delivery
+            except Exception as exc:
                 if attempt == self.attempts:
                     log.error("giving up on %s %s after %d attempts: %s", event.type, event.id, attempt, exc)
                     if self.dead_letter:

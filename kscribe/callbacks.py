@@ -34,8 +34,8 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from certifi import where as _ca_bundle
 

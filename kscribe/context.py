@@ -47,7 +47,7 @@ class Context:
     @classmethod
     def create(cls, settings: Settings, client: redis.Redis | None = None,
                transcriber: Transcriber | None = None, blobs: Blobs | None = None,
-               progress: Progress | None = None) -> "Context":
+               progress: Progress | None = None) -> Context:
         if client is None:
             from kscribe.embedded_redis import connect
 

@@ -17,9 +17,9 @@ from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.events import Event
 from kscribe.notices import notice_from_pubsub_message, notice_from_storage_object
+from kscribe.settings import Settings
 from kscribe.stages import extract, ingest, publish, transcribe
 from kscribe.tenants import Tenants
-from kscribe.settings import Settings
 from kscribe.values import Job, JobStatus, ObjectNotice
 
 log = logging.getLogger(__name__)

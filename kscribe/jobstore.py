@@ -7,10 +7,10 @@ each change here is a single Lua script that checks and writes in one step.
 from __future__ import annotations
 
 import json
-from string import Template
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from string import Template
 from typing import Any, Protocol, get_type_hints
 
 from kscribe import keys

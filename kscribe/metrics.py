@@ -6,8 +6,7 @@ one gunicorn worker, set PROMETHEUS_MULTIPROC_DIR so every worker's samples are 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 from kscribe import errors, events
 

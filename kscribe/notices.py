@@ -48,7 +48,7 @@ class JobChoices:
     metadata: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_metadata(cls, metadata: dict[str, str]) -> "JobChoices":
+    def from_metadata(cls, metadata: dict[str, str]) -> JobChoices:
         return cls(
             model=metadata.get(META_MODEL) or None,
             language=metadata.get(META_LANGUAGE) or None,

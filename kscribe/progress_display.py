@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TextIO
-
 import sys
 import threading
+from typing import TextIO
 
 from tqdm import tqdm
 

@@ -10,8 +10,8 @@ from kscribe.context import Context
 from kscribe.errors import SourceNotFound
 from kscribe.events import Event
 from kscribe.handlers import announce, on_dead_letter
-from kscribe.reconcile import reconcile
 from kscribe.notices import JobChoices
+from kscribe.reconcile import reconcile
 from kscribe.stages import IngestResult, JobRequest, ingest
 from kscribe.values import ObjectNotice
 

@@ -6,14 +6,13 @@ and pass it down, so a test can say exactly which configuration it runs under.
 
 from __future__ import annotations
 
-from typing import Any
-
 import dataclasses
 import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kscribe.errors import ConfigError
 from kscribe.values import FORMATS as ALL_FORMATS
@@ -21,8 +20,7 @@ from kscribe.values import TASKS
 
 # Names (lower-case, by extension) and MIME families that ingest accepts as media.
 MEDIA_EXTENSIONS = frozenset(
-    "3gp aac avi flac flv m2ts m4a m4v mkv mov mp3 mp4 mpeg mpg mts mxf oga ogg ogv opus "
-    "ts wav webm wma wmv".split()
+    ["3gp", "aac", "avi", "flac", "flv", "m2ts", "m4a", "m4v", "mkv", "mov", "mp3", "mp4", "mpeg", "mpg", "mts", "mxf", "oga", "ogg", "ogv", "opus", "ts", "wav", "webm", "wma", "wmv"]
 )
 
 
@@ -179,7 +177,7 @@ class Settings:
     event_senders: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read ``KSCRIBE_*`` (and ``REDIS_URL``) from ``env``; keyword overrides win."""
         env = os.environ if env is None else env
         data_dir = Path(env.get("KSCRIBE_DATA_DIR") or _default_data_dir(env)).expanduser().absolute()
@@ -272,7 +270,7 @@ class Settings:
         settings.check()
         return settings
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         settings = dataclasses.replace(self, **changes)
         settings.check()
         return settings

@@ -17,10 +17,9 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-
 from kscribe import keys
-from kscribe.ports import KeyValue
 from kscribe.errors import ConfigError
+from kscribe.ports import KeyValue
 from kscribe.settings import Settings
 from kscribe.storage import is_within, join
 

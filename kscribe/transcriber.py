@@ -44,7 +44,7 @@ class TranscribeOptions:
     parallel_chunks: int = 1
 
     @classmethod
-    def from_settings(cls, settings: Settings, **job_choices: object) -> "TranscribeOptions":
+    def from_settings(cls, settings: Settings, **job_choices: object) -> TranscribeOptions:
         values: dict[str, Any] = dict(
             model=settings.model, language=settings.language, task=settings.task,
             beam_size=settings.beam_size, vad_filter=settings.vad_filter,

@@ -7,7 +7,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
 # What a job may be asked for, and in which formats; settings, the CLI, ingest, the API and
 # its OpenAPI document all read these.
 TASKS = ("transcribe", "translate")
@@ -150,7 +149,7 @@ class Chunk:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Chunk":
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
         return cls(
             job_id=str(data["job_id"]), index=int(data["index"]), count=int(data["count"]),
             uri=str(data["uri"]), start_s=float(data["start_s"]), duration_s=float(data["duration_s"]),
@@ -174,7 +173,7 @@ class Segment:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
 
-    def shifted(self, offset: float, limit: float | None = None) -> "Segment":
+    def shifted(self, offset: float, limit: float | None = None) -> Segment:
         """This segment moved by ``offset`` seconds, its times clamped to ``limit``."""
 
         def move(t: float) -> float:
@@ -203,7 +202,7 @@ class ChunkTranscript:
         return json.dumps(asdict(self), ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> "ChunkTranscript":
+    def from_json(cls, raw: str | bytes) -> ChunkTranscript:
         data = json.loads(raw)
         segments = tuple(
             Segment(

@@ -126,7 +126,7 @@ class _Watchdog:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ffmpeg-watchdog", daemon=True)
 
-    def __enter__(self) -> "_Watchdog":
+    def __enter__(self) -> _Watchdog:
         self._thread.start()
         return self
 

@@ -16,10 +16,16 @@ from pathlib import Path
 
 import av
 
-from kscribe.errors import (ImplausibleAudio, NoAudioTrack, NotMedia, TooManyChannels, UnsupportedCodec,
-                            UnsupportedContainer)
+from kscribe.errors import (
+    ImplausibleAudio,
+    NoAudioTrack,
+    NotMedia,
+    TooManyChannels,
+    UnsupportedCodec,
+    UnsupportedContainer,
+)
 from kscribe.media import containers
-from kscribe.media.limits import (MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, duration_words, too_long)
+from kscribe.media.limits import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, duration_words, too_long
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +108,7 @@ def probe(path: Path, max_duration_s: float = float("inf")) -> MediaInfo:
         raise
     except (MemoryError, RecursionError):
         raise
-    except Exception as exc:  # noqa: BLE001 - PyAV on hostile bytes: see below
+    except Exception as exc:
         # PyAV raises plain Python errors on some damaged containers (a stream without a
         # codec context, a field out of range); the same bytes fail the same way on every
         # retry, so this is the file's fault, not the world's. The trace goes to the log.
@@ -119,5 +125,5 @@ def audio_channels(path: Path) -> int:
     decode needs to mix them all, for callers that did not probe."""
     try:
         return _read(path).channels
-    except Exception:  # noqa: BLE001 - decode reports the failure in its own words
+    except Exception:
         return 0

@@ -15,8 +15,8 @@ import numpy as np
 from kscribe import metrics
 from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
-from kscribe.jobstore import ChunkCompletion
 from kscribe.errors import EventRejected, InputError
+from kscribe.jobstore import ChunkCompletion
 from kscribe.media.wav import read_wav
 from kscribe.scratch import process_dir
 from kscribe.stages import layout, manifest

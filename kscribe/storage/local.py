@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import BinaryIO
-
 import mimetypes
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from kscribe.errors import OutputNotWritable
 from kscribe.storage.base import BlobInfo

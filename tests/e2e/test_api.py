@@ -20,8 +20,8 @@ from kscribe import events
 from kscribe.apikeys import ApiKeys
 from kscribe.tenants import Tenants
 from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
-from tests.stack import free_port
 from tests.functional.conftest import CaptureSink, validate
+from tests.stack import free_port
 
 RATE = 30
 AUTH_FAILURES = 30

@@ -39,7 +39,7 @@ class CaptureSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 sink.events.append(from_http(dict(self.headers), body))
                 sink.headers.append(dict(self.headers))

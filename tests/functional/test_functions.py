@@ -7,7 +7,7 @@ from pathlib import Path
 from kscribe import events
 from kscribe.values import JobStatus
 from tests.conftest import wait_for
-from tests.functional.conftest import (CATALOG, binary_headers, object_notification, post_cloudevent, validate)
+from tests.functional.conftest import CATALOG, binary_headers, object_notification, post_cloudevent, validate
 
 
 def drive(apps, sink, first_events, produced_by=None):

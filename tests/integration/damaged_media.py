@@ -167,7 +167,7 @@ if __name__ == "__main__":
         for name, path in files.items():
             try:
                 kind, text = outcome(path, Path(tmp))
-            except Exception as exc:  # noqa: BLE001 - the table shows what escapes
+            except Exception as exc:
                 kind, text = f"ESCAPED {type(exc).__name__}", str(exc)[:200]
             print(f"| {name} | {kind} | {text.replace(chr(10), ' / ')[:300]} |")
         sys.stdout.flush()

@@ -3,7 +3,6 @@ and PyAV: each decodes or fails as an InputError in plain words (anything else w
 retried as transient), within the decode watchdog's limits."""
 
 import re
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from kscribe.errors import EmptyAudioTrack, InputError, MediaError, NotMedia, TooManyChannels, UnsupportedCodec
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
 from kscribe.media.probe import probe
-from tests.integration.damaged_media import (build_all, ffmpeg, multichannel, outcome, tone, write_wav)
+from tests.integration.damaged_media import build_all, ffmpeg, multichannel, outcome, tone, write_wav
 
 DECODE = {"threshold_db": -35, "min_silence_s": 0.3, "timeout_s": 60}
 
@@ -108,9 +107,8 @@ def test_a_failed_decode_says_it_plainly_and_logs_the_details(tmp_path, caplog):
     source = tmp_path / "private" / "upload.mp3"
     source.parent.mkdir()
     source.write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 40)
-    with caplog.at_level("WARNING", logger="kscribe.media.decode"):
-        with pytest.raises(InputError) as err:
-            decode_audio(source, tmp_path / "a.pcm", **DECODE)
+    with caplog.at_level("WARNING", logger="kscribe.media.decode"), pytest.raises(InputError) as err:
+        decode_audio(source, tmp_path / "a.pcm", **DECODE)
     assert isinstance(err.value, (MediaError, EmptyAudioTrack))
     assert "private" not in str(err.value) and not _LEAK.search(str(err.value)), str(err.value)
     assert any(str(source) in r.getMessage() for r in caplog.records), "the path and ffmpeg's words go to the log"

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from kscribe.errors import EventRejected
-from kscribe.notices import JobChoices
 from kscribe.stages import JobRequest, ingest
 from kscribe.storage import LocalStore
 from kscribe.tenants import Tenants

@@ -167,7 +167,7 @@ class CallbackReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 receiver.received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))

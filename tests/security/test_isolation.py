@@ -6,9 +6,9 @@ each tenant reach only its own jobs."""
 
 from __future__ import annotations
 
-import pytest
 import json
 
+import pytest
 import requests
 
 from kscribe.quality import word_error_rate

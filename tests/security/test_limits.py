@@ -6,11 +6,11 @@ guessing keys was unlimited."""
 
 from __future__ import annotations
 
-import pytest
 import http.client
 import json
 import socket
 
+import pytest
 import requests
 
 from tests.conftest import SAMPLE_VIDEO

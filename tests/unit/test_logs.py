@@ -1,6 +1,6 @@
 import json
-import sys
 import logging
+import sys
 
 from kscribe.logs import JsonFormatter, log_context
 
@@ -43,9 +43,8 @@ def test_an_exception_leaving_the_context_is_logged_with_its_job():
 
 def test_the_innermost_context_names_the_job():
     try:
-        with log_context(job_id="outer"):
-            with log_context(job_id="inner"):
-                raise ValueError("bad")
+        with log_context(job_id="outer"), log_context(job_id="inner"):
+            raise ValueError("bad")
     except ValueError as exc:
         caught = exc
     assert _line(JsonFormatter(), "x", logging.ERROR, "%s", (caught,))["job_id"] == "inner"
@@ -67,10 +66,9 @@ def test_work_in_a_thread_pool_logs_with_the_submitters_ids():
                                exc_info=sys.exc_info()))
         lines.append(_line(formatter, "kscribe.transcriber", logging.INFO, "plain line"))
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        with log_context(job_id="j3", event_id="j3/chunk/0"):
-            pool.submit(carry_context(work)).result()
-            pool.submit(work).result()  # without it the thread has no ids: why carry_context exists
+    with ThreadPoolExecutor(max_workers=1) as pool, log_context(job_id="j3", event_id="j3/chunk/0"):
+        pool.submit(carry_context(work)).result()
+        pool.submit(work).result()  # without it the thread has no ids: why carry_context exists
     assert [line.get("job_id") for line in lines] == ["j3", "j3", None, None]
     assert "in the worker" in lines[0]["stack_trace"]
 
