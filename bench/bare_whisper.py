@@ -27,20 +27,43 @@ def main() -> None:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     defaults = Settings.from_env({"KSCRIBE_DATA_DIR": "/tmp/kscribe-bench"})
-    model = WhisperModel(str(resolve_model(args.model, defaults.model_cache_dir)), device=args.device,
-                         compute_type=args.compute_type)
-    options = dict(language=defaults.language, task=defaults.task, beam_size=defaults.beam_size,
-                   vad_filter=defaults.vad_filter, word_timestamps=defaults.word_timestamps,
-                   condition_on_previous_text=defaults.condition_on_previous_text)
+    model = WhisperModel(
+        str(resolve_model(args.model, defaults.model_cache_dir)), device=args.device, compute_type=args.compute_type
+    )
+    options = dict(
+        language=defaults.language,
+        task=defaults.task,
+        beam_size=defaults.beam_size,
+        vad_filter=defaults.vad_filter,
+        word_timestamps=defaults.word_timestamps,
+        condition_on_previous_text=defaults.condition_on_previous_text,
+    )
     if args.batch_size:
-        segments, info = BatchedInferencePipeline(model=model).transcribe(args.video, batch_size=args.batch_size, **options)
+        segments, info = BatchedInferencePipeline(model=model).transcribe(
+            args.video, batch_size=args.batch_size, **options
+        )
     else:
         segments, info = model.transcribe(args.video, **options)
-    out = [{"start": s.start, "end": s.end, "text": s.text,
-            "words": [{"start": w.start, "end": w.end, "word": w.word} for w in s.words or ()]} for s in segments]
-    json.dump({"language": info.language, "duration": info.duration, "segments": out,
-               "text": " ".join(s["text"].strip() for s in out), "started_at": started, "wall_s": time.time() - started},
-              open(args.out, "w"))
+    out = [
+        {
+            "start": s.start,
+            "end": s.end,
+            "text": s.text,
+            "words": [{"start": w.start, "end": w.end, "word": w.word} for w in s.words or ()],
+        }
+        for s in segments
+    ]
+    json.dump(
+        {
+            "language": info.language,
+            "duration": info.duration,
+            "segments": out,
+            "text": " ".join(s["text"].strip() for s in out),
+            "started_at": started,
+            "wall_s": time.time() - started,
+        },
+        open(args.out, "w"),
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,11 @@ def main() -> None:
 
     from kscribe.media.ffmpeg_bin import ffmpeg_executable
 
-    pcm = subprocess.run([ffmpeg_executable(), "-v", "error", "-i", sys.argv[2], "-f", "s16le", "-ac", "1", "-ar", "16000",
-                          "-"], capture_output=True, check=True).stdout
+    pcm = subprocess.run(
+        [ffmpeg_executable(), "-v", "error", "-i", sys.argv[2], "-f", "s16le", "-ac", "1", "-ar", "16000", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
     audio = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
     first = []
 
@@ -47,8 +50,16 @@ def main() -> None:
     except FirstSegment:
         pass
     first.append(time.time())
-    print(json.dumps({"interpreter_s": round(imported_at - launched, 3), "model_ready_s": round(ready_at - launched, 3),
-                      "first_segment_s": round(first[0] - launched, 3), "sample": Path(sys.argv[2]).name}))
+    print(
+        json.dumps(
+            {
+                "interpreter_s": round(imported_at - launched, 3),
+                "model_ready_s": round(ready_at - launched, 3),
+                "first_segment_s": round(first[0] - launched, 3),
+                "sample": Path(sys.argv[2]).name,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -29,18 +29,31 @@ def main() -> None:
         video.parent.mkdir()
         shutil.copyfile(SAMPLE, video)
         settings = Settings.from_env({"KSCRIBE_DATA_DIR": tmp})
-        ctx = Context.create(settings, client=embedded(Path(tmp) / "redis"),
-                             transcriber=object())
-        data = {"bucket": str(video.parent), "name": video.name, "generation": str(video.stat().st_mtime_ns),
-                "size": str(video.stat().st_size), "contentType": "video/mp4"}
+        ctx = Context.create(settings, client=embedded(Path(tmp) / "redis"), transcriber=object())
+        data = {
+            "bucket": str(video.parent),
+            "name": video.name,
+            "generation": str(video.stat().st_mtime_ns),
+            "size": str(video.stat().st_size),
+            "contentType": "video/mp4",
+        }
         event = events.Event(events.OBJECT_FINALIZED, data, id="n")
         assert [e.type for e in on_object_finalized(event, ctx)] == [events.JOB_CREATED]
         started = time.perf_counter()
         produced = sum(len(on_object_finalized(event, ctx)) for _ in range(count))
         wall = time.perf_counter() - started
         jobs = sum(1 for _ in ctx.kv.scan_iter("kscribe:job:*"))
-    print(json.dumps({"duplicates": count, "wall_s": round(wall, 3), "per_second": round(count / wall),
-                      "events_produced": produced, "jobs": jobs}))
+    print(
+        json.dumps(
+            {
+                "duplicates": count,
+                "wall_s": round(wall, 3),
+                "per_second": round(count / wall),
+                "events_produced": produced,
+                "jobs": jobs,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,13 @@ def analyse(transcript: dict, reference: dict, chunk_starts: list[float]) -> dic
         # passage before). A passage whose first word is not recognised is a miss, not a
         # start error.
         first, second = normalize(passage["text"])[:2]
-        near = [w for i, w in enumerate(words) if spoken[i] == first and abs(w["start"] - passage["start_s"]) < 5
-                and (spoken[i + 1:i + 2] == [second] or after_pause[i])]
+        near = [
+            w
+            for i, w in enumerate(words)
+            if spoken[i] == first
+            and abs(w["start"] - passage["start_s"]) < 5
+            and (spoken[i + 1 : i + 2] == [second] or after_pause[i])
+        ]
         if not near:
             missed += 1
             continue
@@ -72,8 +77,13 @@ def cut(video: Path, scratch: Path, chunk_seconds: float, parallel: int) -> tupl
     """``video`` decoded into ``scratch`` and cut as the extract stage cuts it (default
     silence settings): the audio and the (start, end) sample of every chunk."""
     settings = Settings.from_env({"KSCRIBE_DATA_DIR": "/nonexistent"})
-    audio = decode_audio(video, scratch / "audio.pcm", threshold_db=settings.silence_threshold_db,
-                         min_silence_s=settings.silence_min_s, timeout_s=3600)
+    audio = decode_audio(
+        video,
+        scratch / "audio.pcm",
+        threshold_db=settings.silence_threshold_db,
+        min_silence_s=settings.silence_min_s,
+        timeout_s=3600,
+    )
     target = balanced_target(audio.duration_s, chunk_seconds, parallel)
     return audio, plan_cuts(audio.samples, audio.silences, target)
 
@@ -95,21 +105,34 @@ def main() -> None:
         env = dict(os.environ, KSCRIBE_DATA_DIR=tmp, KSCRIBE_CHUNK_SECONDS=str(args.chunk_seconds))
         env.pop("REDIS_URL", None)
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "kscribe", "run", "-q", str(args.video), "--out", f"{tmp}/out"],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "kscribe", "run", "-q", str(args.video), "--out", f"{tmp}/out"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - started
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if done.returncode != 0:
             sys.exit(f"kscribe run failed:\n{done.stderr[-3000:]}")
         job_id = done.stdout.split("job ", 1)[1].split(":", 1)[0]
-        status = subprocess.run([sys.executable, "-m", "kscribe", "status", "--json", job_id], env=env,
-                                capture_output=True, text=True, check=True)
+        status = subprocess.run(
+            [sys.executable, "-m", "kscribe", "status", "--json", job_id],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         job = json.loads(status.stdout)
         transcript = json.loads(Path(f"{tmp}/out/{args.video.stem}.json").read_text())
     report = {
-        "video": str(args.video), "duration_s": job["duration_s"], "chunks": job["chunks_total"],
-        "wall_s": round(wall, 1), "x_real_time": round(job["duration_s"] / wall, 1),
-        "peak_rss_mib": round(peak_mib, 1), "timings": job["timings"],
+        "video": str(args.video),
+        "duration_s": job["duration_s"],
+        "chunks": job["chunks_total"],
+        "wall_s": round(wall, 1),
+        "x_real_time": round(job["duration_s"] / wall, 1),
+        "peak_rss_mib": round(peak_mib, 1),
+        "timings": job["timings"],
         **analyse(transcript, reference, chunk_starts(args.video, args.chunk_seconds, min(os.cpu_count() or 1, 4))),
     }
     print(json.dumps(report, indent=1))

@@ -38,8 +38,21 @@ def _cut_passages(tmp: Path) -> list[tuple[Path, float, str]]:
     pieces = []
     for i, passage in enumerate(info["passages"]):
         out = tmp / f"passage-{i}.wav"
-        _ffmpeg("-ss", f"{passage['start_s']:.3f}", "-t", f"{passage['duration_s']:.3f}", "-i", str(SPEECH / info["audio"]),
-                "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out))
+        _ffmpeg(
+            "-ss",
+            f"{passage['start_s']:.3f}",
+            "-t",
+            f"{passage['duration_s']:.3f}",
+            "-i",
+            str(SPEECH / info["audio"]),
+            "-ac",
+            "1",
+            "-ar",
+            str(RATE),
+            "-c:a",
+            "pcm_s16le",
+            str(out),
+        )
         pieces.append((out, _seconds(out), passage["text"]))
     return pieces
 
@@ -63,7 +76,9 @@ def _order(count: int, rng: random.Random):
 def _silence(tmp: Path, seconds: float) -> Path:
     out = tmp / f"silence-{seconds:.1f}.wav"
     if not out.exists():
-        _ffmpeg("-f", "lavfi", "-t", f"{seconds:.1f}", "-i", f"anullsrc=r={RATE}:cl=mono", "-c:a", "pcm_s16le", str(out))
+        _ffmpeg(
+            "-f", "lavfi", "-t", f"{seconds:.1f}", "-i", f"anullsrc=r={RATE}:cl=mono", "-c:a", "pcm_s16le", str(out)
+        )
     return out
 
 
@@ -87,11 +102,38 @@ def build(minutes: float, dest: Path, seed: int = 7) -> dict:
         listing.write_text("".join(f"file '{p}'\n" for p in concat))
         audio = tmp / "audio.m4a"
         _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c:a", "aac", "-b:a", "48k", str(audio))
-        _ffmpeg("-f", "lavfi", "-i", "color=c=0x203040:s=160x90:r=5", "-i", str(audio), "-map", "0:v", "-map", "1:a",
-                "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
-                "-c:a", "copy", str(dest))
-    reference = {"video": dest.name, "format": FORMAT, "duration_s": round(t, 3), "seed": seed, "passages": timeline,
-                 "text": " ".join(p["text"] for p in timeline)}
+        _ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x203040:s=160x90:r=5",
+            "-i",
+            str(audio),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-shortest",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "stillimage",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "copy",
+            str(dest),
+        )
+    reference = {
+        "video": dest.name,
+        "format": FORMAT,
+        "duration_s": round(t, 3),
+        "seed": seed,
+        "passages": timeline,
+        "text": " ".join(p["text"] for p in timeline),
+    }
     Path(str(dest) + ".json").write_text(json.dumps(reference, indent=1))
     return reference
 

@@ -26,8 +26,12 @@ from make_long_video import FORMAT, build
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 TARGETS = {
-    "end_to_end_ratio_max": 1.05, "extraction_x_min": 500, "extract_memory_ratio_max": 1.2,
-    "wer_points_over_unchunked_max": 0.5, "passage_start_error_max_s": 0.5, "model_ready_max_s": 2.0,
+    "end_to_end_ratio_max": 1.05,
+    "extraction_x_min": 500,
+    "extract_memory_ratio_max": 1.2,
+    "wer_points_over_unchunked_max": 0.5,
+    "passage_start_error_max_s": 0.5,
+    "model_ready_max_s": 2.0,
     "duplicates_per_second_min": 1000,
 }
 
@@ -42,8 +46,9 @@ def _json_run(args: list[str], env: dict | None = None) -> dict:
 def _timed(args: list[str], env: dict) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of a child process, measured through bench/peak.py."""
     started = time.perf_counter()
-    done = subprocess.run([PYTHON, str(BENCH / "peak.py"), PYTHON, *args], capture_output=True, text=True, env=env,
-                          cwd=BENCH.parent)
+    done = subprocess.run(
+        [PYTHON, str(BENCH / "peak.py"), PYTHON, *args], capture_output=True, text=True, env=env, cwd=BENCH.parent
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
@@ -72,8 +77,9 @@ def _kscribe_run(video: Path, chunk_seconds: float, parallel: int = 0) -> tuple[
     ``parallel`` 0 is kscribe's default (one chunk per core on CPU)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-        env.update(KSCRIBE_DATA_DIR=tmp, KSCRIBE_CHUNK_SECONDS=str(chunk_seconds),
-                   KSCRIBE_PARALLEL_CHUNKS=str(parallel))
+        env.update(
+            KSCRIBE_DATA_DIR=tmp, KSCRIBE_CHUNK_SECONDS=str(chunk_seconds), KSCRIBE_PARALLEL_CHUNKS=str(parallel)
+        )
         wall, peak = _timed(["-m", "kscribe", "run", "-q", str(video), "--out", f"{tmp}/out"], env)
         return wall, peak, json.loads((Path(tmp) / "out" / f"{video.stem}.json").read_text())
 
@@ -94,9 +100,26 @@ def shifted(video: Path, offset_s: float) -> Path:
     if not _current(out):
         from kscribe.media.ffmpeg_bin import ffmpeg_executable
 
-        subprocess.run([ffmpeg_executable(), "-v", "error", "-y", "-i", str(video), "-af",
-                        f"adelay={int(offset_s * 1000)}", "-c:v", "copy", "-c:a", "aac", "-b:a", "48k", str(out)],
-                       check=True)
+        subprocess.run(
+            [
+                ffmpeg_executable(),
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(video),
+                "-af",
+                f"adelay={int(offset_s * 1000)}",
+                "-c:v",
+                "copy",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "48k",
+                str(out),
+            ],
+            check=True,
+        )
         reference = json.loads(Path(str(video) + ".json").read_text())
         for passage in reference["passages"]:
             passage["start_s"] = round(passage["start_s"] + offset_s, 3)
@@ -119,10 +142,18 @@ def quality(video: Path, chunk_seconds: float, offsets: list[float], first_chunk
         cuts = chunk_starts(v, chunk_seconds, parallel=min(os.cpu_count() or 1, 4))
         chunked = first_chunked if offset == 0 and first_chunked else _kscribe_run(v, chunk_seconds)[2]
         unchunked = _kscribe_run(v, 10**7, parallel=1)[2]
-        per_offset.append({"offset_s": offset, "chunked": analyse(chunked, reference, cuts),
-                           "unchunked": analyse(unchunked, reference, [0.0])})
-        print(f"  offset {offset:g} s: WER chunked {per_offset[-1]['chunked']['wer']:.4f}, "
-              f"unchunked {per_offset[-1]['unchunked']['wer']:.4f}", flush=True)
+        per_offset.append(
+            {
+                "offset_s": offset,
+                "chunked": analyse(chunked, reference, cuts),
+                "unchunked": analyse(unchunked, reference, [0.0]),
+            }
+        )
+        print(
+            f"  offset {offset:g} s: WER chunked {per_offset[-1]['chunked']['wer']:.4f}, "
+            f"unchunked {per_offset[-1]['unchunked']['wer']:.4f}",
+            flush=True,
+        )
     summary = {}
     for mode in ("chunked", "unchunked"):
         rows = [p[mode] for p in per_offset]
@@ -133,11 +164,16 @@ def quality(video: Path, chunk_seconds: float, offsets: list[float], first_chunk
             "start_error_max_s": max(r["start_error_max_s"] for r in rows),
             "opening_missed": sum(r["opening_missed"] for r in rows),
         }
-    after_cut = [p["chunked"]["start_error_after_cut_max_s"] for p in per_offset
-                 if p["chunked"]["start_error_after_cut_max_s"] is not None]
+    after_cut = [
+        p["chunked"]["start_error_after_cut_max_s"]
+        for p in per_offset
+        if p["chunked"]["start_error_after_cut_max_s"] is not None
+    ]
     summary["chunked"]["after_cut_max_s"] = max(after_cut) if after_cut else None
     summary["chunked"]["passages_after_cut"] = sum(p["chunked"]["passages_right_after_a_cut"] for p in per_offset)
-    summary["wer_points_over_unchunked"] = round((summary["chunked"]["wer_mean"] - summary["unchunked"]["wer_mean"]) * 100, 2)
+    summary["wer_points_over_unchunked"] = round(
+        (summary["chunked"]["wer_mean"] - summary["unchunked"]["wer_mean"]) * 100, 2
+    )
     return {"offsets": per_offset, **summary}
 
 
@@ -159,12 +195,21 @@ def compare(video: Path, runs: int, chunk_seconds: float) -> dict:
     bare, ks = statistics.median(bare_walls), statistics.median(kscribe_walls)
     duration = reference["duration_s"]
     return {
-        "video": video.name, "duration_s": duration, "runs": runs, "chunks": len(cuts),
-        "bare_wall_s": [round(w, 2) for w in bare_walls], "kscribe_wall_s": [round(w, 2) for w in kscribe_walls],
-        "bare_median_s": round(bare, 2), "kscribe_median_s": round(ks, 2), "ratio": round(ks / bare, 3),
-        "bare_x_real_time": round(duration / bare, 1), "kscribe_x_real_time": round(duration / ks, 1),
-        "kscribe_peak_rss_mib": round(max(kscribe_peaks), 1), "kscribe_unchunked_wall_s": round(unchunked_wall, 2),
-        "bare": analyse(bare_transcript, reference, [0.0]), "last_chunked_transcript": chunked_transcript,
+        "video": video.name,
+        "duration_s": duration,
+        "runs": runs,
+        "chunks": len(cuts),
+        "bare_wall_s": [round(w, 2) for w in bare_walls],
+        "kscribe_wall_s": [round(w, 2) for w in kscribe_walls],
+        "bare_median_s": round(bare, 2),
+        "kscribe_median_s": round(ks, 2),
+        "ratio": round(ks / bare, 3),
+        "bare_x_real_time": round(duration / bare, 1),
+        "kscribe_x_real_time": round(duration / ks, 1),
+        "kscribe_peak_rss_mib": round(max(kscribe_peaks), 1),
+        "kscribe_unchunked_wall_s": round(unchunked_wall, 2),
+        "bare": analyse(bare_transcript, reference, [0.0]),
+        "last_chunked_transcript": chunked_transcript,
     }
 
 
@@ -172,53 +217,107 @@ def markdown(report: dict) -> str:
     c, t, q = report["comparison"], report["targets"], report["quality"]
     by_length = report["stages"]
     rows = [
-        ("end-to-end wall / bare faster-whisper", f"{c['ratio']:.3f} ({c['kscribe_median_s']} s vs {c['bare_median_s']} s, "
-         f"median of {c['runs']})", f"≤ {t['end_to_end_ratio_max']}", c["ratio"] <= t["end_to_end_ratio_max"]),
-        ("extraction speed (slowest video)", f"{min(e['extract_x_real_time'] for e in by_length)}× real time",
-         f"≥ {t['extraction_x_min']}×", min(e["extract_x_real_time"] for e in by_length) >= t["extraction_x_min"]),
-        ("extract peak memory, longest / shortest", f"{report['extract_memory_ratio']:.3f}",
-         f"≤ {t['extract_memory_ratio_max']}", report["extract_memory_ratio"] <= t["extract_memory_ratio_max"]),
-        ("chunked WER − unchunked WER (mean over alignments)", f"{q['wer_points_over_unchunked']:+.2f} points "
-         f"({q['chunked']['wer_mean'] * 100:.2f} % vs {q['unchunked']['wer_mean'] * 100:.2f} %; bare faster-whisper "
-         f"{c['bare']['wer'] * 100:.2f} %)", f"≤ +{t['wer_points_over_unchunked_max']}",
-         q["wer_points_over_unchunked"] <= t["wer_points_over_unchunked_max"]),
-        ("passage start error, every passage (max), chunked / unchunked", f"{q['chunked']['start_error_max_s']} s / "
-         f"{q['unchunked']['start_error_max_s']} s (p95 {q['chunked']['start_error_p95_s']} / "
-         f"{q['unchunked']['start_error_p95_s']} s, medians {q['chunked']['start_error_median_s']} / "
-         f"{q['unchunked']['start_error_median_s']} s)", f"≤ {t['passage_start_error_max_s']} s",
-         q["chunked"]["start_error_max_s"] <= t["passage_start_error_max_s"]),
-        ("passage start error right after a cut (max)", f"{q['chunked']['after_cut_max_s']} s "
-         f"({q['chunked']['passages_after_cut']} passages)", f"≤ {t['passage_start_error_max_s']} s",
-         (q["chunked"]["after_cut_max_s"] or 0) <= t["passage_start_error_max_s"]),
-        ("cold start to model ready (median)", f"{report['cold_start']['model_ready_s']} s "
-         f"(first segment {report['cold_start']['first_segment_s']} s)", f"≤ {t['model_ready_max_s']} s",
-         report["cold_start"]["model_ready_s"] <= t["model_ready_max_s"]),
-        ("duplicate notifications absorbed", f"{report['ingest']['per_second']}/s", f"≥ {t['duplicates_per_second_min']}/s",
-         report["ingest"]["per_second"] >= t["duplicates_per_second_min"]),
+        (
+            "end-to-end wall / bare faster-whisper",
+            f"{c['ratio']:.3f} ({c['kscribe_median_s']} s vs {c['bare_median_s']} s, median of {c['runs']})",
+            f"≤ {t['end_to_end_ratio_max']}",
+            c["ratio"] <= t["end_to_end_ratio_max"],
+        ),
+        (
+            "extraction speed (slowest video)",
+            f"{min(e['extract_x_real_time'] for e in by_length)}× real time",
+            f"≥ {t['extraction_x_min']}×",
+            min(e["extract_x_real_time"] for e in by_length) >= t["extraction_x_min"],
+        ),
+        (
+            "extract peak memory, longest / shortest",
+            f"{report['extract_memory_ratio']:.3f}",
+            f"≤ {t['extract_memory_ratio_max']}",
+            report["extract_memory_ratio"] <= t["extract_memory_ratio_max"],
+        ),
+        (
+            "chunked WER − unchunked WER (mean over alignments)",
+            f"{q['wer_points_over_unchunked']:+.2f} points "
+            f"({q['chunked']['wer_mean'] * 100:.2f} % vs {q['unchunked']['wer_mean'] * 100:.2f} %; bare faster-whisper "
+            f"{c['bare']['wer'] * 100:.2f} %)",
+            f"≤ +{t['wer_points_over_unchunked_max']}",
+            q["wer_points_over_unchunked"] <= t["wer_points_over_unchunked_max"],
+        ),
+        (
+            "passage start error, every passage (max), chunked / unchunked",
+            f"{q['chunked']['start_error_max_s']} s / "
+            f"{q['unchunked']['start_error_max_s']} s (p95 {q['chunked']['start_error_p95_s']} / "
+            f"{q['unchunked']['start_error_p95_s']} s, medians {q['chunked']['start_error_median_s']} / "
+            f"{q['unchunked']['start_error_median_s']} s)",
+            f"≤ {t['passage_start_error_max_s']} s",
+            q["chunked"]["start_error_max_s"] <= t["passage_start_error_max_s"],
+        ),
+        (
+            "passage start error right after a cut (max)",
+            f"{q['chunked']['after_cut_max_s']} s ({q['chunked']['passages_after_cut']} passages)",
+            f"≤ {t['passage_start_error_max_s']} s",
+            (q["chunked"]["after_cut_max_s"] or 0) <= t["passage_start_error_max_s"],
+        ),
+        (
+            "cold start to model ready (median)",
+            f"{report['cold_start']['model_ready_s']} s (first segment {report['cold_start']['first_segment_s']} s)",
+            f"≤ {t['model_ready_max_s']} s",
+            report["cold_start"]["model_ready_s"] <= t["model_ready_max_s"],
+        ),
+        (
+            "duplicate notifications absorbed",
+            f"{report['ingest']['per_second']}/s",
+            f"≥ {t['duplicates_per_second_min']}/s",
+            report["ingest"]["per_second"] >= t["duplicates_per_second_min"],
+        ),
     ]
-    lines = [f"# kscribe benchmark — {report['when']}", "", f"Machine: {report['machine']}", "",
-             "| measure | result | target | met |", "|---|---|---|---|"]
+    lines = [
+        f"# kscribe benchmark — {report['when']}",
+        "",
+        f"Machine: {report['machine']}",
+        "",
+        "| measure | result | target | met |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {a} | {b} | {c_} | {'yes' if ok else '**no**'} |" for a, b, c_, ok in rows]
-    lines += ["", f"kscribe end to end: peak RSS {c['kscribe_peak_rss_mib']} MiB; {c['chunks']} chunks transcribed "
-              f"in parallel; the same video as one chunk alone took {c['kscribe_unchunked_wall_s']} s.",
-              "", "## Stages by video length", "",
-              "Each stage in processes of its own, as in production: one transcribe process per chunk (two at a "
-              "time), the Redis server outside them all. Peak resident memory:", "",
-              "| video | duration | chunks (longest) | extract × real time | ingest | extract (ffmpeg) | "
-              "transcribe, per chunk process | publish |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {e['video']} | {e['duration_s']:.0f} s | {e['chunks']} ({e['longest_chunk_s']:.0f} s) | "
-              f"{e['extract_x_real_time']} | {e['ingest_peak_rss_mib']} MiB | {e['extract_peak_rss_mib']} MiB "
-              f"({e['ffmpeg_peak_rss_mib']} MiB) | {e['transcribe_peak_rss_mib']} MiB | {e['publish_peak_rss_mib']} MiB |"
-              for e in by_length]
-    lines += ["", "## Transcription quality by alignment", "",
-              f"Start errors are taken over the passages whose first word was recognised "
-              f"(of {q['offsets'][0]['chunked']['passages']}).", "",
-              "| offset | WER chunked | WER unchunked | start p95 / max chunked | start p95 / max unchunked | "
-              "first word not recognised (chunked/unchunked) |", "|---|---|---|---|---|---|"]
-    lines += [f"| {o['offset_s']:g} s | {o['chunked']['wer'] * 100:.2f} % | {o['unchunked']['wer'] * 100:.2f} % | "
-              f"{o['chunked']['start_error_p95_s']} / {o['chunked']['start_error_max_s']} s | "
-              f"{o['unchunked']['start_error_p95_s']} / {o['unchunked']['start_error_max_s']} s | "
-              f"{o['chunked']['opening_missed']}/{o['unchunked']['opening_missed']} |" for o in q["offsets"]]
+    lines += [
+        "",
+        f"kscribe end to end: peak RSS {c['kscribe_peak_rss_mib']} MiB; {c['chunks']} chunks transcribed "
+        f"in parallel; the same video as one chunk alone took {c['kscribe_unchunked_wall_s']} s.",
+        "",
+        "## Stages by video length",
+        "",
+        "Each stage in processes of its own, as in production: one transcribe process per chunk (two at a "
+        "time), the Redis server outside them all. Peak resident memory:",
+        "",
+        "| video | duration | chunks (longest) | extract × real time | ingest | extract (ffmpeg) | "
+        "transcribe, per chunk process | publish |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {e['video']} | {e['duration_s']:.0f} s | {e['chunks']} ({e['longest_chunk_s']:.0f} s) | "
+        f"{e['extract_x_real_time']} | {e['ingest_peak_rss_mib']} MiB | {e['extract_peak_rss_mib']} MiB "
+        f"({e['ffmpeg_peak_rss_mib']} MiB) | {e['transcribe_peak_rss_mib']} MiB | {e['publish_peak_rss_mib']} MiB |"
+        for e in by_length
+    ]
+    lines += [
+        "",
+        "## Transcription quality by alignment",
+        "",
+        f"Start errors are taken over the passages whose first word was recognised "
+        f"(of {q['offsets'][0]['chunked']['passages']}).",
+        "",
+        "| offset | WER chunked | WER unchunked | start p95 / max chunked | start p95 / max unchunked | "
+        "first word not recognised (chunked/unchunked) |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {o['offset_s']:g} s | {o['chunked']['wer'] * 100:.2f} % | {o['unchunked']['wer'] * 100:.2f} % | "
+        f"{o['chunked']['start_error_p95_s']} / {o['chunked']['start_error_max_s']} s | "
+        f"{o['unchunked']['start_error_p95_s']} / {o['unchunked']['start_error_max_s']} s | "
+        f"{o['chunked']['opening_missed']}/{o['unchunked']['opening_missed']} |"
+        for o in q["offsets"]
+    ]
     lines += ["", f"Bare faster-whisper on the same video: {json.dumps(c['bare'])}", ""]
     return "\n".join(lines)
 
@@ -246,13 +345,22 @@ def main() -> None:
     print(f"bare faster-whisper vs kscribe on {args.compare_minutes:g} minutes…", flush=True)
     comparison = compare(made[args.compare_minutes], args.runs, args.chunk_seconds)
     print("chunked against unchunked over alignments…", flush=True)
-    quality_report = quality(made[args.compare_minutes], args.chunk_seconds,
-                             [float(o) for o in args.offsets.split(",")], comparison.pop("last_chunked_transcript"))
+    quality_report = quality(
+        made[args.compare_minutes],
+        args.chunk_seconds,
+        [float(o) for o in args.offsets.split(",")],
+        comparison.pop("last_chunked_transcript"),
+    )
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "targets": TARGETS, "stages": stages, "extract_memory_ratio": round(peaks[-1] / peaks[0], 3),
-        "cold_start": {**cold, "runs": colds}, "ingest": ingest, "comparison": comparison, "quality": quality_report,
+        "targets": TARGETS,
+        "stages": stages,
+        "extract_memory_ratio": round(peaks[-1] / peaks[0], 3),
+        "cold_start": {**cold, "runs": colds},
+        "ingest": ingest,
+        "comparison": comparison,
+        "quality": quality_report,
     }
     (args.out / "report.json").write_text(json.dumps(report, indent=1))
     (args.out / "report.md").write_text(markdown(report))

@@ -46,16 +46,24 @@ def stage(name: str, data_dir: str, arg: str) -> None:
         result = transcribe(Chunk.from_dict(json.loads(arg)), ctx).last
     else:
         result = publish(arg, ctx).status.value
-    print(json.dumps({"result": result, "wall_s": round(time.perf_counter() - started, 3),
-                      "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                      "children_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}))
+    print(
+        json.dumps(
+            {
+                "result": result,
+                "wall_s": round(time.perf_counter() - started, 3),
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "children_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+            }
+        )
+    )
 
 
 def _run(name: str, data_dir: str, arg: str, extra_env: dict | None = None) -> dict:
     env = dict(os.environ, KSCRIBE_DATA_DIR=data_dir, **(extra_env or {}))
     env.pop("REDIS_URL", None)
-    done = subprocess.run([sys.executable, __file__, "--stage", name, data_dir, arg], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--stage", name, data_dir, arg], env=env, capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -73,22 +81,28 @@ def measure(video: Path) -> dict:
         chunks = extract["result"]
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=TRANSCRIBE_AT_ONCE) as pool:
-            transcribes = list(pool.map(lambda c: _run("transcribe", data_dir, json.dumps(c), _ONE_CHUNK_PER_PROCESS),
-                                        chunks))
+            transcribes = list(
+                pool.map(lambda c: _run("transcribe", data_dir, json.dumps(c), _ONE_CHUNK_PER_PROCESS), chunks)
+            )
         transcribe_wall = time.perf_counter() - started
         publish = _run("publish", data_dir, ingest["result"])
     if publish["result"] != "succeeded" or sum(t["result"] for t in transcribes) != 1:
         sys.exit(f"the job did not finish as it should: {publish['result']}")
     duration = sum(c["duration_s"] for c in chunks)
     return {
-        "video": video.name, "duration_s": round(duration, 1), "chunks": len(chunks),
+        "video": video.name,
+        "duration_s": round(duration, 1),
+        "chunks": len(chunks),
         "longest_chunk_s": round(max(c["duration_s"] for c in chunks), 1),
         "ingest_peak_rss_mib": ingest["peak_rss_mib"],
-        "extract_wall_s": extract["wall_s"], "extract_x_real_time": round(duration / extract["wall_s"], 1),
-        "extract_peak_rss_mib": extract["peak_rss_mib"], "ffmpeg_peak_rss_mib": extract["children_peak_rss_mib"],
+        "extract_wall_s": extract["wall_s"],
+        "extract_x_real_time": round(duration / extract["wall_s"], 1),
+        "extract_peak_rss_mib": extract["peak_rss_mib"],
+        "ffmpeg_peak_rss_mib": extract["children_peak_rss_mib"],
         "transcribe_wall_s": round(transcribe_wall, 1),
         "transcribe_peak_rss_mib": max(t["peak_rss_mib"] for t in transcribes),
-        "publish_wall_s": publish["wall_s"], "publish_peak_rss_mib": publish["peak_rss_mib"],
+        "publish_wall_s": publish["wall_s"],
+        "publish_peak_rss_mib": publish["peak_rss_mib"],
     }
 
 

@@ -29,13 +29,18 @@ def api(request: flask.Request):
     settings = runtime.context_settings()
     try:
         # The body stays on the socket until the API asks for it, after the key is checked.
-        answer = _instance().handle(ApiRequest(
-            method=request.method, path=request.path, query=request.args.to_dict(),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            read_body=stream_reader(request.stream, request.content_length),
-            client=client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
-                                  settings.trusted_proxies),
-        ))
+        answer = _instance().handle(
+            ApiRequest(
+                method=request.method,
+                path=request.path,
+                query=request.args.to_dict(),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                read_body=stream_reader(request.stream, request.content_length),
+                client=client_address(
+                    request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), settings.trusted_proxies
+                ),
+            )
+        )
     except redis.RedisError:
         # Job state is out of reach: a JSON answer the client can act on, not an HTML 500.
         runtime.log.exception("Redis is unreachable for %s %s", request.method, request.path)

@@ -18,8 +18,12 @@ PING = "dev.knative.sources.ping"
 def _pass(event: Event, ctx) -> list[Event]:
     done = reconcile_pass(ctx)
     if done.redriven or done.failed or done.callbacks:
-        runtime.log.info("reconciled: %d job(s) re-driven, %d failed, %d callback(s) re-sent",
-                         len(done.redriven), len(done.failed), len(done.callbacks))
+        runtime.log.info(
+            "reconciled: %d job(s) re-driven, %d failed, %d callback(s) re-sent",
+            len(done.redriven),
+            len(done.failed),
+            len(done.callbacks),
+        )
     return done.events
 
 

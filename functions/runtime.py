@@ -47,8 +47,13 @@ def to_event(cloud_event: CloudEvent) -> Event:
     data = cloud_event.data
     if isinstance(data, (bytes, str)):
         data = json.loads(data) if data else {}
-    return Event(type=cloud_event["type"], data=data if isinstance(data, dict) else {}, id=cloud_event["id"],
-                 source=cloud_event["source"], subject=cloud_event.get("subject") or "")
+    return Event(
+        type=cloud_event["type"],
+        data=data if isinstance(data, dict) else {},
+        id=cloud_event["id"],
+        source=cloud_event["source"],
+        subject=cloud_event.get("subject") or "",
+    )
 
 
 def to_cloud_event(event: Event) -> CloudEvent:
@@ -161,8 +166,13 @@ def _check_sender(cloud_event: CloudEvent) -> None:
     except event_auth.Unauthenticated as exc:
         metrics.EVENTS_REJECTED.labels(metrics.event_type_label(cloud_event["type"]), "unauthenticated").inc()
         log.warning("refused event %s (%s): %s", cloud_event["id"], cloud_event["type"], exc)
-        flask.abort(flask.Response(json.dumps({"error": {"code": "unauthenticated", "message": str(exc)}}), 401,
-                                   {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"}))
+        flask.abort(
+            flask.Response(
+                json.dumps({"error": {"code": "unauthenticated", "message": str(exc)}}),
+                401,
+                {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
+            )
+        )
 
 
 def dead_letter_reason(cloud_event: CloudEvent) -> str:
@@ -240,15 +250,16 @@ def _serve_internal(app: flask.Flask) -> None:
             return
         _internal_pid[0] = os.getpid()
         try:
-            server = make_server(settings.internal_host, settings.internal_port, app, threaded=True,
-                                 request_handler=_QuietHandler)
+            server = make_server(
+                settings.internal_host, settings.internal_port, app, threaded=True, request_handler=_QuietHandler
+            )
         except OSError as exc:  # another gunicorn worker of this pod serves it (WORKERS > 1)
-            log.warning("internal server not started on %s:%d: %s", settings.internal_host, settings.internal_port,
-                        exc)
+            log.warning("internal server not started on %s:%d: %s", settings.internal_host, settings.internal_port, exc)
             return
         threading.Thread(target=server.serve_forever, name="internal-http", daemon=True).start()
-        log.info("internal server (metrics, detailed readiness) on %s:%d", settings.internal_host,
-                 settings.internal_port)
+        log.info(
+            "internal server (metrics, detailed readiness) on %s:%d", settings.internal_host, settings.internal_port
+        )
 
 
 def keep_request_bodies_unread() -> None:
@@ -264,8 +275,12 @@ def keep_request_bodies_unread() -> None:
 
     def drop_hook():
         hooks = app.after_request_funcs.get(None, [])
-        hooks[:] = [h for h in hooks if getattr(h, "__name__", "") != "read_request"
-                    or not getattr(h, "__module__", "").startswith("functions_framework")]
+        hooks[:] = [
+            h
+            for h in hooks
+            if getattr(h, "__name__", "") != "read_request"
+            or not getattr(h, "__module__", "").startswith("functions_framework")
+        ]
 
     app.before_request(drop_hook)
 

@@ -33,7 +33,7 @@ def quiet_spans(audio: np.ndarray, threshold_db: float, min_s: float) -> list[tu
     quiet = np.empty(frames, dtype=bool)
     for first in range(0, frames, _BLOCK_FRAMES):
         last = min(frames, first + _BLOCK_FRAMES)
-        block = audio[first * FRAME:last * FRAME].reshape(last - first, FRAME)
+        block = audio[first * FRAME : last * FRAME].reshape(last - first, FRAME)
         quiet[first:last] = np.abs(block).max(axis=1) < limit
     for start, end in _runs(~quiet):
         if start > 0 and end < frames and (end - start) * FRAME < CLICK_S * SAMPLE_RATE:

@@ -82,16 +82,32 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 def job_view(job: Job) -> dict[str, Any]:
     return {
-        "id": job.id, "status": job.status.value, "progress": job.progress, "source": job.source_uri,
-        "model": job.model, "language": job.language, "task": job.task, "formats": list(job.formats),
-        "created_at": job.created_at, "updated_at": job.updated_at, "duration_s": job.duration_s,
-        "chunks": {"total": job.chunks_total, "done": job.chunks_done}, "timings": job.timings,
+        "id": job.id,
+        "status": job.status.value,
+        "progress": job.progress,
+        "source": job.source_uri,
+        "model": job.model,
+        "language": job.language,
+        "task": job.task,
+        "formats": list(job.formats),
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "duration_s": job.duration_s,
+        "chunks": {"total": job.chunks_total, "done": job.chunks_done},
+        "timings": job.timings,
         "detected_language": job.detected_language or None,
         "error": {"stage": job.failed_stage, "message": job.error} if job.status is JobStatus.FAILED else None,
-        "outputs": job.outputs, "metadata": job.metadata, "status_url": f"{BASE}/{job.id}",
-        "callback": {"url": job.callback_url, "status": job.callback_status or None,
-                     "attempts": job.callback_attempts, "error": job.callback_error or None}
-        if job.callback_url else None,
+        "outputs": job.outputs,
+        "metadata": job.metadata,
+        "status_url": f"{BASE}/{job.id}",
+        "callback": {
+            "url": job.callback_url,
+            "status": job.callback_status or None,
+            "attempts": job.callback_attempts,
+            "error": job.callback_error or None,
+        }
+        if job.callback_url
+        else None,
     }
 
 
@@ -101,8 +117,9 @@ class Api:
         self.keys = ApiKeys(ctx.kv)
         self.tenants = Tenants(ctx.kv)
         self.limiter = RateLimiter(ctx.kv, ctx.settings.api_rate_per_minute)
-        self.auth_failures = RateLimiter(ctx.kv, ctx.settings.api_auth_failures_per_minute,
-                                         key_for=keys.auth_failures_window)
+        self.auth_failures = RateLimiter(
+            ctx.kv, ctx.settings.api_auth_failures_per_minute, key_for=keys.auth_failures_window
+        )
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         route = "unknown"
@@ -151,19 +168,30 @@ class Api:
             allowed, retry_after = self.auth_failures.hit(request.client)
             if not allowed:
                 raise self._auth_failures_error(retry_after)
-            raise ApiError(401, "unauthorized", "a valid API key is needed: Authorization: Bearer <key>",
-                           {"WWW-Authenticate": 'Bearer realm="kscribe"'})
+            raise ApiError(
+                401,
+                "unauthorized",
+                "a valid API key is needed: Authorization: Bearer <key>",
+                {"WWW-Authenticate": 'Bearer realm="kscribe"'},
+            )
         allowed, retry_after = self.limiter.hit(key.key_id)
         if not allowed:
-            raise ApiError(429, "rate_limited",
-                           f"more than {self.limiter.per_minute} requests a minute; retry in {retry_after} s",
-                           {"Retry-After": str(retry_after)})
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"more than {self.limiter.per_minute} requests a minute; retry in {retry_after} s",
+                {"Retry-After": str(retry_after)},
+            )
         return key
 
     def _auth_failures_error(self, retry_after: int) -> ApiError:
-        return ApiError(429, "rate_limited", f"more than {self.auth_failures.per_minute} failed authentications a "
-                                             f"minute from this address; retry in {retry_after} s",
-                        {"Retry-After": str(retry_after)})
+        return ApiError(
+            429,
+            "rate_limited",
+            f"more than {self.auth_failures.per_minute} failed authentications a "
+            f"minute from this address; retry in {retry_after} s",
+            {"Retry-After": str(retry_after)},
+        )
 
     def _own_job(self, key: ApiKey, job_id: str) -> Job:
         job = self.ctx.jobs.get(job_id)
@@ -182,8 +210,9 @@ class Api:
         try:
             body = loads_bounded(raw or b"null")
         except ValueError:  # UnicodeDecodeError and nesting deeper than MAX_JSON_DEPTH included
-            raise ApiError(400, "invalid_json",
-                           f"the body is not valid JSON (UTF-8, nested at most {MAX_JSON_DEPTH} deep)") from None
+            raise ApiError(
+                400, "invalid_json", f"the body is not valid JSON (UTF-8, nested at most {MAX_JSON_DEPTH} deep)"
+            ) from None
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_body", "the body must be a JSON object")
         unknown = sorted(set(body) - _FIELDS)
@@ -228,14 +257,22 @@ class Api:
             except CallbackRefused as exc:
                 raise self._field_error("callback_url", str(exc)) from None
         metadata = body.get("metadata") or {}
-        if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+        ):
             raise self._field_error("metadata", "must be an object of strings")
         try:
             check_metadata(metadata)
         except InputError as exc:
             raise self._field_error("metadata", str(exc).removeprefix("metadata: ")) from None
-        return JobChoices(model=model, language=language, task=task, formats=formats or None,
-                          callback_url=callback_url, metadata=metadata)
+        return JobChoices(
+            model=model,
+            language=language,
+            task=task,
+            formats=formats or None,
+            callback_url=callback_url,
+            metadata=metadata,
+        )
 
     def _source(self, body: dict[str, Any], tenant: Tenant) -> ObjectNotice:
         source = body.get("source")
@@ -251,8 +288,13 @@ class Api:
         info = self.ctx.blobs.stat(source)
         if info is None:
             raise missing
-        return ObjectNotice(uri=info.uri, generation=info.generation, size=info.size,
-                            content_type=info.content_type, metadata=info.metadata)
+        return ObjectNotice(
+            uri=info.uri,
+            generation=info.generation,
+            size=info.size,
+            content_type=info.content_type,
+            metadata=info.metadata,
+        )
 
     def _tenant(self, key: ApiKey) -> Tenant:
         return self.tenants.get(key.tenant) or Tenant(key.tenant)
@@ -266,14 +308,24 @@ class Api:
         if len(idempotency) > 200:
             raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
         settings = self.ctx.settings
-        if (used := self.ctx.jobs.audio_used_today(tenant.name)) >= (limit := Tenants.audio_limit_s(settings, tenant)) > 0:
-            raise ApiError(429, "quota_exceeded", f"today's {limit / 3600:g} hours of audio are used "
-                                                  f"({used / 3600:.2f} h); the allowance renews at 00:00 UTC")
+        if (
+            (used := self.ctx.jobs.audio_used_today(tenant.name))
+            >= (limit := Tenants.audio_limit_s(settings, tenant))
+            > 0
+        ):
+            raise ApiError(
+                429,
+                "quota_exceeded",
+                f"today's {limit / 3600:g} hours of audio are used "
+                f"({used / 3600:.2f} h); the allowance renews at 00:00 UTC",
+            )
         # With the header a retried POST finds the first job; without it every POST is new.
         job_request = JobRequest(
-            key=f"api:{key.tenant}:{idempotency or uuid.uuid4().hex}", tenant=key.tenant,
+            key=f"api:{key.tenant}:{idempotency or uuid.uuid4().hex}",
+            tenant=key.tenant,
             request_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
-            max_active=Tenants.max_active_jobs(settings, tenant))
+            max_active=Tenants.max_active_jobs(settings, tenant),
+        )
         try:
             result = ingest(notice, self.ctx, choices, job_request)
         except IdempotencyKeyReused as exc:
@@ -285,8 +337,13 @@ class Api:
         if result.created:
             metrics.TENANT_JOBS.labels(metrics.tenant_label(tenant.name, known=True)).inc()
         rollback = (lambda: self.ctx.jobs.discard(job.id, job_request.key)) if result.created else None
-        return ApiResponse(202, {"id": job.id, "status": job.status.value, "status_url": f"{BASE}/{job.id}"},
-                           {"Location": f"{BASE}/{job.id}"}, events=announce(job), rollback=rollback)
+        return ApiResponse(
+            202,
+            {"id": job.id, "status": job.status.value, "status_url": f"{BASE}/{job.id}"},
+            {"Location": f"{BASE}/{job.id}"},
+            events=announce(job),
+            rollback=rollback,
+        )
 
     # --- reads and cancel ------------------------------------------------------------
     def _get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:

@@ -118,4 +118,3 @@ def loads_bounded(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if json_depth(text) > max_depth:
         raise ValueError(f"JSON nested deeper than {max_depth}")
     return json.loads(text)
-

@@ -9,10 +9,15 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "Invalid request (one code per bad field)", 401: "Missing or invalid API key",
-            404: "No such transcription (or another tenant's)", 409: "Not in a state that allows this",
-            413: "Body too large", 422: "Idempotency-Key reused with a different body (idempotency_key_reused)",
-            429: "Rate limited (rate_limited) or at a tenant quota (quota_exceeded); see Retry-After"}
+    text = {
+        400: "Invalid request (one code per bad field)",
+        401: "Missing or invalid API key",
+        404: "No such transcription (or another tenant's)",
+        409: "Not in a state that allows this",
+        413: "Body too large",
+        422: "Idempotency-Key reused with a different body (idempotency_key_reused)",
+        429: "Rate limited (rate_limited) or at a tenant quota (quota_exceeded); see Retry-After",
+    }
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
 
@@ -24,38 +29,62 @@ OPENAPI = {
     "components": {
         "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "kscribe keys create"}},
         "schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                "type": "object", "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-            "CreateTranscription": {
-                "type": "object", "required": ["source"], "additionalProperties": False,
+            "Error": {
+                "type": "object",
+                "required": ["error"],
                 "properties": {
-                    "source": {"type": "string", "description": "gs://bucket/object under one of the tenant's "
-                                                                "source prefixes (its own: <input>/tenants/<tenant>/); "
-                                                                "anything else answers source_not_found"},
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    }
+                },
+            },
+            "CreateTranscription": {
+                "type": "object",
+                "required": ["source"],
+                "additionalProperties": False,
+                "properties": {
+                    "source": {
+                        "type": "string",
+                        "description": "gs://bucket/object under one of the tenant's "
+                        "source prefixes (its own: <input>/tenants/<tenant>/); "
+                        "anything else answers source_not_found",
+                    },
                     "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "detected if omitted"},
                     "task": {"type": "string", "enum": list(TASKS)},
                     "model": {"type": "string", "description": "tiny.en, base, small, …"},
                     "formats": {"type": "array", "items": {"type": "string", "enum": list(ALL_FORMATS)}},
                     "callback_url": {"type": "string", "format": "uri"},
-                    "metadata": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 512},
-                                 "maxProperties": 32},
+                    "metadata": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string", "maxLength": 512},
+                        "maxProperties": 32,
+                    },
                 },
             },
-            "Accepted": {"type": "object", "required": ["id", "status", "status_url"],
-                         "properties": {"id": {"type": "string"}, "status": {"type": "string"},
-                                        "status_url": {"type": "string"}}},
+            "Accepted": {
+                "type": "object",
+                "required": ["id", "status", "status_url"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {"type": "string"},
+                    "status_url": {"type": "string"},
+                },
+            },
             "Transcription": {
                 "type": "object",
                 "properties": {
                     "id": {"type": "string"},
                     "status": {"type": "string", "enum": [s.value for s in JobStatus]},
                     "progress": {"type": "number", "minimum": 0, "maximum": 100},
-                    "source": {"type": "string"}, "model": {"type": "string"},
+                    "source": {"type": "string"},
+                    "model": {"type": "string"},
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
                     "error": {"type": ["object", "null"]},
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "chunks": {"type": "object"}, "callback": {"type": ["object", "null"]},
+                    "chunks": {"type": "object"},
+                    "callback": {"type": ["object", "null"]},
                 },
             },
         },
@@ -65,12 +94,25 @@ OPENAPI = {
         "/api/v1/transcriptions": {
             "post": {
                 "summary": "Create a transcription job",
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200},
-                                "description": "a retried POST with the same key returns the first job"}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/CreateTranscription"}}}},
-                "responses": {"202": {"description": "Accepted", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Accepted"}}}}, **_errors(400, 401, 413, 422, 429)},
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "schema": {"type": "string", "maxLength": 200},
+                        "description": "a retried POST with the same key returns the first job",
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateTranscription"}}},
+                },
+                "responses": {
+                    "202": {
+                        "description": "Accepted",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
+                    },
+                    **_errors(400, 401, 413, 422, 429),
+                },
             },
             "get": {
                 "summary": "List the caller's transcriptions, newest first",
@@ -79,36 +121,89 @@ OPENAPI = {
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
                     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                 ],
-                "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {
-                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Transcription"}},
-                        "next_cursor": {"type": ["string", "null"]}}}}}}, **_errors(400, 401, 429)},
+                "responses": {
+                    "200": {
+                        "description": "A page",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Transcription"},
+                                        },
+                                        "next_cursor": {"type": ["string", "null"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 429),
+                },
             },
         },
         "/api/v1/transcriptions/{id}": {
-            "get": {"summary": "Status, progress, timings, error and outputs", "parameters": [_ID],
-                    "responses": {"200": {"description": "The job", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Transcription"}}}}, **_errors(401, 404, 429)}},
-            "delete": {"summary": "Cancel: no later stage does more work for it", "parameters": [_ID],
-                       "responses": {"200": {"description": "Cancelled", "content": {"application/json": {
-                           "schema": {"$ref": "#/components/schemas/Transcription"}}}},
-                           **_errors(401, 404, 409, 429)}},
+            "get": {
+                "summary": "Status, progress, timings, error and outputs",
+                "parameters": [_ID],
+                "responses": {
+                    "200": {
+                        "description": "The job",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transcription"}}},
+                    },
+                    **_errors(401, 404, 429),
+                },
+            },
+            "delete": {
+                "summary": "Cancel: no later stage does more work for it",
+                "parameters": [_ID],
+                "responses": {
+                    "200": {
+                        "description": "Cancelled",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transcription"}}},
+                    },
+                    **_errors(401, 404, 409, 429),
+                },
+            },
         },
         "/api/v1/usage": {
-            "get": {"summary": "The caller's tenant: unfinished jobs and today's audio against its quotas",
-                    "responses": {"200": {"description": "Usage", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {
-                            "tenant": {"type": "string"}, "active_jobs": {"type": "integer"},
-                            "max_active_jobs": {"type": ["integer", "null"]},
-                            "audio_hours_today": {"type": "number"},
-                            "audio_hours_per_day": {"type": ["number", "null"]}}}}}},
-                        **_errors(401, 429)}},
+            "get": {
+                "summary": "The caller's tenant: unfinished jobs and today's audio against its quotas",
+                "responses": {
+                    "200": {
+                        "description": "Usage",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "tenant": {"type": "string"},
+                                        "active_jobs": {"type": "integer"},
+                                        "max_active_jobs": {"type": ["integer", "null"]},
+                                        "audio_hours_today": {"type": "number"},
+                                        "audio_hours_per_day": {"type": ["number", "null"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(401, 429),
+                },
+            },
         },
         "/api/v1/transcriptions/{id}/transcript": {
-            "get": {"summary": "Download the transcript", "parameters": [
-                _ID, {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(ALL_FORMATS)}}],
-                "responses": {"200": {"description": "The transcript in the asked format"},
-                              **_errors(400, 401, 404, 409, 429)}},
+            "get": {
+                "summary": "Download the transcript",
+                "parameters": [
+                    _ID,
+                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(ALL_FORMATS)}},
+                ],
+                "responses": {
+                    "200": {"description": "The transcript in the asked format"},
+                    **_errors(400, 401, 404, 409, 429),
+                },
+            },
         },
     },
 }

@@ -28,7 +28,9 @@ def _hash(token: str) -> str:
 
 
 def _key(key_hash: str, raw: dict[str, str]) -> ApiKey:
-    return ApiKey(key_hash[:12], raw["tenant"], raw.get("name", ""), float(raw["created_at"]), raw.get("revoked") == "1")
+    return ApiKey(
+        key_hash[:12], raw["tenant"], raw.get("name", ""), float(raw["created_at"]), raw.get("revoked") == "1"
+    )
 
 
 class ApiKeys:

@@ -26,9 +26,16 @@ Observer = Callable[[Event], None]
 
 
 class InProcessBus:
-    def __init__(self, ctx: Context, routes: dict[str, Handler] | None = None, attempts: int = 3,
-                 backoff_s: float = 0.5, dead_letter: DeadLetter | None = None,
-                 sleep: Callable[[float], None] = time.sleep, workers: int = 1):
+    def __init__(
+        self,
+        ctx: Context,
+        routes: dict[str, Handler] | None = None,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+        dead_letter: DeadLetter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        workers: int = 1,
+    ):
         self.ctx = ctx
         self.routes = dict(ROUTES if routes is None else routes)
         self.attempts = attempts

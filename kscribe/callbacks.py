@@ -86,8 +86,7 @@ class CallbackTarget:
         return host if self.port == (443 if self.scheme == "https" else 80) else f"{host}:{self.port}"
 
 
-def check_url(url: str, allow: Sequence[str] = (),
-              resolve: Callable[[str], list[str]] | None = None) -> CallbackTarget:
+def check_url(url: str, allow: Sequence[str] = (), resolve: Callable[[str], list[str]] | None = None) -> CallbackTarget:
     """Parse ``url`` and return what was checked, or raise ``CallbackRefused``.
 
     Refused: anything but ``http(s)://host[:port][/path][?query]`` written plainly (userinfo,
@@ -135,8 +134,10 @@ def _parse(url: object) -> tuple[str, str, int, str]:
     # way, so what the check reads and what a connection would use could differ: refuse instead.
     odd = next((c for c in url if not " " < c < "\x7f"), None)
     if odd is not None:
-        raise CallbackRefused(f"callback_url must not contain whitespace, control or non-ASCII characters "
-                              f"(found {odd!r}); percent-encode them")
+        raise CallbackRefused(
+            f"callback_url must not contain whitespace, control or non-ASCII characters "
+            f"(found {odd!r}); percent-encode them"
+        )
     if "\\" in url:
         raise CallbackRefused("callback_url must not contain backslashes")
     scheme, separator, rest = url.partition("://")
@@ -171,8 +172,9 @@ def _split_authority(authority: str, scheme: str) -> tuple[str, int]:
         if _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
             address = _ip(host)
             if address is None or address.version != 4 or str(address) != host:
-                raise CallbackRefused(f"callback_url host {host} is ambiguous: write IPv4 addresses as four "
-                                      f"decimal numbers")
+                raise CallbackRefused(
+                    f"callback_url host {host} is ambiguous: write IPv4 addresses as four decimal numbers"
+                )
         elif len(host) > 253 or not _HOST_NAME.fullmatch(host):
             raise CallbackRefused(f"callback_url host {host!r} is not a valid host name")
     if port_text is None:
@@ -204,9 +206,12 @@ def _allowed(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, 
 # IPv6 forms that carry an IPv4 address a gateway may forward to (ipaddress calls 6to4 and NAT64
 # addresses global whatever IPv4 address they embed), and reserved ranges it does not flag.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_ALSO_INTERNAL = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b:1::/48"),
-                  # SIIT's IPv4-translated addresses (RFC 2765): behind a translator, IPv4.
-                  ipaddress.ip_network("::ffff:0:0:0/96"))
+_ALSO_INTERNAL = (
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    # SIIT's IPv4-translated addresses (RFC 2765): behind a translator, IPv4.
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+)
 
 
 def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -236,11 +241,21 @@ class CallbackOutcome:
     final: bool = False
 
 
-def send(url: str, payload: dict[str, Any], secret: str, event_type: str, allow: Sequence[str] = (), attempts: int = 5,
-         backoff_s: float = 1.0, timeout_s: float = 10.0, deadline_s: float = 120.0,
-         sleep: Callable[[float], None] = time.sleep, resolve: Callable[[str], list[str]] | None = None,
-         connect: Callable[[tuple[str, int], float], socket.socket] | None = None,
-         ssl_context: ssl.SSLContext | None = None) -> CallbackOutcome:
+def send(
+    url: str,
+    payload: dict[str, Any],
+    secret: str,
+    event_type: str,
+    allow: Sequence[str] = (),
+    attempts: int = 5,
+    backoff_s: float = 1.0,
+    timeout_s: float = 10.0,
+    deadline_s: float = 120.0,
+    sleep: Callable[[float], None] = time.sleep,
+    resolve: Callable[[str], list[str]] | None = None,
+    connect: Callable[[tuple[str, int], float], socket.socket] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> CallbackOutcome:
     """POST ``payload`` signed, retrying 5xx, 429 and network errors with exponential backoff.
 
     Before each attempt the URL is checked again (``check_url`` with ``allow``/``resolve``) and
@@ -264,12 +279,27 @@ def send(url: str, payload: dict[str, Any], secret: str, event_type: str, allow:
             metrics.CALLBACKS.labels("refused").inc()
             return CallbackOutcome(False, attempt - 1, 0, str(exc), final=True)
         address = target.addresses[(attempt - 1) % len(target.addresses)]
-        headers = {"Host": target.authority, "Content-Type": "application/json",
-                   SIGNATURE_HEADER: sign(secret, int(time.time()), body), EVENT_HEADER: event_type,
-                   "User-Agent": "kscribe-callback/1", "Connection": "close"}
+        headers = {
+            "Host": target.authority,
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(secret, int(time.time()), body),
+            EVENT_HEADER: event_type,
+            "User-Agent": "kscribe-callback/1",
+            "Connection": "close",
+        }
         try:
-            code, error = _post(target, address, body, headers, min(time.monotonic() + timeout_s, give_up_at),
-                                connect or _open, ssl_context), ""
+            code, error = (
+                _post(
+                    target,
+                    address,
+                    body,
+                    headers,
+                    min(time.monotonic() + timeout_s, give_up_at),
+                    connect or _open,
+                    ssl_context,
+                ),
+                "",
+            )
         except (OSError, http.client.HTTPException, _ResponseTooLarge) as exc:
             metrics.CALLBACKS.labels("error").inc()
             code, error = 0, _describe(exc)
@@ -294,8 +324,15 @@ class _ResponseTooLarge(Exception):
     pass
 
 
-def _post(target: CallbackTarget, address: str, body: bytes, headers: dict[str, str], deadline: float,
-          connect: Callable[[tuple[str, int], float], socket.socket], context: ssl.SSLContext | None) -> int:
+def _post(
+    target: CallbackTarget,
+    address: str,
+    body: bytes,
+    headers: dict[str, str],
+    deadline: float,
+    connect: Callable[[tuple[str, int], float], socket.socket],
+    context: ssl.SSLContext | None,
+) -> int:
     """One attempt: the response's status code. Only the status line and headers are read."""
     sock = connect((address, target.port), _remaining(deadline))
     try:
@@ -303,7 +340,8 @@ def _post(target: CallbackTarget, address: str, body: bytes, headers: dict[str, 
             # SNI and certificate verification for the name the tenant gave, on a connection to
             # the address that was checked.
             sock = (context or _default_context()).wrap_socket(
-                sock, server_hostname=target.host, do_handshake_on_connect=False)
+                sock, server_hostname=target.host, do_handshake_on_connect=False
+            )
             _handshake(sock, deadline)
         connection = http.client.HTTPConnection(address, target.port)
         connection.sock = _DeadlineSocket(sock, deadline)  # http.client sends and reads through it
@@ -374,7 +412,7 @@ class _DeadlineSocket:
         view = memoryview(data)
         while view:
             self._sock.settimeout(_remaining(self._deadline))
-            view = view[self._sock.send(view[:65536]):]
+            view = view[self._sock.send(view[:65536]) :]
 
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self._sock, self._deadline), _READ_BUFFER_BYTES)

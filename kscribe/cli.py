@@ -35,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
 
-    submit = sub.add_parser("submit", help="upload files to the input bucket of a running stack (Procfile) "
-                                           "and follow their jobs")
+    submit = sub.add_parser(
+        "submit", help="upload files to the input bucket of a running stack (Procfile) and follow their jobs"
+    )
     submit.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     submit.add_argument("--model")
     submit.add_argument("--language")
@@ -46,16 +47,23 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
     keys = sub.add_parser("keys", help="manage API keys (stored hashed in Redis, each bound to a tenant)")
-    keys.add_argument("--embedded", action="store_true",
-                      help="use the embedded Redis even though this directory has a stack's .env")
+    keys.add_argument(
+        "--embedded", action="store_true", help="use the embedded Redis even though this directory has a stack's .env"
+    )
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create", help="create a key; the token is printed once (a new tenant's "
-                                                "callback secret too)")
+    create = keys_sub.add_parser(
+        "create", help="create a key; the token is printed once (a new tenant's callback secret too)"
+    )
     create.add_argument("--tenant", required=True)
     create.add_argument("--name", default="")
-    create.add_argument("--source", action="append", default=[], metavar="PREFIX",
-                        help="let the tenant also use sources under gs://bucket/prefix/ (repeatable; its own "
-                             "upload prefix <input>/tenants/<tenant>/ is always allowed)")
+    create.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="let the tenant also use sources under gs://bucket/prefix/ (repeatable; its own "
+        "upload prefix <input>/tenants/<tenant>/ is always allowed)",
+    )
     keys_sub.add_parser("list", help="list keys (ids, tenants, state; never tokens)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
@@ -146,18 +154,29 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
+
     try:
         from kscribe_stack.submit import upload_and_notify
     except ModuleNotFoundError as exc:
         if exc.name != "kscribe_stack" and not (exc.name or "").startswith("kscribe_stack."):
             raise
-        print("kscribe: submit needs the development stack: pip install 'kscribe[stack]' "
-              "(from a kscribe checkout)", file=sys.stderr)
+        print(
+            "kscribe: submit needs the development stack: pip install 'kscribe[stack]' (from a kscribe checkout)",
+            file=sys.stderr,
+        )
         return 2
 
     ctx = Context.create(settings)
-    metadata = {k: v for k, v in {META_MODEL: args.model, META_LANGUAGE: args.language, META_TASK: args.task,
-                                  META_FORMATS: args.formats}.items() if v}
+    metadata = {
+        k: v
+        for k, v in {
+            META_MODEL: args.model,
+            META_LANGUAGE: args.language,
+            META_TASK: args.task,
+            META_FORMATS: args.formats,
+        }.items()
+        if v
+    }
     keys, failed = [], 0
     for video in args.videos:
         try:
@@ -217,10 +236,12 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
 
     stack_redis = _stack_redis(settings)
     if stack_redis and not args.embedded:
-        print(f"kscribe: this directory's .env runs a stack on {stack_redis}, but REDIS_URL is not set here, so "
-              "the key would go into kscribe's private embedded Redis, which the stack never reads. Run "
-              "`set -a; . ./.env; set +a` first (or `make keys TENANT=...`), or pass --embedded to mean it.",
-              file=sys.stderr)
+        print(
+            f"kscribe: this directory's .env runs a stack on {stack_redis}, but REDIS_URL is not set here, so "
+            "the key would go into kscribe's private embedded Redis, which the stack never reads. Run "
+            "`set -a; . ./.env; set +a` first (or `make keys TENANT=...`), or pass --embedded to mean it.",
+            file=sys.stderr,
+        )
         return 2
     client = connect(settings)
     keys = ApiKeys(client)
@@ -251,8 +272,10 @@ def _tenants(args: argparse.Namespace, settings: Settings) -> int:
     tenants = Tenants(connect(settings))
     if args.tenants_command == "rotate-secret":
         print(tenants.rotate_secret(args.tenant))
-        print(f"tenant {args.tenant}: callbacks are signed with the secret above from now on (shown only now)",
-              file=sys.stderr)
+        print(
+            f"tenant {args.tenant}: callbacks are signed with the secret above from now on (shown only now)",
+            file=sys.stderr,
+        )
         return 0
     if args.tenants_command == "set":
         tenants.set_limits(args.tenant, args.max_active_jobs, args.audio_hours_per_day)
@@ -264,8 +287,10 @@ def _tenants(args: argparse.Namespace, settings: Settings) -> int:
         if tenant is None:
             continue
         sources = ", ".join((upload_prefix(settings, name), *tenant.sources))
-        print(f"{name:<20} jobs ≤ {Tenants.max_active_jobs(settings, tenant) or '∞'}, "
-              f"audio ≤ {Tenants.audio_limit_s(settings, tenant) / 3600 or '∞'} h/day, sources: {sources}")
+        print(
+            f"{name:<20} jobs ≤ {Tenants.max_active_jobs(settings, tenant) or '∞'}, "
+            f"audio ≤ {Tenants.audio_limit_s(settings, tenant) / 3600 or '∞'} h/day, sources: {sources}"
+        )
     return 0
 
 
@@ -281,8 +306,10 @@ def _usage(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(views, indent=1))
         return 0
     for v in views:
-        print(f"{v['tenant']:<20} active jobs {v['active_jobs']}/{v['max_active_jobs'] or '∞'}, "
-              f"audio today {v['audio_hours_today']:.2f}/{v['audio_hours_per_day'] or '∞'} h")
+        print(
+            f"{v['tenant']:<20} active jobs {v['active_jobs']}/{v['max_active_jobs'] or '∞'}, "
+            f"audio today {v['audio_hours_today']:.2f}/{v['audio_hours_per_day'] or '∞'} h"
+        )
     return 0
 
 
@@ -298,12 +325,21 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         settings = Settings.from_env()
-        commands = {"run": _run, "submit": _submit, "keys": _keys, "tenants": _tenants, "usage": _usage,
-                    "status": _status}
+        commands = {
+            "run": _run,
+            "submit": _submit,
+            "keys": _keys,
+            "tenants": _tenants,
+            "usage": _usage,
+            "status": _status,
+        }
         return commands[args.command](args, settings)
     except ConfigError as exc:
         print(f"kscribe: {exc}", file=sys.stderr)

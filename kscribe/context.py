@@ -45,9 +45,14 @@ class Context:
     progress: Progress = field(default_factory=NoProgress)
 
     @classmethod
-    def create(cls, settings: Settings, client: redis.Redis | None = None,
-               transcriber: Transcriber | None = None, blobs: Blobs | None = None,
-               progress: Progress | None = None) -> Context:
+    def create(
+        cls,
+        settings: Settings,
+        client: redis.Redis | None = None,
+        transcriber: Transcriber | None = None,
+        blobs: Blobs | None = None,
+        progress: Progress | None = None,
+    ) -> Context:
         if client is None:
             from kscribe.embedded_redis import connect
 

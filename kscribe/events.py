@@ -52,5 +52,6 @@ def job_completed(data: dict[str, Any]) -> Event:
 
 
 def job_failed(job_id: str, stage: str, reason: str) -> Event:
-    return Event(JOB_FAILED, {"job_id": job_id, "stage": stage, "reason": reason},
-                 id=f"{job_id}/failed", subject=job_id)
+    return Event(
+        JOB_FAILED, {"job_id": job_id, "stage": stage, "reason": reason}, id=f"{job_id}/failed", subject=job_id
+    )

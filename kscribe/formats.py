@@ -45,8 +45,7 @@ def render_json(t: Transcript) -> str:
 
 def render_srt(t: Transcript) -> str:
     blocks = [
-        f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n"
-        for i, s in enumerate(_cues(t), 1)
+        f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n" for i, s in enumerate(_cues(t), 1)
     ]
     return "\n".join(blocks)
 
@@ -62,8 +61,10 @@ def render_txt(t: Transcript) -> str:
 
 def render_tsv(t: Transcript) -> str:
     # Whisper's TSV: integer milliseconds, tabs in text replaced so columns stay columns.
-    rows = [f"{int(round(s.start * 1000))}\t{int(round(s.end * 1000))}\t{s.text.strip().replace(chr(9), ' ')}"
-            for s in _cues(t)]
+    rows = [
+        f"{int(round(s.start * 1000))}\t{int(round(s.end * 1000))}\t{s.text.strip().replace(chr(9), ' ')}"
+        for s in _cues(t)
+    ]
     return "start\tend\ttext\n" + "".join(r + "\n" for r in rows)
 
 

@@ -61,8 +61,12 @@ def _failed(ctx: Context, job_id: str, stage: str, error: Exception, metric_reas
 
 
 # What a published event says about its job, recorded once the publish succeeded.
-ANNOUNCES = {events.JOB_CREATED: "created", events.JOB_TRANSCRIBED: "transcribed",
-             events.JOB_COMPLETED: "completed", events.JOB_FAILED: "failed"}
+ANNOUNCES = {
+    events.JOB_CREATED: "created",
+    events.JOB_TRANSCRIBED: "transcribed",
+    events.JOB_COMPLETED: "completed",
+    events.JOB_FAILED: "failed",
+}
 
 
 def record_announced(published: list[Event], ctx: Context) -> None:
@@ -152,18 +156,34 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
         return _failed(ctx, job_id, "publish", exc)
     if job.status is not JobStatus.SUCCEEDED or "completed" in job.announced:
         return []
-    return [events.job_completed({
-        "job_id": job.id, "source": job.source_uri, "outputs": job.outputs,
-        "duration_s": job.duration_s, "language": job.detected_language, "model": job.model,
-    })]
+    return [
+        events.job_completed(
+            {
+                "job_id": job.id,
+                "source": job.source_uri,
+                "outputs": job.outputs,
+                "duration_s": job.duration_s,
+                "language": job.detected_language,
+                "model": job.model,
+            }
+        )
+    ]
 
 
 def callback_payload(event_type: str, job: Job) -> dict[str, Any]:
     """What a callback receiver gets: enough to act without calling back."""
     return {
-        "type": event_type, "job_id": job.id, "status": job.status.value, "source": job.source_uri,
-        "outputs": job.outputs, "duration_s": job.duration_s, "language": job.detected_language,
-        "model": job.model, "error": job.error, "failed_stage": job.failed_stage, "metadata": job.metadata,
+        "type": event_type,
+        "job_id": job.id,
+        "status": job.status.value,
+        "source": job.source_uri,
+        "outputs": job.outputs,
+        "duration_s": job.duration_s,
+        "language": job.detected_language,
+        "model": job.model,
+        "error": job.error,
+        "failed_stage": job.failed_stage,
+        "metadata": job.metadata,
     }
 
 
@@ -188,17 +208,29 @@ def on_job_finished(event: Event, ctx: Context) -> list[Event]:
     if job is None or not job.callback_url or job.callback_status == "delivered":
         return []
     if job.status is not _FINISHED_STATUS.get(event.type):
-        return _rejected(event, EventRejected("mismatch", f"job {job.id} is {job.status.value}, not as {event.type} says"))
+        return _rejected(
+            event, EventRejected("mismatch", f"job {job.id} is {job.status.value}, not as {event.type} says")
+        )
     settings = ctx.settings
     secret = _callback_secret(job, ctx)
     if not secret:
         outcome = callbacks.CallbackOutcome(False, 0, 0, "no callback secret configured for this job's tenant")
     else:
-        outcome = callbacks.send(job.callback_url, callback_payload(event.type, job), secret,
-                                 event.type, allow=settings.callback_allow, attempts=settings.callback_attempts,
-                                 backoff_s=settings.callback_backoff_s)
-    ctx.jobs.update(job.id, callback_status="delivered" if outcome.delivered else "failed",
-                    callback_attempts=job.callback_attempts + outcome.attempts, callback_error=outcome.error)
+        outcome = callbacks.send(
+            job.callback_url,
+            callback_payload(event.type, job),
+            secret,
+            event.type,
+            allow=settings.callback_allow,
+            attempts=settings.callback_attempts,
+            backoff_s=settings.callback_backoff_s,
+        )
+    ctx.jobs.update(
+        job.id,
+        callback_status="delivered" if outcome.delivered else "failed",
+        callback_attempts=job.callback_attempts + outcome.attempts,
+        callback_error=outcome.error,
+    )
     if outcome.delivered or outcome.final:
         ctx.jobs.callback_due_at(job.id, None)
     else:
@@ -211,7 +243,9 @@ def on_job_finished(event: Event, ctx: Context) -> list[Event]:
 def callback_resend_delay(settings: Settings, attempts_so_far: int) -> float:
     """When to try an undelivered callback again: doubling from the base lease, at most an
     hour apart, for as long as the re-send window lasts."""
-    return min(3600.0, float(settings.redrive_after_s) * 2.0 ** min(attempts_so_far // max(1, settings.callback_attempts), 6))
+    return min(
+        3600.0, float(settings.redrive_after_s) * 2.0 ** min(attempts_so_far // max(1, settings.callback_attempts), 6)
+    )
 
 
 _STAGE_OF = {events.JOB_CREATED: "extract", events.CHUNK_READY: "transcribe", events.JOB_TRANSCRIBED: "publish"}
@@ -224,8 +258,13 @@ def _at_step(event: Event, job: Job, ctx: Context) -> bool:
         return job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING)
     if event.type == events.CHUNK_READY:
         index = event.data.get("index")
-        return (job.status is JobStatus.TRANSCRIBING and isinstance(index, int) and not isinstance(index, bool)
-                and 0 <= index < job.chunks_total and not ctx.jobs.chunk_done(job.id, index))
+        return (
+            job.status is JobStatus.TRANSCRIBING
+            and isinstance(index, int)
+            and not isinstance(index, bool)
+            and 0 <= index < job.chunks_total
+            and not ctx.jobs.chunk_done(job.id, index)
+        )
     if event.type == events.JOB_TRANSCRIBED:
         return job.status in (JobStatus.TRANSCRIBING, JobStatus.PUBLISHING) and job.chunks_done >= job.chunks_total > 0
     return False
@@ -252,8 +291,9 @@ def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
     stage = _STAGE_OF.get(event.type, "delivery")
     # The detail (a status code, the subscriber's answer) is the operator's: logged, not shown.
     log.error("job %s: gave up delivering %s: %s", job_id, event.type, reason)
-    return _failed(ctx, job_id, stage, InputError(f"the {stage} step kept failing and was given up after its retries"),
-                   "delivery")
+    return _failed(
+        ctx, job_id, stage, InputError(f"the {stage} step kept failing and was given up after its retries"), "delivery"
+    )
 
 
 ROUTES: dict[str, Handler] = {

@@ -49,8 +49,9 @@ def cached(check: Check, ttl_s: float) -> Check:
     return run
 
 
-def checks_for(ctx_factory: Callable[[], Context], *, buckets: bool = True, ffmpeg: bool = False,
-               disk: bool = False) -> dict[str, Check]:
+def checks_for(
+    ctx_factory: Callable[[], Context], *, buckets: bool = True, ffmpeg: bool = False, disk: bool = False
+) -> dict[str, Check]:
     """The standard checks a function needs. ``ctx_factory`` is called per check, so a
     context that fails to build (Redis down at start) fails the check instead of the import."""
 

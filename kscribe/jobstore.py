@@ -148,6 +148,7 @@ redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2])
 return n
 """
 
+
 class _Client(KeyValue, Protocol):
     """The further Redis commands job records need (answers decoded, as in ``KeyValue``)."""
 
@@ -222,9 +223,9 @@ def _decode(raw: dict[str, str]) -> Job:
         else:
             values[name] = text
     values["timings"] = {
-        k[len(_TIMING_PREFIX):]: round(float(v), 3) for k, v in raw.items() if k.startswith(_TIMING_PREFIX)
+        k[len(_TIMING_PREFIX) :]: round(float(v), 3) for k, v in raw.items() if k.startswith(_TIMING_PREFIX)
     }
-    values["announced"] = frozenset(k[len(_ANNOUNCED_PREFIX):] for k in raw if k.startswith(_ANNOUNCED_PREFIX))
+    values["announced"] = frozenset(k[len(_ANNOUNCED_PREFIX) :] for k in raw if k.startswith(_ANNOUNCED_PREFIX))
     return Job(**values)
 
 
@@ -253,13 +254,20 @@ class JobStore:
         record.update(created_at=now, updated_at=now)
         tenant = job.tenant
         job_id, created = self._create(
-            keys=[keys.object_job(dedupe_key), keys.job(job.id), keys.active_jobs(), keys.tenant_jobs(tenant),
-                  keys.tenant_active(tenant), keys.tenant_status_jobs(tenant, job.status.value)],
+            keys=[
+                keys.object_job(dedupe_key),
+                keys.job(job.id),
+                keys.active_jobs(),
+                keys.tenant_jobs(tenant),
+                keys.tenant_active(tenant),
+                keys.tenant_status_jobs(tenant, job.status.value),
+            ],
             args=[job.id, self.retention_s, now, tenant, max_active, *_flatten(record)],
         )
         if created == -1:
-            raise QuotaExceeded(f"tenant {tenant} already has {max_active} unfinished jobs; "
-                                "wait for one to finish or cancel one")
+            raise QuotaExceeded(
+                f"tenant {tenant} already has {max_active} unfinished jobs; wait for one to finish or cancel one"
+            )
         return self.require(job_id), bool(created)
 
     def job_id_for(self, dedupe_key: str) -> str | None:
@@ -280,9 +288,10 @@ class JobStore:
     def advance(self, job_id: str, status: JobStatus, **values: Any) -> bool:
         """Move the job to ``status`` (setting ``values``) unless that would go backwards
         or leave a terminal state. True if applied."""
-        applied = self._advance(keys=[keys.job(job_id), keys.active_jobs(), job_id, keys.callbacks_due()],
-                                args=[status.value, self.clock(), keys.tenant(""), self.retention_s,
-                                      *_flatten(values)])
+        applied = self._advance(
+            keys=[keys.job(job_id), keys.active_jobs(), job_id, keys.callbacks_due()],
+            args=[status.value, self.clock(), keys.tenant(""), self.retention_s, *_flatten(values)],
+        )
         return bool(applied == 1)
 
     def fail(self, job_id: str, reason: str, stage: str) -> bool:
@@ -364,8 +373,10 @@ class JobStore:
         """Count the job's audio against the tenant's allowance for today (UTC), once per job.
         False, with nothing counted, if it would take the day past ``limit_s`` (0: no limit)."""
         day = time.strftime("%Y%m%d", time.gmtime(self.clock()))
-        total = self._record_usage(keys=[keys.job(job_id), keys.tenant_audio_day(tenant, day)],
-                                   args=[round(audio_s * 1000), 3 * 24 * 3600, round(limit_s * 1000)])
+        total = self._record_usage(
+            keys=[keys.job(job_id), keys.tenant_audio_day(tenant, day)],
+            args=[round(audio_s * 1000), 3 * 24 * 3600, round(limit_s * 1000)],
+        )
         return int(total) != -1
 
     def audio_used_today(self, tenant: str) -> float:
@@ -396,4 +407,3 @@ class JobStore:
             pipe.zrem(keys.tenant_active(job.tenant), job_id)
             pipe.zrem(keys.tenant_status_jobs(job.tenant, job.status.value), job_id)
         pipe.execute()
-

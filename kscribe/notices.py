@@ -30,10 +30,13 @@ def check_metadata(metadata: dict[str, str]) -> None:
     """Raise ``InputError`` unless ``metadata`` is within the limits (it rides on every event,
     callback and job view)."""
     if len(metadata) > MAX_METADATA_KEYS or any(
-            len(k) > MAX_METADATA_KEY or len(v) > MAX_METADATA_VALUE or k.startswith("kscribe-")
-            for k, v in metadata.items()):
-        raise InputError(f"metadata: at most {MAX_METADATA_KEYS} keys of ≤{MAX_METADATA_KEY} characters "
-                         f"(not starting kscribe-) with values of ≤{MAX_METADATA_VALUE}")
+        len(k) > MAX_METADATA_KEY or len(v) > MAX_METADATA_VALUE or k.startswith("kscribe-")
+        for k, v in metadata.items()
+    ):
+        raise InputError(
+            f"metadata: at most {MAX_METADATA_KEYS} keys of ≤{MAX_METADATA_KEY} characters "
+            f"(not starting kscribe-) with values of ≤{MAX_METADATA_VALUE}"
+        )
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ class Transcriber(Protocol):
         """Have the model ``options`` name in memory (a function's readiness waits on it)."""
         ...
 
-    def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
-                   on_progress: ProgressCallback | None = None) -> Recognition: ...
+    def transcribe(
+        self, audio: np.ndarray, options: TranscribeOptions, on_progress: ProgressCallback | None = None
+    ) -> Recognition: ...
 
 
 class KeyValue(Protocol):
@@ -48,8 +49,9 @@ class KeyValue(Protocol):
     def hgetall(self, name: str) -> Any: ...
 
     # Mapping's key type is invariant: Any lets redis-py's wider field type fit.
-    def hset(self, name: str, key: str | None = None, value: str | None = None,
-             mapping: Mapping[Any, Any] | None = None) -> Any: ...
+    def hset(
+        self, name: str, key: str | None = None, value: str | None = None, mapping: Mapping[Any, Any] | None = None
+    ) -> Any: ...
 
     def hsetnx(self, name: str, key: str, value: str) -> Any: ...
 

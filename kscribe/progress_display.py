@@ -29,8 +29,12 @@ class TerminalProgress:
             if bar is None:
                 # A position only when bars stack (parallel chunks): it makes tqdm move the cursor.
                 bar = self._bars[key] = tqdm(
-                    total=round(total_s, 1), unit="s", desc=f"[{job_id[:8]}] transcribe chunk {index + 1}/{count}",
-                    file=self.stream, leave=True, position=len(self._bars) or None,
+                    total=round(total_s, 1),
+                    unit="s",
+                    desc=f"[{job_id[:8]}] transcribe chunk {index + 1}/{count}",
+                    file=self.stream,
+                    leave=True,
+                    position=len(self._bars) or None,
                     bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}]",
                 )
             bar.n = round(min(done_s, total_s), 1)

@@ -20,8 +20,13 @@ WINDOW_S = 60
 
 
 class RateLimiter:
-    def __init__(self, client: KeyValue, per_minute: int, clock: Callable[[], float] = time.time,
-                 key_for: Callable[[str, int], str] = keys.rate_window):
+    def __init__(
+        self,
+        client: KeyValue,
+        per_minute: int,
+        clock: Callable[[], float] = time.time,
+        key_for: Callable[[str, int], str] = keys.rate_window,
+    ):
         self.per_minute = per_minute
         self.clock = clock
         self.key_for = key_for

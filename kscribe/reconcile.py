@@ -31,8 +31,12 @@ from kscribe.values import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
-_STAGE = {JobStatus.QUEUED: "extract", JobStatus.EXTRACTING: "extract", JobStatus.TRANSCRIBING: "transcribe",
-          JobStatus.PUBLISHING: "publish"}
+_STAGE = {
+    JobStatus.QUEUED: "extract",
+    JobStatus.EXTRACTING: "extract",
+    JobStatus.TRANSCRIBING: "transcribe",
+    JobStatus.PUBLISHING: "publish",
+}
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,11 @@ class Pass:
 
 
 def base_lease(settings: Settings, stage: str) -> float:
-    override = {"extract": settings.redrive_extract_s, "transcribe": settings.redrive_transcribe_s,
-                "publish": settings.redrive_publish_s}.get(stage, 0.0)
+    override = {
+        "extract": settings.redrive_extract_s,
+        "transcribe": settings.redrive_transcribe_s,
+        "publish": settings.redrive_publish_s,
+    }.get(stage, 0.0)
     return override or settings.redrive_after_s
 
 
@@ -98,8 +105,15 @@ def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: 
         if ctx.jobs.note_redrive(job.id, now) < 0:
             continue  # expired meanwhile
         metrics.REDRIVES.labels(stage).inc()
-        log.warning("job %s quiet at %s since %.0f s: re-driving (%d event(s), re-drive %d of %d)", job.id, stage,
-                    now - max(job.updated_at, job.redriven_at), len(driving), job.redrives + 1, settings.max_redrives)
+        log.warning(
+            "job %s quiet at %s since %.0f s: re-driving (%d event(s), re-drive %d of %d)",
+            job.id,
+            stage,
+            now - max(job.updated_at, job.redriven_at),
+            len(driving),
+            job.redrives + 1,
+            settings.max_redrives,
+        )
         result.redriven[job.id] = stage
         result.events.extend(driving)
 
@@ -118,9 +132,12 @@ def _resend_callbacks(ctx: Context, now: float, result: Pass) -> None:
             continue  # the first send is still notify's to make
         if now > job.updated_at + settings.callback_resend_s:
             ctx.jobs.callback_due_at(job_id, None)
-            ctx.jobs.update(job.id, callback_status="failed",
-                            callback_error=(job.callback_error + "; " if job.callback_error else "")
-                            + f"gave up re-sending after {settings.callback_resend_s:g} s")
+            ctx.jobs.update(
+                job.id,
+                callback_status="failed",
+                callback_error=(job.callback_error + "; " if job.callback_error else "")
+                + f"gave up re-sending after {settings.callback_resend_s:g} s",
+            )
             continue
         # notify reschedules it when this attempt fails too; until then, not again this soon.
         ctx.jobs.callback_due_at(job_id, now + base_lease(settings, "notify"))
@@ -132,8 +149,16 @@ def _resend_callbacks(ctx: Context, now: float, result: Pass) -> None:
 def _finished_event(job: Job) -> Event:
     if job.status is JobStatus.FAILED:
         return events.job_failed(job.id, job.failed_stage, job.error)
-    return events.job_completed({"job_id": job.id, "source": job.source_uri, "outputs": job.outputs,
-                                 "duration_s": job.duration_s, "language": job.detected_language, "model": job.model})
+    return events.job_completed(
+        {
+            "job_id": job.id,
+            "source": job.source_uri,
+            "outputs": job.outputs,
+            "duration_s": job.duration_s,
+            "language": job.detected_language,
+            "model": job.model,
+        }
+    )
 
 
 def reconcile(ctx: Context, now: float | None = None, only: Iterable[str] | None = None) -> Pass:

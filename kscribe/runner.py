@@ -24,8 +24,13 @@ class LocalPipeline:
         self.ctx = ctx
         self._stems: set[str] = set()
         self._jobs: list[str] = []
-        self.bus = InProcessBus(ctx, attempts=attempts, backoff_s=backoff_s, dead_letter=self._dead_letter,
-                                workers=ctx.settings.parallel_chunks)
+        self.bus = InProcessBus(
+            ctx,
+            attempts=attempts,
+            backoff_s=backoff_s,
+            dead_letter=self._dead_letter,
+            workers=ctx.settings.parallel_chunks,
+        )
 
     def _dead_letter(self, event: Event, error: Exception) -> None:
         for produced in on_dead_letter(event, self.ctx, str(error) or type(error).__name__):
@@ -38,14 +43,20 @@ class LocalPipeline:
         info = self.ctx.blobs.stat(source)
         if info is None:
             raise SourceNotFound(f"no such file: {source}")
-        notice = ObjectNotice(uri=info.uri, generation=info.generation, size=info.size,
-                              content_type=info.content_type, metadata=info.metadata)
+        notice = ObjectNotice(
+            uri=info.uri,
+            generation=info.generation,
+            size=info.size,
+            content_type=info.content_type,
+            metadata=info.metadata,
+        )
         # Outputs land flat in the chosen directory, as the user asked; a second file of the
         # same name in one run keeps its extension (talk.mp4 → talk.srt, talk.mkv → talk.mkv.srt).
         stem = path.stem if path.stem not in self._stems else path.name
         self._stems.add(stem)
-        request = JobRequest(key=uuid.uuid4().hex, output_uri=self.ctx.settings.output_uri, output_stem=stem,
-                             trusted=True)
+        request = JobRequest(
+            key=uuid.uuid4().hex, output_uri=self.ctx.settings.output_uri, output_stem=stem, trusted=True
+        )
         result = ingest(notice, self.ctx, choices or JobChoices(), request)
         if result.job is not None:
             self._jobs.append(result.job.id)

@@ -138,8 +138,12 @@ def sweep(scratch_dir: Path) -> list[Path]:
                 continue
             removed.append(entry)
     if removed:
-        log.info("removed %d scratch director%s left by stopped processes in %s", len(removed),
-                 "y" if len(removed) == 1 else "ies", root)
+        log.info(
+            "removed %d scratch director%s left by stopped processes in %s",
+            len(removed),
+            "y" if len(removed) == 1 else "ies",
+            root,
+        )
     return removed
 
 

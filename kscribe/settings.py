@@ -20,7 +20,33 @@ from kscribe.values import TASKS
 
 # Names (lower-case, by extension) and MIME families that ingest accepts as media.
 MEDIA_EXTENSIONS = frozenset(
-    ["3gp", "aac", "avi", "flac", "flv", "m2ts", "m4a", "m4v", "mkv", "mov", "mp3", "mp4", "mpeg", "mpg", "mts", "mxf", "oga", "ogg", "ogv", "opus", "ts", "wav", "webm", "wma", "wmv"]
+    [
+        "3gp",
+        "aac",
+        "avi",
+        "flac",
+        "flv",
+        "m2ts",
+        "m4a",
+        "m4v",
+        "mkv",
+        "mov",
+        "mp3",
+        "mp4",
+        "mpeg",
+        "mpg",
+        "mts",
+        "mxf",
+        "oga",
+        "ogg",
+        "ogv",
+        "opus",
+        "ts",
+        "wav",
+        "webm",
+        "wma",
+        "wmv",
+    ]
 )
 
 
@@ -234,8 +260,11 @@ class Settings:
         for attr, name in flags.items():
             if env.get(name):
                 values[attr] = _bool(name, env[name])
-        for attr, name in {"model": "KSCRIBE_MODEL", "device": "KSCRIBE_DEVICE",
-                           "compute_type": "KSCRIBE_COMPUTE_TYPE"}.items():
+        for attr, name in {
+            "model": "KSCRIBE_MODEL",
+            "device": "KSCRIBE_DEVICE",
+            "compute_type": "KSCRIBE_COMPUTE_TYPE",
+        }.items():
             if env.get(name):
                 values[attr] = env[name]
         if env.get("K_SINK"):
@@ -258,9 +287,13 @@ class Settings:
             values["task"] = env["KSCRIBE_TASK"]
         if env.get("KSCRIBE_FORMATS"):
             values["formats"] = parse_formats(env["KSCRIBE_FORMATS"])
-        for attr, name in {"internal_host": "KSCRIBE_INTERNAL_HOST", "event_auth": "KSCRIBE_EVENT_AUTH",
-                           "event_jwks_url": "KSCRIBE_EVENT_JWKS_URL", "event_issuer": "KSCRIBE_EVENT_ISSUER",
-                           "event_audience": "KSCRIBE_EVENT_AUDIENCE"}.items():
+        for attr, name in {
+            "internal_host": "KSCRIBE_INTERNAL_HOST",
+            "event_auth": "KSCRIBE_EVENT_AUTH",
+            "event_jwks_url": "KSCRIBE_EVENT_JWKS_URL",
+            "event_issuer": "KSCRIBE_EVENT_ISSUER",
+            "event_audience": "KSCRIBE_EVENT_AUDIENCE",
+        }.items():
             if env.get(name):
                 values[attr] = env[name].strip()
         if env.get("KSCRIBE_EVENT_SENDERS"):
@@ -290,9 +323,15 @@ class Settings:
         if self.event_auth not in ("", "oidc"):
             raise ConfigError(f"KSCRIBE_EVENT_AUTH must be empty or oidc, not {self.event_auth!r}")
         if self.event_auth == "oidc":
-            missing = [name for name, value in (
-                ("KSCRIBE_EVENT_JWKS_URL", self.event_jwks_url), ("KSCRIBE_EVENT_ISSUER", self.event_issuer),
-                ("KSCRIBE_EVENT_AUDIENCE", self.event_audience), ("KSCRIBE_EVENT_SENDERS", self.event_senders))
-                if not value]
+            missing = [
+                name
+                for name, value in (
+                    ("KSCRIBE_EVENT_JWKS_URL", self.event_jwks_url),
+                    ("KSCRIBE_EVENT_ISSUER", self.event_issuer),
+                    ("KSCRIBE_EVENT_AUDIENCE", self.event_audience),
+                    ("KSCRIBE_EVENT_SENDERS", self.event_senders),
+                )
+                if not value
+            ]
             if missing:
                 raise ConfigError(f"KSCRIBE_EVENT_AUTH=oidc needs {', '.join(missing)}")

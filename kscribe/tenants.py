@@ -48,8 +48,8 @@ def tenant_of_upload(settings: Settings, uri: str) -> str:
     base = join(settings.input_uri, "tenants") + "/"
     if not uri.startswith(base):
         return ""
-    name = uri[len(base):].split("/", 1)[0]
-    return name if NAME.fullmatch(name) and "/" in uri[len(base):] else ""
+    name = uri[len(base) :].split("/", 1)[0]
+    return name if NAME.fullmatch(name) and "/" in uri[len(base) :] else ""
 
 
 def _unsafe(name: str) -> bool:
@@ -57,8 +57,12 @@ def _unsafe(name: str) -> bool:
     characters (controls, bidi overrides and other format characters): refused everywhere
     a tenant names an object."""
     segments = name.split("/")
-    return (not name or "\\" in name or any(unicodedata.category(c) in ("Cc", "Cf") for c in name)
-            or any(s in ("", ".", "..") for s in segments))
+    return (
+        not name
+        or "\\" in name
+        or any(unicodedata.category(c) in ("Cc", "Cf") for c in name)
+        or any(s in ("", ".", "..") for s in segments)
+    )
 
 
 def unsafe_object_name(uri: str) -> bool:
@@ -98,10 +102,13 @@ def _new_secret() -> str:
 
 
 def _decode(name: str, raw: dict[str, str]) -> Tenant:
-    return Tenant(name=name, sources=tuple(json.loads(raw.get("sources") or "[]")),
-                  callback_secret=raw.get("callback_secret", ""),
-                  max_active_jobs=int(raw.get("max_active_jobs") or 0),
-                  audio_hours_per_day=float(raw.get("audio_hours_per_day") or 0))
+    return Tenant(
+        name=name,
+        sources=tuple(json.loads(raw.get("sources") or "[]")),
+        callback_secret=raw.get("callback_secret", ""),
+        max_active_jobs=int(raw.get("max_active_jobs") or 0),
+        audio_hours_per_day=float(raw.get("audio_hours_per_day") or 0),
+    )
 
 
 def _check_prefix(prefix: str) -> str:
@@ -123,7 +130,9 @@ class Tenants:
     def ensure(self, name: str) -> tuple[Tenant, bool]:
         """The tenant, created (with a fresh callback secret) if new; and whether it was."""
         if not NAME.fullmatch(name):
-            raise ConfigError("tenant must be 1-63 lower-case letters, digits or dashes, starting with one of the first two")
+            raise ConfigError(
+                "tenant must be 1-63 lower-case letters, digits or dashes, starting with one of the first two"
+            )
         # HSETNX: two first keys created at once still give the tenant one secret.
         created = bool(self.redis.hsetnx(keys.tenant(name), "callback_secret", _new_secret()))
         if created:
@@ -139,15 +148,19 @@ class Tenants:
         self.redis.hset(keys.tenant(name), "sources", json.dumps(list(sources)))
         return self.get(name)  # type: ignore[return-value]
 
-    def set_limits(self, name: str, max_active_jobs: int | None = None,
-                   audio_hours_per_day: float | None = None) -> Tenant:
+    def set_limits(
+        self, name: str, max_active_jobs: int | None = None, audio_hours_per_day: float | None = None
+    ) -> Tenant:
         """Set the tenant's own quotas (0: the installation's default)."""
         for label, value in (("max active jobs", max_active_jobs), ("audio hours per day", audio_hours_per_day)):
             if value is not None and not (0 <= value < float("inf")):
                 raise ConfigError(f"{label} must be a number of at least 0, not {value!r}")
         self.ensure(name)
-        changes = {k: str(v) for k, v in (("max_active_jobs", max_active_jobs),
-                                          ("audio_hours_per_day", audio_hours_per_day)) if v is not None}
+        changes = {
+            k: str(v)
+            for k, v in (("max_active_jobs", max_active_jobs), ("audio_hours_per_day", audio_hours_per_day))
+            if v is not None
+        }
         if changes:
             self.redis.hset(keys.tenant(name), mapping=changes)
         return self.get(name)  # type: ignore[return-value]

@@ -46,12 +46,17 @@ class TranscribeOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **job_choices: object) -> TranscribeOptions:
         values: dict[str, Any] = dict(
-            model=settings.model, language=settings.language, task=settings.task,
-            beam_size=settings.beam_size, vad_filter=settings.vad_filter,
+            model=settings.model,
+            language=settings.language,
+            task=settings.task,
+            beam_size=settings.beam_size,
+            vad_filter=settings.vad_filter,
             word_timestamps=settings.word_timestamps,
             condition_on_previous_text=settings.condition_on_previous_text,
-            device=settings.device, compute_type=settings.compute_type,
-            cpu_threads=settings.cpu_threads, batch_size=settings.batch_size,
+            device=settings.device,
+            compute_type=settings.compute_type,
+            cpu_threads=settings.cpu_threads,
+            batch_size=settings.batch_size,
             parallel_chunks=settings.parallel_chunks,
         )
         values.update({k: v for k, v in job_choices.items() if v is not None})
@@ -80,15 +85,22 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def load_model(model_dir: Path, device: str, compute_type: str, cpu_threads: int, label: str = "custom",
-               workers: int = 1) -> WhisperModel:
+def load_model(
+    model_dir: Path, device: str, compute_type: str, cpu_threads: int, label: str = "custom", workers: int = 1
+) -> WhisperModel:
     """Load (once per process and configuration) a faster-whisper model from a directory."""
     from faster_whisper import WhisperModel  # heavy: imported when a model is first needed
 
     started = time.perf_counter()
     # num_workers: concurrent transcribe() calls from several threads run truly in parallel.
-    model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
-                         cpu_threads=cpu_threads, num_workers=workers, local_files_only=True)
+    model = WhisperModel(
+        str(model_dir),
+        device=device,
+        compute_type=compute_type,
+        cpu_threads=cpu_threads,
+        num_workers=workers,
+        local_files_only=True,
+    )
     elapsed = time.perf_counter() - started
     metrics.MODEL_LOAD_SECONDS.labels(label).observe(elapsed)
     log.info("loaded model %s on %s/%s in %.2f s", model_dir, device, compute_type, elapsed)
@@ -113,31 +125,46 @@ class WhisperTranscriber:
         threads = options.cpu_threads
         if device == "cpu" and workers > 1 and not threads:
             threads = max(1, (os.cpu_count() or 1) // workers)
-        return load_model(model_dir, device, resolve_compute_type(options.compute_type, device), threads, label,
-                          workers)
+        return load_model(
+            model_dir, device, resolve_compute_type(options.compute_type, device), threads, label, workers
+        )
 
-    def transcribe(self, audio: np.ndarray, options: TranscribeOptions,
-                   on_progress: ProgressCallback | None = None) -> Recognition:
+    def transcribe(
+        self, audio: np.ndarray, options: TranscribeOptions, on_progress: ProgressCallback | None = None
+    ) -> Recognition:
         model = self._model(options)
         kwargs = dict(
-            language=options.language, task=options.task, beam_size=options.beam_size,
-            vad_filter=options.vad_filter, word_timestamps=options.word_timestamps,
+            language=options.language,
+            task=options.task,
+            beam_size=options.beam_size,
+            vad_filter=options.vad_filter,
+            word_timestamps=options.word_timestamps,
             condition_on_previous_text=options.condition_on_previous_text,
         )
         if options.batch_size > 0:
             from faster_whisper import BatchedInferencePipeline
 
             segments_iter, info = BatchedInferencePipeline(model=model).transcribe(
-                audio, batch_size=options.batch_size, **kwargs)
+                audio, batch_size=options.batch_size, **kwargs
+            )
         else:
             segments_iter, info = model.transcribe(audio, **kwargs)
         # The work happens while iterating the lazy generator, not in the call above.
         segments = []
         for s in segments_iter:
-            words = tuple(Word(round(w.start, 3), round(w.end, 3), w.word, round(w.probability, 4))
-                          for w in (s.words or ()))
-            segments.append(Segment(round(s.start, 3), round(s.end, 3), s.text, words,
-                                    round(s.avg_logprob, 4), round(s.no_speech_prob, 4)))
+            words = tuple(
+                Word(round(w.start, 3), round(w.end, 3), w.word, round(w.probability, 4)) for w in (s.words or ())
+            )
+            segments.append(
+                Segment(
+                    round(s.start, 3),
+                    round(s.end, 3),
+                    s.text,
+                    words,
+                    round(s.avg_logprob, 4),
+                    round(s.no_speech_prob, 4),
+                )
+            )
             if on_progress:
                 on_progress(min(s.end, len(audio) / SAMPLE_RATE))
         return Recognition(info.language, round(info.language_probability, 4), tuple(segments))

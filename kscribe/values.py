@@ -151,8 +151,12 @@ class Chunk:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
         return cls(
-            job_id=str(data["job_id"]), index=int(data["index"]), count=int(data["count"]),
-            uri=str(data["uri"]), start_s=float(data["start_s"]), duration_s=float(data["duration_s"]),
+            job_id=str(data["job_id"]),
+            index=int(data["index"]),
+            count=int(data["count"]),
+            uri=str(data["uri"]),
+            start_s=float(data["start_s"]),
+            duration_s=float(data["duration_s"]),
         )
 
 
@@ -206,9 +210,12 @@ class ChunkTranscript:
         data = json.loads(raw)
         segments = tuple(
             Segment(
-                start=s["start"], end=s["end"], text=s["text"],
+                start=s["start"],
+                end=s["end"],
+                text=s["text"],
                 words=tuple(Word(**w) for w in s["words"]),
-                avg_logprob=s["avg_logprob"], no_speech_prob=s["no_speech_prob"],
+                avg_logprob=s["avg_logprob"],
+                no_speech_prob=s["no_speech_prob"],
             )
             for s in data.pop("segments")
         )

@@ -30,8 +30,14 @@ DELIVERY_TIMEOUT_S = 900  # a transcription may take minutes on CPU
 
 
 class Broker:
-    def __init__(self, routes: list[Route], services: dict[str, str], duplicate: bool = False,
-                 backoff_scale: float = 1.0, workers: int = 16):
+    def __init__(
+        self,
+        routes: list[Route],
+        services: dict[str, str],
+        duplicate: bool = False,
+        backoff_scale: float = 1.0,
+        workers: int = 16,
+    ):
         self.routes = routes
         self.services = services
         self.duplicate = duplicate
@@ -70,17 +76,26 @@ class Broker:
                 return
             if attempt < route.delivery.retry:
                 delay = route.delivery.delay_s(attempt) * self.backoff_scale
-                log.warning("%s → %s answered %s; retry %d in %.1f s", event["type"], route.service, code,
-                            attempt + 1, delay)
+                log.warning(
+                    "%s → %s answered %s; retry %d in %.1f s", event["type"], route.service, code, attempt + 1, delay
+                )
                 time.sleep(delay)
-        log.error("%s %s: gave up on %s after %d attempts", event["type"], event["id"], route.service,
-                  route.delivery.retry + 1)
+        log.error(
+            "%s %s: gave up on %s after %d attempts",
+            event["type"],
+            event["id"],
+            route.service,
+            route.delivery.retry + 1,
+        )
         sink = route.delivery.dead_letter_service
         if sink:
             attributes = dict(event.get_attributes())
             # The extensions a Knative broker adds to dead-lettered events.
-            attributes.update(knativeerrordest=url, knativeerrorcode=str(code),
-                              knativeerrordata=base64.b64encode(text[:1024].encode()).decode())
+            attributes.update(
+                knativeerrordest=url,
+                knativeerrorcode=str(code),
+                knativeerrordata=base64.b64encode(text[:1024].encode()).decode(),
+            )
             self._post(self.services[sink], CloudEvent(attributes, event.data))
 
 

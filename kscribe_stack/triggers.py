@@ -45,10 +45,12 @@ def _delivery(spec: dict | None, default: Delivery) -> Delivery:
     if not spec:
         return default
     sink = ((spec.get("deadLetterSink") or {}).get("ref") or {}).get("name", default.dead_letter_service)
-    return Delivery(retry=int(spec.get("retry", default.retry)),
-                    backoff_policy=spec.get("backoffPolicy", default.backoff_policy),
-                    backoff_delay_s=_seconds(spec["backoffDelay"]) if "backoffDelay" in spec else default.backoff_delay_s,
-                    dead_letter_service=sink)
+    return Delivery(
+        retry=int(spec.get("retry", default.retry)),
+        backoff_policy=spec.get("backoffPolicy", default.backoff_policy),
+        backoff_delay_s=_seconds(spec["backoffDelay"]) if "backoffDelay" in spec else default.backoff_delay_s,
+        dead_letter_service=sink,
+    )
 
 
 def load_routes(directory: Path = KNATIVE_BASE, broker: str = "default") -> list[Route]:
@@ -62,7 +64,12 @@ def load_routes(directory: Path = KNATIVE_BASE, broker: str = "default") -> list
         if d.get("kind") != "Trigger" or d["spec"].get("broker") != broker:
             continue
         spec = d["spec"]
-        routes.append(Route(name=d["metadata"]["name"], event_type=spec["filter"]["attributes"]["type"],
-                            service=spec["subscriber"]["ref"]["name"],
-                            delivery=_delivery(spec.get("delivery"), default)))
+        routes.append(
+            Route(
+                name=d["metadata"]["name"],
+                event_type=spec["filter"]["attributes"]["type"],
+                service=spec["subscriber"]["ref"]["name"],
+                delivery=_delivery(spec.get("delivery"), default),
+            )
+        )
     return routes

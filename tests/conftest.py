@@ -99,8 +99,25 @@ def sample_copy(settings: Settings) -> Path:
 def make_video_without_audio(path: Path) -> None:
     from kscribe.media.ffmpeg_bin import ffmpeg_executable
 
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "color=c=black:s=64x64:r=5", "-t", "2", "-c:v", "mpeg4", str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_executable(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:r=5",
+            "-t",
+            "2",
+            "-c:v",
+            "mpeg4",
+            str(path),
+        ],
+        check=True,
+    )
 
 
 def make_truncated_video(path: Path) -> None:
@@ -109,8 +126,21 @@ def make_truncated_video(path: Path) -> None:
     from kscribe.media.ffmpeg_bin import ffmpeg_executable
 
     whole = path.with_name("whole.mp4")
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(SAMPLE_VIDEO),
-                    "-c", "copy", str(whole)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_executable(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(SAMPLE_VIDEO),
+            "-c",
+            "copy",
+            str(whole),
+        ],
+        check=True,
+    )
     path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
 
 

@@ -44,8 +44,12 @@ class Issuer:
     def token(self, *, key=None, kid: str | None = None, **claims) -> str:
         now = int(time.time())
         body = {"iss": ISSUER, "aud": AUDIENCE, "sub": SENDER, "iat": now, "exp": now + 600, **claims}
-        return jwt.encode({k: v for k, v in body.items() if v is not None}, key or self.key, algorithm="RS256",
-                          headers={"kid": kid or self.kid})
+        return jwt.encode(
+            {k: v for k, v in body.items() if v is not None},
+            key or self.key,
+            algorithm="RS256",
+            headers={"kid": kid or self.kid},
+        )
 
     def rotate(self, kid: str) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

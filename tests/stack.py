@@ -17,7 +17,19 @@ from google.cloud import storage
 
 from tests.conftest import ROOT, wait_for
 
-PORTS = ["REDIS", "GCS", "BROKER", "INGEST", "EXTRACT", "TRANSCRIBE", "PUBLISH", "NOTIFY", "DEAD_LETTER", "API", "RECONCILE"]
+PORTS = [
+    "REDIS",
+    "GCS",
+    "BROKER",
+    "INGEST",
+    "EXTRACT",
+    "TRANSCRIBE",
+    "PUBLISH",
+    "NOTIFY",
+    "DEAD_LETTER",
+    "API",
+    "RECONCILE",
+]
 CALLBACK_SECRET = "test-callback-secret"
 
 
@@ -41,30 +53,55 @@ class Stack:
     """``env`` adds to (or overrides) the stack's settings, as lines in its .env would;
     ``extra_ports`` names more ports to choose, set as ``KSCRIBE_<NAME>_PORT``."""
 
-    def __init__(self, tmp: Path, broker_args: str = "", env: dict[str, str] | None = None,
-                 extra_ports: tuple[str, ...] = ()):
+    def __init__(
+        self, tmp: Path, broker_args: str = "", env: dict[str, str] | None = None, extra_ports: tuple[str, ...] = ()
+    ):
         ports = dict(zip([*PORTS, *extra_ports], free_ports(len(PORTS) + len(extra_ports))))
         self.env = {f"KSCRIBE_{name}_PORT": str(port) for name, port in ports.items()}
         self.env.update(
-            KSCRIBE_DATA_DIR=str(tmp / "stack"), KSCRIBE_BROKER_ARGS=broker_args,
+            KSCRIBE_DATA_DIR=str(tmp / "stack"),
+            KSCRIBE_BROKER_ARGS=broker_args,
             REDIS_URL=f"redis://127.0.0.1:{ports['REDIS']}/0",
             STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{ports['GCS']}",
-            K_SINK=f"http://127.0.0.1:{ports['BROKER']}", KSCRIBE_INGEST_URL=f"http://127.0.0.1:{ports['INGEST']}",
-            KSCRIBE_INPUT_URI="gs://kscribe-input", KSCRIBE_WORK_URI="gs://kscribe-work",
-            KSCRIBE_OUTPUT_URI="gs://kscribe-output", KSCRIBE_CHUNK_SECONDS="10", PYTHONUNBUFFERED="1",
-            KSCRIBE_CALLBACK_SECRET=CALLBACK_SECRET, KSCRIBE_CALLBACK_ALLOW="127.0.0.1",
+            K_SINK=f"http://127.0.0.1:{ports['BROKER']}",
+            KSCRIBE_INGEST_URL=f"http://127.0.0.1:{ports['INGEST']}",
+            KSCRIBE_INPUT_URI="gs://kscribe-input",
+            KSCRIBE_WORK_URI="gs://kscribe-work",
+            KSCRIBE_OUTPUT_URI="gs://kscribe-output",
+            KSCRIBE_CHUNK_SECONDS="10",
+            PYTHONUNBUFFERED="1",
+            KSCRIBE_CALLBACK_SECRET=CALLBACK_SECRET,
+            KSCRIBE_CALLBACK_ALLOW="127.0.0.1",
             KSCRIBE_CALLBACK_BACKOFF_SECONDS="0.2",
         )
         self.env.update(env or {})
         self.url = {name.lower(): f"http://127.0.0.1:{port}" for name, port in ports.items()}
         env_file = tmp / "stack.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
-        self.process_env = {**os.environ, **self.env,
-                            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        self.process_env = {
+            **os.environ,
+            **self.env,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
         self.log = open(tmp / "stack.log", "w")
-        self.process = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-e", str(env_file), "-f",
-                                         str(ROOT / "Procfile"), "-d", str(ROOT)], env=self.process_env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "honcho",
+                "start",
+                "-e",
+                str(env_file),
+                "-f",
+                str(ROOT / "Procfile"),
+                "-d",
+                str(ROOT),
+            ],
+            env=self.process_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.log_path = tmp / "stack.log"
         urls = [f"http://127.0.0.1:{ports[n]}/health/live" for n in PORTS[3:]]
         urls += [f"http://127.0.0.1:{ports['BROKER']}/health", f"http://127.0.0.1:{ports['GCS']}/storage/v1/b"]
@@ -88,8 +125,13 @@ class Stack:
         return "kscribe-output" in requests.get(self.env["STORAGE_EMULATOR_HOST"] + "/storage/v1/b").text
 
     def kscribe(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "kscribe", *args], env=self.process_env, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "kscribe", *args],
+            env=self.process_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def storage(self) -> storage.Client:
         os.environ["STORAGE_EMULATOR_HOST"] = self.env["STORAGE_EMULATOR_HOST"]

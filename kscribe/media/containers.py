@@ -21,17 +21,17 @@ PROTOCOLS = ("file",)
 # Left out on purpose: hls, dash, concat (read other files), image2/tty/data and raw video
 # (read any bytes as "media"), and every niche game or tracker format nobody uploads.
 DEMUXERS = (
-    "mov",       # mp4 m4a m4v mov 3gp (external data references stay off: enable_drefs=0)
+    "mov",  # mp4 m4a m4v mov 3gp (external data references stay off: enable_drefs=0)
     "matroska",  # mkv webm
     "avi",
     "flv",
-    "mpegts",    # ts m2ts mts
-    "mpeg",      # mpeg mpg (program stream)
+    "mpegts",  # ts m2ts mts
+    "mpeg",  # mpeg mpg (program stream)
     "mxf",
-    "asf",       # wma wmv
-    "ogg",       # ogg oga ogv opus
+    "asf",  # wma wmv
+    "ogg",  # ogg oga ogv opus
     "mp3",
-    "aac",       # raw ADTS
+    "aac",  # raw ADTS
     "wav",
     "w64",
     "flac",

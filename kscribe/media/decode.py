@@ -87,21 +87,30 @@ def downmix_filter(channels: int) -> str:
     return f"aformat=sample_fmts=flt,pan=mono|c0={every},alimiter=limit=0.9:level=0:latency=1"
 
 
-def build_command(source: Path, dest: Path, threshold_db: float, min_silence_s: float,
-                  max_bytes: int | None = None, channels: int = 0) -> list[str]:
+def build_command(
+    source: Path, dest: Path, threshold_db: float, min_silence_s: float, max_bytes: int | None = None, channels: int = 0
+) -> list[str]:
     limit = {} if max_bytes is None else {"fs": max_bytes + BYTES_PER_SAMPLE}
-    filters = [f for f in (downmix_filter(channels), f"silencedetect=noise={threshold_db}dB:duration={min_silence_s}")
-               if f]
+    filters = [
+        f for f in (downmix_filter(channels), f"silencedetect=noise={threshold_db}dB:duration={min_silence_s}") if f
+    ]
     stream = ffmpeg.input(containers.input_url(source), **containers.input_options()).output(
         str(dest),
         map="0:a:0",
-        vn=None, sn=None, dn=None,
+        vn=None,
+        sn=None,
+        dn=None,
         af=",".join(filters),
-        ac=1, ar=SAMPLE_RATE, acodec="pcm_s16le", f="s16le",
+        ac=1,
+        ar=SAMPLE_RATE,
+        acodec="pcm_s16le",
+        f="s16le",
         **limit,
     )
-    args: list[str] = stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info").overwrite_output().compile(
-        cmd=ffmpeg_executable()
+    args: list[str] = (
+        stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info")
+        .overwrite_output()
+        .compile(cmd=ffmpeg_executable())
     )
     return args
 
@@ -148,8 +157,16 @@ class _Watchdog:
         self._process.kill()
 
 
-def decode_audio(source: Path, dest: Path, *, threshold_db: float, min_silence_s: float,
-                 timeout_s: float, max_duration_s: float = math.inf, channels: int | None = None) -> DecodedAudio:
+def decode_audio(
+    source: Path,
+    dest: Path,
+    *,
+    threshold_db: float,
+    min_silence_s: float,
+    timeout_s: float,
+    max_duration_s: float = math.inf,
+    channels: int | None = None,
+) -> DecodedAudio:
     """Decode ``source``'s first audio track into 16 kHz mono PCM at ``dest``, every channel
     mixed in (``channels``: the track's channel count from ``probe``; looked up when None).
 
@@ -164,8 +181,14 @@ def decode_audio(source: Path, dest: Path, *, threshold_db: float, min_silence_s
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
     silences: list[Silence] = []
     open_start: float | None = None
-    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, errors="replace") as process:
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    ) as process:
         try:
             with _Watchdog(process, dest, timeout_s, max_bytes) as watchdog:
                 assert process.stderr is not None
@@ -189,17 +212,23 @@ def decode_audio(source: Path, dest: Path, *, threshold_db: float, min_silence_s
         raise too_long(max_duration_s, "decoding stopped there")
     if watchdog.verdict == "timeout":
         log.warning("ffmpeg on %s stopped at its %.0f s time limit; it said: %s", source, timeout_s, stderr_tail)
-        raise MediaError(f"decoding the audio took longer than the {limit_words(max(1, round(timeout_s)))} limit "
-                         "(the file may be damaged)", stderr_tail)
+        raise MediaError(
+            f"decoding the audio took longer than the {limit_words(max(1, round(timeout_s)))} limit "
+            "(the file may be damaged)",
+            stderr_tail,
+        )
     if returncode != 0:
         log.warning("ffmpeg failed on %s (exit %d): %s", source, returncode, stderr_tail)
-        raise MediaError("the audio could not be decoded (the file is damaged, or its audio is in a format "
-                         "kscribe cannot read)", stderr_tail)
+        raise MediaError(
+            "the audio could not be decoded (the file is damaged, or its audio is in a format kscribe cannot read)",
+            stderr_tail,
+        )
     samples = size // BYTES_PER_SAMPLE
     if samples == 0:
         log.warning("ffmpeg decoded no audio from %s: %s", source, stderr_tail)
-        raise EmptyAudioTrack("the audio track is empty: it holds no sound (or the file is cut off before its "
-                              "first sound)")
+        raise EmptyAudioTrack(
+            "the audio track is empty: it holds no sound (or the file is cut off before its first sound)"
+        )
     if open_start is not None:
         # Audio that ends in silence: ffmpeg may not print the closing silence_end.
         silences.append(Silence(open_start, samples / SAMPLE_RATE))

@@ -53,8 +53,7 @@ def _unreadable(path: Path, exc: av.FFmpegError) -> NotMedia:
     if isinstance(exc, av.ArgumentError):
         # EINVAL at open: the bytes read as a demuxer that is not on the whitelist.
         return UnsupportedContainer(
-            "not a readable audio or video file (its format is not one of the audio or video containers "
-            "kscribe reads)"
+            "not a readable audio or video file (its format is not one of the audio or video containers kscribe reads)"
         )
     return NotMedia("not a readable audio or video file (it is damaged, or not audio or video at all)")
 
@@ -75,14 +74,15 @@ def check_declared(info: MediaInfo, max_duration_s: float) -> None:
 
 
 def _read(path: Path) -> MediaInfo:
-    with av.open(containers.input_url(path), options=containers.input_options(),
-                 metadata_errors="ignore") as container:
+    with av.open(containers.input_url(path), options=containers.input_options(), metadata_errors="ignore") as container:
         audio = list(container.streams.audio)
         # A stream whose codec id is unknown (or damaged) has no codec context at all.
         first = audio[0].codec_context if audio else None
         if audio and first is None:
-            raise UnsupportedCodec("the audio track is in a format kscribe cannot decode (or the file is damaged "
-                                   "where it names the format)")
+            raise UnsupportedCodec(
+                "the audio track is in a format kscribe cannot decode (or the file is damaged "
+                "where it names the format)"
+            )
         duration = (container.duration or 0) / av.time_base
         return MediaInfo(
             duration_s=max(0.0, float(duration)),

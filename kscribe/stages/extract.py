@@ -52,8 +52,10 @@ def _count_usage(job: Job, duration_s: float, ctx: Context) -> None:
     tenant = tenants.get(job.tenant)
     limit_s = Tenants.audio_limit_s(ctx.settings, tenant or Tenant(job.tenant))
     if not ctx.jobs.record_usage(job.id, job.tenant, duration_s, limit_s):
-        raise DailyQuotaExceeded(f"{duration_s / 3600:.2f} hours of audio would take tenant {job.tenant} past its "
-                                 f"{limit_s / 3600:g} hours for today (UTC)")
+        raise DailyQuotaExceeded(
+            f"{duration_s / 3600:.2f} hours of audio would take tenant {job.tenant} past its "
+            f"{limit_s / 3600:g} hours for today (UTC)"
+        )
     metrics.TENANT_AUDIO_SECONDS.labels(metrics.tenant_label(job.tenant, known=tenant is not None)).inc(duration_s)
 
 
@@ -67,8 +69,10 @@ def _check_allowance(job: Job, declared_s: float, ctx: Context) -> None:
     limit_s = Tenants.audio_limit_s(ctx.settings, tenant)
     left_s = limit_s - ctx.jobs.audio_used_today(job.tenant)
     if limit_s > 0 and declared_s > left_s:
-        raise DailyQuotaExceeded(f"{declared_s / 3600:.2f} hours of audio would take tenant {job.tenant} past its "
-                                 f"{limit_s / 3600:g} hours for today (UTC)")
+        raise DailyQuotaExceeded(
+            f"{declared_s / 3600:.2f} hours of audio would take tenant {job.tenant} past its "
+            f"{limit_s / 3600:g} hours for today (UTC)"
+        )
 
 
 def extract(job_id: str, ctx: Context) -> list[Chunk]:
@@ -96,12 +100,14 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
         source = _local_source(job, ctx, scratch)
         info = probe(source, settings.max_duration_s)
         _check_allowance(job, info.duration_s, ctx)
-        time_limit = decode_time_limit(info.duration_s, settings.max_duration_s, settings.ffmpeg_timeout_s,
-                                       settings.ffmpeg_min_speed)
+        time_limit = decode_time_limit(
+            info.duration_s, settings.max_duration_s, settings.ffmpeg_timeout_s, settings.ffmpeg_min_speed
+        )
         # A long decode keeps the reconciler from re-driving a job that is merely slow.
         ctx.jobs.extend_lease(job.id, time_limit)
         audio = decode_audio(
-            source, scratch / "audio.pcm",
+            source,
+            scratch / "audio.pcm",
             threshold_db=settings.silence_threshold_db,
             min_silence_s=settings.silence_min_s,
             timeout_s=time_limit,
@@ -123,11 +129,17 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
     elapsed = time.perf_counter() - started
     ctx.jobs.add_timing(job.id, STAGE, elapsed)
     metrics.STAGE_SECONDS.labels(STAGE).observe(elapsed)
-    if not ctx.jobs.advance(job.id, JobStatus.TRANSCRIBING, duration_s=round(audio.duration_s, 3),
-                            chunks_total=len(chunks)):
+    if not ctx.jobs.advance(
+        job.id, JobStatus.TRANSCRIBING, duration_s=round(audio.duration_s, 3), chunks_total=len(chunks)
+    ):
         # Ended while we worked (cancelled): what we just stored will never be read.
         ctx.blobs.delete_prefix(layout.job_prefix(settings.work_uri, job.id))
         return []
-    log.info("job %s: %.1f s of audio in %d chunk(s), %d silences", job.id, audio.duration_s, len(chunks),
-             len(audio.silences))
+    log.info(
+        "job %s: %.1f s of audio in %d chunk(s), %d silences",
+        job.id,
+        audio.duration_s,
+        len(chunks),
+        len(audio.silences),
+    )
     return chunks

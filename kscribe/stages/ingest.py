@@ -86,8 +86,7 @@ def _skip_reason(notice: ObjectNotice, ctx: Context, explicit: bool) -> str:
     return ""
 
 
-def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: str,
-              trusted: bool) -> tuple[str, str]:
+def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: str, trusted: bool) -> tuple[str, str]:
     """Why this job cannot succeed, as (metric reason, message), or ("", "").
     Checked before any media work starts."""
     if notice.size == 0:
@@ -119,8 +118,9 @@ def _output_uri(notice: ObjectNotice, ctx: Context, job_id: str, tenant: str, re
     return layout.upload_output(settings.output_uri, settings.input_uri, notice.uri, notice.generation, tenant)
 
 
-def ingest(notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None,
-           request: JobRequest | None = None) -> IngestResult:
+def ingest(
+    notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None, request: JobRequest | None = None
+) -> IngestResult:
     """Create the job for ``notice`` once per ``request.key`` (default ``uri#generation``).
 
     Objects that are not media (by name or type), too large, outside the input location or
@@ -197,10 +197,18 @@ def _stored(notice: ObjectNotice, ctx: Context) -> ObjectNotice:
     if info is None:
         raise EventRejected("no_object", f"{notice.uri} is not in the bucket (a forged or stale notification)")
     if info.generation != notice.generation:
-        raise EventRejected("stale", f"{notice.uri} is at generation {info.generation}, not {notice.generation} "
-                                     "(that newer upload has a notification of its own)")
-    return ObjectNotice(uri=notice.uri, generation=info.generation, size=info.size,
-                        content_type=info.content_type, metadata=info.metadata)
+        raise EventRejected(
+            "stale",
+            f"{notice.uri} is at generation {info.generation}, not {notice.generation} "
+            "(that newer upload has a notification of its own)",
+        )
+    return ObjectNotice(
+        uri=notice.uri,
+        generation=info.generation,
+        size=info.size,
+        content_type=info.content_type,
+        metadata=info.metadata,
+    )
 
 
 def _upload_tenant(notice: ObjectNotice, ctx: Context) -> str:
@@ -214,6 +222,7 @@ def _upload_tenant(notice: ObjectNotice, ctx: Context) -> str:
 
 def _same_request(job: Job, request: JobRequest | None) -> IngestResult:
     if request is not None and request.request_hash and job.request_hash != request.request_hash:
-        raise IdempotencyKeyReused(f"the key {request.key.rsplit(':', 1)[-1]!r} was used for job {job.id} "
-                                   "with another request")
+        raise IdempotencyKeyReused(
+            f"the key {request.key.rsplit(':', 1)[-1]!r} was used for job {job.id} with another request"
+        )
     return IngestResult(job=job, created=False)

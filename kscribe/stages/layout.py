@@ -35,10 +35,10 @@ def upload_output(output_uri: str, input_uri: str, source_uri: str, generation: 
     under ``<input>/tenants/acme/`` → ``<output>/tenants/acme/uploads/<rest of name>/17``.
     """
     if tenant:
-        rest = source_uri[len(join(input_uri, "tenants", tenant)) + 1:]
+        rest = source_uri[len(join(input_uri, "tenants", tenant)) + 1 :]
         return join(output_uri, "tenants", tenant, "uploads", rest, generation)
     if source_uri.startswith("gs://"):
-        name = source_uri[len("gs://"):]
+        name = source_uri[len("gs://") :]
     else:
-        name = source_uri[len(input_uri.rstrip("/")) + 1:] if is_within(source_uri, input_uri) else source_uri
+        name = source_uri[len(input_uri.rstrip("/")) + 1 :] if is_within(source_uri, input_uri) else source_uri
     return join(output_uri, "uploads", name, generation)

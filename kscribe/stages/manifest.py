@@ -25,5 +25,9 @@ def read_chunks(ctx: Context, job_id: str) -> list[Chunk] | None:
 
 def write_chunks(ctx: Context, job_id: str, duration_s: float, chunks: list[Chunk]) -> None:
     manifest = {"job_id": job_id, "duration_s": duration_s, "chunks": [c.to_dict() for c in chunks]}
-    ctx.blobs.write_bytes(layout.chunk_manifest(ctx.settings.work_uri, job_id), json.dumps(manifest).encode(),
-                          "application/json", WORK_METADATA)
+    ctx.blobs.write_bytes(
+        layout.chunk_manifest(ctx.settings.work_uri, job_id),
+        json.dumps(manifest).encode(),
+        "application/json",
+        WORK_METADATA,
+    )

@@ -61,8 +61,12 @@ def publish(job_id: str, ctx: Context) -> Job:
     outputs = {}
     for fmt in job.formats:
         uri = join(job.output_uri, f"{job.output_stem}.{fmt}")
-        ctx.blobs.write_bytes(uri, RENDERERS[fmt](transcript).encode("utf-8"), CONTENT_TYPES[fmt],
-                              {META_ROLE: "output", "kscribe-job": job.id})
+        ctx.blobs.write_bytes(
+            uri,
+            RENDERERS[fmt](transcript).encode("utf-8"),
+            CONTENT_TYPES[fmt],
+            {META_ROLE: "output", "kscribe-job": job.id},
+        )
         outputs[fmt] = uri
     elapsed = time.perf_counter() - started
     ctx.jobs.add_timing(job.id, STAGE, elapsed)

@@ -56,17 +56,20 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
     except FileNotFoundError as exc:
         # A duplicate delivery may have finished the job, which removes its chunks.
         log.warning("job %s: chunk %d's audio is gone: %s", job.id, chunk.index, exc)
-        raise InputError(f"the audio of chunk {chunk.index + 1} is gone (the job's intermediate files expired or "
-                         "were removed)") from exc
+        raise InputError(
+            f"the audio of chunk {chunk.index + 1} is gone (the job's intermediate files expired or were removed)"
+        ) from exc
     options = TranscribeOptions.from_settings(ctx.settings, model=job.model, language=job.language, task=job.task)
     ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
     with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
         recognition = ctx.transcriber.transcribe(
-            audio, options,
+            audio,
+            options,
             on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
         )
-    segments = snap_to_speech(recognition.segments, quiet_spans(
-        audio, ctx.settings.silence_threshold_db, ctx.settings.silence_min_s))
+    segments = snap_to_speech(
+        recognition.segments, quiet_spans(audio, ctx.settings.silence_threshold_db, ctx.settings.silence_min_s)
+    )
     seconds = time.perf_counter() - started
     if ctx.jobs.require(job.id).status.terminal:
         return None
@@ -75,12 +78,19 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
     metrics.REALTIME_FACTOR.observe(chunk.duration_s / max(seconds, 1e-6))
     ctx.jobs.add_timing(job.id, STAGE, seconds)
     ctx.progress.chunk(job.id, chunk.index, chunk.count, chunk.duration_s, chunk.duration_s)
-    log.info("job %s chunk %d/%d: %.1f s of audio in %.2f s", job.id, chunk.index + 1, chunk.count,
-             chunk.duration_s, seconds)
+    log.info(
+        "job %s chunk %d/%d: %.1f s of audio in %.2f s", job.id, chunk.index + 1, chunk.count, chunk.duration_s, seconds
+    )
     return ChunkTranscript(
-        job_id=job.id, index=chunk.index, start_s=chunk.start_s, duration_s=chunk.duration_s,
-        language=recognition.language, language_probability=recognition.language_probability,
-        segments=segments, model=job.model, seconds=round(seconds, 3),
+        job_id=job.id,
+        index=chunk.index,
+        start_s=chunk.start_s,
+        duration_s=chunk.duration_s,
+        language=recognition.language,
+        language_probability=recognition.language_probability,
+        segments=segments,
+        model=job.model,
+        seconds=round(seconds, 3),
     )
 
 

@@ -38,7 +38,9 @@ class Blobs:
     def read_bytes(self, uri: str) -> bytes:
         return self.backend(uri).read_bytes(uri)
 
-    def write_bytes(self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
+    def write_bytes(
+        self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None
+    ) -> None:
         self.backend(uri).write_bytes(uri, data, content_type, metadata)
 
     def list(self, prefix_uri: str) -> list[str]:

@@ -42,8 +42,13 @@ class GcsStore:
         blob = self.client.bucket(bucket).get_blob(name, timeout=_TIMEOUT, retry=_RETRY)
         if blob is None:
             return None
-        return BlobInfo(uri=uri, size=int(blob.size or 0), generation=str(blob.generation),
-                        content_type=blob.content_type or "", metadata=dict(blob.metadata or {}))
+        return BlobInfo(
+            uri=uri,
+            size=int(blob.size or 0),
+            generation=str(blob.generation),
+            content_type=blob.content_type or "",
+            metadata=dict(blob.metadata or {}),
+        )
 
     def download(self, uri: str, dest: Path) -> None:
         try:
@@ -54,8 +59,12 @@ class GcsStore:
     def upload(self, src: Path, uri: str, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
         blob = self._blob(uri, chunked=True)
         blob.metadata = metadata or None
-        self._guard(uri, lambda: blob.upload_from_filename(str(src), content_type=content_type or None,
-                                                            timeout=_TIMEOUT, retry=_RETRY))
+        self._guard(
+            uri,
+            lambda: blob.upload_from_filename(
+                str(src), content_type=content_type or None, timeout=_TIMEOUT, retry=_RETRY
+            ),
+        )
 
     def read_bytes(self, uri: str) -> bytes:
         try:
@@ -64,17 +73,25 @@ class GcsStore:
         except gexc.NotFound as exc:
             raise FileNotFoundError(f"{uri} does not exist") from exc
 
-    def write_bytes(self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
+    def write_bytes(
+        self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None
+    ) -> None:
         blob = self._blob(uri)
         blob.metadata = metadata or None
-        self._guard(uri, lambda: blob.upload_from_string(data, content_type=content_type or "application/octet-stream",
-                                                          timeout=_TIMEOUT, retry=_RETRY))
+        self._guard(
+            uri,
+            lambda: blob.upload_from_string(
+                data, content_type=content_type or "application/octet-stream", timeout=_TIMEOUT, retry=_RETRY
+            ),
+        )
 
     def list(self, prefix_uri: str) -> list[str]:
         bucket, prefix = split_gs(prefix_uri)
         prefix = prefix.rstrip("/") + "/" if prefix else ""
-        return sorted(f"gs://{bucket}/{b.name}"
-                      for b in self.client.list_blobs(bucket, prefix=prefix, timeout=_TIMEOUT, retry=_RETRY))
+        return sorted(
+            f"gs://{bucket}/{b.name}"
+            for b in self.client.list_blobs(bucket, prefix=prefix, timeout=_TIMEOUT, retry=_RETRY)
+        )
 
     def delete_prefix(self, prefix_uri: str) -> None:
         bucket, prefix = split_gs(prefix_uri)

@@ -22,7 +22,7 @@ os.umask(_UMASK)
 
 
 def _path(uri: str) -> Path:
-    return Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return Path(uri[len("file://") :] if uri.startswith("file://") else uri)
 
 
 def _atomic_write(dest: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -42,7 +42,7 @@ def _atomic_write(dest: Path, write: Callable[[BinaryIO], object]) -> None:
 def _read_xattrs(path: Path) -> dict[str, str]:
     try:
         names = os.listxattr(path)
-        return {n[len(_XATTR_PREFIX):]: os.getxattr(path, n).decode() for n in names if n.startswith(_XATTR_PREFIX)}
+        return {n[len(_XATTR_PREFIX) :]: os.getxattr(path, n).decode() for n in names if n.startswith(_XATTR_PREFIX)}
     except OSError:
         return {}
 
@@ -67,8 +67,9 @@ class LocalStore:
         content_type = mimetypes.guess_type(path.name)[0] or ""
         metadata = _read_xattrs(path)
         # The modification time plays GCS's generation: rewriting a file makes a new one.
-        return BlobInfo(uri=str(path), size=st.st_size, generation=str(st.st_mtime_ns),
-                        content_type=content_type, metadata=metadata)
+        return BlobInfo(
+            uri=str(path), size=st.st_size, generation=str(st.st_mtime_ns), content_type=content_type, metadata=metadata
+        )
 
     def download(self, uri: str, dest: Path) -> None:
         shutil.copyfile(_path(uri), dest)
@@ -80,7 +81,9 @@ class LocalStore:
     def read_bytes(self, uri: str) -> bytes:
         return _path(uri).read_bytes()
 
-    def write_bytes(self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None) -> None:
+    def write_bytes(
+        self, uri: str, data: bytes, content_type: str = "", metadata: dict[str, str] | None = None
+    ) -> None:
         self._write(uri, lambda out: out.write(data), metadata)
 
     def _write(self, uri: str, write: Callable[[BinaryIO], object], metadata: dict[str, str] | None) -> None:

@@ -36,16 +36,29 @@ def server(tmp_path_factory):
     port, internal_port = free_port(), free_port()
     (tmp / "input").mkdir()
     shutil.copyfile(SAMPLE_VIDEO, tmp / "input" / "meeting.mp4")
-    env = {**os.environ, "KSCRIBE_DATA_DIR": str(tmp / "data"), "REDIS_URL": f"unix://{redis_server.socket_file}",
-           "K_SINK": sink.url, "KSCRIBE_API_LOCAL_SOURCES": "true", "KSCRIBE_API_RATE_PER_MINUTE": str(RATE),
-           "KSCRIBE_API_MAX_BODY_BYTES": str(MAX_BODY), "KSCRIBE_INTERNAL_PORT": str(internal_port),
-           # Loopback is our proxy, so each test can speak from an address of its own (X-Forwarded-For).
-           "KSCRIBE_TRUSTED_PROXIES": "127.0.0.0/8", "KSCRIBE_API_AUTH_FAILURES_PER_MINUTE": str(AUTH_FAILURES),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "KSCRIBE_DATA_DIR": str(tmp / "data"),
+        "REDIS_URL": f"unix://{redis_server.socket_file}",
+        "K_SINK": sink.url,
+        "KSCRIBE_API_LOCAL_SOURCES": "true",
+        "KSCRIBE_API_RATE_PER_MINUTE": str(RATE),
+        "KSCRIBE_API_MAX_BODY_BYTES": str(MAX_BODY),
+        "KSCRIBE_INTERNAL_PORT": str(internal_port),
+        # Loopback is our proxy, so each test can speak from an address of its own (X-Forwarded-For).
+        "KSCRIBE_TRUSTED_PROXIES": "127.0.0.0/8",
+        "KSCRIBE_API_AUTH_FAILURES_PER_MINUTE": str(AUTH_FAILURES),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     env.pop("KSCRIBE_CALLBACK_ALLOW", None)
     log = open(tmp / "api.log", "w")
-    process = subprocess.Popen(["functions-framework", "--source", str(ROOT / "functions" / "api.py"), "--target", "api",
-                                "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    process = subprocess.Popen(
+        ["functions-framework", "--source", str(ROOT / "functions" / "api.py"), "--target", "api", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     url = f"http://127.0.0.1:{port}"
 
     def up():
@@ -57,8 +70,16 @@ def server(tmp_path_factory):
 
     wait_for(up, timeout_s=60)
     keys = ApiKeys(redis_server)
-    yield {"url": url, "internal": f"http://127.0.0.1:{internal_port}", "port": port, "pid": process.pid,
-           "redis": redis_server, "sink": sink, "keys": keys, "input": tmp / "input"}
+    yield {
+        "url": url,
+        "internal": f"http://127.0.0.1:{internal_port}",
+        "port": port,
+        "pid": process.pid,
+        "redis": redis_server,
+        "sink": sink,
+        "keys": keys,
+        "input": tmp / "input",
+    }
     process.terminate()
     process.wait(timeout=20)
     log.close()
@@ -98,7 +119,9 @@ def test_create_read_list_and_tenant_isolation(server):
     job = requests.get(server["url"] + f"/api/v1/transcriptions/{job_id}", headers=acme, timeout=10).json()
     assert job["status"] == "queued" and job["formats"] == ["srt", "txt"] and job["metadata"] == {"ticket": "T-1"}
     assert 0 <= job["progress"] <= 100 and job["error"] is None
-    assert requests.get(server["url"] + f"/api/v1/transcriptions/{job_id}", headers=other, timeout=10).status_code == 404
+    assert (
+        requests.get(server["url"] + f"/api/v1/transcriptions/{job_id}", headers=other, timeout=10).status_code == 404
+    )
     listed = requests.get(server["url"] + "/api/v1/transcriptions?status=queued", headers=acme, timeout=10).json()
     assert job_id in [i["id"] for i in listed["items"]]
     assert requests.get(server["url"] + "/api/v1/transcriptions", headers=other, timeout=10).json()["items"] == []
@@ -111,8 +134,9 @@ def test_list_pages_with_a_cursor(server):
     ids = [create(server, headers).json()["id"] for _ in range(5)]
     seen, cursor = [], "0"
     while cursor is not None:
-        page = requests.get(server["url"] + f"/api/v1/transcriptions?limit=2&cursor={cursor}", headers=headers,
-                            timeout=10).json()
+        page = requests.get(
+            server["url"] + f"/api/v1/transcriptions?limit=2&cursor={cursor}", headers=headers, timeout=10
+        ).json()
         assert len(page["items"]) <= 2
         seen += [i["id"] for i in page["items"]]
         cursor = page["next_cursor"]
@@ -127,17 +151,20 @@ def test_an_idempotency_key_returns_the_first_job(server):
     assert len(server["sink"].take()) == 1
 
 
-@pytest.mark.parametrize("body, code", [
-    ({"language": "English"}, "invalid_language"),
-    ({"task": "summarise"}, "invalid_task"),
-    ({"model": "huge-v9"}, "invalid_model"),
-    ({"formats": ["srt", "docx"]}, "invalid_formats"),
-    ({"metadata": {"a": 1}}, "invalid_metadata"),
-    ({"colour": "blue"}, "unknown_field"),
-    ({"source": "gs://bucket-only"}, "source_not_found"),
-    ({"source": "/etc/passwd-nope"}, "source_not_found"),
-    ({"source": "http://example.com/v.mp4"}, "invalid_source"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"language": "English"}, "invalid_language"),
+        ({"task": "summarise"}, "invalid_task"),
+        ({"model": "huge-v9"}, "invalid_model"),
+        ({"formats": ["srt", "docx"]}, "invalid_formats"),
+        ({"metadata": {"a": 1}}, "invalid_metadata"),
+        ({"colour": "blue"}, "unknown_field"),
+        ({"source": "gs://bucket-only"}, "source_not_found"),
+        ({"source": "/etc/passwd-nope"}, "source_not_found"),
+        ({"source": "http://example.com/v.mp4"}, "invalid_source"),
+    ],
+)
 def test_each_bad_field_is_a_clear_400(server, body, code):
     r = create(server, key(server), **body)
     assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
@@ -152,10 +179,18 @@ def test_malformed_and_oversized_bodies(server):
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
 
 
-@pytest.mark.parametrize("target", [
-    "http://127.0.0.1:9/hook", "http://localhost/hook", "http://169.254.169.254/computeMetadata/v1/",
-    "http://10.1.2.3/hook", "http://192.168.0.10/hook", "http://[::1]/hook", "ftp://example.com/hook",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/computeMetadata/v1/",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://[::1]/hook",
+        "ftp://example.com/hook",
+    ],
+)
 def test_callback_urls_to_internal_addresses_are_refused(server, target):
     r = create(server, key(server), callback_url=target)
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_callback_url", r.text
@@ -163,8 +198,10 @@ def test_callback_urls_to_internal_addresses_are_refused(server, target):
 
 def test_the_rate_limit_answers_429_with_retry_after(server):
     headers = key(server, "busy")
-    codes = [requests.get(server["url"] + "/api/v1/transcriptions", headers=headers, timeout=10).status_code
-             for _ in range(RATE + 1)]
+    codes = [
+        requests.get(server["url"] + "/api/v1/transcriptions", headers=headers, timeout=10).status_code
+        for _ in range(RATE + 1)
+    ]
     assert codes[:RATE] == [200] * RATE and codes[RATE] == 429
     r = requests.get(server["url"] + "/api/v1/transcriptions", headers=headers, timeout=10)
     assert r.json()["error"]["code"] == "rate_limited" and 1 <= int(r.headers["Retry-After"]) <= 60
@@ -190,10 +227,10 @@ def test_openapi_and_metrics(server):
 
 # --- the edge: what a request costs before its key is known, and what the internet sees ---
 
+
 def worker_pid(server) -> int:
     """gunicorn's worker: the child of the functions-framework process that serves requests."""
-    children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
-                if _ppid(stat) == server["pid"]]
+    children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat") if _ppid(stat) == server["pid"]]
     assert len(children) == 1, children
     return children[0]
 
@@ -218,8 +255,10 @@ def stream_body(server, headers: dict[str, str], total: int, chunked: bool = Fal
     Returns (status, JSON body, bytes sent by then)."""
     connection = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=30)
     connection.putrequest("POST", "/api/v1/transcriptions")
-    for name, value in {**headers, **({"Transfer-Encoding": "chunked"} if chunked else
-                                      {"Content-Length": str(total)})}.items():
+    for name, value in {
+        **headers,
+        **({"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(total)}),
+    }.items():
         connection.putheader(name, value)
     connection.endheaders()
     sent, data = 0, b"x" * piece
@@ -239,8 +278,9 @@ def test_an_unauthenticated_huge_body_is_refused_before_it_is_read(server):
     worker = worker_pid(server)
     peak_before = memory_kib(worker, "VmHWM")
     for chunked in (False, True):
-        status, body, sent = stream_body(server, {"X-Forwarded-For": "198.51.100.1"}, 800 * 1024 * 1024,
-                                         chunked=chunked)
+        status, body, sent = stream_body(
+            server, {"X-Forwarded-For": "198.51.100.1"}, 800 * 1024 * 1024, chunked=chunked
+        )
         assert status == 401 and body["error"]["code"] == "unauthorized"
         assert sent < 8 * 1024 * 1024, f"answered only after {sent} bytes: the body was read first"
     peak_after = memory_kib(worker, "VmHWM")
@@ -272,15 +312,22 @@ def test_an_authenticated_oversized_body_is_413_without_reading_it(server):
     assert r.status_code == 202, "a chunked body within the limit is read whole"
 
 
-@pytest.mark.parametrize("body, code", [
-    ("[" * 2000 + "]" * 2000, "invalid_json"),  # was a RecursionError (500) in the JSON decoder
-    ('{"a":' * 33 + "1" + "}" * 33, "invalid_json"),
-    ('{"a":' * 32 + "1" + "}" * 32, "unknown_field"),  # 32 deep still parses
-    ('{"source": "' + "[" * 40 + '", "colour": 1}', "unknown_field"),  # brackets inside a string do not count
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ("[" * 2000 + "]" * 2000, "invalid_json"),  # was a RecursionError (500) in the JSON decoder
+        ('{"a":' * 33 + "1" + "}" * 33, "invalid_json"),
+        ('{"a":' * 32 + "1" + "}" * 32, "unknown_field"),  # 32 deep still parses
+        ('{"source": "' + "[" * 40 + '", "colour": 1}', "unknown_field"),  # brackets inside a string do not count
+    ],
+)
 def test_json_nesting_is_bounded(server, body, code):
-    r = requests.post(server["url"] + "/api/v1/transcriptions", data=body,
-                      headers={**key(server), "Content-Type": "application/json"}, timeout=10)
+    r = requests.post(
+        server["url"] + "/api/v1/transcriptions",
+        data=body,
+        headers={**key(server), "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
 
 
@@ -290,16 +337,23 @@ def test_failed_authentications_are_limited_per_client_address(server):
         window = time.time() // 60
         address = f"203.0.113.{attempt + 1}"
         # A client cannot choose its address by writing X-Forwarded-For: our proxy's entry is rightmost.
-        guesses = [requests.get(url, headers={"Authorization": f"Bearer ksk_guess{i}",
-                                              "X-Forwarded-For": f"10.9.9.{i}, {address}"}, timeout=10)
-                   for i in range(AUTH_FAILURES + 1)]
+        guesses = [
+            requests.get(
+                url,
+                headers={"Authorization": f"Bearer ksk_guess{i}", "X-Forwarded-For": f"10.9.9.{i}, {address}"},
+                timeout=10,
+            )
+            for i in range(AUTH_FAILURES + 1)
+        ]
         if time.time() // 60 == window:
             break
     codes = [r.status_code for r in guesses]
     assert codes == [401] * AUTH_FAILURES + [429], codes
     refused = guesses[-1]
     assert 1 <= int(refused.headers["Retry-After"]) <= 60 and refused.json()["error"]["code"] == "rate_limited"
-    again = requests.get(url, headers={"Authorization": "Bearer ksk_guess-more", "X-Forwarded-For": address}, timeout=10)
+    again = requests.get(
+        url, headers={"Authorization": "Bearer ksk_guess-more", "X-Forwarded-For": address}, timeout=10
+    )
     assert again.status_code == 429, "the guesser stays refused"
     r = requests.get(url, headers={**good, "X-Forwarded-For": address}, timeout=10)
     assert r.status_code == 200, "a valid key sharing the guesser's address is not locked out"

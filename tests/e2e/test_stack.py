@@ -42,17 +42,27 @@ def test_duplicated_reordered_delivery_gives_one_job_and_one_set_of_outputs(stac
     # GCS redelivers the notification too: send the same object.finalized again.
     key = first.stderr.split("submitted ", 1)[1].split(" as job")[0]
     generation = stack.storage().bucket("kscribe-input").get_blob("meeting.mp4").generation
-    event = CloudEvent({"type": "google.cloud.storage.object.v1.finalized", "source": "//storage", "id": "dup"},
-                       {"bucket": "kscribe-input", "name": "meeting.mp4", "generation": str(generation),
-                        "size": str(SAMPLE_VIDEO.stat().st_size), "contentType": "video/mp4"})
+    event = CloudEvent(
+        {"type": "google.cloud.storage.object.v1.finalized", "source": "//storage", "id": "dup"},
+        {
+            "bucket": "kscribe-input",
+            "name": "meeting.mp4",
+            "generation": str(generation),
+            "size": str(SAMPLE_VIDEO.stat().st_size),
+            "contentType": "video/mp4",
+        },
+    )
     headers, body = to_binary(event)
     assert requests.post(stack.env["KSCRIBE_INGEST_URL"], data=body, headers=headers, timeout=30).ok
     assert key == "gs://kscribe-input/meeting.mp4"
 
     def finished():
         ids = job_ids(stack)
-        return ids if ids and all(stack.redis.hget(f"kscribe:job:{i}", "status") in ("succeeded", "failed")
-                                  for i in ids) else None
+        return (
+            ids
+            if ids and all(stack.redis.hget(f"kscribe:job:{i}", "status") in ("succeeded", "failed") for i in ids)
+            else None
+        )
 
     ids = wait_for(finished, timeout_s=180, interval_s=0.5)
     assert len(ids) == 1, "one job for one object generation"
@@ -61,14 +71,18 @@ def test_duplicated_reordered_delivery_gives_one_job_and_one_set_of_outputs(stac
     assert job["chunks_total"] == job["chunks_done"] == "3"
     assert float(job["transcribed_s"]) == pytest.approx(30.77, abs=0.1), "each chunk counted once"
     names = sorted(b.name for b in stack.storage().bucket("kscribe-output").list_blobs())
-    assert names == [f"uploads/kscribe-input/meeting.mp4/{generation}/meeting.{x}"
-                     for x in ("json", "srt", "tsv", "txt", "vtt")]
+    assert names == [
+        f"uploads/kscribe-input/meeting.mp4/{generation}/meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")
+    ]
+
     def every_chunk_delivered_twice():
         # Copies are delayed at random, so a duplicate may still arrive after the job ended;
         # twice per extraction, and the duplicated job.created may have run extract twice.
         log = stack.log_path.read_text()
-        done = all(log.count(f"delivered dev.kscribe.chunk.ready.v1 {ids[0]}/chunk/{i} to transcribe: 200") >= 2
-                   for i in range(3))
+        done = all(
+            log.count(f"delivered dev.kscribe.chunk.ready.v1 {ids[0]}/chunk/{i} to transcribe: 200") >= 2
+            for i in range(3)
+        )
         return log if done else None
 
     log = wait_for(every_chunk_delivered_twice, timeout_s=30)
@@ -108,16 +122,24 @@ def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
 
     stack = stack_factory()
     stack.storage().bucket("kscribe-input").blob("tenants/acme/calls/meeting.mp4").upload_from_filename(
-        str(SAMPLE_VIDEO))
+        str(SAMPLE_VIDEO)
+    )
     created_key = stack.kscribe("keys", "create", "--tenant", "acme")
     assert created_key.returncode == 0, created_key.stderr
     secret = created_key.stderr.split("(shown once): ", 1)[1].split()[0]
     auth = {"Authorization": f"Bearer {created_key.stdout.strip()}"}
     receiver = CallbackReceiver()
     try:
-        r = requests.post(stack.url["api"] + "/api/v1/transcriptions", headers=auth, timeout=10, json={
-            "source": "gs://kscribe-input/tenants/acme/calls/meeting.mp4", "callback_url": receiver.url,
-            "metadata": {"call": "7"}})
+        r = requests.post(
+            stack.url["api"] + "/api/v1/transcriptions",
+            headers=auth,
+            timeout=10,
+            json={
+                "source": "gs://kscribe-input/tenants/acme/calls/meeting.mp4",
+                "callback_url": receiver.url,
+                "metadata": {"call": "7"},
+            },
+        )
         assert r.status_code == 202, r.text
         job_url = stack.url["api"] + r.json()["status_url"]
 
@@ -142,6 +164,7 @@ def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
         assert payload["type"] == "dev.kscribe.job.completed.v1" and payload["job_id"] == job["id"]
         assert payload["outputs"]["srt"] == f"gs://kscribe-output/tenants/acme/jobs/{job['id']}/meeting.srt"
         assert payload["metadata"] == {"call": "7"}
+
         def callback_recorded():
             state = requests.get(job_url, headers=auth, timeout=10).json()["callback"]
             return state if state["status"] else None
@@ -152,7 +175,10 @@ def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
         published = requests.get(stack.url["publish"] + "/metrics", timeout=10).text
         assert 'kscribe_jobs_total{outcome="succeeded",reason=""} 1.0' in published
         transcribed = requests.get(stack.url["transcribe"] + "/metrics", timeout=10).text
-        assert "kscribe_audio_transcribed_seconds_total" in transcribed and "kscribe_model_load_seconds_count" in transcribed
+        assert (
+            "kscribe_audio_transcribed_seconds_total" in transcribed
+            and "kscribe_model_load_seconds_count" in transcribed
+        )
         notified = requests.get(stack.url["notify"] + "/metrics", timeout=10).text
         assert 'kscribe_callback_attempts_total{outcome="error"} 1.0' in notified
         assert 'kscribe_callback_attempts_total{outcome="delivered"} 1.0' in notified

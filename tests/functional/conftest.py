@@ -20,8 +20,16 @@ from tests.conftest import ROOT
 FUNCTIONS = ROOT / "functions"
 EVENTS = ROOT / "events"
 CATALOG = json.loads((EVENTS / "catalog.json").read_text())["types"]
-ENTRIES = {"ingest": "ingest", "extract": "extract", "transcribe": "transcribe", "publish": "publish",
-           "notify": "notify", "dead-letter": "dead_letter", "api": "api", "reconcile": "reconcile"}
+ENTRIES = {
+    "ingest": "ingest",
+    "extract": "extract",
+    "transcribe": "transcribe",
+    "publish": "publish",
+    "notify": "notify",
+    "dead-letter": "dead_letter",
+    "api": "api",
+    "reconcile": "reconcile",
+}
 
 
 def validate(event_type: str, data: dict) -> None:
@@ -78,8 +86,10 @@ def _drop_json_logging():
 @pytest.fixture
 def apps(ctx, sink, monkeypatch):
     """Test clients for every function, sharing ``ctx`` (fake transcriber) and the sink."""
-    clients = {name: functions_framework.create_app(target, str(FUNCTIONS / f"{target}.py")).test_client()
-               for name, target in ENTRIES.items()}
+    clients = {
+        name: functions_framework.create_app(target, str(FUNCTIONS / f"{target}.py")).test_client()
+        for name, target in ENTRIES.items()
+    }
     import runtime  # on sys.path now: functions-framework adds the functions directory
 
     ctx.settings = ctx.settings.replace(sink_url=sink.url)
@@ -89,8 +99,13 @@ def apps(ctx, sink, monkeypatch):
 
 
 def binary_headers(event_type: str, event_id: str, **extra: str) -> dict[str, str]:
-    headers = {"ce-specversion": "1.0", "ce-type": event_type, "ce-source": "/test", "ce-id": event_id,
-               "Content-Type": "application/json"}
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": event_type,
+        "ce-source": "/test",
+        "ce-id": event_id,
+        "Content-Type": "application/json",
+    }
     headers.update({f"ce-{k}": v for k, v in extra.items()})
     return headers
 
@@ -105,5 +120,11 @@ def post_cloudevent(client, cloud_event):
 
 def object_notification(path: Path, generation: str | None = None) -> dict:
     """What GCS would send for ``path`` (the local store's generation is the mtime)."""
-    return {"bucket": str(path.parent), "name": path.name, "generation": generation or str(path.stat().st_mtime_ns),
-            "size": str(path.stat().st_size), "contentType": "video/mp4", "metadata": {}}
+    return {
+        "bucket": str(path.parent),
+        "name": path.name,
+        "generation": generation or str(path.stat().st_mtime_ns),
+        "size": str(path.stat().st_size),
+        "contentType": "video/mp4",
+        "metadata": {},
+    }

@@ -29,8 +29,9 @@ def drive(apps, sink, first_events, produced_by=None):
 
 def test_an_upload_in_binary_mode_flows_through_every_function(apps, sink, ctx, sample_copy):
     ctx.settings = ctx.settings.replace(chunk_target_s=8.0)
-    response = apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n1"),
-                                   data=json.dumps(object_notification(sample_copy)))
+    response = apps["ingest"].post(
+        "/", headers=binary_headers(events.OBJECT_FINALIZED, "n1"), data=json.dumps(object_notification(sample_copy))
+    )
     assert response.status_code == 200
     created = sink.take()
     assert [e["type"] for e in created] == [events.JOB_CREATED]
@@ -45,20 +46,32 @@ def test_an_upload_in_binary_mode_flows_through_every_function(apps, sink, ctx, 
 
 
 def test_structured_mode_and_duplicates(apps, sink, sample_copy):
-    body = {"specversion": "1.0", "type": events.OBJECT_FINALIZED, "source": "//storage.googleapis.com/x",
-            "id": "n2", "datacontenttype": "application/json", "data": object_notification(sample_copy)}
+    body = {
+        "specversion": "1.0",
+        "type": events.OBJECT_FINALIZED,
+        "source": "//storage.googleapis.com/x",
+        "id": "n2",
+        "datacontenttype": "application/json",
+        "data": object_notification(sample_copy),
+    }
     for _ in range(3):
-        response = apps["ingest"].post("/", headers={"Content-Type": "application/cloudevents+json"},
-                                       data=json.dumps(body))
+        response = apps["ingest"].post(
+            "/", headers={"Content-Type": "application/cloudevents+json"}, data=json.dumps(body)
+        )
         assert response.status_code == 200
     assert [e["type"] for e in sink.take()] == [events.JOB_CREATED], "one job, announced once"
 
 
 def test_a_pubsub_push_envelope_is_accepted(apps, sink, ctx, sample_copy):
     resource = object_notification(sample_copy)
-    envelope = {"subscription": "projects/p/subscriptions/kscribe-ingest",
-                "message": {"data": base64.b64encode(json.dumps(resource).encode()).decode(), "messageId": "77",
-                            "attributes": {"eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1"}}}
+    envelope = {
+        "subscription": "projects/p/subscriptions/kscribe-ingest",
+        "message": {
+            "data": base64.b64encode(json.dumps(resource).encode()).decode(),
+            "messageId": "77",
+            "attributes": {"eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1"},
+        },
+    }
     assert apps["ingest"].post("/", json=envelope).status_code == 200
     created = sink.take()
     assert [e["type"] for e in created] == [events.JOB_CREATED]
@@ -73,8 +86,9 @@ def test_bad_input_is_acknowledged_and_fails_the_job(apps, sink, ctx):
     bogus = Path(ctx.settings.input_uri) / "bogus.mp4"
     bogus.parent.mkdir(parents=True, exist_ok=True)
     bogus.write_bytes(b"\x00" * 2048)
-    apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n3"),
-                        data=json.dumps(object_notification(bogus)))
+    apps["ingest"].post(
+        "/", headers=binary_headers(events.OBJECT_FINALIZED, "n3"), data=json.dumps(object_notification(bogus))
+    )
     created = sink.take()
     response = post_cloudevent(apps["extract"], created[0])
     assert response.status_code == 200, "bad input must not be retried"
@@ -85,8 +99,9 @@ def test_bad_input_is_acknowledged_and_fails_the_job(apps, sink, ctx):
 
 
 def test_a_broker_outage_fails_the_request_and_the_redelivery_finishes(apps, sink, ctx, sample_copy):
-    apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n4"),
-                        data=json.dumps(object_notification(sample_copy)))
+    apps["ingest"].post(
+        "/", headers=binary_headers(events.OBJECT_FINALIZED, "n4"), data=json.dumps(object_notification(sample_copy))
+    )
     assert post_cloudevent(apps["extract"], sink.take()[0]).status_code == 200
     chunk = sink.take()[0]
     sink.status = 503
@@ -98,12 +113,17 @@ def test_a_broker_outage_fails_the_request_and_the_redelivery_finishes(apps, sin
 
 
 def test_dead_lettered_events_fail_their_job_in_plain_words(apps, sink, ctx, sample_copy):
-    apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n5"),
-                        data=json.dumps(object_notification(sample_copy)))
+    apps["ingest"].post(
+        "/", headers=binary_headers(events.OBJECT_FINALIZED, "n5"), data=json.dumps(object_notification(sample_copy))
+    )
     job_id = sink.take()[0].data["job_id"]
-    headers = binary_headers(events.JOB_CREATED, f"{job_id}/created", knativeerrorcode="500",
-                             knativeerrordest="http://extract.kscribe.svc.cluster.local",
-                             knativeerrordata=base64.b64encode(b"redis timeout").decode())
+    headers = binary_headers(
+        events.JOB_CREATED,
+        f"{job_id}/created",
+        knativeerrorcode="500",
+        knativeerrordest="http://extract.kscribe.svc.cluster.local",
+        knativeerrordata=base64.b64encode(b"redis timeout").decode(),
+    )
     assert apps["dead-letter"].post("/", headers=headers, data=json.dumps({"job_id": job_id})).status_code == 200
     job = ctx.jobs.require(job_id)
     assert job.status is JobStatus.FAILED and job.failed_stage == "extract"
@@ -137,8 +157,9 @@ def test_the_reconciler_answers_the_ping_with_the_events_a_lost_one_stranded(app
     """A job created while the broker lost its job.created: the PingSource's event (as
     Knative sends it, JSON `{}`) makes the reconcile function publish it again."""
     ctx.settings = ctx.settings.replace(redrive_after_s=1)
-    response = apps["ingest"].post("/", headers=binary_headers(events.OBJECT_FINALIZED, "n9"),
-                                   data=json.dumps(object_notification(sample_copy)))
+    response = apps["ingest"].post(
+        "/", headers=binary_headers(events.OBJECT_FINALIZED, "n9"), data=json.dumps(object_notification(sample_copy))
+    )
     assert response.status_code == 200
     [created] = sink.take()  # ...and the broker lost it
     job_id = created.data["job_id"]

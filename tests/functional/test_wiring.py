@@ -72,8 +72,9 @@ def test_overlays_render_and_pass_the_knative_schemas(overlay):
         pytest.skip("kubectl is not installed (needed to render the kustomize overlays)")
     if not VALIDATOR.exists():
         pytest.skip(f"{VALIDATOR} is not here")
-    rendered = subprocess.run(["kubectl", "kustomize", str(KNATIVE / "overlays" / overlay)], check=True,
-                              capture_output=True, text=True).stdout
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(KNATIVE / "overlays" / overlay)], check=True, capture_output=True, text=True
+    ).stdout
     result = subprocess.run([str(VALIDATOR), "-"], input=rendered, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert ", 0 invalid" in result.stdout

@@ -17,9 +17,17 @@ from tests.conftest import ROOT
 
 KNATIVE = ROOT / "knative"
 # shared/ sits beside the project root (or beside the folder of worktrees).
-VALIDATOR = next((p for p in (ROOT.parent / "shared" / "tools" / "validate-knative",
-                              ROOT.parent.parent / "shared" / "tools" / "validate-knative") if p.exists()),
-                 ROOT.parent / "shared" / "tools" / "validate-knative")
+VALIDATOR = next(
+    (
+        p
+        for p in (
+            ROOT.parent / "shared" / "tools" / "validate-knative",
+            ROOT.parent.parent / "shared" / "tools" / "validate-knative",
+        )
+        if p.exists()
+    ),
+    ROOT.parent / "shared" / "tools" / "validate-knative",
+)
 NAMESPACE = "kscribe"
 FUNCTIONS = {"ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api", "reconcile"}
 # Every function but notify publishes events; notify only sends callbacks.
@@ -30,8 +38,10 @@ REDIS = ipaddress.ip_network("10.100.0.0/24")  # the placeholder range in genera
 GOOGLE_APIS = ipaddress.ip_network("199.36.153.8/30")  # private.googleapis.com
 METADATA = {ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("169.254.169.252/32")}
 # Never reachable from notify's internet egress.
-NOT_INTERNET = [ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8")]
+NOT_INTERNET = [
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8")
+]
 # Ports Knative's queue-proxy holds in every pod (knative.dev/serving pkg/apis/serving
 # k8s_validation.go reservedPorts, and profiling's 8008): a container must not bind them.
 QUEUE_PROXY_PORTS = {8008, 8012, 8013, 8022, 8112, 9090, 9091}
@@ -48,14 +58,16 @@ KAFKA_RECEIVER = {"app": "kafka-broker-receiver"}
 def rendered(overlay: str) -> tuple[dict, ...]:
     if not shutil.which("kubectl"):
         pytest.skip("kubectl is not installed (needed to render the kustomize overlays)")
-    out = subprocess.run(["kubectl", "kustomize", str(KNATIVE / "overlays" / overlay)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(KNATIVE / "overlays" / overlay)], check=True, capture_output=True, text=True
+    ).stdout
     return tuple(d for d in yaml.safe_load_all(out) if d)
 
 
 def of_kind(overlay: str, kind: str, group: str = "") -> dict[str, dict]:
-    return {d["metadata"]["name"]: d for d in rendered(overlay)
-            if d["kind"] == kind and d["apiVersion"].startswith(group)}
+    return {
+        d["metadata"]["name"]: d for d in rendered(overlay) if d["kind"] == kind and d["apiVersion"].startswith(group)
+    }
 
 
 def services(overlay: str) -> dict[str, dict]:
@@ -125,6 +137,7 @@ def ports(rule: dict) -> set[int]:
 
 # Rendering and schemas.
 
+
 @pytest.mark.parametrize("overlay", ["local", "gke"])
 def test_overlays_pass_the_knative_schemas_and_nothing_goes_unchecked_by_accident(overlay):
     if not VALIDATOR.exists():
@@ -139,11 +152,18 @@ def test_overlays_pass_the_knative_schemas_and_nothing_goes_unchecked_by_acciden
         if line.startswith("not checked"):
             kind, rest = line.split(": ", 1)[1].split(" ", 1)
             unchecked.add((kind, rest.rsplit("(", 1)[1].rstrip(")")))
-    assert unchecked <= {("Namespace", "v1"), ("ServiceAccount", "v1"), ("ConfigMap", "v1"), ("Secret", "v1"),
-                         ("Service", "v1"), ("Deployment", "apps/v1"), ("NetworkPolicy", "networking.k8s.io/v1"),
-                         ("EventPolicy", "eventing.knative.dev/v1alpha1"),
-                         ("PingSource", "sources.knative.dev/v1"),
-                         ("DomainMapping", "serving.knative.dev/v1beta1")}, unchecked
+    assert unchecked <= {
+        ("Namespace", "v1"),
+        ("ServiceAccount", "v1"),
+        ("ConfigMap", "v1"),
+        ("Secret", "v1"),
+        ("Service", "v1"),
+        ("Deployment", "apps/v1"),
+        ("NetworkPolicy", "networking.k8s.io/v1"),
+        ("EventPolicy", "eventing.knative.dev/v1alpha1"),
+        ("PingSource", "sources.knative.dev/v1"),
+        ("DomainMapping", "serving.knative.dev/v1beta1"),
+    }, unchecked
 
 
 def test_the_local_overlay_has_no_oidc_pieces_and_no_network_policies():
@@ -160,16 +180,20 @@ def test_the_local_overlay_has_no_oidc_pieces_and_no_network_policies():
 
 # Secrets.
 
+
 @pytest.mark.parametrize("overlay", ["local", "gke"])
 def test_only_notify_holds_the_callback_secret(overlay):
     for name, service in services(overlay).items():
-        holds = any(e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == "kscribe-callback"
-                    for e in env(service).values())
+        holds = any(
+            e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == "kscribe-callback"
+            for e in env(service).values()
+        )
         assert holds == (name == "notify"), name
         assert "KSCRIBE_CALLBACK_SECRET" not in env(service) or name == "notify"
 
 
 # The api's internal port.
+
 
 def internal_port() -> int:
     return int(env(services("gke")["api"])["KSCRIBE_INTERNAL_PORT"]["value"])
@@ -206,11 +230,12 @@ def test_podmonitoring_scrapes_the_api_internal_port_and_every_other_function():
                 scraped[name] = {(e["port"], e["path"]) for e in doc["spec"]["endpoints"]}
     assert scraped == {name: {(internal_port() if name == "api" else 8080, "/metrics")} for name in FUNCTIONS}
     for name, endpoints in scraped.items():
-        (port, _), = endpoints
+        ((port, _),) = endpoints
         assert any(namespaces(r) == {"gmp-system"} and port in ports(r) for r in rules(name, "ingress")), name
 
 
 # Egress per function.
+
 
 def test_every_function_reaches_dns_and_redis():
     for name in FUNCTIONS:
@@ -256,6 +281,7 @@ def test_the_functions_that_call_google_apis_reach_them_and_their_token_source()
 
 # Events: who may send what to whom (gke).
 
+
 def trigger_identity(name: str) -> str:
     identity = TRIGGER_IDENTITY.format(ns=NAMESPACE, name=name)
     assert len(identity.rsplit(":", 1)[1]) <= 63, identity
@@ -279,10 +305,14 @@ def test_each_publisher_has_a_sinkbinding_of_its_own():
         assert subjects == PUBLISHERS
         for binding in bindings.values():
             assert set(binding["spec"]["subject"]) == {"apiVersion", "kind", "name"}, "one Service each"
-            assert binding["spec"]["sink"]["ref"] == {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker",
-                                                      "name": "default"}
-        labelled = {n for n, s in services(overlay).items()
-                    if pod_labels(s).get("kscribe.dev/publishes-events") == "true"}
+            assert binding["spec"]["sink"]["ref"] == {
+                "apiVersion": "eventing.knative.dev/v1",
+                "kind": "Broker",
+                "name": "default",
+            }
+        labelled = {
+            n for n, s in services(overlay).items() if pod_labels(s).get("kscribe.dev/publishes-events") == "true"
+        }
         assert labelled == PUBLISHERS
 
 
@@ -292,8 +322,9 @@ def test_the_broker_accepts_events_only_from_the_publishers():
     policy = policies["broker-publishers"]
     assert policy["apiVersion"] == "eventing.knative.dev/v1alpha1"
     assert policy["metadata"]["namespace"] == NAMESPACE
-    assert policy["spec"]["to"] == [{"ref": {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker",
-                                             "name": "default"}}]
+    assert policy["spec"]["to"] == [
+        {"ref": {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": "default"}}
+    ]
     assert "filters" not in policy["spec"]
     # Knative's own validation (validate-knative does not know EventPolicy): each `from` is one
     # of ref or sub, and a `*` only ends a sub. kscribe names exact subjects, no wildcard.
@@ -355,6 +386,7 @@ def test_each_consumer_verifies_the_tokens_of_exactly_its_triggers():
 
 # Durable events (gke) and the simple broker (local).
 
+
 def test_the_gke_broker_is_the_kafka_broker_on_a_topic_terraform_owns():
     broker = of_kind("gke", "Broker")["default"]
     annotations = broker["metadata"]["annotations"]
@@ -368,8 +400,10 @@ def test_the_gke_broker_is_the_kafka_broker_on_a_topic_terraform_owns():
     assert host.endswith(".cloud.goog") and ".managedkafka." in host and port == "9092"
     # Managed Kafka takes only authenticated TLS: the login is the Secret sync-secrets.sh writes.
     assert data["auth.secret.ref.name"] == "kscribe-kafka"
-    assert "--from-literal=protocol=SASL_SSL --from-literal=sasl.mechanism=PLAIN" in (
-        ROOT / "terraform" / "sync-secrets.sh").read_text()
+    assert (
+        "--from-literal=protocol=SASL_SSL --from-literal=sasl.mechanism=PLAIN"
+        in (ROOT / "terraform" / "sync-secrets.sh").read_text()
+    )
     assert int(data["default.topic.replication.factor"]) >= 3
 
 
@@ -387,12 +421,16 @@ def test_every_trigger_dead_letters_to_the_dead_letter_function(overlay):
     assert {t["spec"]["subscriber"]["ref"]["name"] for t in triggers.values()} >= {"notify"}
     for name, trigger in triggers.items():
         delivery = trigger["spec"]["delivery"]
-        assert delivery["deadLetterSink"]["ref"] == {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
-                                                     "name": "dead-letter"}, name
+        assert delivery["deadLetterSink"]["ref"] == {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "name": "dead-letter",
+        }, name
         assert delivery["retry"] >= 1 and delivery["backoffPolicy"] == "exponential", name
 
 
 # The reconciler.
+
 
 @pytest.mark.parametrize("overlay", ["local", "gke"])
 def test_a_pingsource_wakes_the_reconciler_every_minute(overlay):
@@ -433,6 +471,7 @@ def test_the_generated_component_names_the_reconciler_and_the_kafka_broker():
 
 
 # Alerts and the dashboard follow the reconciler.
+
 
 def test_stuck_and_redrive_alerts_point_at_the_reconcilers_numbers():
     doc = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())

@@ -57,8 +57,9 @@ def local(name: str):
 def test_terraform_fmt():
     if not shutil.which("terraform"):
         pytest.skip("terraform is not installed")
-    done = subprocess.run(["terraform", "fmt", "-check", "-recursive", "-diff"], cwd=TERRAFORM,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", "-diff"], cwd=TERRAFORM, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -110,8 +111,10 @@ def test_only_the_input_bucket_notifies_ingest():
     assert not resources("google_storage_notification"), "notifications go through the Eventarc trigger only"
     trigger = resources("google_eventarc_trigger")["uploads"]
     criteria = {c["attribute"]: c["value"] for c in trigger["matching_criteria"]}
-    assert criteria == {"type": "google.cloud.storage.object.v1.finalized",
-                        "bucket": '${google_storage_bucket.kscribe["input"].name}'}
+    assert criteria == {
+        "type": "google.cloud.storage.object.v1.finalized",
+        "bucket": '${google_storage_bucket.kscribe["input"].name}',
+    }
     assert trigger["destination"][0]["gke"][0]["service"] == "ingest"
 
 
@@ -167,6 +170,7 @@ def test_example_environments_set_only_declared_inputs():
 
 # The state backend, and the bucket behind it (terraform/bootstrap).
 
+
 def test_state_lives_in_a_gcs_backend_configured_at_init():
     backend = HCL["terraform"][0]["backend"]
     # Partial configuration: bucket and prefix come from -backend-config, never from code.
@@ -195,6 +199,7 @@ def test_the_state_bucket_is_versioned_private_and_optionally_customer_keyed():
 
 
 # Egress to Google APIs goes to private.googleapis.com only: the VPC must resolve and route it.
+
 
 def test_google_apis_resolve_and_route_to_private_google_access():
     cidr = local("private_google_apis_cidr")
@@ -225,6 +230,7 @@ def test_the_generated_config_names_the_event_token_issuer_and_its_keys():
 
 # The durable broker: Managed Kafka (terraform/kafka.tf).
 
+
 def test_the_broker_topic_survives_a_lost_broker_or_zone():
     cluster = resources("google_managed_kafka_cluster")["events"]
     assert cluster["capacity_config"][0]["vcpu_count"] == "${var.kafka_vcpus}"
@@ -240,8 +246,11 @@ def test_the_broker_topic_survives_a_lost_broker_or_zone():
 def test_the_kafka_data_plane_logs_in_as_a_connect_only_account_from_secret_manager():
     broker = resources("google_service_account")["broker"]
     assert broker["account_id"] == "${var.name}-broker"
-    grants = [g for g in resources("google_project_iam_member").values()
-              if g["member"] == "serviceAccount:${google_service_account.broker.email}"]
+    grants = [
+        g
+        for g in resources("google_project_iam_member").values()
+        if g["member"] == "serviceAccount:${google_service_account.broker.email}"
+    ]
     assert [g["role"] for g in grants] == ["roles/managedkafka.client"]
     version = resources("google_secret_manager_secret_version")["kafka_key"]
     assert version["secret_data"] == "${google_service_account_key.broker.private_key}"

@@ -62,8 +62,20 @@ def _bases(d: Path) -> dict[str, Path]:
     wav = write_wav(d / "base.wav", np.stack([speechy, speechy[::-1]], axis=1))
     mp3, mkv = d / "base.mp3", d / "base.mkv"
     ffmpeg("-i", str(wav), "-c:a", "libmp3lame", "-b:a", "64k", str(mp3))
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=5:duration=3", "-i", str(wav),
-           "-c:v", "mpeg4", "-c:a", "libopus", "-shortest", str(mkv))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=5:duration=3",
+        "-i",
+        str(wav),
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "libopus",
+        "-shortest",
+        str(mkv),
+    )
     return {"mp4": MEETING, "wav": wav, "mp3": mp3, "mkv": mkv}
 
 
@@ -77,19 +89,19 @@ def _mutations(data: bytes, rng: random.Random) -> dict[str, bytes]:
             b[rng.randrange(n)] ^= 1 << rng.randrange(8)
         out[f"flip{i}"] = bytes(b)
     for frac in (0.02, 0.3, 0.7):
-        out[f"trunc{int(frac * 100)}"] = data[:max(1, int(n * frac))]
+        out[f"trunc{int(frac * 100)}"] = data[: max(1, int(n * frac))]
     for i in range(3):
         b = bytearray(data)
         start = rng.randrange(n)
         length = rng.choice((16, 512, n // 4))
-        b[start:start + length] = bytes(min(length, n - start))
+        b[start : start + length] = bytes(min(length, n - start))
         out[f"zero{i}"] = bytes(b)
     b = bytearray(data)
     b[:64] = bytes(64)
     out["zerohead"] = bytes(b)
     b = bytearray(data)
     start = rng.randrange(n // 2)
-    b[start:start + 4096] = bytes(rng.randrange(256) for _ in range(min(4096, n - start)))
+    b[start : start + 4096] = bytes(rng.randrange(256) for _ in range(min(4096, n - start)))
     out["garble4k"] = bytes(b)
     return out
 
@@ -100,8 +112,19 @@ def _extremes(d: Path) -> dict[str, Path]:
     files["silence-2h.flac"] = d / "silence-2h.flac"
     ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "7200", "-c:a", "flac", str(files["silence-2h.flac"]))
     files["silence-10min.opus"] = d / "silence-10min.opus"
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "600", "-c:a", "libopus", "-b:a", "6k",
-           str(files["silence-10min.opus"]))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=16000:cl=mono",
+        "-t",
+        "600",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "6k",
+        str(files["silence-10min.opus"]),
+    )
     files["eight-streams.mkv"] = d / "eight-streams.mkv"
     inputs: list[str] = []
     for i in range(8):
@@ -109,20 +132,52 @@ def _extremes(d: Path) -> dict[str, Path]:
     maps = [a for i in range(8) for a in ("-map", str(i))]
     ffmpeg(*inputs, *maps, "-c:a", "flac", str(files["eight-streams.mkv"]))
     files["one-frame.mp3"] = d / "one-frame.mp3"
-    ffmpeg("-f", "lavfi", "-i", "sine=sample_rate=16000", "-frames:a", "1", "-c:a", "libmp3lame", str(files["one-frame.mp3"]))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=sample_rate=16000",
+        "-frames:a",
+        "1",
+        "-c:a",
+        "libmp3lame",
+        str(files["one-frame.mp3"]),
+    )
     files["one-sample.wav"] = write_wav(d / "one-sample.wav", np.ones((1, 1), dtype=np.int16))
     files["48ch.wav"] = write_wav(d / "48ch.wav", multichannel(48, 30))
     files["8ch.wav"] = write_wav(d / "8ch.wav", multichannel(8, 5))
     files["6ch-unset.wav"] = write_wav(d / "6ch-unset.wav", multichannel(6, 4))
     files["6ch-hexagonal.wav"] = d / "6ch-hexagonal.wav"
-    ffmpeg("-i", str(files["6ch-unset.wav"]), "-af", "aformat=channel_layouts=hexagonal", str(files["6ch-hexagonal.wav"]))
+    ffmpeg(
+        "-i", str(files["6ch-unset.wav"]), "-af", "aformat=channel_layouts=hexagonal", str(files["6ch-hexagonal.wav"])
+    )
     files["6ch-5.1.wav"] = d / "6ch-5.1.wav"
     ffmpeg("-i", str(files["6ch-unset.wav"]), "-af", "aformat=channel_layouts=5.1", str(files["6ch-5.1.wav"]))
     files["zero-length-audio.wav"] = write_wav(d / "zero-length-audio.wav", np.zeros((0, 1), dtype=np.int16))
     files["zero-length-audio.mkv"] = d / "zero-length-audio.mkv"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=5:duration=2", "-f", "lavfi", "-i",
-           "anullsrc=r=16000:cl=mono", "-map", "0:v", "-map", "1:a", "-c:v", "mpeg4", "-c:a", "libopus",
-           "-t", "2", "-af", "atrim=end_sample=0", str(files["zero-length-audio.mkv"]))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=5:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=16000:cl=mono",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "libopus",
+        "-t",
+        "2",
+        "-af",
+        "atrim=end_sample=0",
+        str(files["zero-length-audio.mkv"]),
+    )
     files["empty-file.mp4"] = d / "empty-file.mp4"
     files["empty-file.mp4"].write_bytes(b"")
     files["header-only.wav"] = d / "header-only.wav"
@@ -148,9 +203,14 @@ def outcome(path: Path, scratch: Path) -> tuple[str, str]:
     not an ``InputError`` propagates."""
     try:
         info = probe(path, MAX_DURATION_S)
-        audio = decode_audio(path, scratch / "a.pcm", threshold_db=-35, min_silence_s=0.3,
-                             timeout_s=decode_time_limit(info.duration_s, MAX_DURATION_S, 30, 50),
-                             max_duration_s=MAX_DURATION_S)
+        audio = decode_audio(
+            path,
+            scratch / "a.pcm",
+            threshold_db=-35,
+            min_silence_s=0.3,
+            timeout_s=decode_time_limit(info.duration_s, MAX_DURATION_S, 30, 50),
+            max_duration_s=MAX_DURATION_S,
+        )
         cuts = plan_cuts(audio.samples, audio.silences, 600)
         for start, end in cuts[:2]:
             write_wav_slice(audio.path, start, end, scratch / "c.wav")

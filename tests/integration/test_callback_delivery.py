@@ -145,8 +145,16 @@ def test_delivers_signed_to_the_checked_address_without_resolving_again(receiver
 
     monkeypatch.setattr("socket.getaddrinfo", no_dns)
     connect = CountingConnect()
-    outcome = send(f"http://{HOST}:{receiver.port}/hooks/kscribe?x=1", {"job_id": "j1"}, "s3cret", "job.succeeded",
-                   allow=LOOPBACK, resolve=resolve, connect=connect, sleep=lambda s: None)
+    outcome = send(
+        f"http://{HOST}:{receiver.port}/hooks/kscribe?x=1",
+        {"job_id": "j1"},
+        "s3cret",
+        "job.succeeded",
+        allow=LOOPBACK,
+        resolve=resolve,
+        connect=connect,
+        sleep=lambda s: None,
+    )
     assert outcome == callbacks.CallbackOutcome(True, 1, 204, "")
     assert lookups == [HOST] and connect.addresses == [("127.0.0.1", receiver.port)]
     [(headers, body)] = receiver.received
@@ -177,19 +185,31 @@ def test_a_rebinding_resolver_cannot_reach_loopback(receiver_factory):
     assert receiver.received == []
 
 
-@pytest.mark.parametrize("behaviour, status, error", [
-    ("internal", 500, "HTTP 500"),
-    ("endless", 500, "HTTP 500"),
-    ("endless-ok", 200, ""),
-    ("endless-head", 0, f"response headers over {MAX_RESPONSE_HEAD_BYTES} bytes"),
-    ("banner", 0, "malformed HTTP response"),
-])
+@pytest.mark.parametrize(
+    "behaviour, status, error",
+    [
+        ("internal", 500, "HTTP 500"),
+        ("endless", 500, "HTTP 500"),
+        ("endless-ok", 200, ""),
+        ("endless-head", 0, f"response headers over {MAX_RESPONSE_HEAD_BYTES} bytes"),
+        ("banner", 0, "malformed HTTP response"),
+    ],
+)
 def test_response_bodies_are_neither_read_nor_shown(receiver_factory, behaviour, status, error):
     receiver = receiver_factory(behaviour)
     connect = CountingConnect()
     started = time.monotonic()
-    outcome = send(f"http://{HOST}:{receiver.port}/", {}, "s", "t", attempts=1, allow=LOOPBACK, resolve=loopback,
-                   connect=connect, timeout_s=10.0)
+    outcome = send(
+        f"http://{HOST}:{receiver.port}/",
+        {},
+        "s",
+        "t",
+        attempts=1,
+        allow=LOOPBACK,
+        resolve=loopback,
+        connect=connect,
+        timeout_s=10.0,
+    )
     assert time.monotonic() - started < 5.0
     assert (outcome.status_code, outcome.error) == (status, error)
     assert b"internal-only" not in outcome.error.encode()
@@ -200,8 +220,18 @@ def test_response_bodies_are_neither_read_nor_shown(receiver_factory, behaviour,
 def test_a_trickling_receiver_is_cut_off_at_the_attempt_timeout(receiver_factory, behaviour):
     receiver = receiver_factory(behaviour)
     started = time.monotonic()
-    outcome = send(f"http://{HOST}:{receiver.port}/", {}, "s", "t", attempts=2, backoff_s=0.0, allow=LOOPBACK,
-                   resolve=loopback, timeout_s=0.5, sleep=lambda s: None)
+    outcome = send(
+        f"http://{HOST}:{receiver.port}/",
+        {},
+        "s",
+        "t",
+        attempts=2,
+        backoff_s=0.0,
+        allow=LOOPBACK,
+        resolve=loopback,
+        timeout_s=0.5,
+        sleep=lambda s: None,
+    )
     elapsed = time.monotonic() - started
     assert outcome == callbacks.CallbackOutcome(False, 2, 0, "timed out")
     assert 0.9 < elapsed < 3.0, elapsed  # two attempts of 0.5 s each, with a generous margin
@@ -211,14 +241,26 @@ def test_a_trickling_receiver_is_cut_off_at_the_attempt_timeout(receiver_factory
 def test_the_whole_send_ends_at_its_deadline(receiver_factory):
     receiver = receiver_factory("trickle-head")
     started = time.monotonic()
-    outcome = send(f"http://{HOST}:{receiver.port}/", {}, "s", "t", attempts=5, backoff_s=0.0, allow=LOOPBACK,
-                   resolve=loopback, timeout_s=5.0, deadline_s=0.6, sleep=lambda s: None)
+    outcome = send(
+        f"http://{HOST}:{receiver.port}/",
+        {},
+        "s",
+        "t",
+        attempts=5,
+        backoff_s=0.0,
+        allow=LOOPBACK,
+        resolve=loopback,
+        timeout_s=5.0,
+        deadline_s=0.6,
+        sleep=lambda s: None,
+    )
     elapsed = time.monotonic() - started
     assert not outcome.delivered and outcome.attempts == 1 and outcome.error.startswith("timed out")
     assert elapsed < 3.0, elapsed
 
 
 # --- HTTPS: SNI, Host and certificate verification for the name, connection to the address ---
+
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
@@ -230,16 +272,23 @@ def certificate(tmp_path_factory):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, HOST)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     folder = tmp_path_factory.mktemp("tls")
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(folder / "cert.pem"), str(folder / "key.pem")
 
 
@@ -253,8 +302,16 @@ def test_https_keeps_sni_host_and_verification_for_the_name(receiver_factory, ce
     receiver = receiver_factory("ok", tls=server_context(certificate))
     trusted = ssl.create_default_context(cafile=certificate[0])
     connect = CountingConnect()
-    outcome = send(f"https://{HOST}:{receiver.port}/hooks", {"job_id": "j2"}, "s", "job.failed", allow=LOOPBACK,
-                   resolve=loopback, connect=connect, ssl_context=trusted)
+    outcome = send(
+        f"https://{HOST}:{receiver.port}/hooks",
+        {"job_id": "j2"},
+        "s",
+        "job.failed",
+        allow=LOOPBACK,
+        resolve=loopback,
+        connect=connect,
+        ssl_context=trusted,
+    )
     assert outcome == callbacks.CallbackOutcome(True, 1, 204, "")
     assert connect.addresses == [("127.0.0.1", receiver.port)]
     assert receiver.server_names == [HOST]
@@ -265,8 +322,16 @@ def test_https_keeps_sni_host_and_verification_for_the_name(receiver_factory, ce
 def test_https_refuses_a_certificate_for_another_name_or_issuer(receiver_factory, certificate):
     receiver = receiver_factory("ok", tls=server_context(certificate))
     trusted = ssl.create_default_context(cafile=certificate[0])
-    outcome = send(f"https://other.example.test:{receiver.port}/", {}, "s", "t", attempts=1, allow=LOOPBACK,
-                   resolve=loopback, ssl_context=trusted)
+    outcome = send(
+        f"https://other.example.test:{receiver.port}/",
+        {},
+        "s",
+        "t",
+        attempts=1,
+        allow=LOOPBACK,
+        resolve=loopback,
+        ssl_context=trusted,
+    )
     assert not outcome.delivered and outcome.error.startswith("TLS certificate not accepted")
     assert "other.example.test" in outcome.error
     outcome = send(f"https://{HOST}:{receiver.port}/", {}, "s", "t", attempts=1, allow=LOOPBACK, resolve=loopback)
@@ -277,7 +342,8 @@ def test_https_refuses_a_certificate_for_another_name_or_issuer(receiver_factory
 def test_a_trickled_tls_handshake_ends_at_the_timeout(receiver_factory):
     receiver = receiver_factory("tls-trickle")
     started = time.monotonic()
-    outcome = send(f"https://{HOST}:{receiver.port}/", {}, "s", "t", attempts=1, allow=LOOPBACK, resolve=loopback,
-                   timeout_s=0.5)
+    outcome = send(
+        f"https://{HOST}:{receiver.port}/", {}, "s", "t", attempts=1, allow=LOOPBACK, resolve=loopback, timeout_s=0.5
+    )
     assert outcome == callbacks.CallbackOutcome(False, 1, 0, "timed out")
     assert time.monotonic() - started < 3.0

@@ -31,19 +31,24 @@ def test_run_prints_the_transcript_and_writes_every_format(env, capsys):
     code, out, err = run_cli(capsys, "run", str(SAMPLE_VIDEO), "--out", str(env / "out"))
     assert code == 0, err
     assert "Welcome to the weekly planning meeting." in out
-    assert sorted(p.name for p in (env / "out").iterdir()) == [f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
+    assert sorted(p.name for p in (env / "out").iterdir()) == [
+        f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")
+    ]
     assert "transcribe chunk 1/1" in err and "[" in err
     job_id = out.split("job ", 1)[1].split(":", 1)[0]
     code, out, _ = run_cli(capsys, "status", job_id)
     assert code == 0 and "succeeded (100%)" in out and "meeting.srt" in out
 
 
-@pytest.mark.parametrize("name, make, message", [
-    ("empty.mp4", lambda p: p.write_bytes(b""), "the file is empty (0 bytes)"),
-    ("notes.txt", lambda p: p.write_text("meeting notes\n" * 100), "not a readable audio or video file"),
-    ("silent.mp4", make_video_without_audio, "has no audio track"),
-    ("cut.mp4", make_truncated_video, "not a readable audio or video file"),
-])
+@pytest.mark.parametrize(
+    "name, make, message",
+    [
+        ("empty.mp4", lambda p: p.write_bytes(b""), "the file is empty (0 bytes)"),
+        ("notes.txt", lambda p: p.write_text("meeting notes\n" * 100), "not a readable audio or video file"),
+        ("silent.mp4", make_video_without_audio, "has no audio track"),
+        ("cut.mp4", make_truncated_video, "not a readable audio or video file"),
+    ],
+)
 def test_bad_files_give_a_clear_message_and_a_failed_job(env, capsys, name, make, message):
     path = env / name
     make(path)

@@ -19,11 +19,20 @@ DECODE = {"threshold_db": -35, "min_silence_s": 0.3, "timeout_s": 60}
 _LEAK = re.compile(r"/tmp|/work|file:|@ 0x|Stream #|\n|ffmpeg version|Lav[cf]\d")
 
 EXPECTED = {
-    "48ch.wav": "decoded", "8ch.wav": "decoded", "6ch-unset.wav": "decoded", "6ch-hexagonal.wav": "decoded",
-    "6ch-5.1.wav": "decoded", "eight-streams.mkv": "decoded", "one-frame.mp3": "decoded",
-    "one-sample.wav": "decoded", "silence-2h.flac": "decoded", "silence-10min.opus": "decoded",
-    "zero-length-audio.wav": "EmptyAudioTrack", "zero-length-audio.mkv": "EmptyAudioTrack",
-    "header-only.wav": "EmptyAudioTrack", "empty-file.mp4": "NotMedia",
+    "48ch.wav": "decoded",
+    "8ch.wav": "decoded",
+    "6ch-unset.wav": "decoded",
+    "6ch-hexagonal.wav": "decoded",
+    "6ch-5.1.wav": "decoded",
+    "eight-streams.mkv": "decoded",
+    "one-frame.mp3": "decoded",
+    "one-sample.wav": "decoded",
+    "silence-2h.flac": "decoded",
+    "silence-10min.opus": "decoded",
+    "zero-length-audio.wav": "EmptyAudioTrack",
+    "zero-length-audio.mkv": "EmptyAudioTrack",
+    "header-only.wav": "EmptyAudioTrack",
+    "empty-file.mp4": "NotMedia",
 }
 
 
@@ -74,14 +83,17 @@ def _decoded(path: Path, tmp_path: Path) -> np.ndarray:
     return np.fromfile(audio.path, dtype="<i2")
 
 
-@pytest.mark.parametrize("channels, active, layout", [
-    (48, 30, ""),          # no channel mask: ffmpeg's downmix refuses
-    (8, 5, ""),
-    (6, 4, ""),
-    (6, 3, "5.1"),         # the LFE channel, which ffmpeg's own 5.1 → mono drops
-    (6, 5, "hexagonal"),
-    (3, 2, "2.1"),
-])
+@pytest.mark.parametrize(
+    "channels, active, layout",
+    [
+        (48, 30, ""),  # no channel mask: ffmpeg's downmix refuses
+        (8, 5, ""),
+        (6, 4, ""),
+        (6, 3, "5.1"),  # the LFE channel, which ffmpeg's own 5.1 → mono drops
+        (6, 5, "hexagonal"),
+        (3, 2, "2.1"),
+    ],
+)
 def test_a_voice_on_any_one_channel_is_heard_in_the_mono_mix(tmp_path, channels, active, layout):
     source = write_wav(tmp_path / "in.wav", multichannel(channels, active))
     if layout:

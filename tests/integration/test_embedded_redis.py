@@ -26,11 +26,21 @@ def server_running(directory) -> bool:
 def test_processes_share_one_server_and_the_last_one_stops_it(tmp_path):
     directory = tmp_path / "redis"
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    first = subprocess.Popen([sys.executable, "-c", HOLD, str(directory), "a"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, env=env)
+    first = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(directory), "a"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert first.stdout.readline().strip() == "ready"
-    second = subprocess.Popen([sys.executable, "-c", HOLD, str(directory), "b"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=env)
+    second = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(directory), "b"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert second.stdout.readline().strip() == "ready"
     assert len(list(directory.glob("redis.sock"))) == 1
     started = time.monotonic()
@@ -41,8 +51,18 @@ def test_processes_share_one_server_and_the_last_one_stops_it(tmp_path):
     wait_for(lambda: not server_running(directory), timeout_s=10)
     assert (directory / "kscribe.rdb").exists(), "the last one out saves the data"
 
-    again = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                            "from kscribe.embedded_redis import embedded; "
-                            "print(sorted(embedded(Path(sys.argv[1])).keys('from-*')))", str(directory)],
-                           capture_output=True, text=True, env=env, timeout=30)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; "
+            "from kscribe.embedded_redis import embedded; "
+            "print(sorted(embedded(Path(sys.argv[1])).keys('from-*')))",
+            str(directory),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert again.stdout.strip() == "['from-a', 'from-b']", again.stderr

@@ -25,19 +25,24 @@ def test_the_broker_token_passes(issuer):
     assert checker(issuer).verify(f"Bearer {issuer.token()}") == SENDER
 
 
-@pytest.mark.parametrize("make_header, why", [
-    (lambda i: f"Bearer {i.token(aud='kscribe/publish')}", "(?i)audience"),
-    (lambda i: f"Bearer {i.token(iss='https://elsewhere')}", "(?i)issuer"),
-    (lambda i: f"Bearer {i.token(sub='system:serviceaccount:default:attacker')}", "not one of"),
-    (lambda i: f"Bearer {i.token(exp=int(time.time()) - 3600)}", "expired"),
-    (lambda i: f"Bearer {i.token(exp=None)}", "exp"),
-    (lambda i: f"Bearer {i.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))}",
-     "Signature verification failed"),
-    (lambda i: f"Bearer {i.token()[:-4]}AAAA", "invalid token"),
-    (lambda i: "", "no bearer token"),
-    (lambda i: f"Basic {i.token()}", "no bearer token"),
-    (lambda i: "Bearer not-a-jwt", "invalid token"),
-])
+@pytest.mark.parametrize(
+    "make_header, why",
+    [
+        (lambda i: f"Bearer {i.token(aud='kscribe/publish')}", "(?i)audience"),
+        (lambda i: f"Bearer {i.token(iss='https://elsewhere')}", "(?i)issuer"),
+        (lambda i: f"Bearer {i.token(sub='system:serviceaccount:default:attacker')}", "not one of"),
+        (lambda i: f"Bearer {i.token(exp=int(time.time()) - 3600)}", "expired"),
+        (lambda i: f"Bearer {i.token(exp=None)}", "exp"),
+        (
+            lambda i: f"Bearer {i.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))}",
+            "Signature verification failed",
+        ),
+        (lambda i: f"Bearer {i.token()[:-4]}AAAA", "invalid token"),
+        (lambda i: "", "no bearer token"),
+        (lambda i: f"Basic {i.token()}", "no bearer token"),
+        (lambda i: "Bearer not-a-jwt", "invalid token"),
+    ],
+)
 def test_anything_else_is_refused(issuer, make_header, why):
     with pytest.raises(Unauthenticated, match=why):
         checker(issuer).verify(make_header(issuer))
@@ -50,8 +55,9 @@ def test_alg_none_and_hmac_tokens_are_refused(issuer):
     unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": issuer.kid})
     with pytest.raises(Unauthenticated):
         checker(issuer).verify(f"Bearer {unsigned}")
-    hmac = jwt.encode(claims, "secret-guess-that-is-long-enough-for-hs256", algorithm="HS256",
-                      headers={"kid": issuer.kid})
+    hmac = jwt.encode(
+        claims, "secret-guess-that-is-long-enough-for-hs256", algorithm="HS256", headers={"kid": issuer.kid}
+    )
     with pytest.raises(Unauthenticated):
         checker(issuer).verify(f"Bearer {hmac}")
 

@@ -64,14 +64,21 @@ def test_a_missing_output_bucket_is_not_writable(gcs):
 
 
 def test_an_upload_notification_runs_the_pipeline_bucket_to_bucket(gcs, ctx):
-    ctx.settings = ctx.settings.replace(input_uri="gs://inbox", work_uri="gs://work/jobs",
-                                        output_uri="gs://outbox/transcripts", chunk_target_s=8.0)
+    ctx.settings = ctx.settings.replace(
+        input_uri="gs://inbox", work_uri="gs://work/jobs", output_uri="gs://outbox/transcripts", chunk_target_s=8.0
+    )
     ctx.blobs = Blobs()
     blob = gcs.bucket("inbox").blob("talks/meeting.mp4")
     blob.upload_from_filename(str(SAMPLE_VIDEO), content_type="video/mp4")
     blob.reload()
-    notification = {"bucket": "inbox", "name": blob.name, "generation": str(blob.generation),
-                    "size": str(blob.size), "contentType": blob.content_type, "metadata": {}}
+    notification = {
+        "bucket": "inbox",
+        "name": blob.name,
+        "generation": str(blob.generation),
+        "size": str(blob.size),
+        "contentType": blob.content_type,
+        "metadata": {},
+    }
     bus = InProcessBus(ctx, backoff_s=0)
     seen = []
     bus.observers.append(seen.append)
@@ -85,14 +92,20 @@ def test_an_upload_notification_runs_the_pipeline_bucket_to_bucket(gcs, ctx):
     assert len({e.data["job_id"] for e in seen if e.type == events.JOB_CREATED}) == 1
     job = ctx.jobs.require(completed[0].data["job_id"])
     assert job.status is JobStatus.SUCCEEDED and job.chunks_total >= 3
-    assert job.outputs["srt"] == f"gs://outbox/transcripts/uploads/inbox/talks/meeting.mp4/{blob.generation}/meeting.srt"
+    assert (
+        job.outputs["srt"] == f"gs://outbox/transcripts/uploads/inbox/talks/meeting.mp4/{blob.generation}/meeting.srt"
+    )
     srt_name = f"transcripts/uploads/inbox/talks/meeting.mp4/{blob.generation}/meeting.srt"
     srt = gcs.bucket("outbox").get_blob(srt_name)
     assert srt.metadata["kscribe-role"] == "output" and srt.download_as_text().startswith("1\n00:00:")
     assert list(gcs.list_blobs("work")) == [], "work objects are removed after success"
     # The outputs' own notifications (were the output bucket watched) are skipped.
     announced = [e.type for e in seen].count(events.JOB_CREATED)
-    bus.publish(events.Event(events.OBJECT_FINALIZED, {"bucket": "outbox", "name": srt_name,
-                                                       "generation": "1", "size": "10", "metadata": srt.metadata}))
+    bus.publish(
+        events.Event(
+            events.OBJECT_FINALIZED,
+            {"bucket": "outbox", "name": srt_name, "generation": "1", "size": "10", "metadata": srt.metadata},
+        )
+    )
     bus.drain()
     assert [e.type for e in seen].count(events.JOB_CREATED) == announced

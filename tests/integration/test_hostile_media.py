@@ -38,8 +38,25 @@ def _playlist(path: Path, target: Path) -> Path:
 def test_an_hls_playlist_naming_a_local_file_is_refused(tmp_path, host_file):
     playlist = _playlist(tmp_path / "upload.m3u8", host_file)
     # Without the whitelists, ffmpeg follows the playlist and decodes the host's file.
-    plain = subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
-                            str(playlist), "-f", "s16le", "-ac", "1", "-ar", "16000", "-"], capture_output=True)
+    plain = subprocess.run(
+        [
+            ffmpeg_executable(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(playlist),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-",
+        ],
+        capture_output=True,
+    )
     assert plain.returncode == 0 and len(plain.stdout) > 5 * SAMPLE_RATE, "the attack works on a plain ffmpeg"
 
     with pytest.raises(UnsupportedContainer, match="it is an HLS playlist"):
@@ -62,8 +79,25 @@ def test_a_playlist_named_like_a_video_is_refused(tmp_path, host_file):
 def test_a_concat_script_is_refused(tmp_path, host_file):
     script = tmp_path / "host" / "upload.mp4"  # beside the file it names: concat's safe mode allows that
     script.write_text(f"ffconcat version 1.0\nfile {host_file.name}\n")
-    plain = subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
-                            str(script), "-f", "s16le", "-ac", "1", "-ar", "16000", "-"], capture_output=True)
+    plain = subprocess.run(
+        [
+            ffmpeg_executable(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(script),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-",
+        ],
+        capture_output=True,
+    )
     assert plain.returncode == 0 and plain.stdout, "the attack works on a plain ffmpeg"
 
     with pytest.raises(UnsupportedContainer, match="concat script"):
@@ -81,8 +115,14 @@ def test_a_name_that_reads_as_a_protocol_stays_a_file_name(tmp_path, host_file, 
 
 
 def _wav_header(rate: int, data_bytes: int) -> bytes:
-    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
-            + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", data_bytes))
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
 
 
 def test_a_wav_declaring_1_hz_is_refused_before_decoding(tmp_path):
@@ -130,13 +170,41 @@ def test_a_job_longer_than_the_limit_fails_with_it(ctx, sample_copy, fake_transc
 
 # Every kind of file ingest accepts by name, made by ffmpeg: the whitelists must still admit it.
 _KINDS = {
-    "mp4": ["-c:a", "aac"], "m4a": ["-c:a", "aac"], "mov": ["-c:a", "aac"], "3gp": ["-c:a", "aac"],
-    "mkv": ["-c:a", "libvorbis"], "webm": ["-c:a", "libopus"], "avi": ["-c:a", "libmp3lame"],
-    "flv": ["-c:a", "aac"], "ts": ["-c:a", "aac"], "mpg": ["-c:a", "mp2"], "mxf": ["-f", "lavfi", "-i", "color=c=black:s=64x64:r=25:d=2", "-map", "1:v", "-map", "0:a",
-            "-c:v", "mpeg2video", "-c:a", "pcm_s16le"],
-    "wma": ["-c:a", "wmav2"], "ogg": ["-c:a", "libvorbis"], "opus": ["-c:a", "libopus"],
-    "mp3": ["-c:a", "libmp3lame"], "aac": ["-c:a", "aac"], "wav": [], "flac": [], "aiff": [],
-    "caf": [], "w64": [], "amr": ["-c:a", "libopencore_amrnb", "-ar", "8000"],
+    "mp4": ["-c:a", "aac"],
+    "m4a": ["-c:a", "aac"],
+    "mov": ["-c:a", "aac"],
+    "3gp": ["-c:a", "aac"],
+    "mkv": ["-c:a", "libvorbis"],
+    "webm": ["-c:a", "libopus"],
+    "avi": ["-c:a", "libmp3lame"],
+    "flv": ["-c:a", "aac"],
+    "ts": ["-c:a", "aac"],
+    "mpg": ["-c:a", "mp2"],
+    "mxf": [
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=64x64:r=25:d=2",
+        "-map",
+        "1:v",
+        "-map",
+        "0:a",
+        "-c:v",
+        "mpeg2video",
+        "-c:a",
+        "pcm_s16le",
+    ],
+    "wma": ["-c:a", "wmav2"],
+    "ogg": ["-c:a", "libvorbis"],
+    "opus": ["-c:a", "libopus"],
+    "mp3": ["-c:a", "libmp3lame"],
+    "aac": ["-c:a", "aac"],
+    "wav": [],
+    "flac": [],
+    "aiff": [],
+    "caf": [],
+    "w64": [],
+    "amr": ["-c:a", "libopencore_amrnb", "-ar", "8000"],
 }
 
 

@@ -33,9 +33,13 @@ def notice(name="talk.mp4", size=1000, content_type="video/mp4", generation=None
         for key, value in metadata.items():
             os.setxattr(path, "user." + key, value.encode())
     info = LocalStore().stat(str(path)) if path.is_file() else None
-    return ObjectNotice(uri=str(path) + ("/" if name.endswith("/") else ""),
-                        generation=generation or (info.generation if info else "1"), size=size,
-                        content_type=content_type, metadata=metadata)
+    return ObjectNotice(
+        uri=str(path) + ("/" if name.endswith("/") else ""),
+        generation=generation or (info.generation if info else "1"),
+        size=size,
+        content_type=content_type,
+        metadata=metadata,
+    )
 
 
 def test_a_video_upload_becomes_a_queued_job_once(ctx):
@@ -50,12 +54,15 @@ def test_a_video_upload_becomes_a_queued_job_once(ctx):
     assert ingest(notice(), ctx).created, "a re-upload is a new generation"
 
 
-@pytest.mark.parametrize("n, reason", [
-    (lambda: notice("notes.txt", content_type="text/plain"), "not media by name or type"),
-    (lambda: notice("folder/", content_type=""), "folder placeholder"),
-    (lambda: notice(**{"kscribe-role": "output"}), "written by kscribe"),
-    (lambda: notice(size=10**12), "over the"),
-])
+@pytest.mark.parametrize(
+    "n, reason",
+    [
+        (lambda: notice("notes.txt", content_type="text/plain"), "not media by name or type"),
+        (lambda: notice("folder/", content_type=""), "folder placeholder"),
+        (lambda: notice(**{"kscribe-role": "output"}), "written by kscribe"),
+        (lambda: notice(size=10**12), "over the"),
+    ],
+)
 def test_objects_that_are_not_jobs_are_skipped_with_a_reason(ctx, n, reason):
     result = ingest(n(), ctx)
     assert result.job is None and reason in result.skipped
@@ -70,13 +77,16 @@ def test_media_recognised_by_extension_without_content_type(ctx):
     assert ingest(notice("a.MKV", content_type="application/octet-stream"), ctx).created
 
 
-@pytest.mark.parametrize("metadata, size, message", [
-    ({}, 0, "the file is empty (0 bytes)"),
-    ({"kscribe-model": "huge-v9"}, 1000, "model 'huge-v9' is not available here"),
-    ({"kscribe-model": "/etc"}, 1000, "is not available here"),
-    ({"kscribe-formats": "srt,docx"}, 1000, "unknown format(s) docx"),
-    ({f"k{i}": "v" for i in range(40)}, 1000, "metadata: at most 32 keys"),
-])
+@pytest.mark.parametrize(
+    "metadata, size, message",
+    [
+        ({}, 0, "the file is empty (0 bytes)"),
+        ({"kscribe-model": "huge-v9"}, 1000, "model 'huge-v9' is not available here"),
+        ({"kscribe-model": "/etc"}, 1000, "is not available here"),
+        ({"kscribe-formats": "srt,docx"}, 1000, "unknown format(s) docx"),
+        ({f"k{i}": "v" for i in range(40)}, 1000, "metadata: at most 32 keys"),
+    ],
+)
 def test_jobs_that_cannot_succeed_fail_at_once_with_the_reason(ctx, metadata, size, message):
     result = ingest(notice(size=size, **metadata), ctx)
     assert result.created and result.job.status is JobStatus.FAILED
@@ -96,9 +106,18 @@ def test_explicit_requests_are_not_filtered_by_name(ctx):
     assert result.created and result.job.status is JobStatus.QUEUED
 
 
-@pytest.mark.parametrize("uri", ["gs://elsewhere/talk.mp4", "/etc/talk.mp4", "{inbox}es/talk.mp4",
-                                 "{inbox}/a/../talk.mp4", "{inbox}//talk.mp4", "{inbox}/a\x00.mp4",
-                                 "{inbox}/\u202egnp.mp4"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "gs://elsewhere/talk.mp4",
+        "/etc/talk.mp4",
+        "{inbox}es/talk.mp4",
+        "{inbox}/a/../talk.mp4",
+        "{inbox}//talk.mp4",
+        "{inbox}/a\x00.mp4",
+        "{inbox}/\u202egnp.mp4",
+    ],
+)
 def test_notifications_outside_the_input_location_are_rejected(ctx, uri):
     uri = uri.format(inbox=INBOX)
     with pytest.raises(EventRejected):
@@ -116,8 +135,13 @@ def test_a_notification_is_checked_against_the_bucket(ctx):
     with pytest.raises(EventRejected, match="generation"):
         ingest(ObjectNotice(uri=real.uri, generation="7", size=10, content_type="video/mp4"), ctx)
     signed = notice("hook.mp4", **{"kscribe-callback-url": "https://example.com/stored"})
-    forged = ObjectNotice(uri=signed.uri, generation=signed.generation, size=1000, content_type="video/mp4",
-                          metadata={"kscribe-callback-url": "https://attacker.example/x", "approved": "yes"})
+    forged = ObjectNotice(
+        uri=signed.uri,
+        generation=signed.generation,
+        size=1000,
+        content_type="video/mp4",
+        metadata={"kscribe-callback-url": "https://attacker.example/x", "approved": "yes"},
+    )
     job = ingest(forged, ctx).job
     assert job.callback_url == "https://example.com/stored" and "approved" not in job.metadata
 

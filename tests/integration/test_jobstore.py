@@ -13,8 +13,18 @@ from kscribe.values import Job, JobStatus
 
 
 def new_job(job_id="j1"):
-    return Job(id=job_id, source_uri="gs://in/v.mp4", source_generation="7", output_uri="gs://out", output_stem="v",
-               model="tiny.en", language=None, task="transcribe", formats=("srt", "txt"), metadata={"team": "a"})
+    return Job(
+        id=job_id,
+        source_uri="gs://in/v.mp4",
+        source_generation="7",
+        output_uri="gs://out",
+        output_stem="v",
+        model="tiny.en",
+        language=None,
+        task="transcribe",
+        formats=("srt", "txt"),
+        metadata={"team": "a"},
+    )
 
 
 def test_create_is_once_per_dedupe_key_and_round_trips(redis_client):
@@ -68,8 +78,11 @@ def test_announcements_and_leases_are_recorded_only_on_live_jobs(redis_client):
     job = jobs.require("j1")
     assert job.announced == {"created"} and job.lease_until >= jobs.clock() + 99
     assert jobs.note_redrive("j1") == 1 and jobs.note_redrive("j1") == 2 and jobs.require("j1").redrives == 2
-    for write in (lambda: jobs.mark_announced("gone", "created"), lambda: jobs.extend_lease("gone", 5),
-                  lambda: jobs.update("gone", callback_status="failed")):
+    for write in (
+        lambda: jobs.mark_announced("gone", "created"),
+        lambda: jobs.extend_lease("gone", 5),
+        lambda: jobs.update("gone", callback_status="failed"),
+    ):
         write()
     assert jobs.note_redrive("gone") == -1
     assert not redis_client.exists("kscribe:job:gone"), "no expiry-less husk of a job"
@@ -107,8 +120,9 @@ def test_each_chunk_counts_once_under_concurrent_duplicate_deliveries(redis_clie
 
 
 def _threads(url, job_id, indexes, total, results):
-    threads = [threading.Thread(target=_deliver_chunks, args=(url, job_id, indexes[t::4], total, results))
-               for t in range(4)]
+    threads = [
+        threading.Thread(target=_deliver_chunks, args=(url, job_id, indexes[t::4], total, results)) for t in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

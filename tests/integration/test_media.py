@@ -61,7 +61,22 @@ def test_ffmpeg_is_killed_at_its_timeout(tmp_path):
 
 def test_decoding_a_rate_other_than_16k(tmp_path):
     wav = tmp_path / "tone.wav"
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "sine=frequency=440:sample_rate=44100:duration=3", "-ac", "2", str(wav)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_executable(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:duration=3",
+            "-ac",
+            "2",
+            str(wav),
+        ],
+        check=True,
+    )
     audio = decode_audio(wav, tmp_path / "a.pcm", threshold_db=-35, min_silence_s=0.3, timeout_s=60)
     assert audio.samples == 3 * SAMPLE_RATE and audio.silences == ()

@@ -54,10 +54,10 @@ def passage_start_errors(segments):
 
 
 @pytest.mark.parametrize("chunk_target_s", [600.0, 10.0], ids=["one-chunk", "three-chunks"])
-def test_the_sample_is_transcribed_accurately_with_timings(settings, redis_client, transcriber, sample_copy,
-                                                         chunk_target_s):
-    _, job = transcribe_sample(settings.replace(chunk_target_s=chunk_target_s), redis_client, transcriber,
-                                 sample_copy)
+def test_the_sample_is_transcribed_accurately_with_timings(
+    settings, redis_client, transcriber, sample_copy, chunk_target_s
+):
+    _, job = transcribe_sample(settings.replace(chunk_target_s=chunk_target_s), redis_client, transcriber, sample_copy)
     assert job.status is JobStatus.SUCCEEDED, job.error
     assert job.chunks_total == (1 if chunk_target_s > 60 else 3)
     body = json.loads(Path(job.outputs["json"]).read_text())
@@ -69,8 +69,9 @@ def test_the_sample_is_transcribed_accurately_with_timings(settings, redis_clien
     assert len(words) >= 70 and all(a["start"] <= b["start"] for a, b in zip(words, words[1:]))
 
 
-def test_the_batched_pipeline_used_on_gpus_also_transcribes_accurately(settings, redis_client, transcriber,
-                                                                       sample_copy):
+def test_the_batched_pipeline_used_on_gpus_also_transcribes_accurately(
+    settings, redis_client, transcriber, sample_copy
+):
     """KSCRIBE_BATCH_SIZE > 0 switches to faster-whisper's BatchedInferencePipeline (the gke
     overlay's setting); it runs on CPU too, so its path is checked here without a GPU."""
     _, job = transcribe_sample(settings.replace(batch_size=4), redis_client, transcriber, sample_copy)

@@ -22,8 +22,9 @@ sys.stdin.read()  # hold on until the test closes stdin (or kills us)
 
 def _start_worker(root: Path) -> tuple[subprocess.Popen, Path]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    process = subprocess.Popen([sys.executable, "-c", _WORKER, str(root)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _WORKER, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     return process, Path(process.stdout.readline().strip())  # printed once its lock is held
 
 

@@ -85,15 +85,25 @@ class Env:
         """A CloudEvent sent straight to one function, as anyone who can reach it could."""
         event = CloudEvent({"type": event_type, "source": "//forged", **attributes}, data)
         headers, body = to_binary(event)
-        url = self.stack.env["KSCRIBE_INGEST_URL"] if function == "ingest" else self.stack.url[function.replace("-", "_")]
+        url = (
+            self.stack.env["KSCRIBE_INGEST_URL"] if function == "ingest" else self.stack.url[function.replace("-", "_")]
+        )
         return requests.post(url, data=body, headers=headers, timeout=300)
 
     def upload_notice(self, name: str) -> requests.Response:
         """The object.finalized the bucket's notification would send for ``name``."""
         blob = self.stack.storage().bucket("kscribe-input").get_blob(name)
-        return self.post_event("ingest", "google.cloud.storage.object.v1.finalized", {
-            "bucket": "kscribe-input", "name": name, "generation": str(blob.generation), "size": str(blob.size),
-            "contentType": blob.content_type or "application/octet-stream"})
+        return self.post_event(
+            "ingest",
+            "google.cloud.storage.object.v1.finalized",
+            {
+                "bucket": "kscribe-input",
+                "name": name,
+                "generation": str(blob.generation),
+                "size": str(blob.size),
+                "contentType": blob.content_type or "application/octet-stream",
+            },
+        )
 
     def storage(self) -> storage.Client:
         return self.stack.storage()
@@ -117,21 +127,36 @@ def wav_declaring(rate: int, samples: int) -> bytes:
     """A PCM WAV whose header says ``rate`` samples a second (silence)."""
     data = b"\0\0" * samples
     fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
-    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
-            + b"data" + struct.pack("<I", len(data)) + data)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(data))
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
 
 
 @pytest.fixture(scope="package")
 def env(tmp_path_factory) -> Env:
     tmp = tmp_path_factory.mktemp("security")
-    stack = Stack(tmp, extra_ports=("API_INTERNAL",), env={
-        "KSCRIBE_TENANT_MAX_ACTIVE_JOBS": str(MAX_ACTIVE_JOBS),
-        "KSCRIBE_API_MAX_BODY_BYTES": str(MAX_BODY_BYTES), "KSCRIBE_API_RATE_PER_MINUTE": "100000",
-        "KSCRIBE_CALLBACK_ALLOW": "127.0.0.1", "KSCRIBE_CALLBACK_ATTEMPTS": "2",
-        # One request at a time per function: an event sent straight to a function is handled
-        # before the broker's deliveries that follow it, so a forged event's effect is certain.
-        "THREADS": "1",
-    })
+    stack = Stack(
+        tmp,
+        extra_ports=("API_INTERNAL",),
+        env={
+            "KSCRIBE_TENANT_MAX_ACTIVE_JOBS": str(MAX_ACTIVE_JOBS),
+            "KSCRIBE_API_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+            "KSCRIBE_API_RATE_PER_MINUTE": "100000",
+            "KSCRIBE_CALLBACK_ALLOW": "127.0.0.1",
+            "KSCRIBE_CALLBACK_ATTEMPTS": "2",
+            # One request at a time per function: an event sent straight to a function is handled
+            # before the broker's deliveries that follow it, so a forged event's effect is certain.
+            "THREADS": "1",
+        },
+    )
     try:
         acme, globex = create_tenant(stack, "acme"), create_tenant(stack, "globex")
         media = tmp / "media"
@@ -143,9 +168,13 @@ def env(tmp_path_factory) -> Env:
         _ffmpeg("-t", "10", "-i", str(SAMPLE_VIDEO), "-vn", "-ac", "1", "-ar", "16000", str(media / "host.wav"))
         client = stack.storage()
         uploads = {
-            "kscribe-input": {"tenants/acme/meeting.mp4": SAMPLE_VIDEO, "tenants/acme/tiny.wav": media / "tiny.wav",
-                              "tenants/globex/meeting.mkv": media / "meeting.mkv",
-                              "tenants/globex/secret.wav": media / "secret.wav", "shared/tiny.wav": media / "tiny.wav"},
+            "kscribe-input": {
+                "tenants/acme/meeting.mp4": SAMPLE_VIDEO,
+                "tenants/acme/tiny.wav": media / "tiny.wav",
+                "tenants/globex/meeting.mkv": media / "meeting.mkv",
+                "tenants/globex/secret.wav": media / "secret.wav",
+                "shared/tiny.wav": media / "tiny.wav",
+            },
             "kscribe-work": {"planted/chunks/00000.wav": media / "tiny.wav"},
             "kscribe-output": {"planted/meeting.wav": media / "tiny.wav"},
             "kscribe-private": {"payroll.wav": media / "tiny.wav"},

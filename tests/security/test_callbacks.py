@@ -14,14 +14,17 @@ from tests.security.conftest import INPUT, RECEIVER_SECRET_BODY
 pytestmark = pytest.mark.model
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9\\@8.8.8.8/",
-    "http://127.0.0.1:9\\@8.8.8.8/hook",
-    "http://8.8.8.8/hook\r\nX-Injected: 1",
-    "http://8.8.8.8/hook\nX-Injected: 1",
-    "http://8.8.8.8\r\n/hook",
-    "http://8.8.8.8/ho\rok",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9\\@8.8.8.8/",
+        "http://127.0.0.1:9\\@8.8.8.8/hook",
+        "http://8.8.8.8/hook\r\nX-Injected: 1",
+        "http://8.8.8.8/hook\nX-Injected: 1",
+        "http://8.8.8.8\r\n/hook",
+        "http://8.8.8.8/ho\rok",
+    ],
+)
 def test_a_confusing_callback_url_is_refused(env, url):
     r = env.create(env.acme, source=f"{INPUT}/tenants/acme/tiny.wav", callback_url=url)
     if r.status_code == 202:
@@ -39,8 +42,9 @@ def test_a_receivers_response_body_is_not_shown_to_the_tenant(globex_job):
 
 
 def test_each_tenants_callbacks_are_signed_with_its_own_secret(env, acme_job, globex_job):
-    assert env.acme.callback_secret and env.globex.callback_secret, \
+    assert env.acme.callback_secret and env.globex.callback_secret, (
         "keys create prints the tenant's callback secret once on stderr"
+    )
     assert env.acme.callback_secret != env.globex.callback_secret
     for done, own, other in ((acme_job, env.acme, env.globex), (globex_job, env.globex, env.acme)):
         assert done.callbacks.received, "the receiver got the callback"

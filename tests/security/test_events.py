@@ -33,13 +33,23 @@ def test_a_forged_chunk_ready_cannot_put_another_objects_words_in_a_transcript(e
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
     # Sent before extract has stored the chunks: the forged chunk 0 is handled first.
-    env.post_event("transcribe", CHUNK_READY, {
-        "job_id": job_id, "index": 0, "count": 3, "uri": f"{INPUT}/tenants/globex/secret.wav",
-        "start_s": 0.0, "duration_s": 10.0})
+    env.post_event(
+        "transcribe",
+        CHUNK_READY,
+        {
+            "job_id": job_id,
+            "index": 0,
+            "count": 3,
+            "uri": f"{INPUT}/tenants/globex/secret.wav",
+            "start_s": 0.0,
+            "duration_s": 10.0,
+        },
+    )
     job = env.wait_finished(env.acme, job_id)
     assert job["status"] == "succeeded", job
-    txt = requests.get(f"{env.api}/api/v1/transcriptions/{job_id}/transcript?format=txt", headers=env.acme.auth,
-                       timeout=30).text
+    txt = requests.get(
+        f"{env.api}/api/v1/transcriptions/{job_id}/transcript?format=txt", headers=env.acme.auth, timeout=30
+    ).text
     assert word_error_rate(SAMPLE_TEXT, txt) <= 0.08, f"globex's words in acme's transcript:\n{txt}"
 
 
@@ -52,8 +62,13 @@ def test_a_forged_job_transcribed_does_not_end_a_job_still_transcribing(env, ini
 
 
 def test_a_forged_dead_letter_for_an_earlier_step_does_not_fail_a_transcribing_job(env, initech, transcribing_job):
-    env.post_event("dead-letter", JOB_CREATED, {"job_id": transcribing_job},
-                   knativeerrorcode="500", knativeerrordest="http://extract")
+    env.post_event(
+        "dead-letter",
+        JOB_CREATED,
+        {"job_id": transcribing_job},
+        knativeerrorcode="500",
+        knativeerrordest="http://extract",
+    )
     job = env.job(initech, transcribing_job).json()
     assert job["status"] != "failed", job["error"]
 
@@ -76,16 +91,23 @@ def test_a_forged_dead_letter_does_not_fail_a_succeeded_job(env, acme_job):
     assert job["status"] == "succeeded" and job["error"] is None, job
 
 
-@pytest.mark.parametrize("function, event_type, data", [
-    ("extract", JOB_CREATED, {}),
-    ("transcribe", CHUNK_READY, {"index": 0, "count": 1, "uri": f"{INPUT}/tenants/globex/secret.wav",
-                                 "start_s": 0.0, "duration_s": 10.0}),
-    ("publish", JOB_TRANSCRIBED, {}),
-])
+@pytest.mark.parametrize(
+    "function, event_type, data",
+    [
+        ("extract", JOB_CREATED, {}),
+        (
+            "transcribe",
+            CHUNK_READY,
+            {"index": 0, "count": 1, "uri": f"{INPUT}/tenants/globex/secret.wav", "start_s": 0.0, "duration_s": 10.0},
+        ),
+        ("publish", JOB_TRANSCRIBED, {}),
+    ],
+)
 def test_an_event_for_an_unknown_job_is_dropped_and_counted(env, function, event_type, data):
     def rejected() -> float:
-        return metric_sum(requests.get(env.stack.url[function] + "/metrics", timeout=30).text,
-                          "kscribe_events_rejected_total")
+        return metric_sum(
+            requests.get(env.stack.url[function] + "/metrics", timeout=30).text, "kscribe_events_rejected_total"
+        )
 
     before_jobs, before_count = env.job_ids(), rejected()
     job_id = uuid.uuid4().hex
@@ -96,17 +118,23 @@ def test_an_event_for_an_unknown_job_is_dropped_and_counted(env, function, event
     assert rejected() == before_count + 1, "counted in kscribe_events_rejected_total"
 
 
-@pytest.mark.parametrize("bucket, name", [
-    ("/etc", "passwd"),
-    ("/etc", "hostname"),
-    ("kscribe-private", "payroll.wav"),
-    ("kscribe-work", "planted/chunks/00000.wav"),
-    ("kscribe-output", "planted/meeting.wav"),
-])
+@pytest.mark.parametrize(
+    "bucket, name",
+    [
+        ("/etc", "passwd"),
+        ("/etc", "hostname"),
+        ("kscribe-private", "payroll.wav"),
+        ("kscribe-work", "planted/chunks/00000.wav"),
+        ("kscribe-output", "planted/meeting.wav"),
+    ],
+)
 def test_a_storage_notification_outside_the_input_bucket_creates_no_job(env, bucket, name):
     before = env.job_ids()
-    r = env.post_event("ingest", "google.cloud.storage.object.v1.finalized", {
-        "bucket": bucket, "name": name, "generation": "1", "size": "1000", "contentType": "video/mp4"})
+    r = env.post_event(
+        "ingest",
+        "google.cloud.storage.object.v1.finalized",
+        {"bucket": bucket, "name": name, "generation": "1", "size": "1000", "contentType": "video/mp4"},
+    )
     assert r.status_code < 500, r.text
     assert env.job_ids() == before, f"a job for {bucket}/{name}"
 

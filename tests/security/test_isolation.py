@@ -28,8 +28,9 @@ def test_api_jobs_write_under_the_tenants_job_prefix(env, acme_job, globex_job):
     for done in (acme_job, globex_job):
         job = done.job
         stem = "meeting"
-        assert job["outputs"] == {f: f"{OUTPUT}/tenants/{done.tenant.name}/jobs/{job['id']}/{stem}.{f}"
-                                  for f in FORMATS}, job["outputs"]
+        assert job["outputs"] == {
+            f: f"{OUTPUT}/tenants/{done.tenant.name}/jobs/{job['id']}/{stem}.{f}" for f in FORMATS
+        }, job["outputs"]
 
 
 def test_each_tenant_downloads_only_its_own_transcript(env, acme_job, globex_job):
@@ -60,15 +61,15 @@ def _upload_job(env, bucket_name: str) -> tuple[str, int]:
 def test_a_tenants_bucket_upload_is_its_job_with_outputs_of_its_own(env, acme_job):
     """meeting.mkv uploaded beside acme's meeting.mp4: same stem, separate outputs."""
     env.storage().bucket("kscribe-input").blob("tenants/acme/meeting.mkv").upload_from_filename(
-        str(env.media / "meeting.mkv"))
+        str(env.media / "meeting.mkv")
+    )
     job_id, generation = _upload_job(env, "tenants/acme/meeting.mkv")
     record = env.record(job_id)
     assert record["status"] == "succeeded", record.get("error")
     seen = env.job(env.acme, job_id)
     assert seen.status_code == 200, "the upload under tenants/acme/ is acme's job"
     assert env.job(env.globex, job_id).status_code == 404
-    assert seen.json()["outputs"]["json"] == (
-        f"{OUTPUT}/tenants/acme/uploads/meeting.mkv/{generation}/meeting.json")
+    assert seen.json()["outputs"]["json"] == (f"{OUTPUT}/tenants/acme/uploads/meeting.mkv/{generation}/meeting.json")
     # acme's API job on meeting.mp4 still serves its own transcript, not the upload's.
     assert json.loads(_transcript(env, env.acme, acme_job.job["id"]).content)["job_id"] == acme_job.job["id"]
 
@@ -79,7 +80,8 @@ def test_a_bucket_upload_outside_tenant_prefixes_writes_under_uploads(env):
     assert record["status"] == "succeeded", record.get("error")
     assert record.get("tenant", "") == ""
     assert json.loads(record["outputs"])["json"] == (
-        f"{OUTPUT}/uploads/kscribe-input/shared/tiny.wav/{generation}/tiny.json")
+        f"{OUTPUT}/uploads/kscribe-input/shared/tiny.wav/{generation}/tiny.json"
+    )
     for tenant in (env.acme, env.globex):
         assert env.job(tenant, job_id).status_code == 404
 

@@ -28,8 +28,12 @@ def _connection(env, source_address: str) -> http.client.HTTPConnection:
 def test_an_unauthenticated_huge_body_is_refused_without_being_read(env):
     port = int(env.stack.env["KSCRIBE_API_PORT"])
     with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.3", 0)) as s:
-        s.sendall(f"POST {BASE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  f"Content-Length: {8 * 1024 ** 3}\r\n\r\n".encode() + b"{" + b" " * 65536)
+        s.sendall(
+            f"POST {BASE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {8 * 1024**3}\r\n\r\n".encode()
+            + b"{"
+            + b" " * 65536
+        )
         s.settimeout(10)
         try:
             head = s.recv(4096).decode("latin-1")
@@ -40,15 +44,17 @@ def test_an_unauthenticated_huge_body_is_refused_without_being_read(env):
 
 def test_an_authenticated_body_over_the_limit_is_413(env):
     body = json.dumps({"source": f"{INPUT}/tenants/acme/tiny.wav", "metadata": {"k": "v" * MAX_BODY_BYTES}})
-    r = requests.post(env.api + BASE, data=body, headers={**env.acme.auth, "Content-Type": "application/json"},
-                      timeout=30)
+    r = requests.post(
+        env.api + BASE, data=body, headers={**env.acme.auth, "Content-Type": "application/json"}, timeout=30
+    )
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large", r.text
 
 
 def test_deeply_nested_json_is_invalid_json_not_a_crash(env):
     for body in ("[" * 10000 + "]" * 10000, '{"metadata": ' + '{"a": ' * 5000 + "1" + "}" * 5001):
-        r = requests.post(env.api + BASE, data=body, headers={**env.acme.auth, "Content-Type": "application/json"},
-                          timeout=30)
+        r = requests.post(
+            env.api + BASE, data=body, headers={**env.acme.auth, "Content-Type": "application/json"}, timeout=30
+        )
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json", r.text[:300]
 
 

@@ -26,8 +26,10 @@ def _failed_job(env, name: str, content: bytes) -> dict:
 
 def test_an_hls_playlist_cannot_make_ffmpeg_read_host_files(env):
     host = env.media / "host.wav"
-    playlist = (f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
-                f"#EXTINF:10.0,\nfile://{host}\n#EXTINF:10.0,\n{host}\n#EXT-X-ENDLIST\n")
+    playlist = (
+        f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXTINF:10.0,\nfile://{host}\n#EXTINF:10.0,\n{host}\n#EXT-X-ENDLIST\n"
+    )
     job = _failed_job(env, "evil.mp4", playlist.encode())
     assert job["chunks"]["total"] in (None, 0), "no audio of the host file was cut into chunks"
 
@@ -44,8 +46,19 @@ def _installed_model_dir() -> str:
     return str(dirs[0])
 
 
-@pytest.mark.parametrize("model", ["/tmp", "/etc", "/", "../models", "~", "gs://kscribe-input/tenants/acme/model",
-                                   "gs://kscribe-private/model", "installed-model-directory"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "/tmp",
+        "/etc",
+        "/",
+        "../models",
+        "~",
+        "gs://kscribe-input/tenants/acme/model",
+        "gs://kscribe-private/model",
+        "installed-model-directory",
+    ],
+)
 def test_a_tenants_model_is_an_installed_name_never_a_location(env, model):
     if model == "installed-model-directory":
         model = _installed_model_dir()  # a real CTranslate2 model, reached by its path on the host

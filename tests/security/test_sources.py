@@ -12,14 +12,14 @@ from tests.security.conftest import INPUT, OUTPUT, WORK
 
 OWN = f"{INPUT}/tenants/acme"
 FOREIGN = [
-    f"{INPUT}/tenants/globex/secret.wav",            # another tenant's upload
+    f"{INPUT}/tenants/globex/secret.wav",  # another tenant's upload
     f"{INPUT}/tenants/globex/meeting.mkv",
-    f"{INPUT}/shared/tiny.wav",                      # the input bucket, outside every tenant prefix
-    f"{INPUT}/tenants/acmeco/../acme/tiny.wav",      # a prefix that merely starts like acme's
-    f"{WORK}/planted/chunks/00000.wav",              # kscribe's own work bucket
-    f"{OUTPUT}/planted/meeting.wav",                 # kscribe's own output bucket
-    "gs://kscribe-private/payroll.wav",              # another bucket of the project
-    f"{OWN}/missing.mp4",                            # a missing object, the shape all others copy
+    f"{INPUT}/shared/tiny.wav",  # the input bucket, outside every tenant prefix
+    f"{INPUT}/tenants/acmeco/../acme/tiny.wav",  # a prefix that merely starts like acme's
+    f"{WORK}/planted/chunks/00000.wav",  # kscribe's own work bucket
+    f"{OUTPUT}/planted/meeting.wav",  # kscribe's own output bucket
+    "gs://kscribe-private/payroll.wav",  # another bucket of the project
+    f"{OWN}/missing.mp4",  # a missing object, the shape all others copy
 ]
 TRICKS = [
     "gs:///b",
@@ -51,7 +51,8 @@ def _assert_not_found(env, source):
     error = r.json()["error"]
     assert error["code"] == "source_not_found", f"{source!r}: {error}"
     assert error["message"].startswith("source: ") and error["message"].endswith(
-        " does not exist (or is not readable)"), error["message"]
+        " does not exist (or is not readable)"
+    ), error["message"]
 
 
 @pytest.mark.parametrize("source", FOREIGN)

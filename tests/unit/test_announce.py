@@ -6,9 +6,22 @@ from kscribe.values import Job, JobStatus
 
 
 def job(status=JobStatus.QUEUED, announced=()):
-    return Job(id="j", source_uri="gs://b/v.mp4", source_generation="1", output_uri="gs://o", output_stem="v",
-               model="tiny.en", language=None, task="transcribe", formats=("txt",), status=status,
-               created_at=1000.0, error="bad", failed_stage="ingest", announced=frozenset(announced))
+    return Job(
+        id="j",
+        source_uri="gs://b/v.mp4",
+        source_generation="1",
+        output_uri="gs://o",
+        output_stem="v",
+        model="tiny.en",
+        language=None,
+        task="transcribe",
+        formats=("txt",),
+        status=status,
+        created_at=1000.0,
+        error="bad",
+        failed_stage="ingest",
+        announced=frozenset(announced),
+    )
 
 
 def test_a_queued_job_is_announced_until_the_announcement_went_out():

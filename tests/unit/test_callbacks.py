@@ -20,9 +20,26 @@ def test_signature_round_trip_and_staleness():
     assert not verify("s3cret", "garbage", body)
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.8", "172.16.3.4", "192.168.1.1", "169.254.169.254",
-                                     "::1", "fe80::1", "fc00::5", "0.0.0.0", "100.64.0.1", "224.0.0.1",
-                                     "::ffff:127.0.0.1", "::7f00:1", "2002:a00:1::1", "64:ff9b::a9fe:a9fe"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.0.8",
+        "172.16.3.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "fc00::5",
+        "0.0.0.0",
+        "100.64.0.1",
+        "224.0.0.1",
+        "::ffff:127.0.0.1",
+        "::7f00:1",
+        "2002:a00:1::1",
+        "64:ff9b::a9fe:a9fe",
+    ],
+)
 def test_internal_addresses_are_refused(address):
     with pytest.raises(CallbackRefused, match="internal address"):
         check_url("https://hooks.example.com/x", resolve=lambda host: [address])
@@ -42,7 +59,9 @@ def test_public_addresses_and_the_allow_list_pass():
 
 
 def test_check_url_returns_what_it_checked():
-    target = check_url("HTTPS://Hooks.Example.com/a/b?c=d#frag", resolve=lambda host: ["93.184.216.34", "93.184.216.34"])
+    target = check_url(
+        "HTTPS://Hooks.Example.com/a/b?c=d#frag", resolve=lambda host: ["93.184.216.34", "93.184.216.34"]
+    )
     assert target == CallbackTarget("https", "hooks.example.com", 443, "/a/b?c=d", ("93.184.216.34",))
     assert target.authority == "hooks.example.com"
     target = check_url("http://hooks.example.com:8080?x=1", resolve=PUBLIC)
@@ -59,49 +78,54 @@ def test_ip_literals_are_not_resolved():
     assert check_url("http://93.184.216.34/x", resolve=resolve).addresses == ("93.184.216.34",)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "example.com/x", "http:example.com",
-                                 "gopher://127.0.0.1:25/", ""])
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com/x", "file:///etc/passwd", "example.com/x", "http:example.com", "gopher://127.0.0.1:25/", ""],
+)
 def test_only_http_urls(url):
     with pytest.raises(CallbackRefused, match="http"):
         check_url(url, resolve=PUBLIC)
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("http://127.0.0.1:8080\\@8.8.8.8/", "backslash"),
-    ("http://8.8.8.8\\@127.0.0.1/", "backslash"),
-    ("http://user@hooks.example.com/", "user information"),
-    ("http://user:pw@hooks.example.com/", "user information"),
-    ("http://127.0.0.1:8080@8.8.8.8/", "user information"),
-    ("http://hooks.example.com/x\r\nX-Injected: 1", "whitespace"),
-    ("http://hooks.example.com/\nx", "whitespace"),
-    ("http://hooks.exa\tmple.com/", "whitespace"),
-    ("http://hooks.example.com/a b", "whitespace"),
-    (" http://hooks.example.com/", "whitespace"),
-    ("http://hooks.example.com/\x00", "control"),
-    ("http://hooks.example.com/\x7f", "control"),
-    ("http://127。0。0。1/", "non-ASCII"),
-    ("http://hoоks.example.com/", "non-ASCII"),
-    ("http:///x", "no host"),
-    ("http://:80/x", "no host"),
-    ("http://hooks.example.com:/x", "port"),
-    ("http://hooks.example.com:0/x", "port"),
-    ("http://hooks.example.com:65536/x", "port"),
-    ("http://hooks.example.com:8o/x", "port"),
-    ("http://hooks.example.com:+80/x", "port"),
-    ("http://hooks.example.com:80:81/x", "port"),
-    ("http://127.1/", "ambiguous"),
-    ("http://2130706433/", "ambiguous"),
-    ("http://0x7f.0.0.1/", "ambiguous"),
-    ("http://0177.0.0.1/", "ambiguous"),
-    ("http://127.000.000.001/", "ambiguous"),
-    ("http://[::1/", "IPv6"),
-    ("http://[fe80::1%25eth0]/", "IPv6"),
-    ("http://[::1]x/", "after its IPv6 host"),
-    ("http://hooks%2eexample.com/", "host name"),
-    ("http://hooks..example.com/", "host name"),
-    ("http://hooks.example.com./", "host name"),
-    ("http://-/", "host name"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://127.0.0.1:8080\\@8.8.8.8/", "backslash"),
+        ("http://8.8.8.8\\@127.0.0.1/", "backslash"),
+        ("http://user@hooks.example.com/", "user information"),
+        ("http://user:pw@hooks.example.com/", "user information"),
+        ("http://127.0.0.1:8080@8.8.8.8/", "user information"),
+        ("http://hooks.example.com/x\r\nX-Injected: 1", "whitespace"),
+        ("http://hooks.example.com/\nx", "whitespace"),
+        ("http://hooks.exa\tmple.com/", "whitespace"),
+        ("http://hooks.example.com/a b", "whitespace"),
+        (" http://hooks.example.com/", "whitespace"),
+        ("http://hooks.example.com/\x00", "control"),
+        ("http://hooks.example.com/\x7f", "control"),
+        ("http://127。0。0。1/", "non-ASCII"),
+        ("http://hoоks.example.com/", "non-ASCII"),
+        ("http:///x", "no host"),
+        ("http://:80/x", "no host"),
+        ("http://hooks.example.com:/x", "port"),
+        ("http://hooks.example.com:0/x", "port"),
+        ("http://hooks.example.com:65536/x", "port"),
+        ("http://hooks.example.com:8o/x", "port"),
+        ("http://hooks.example.com:+80/x", "port"),
+        ("http://hooks.example.com:80:81/x", "port"),
+        ("http://127.1/", "ambiguous"),
+        ("http://2130706433/", "ambiguous"),
+        ("http://0x7f.0.0.1/", "ambiguous"),
+        ("http://0177.0.0.1/", "ambiguous"),
+        ("http://127.000.000.001/", "ambiguous"),
+        ("http://[::1/", "IPv6"),
+        ("http://[fe80::1%25eth0]/", "IPv6"),
+        ("http://[::1]x/", "after its IPv6 host"),
+        ("http://hooks%2eexample.com/", "host name"),
+        ("http://hooks..example.com/", "host name"),
+        ("http://hooks.example.com./", "host name"),
+        ("http://-/", "host name"),
+    ],
+)
 def test_ambiguous_urls_are_refused(url, reason):
     with pytest.raises(CallbackRefused, match=reason):
         check_url(url, allow=["127.0.0.0/8", "8.8.8.8"], resolve=PUBLIC)
@@ -130,8 +154,17 @@ class FakeConnect:
 
 def test_network_errors_are_retried_with_backoff_across_the_checked_addresses():
     delays, connect = [], FakeConnect()
-    outcome = send("http://hooks.example.com:8080/x", {}, "s", "t", attempts=3, backoff_s=1.0, sleep=delays.append,
-                   resolve=lambda host: ["93.184.216.34", "93.184.216.35"], connect=connect)
+    outcome = send(
+        "http://hooks.example.com:8080/x",
+        {},
+        "s",
+        "t",
+        attempts=3,
+        backoff_s=1.0,
+        sleep=delays.append,
+        resolve=lambda host: ["93.184.216.34", "93.184.216.35"],
+        connect=connect,
+    )
     assert outcome == outcome.__class__(False, 3, 0, "connection refused")
     assert delays == [1.0, 2.0]
     assert connect.addresses == [("93.184.216.34", 8080), ("93.184.216.35", 8080), ("93.184.216.34", 8080)]
@@ -146,19 +179,32 @@ def test_send_rechecks_the_address_at_send_time():
 
 def test_no_attempt_or_sleep_starts_past_the_deadline():
     delays = []
-    outcome = send("http://hooks.example.com/x", {}, "s", "t", attempts=5, backoff_s=10.0, deadline_s=15.0,
-                   sleep=delays.append, resolve=PUBLIC, connect=FakeConnect())
+    outcome = send(
+        "http://hooks.example.com/x",
+        {},
+        "s",
+        "t",
+        attempts=5,
+        backoff_s=10.0,
+        deadline_s=15.0,
+        sleep=delays.append,
+        resolve=PUBLIC,
+        connect=FakeConnect(),
+    )
     assert delays == [10.0] and outcome.attempts == 2 and "15 s deadline" in outcome.error
 
 
-@pytest.mark.parametrize("exc", [
-    http.client.BadStatusLine("SECRET internal status line"),
-    http.client.LineTooLong("header line"),
-    http.client.RemoteDisconnected("SECRET"),
-    ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] SECRET"),
-    OSError("SECRET"),
-    TimeoutError("SECRET"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        http.client.BadStatusLine("SECRET internal status line"),
+        http.client.LineTooLong("header line"),
+        http.client.RemoteDisconnected("SECRET"),
+        ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] SECRET"),
+        OSError("SECRET"),
+        TimeoutError("SECRET"),
+    ],
+)
 def test_errors_are_described_in_kscribes_words(exc):
     description = _describe(exc)
     assert description and "SECRET" not in description

@@ -6,7 +6,11 @@ from kscribe.values import Segment, Transcript, Word
 
 def transcript():
     return Transcript(
-        job_id="j1", source_uri="gs://in/talk.mp4", language="en", duration_s=3725.5, model="tiny.en",
+        job_id="j1",
+        source_uri="gs://in/talk.mp4",
+        language="en",
+        duration_s=3725.5,
+        model="tiny.en",
         task="transcribe",
         segments=(
             Segment(0.5, 2.25, " Hello there.", (Word(0.5, 1.0, " Hello", 0.9), Word(1.1, 2.25, " there.", 0.8))),
@@ -18,8 +22,7 @@ def transcript():
 
 def test_srt_numbers_cues_and_uses_commas():
     assert render_srt(transcript()) == (
-        "1\n00:00:00,500 --> 00:00:02,250\nHello there.\n\n"
-        "2\n01:01:01,001 --> 01:01:02,500\nAn\thour later.\n"
+        "1\n00:00:00,500 --> 00:00:02,250\nHello there.\n\n2\n01:01:01,001 --> 01:01:02,500\nAn\thour later.\n"
     )
 
 
@@ -31,7 +34,9 @@ def test_vtt_has_header_and_dots():
 
 def test_tsv_is_milliseconds_and_keeps_columns():
     assert render_tsv(transcript()).splitlines() == [
-        "start\tend\ttext", "500\t2250\tHello there.", "3661001\t3662500\tAn hour later.",
+        "start\tend\ttext",
+        "500\t2250\tHello there.",
+        "3661001\t3662500\tAn hour later.",
     ]
 
 

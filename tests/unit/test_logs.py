@@ -34,8 +34,13 @@ def test_an_exception_leaving_the_context_is_logged_with_its_job():
                 raise RuntimeError("delivery failed") from exc
     except RuntimeError as exc:
         caught = exc
-    line = _line(formatter, "flask.app", logging.ERROR, "Exception on / [POST]",
-                 exc_info=(type(caught), caught, caught.__traceback__))
+    line = _line(
+        formatter,
+        "flask.app",
+        logging.ERROR,
+        "Exception on / [POST]",
+        exc_info=(type(caught), caught, caught.__traceback__),
+    )
     assert line["job_id"] == "j2" and line["event_id"] == "e2" and "redis went away" in line["stack_trace"]
     # An exception passed as an argument (a bus giving up: log.error("...: %s", exc)) too.
     assert _line(formatter, "kscribe.bus", logging.ERROR, "giving up: %s", (caught,))["job_id"] == "j2"
@@ -62,8 +67,9 @@ def test_work_in_a_thread_pool_logs_with_the_submitters_ids():
         try:
             raise ZeroDivisionError("in the worker")
         except ZeroDivisionError:
-            lines.append(_line(formatter, "kscribe.transcriber", logging.ERROR, "chunk failed",
-                               exc_info=sys.exc_info()))
+            lines.append(
+                _line(formatter, "kscribe.transcriber", logging.ERROR, "chunk failed", exc_info=sys.exc_info())
+            )
         lines.append(_line(formatter, "kscribe.transcriber", logging.INFO, "plain line"))
 
     with ThreadPoolExecutor(max_workers=1) as pool, log_context(job_id="j3", event_id="j3/chunk/0"):

@@ -33,8 +33,14 @@ def test_the_decoded_size_limit():
 
 
 def _info(rate=44100, duration=60.0):
-    return MediaInfo(duration_s=duration, format_name="wav", audio_streams=1, audio_codec="pcm_s16le",
-                     has_video=False, sample_rate=rate)
+    return MediaInfo(
+        duration_s=duration,
+        format_name="wav",
+        audio_streams=1,
+        audio_codec="pcm_s16le",
+        has_video=False,
+        sample_rate=rate,
+    )
 
 
 @pytest.mark.parametrize("rate", [0, 1, 3999, 768_001, 10**9])
@@ -59,8 +65,10 @@ def test_the_whitelists_name_real_demuxers_and_none_that_read_other_files():
     assert set(containers.DEMUXERS) <= known
     for dangerous in ("hls", "concat", "image2", "tty", "data", "dash", "webm_dash_manifest", "avisynth"):
         assert dangerous not in containers.DEMUXERS
-    assert containers.input_options() == {"protocol_whitelist": "file",
-                                          "format_whitelist": ",".join(containers.DEMUXERS)}
+    assert containers.input_options() == {
+        "protocol_whitelist": "file",
+        "format_whitelist": ",".join(containers.DEMUXERS),
+    }
 
 
 def test_ffmpeg_gets_the_whitelists_before_its_input_and_a_size_cap(tmp_path):

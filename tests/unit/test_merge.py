@@ -1,8 +1,17 @@
 from kscribe.merge import merge_chunks
 from kscribe.values import ChunkTranscript, Job, Segment, Word
 
-JOB = Job(id="j", source_uri="/v.mp4", source_generation="1", output_uri="/o", output_stem="v", model="m",
-          language=None, task="transcribe", formats=("txt",))
+JOB = Job(
+    id="j",
+    source_uri="/v.mp4",
+    source_generation="1",
+    output_uri="/o",
+    output_stem="v",
+    model="m",
+    language=None,
+    task="transcribe",
+    formats=("txt",),
+)
 
 
 def chunk(index, start, duration, segments, language="en"):
@@ -19,14 +28,16 @@ def test_segments_move_onto_the_video_timeline_in_chunk_order():
 
 
 def test_times_past_a_chunk_end_are_clamped_so_the_timeline_never_runs_back():
-    merged = merge_chunks(JOB, [chunk(0, 0.0, 10.0, [Segment(9.0, 10.4, " x")]),
-                                chunk(1, 10.0, 5.0, [Segment(0.0, 1.0, " y")])])
+    merged = merge_chunks(
+        JOB, [chunk(0, 0.0, 10.0, [Segment(9.0, 10.4, " x")]), chunk(1, 10.0, 5.0, [Segment(0.0, 1.0, " y")])]
+    )
     ends = [s.end for s in merged.segments]
     starts = [s.start for s in merged.segments]
     assert ends[0] == 10.0 and starts[1] >= ends[0]
 
 
 def test_language_is_the_one_with_most_speech():
-    merged = merge_chunks(JOB, [chunk(0, 0, 60, [Segment(0, 2, " la")], "fr"),
-                                chunk(1, 60, 60, [Segment(0, 50, " the")], "en")])
+    merged = merge_chunks(
+        JOB, [chunk(0, 0, 60, [Segment(0, 2, " la")], "fr"), chunk(1, 60, 60, [Segment(0, 50, " the")], "en")]
+    )
     assert merged.language == "en"

@@ -23,8 +23,11 @@ def split_model(tmp_path, monkeypatch):
             (data / name).write_bytes(content)
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
-    monkeypatch.setitem(models.PACKAGED, "kstest", PackagedModel("kstest", ("kstest_model_1", "kstest_model_2"),
-                                                                 "data", "pip install kstest"))
+    monkeypatch.setitem(
+        models.PACKAGED,
+        "kstest",
+        PackagedModel("kstest", ("kstest_model_1", "kstest_model_2"), "data", "pip install kstest"),
+    )
     return tmp_path / "cache"
 
 
@@ -59,7 +62,9 @@ def test_unknown_name_lists_what_is_available():
 
 
 def test_uninstalled_packaged_model_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(models.PACKAGED, "ghost", PackagedModel("ghost", ("no_such_pkg_kscribe",), "d", "pip install ghost"))
+    monkeypatch.setitem(
+        models.PACKAGED, "ghost", PackagedModel("ghost", ("no_such_pkg_kscribe",), "d", "pip install ghost")
+    )
     with pytest.raises(ModelNotFound, match="'ghost' is not installed"):
         check_model("ghost")
 
@@ -89,7 +94,9 @@ def test_a_tenant_may_choose_only_installed_packaged_names(tmp_path, monkeypatch
     check_tenant_model("tiny.en")
     check_model("tiny.en", allow_custom=False)
     (tmp_path / "model.bin").write_bytes(b"x")
-    monkeypatch.setitem(models.PACKAGED, "ghost", PackagedModel("ghost", ("no_such_pkg_kscribe",), "d", "pip install ghost"))
+    monkeypatch.setitem(
+        models.PACKAGED, "ghost", PackagedModel("ghost", ("no_such_pkg_kscribe",), "d", "pip install ghost")
+    )
     for name in (str(tmp_path), "gs://bucket/models/x", "~/models", "ghost", "huge-v9", "../../etc"):
         with pytest.raises(ModelNotFound) as err:
             check_tenant_model(name)

@@ -24,7 +24,12 @@ def exported() -> set[str]:
 def test_alerts_use_exported_metrics_and_are_well_formed():
     rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())["groups"][0]["rules"]
     names = {r["alert"] for r in rules}
-    assert {"KscribeJobErrorRateHigh", "KscribeJobsStuck", "KscribeEventsDeadLettered", "KscribeCallbacksFailing"} <= names
+    assert {
+        "KscribeJobErrorRateHigh",
+        "KscribeJobsStuck",
+        "KscribeEventsDeadLettered",
+        "KscribeCallbacksFailing",
+    } <= names
     for rule in rules:
         assert rule["labels"]["severity"] and rule["annotations"]["summary"]
         used = set(_NAME.findall(rule["expr"]))

@@ -4,10 +4,16 @@ from kscribe.notices import JobChoices, notice_from_storage_object
 
 
 def test_gcs_object_resource_becomes_a_notice():
-    notice = notice_from_storage_object({
-        "bucket": "inbox", "name": "talks/a b.mp4", "generation": "1700000000000001", "size": "1234",
-        "contentType": "video/mp4", "metadata": {"kscribe-language": "de", "team": "media"},
-    })
+    notice = notice_from_storage_object(
+        {
+            "bucket": "inbox",
+            "name": "talks/a b.mp4",
+            "generation": "1700000000000001",
+            "size": "1234",
+            "contentType": "video/mp4",
+            "metadata": {"kscribe-language": "de", "team": "media"},
+        }
+    )
     assert notice.uri == "gs://inbox/talks/a b.mp4" and notice.size == 1234
     assert notice.dedupe_key == "gs://inbox/talks/a b.mp4#1700000000000001"
     choices = JobChoices.from_metadata(notice.metadata)
