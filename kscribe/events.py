@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from kscribe.values import Job
+
 SOURCE = "/kscribe"
 
 # Storage notification, as Eventarc or the Pub/Sub adapter deliver it.
@@ -54,4 +56,18 @@ def job_completed(data: dict[str, Any]) -> Event:
 def job_failed(job_id: str, stage: str, reason: str) -> Event:
     return Event(
         JOB_FAILED, {"job_id": job_id, "stage": stage, "reason": reason}, id=f"{job_id}/failed", subject=job_id
+    )
+
+
+def job_completed_for(job: Job) -> Event:
+    """job.completed for a finished ``job`` (publish announces it; the reconciler repeats it)."""
+    return job_completed(
+        {
+            "job_id": job.id,
+            "source": job.source_uri,
+            "outputs": job.outputs,
+            "duration_s": job.duration_s,
+            "language": job.detected_language,
+            "model": job.model,
+        }
     )

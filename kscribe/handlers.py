@@ -156,18 +156,7 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
         return _failed(ctx, job_id, "publish", exc)
     if job.status is not JobStatus.SUCCEEDED or "completed" in job.announced:
         return []
-    return [
-        events.job_completed(
-            {
-                "job_id": job.id,
-                "source": job.source_uri,
-                "outputs": job.outputs,
-                "duration_s": job.duration_s,
-                "language": job.detected_language,
-                "model": job.model,
-            }
-        )
-    ]
+    return [events.job_completed_for(job)]
 
 
 def callback_payload(event_type: str, job: Job) -> dict[str, Any]:

@@ -149,16 +149,7 @@ def _resend_callbacks(ctx: Context, now: float, result: Pass) -> None:
 def _finished_event(job: Job) -> Event:
     if job.status is JobStatus.FAILED:
         return events.job_failed(job.id, job.failed_stage, job.error)
-    return events.job_completed(
-        {
-            "job_id": job.id,
-            "source": job.source_uri,
-            "outputs": job.outputs,
-            "duration_s": job.duration_s,
-            "language": job.detected_language,
-            "model": job.model,
-        }
-    )
+    return events.job_completed_for(job)
 
 
 def reconcile(ctx: Context, now: float | None = None, only: Iterable[str] | None = None) -> Pass:
