@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from tqdm import tqdm
 
@@ -13,7 +13,7 @@ class TerminalProgress:
     def __init__(self, stream: TextIO | None = None, enabled: bool = True):
         self.stream = stream or sys.stderr
         self.enabled = enabled
-        self._bars: dict[tuple[str, int], tqdm] = {}
+        self._bars: dict[tuple[str, int], tqdm[NoReturn]] = {}  # bars we only update, never iterate
         self._lock = threading.Lock()  # chunks report from several worker threads
 
     def stage(self, job_id: str, stage: str, detail: str = "") -> None:
