@@ -24,10 +24,11 @@ from kscribe import event_auth, metrics, scratch
 from kscribe.context import Context
 from kscribe.errors import TransientError
 from kscribe.events import Event
-from kscribe.handlers import Handler, record_announced
+from kscribe.handlers import Handler
 from kscribe.health import Check, run_checks
 from kscribe.logs import configure_json_logging, event_log_context
 from kscribe.settings import Settings
+from kscribe.stages.announce import record_announced
 
 log = logging.getLogger("kscribe.functions")
 configure_json_logging()

@@ -24,12 +24,12 @@ from kscribe.context import Context
 from kscribe.errors import CallbackRefused, ConfigError, IdempotencyKeyReused, InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
-from kscribe.handlers import announce
 from kscribe.models import check_model
 from kscribe.notices import JobChoices, check_metadata
 from kscribe.ratelimit import RateLimiter
 from kscribe.settings import parse_formats
 from kscribe.stages import JobRequest, ingest, layout
+from kscribe.stages.announce import announce
 from kscribe.storage import is_within
 from kscribe.tenants import Tenant, Tenants, source_allowed
 from kscribe.usage import usage_view

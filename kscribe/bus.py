@@ -16,8 +16,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from kscribe.context import Context
 from kscribe.events import Event
-from kscribe.handlers import ROUTES, Handler, record_announced
+from kscribe.handlers import ROUTES, Handler
 from kscribe.logs import event_log_context
+from kscribe.stages.announce import record_announced
 
 log = logging.getLogger(__name__)
 

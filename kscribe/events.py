@@ -7,11 +7,14 @@ event carries the same id and consumers can dedupe on it.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from kscribe.values import Job
+from kscribe.values import Chunk, Job
 
 SOURCE = "/kscribe"
 
@@ -36,38 +39,212 @@ class Event:
     subject: str = ""
 
 
+class MalformedEvent(ValueError):
+    """An event's data is not what its type declares (no valid job id, a field of the wrong
+    type): no retry can make it well-formed."""
+
+
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _job_id(data: Mapping[str, Any]) -> str:
+    job_id = data.get("job_id")
+    if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+        raise MalformedEvent("no valid job_id")
+    return job_id
+
+
+def _int(data: Mapping[str, Any], name: str, minimum: int) -> int:
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise MalformedEvent(f"no valid {name}")
+    return value
+
+
+def _number(data: Mapping[str, Any], name: str) -> float:
+    value = data.get(name)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise MalformedEvent(f"no valid {name}")
+    return float(value)
+
+
+def _str(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise MalformedEvent(f"no valid {name}")
+    return value
+
+
+def _mapping(data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise MalformedEvent("data is not an object")
+    return data
+
+
+# Each type below is one events/*.schema.json. ``from_dict`` is a tolerant reader: it checks
+# what the type declares and ignores fields it does not know (a newer producer may add some).
+
+
+@dataclass(frozen=True)
+class JobCreated:
+    """dev.kscribe.job.created.v1: extraction may start."""
+
+    TYPE: ClassVar[str] = JOB_CREATED
+    job_id: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> JobCreated:
+        return cls(_job_id(_mapping(data)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id}
+
+    def event(self) -> Event:
+        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/created", subject=self.job_id)
+
+
+@dataclass(frozen=True)
+class ChunkReady:
+    """dev.kscribe.chunk.ready.v1: one chunk's audio is stored. The event names the chunk by
+    job and index; the rest describes it and is only checked against the job's manifest, so
+    a re-driven or dead-lettered event may leave it out (None)."""
+
+    TYPE: ClassVar[str] = CHUNK_READY
+    job_id: str
+    index: int
+    count: int | None = None
+    uri: str | None = None
+    start_s: float | None = None
+    duration_s: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ChunkReady:
+        data = _mapping(data)
+        return cls(
+            job_id=_job_id(data),
+            index=_int(data, "index", 0),
+            count=_int(data, "count", 1) if "count" in data else None,
+            uri=_str(data, "uri") if "uri" in data else None,
+            start_s=_number(data, "start_s") if "start_s" in data else None,
+            duration_s=_number(data, "duration_s") if "duration_s" in data else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: value for name, value in dataclasses.asdict(self).items() if value is not None}
+
+    def event(self) -> Event:
+        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/chunk/{self.index}", subject=self.job_id)
+
+
+@dataclass(frozen=True)
+class JobTranscribed:
+    """dev.kscribe.job.transcribed.v1: every chunk is transcribed."""
+
+    TYPE: ClassVar[str] = JOB_TRANSCRIBED
+    job_id: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> JobTranscribed:
+        return cls(_job_id(_mapping(data)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id}
+
+    def event(self) -> Event:
+        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/transcribed", subject=self.job_id)
+
+
+@dataclass(frozen=True)
+class JobCompleted:
+    """dev.kscribe.job.completed.v1: the transcript files are written."""
+
+    TYPE: ClassVar[str] = JOB_COMPLETED
+    job_id: str
+    source: str
+    outputs: dict[str, str]
+    duration_s: float
+    language: str
+    model: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> JobCompleted:
+        data = _mapping(data)
+        outputs = data.get("outputs")
+        if not isinstance(outputs, Mapping) or not all(isinstance(v, str) for v in outputs.values()):
+            raise MalformedEvent("no valid outputs")
+        return cls(
+            job_id=_job_id(data),
+            source=_str(data, "source"),
+            outputs=dict(outputs),
+            duration_s=_number(data, "duration_s"),
+            language=_str(data, "language"),
+            model=_str(data, "model"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def event(self) -> Event:
+        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/completed", subject=self.job_id)
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    """dev.kscribe.job.failed.v1: the job failed; ``reason`` is meant for the uploader."""
+
+    TYPE: ClassVar[str] = JOB_FAILED
+    job_id: str
+    stage: str
+    reason: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> JobFailed:
+        data = _mapping(data)
+        return cls(_job_id(data), _str(data, "stage"), _str(data, "reason"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "stage": self.stage, "reason": self.reason}
+
+    def event(self) -> Event:
+        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/failed", subject=self.job_id)
+
+
+KscribeEvent = JobCreated | ChunkReady | JobTranscribed | JobCompleted | JobFailed
+
+TYPES: dict[str, type[KscribeEvent]] = {
+    t.TYPE: t for t in (JobCreated, ChunkReady, JobTranscribed, JobCompleted, JobFailed)
+}
+
+
+def job_id_of(data: Any) -> str:
+    """The job a kscribe event names, whatever its type (notify and the dead-letter sink
+    read everything else from the job record); ``MalformedEvent`` if none."""
+    return _job_id(_mapping(data))
+
+
 def job_created(job_id: str) -> Event:
-    return Event(JOB_CREATED, {"job_id": job_id}, id=f"{job_id}/created", subject=job_id)
+    return JobCreated(job_id).event()
 
 
-def chunk_ready(chunk_data: dict[str, Any]) -> Event:
-    job_id, index = chunk_data["job_id"], chunk_data["index"]
-    return Event(CHUNK_READY, chunk_data, id=f"{job_id}/chunk/{index}", subject=job_id)
+def chunk_ready(chunk: Chunk) -> Event:
+    return ChunkReady(chunk.job_id, chunk.index, chunk.count, chunk.uri, chunk.start_s, chunk.duration_s).event()
 
 
 def job_transcribed(job_id: str) -> Event:
-    return Event(JOB_TRANSCRIBED, {"job_id": job_id}, id=f"{job_id}/transcribed", subject=job_id)
-
-
-def job_completed(data: dict[str, Any]) -> Event:
-    return Event(JOB_COMPLETED, data, id=f"{data['job_id']}/completed", subject=data["job_id"])
+    return JobTranscribed(job_id).event()
 
 
 def job_failed(job_id: str, stage: str, reason: str) -> Event:
-    return Event(
-        JOB_FAILED, {"job_id": job_id, "stage": stage, "reason": reason}, id=f"{job_id}/failed", subject=job_id
-    )
+    return JobFailed(job_id, stage, reason).event()
 
 
 def job_completed_for(job: Job) -> Event:
     """job.completed for a finished ``job`` (publish announces it; the reconciler repeats it)."""
-    return job_completed(
-        {
-            "job_id": job.id,
-            "source": job.source_uri,
-            "outputs": job.outputs,
-            "duration_s": job.duration_s,
-            "language": job.detected_language,
-            "model": job.model,
-        }
-    )
+    return JobCompleted(
+        job_id=job.id,
+        source=job.source_uri,
+        outputs=dict(job.outputs),
+        duration_s=job.duration_s,
+        language=job.detected_language,
+        model=job.model,
+    ).event()

@@ -9,10 +9,11 @@ from kscribe.bus import InProcessBus
 from kscribe.context import Context
 from kscribe.errors import SourceNotFound
 from kscribe.events import Event
-from kscribe.handlers import announce, on_dead_letter
+from kscribe.handlers import on_dead_letter
 from kscribe.notices import JobChoices
 from kscribe.reconcile import reconcile
 from kscribe.stages import IngestResult, JobRequest, ingest
+from kscribe.stages.announce import announce
 from kscribe.values import ObjectNotice
 
 

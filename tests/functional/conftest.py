@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 from cloudevents.http import from_http
 
+from kscribe import events
 from kscribe.logs import JsonFormatter
 from tests.conftest import ROOT
 
@@ -33,8 +34,10 @@ ENTRIES = {
 
 
 def validate(event_type: str, data: dict) -> None:
+    """``data`` matches its schema and round-trips through its type in ``kscribe.events``."""
     schema_file = CATALOG[event_type]["schema"]
     jsonschema.validate(data, json.loads((EVENTS / schema_file).read_text()))
+    assert events.TYPES[event_type].from_dict(data).to_dict() == data
 
 
 class CaptureSink:

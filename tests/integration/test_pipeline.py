@@ -6,8 +6,9 @@ from pathlib import Path
 
 from kscribe import events
 from kscribe.bus import InProcessBus
-from kscribe.handlers import ROUTES, record_announced
+from kscribe.handlers import ROUTES
 from kscribe.runner import LocalPipeline
+from kscribe.stages.announce import record_announced
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_INFO
 

@@ -9,9 +9,10 @@ import pytest
 
 from kscribe import events, metrics
 from kscribe.bus import InProcessBus
-from kscribe.handlers import ROUTES, record_announced
+from kscribe.handlers import ROUTES
 from kscribe.reconcile import reconcile
 from kscribe.runner import LocalPipeline
+from kscribe.stages.announce import record_announced
 from kscribe.values import JobStatus
 
 LEASE = 60.0

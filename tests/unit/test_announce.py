@@ -1,7 +1,8 @@
 import dataclasses
 
 from kscribe import events
-from kscribe.handlers import announce, on_chunk_ready
+from kscribe.handlers import on_chunk_ready
+from kscribe.stages.announce import announce
 from kscribe.values import Job, JobStatus
 
 

@@ -1,0 +1,59 @@
+"""Dead letter: an event whose deliveries all failed fails its job, so nobody waits forever."""
+
+from __future__ import annotations
+
+import logging
+
+from kscribe import events, metrics
+from kscribe.context import Context
+from kscribe.errors import EventRejected, InputError
+from kscribe.events import Event
+from kscribe.stages.announce import fail
+from kscribe.stages.notify import FINISHED_STATUS
+from kscribe.values import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+_STAGE_OF = {events.JOB_CREATED: "extract", events.CHUNK_READY: "transcribe", events.JOB_TRANSCRIBED: "publish"}
+
+
+def _at_step(event_type: str, index: object, job: Job, ctx: Context) -> bool:
+    """Whether the job still waits on the step a dead-lettered event drove: only then can
+    giving up on that event be what stops the job."""
+    if event_type == events.JOB_CREATED:
+        return job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING)
+    if event_type == events.CHUNK_READY:
+        return (
+            job.status is JobStatus.TRANSCRIBING
+            and isinstance(index, int)
+            and not isinstance(index, bool)
+            and 0 <= index < job.chunks_total
+            and not ctx.jobs.chunk_done(job.id, index)
+        )
+    if event_type == events.JOB_TRANSCRIBED:
+        return job.status in (JobStatus.TRANSCRIBING, JobStatus.PUBLISHING) and job.chunks_done >= job.chunks_total > 0
+    return False
+
+
+def dead_letter(event_type: str, job_id: str, index: object, reason: str, ctx: Context) -> list[Event]:
+    """Give up on an ``event_type`` event for ``job_id`` (``index``: its chunk, if it names
+    one): fail the job if it still waits on that step; note an undelivered callback.
+    ``EventRejected`` if the job is unknown or past that step."""
+    job = ctx.jobs.get(job_id)
+    if job is None:
+        raise EventRejected("unknown_job", f"dead-lettered event for no job {job_id}")
+    if event_type in FINISHED_STATUS and job.status is FINISHED_STATUS[event_type]:
+        # notify never took the event: the callback is owed, and the reconciler re-sends it.
+        ctx.jobs.update(job.id, callback_status="failed", callback_error=f"not delivered to notify: {reason}"[:300])
+        return []
+    if job.status.terminal:
+        return []  # ended meanwhile: nothing left to fail
+    if not _at_step(event_type, index, job, ctx):
+        raise EventRejected("mismatch", f"job {job.id} is {job.status.value}, past {event_type}")
+    metrics.DEAD_LETTERED.labels(event_type if event_type in _STAGE_OF else "other").inc()
+    stage = _STAGE_OF.get(event_type, "delivery")
+    # The detail (a status code, the subscriber's answer) is the operator's: logged, not shown.
+    log.error("job %s: gave up delivering %s: %s", job_id, event_type, reason)
+    return fail(
+        ctx, job_id, stage, InputError(f"the {stage} step kept failing and was given up after its retries"), "delivery"
+    )

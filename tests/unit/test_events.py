@@ -1,0 +1,49 @@
+"""The event contract: every example validates against its schema and round-trips through
+its type in ``kscribe.events``."""
+
+import json
+
+import jsonschema
+import pytest
+
+from kscribe import events
+from tests.conftest import ROOT
+
+EVENTS = ROOT / "events"
+CATALOG = json.loads((EVENTS / "catalog.json").read_text())["types"]
+EXAMPLES = sorted(EVENTS.glob("*.example.json"))
+
+
+def test_every_kscribe_event_type_has_a_type_an_example_and_a_schema():
+    typed = {t for t, entry in CATALOG.items() if entry["schema"]}
+    assert typed == set(events.TYPES)
+    assert {json.loads(p.read_text())["type"] for p in EXAMPLES} == typed
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_an_example_validates_and_round_trips_through_its_type(path):
+    example = json.loads(path.read_text())
+    schema = json.loads((EVENTS / CATALOG[example["type"]]["schema"]).read_text())
+    jsonschema.validate(example["data"], schema)
+    decoded = events.TYPES[example["type"]].from_dict(example["data"])
+    assert decoded.to_dict() == example["data"]
+    assert decoded.event().type == example["type"]
+    jsonschema.validate(decoded.event().data, schema)
+
+
+@pytest.mark.parametrize(
+    "kind, data",
+    [
+        (events.JobCreated, {}),
+        (events.JobCreated, {"job_id": "../../etc"}),
+        (events.JobCreated, ["not", "an", "object"]),
+        (events.ChunkReady, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f"}),
+        (events.ChunkReady, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "index": True}),
+        (events.ChunkReady, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "index": 0, "uri": 7}),
+        (events.JobFailed, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "stage": "extract"}),
+        (events.JobCompleted, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "outputs": {"txt": 1}}),
+    ],
+)
+def test_malformed_data_does_not_decode(kind, data):
+    with pytest.raises(events.MalformedEvent):
+        kind.from_dict(data)
