@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from kscribe import claims
 from kscribe.context import Context
+from kscribe.errors import WorkClaimed
 from kscribe.events import Event
 from kscribe.handlers import ROUTES, Handler
 from kscribe.logs import event_log_context
@@ -73,9 +75,17 @@ class InProcessBus:
             return self._attempts(handler, event)
 
     def _attempts(self, handler: Handler, event: Event) -> list[Event]:
-        for attempt in range(1, self.attempts + 1):
+        attempt = 0
+        while attempt < self.attempts:
+            attempt += 1
             try:
                 return handler(event, self.ctx)
+            except WorkClaimed as exc:
+                # A duplicate of a delivery still running in this process (or another's):
+                # wait for it instead of using up attempts, then find its result.
+                log.info("%s %s: %s; waiting for it", event.type, event.id, exc)
+                claims.wait_released(self.ctx.kv, exc.key)
+                attempt -= 1
             except Exception as exc:
                 if attempt == self.attempts:
                     log.error("giving up on %s %s after %d attempts: %s", event.type, event.id, attempt, exc)

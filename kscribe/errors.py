@@ -108,3 +108,12 @@ class EventRejected(KscribeError):
 
 class TransientError(KscribeError):
     """A dependency failed in a way a retry may fix."""
+
+
+class WorkClaimed(TransientError):
+    """Another delivery of the same event is doing this work right now: answered retryably,
+    so the redelivery finds its result (or, if that worker died, the claim expired)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key

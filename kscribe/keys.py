@@ -78,3 +78,9 @@ def tenant_audio_day(tenant_name: str, day: str) -> str:
 def auth_failures_window(client: str, window: int) -> str:
     """Counter: failed API authentications from one client address in one rate-limit window."""
     return f"{PREFIX}:authfail:{client}:{window}"
+
+
+def claim(work: str) -> str:
+    """String with a lease: the delivery now doing ``work`` (``job/extract``,
+    ``job/chunk/index``); it expires by itself if that worker dies (see claims)."""
+    return f"{PREFIX}:claim:{work}"

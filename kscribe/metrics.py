@@ -41,6 +41,11 @@ REDRIVES = Counter(
     "Events the reconciler published again for a job that stopped moving, by stage (notify: a callback re-sent).",
     ["stage"],
 )
+DUPLICATES_CLAIMED = Counter(
+    "kscribe_duplicates_claimed_total",
+    "Duplicate deliveries that found their work claimed by a delivery still running (answered retryably), by stage.",
+    ["stage"],
+)
 EVENTS_REJECTED = Counter(
     "kscribe_events_rejected_total",
     "Events refused or dropped unprocessed (unauthenticated, or not matching their job), by reason.",

@@ -303,6 +303,16 @@ class Settings:
         settings.check()
         return settings
 
+    def stage_lease_s(self, stage: str) -> float:
+        """How long ``stage``'s step may go without moving before it is re-driven (and how
+        long a claim on its work holds), unless its worker estimated longer."""
+        override = {
+            "extract": self.redrive_extract_s,
+            "transcribe": self.redrive_transcribe_s,
+            "publish": self.redrive_publish_s,
+        }.get(stage, 0.0)
+        return override or self.redrive_after_s
+
     def replace(self, **changes: Any) -> Settings:
         settings = dataclasses.replace(self, **changes)
         settings.check()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from kscribe import events, metrics
+from kscribe import claims, events, metrics
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.events import Event
@@ -35,6 +35,14 @@ def _at_step(event_type: str, index: object, job: Job, ctx: Context) -> bool:
     return False
 
 
+def _in_progress(event_type: str, job_id: str, index: object, ctx: Context) -> bool:
+    if event_type == events.JOB_CREATED:
+        return claims.held(ctx.kv, claims.extract_work(job_id))
+    if event_type == events.CHUNK_READY and isinstance(index, int) and not isinstance(index, bool):
+        return claims.held(ctx.kv, claims.chunk_work(job_id, index))
+    return False
+
+
 def dead_letter(event_type: str, job_id: str, index: object, reason: str, ctx: Context) -> list[Event]:
     """Give up on an ``event_type`` event for ``job_id`` (``index``: its chunk, if it names
     one): fail the job if it still waits on that step; note an undelivered callback.
@@ -48,6 +56,11 @@ def dead_letter(event_type: str, job_id: str, index: object, reason: str, ctx: C
         return []
     if job.status.terminal:
         return []  # ended meanwhile: nothing left to fail
+    if _in_progress(event_type, job_id, index, ctx):
+        # Only this event's duplicates gave up: the delivery doing the work still holds its
+        # claim (and if it dies, the claim expires and the reconciler re-drives the step).
+        log.warning("job %s: dead-lettered %s while its work is in progress: %s", job_id, event_type, reason)
+        return []
     if not _at_step(event_type, index, job, ctx):
         raise EventRejected("mismatch", f"job {job.id} is {job.status.value}, past {event_type}")
     metrics.DEAD_LETTERED.labels(event_type if event_type in _STAGE_OF else "other").inc()

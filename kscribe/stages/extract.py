@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kscribe import metrics
+from kscribe import claims, metrics
 from kscribe.context import Context
 from kscribe.errors import DailyQuotaExceeded, EventRejected, SourceNotFound
 from kscribe.media.chunking import balanced_target, plan_cuts
@@ -86,11 +86,23 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
         raise EventRejected("unknown_job", f"no job {job_id} (never created, or expired)")
     if job.status.terminal:
         return []
+    stored = _stored(job, ctx)
+    if stored is not None:
+        return stored
+    with claims.claim(ctx.kv, claims.extract_work(job.id), ctx.settings.stage_lease_s(STAGE), STAGE) as held:
+        # The delivery that held the claim before us may have finished meanwhile.
+        stored = _stored(job, ctx)
+        return stored if stored is not None else _cut(job, ctx, held)
+
+
+def _stored(job: Job, ctx: Context) -> list[Chunk] | None:
     stored = manifest.read_chunks(ctx, job.id)
     if stored is not None:
         ctx.jobs.advance(job.id, JobStatus.TRANSCRIBING)
-        return stored
+    return stored
 
+
+def _cut(job: Job, ctx: Context, held: claims.Claim) -> list[Chunk]:
     started = time.perf_counter()
     ctx.jobs.advance(job.id, JobStatus.EXTRACTING)
     ctx.progress.stage(job.id, STAGE, job.source_uri)
@@ -105,6 +117,7 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
         )
         # A long decode keeps the reconciler from re-driving a job that is merely slow.
         ctx.jobs.extend_lease(job.id, time_limit)
+        held.extend(max(time_limit, settings.stage_lease_s(STAGE)))
         audio = decode_audio(
             source,
             scratch / "audio.pcm",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from kscribe import metrics
+from kscribe import claims, metrics
 from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
@@ -130,10 +130,25 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
         raise EventRejected("mismatch", f"the event's chunk {index} of job {job.id} is not the stored one")
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
-        completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
-        return ChunkOutcome(_announce(job, completion), transcribed=False)
-    # A long chunk keeps the reconciler away for as long as it may take at the slowest speed.
-    ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
+        return _stored(job, chunk, ctx)
+    # A long chunk keeps the reconciler (and duplicates) away for as long as it may take at
+    # the slowest speed.
+    lease_s = chunk.duration_s / ctx.settings.transcribe_min_speed
+    with claims.claim(
+        ctx.kv, claims.chunk_work(job.id, chunk.index), max(lease_s, ctx.settings.stage_lease_s(STAGE)), STAGE
+    ):
+        if ctx.blobs.stat(result_uri) is not None:  # stored by the claim's previous holder
+            return _stored(job, chunk, ctx)
+        ctx.jobs.extend_lease(job.id, lease_s)
+        return _transcribe(job, chunk, result_uri, ctx)
+
+
+def _stored(job: Job, chunk: Chunk, ctx: Context) -> ChunkOutcome:
+    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+    return ChunkOutcome(_announce(job, completion), transcribed=False)
+
+
+def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context) -> ChunkOutcome:
     result = _recognise(job, chunk, ctx)
     if result is None:
         return ChunkOutcome(announce_transcribed=False, transcribed=True)
