@@ -22,6 +22,7 @@ import argparse
 import ctypes
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -118,6 +120,8 @@ class Supervisor:
         self.width = max(map(len, processes), default=6) + 1
         self._out_lock = threading.Lock()
         self._closing = False
+        self._spawns: queue.Queue = queue.Queue()
+        threading.Thread(target=self._spawner, daemon=True, name="spawner").start()
 
     # -- the Python API ------------------------------------------------------------------
     def start_all(self) -> None:
@@ -213,14 +217,26 @@ class Supervisor:
     def _spawn(self, p: Process) -> None:
         if p.started_at:
             p.restarts += 1
-        p.popen = subprocess.Popen(["/bin/sh", "-c", f"exec {p.command}"], cwd=self.cwd, env=self.env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   preexec_fn=_die_with_parent)
+        # The parent-death signal fires when the *thread* that forked exits, so every child
+        # is forked by one thread that lives as long as the supervisor.
+        spawned: Future[subprocess.Popen] = Future()
+        self._spawns.put((spawned, p.command))
+        p.popen = spawned.result()
         p.started_at = time.monotonic()
         p.state = "running"
         p.expected_exit = False
         self.say("supervisor", f"started {p.name} (pid {p.popen.pid})")
         threading.Thread(target=self._follow, args=(p, p.popen), daemon=True, name=f"follow-{p.name}").start()
+
+    def _spawner(self) -> None:
+        while True:
+            spawned, command = self._spawns.get()
+            try:
+                spawned.set_result(subprocess.Popen(
+                    ["/bin/sh", "-c", f"exec {command}"], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                spawned.set_exception(exc)
 
     def _follow(self, p: Process, popen: subprocess.Popen) -> None:
         for raw in popen.stdout:
