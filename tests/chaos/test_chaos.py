@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.model, pytest.mark.chaos, pytest.mark.timeout(900)]
 CLIP = "meeting.mp4"  # 31 s, three chunks
 TINY = ("tiny-a.wav", "tiny-b.wav", "tiny-c.wav")
 BOUND_S = 90  # one clip job, disturbed, from creation to its end
-REDRIVE_BOUND_S = 120  # ... when only the reconciler can finish it
+REDRIVE_BOUND_S = 90  # ... when only the reconciler can finish it (leases of 20-30 s, pings every 2 s)
 
 
 def _clip_scenario(chaos: ChaosEnv, name: str, disturb, bound_s: float = BOUND_S, **body) -> Row:
