@@ -50,6 +50,7 @@ class Scheduler:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
+        self._closed = False
         self._wake = threading.Condition()
         threading.Thread(target=self._run, daemon=True, name="scheduler").start()
 
@@ -58,15 +59,19 @@ class Scheduler:
             heapq.heappush(self._heap, (time.monotonic() + max(delay_s, 0.0), next(self._seq), fn))
             self._wake.notify()
 
-    def pending(self) -> int:
+    def close(self) -> None:
         with self._wake:
-            return len(self._heap)
+            self._closed = True
+            self._heap.clear()
+            self._wake.notify()
 
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._heap or self._heap[0][0] > time.monotonic():
+                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
                     self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                if self._closed:
+                    return
                 _, _, fn = heapq.heappop(self._heap)
             try:
                 fn()
@@ -100,6 +105,12 @@ class Broker:
             period = ping_seconds or ping.period_s
             log.info("ping %s → %s every %g s", ping.name, ping.service, period)
             self.scheduler.call_later(period, lambda p=ping, s=period: self._ping(p, s))
+
+    def close(self) -> None:
+        """Drop what is scheduled and wait for deliveries under way (tests)."""
+        self.scheduler.close()
+        for pool in self.pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
 
     @property
     def session(self) -> requests.Session:

@@ -11,7 +11,7 @@ The control server listens on 127.0.0.1 only (``--control-port``, default the en
 stop, start, restart, kill (``?signal=TERM``; the default is KILL, and the supervisor then
 restarts the process as it would after a crash). :class:`Control` is the same from Python.
 
-Each process runs in a session of its own (``sh -c "exec <command>"``), so a signal reaches
+Each process runs in a session of its own (``sh -c <command>``), so a signal reaches
 its whole tree (gunicorn's workers, fake-gcs-server under its wrapper) and nothing else.
 Development only: production restarts are Kubernetes'.
 """
@@ -211,8 +211,11 @@ class Supervisor:
 
     def say(self, name: str, line: str) -> None:
         with self._out_lock:
-            self.out.write(f"{time.strftime('%H:%M:%S')} {name.ljust(self.width)}| {line}\n")
-            self.out.flush()
+            try:
+                self.out.write(f"{time.strftime('%H:%M:%S')} {name.ljust(self.width)}| {line}\n")
+                self.out.flush()
+            except (OSError, ValueError):  # the output is gone (closed, or a broken pipe)
+                pass
 
     def _spawn(self, p: Process) -> None:
         if p.started_at:
@@ -233,7 +236,7 @@ class Supervisor:
             spawned, command = self._spawns.get()
             try:
                 spawned.set_result(subprocess.Popen(
-                    ["/bin/sh", "-c", f"exec {command}"], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                    ["/bin/sh", "-c", command], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 spawned.set_exception(exc)
@@ -241,6 +244,7 @@ class Supervisor:
     def _follow(self, p: Process, popen: subprocess.Popen) -> None:
         for raw in popen.stdout:
             self.say(p.name, raw.decode(errors="replace").rstrip("\n"))
+        popen.stdout.close()
         code = popen.wait()
         with p.lock:
             if p.popen is not popen:
