@@ -236,6 +236,7 @@ class ChaosEnv:
             if record["status"] != "succeeded":
                 reason = record.get("error", "")
                 row.failed[_short(reason)] += 1
+                row.extra.setdefault("reasons", []).append(" ".join(reason.split())[:400])
                 if not reason.strip() or "Traceback" in reason:
                     row.problems.append(f"job {job_id} failed without a clear reason: {reason!r}")
                 continue
@@ -304,6 +305,9 @@ def render_table(rows: list[Row]) -> str:
                        f"p99 {lat['p99'] * 1000:.0f} ms")
             out.append("peak RSS per process (MiB, each process tree's high-water marks summed): " + ", ".join(
                 f"{name} {rss / 2**20:.0f}" for name, rss in r.extra["peak_rss"].items()))
+    for r in rows:
+        for reason in sorted(set(r.extra.get("reasons", ()))):
+            out.append(f"{r.scenario}: failed: {reason}")
     failing = [r for r in rows if r.problems or r.lost or r.stuck or r.duplicates]
     for r in failing:
         out.append(f"\n{r.scenario}: " + "; ".join(r.problems + ([f"{r.lost} lost"] if r.lost else [])
