@@ -264,10 +264,10 @@ class Supervisor:
                 spawned.set_exception(exc)
 
     def _follow(self, p: Process, popen: subprocess.Popen) -> None:
-        assert popen.stdout is not None  # started with stdout=PIPE
-        for raw in popen.stdout:
-            self.say(p.name, raw.decode(errors="replace").rstrip("\n"))
-        popen.stdout.close()
+        if popen.stdout is not None:  # started with stdout=PIPE
+            for raw in popen.stdout:
+                self.say(p.name, raw.decode(errors="replace").rstrip("\n"))
+            popen.stdout.close()
         code = popen.wait()
         with p.lock:
             if p.popen is not popen:
