@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from kscribe.values import Chunk, Job
 
@@ -86,21 +86,30 @@ def _mapping(data: Any) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
-class JobCreated:
-    """dev.kscribe.job.created.v1: extraction may start."""
+class _JobStep:
+    """An event that names only its job (the step it reached is its type)."""
 
-    TYPE: ClassVar[str] = JOB_CREATED
+    TYPE: ClassVar[str]
+    STEP: ClassVar[str]
     job_id: str
 
     @classmethod
-    def from_dict(cls, data: Any) -> JobCreated:
+    def from_dict(cls, data: Any) -> Self:
         return cls(_job_id(_mapping(data)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id}
 
     def event(self) -> Event:
-        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/created", subject=self.job_id)
+        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/{self.STEP}", subject=self.job_id)
+
+
+@dataclass(frozen=True)
+class JobCreated(_JobStep):
+    """dev.kscribe.job.created.v1: extraction may start."""
+
+    TYPE: ClassVar[str] = JOB_CREATED
+    STEP: ClassVar[str] = "created"
 
 
 @dataclass(frozen=True)
@@ -137,21 +146,11 @@ class ChunkReady:
 
 
 @dataclass(frozen=True)
-class JobTranscribed:
+class JobTranscribed(_JobStep):
     """dev.kscribe.job.transcribed.v1: every chunk is transcribed."""
 
     TYPE: ClassVar[str] = JOB_TRANSCRIBED
-    job_id: str
-
-    @classmethod
-    def from_dict(cls, data: Any) -> JobTranscribed:
-        return cls(_job_id(_mapping(data)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id}
-
-    def event(self) -> Event:
-        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/transcribed", subject=self.job_id)
+    STEP: ClassVar[str] = "transcribed"
 
 
 @dataclass(frozen=True)
