@@ -16,11 +16,14 @@
    (readiness is the Service's own probe: ``GET /health/ready`` on the new pods);
 3. gives each Service's new revision ``--canary-percent`` (10) of the traffic, tag ``canary``
    (the previous keeps the rest, tag ``previous``);
-4. runs ``--smoke`` (a shell command) with ``KSCRIBE_SMOKE_API_URL`` set to the api's canary URL;
-5. on success, sends 100 % to the latest revision (the previous stays reachable, 0 %, tag
-   ``previous``); on any failure — a revision not Ready, the smoke test, an error or a
-   cancellation (SIGINT/SIGTERM) — sends 100 % back to every previous revision (the new one
-   keeps tag ``failed`` at 0 % for inspection), prints ``::error::`` lines and exits 1.
+4. runs ``--smoke`` (a shell command; ``KSCRIBE_CANARY_API_URL`` holds the api's canary tag URL);
+5. sends 100 % to the latest revisions (the previous stay reachable at 0 %, tag ``previous``) and
+   runs ``--smoke`` once more: at 10 % most events still reach the previous revisions, at 100 %
+   the whole pipeline is the new one. Only then is the deploy done.
+
+On any failure — a revision not Ready, either smoke test, an error or a cancellation
+(SIGINT/SIGTERM) — every Service goes back to 100 % on its previous revision (the new one keeps
+tag ``failed`` at 0 % for inspection), ``::error::`` lines are printed and the exit is 1.
 
 ``rollback`` sends 100 % of every Service back to the previous revision: the ones the state
 file names, or else (by hand, no state) the revision tagged ``previous`` in each Service.
@@ -187,14 +190,19 @@ class Rollout:
                     f"{100 - self.canary_percent} % to {svc['previous']}")
             self.k.wait_ready("ksvc", name, self.timeout_s)
 
-        self.smoke(smoke)  # 4.
+        self.smoke(smoke, "canary")  # 4.
+        if not changed:
+            self.state["promoted"] = True
+            self.save()
+            return
 
-        for name, svc in changed.items():  # 5. promote
+        for name, svc in changed.items():  # 5. promote, and verify
             if svc["previous"]:
                 self.k.traffic(name, [{"latestRevision": True, "percent": 100},
                                       {"revisionName": svc["previous"], "percent": 0, "tag": "previous"}])
                 self.k.wait_ready("ksvc", name, self.timeout_s)
             log(f"{name}: 100 % to {svc['new']}")
+        self.smoke(smoke, "100 %")
         self.state["promoted"] = True
         self.save()
 
@@ -219,18 +227,18 @@ class Rollout:
                 return target["url"]
         return status.get("url", "")
 
-    def smoke(self, command: str) -> None:
+    def smoke(self, command: str, stage: str) -> None:
         if not command:
-            log("no smoke test given")
+            log(f"no smoke test given ({stage})")
             return
         env = dict(os.environ)
         if url := self.api_url():
-            env["KSCRIBE_SMOKE_API_URL"] = url
-        log(f"smoke test: {command} (api at {url or 'unknown'})")
+            env["KSCRIBE_CANARY_API_URL"] = url
+        log(f"smoke test at {stage}: {command}")
         done = subprocess.run(command, shell=True, env=env)
         if done.returncode != 0:
-            raise RolloutError(f"the smoke test failed (exit {done.returncode})")
-        log("smoke test passed")
+            raise RolloutError(f"the smoke test at {stage} failed (exit {done.returncode})")
+        log(f"smoke test at {stage} passed")
 
     def rollback(self) -> list[str]:
         """100 % back to every previous revision; returns the Services rolled back."""

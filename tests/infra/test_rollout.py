@@ -157,8 +157,9 @@ def cluster(tmp_path):
 
 def test_canary_then_promotion_when_the_smoke_test_passes(cluster):
     # The smoke command sees the api's canary URL and the canary split in place.
-    smoke = (f"test \"$KSCRIBE_SMOKE_API_URL\" = http://canary-api.kscribe.example.com && "
-             f"grep -q '\"percent\": 10' {cluster.tmp / 'cluster.json'}")
+    log = cluster.tmp / "smoke.log"
+    smoke = (f"echo \"$KSCRIBE_CANARY_API_URL\" $(grep -o '\"percent\": [0-9]*' {cluster.tmp / 'cluster.json'} "
+             f"| sort -u | tr -d '\"' | tr '\\n' ' ') >> {log}")
     done = cluster.run("deploy", smoke=smoke)
     assert done.returncode == 0, done.stdout + done.stderr
     applied = [c for c in cluster.calls() if c[2] == "apply"]
@@ -178,6 +179,11 @@ def test_canary_then_promotion_when_the_smoke_test_passes(cluster):
                                  {"revisionName": f"{n}-{r:05d}", "percent": 0, "tag": "previous"}])
                             for n, r in (("api", 3), ("extract", 7), ("transcribe", 2))]
     assert "rollout: deployed" in done.stdout and "::error" not in done.stdout
+    # Twice: at the canary split (10 % / 90 % in place), then at 100 %.
+    assert log.read_text().splitlines() == [
+        "http://canary-api.kscribe.example.com percent: 10 percent: 90",
+        "http://api.kscribe.example.com percent: 0 percent: 100"]
+    assert "smoke test at canary passed" in done.stdout and "smoke test at 100 % passed" in done.stdout
 
 
 def test_a_failed_smoke_test_rolls_every_service_back_and_fails_loudly(cluster):
@@ -191,7 +197,7 @@ def test_a_failed_smoke_test_rolls_every_service_back_and_fails_loudly(cluster):
                                  {"revisionName": f"{n}-{r + 1:05d}", "percent": 0, "tag": "failed"}])
                             for n, r in (("api", 3), ("extract", 7), ("transcribe", 2))]
     assert not any(t.get("latestRevision") and t["percent"] == 100 for _, ts in patches for t in ts), "never promoted"
-    assert "::error title=kscribe rollout::deploy failed: the smoke test failed (exit 1)" in done.stdout
+    assert "::error title=kscribe rollout::deploy failed: the smoke test at canary failed (exit 1)" in done.stdout
     assert "::error title=kscribe rollout::rolled back api, extract, transcribe" in done.stdout
     assert [t["percent"] for t in cluster.ksvc("api")["status"]["traffic"]] == [100, 0]
     state = json.loads((cluster.tmp / "rollout" / "state.json").read_text())
@@ -199,6 +205,15 @@ def test_a_failed_smoke_test_rolls_every_service_back_and_fails_loudly(cluster):
     # CI's safety net (`rollback --state`) after that is harmless: the same pins again.
     again = cluster.run("rollback")
     assert again.returncode == 0 and cluster.patches()[-1] == patches[-1]
+
+
+def test_a_smoke_test_failing_at_100_percent_rolls_back_too(cluster):
+    marker = cluster.tmp / "first-run"
+    done = cluster.run("deploy", smoke=f"test ! -e {marker} && touch {marker}")  # passes once only
+    assert done.returncode == 1
+    assert "smoke test at canary passed" in done.stdout and "the smoke test at 100 % failed" in done.stdout
+    assert [t["percent"] for t in cluster.ksvc("extract")["status"]["traffic"]] == [100, 0]
+    assert cluster.ksvc("extract")["status"]["traffic"][0]["revisionName"] == "extract-00007"
 
 
 def test_a_revision_that_never_gets_ready_is_rolled_back_before_any_canary(cluster):
