@@ -302,6 +302,9 @@ def cmd_rollback(a) -> int:
         if rollout.state.get("promoted") and not a.force:
             log(f"{a.state} records a promoted deploy: nothing to roll back (--force to roll back anyway)")
             return 0
+        if rollout.state.get("rolled_back") and not a.force:
+            log(f"{a.state} records a deploy already rolled back")
+            return 0
     else:  # by hand: each Service's revision tagged `previous`
         for item in k.ksvcs():
             previous = [t["revisionName"] for t in item.get("spec", {}).get("traffic", [])
