@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Push a locally built (and already scanned) image, record its digest, sign it.
 #   scripts/ci/push-image.sh LOCAL_REF REGISTRY/PATH/NAME DIGEST_DIR
+# Logs in to the registry's host with $REGISTRY_TOKEN (a short-lived access token from Workload
+# Identity Federation) when it is set.
 # Tags: the commit SHA ($GITHUB_SHA), and on a v* tag the version ($GITHUB_REF_NAME).
 # Writes DIGEST_DIR/NAME holding REGISTRY/PATH/NAME@sha256:… (what scripts/rollout.py pins) and
 # signs that digest with cosign keyless (the workflow's OIDC identity; COSIGN=off skips it).
@@ -11,6 +13,9 @@ sha=${GITHUB_SHA:?GITHUB_SHA is not set}
 tags=("$sha")
 if [[ ${GITHUB_REF_TYPE:-} == tag && ${GITHUB_REF_NAME:-} == v* ]]; then
   tags+=("$GITHUB_REF_NAME")
+fi
+if [[ -n ${REGISTRY_TOKEN:-} ]]; then
+  printf '%s' "$REGISTRY_TOKEN" | docker login --username oauth2accesstoken --password-stdin "${repo%%/*}"
 fi
 for tag in "${tags[@]}"; do
   docker tag "$local_ref" "$repo:$tag"

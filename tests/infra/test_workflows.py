@@ -216,3 +216,27 @@ def test_restore_generated_refuses_placeholders_and_installs_an_installations_va
     empty = subprocess.run([str(script), str(target)], env={**os.environ, "KSCRIBE_GENERATED": ""},
                            capture_output=True, text=True)
     assert empty.returncode == 1
+
+
+def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_signs(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    repo = "europe-west4-docker.pkg.dev/p/kscribe/kscribe-gpu"
+    digest = "sha256:" + "c" * 64
+    for tool, out in (("docker", f"{repo}@{digest}"), ("cosign", "")):
+        fake = bin_dir / tool
+        fake.write_text(f"#!/bin/sh\necho {tool} \"$@\" >> {calls}\n"
+                        + (f'[ "$1" = inspect ] && echo {out}\n' if out else "") + "exit 0\n")
+        fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_SHA": "f" * 40,
+           "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v1.2.3", "REGISTRY_TOKEN": "short-lived"}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    done = subprocess.run([str(ROOT / "scripts" / "ci" / "push-image.sh"), "local/kscribe-gpu:x", repo,
+                           str(tmp_path / "digests")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = calls.read_text().splitlines()
+    assert lines[0] == "docker login --username oauth2accesstoken --password-stdin europe-west4-docker.pkg.dev"
+    assert f"docker push {repo}:{'f' * 40}" in lines and f"docker push {repo}:v1.2.3" in lines
+    assert lines[-1] == f"cosign sign --yes {repo}@{digest}"
+    assert (tmp_path / "digests" / "kscribe-gpu").read_text() == f"{repo}@{digest}\n"
