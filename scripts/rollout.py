@@ -10,7 +10,8 @@
    ``kscribe`` and ``kscribe-gpu`` images to the digests the image build recorded (``--digests
    DIR``: one file per image name holding ``REGISTRY/PATH/NAME@sha256:…``; or ``--image
    NAME=REF``);
-2. notes each Knative Service's serving revision (the *previous* one) in ``--state``, then applies
+2. notes each Knative Service's serving revision (the *previous* one: the one taking most of its
+   traffic, which after a rollback is not the latest) in ``--state``, then applies
    the manifests with each existing Service's traffic held at 100 % on its previous revision
    and 0 % on the new one (tag ``canary``), so nothing moves before the new revisions are Ready
    (readiness is the Service's own probe: ``GET /health/ready`` on the new pods);
@@ -138,6 +139,16 @@ def services(docs: list[dict]) -> list[dict]:
 
 # --- the rollout -----------------------------------------------------------------------------
 
+def serving_revision(ksvc: dict | None) -> str | None:
+    """The revision taking most of a Service's traffic now (after a rollback that is not the
+    latest Ready one), else its latest Ready revision; None for a Service not there yet."""
+    status = (ksvc or {}).get("status") or {}
+    routed = [t for t in status.get("traffic", []) if t.get("revisionName") and t.get("percent")]
+    if routed:
+        return max(routed, key=lambda t: t["percent"])["revisionName"]
+    return status.get("latestReadyRevisionName")
+
+
 class Rollout:
     def __init__(self, kubectl: Kubectl, state_path: Path, timeout_s: int = 600, canary_percent: int = 10):
         self.k = kubectl
@@ -157,8 +168,7 @@ class Rollout:
         ksvcs = services(docs)
         for doc in ksvcs:  # 2. the previous revisions, and the manifests held on them
             name = doc["metadata"]["name"]
-            current = self.k.ksvc(name)
-            previous = ((current or {}).get("status") or {}).get("latestReadyRevisionName")
+            previous = serving_revision(self.k.ksvc(name))
             self.state["services"][name] = {"previous": previous, "new": None}
             if previous:
                 doc["spec"]["traffic"] = [{"revisionName": previous, "percent": 100},

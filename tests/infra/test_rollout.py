@@ -207,6 +207,17 @@ def test_a_failed_smoke_test_rolls_every_service_back_and_fails_loudly(cluster):
     assert again.returncode == 0 and "already rolled back" in again.stdout and cluster.patches() == patches
 
 
+def test_after_a_rollback_the_next_deploy_starts_from_what_serves_not_from_the_failed_revision(cluster):
+    assert cluster.run("deploy", smoke="exit 1").returncode == 1  # extract-00008 Ready, failed, rolled back
+    fixed = f"kscribe={REGISTRY}/kscribe@sha256:{'d' * 64}"  # the fix: a new image
+    done = cluster.run("deploy", "--image", fixed)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("extract", [{"revisionName": "extract-00007", "percent": 90, "tag": "previous"},
+                        {"revisionName": "extract-00009", "percent": 10, "tag": "canary"}]) in cluster.patches()
+    state = json.loads((cluster.tmp / "rollout" / "state.json").read_text())
+    assert state["services"]["extract"] == {"previous": "extract-00007", "new": "extract-00009"}
+
+
 def test_a_smoke_test_failing_at_100_percent_rolls_back_too(cluster):
     marker = cluster.tmp / "first-run"
     done = cluster.run("deploy", smoke=f"test ! -e {marker} && touch {marker}")  # passes once only
