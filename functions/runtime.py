@@ -22,7 +22,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from kscribe import event_auth, metrics, scratch
 from kscribe.context import Context
-from kscribe.errors import TransientError
+from kscribe.errors import TransientError, WorkClaimed
 from kscribe.events import Event
 from kscribe.handlers import Handler
 from kscribe.health import Check, run_checks
@@ -121,7 +121,13 @@ def deliver(cloud_event: CloudEvent, handler: Handler) -> None:
     event = to_event(cloud_event)
     with event_log_context(event):
         ctx = context()
-        produced = handler(event, ctx)
+        try:
+            produced = handler(event, ctx)
+        except WorkClaimed as exc:
+            # A duplicate of a delivery still running: expected, so a 503 without a
+            # traceback; the broker redelivers and then finds the result.
+            log.info("%s", exc)
+            flask.abort(503, str(exc))
         publish(produced, ctx, after=event.type)
 
 
