@@ -8,8 +8,9 @@ a timeout, the reconciler re-driving a slow step)::
 
 ``claim`` closes it with one ``SET NX PX``: B finds A's claim and raises ``WorkClaimed``, a
 ``TransientError`` — the function answers 5xx (no 2xx without the follow-up event), the broker
-redelivers later and B then finds A's result. The claim is a lease: if A dies, it expires and
-a retry does the work. In one process (the in-process bus) the duplicate waits for the claim
+redelivers later and B then finds A's result. The claim is a short lease that A renews while
+it lives (a heartbeat every third of it): if A dies, it expires within one lease and a
+broker retry does the work, long before the step's own (minutes-long) lease would re-drive it. In one process (the in-process bus) the duplicate waits for the claim
 instead (``wait_released``), so a job is never dead-lettered because of its own duplicate.
 """
 
@@ -47,18 +48,23 @@ def _ms(seconds: float) -> int:
 
 
 class Claim:
-    """A held claim: ``extend`` it once the work's length is known; leaving the ``with``
-    block releases it (a crash leaves it to expire)."""
+    """A held claim, renewed in the background until released; leaving the ``with`` block
+    releases it (a crash leaves it to expire)."""
 
-    def __init__(self, kv: KeyValue, key: str, token: str):
+    def __init__(self, kv: KeyValue, key: str, token: str, lease_s: float):
         self._kv = kv
         self.key = key
         self._token = token
+        self._lease_s = lease_s
+        self._stop = threading.Event()
+        threading.Thread(target=self._renew, name=f"claim {key}", daemon=True).start()
 
-    def extend(self, seconds: float) -> None:
-        self._kv.register_script(_EXTEND)(keys=[self.key], args=[self._token, _ms(seconds)])
+    def _renew(self) -> None:
+        while not self._stop.wait(self._lease_s / 3):
+            self._kv.register_script(_EXTEND)(keys=[self.key], args=[self._token, _ms(self._lease_s)])
 
     def release(self) -> None:
+        self._stop.set()
         try:
             self._kv.register_script(_RELEASE)(keys=[self.key], args=[self._token])
         finally:
@@ -75,15 +81,15 @@ class Claim:
 
 
 def claim(kv: KeyValue, work: str, lease_s: float, stage: str) -> Claim:
-    """Claim ``work`` for ``lease_s`` seconds, or raise ``WorkClaimed`` (counted) if another
-    delivery holds it."""
+    """Claim ``work`` (renewed every ``lease_s`` / 3 while held), or raise ``WorkClaimed``
+    (counted) if another delivery holds it."""
     key, token = keys.claim(work), uuid.uuid4().hex
     if not kv.set(key, token, nx=True, px=_ms(lease_s)):
         metrics.DUPLICATES_CLAIMED.labels(stage).inc()
         raise WorkClaimed(key, f"{work} is being done by another delivery; retry later")
     with _held_lock:
         _held[key] = threading.Event()
-    return Claim(kv, key, token)
+    return Claim(kv, key, token, lease_s)
 
 
 def held(kv: KeyValue, work: str) -> bool:

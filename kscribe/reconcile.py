@@ -50,7 +50,12 @@ class Pass:
 
 
 def base_lease(settings: Settings, stage: str) -> float:
-    return settings.stage_lease_s(stage)
+    override = {
+        "extract": settings.redrive_extract_s,
+        "transcribe": settings.redrive_transcribe_s,
+        "publish": settings.redrive_publish_s,
+    }.get(stage, 0.0)
+    return override or settings.redrive_after_s
 
 
 def _due(job: Job, stage: str, settings: Settings, now: float) -> bool:

@@ -216,6 +216,9 @@ class Settings:
     redrive_publish_s: float = _env("KSCRIBE_REDRIVE_PUBLISH_SECONDS", 0.0, _at_least(float, 0))
     max_redrives: int = _env("KSCRIBE_MAX_REDRIVES", 5, _at_least(int, 1))
     transcribe_min_speed: float = _env("KSCRIBE_TRANSCRIBE_MIN_SPEED", 1.0, _at_least(float, 0.01))
+    # A duplicate of running extract/transcribe work waits this long at most after its worker
+    # died (the claim's lease; a live worker renews it every third of it).
+    claim_lease_s: float = _env("KSCRIBE_CLAIM_LEASE_SECONDS", 10.0, _at_least(float, 1))
     # How long an undelivered callback is re-sent after its job finished.
     callback_resend_s: float = _env("KSCRIBE_CALLBACK_RESEND_SECONDS", 86400.0, _at_least(float, 0))
 
@@ -258,16 +261,6 @@ class Settings:
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
         return settings
-
-    def stage_lease_s(self, stage: str) -> float:
-        """How long ``stage``'s step may go without moving before it is re-driven (and how
-        long a claim on its work holds), unless its worker estimated longer."""
-        override = {
-            "extract": self.redrive_extract_s,
-            "transcribe": self.redrive_transcribe_s,
-            "publish": self.redrive_publish_s,
-        }.get(stage, 0.0)
-        return override or self.redrive_after_s
 
     def replace(self, **changes: Any) -> Settings:
         settings = dataclasses.replace(self, **changes)

@@ -89,10 +89,10 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
     stored = _stored(job, ctx)
     if stored is not None:
         return stored
-    with claims.claim(ctx.kv, claims.extract_work(job.id), ctx.settings.stage_lease_s(STAGE), STAGE) as held:
+    with claims.claim(ctx.kv, claims.extract_work(job.id), ctx.settings.claim_lease_s, STAGE):
         # The delivery that held the claim before us may have finished meanwhile.
         stored = _stored(job, ctx)
-        return stored if stored is not None else _cut(job, ctx, held)
+        return stored if stored is not None else _cut(job, ctx)
 
 
 def _stored(job: Job, ctx: Context) -> list[Chunk] | None:
@@ -102,7 +102,7 @@ def _stored(job: Job, ctx: Context) -> list[Chunk] | None:
     return stored
 
 
-def _cut(job: Job, ctx: Context, held: claims.Claim) -> list[Chunk]:
+def _cut(job: Job, ctx: Context) -> list[Chunk]:
     started = time.perf_counter()
     ctx.jobs.advance(job.id, JobStatus.EXTRACTING)
     ctx.progress.stage(job.id, STAGE, job.source_uri)
@@ -117,7 +117,6 @@ def _cut(job: Job, ctx: Context, held: claims.Claim) -> list[Chunk]:
         )
         # A long decode keeps the reconciler from re-driving a job that is merely slow.
         ctx.jobs.extend_lease(job.id, time_limit)
-        held.extend(max(time_limit, settings.stage_lease_s(STAGE)))
         audio = decode_audio(
             source,
             scratch / "audio.pcm",

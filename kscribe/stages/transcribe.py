@@ -131,15 +131,11 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
         return _stored(job, chunk, ctx)
-    # A long chunk keeps the reconciler (and duplicates) away for as long as it may take at
-    # the slowest speed.
-    lease_s = chunk.duration_s / ctx.settings.transcribe_min_speed
-    with claims.claim(
-        ctx.kv, claims.chunk_work(job.id, chunk.index), max(lease_s, ctx.settings.stage_lease_s(STAGE)), STAGE
-    ):
+    with claims.claim(ctx.kv, claims.chunk_work(job.id, chunk.index), ctx.settings.claim_lease_s, STAGE):
         if ctx.blobs.stat(result_uri) is not None:  # stored by the claim's previous holder
             return _stored(job, chunk, ctx)
-        ctx.jobs.extend_lease(job.id, lease_s)
+        # A long chunk keeps the reconciler away for as long as it may take at the slowest speed.
+        ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
         return _transcribe(job, chunk, result_uri, ctx)
 
 

@@ -123,7 +123,7 @@ def hang(*args, **kwargs):
     time.sleep(600)
 
 importlib.import_module("kscribe.stages.extract").probe = hang
-settings = Settings.from_env({"KSCRIBE_DATA_DIR": sys.argv[2], "KSCRIBE_REDRIVE_EXTRACT_SECONDS": "1"})
+settings = Settings.from_env({"KSCRIBE_DATA_DIR": sys.argv[2], "KSCRIBE_CLAIM_LEASE_SECONDS": "1"})
 client = redis.Redis(unix_socket_path=sys.argv[1], decode_responses=True)
 ROUTES[events.JOB_CREATED](events.job_created(sys.argv[3]), Context.create(settings, client=client))
 """
