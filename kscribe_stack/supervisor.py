@@ -159,13 +159,19 @@ class Supervisor:
             popen = p.popen
             p.state = "stopped"
             p.expected_exit = True
-        if popen is not None and popen.poll() is None:
-            self._signal(popen, signal.SIGTERM)
-            try:
-                popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
+        if popen is not None:
+            if popen.poll() is None:
+                self._signal(popen, signal.SIGTERM)
+                try:
+                    popen.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    self._signal(popen, signal.SIGKILL)
+                    popen.wait()
+            # Stopped means the whole group is gone: a server's worker processes can outlive
+            # its master by seconds, still answering requests.
+            if not self._group_gone(popen, timeout_s):
                 self._signal(popen, signal.SIGKILL)
-                popen.wait()
+                self._group_gone(popen, timeout_s)
 
     def restart(self, name: str) -> None:
         self.stop(name)
@@ -215,6 +221,19 @@ class Supervisor:
         if name not in self.processes:
             raise KeyError(f"no process {name!r} (have: {', '.join(self.processes)})")
         return self.processes[name]
+
+    @staticmethod
+    def _group_gone(popen: subprocess.Popen, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(popen.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+            time.sleep(0.05)
+        return False
 
     @staticmethod
     def _signal(popen: subprocess.Popen, sig: int) -> None:
