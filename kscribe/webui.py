@@ -103,7 +103,7 @@ if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 return 1
 """
-_SET_TOKEN = """
+_REMEMBER = """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 """
@@ -169,7 +169,7 @@ class MediaTokens:
     SHA-256 of a token is stored."""
 
     def __init__(self, client: KeyValue):
-        self._set = client.register_script(_SET_TOKEN)
+        self._set = client.register_script(_REMEMBER)
         self._get = client.register_script(_GET)
 
     def issue(self, job_id: str, tenant: str) -> str:
