@@ -88,13 +88,14 @@ export class JobList {
     const chunks = job.chunks.total ? ` · chunk ${job.chunks.done} of ${job.chunks.total}` : "";
     p.stage.textContent = `${STAGES[job.status] || job.status}${TERMINAL.has(job.status) ? "" : chunks} · ${job.progress}%`;
     p.bar.value = job.status === "succeeded" ? 100 : job.progress;
+    p.bar.hidden = job.status === "failed" || job.status === "cancelled";
     const timings = Object.entries(job.timings || {}).map(([stage, s]) => `${stage} ${Number(s).toFixed(1)} s`);
     if (job.duration_s) timings.unshift(`${clock(job.duration_s)} of media`);
     const total = job.updated_at - job.created_at;
     if (TERMINAL.has(job.status) && total > 0) timings.push(`${duration(total)} in all`);
     p.timings.textContent = timings.join(" · ");
     p.reason.hidden = job.status !== "failed";
-    p.reason.textContent = job.error ? `Failed while ${job.error.stage || "processing"}: ${job.error.message}` : "";
+    p.reason.textContent = job.error ? `Failed${job.error.stage ? ` at ${job.error.stage}` : ""}: ${job.error.message}` : "";
     p.open.hidden = job.status !== "succeeded";
     p.cancel.hidden = TERMINAL.has(job.status);
   }

@@ -163,7 +163,7 @@ def test_upload_follow_read_search_download_cancel_and_fail(web, browser, tmp_pa
     _upload(driver, notes)
     _until(driver, lambda d: _status(d, "notes.mp4") == "failed", 120)
     reason = _job_row(driver, "notes.mp4").find_element(By.CSS_SELECTOR, ".reason").text
-    assert reason.startswith("Failed while") and ("media" in reason or "audio" in reason), reason
+    assert reason.startswith("Failed at extract") and ("media" in reason or "audio" in reason), reason
     driver.set_window_size(1280, 1400)
     driver.execute_script("document.getElementById('jobs-title').scrollIntoView()")
     _shot(driver, "07-jobs")
