@@ -7,12 +7,20 @@ import functions_framework
 import redis
 import runtime
 
-from kscribe import health
+from kscribe import health, webui
 from kscribe.api import Api, ApiRequest, error_body
 from kscribe.api_input import client_address, stream_reader
 
 runtime.install_routes(health.checks_for(lambda: runtime.context()), public=True)
 runtime.keep_request_bodies_unread()
+
+
+@flask.current_app.after_request
+def _security_headers(response: flask.Response) -> flask.Response:
+    # Every answer, the page's and the API's alike (and health's): no inline script, never framed.
+    for name, value in webui.security_headers(runtime.context_settings()).items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 runtime.register_stuck_gauge()
@@ -36,6 +44,8 @@ def api(request: flask.Request):
                 query=request.args.to_dict(),
                 headers={k.lower(): v for k, v in request.headers.items()},
                 read_body=stream_reader(request.stream, request.content_length),
+                body_stream=request.stream,
+                content_length=request.content_length,
                 client=client_address(
                     request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), settings.trusted_proxies
                 ),
@@ -54,6 +64,8 @@ def api(request: flask.Request):
         return _unavailable("the pipeline cannot take jobs right now; retry later")
     body = answer.body
     headers = dict(answer.headers)
+    if answer.stream is not None:
+        return flask.Response(answer.stream, answer.status, headers, direct_passthrough=True)
     if not isinstance(body, (bytes, str)):
         body = json.dumps(body)
         headers.setdefault("Content-Type", "application/json")

@@ -139,6 +139,9 @@ class Settings:
     # local `kscribe submit` delivers storage notifications (as Eventarc would).
     sink_url: str = ""
     ingest_url: str = "http://127.0.0.1:8081"
+    # The web page's uploads: "direct" (the browser PUTs to a GCS resumable session the API
+    # creates) or "api" (the bytes stream through the api function: local stacks, emulators).
+    web_uploads: str = "direct"
     sink_timeout_s: float = 10.0
     # Knative Eventing's OIDC: the file the SinkBinding mounts the publisher's token in
     # (sent with every publish); empty where the broker takes events without one.
@@ -273,6 +276,10 @@ class Settings:
             values["trusted_proxies"] = tuple(c.strip() for c in env["KSCRIBE_TRUSTED_PROXIES"].split(",") if c.strip())
         if env.get("KSCRIBE_SINK_TOKEN_FILE"):
             values["sink_token_file"] = env["KSCRIBE_SINK_TOKEN_FILE"]
+        # The emulator (and a local input directory) cannot take a browser's upload itself.
+        values["web_uploads"] = env.get("KSCRIBE_WEB_UPLOADS") or (
+            "api" if env.get("STORAGE_EMULATOR_HOST") or not str(values["input_uri"]).startswith("gs://") else "direct"
+        )
         if env.get("KSCRIBE_INGEST_URL"):
             values["ingest_url"] = env["KSCRIBE_INGEST_URL"]
         if env.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -320,6 +327,8 @@ class Settings:
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.internal_port > 65535:
             raise ConfigError(f"KSCRIBE_INTERNAL_PORT must be a port number, not {self.internal_port}")
+        if self.web_uploads not in ("api", "direct"):
+            raise ConfigError(f"KSCRIBE_WEB_UPLOADS must be api or direct, not {self.web_uploads!r}")
         if self.event_auth not in ("", "oidc"):
             raise ConfigError(f"KSCRIBE_EVENT_AUTH must be empty or oidc, not {self.event_auth!r}")
         if self.event_auth == "oidc":
