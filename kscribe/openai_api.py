@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from kscribe import metrics
@@ -110,6 +111,16 @@ def stream_chunks(stream: IO[bytes]) -> ChunkReader:
     return chunks
 
 
+def wait_seconds(prefer: str, limit: float) -> float:
+    """How long to wait for the job: ``KSCRIBE_OPENAI_WAIT_SECONDS``, or less when the client
+    asks with ``Prefer: wait=N`` (RFC 7240)."""
+    for preference in prefer.split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return min(limit, float(value.strip()))
+    return limit
+
+
 def openai_error(status: int, message: str, code: str, param: str | None = None) -> dict[str, Any]:
     kind = {401: "invalid_request_error", 429: "rate_limit_error"}.get(status)
     if kind is None:
@@ -151,7 +162,8 @@ def parse_multipart(content_type: str, chunks: ChunkReader, limit: int, scratch:
     """Parse ``multipart/form-data`` as it streams; the ``file`` part goes to a temporary file
     under ``scratch``. More than ``limit`` bytes in all raises a 413."""
     boundary = _boundary(content_type)
-    decoder = MultipartDecoder(boundary.encode(), max_form_memory_size=_MAX_FIELD_BYTES, max_parts=_MAX_FIELDS + 1)
+    # The decoder's buffer holds what it has not handed out yet: a piece or two.
+    decoder = MultipartDecoder(boundary.encode(), max_form_memory_size=4 * _READ_SIZE, max_parts=_MAX_FIELDS + 1)
     upload = Upload()
     scratch.mkdir(parents=True, exist_ok=True)
     sink: IO[bytes] | None = None
@@ -193,7 +205,7 @@ def parse_multipart(content_type: str, chunks: ChunkReader, limit: int, scratch:
                 break
         else:
             raise OpenAiError(400, "invalid_body", "the multipart body ends before its closing boundary")
-    except ValueError as exc:  # werkzeug: malformed multipart, or a field over its limit
+    except (ValueError, RequestEntityTooLarge) as exc:  # werkzeug: malformed, or too many parts
         if sink is not None:
             sink.close()
         discard(upload)
@@ -349,7 +361,7 @@ class OpenAiApi:
             job = self._create(upload, tenant_name, task, options, publish)
         finally:
             discard(upload)
-        job = self._wait(job.id)
+        job = self._wait(job.id, wait_seconds(request.headers.get("prefer", ""), settings.openai_wait_s))
         return self._answer(job, task, options)
 
     def _create(self, upload: Upload, tenant_name: str, task: str, options: Options, publish: Publish) -> Job:
@@ -403,9 +415,9 @@ class OpenAiApi:
         log.info("openai %s: job %s for %s (%d bytes)", task, job.id, uri, upload.size)
         return ctx.jobs.get(job.id) or job
 
-    def _wait(self, job_id: str) -> Job:
+    def _wait(self, job_id: str, wait_s: float) -> Job:
         """The job once it ended, or as it stands when the wait is over."""
-        deadline = self.clock() + self.ctx.settings.openai_wait_s
+        deadline = self.clock() + wait_s
         while True:
             job = self.ctx.jobs.require(job_id)
             if job.status.terminal or self.clock() >= deadline:
