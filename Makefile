@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test lint format stack submit keys check-infra bench bench-gpu install install-test install-stack clean
+.PHONY: demo test chaos lint format stack submit keys check-infra bench bench-gpu install install-test install-stack clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kscribe needs Python 3.11 or newer")'
@@ -51,9 +51,16 @@ format: install-lint
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The local multi-process stack (Procfile, settings in .env); stop it with Ctrl-C.
+# The fault-injection and load suite in its full form (`make test` runs a reduced one):
+# prints a table per scenario and writes it under the test's tmp dir (tests/chaos/).
+chaos: install-test
+	$(BIN)/python -m pytest tests/chaos --chaos=full -p no:cacheprovider $(PYTEST_ARGS)
+
+# The local multi-process stack (Procfile, settings in .env) under kscribe_stack/supervisor.py:
+# a process that dies is restarted; `$(BIN)/python -m kscribe_stack.supervisor restart extract`
+# restarts one on request (also stop, start, kill, status). Stop it with Ctrl-C.
 stack: install-stack
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m kscribe_stack.supervisor -e .env run -f Procfile
 
 # Upload a file into the running stack's input bucket and follow its job.
 VIDEO ?= samples/meeting.mp4
