@@ -23,6 +23,7 @@ Errors are OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -171,7 +172,8 @@ def parse_multipart(content_type: str, chunks: ChunkReader, limit: int, scratch:
     field_bytes = bytearray()
     received = 0
     try:
-        for chunk in [*chunks(), None]:
+        # One piece at a time (None: the end); never the whole body at once.
+        for chunk in itertools.chain(chunks(), [None]):
             if chunk is not None:
                 received += len(chunk)
                 if received > limit:
