@@ -95,12 +95,3 @@ def link_secret() -> str:
     """String: the HMAC secret of result links, made once when KSCRIBE_LINK_SECRET is unset."""
     return f"{PREFIX}:link-secret"
 
-
-def batch(batch_id: str) -> str:
-    """Hash: a batch's tenant, creation time, size and callback."""
-    return f"{PREFIX}:batch:{batch_id}"
-
-
-def batch_jobs(batch_id: str) -> str:
-    """Sorted set: a batch's job ids by position."""
-    return f"{PREFIX}:batch:{batch_id}:jobs"

@@ -122,8 +122,6 @@ class Job:
     owned_input: str = ""
     # 1: the callback carries time-limited links to the outputs (kscribe/links.py).
     callback_links: int = 0
-    # The batch the job belongs to (kscribe/batches.py), "" for none.
-    batch_id: str = ""
 
     @property
     def progress(self) -> float:
