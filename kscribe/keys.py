@@ -94,4 +94,3 @@ def purge_plans() -> str:
 def link_secret() -> str:
     """String: the HMAC secret of result links, made once when KSCRIBE_LINK_SECRET is unset."""
     return f"{PREFIX}:link-secret"
-
