@@ -145,7 +145,9 @@ def test_each_function_has_its_own_account_with_only_its_stage_access():
         "reconcile": {"input": user, "work": user, "output": user},  # purges past retention
     }
     # Result links: signBlob as the api itself, granted on the api's own account only.
-    [grant] = [g for name, g in resources("google_service_account_iam_member").items() if name != "workload_identity"]
+    grants = resources("google_service_account_iam_member")
+    grant = grants["api_signs_links"]
+    assert [g for g in grants.values() if g["role"] == "roles/iam.serviceAccountTokenCreator"] == [grant]
     assert grant["role"] == "roles/iam.serviceAccountTokenCreator"
     assert grant["service_account_id"] == '${google_service_account.function["api"].name}'
     assert grant["member"] == 'serviceAccount:${google_service_account.function["api"].email}'
