@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from kscribe import keys, metrics, webui
+from kscribe import keys, links, metrics, retention, webui
 from kscribe.api_input import MAX_JSON_DEPTH, BodyReader, BodyTooLarge, loads_bounded, no_body
 from kscribe.api_spec import OPENAPI
 from kscribe.apikeys import ApiKey, ApiKeys
@@ -53,7 +53,7 @@ MAX_CURSOR = 2**53
 _JOB_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})$")
 _TRANSCRIPT_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/transcript$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
-_FIELDS = {"source", "language", "task", "model", "formats", "callback_url", "metadata"}
+_FIELDS = {"source", "language", "task", "model", "formats", "callback_url", "metadata", "retention_days", "links"}
 
 
 @dataclass
@@ -342,6 +342,7 @@ class Api:
     def _create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         body = self._parse_create(request)
         choices = self._choices(body)
+        retention_days, callback_links = self._extras(body)
         tenant = self._tenant(key)
         notice = self._source(body, tenant)
         idempotency = request.headers.get("idempotency-key", "")
@@ -376,6 +377,7 @@ class Api:
         assert job is not None  # explicit requests are never skipped
         if result.created:
             metrics.TENANT_JOBS.labels(metrics.tenant_label(tenant.name, known=True)).inc()
+            retention.adopt(self.ctx, job, retention_days, callback_links=callback_links)
         rollback = (lambda: self.ctx.jobs.discard(job.id, job_request.key)) if result.created else None
         return ApiResponse(
             202,
@@ -385,9 +387,22 @@ class Api:
             rollback=rollback,
         )
 
+    def _extras(self, body: dict[str, Any]) -> tuple[int, bool]:
+        """``retention_days`` (1 to the operator's maximum) and ``links`` (the callback
+        carries result links)."""
+        days = body.get("retention_days")
+        limit = self.ctx.settings.max_retention_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= limit):
+            raise self._field_error("retention_days", f"a whole number of days from 1 to {limit}")
+        wants_links = body.get("links", False)
+        if not isinstance(wants_links, bool):
+            raise self._field_error("links", "true or false")
+        return days or 0, wants_links
+
     # --- reads and cancel ------------------------------------------------------------
     def _get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
-        return ApiResponse(200, job_view(self._own_job(key, job_id)))
+        job = self._own_job(key, job_id)
+        return ApiResponse(200, {**job_view(job), "links": links.links_for(self.ctx, job)})
 
     def _list(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         status = request.query.get("status")
@@ -432,6 +447,11 @@ class Api:
         return ApiResponse(200, self.ctx.blobs.read_bytes(uri), {"Content-Type": CONTENT_TYPES[fmt]})
 
     def _cancel(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        if request.query.get("purge", "").lower() in ("true", "1"):
+            # Idempotent: 204 once nothing of the id is left for this tenant — purged now,
+            # purged before, or never its own (which answers as a missing one does).
+            retention.purge(self.ctx, job_id, tenant=key.tenant, reason="api")
+            return ApiResponse(204, b"")
         job = self._own_job(key, job_id)
         if job.status.terminal:
             raise ApiError(409, "already_finished", f"the transcription already {job.status.value}")
