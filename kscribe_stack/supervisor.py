@@ -414,6 +414,19 @@ class Control:
         return self._call("POST", f"/kill/{name}?signal={sig}")
 
 
+def _announce_page(supervisor: Supervisor, port: int, done: threading.Event) -> None:
+    """Once the api answers, say where the page is: the one line a newcomer needs."""
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while not done.is_set() and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "health/live", timeout=2):
+                supervisor.say("supervisor", f"ready: open {url} and sign in with a key from `make keys TENANT=you`")
+                return
+        except OSError:
+            done.wait(0.5)
+
+
 def _run(args: argparse.Namespace) -> int:
     env = read_env_file(args.env_file) if args.env_file.is_file() else {}
     supervisor = Supervisor(read_procfile(args.procfile), env, args.directory)
@@ -427,6 +440,8 @@ def _run(args: argparse.Namespace) -> int:
             "supervisor", f"control on http://127.0.0.1:{port} (python -m kscribe_stack.supervisor restart NAME)"
         )
     supervisor.start_all()
+    if api_port := env.get("KSCRIBE_API_PORT"):
+        threading.Thread(target=_announce_page, args=(supervisor, int(api_port), done), daemon=True).start()
     done.wait()
     supervisor.say("supervisor", "stopping every process")
     supervisor.shutdown()
