@@ -75,6 +75,15 @@ def _str(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _links(value: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(link, Mapping) and isinstance(link.get("url"), str) and isinstance(link.get("expires_at"), int)
+        for link in value.values()
+    ):
+        raise MalformedEvent("no valid links")
+    return {name: dict(link) for name, link in value.items()}
+
+
 def _mapping(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise MalformedEvent("data is not an object")
@@ -164,6 +173,8 @@ class JobCompleted:
     duration_s: float
     language: str
     model: str
+    # Time-limited links to each output (format → {"url", "expires_at"}), when made.
+    links: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> JobCompleted:
@@ -178,10 +189,11 @@ class JobCompleted:
             duration_s=_number(data, "duration_s"),
             language=_str(data, "language"),
             model=_str(data, "model"),
+            links=_links(data["links"]) if "links" in data else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {name: value for name, value in dataclasses.asdict(self).items() if value is not None}
 
     def event(self) -> Event:
         return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/completed", subject=self.job_id)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from kscribe import events, metrics
+from kscribe import events, links, metrics
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.events import ChunkReady, Event, JobCreated, JobTranscribed, MalformedEvent
@@ -123,7 +123,7 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
         return fail(ctx, transcribed.job_id, "publish", exc)
     if job.status is not JobStatus.SUCCEEDED or "completed" in job.announced:
         return []
-    return [events.job_completed_for(job)]
+    return [links.job_completed(job, ctx)]
 
 
 def on_job_finished(event: Event, ctx: Context) -> list[Event]:

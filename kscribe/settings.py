@@ -175,6 +175,9 @@ class Settings:
     # local `kscribe submit` delivers storage notifications (as Eventarc would).
     sink_url: str = _env("K_SINK", "")
     ingest_url: str = _env("KSCRIBE_INGEST_URL", "http://127.0.0.1:8081")
+    # The web page's uploads: "direct" (the browser PUTs to a GCS resumable session the API
+    # creates) or "api" (the bytes stream through the api function: local stacks, emulators).
+    web_uploads: str = _env("KSCRIBE_WEB_UPLOADS", "direct")
     sink_timeout_s: float = 10.0
     # Knative Eventing's OIDC: the file the SinkBinding mounts the publisher's token in
     # (sent with every publish); empty where the broker takes events without one.
@@ -241,6 +244,23 @@ class Settings:
     event_audience: str = _env("KSCRIBE_EVENT_AUDIENCE", "", _stripped)
     event_senders: tuple[str, ...] = _env("KSCRIBE_EVENT_SENDERS", (), _list)
 
+    # The OpenAI-compatible routes (kscribe/openai_api.py): the largest multipart upload
+    # (streamed to disk, refused once over), and how long a request waits for its job before
+    # answering 202 with the job's status URL.
+    api_max_upload_bytes: int = _env("KSCRIBE_API_MAX_UPLOAD_BYTES", 512 * 1024**2, _at_least(int, 1024))
+    openai_wait_s: float = _env("KSCRIBE_OPENAI_WAIT_SECONDS", 120.0, _at_least(float, 0))
+    # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
+    # not ask; bucket lifecycle rules alone apply).
+    max_retention_days: int = _env("KSCRIBE_MAX_RETENTION_DAYS", 30, _at_least(int, 0))
+    # Result links (kscribe/links.py): "api" serves them through the api with an HMAC token
+    # (the local stack; any installation without signBlob), "gcs" redirects to V4 signed URLs
+    # minted through IAM signBlob. Expiry is capped at 7 days (GCS's own cap).
+    links: str = _env("KSCRIBE_LINKS", "api", _stripped)
+    link_expiry_s: int = _env("KSCRIBE_LINK_EXPIRY_SECONDS", 3600, _at_least(int, 1))
+    link_secret: str = _env("KSCRIBE_LINK_SECRET", "", _stripped)
+    public_url: str = _env("KSCRIBE_PUBLIC_URL", "", _stripped)
+    signing_service_account: str = _env("KSCRIBE_SIGNING_SERVICE_ACCOUNT", "", _stripped)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read ``KSCRIBE_*`` (and ``REDIS_URL``) from ``env``; keyword overrides win."""
@@ -257,6 +277,11 @@ class Settings:
             values.setdefault(name, str(data_dir / under))
         values.setdefault("model_cache_dir", data_dir / "models")
         values.setdefault("scratch_dir", data_dir / "scratch")
+        # The emulator (and a local input directory) cannot take a browser's upload itself.
+        values.setdefault(
+            "web_uploads",
+            "api" if env.get("STORAGE_EMULATOR_HOST") or not str(values["input_uri"]).startswith("gs://") else "direct",
+        )
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
@@ -279,6 +304,12 @@ class Settings:
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.internal_port > 65535:
             raise ConfigError(f"KSCRIBE_INTERNAL_PORT must be a port number, not {self.internal_port}")
+        if self.web_uploads not in ("api", "direct"):
+            raise ConfigError(f"KSCRIBE_WEB_UPLOADS must be api or direct, not {self.web_uploads!r}")
+        if self.links not in ("api", "gcs"):
+            raise ConfigError(f"KSCRIBE_LINKS must be api or gcs, not {self.links!r}")
+        if self.link_expiry_s > 7 * 24 * 3600:
+            raise ConfigError(f"KSCRIBE_LINK_EXPIRY_SECONDS is at most 7 days (604800), not {self.link_expiry_s}")
         if self.event_auth not in ("", "oidc"):
             raise ConfigError(f"KSCRIBE_EVENT_AUTH must be empty or oidc, not {self.event_auth!r}")
         if self.event_auth == "oidc":

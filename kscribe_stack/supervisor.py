@@ -159,13 +159,19 @@ class Supervisor:
             popen = p.popen
             p.state = "stopped"
             p.expected_exit = True
-        if popen is not None and popen.poll() is None:
-            self._signal(popen, signal.SIGTERM)
-            try:
-                popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
+        if popen is not None:
+            if popen.poll() is None:
+                self._signal(popen, signal.SIGTERM)
+                try:
+                    popen.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    self._signal(popen, signal.SIGKILL)
+                    popen.wait()
+            # Stopped means the whole group is gone: a server's worker processes can outlive
+            # its master by seconds, still answering requests.
+            if not self._group_gone(popen, timeout_s):
                 self._signal(popen, signal.SIGKILL)
-                popen.wait()
+                self._group_gone(popen, timeout_s)
 
     def restart(self, name: str) -> None:
         self.stop(name)
@@ -215,6 +221,19 @@ class Supervisor:
         if name not in self.processes:
             raise KeyError(f"no process {name!r} (have: {', '.join(self.processes)})")
         return self.processes[name]
+
+    @staticmethod
+    def _group_gone(popen: subprocess.Popen, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(popen.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+            time.sleep(0.05)
+        return False
 
     @staticmethod
     def _signal(popen: subprocess.Popen, sig: int) -> None:
@@ -395,6 +414,19 @@ class Control:
         return self._call("POST", f"/kill/{name}?signal={sig}")
 
 
+def _announce_page(supervisor: Supervisor, port: int, done: threading.Event) -> None:
+    """Once the api answers, say where the page is: the one line a newcomer needs."""
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while not done.is_set() and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "health/live", timeout=2):
+                supervisor.say("supervisor", f"ready: open {url} and sign in with a key from `make keys TENANT=you`")
+                return
+        except OSError:
+            done.wait(0.5)
+
+
 def _run(args: argparse.Namespace) -> int:
     env = read_env_file(args.env_file) if args.env_file.is_file() else {}
     supervisor = Supervisor(read_procfile(args.procfile), env, args.directory)
@@ -408,6 +440,8 @@ def _run(args: argparse.Namespace) -> int:
             "supervisor", f"control on http://127.0.0.1:{port} (python -m kscribe_stack.supervisor restart NAME)"
         )
     supervisor.start_all()
+    if api_port := env.get("KSCRIBE_API_PORT"):
+        threading.Thread(target=_announce_page, args=(supervisor, int(api_port), done), daemon=True).start()
     done.wait()
     supervisor.say("supervisor", "stopping every process")
     supervisor.shutdown()

@@ -75,6 +75,7 @@ class Stack:
             KSCRIBE_CALLBACK_SECRET=CALLBACK_SECRET,
             KSCRIBE_CALLBACK_ALLOW="127.0.0.1",
             KSCRIBE_CALLBACK_BACKOFF_SECONDS="0.2",
+            KSCRIBE_PUBLIC_URL=f"http://127.0.0.1:{ports['API']}",
         )
         self.env.update(env or {})
         self.url = {name.lower(): f"http://127.0.0.1:{port}" for name, port in ports.items()}

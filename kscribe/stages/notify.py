@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kscribe import callbacks, events
+from kscribe import callbacks, events, links
 from kscribe.context import Context
 from kscribe.errors import EventRejected
 from kscribe.settings import Settings
@@ -61,7 +61,7 @@ def notify(event_type: str, job_id: str, ctx: Context) -> None:
     else:
         outcome = callbacks.send(
             job.callback_url,
-            callback_payload(event_type, job),
+            links.with_callback_links(callback_payload(event_type, job), job, ctx),
             secret,
             event_type,
             allow=settings.callback_allow,

@@ -140,9 +140,17 @@ def test_each_function_has_its_own_account_with_only_its_stage_access():
         "extract": {"input": viewer, "work": user},
         "transcribe": {"work": user},
         "publish": {"work": user, "output": user},
-        "api": {"input": viewer, "work": user, "output": viewer},  # work: cancel deletes its objects
-        "reconcile": {"work": viewer},  # reads chunk manifests, writes nothing
+        # input: OpenAI-route uploads; work: cancel deletes its objects; output: purges.
+        "api": {"input": user, "work": user, "output": user},
+        "reconcile": {"input": user, "work": user, "output": user},  # purges past retention
     }
+    # Result links: signBlob as the api itself, granted on the api's own account only.
+    grants = resources("google_service_account_iam_member")
+    grant = grants["api_signs_links"]
+    assert [g for g in grants.values() if g["role"] == "roles/iam.serviceAccountTokenCreator"] == [grant]
+    assert grant["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert grant["service_account_id"] == '${google_service_account.function["api"].name}'
+    assert grant["member"] == 'serviceAccount:${google_service_account.function["api"].email}'
     wi = resources("google_service_account_iam_member")["workload_identity"]
     assert wi["role"] == "roles/iam.workloadIdentityUser"
     assert wi["member"] == "serviceAccount:${var.project_id}.svc.id.goog[${var.name}/kscribe-${each.key}]"
