@@ -31,7 +31,7 @@ from kscribe import events, keys, metrics
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
-from kscribe.storage import is_within
+from kscribe.storage import is_within, split_gs
 from kscribe.values import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def gcs_signed_url(ctx: Context, uri: str, seconds: float) -> str:  # pragma: no
     credentials, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     credentials.refresh(Request())  # type: ignore[no-untyped-call]
     email = ctx.settings.signing_service_account or getattr(credentials, "service_account_email", "")
-    bucket, _, name = uri[len("gs://") :].partition("/")
+    bucket, name = split_gs(uri)
     blob = storage.Client(project=project, credentials=credentials).bucket(bucket).blob(name)
     url: str = blob.generate_signed_url(
         version="v4",

@@ -21,7 +21,7 @@ from kscribe import keys
 from kscribe.errors import ConfigError
 from kscribe.ports import KeyValue
 from kscribe.settings import Settings
-from kscribe.storage import is_within, join
+from kscribe.storage import is_within, join, split_gs
 
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 SECRET_PREFIX = "kcs_"  # noqa: S105 - a public prefix that marks secrets, not one
@@ -69,8 +69,11 @@ def unsafe_object_name(uri: str) -> bool:
     """True unless ``uri`` is ``gs://bucket/name`` (or an absolute local path) whose name has
     no empty, ``.`` or ``..`` segment, backslash or control character."""
     if uri.startswith("gs://"):
-        bucket, _, name = uri[5:].partition("/")
-        return not bucket or _unsafe(name)
+        try:
+            _, name = split_gs(uri)
+        except ValueError:
+            return True  # gs:///name: no bucket
+        return _unsafe(name)
     return not uri.startswith("/") or _unsafe(uri[1:])
 
 
@@ -112,7 +115,7 @@ def _decode(name: str, raw: dict[str, str]) -> Tenant:
 
 
 def _check_prefix(prefix: str) -> str:
-    if not (prefix.startswith("gs://") and "/" in prefix[5:].rstrip("/")) and not prefix.startswith("/"):
+    if not (prefix.startswith("gs://") and "/" in prefix.rstrip("/")[5:]) and not prefix.startswith("/"):
         raise ConfigError(f"a source prefix is gs://bucket/prefix/ (or an absolute directory), not {prefix!r}")
     if unsafe_object_name(prefix.rstrip("/")):
         raise ConfigError(f"source prefix {prefix!r} has empty, '.' or '..' segments or control characters")
