@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kscribe.errors import ConfigError
+from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS
 
 # Names (lower-case, by extension) and MIME families that ingest accepts as media.
 MEDIA_EXTENSIONS = frozenset(
@@ -75,8 +75,10 @@ def _number(name: str, raw: str, kind: type[int] | type[float], minimum: float) 
 
 
 def parse_formats(raw: str | None) -> tuple[str, ...]:
-    """``"srt,vtt"`` → ``("srt", "vtt")``; empty or ``all`` means every format."""
-    if not raw or raw.strip().lower() == "all":
+    """``"srt,vtt"`` → ``("srt", "vtt")``; empty means the default formats, ``all`` every one."""
+    if not raw or not raw.strip():
+        return DEFAULT_FORMATS
+    if raw.strip().lower() == "all":
         return ALL_FORMATS
     formats = tuple(dict.fromkeys(f.strip().lower() for f in raw.split(",") if f.strip()))
     unknown = [f for f in formats if f not in ALL_FORMATS]
@@ -133,7 +135,7 @@ class Settings:
     parallel_chunks: int = 0
 
     # Publish
-    formats: tuple[str, ...] = ALL_FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
 
     # Functions: where events are published (a SinkBinding injects K_SINK), and where the
     # local `kscribe submit` delivers storage notifications (as Eventarc would).

@@ -10,7 +10,9 @@ from typing import Any
 # What a job may be asked for, and in which formats; settings, the CLI, ingest, the API and
 # its OpenAPI document all read these.
 TASKS = ("transcribe", "translate")
-FORMATS = ("json", "srt", "vtt", "txt", "tsv")
+FORMATS = ("json", "srt", "vtt", "txt", "tsv", "ass")
+# What a job gets when it names none (ASS only on request).
+DEFAULT_FORMATS = FORMATS[:5]
 
 
 class JobStatus(str, enum.Enum):
