@@ -14,9 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kscribe.errors import ConfigError
+from kscribe.errors import ConfigError, InputError
+from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
+from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
+
+# Subtitle shaping options and the environment variables (KSCRIBE_…) that set them.
+_SHAPING_ENV = {
+    "max_line_chars": "MAX_LINE_CHARS",
+    "max_lines": "MAX_LINES",
+    "max_cue_s": "MAX_CUE_SECONDS",
+    "min_cue_s": "MIN_CUE_SECONDS",
+    "min_gap_s": "MIN_GAP_SECONDS",
+    "srt_start_index": "SRT_START_INDEX",
+}
 
 # Names (lower-case, by extension) and MIME families that ingest accepts as media.
 MEDIA_EXTENSIONS = frozenset(
@@ -134,8 +147,35 @@ class Settings:
     # cores / parallel_chunks threads. Extract makes the chunk count a multiple of it.
     parallel_chunks: int = 0
 
+    # Hallucination guards. faster-whisper's: skip silences over this many seconds around
+    # a hallucination (0: off; needs word timestamps), and its Silero VAD's parameters.
+    hallucination_silence_s: float = 0.0
+    vad_threshold: float = 0.5
+    vad_min_silence_ms: int = 2000
+    vad_speech_pad_ms: int = 400
+    vad_min_speech_ms: int = 0
+    # Ours (kscribe/guards.py): a segment with no_speech_prob above the first and
+    # avg_logprob below the second is dropped; a phrase repeated more than max_repeats times
+    # in a row is cut to max_repeats. Figures behind the defaults: the module's docstring.
+    drop_no_speech_prob: float = 0.8
+    drop_avg_logprob: float = -0.5
+    max_repeats: int = 3
+
+    # Vocabulary for every job that brings none: Whisper's initial prompt, hotwords, and
+    # custom spellings (heard → written) applied to the words in publish.
+    prompt: str = ""
+    hotwords: str = ""
+    replacements: tuple[tuple[str, str], ...] = ()
+
     # Publish
     formats: tuple[str, ...] = DEFAULT_FORMATS
+    # Subtitle shaping (kscribe/subtitles.py), per job overridable.
+    max_line_chars: int = 42
+    max_lines: int = 2
+    max_cue_s: float = 7.0
+    min_cue_s: float = 1.0
+    min_gap_s: float = 0.08
+    srt_start_index: int = 1
 
     # Functions: where events are published (a SinkBinding injects K_SINK), and where the
     # local `kscribe submit` delivers storage notifications (as Eventarc would).
@@ -249,6 +289,15 @@ class Settings:
             "api_auth_failures_per_minute": ("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", int, 1),
             "trusted_proxy_hops": ("KSCRIBE_TRUSTED_PROXY_HOPS", int, 0),
             "internal_port": ("KSCRIBE_INTERNAL_PORT", int, 0),
+            "hallucination_silence_s": ("KSCRIBE_HALLUCINATION_SILENCE_SECONDS", float, 0),
+            "vad_threshold": ("KSCRIBE_VAD_THRESHOLD", float, 0),
+            "vad_min_silence_ms": ("KSCRIBE_VAD_MIN_SILENCE_MS", int, 0),
+            "vad_speech_pad_ms": ("KSCRIBE_VAD_SPEECH_PAD_MS", int, 0),
+            "vad_min_speech_ms": ("KSCRIBE_VAD_MIN_SPEECH_MS", int, 0),
+            "drop_no_speech_prob": ("KSCRIBE_DROP_NO_SPEECH_PROB", float, 0),
+            "drop_avg_logprob": ("KSCRIBE_DROP_AVG_LOGPROB", float, -100),
+            "max_repeats": ("KSCRIBE_MAX_REPEATS", int, 0),
+            **{attr: (f"KSCRIBE_{name}", SHAPING_OPTIONS[attr][0], -1e9) for attr, name in _SHAPING_ENV.items()},
         }
         for attr, (name, kind, minimum) in numbers.items():
             if env.get(name):
@@ -298,6 +347,14 @@ class Settings:
         }.items():
             if env.get(name):
                 values[attr] = env[name].strip()
+        for attr, name in {"prompt": "KSCRIBE_PROMPT", "hotwords": "KSCRIBE_HOTWORDS"}.items():
+            if env.get(name):
+                values[attr] = env[name]
+        if env.get("KSCRIBE_REPLACEMENTS"):
+            try:
+                values["replacements"] = tuple(parse_replacements(env["KSCRIBE_REPLACEMENTS"]).items())
+            except InputError as exc:
+                raise ConfigError(f"KSCRIBE_REPLACEMENTS: {exc}") from None
         if env.get("KSCRIBE_EVENT_SENDERS"):
             values["event_senders"] = tuple(s.strip() for s in env["KSCRIBE_EVENT_SENDERS"].split(",") if s.strip())
         values.update(overrides)
@@ -310,7 +367,29 @@ class Settings:
         settings.check()
         return settings
 
+    @property
+    def shaping(self) -> Shaping:
+        """The subtitle shaping every job gets unless it overrides some of it."""
+        return Shaping(**{name: getattr(self, name) for name in SHAPING_OPTIONS})
+
     def check(self) -> None:
+        for name in SHAPING_OPTIONS:
+            try:
+                parse_option(name, getattr(self, name))
+            except InputError as exc:
+                raise ConfigError(f"KSCRIBE_{_SHAPING_ENV[name]}: {exc}") from None
+        if self.min_cue_s > self.max_cue_s:
+            raise ConfigError("KSCRIBE_MIN_CUE_SECONDS is over KSCRIBE_MAX_CUE_SECONDS")
+        for name, value, limit in (
+            ("KSCRIBE_PROMPT", self.prompt, MAX_PROMPT_CHARS),
+            ("KSCRIBE_HOTWORDS", self.hotwords, MAX_HOTWORDS_CHARS),
+        ):
+            try:
+                check_text(name, value, limit)
+            except InputError as exc:
+                raise ConfigError(str(exc)) from None
+        if not 0 <= self.vad_threshold <= 1 or not 0 <= self.drop_no_speech_prob <= 1:
+            raise ConfigError("KSCRIBE_VAD_THRESHOLD and KSCRIBE_DROP_NO_SPEECH_PROB are probabilities (0 to 1)")
         for cidr in self.trusted_proxies:
             try:
                 ipaddress.ip_network(cidr, strict=False)

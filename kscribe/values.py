@@ -103,6 +103,12 @@ class Job:
     callback_attempts: int = 0
     callback_error: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    # Vocabulary ("": the settings'), custom spellings (merged over the settings'), and
+    # subtitle shaping options (subtitles.OPTIONS names) overriding the settings'.
+    prompt: str = ""
+    hotwords: str = ""
+    replacements: dict[str, str] = field(default_factory=dict)
+    subtitles: dict[str, float] = field(default_factory=dict)
     # SHA-256 of the API request that created the job: a reused Idempotency-Key must match.
     request_hash: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
