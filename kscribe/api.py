@@ -30,8 +30,8 @@ from kscribe.notices import JobChoices, check_metadata, parse_subtitles
 from kscribe.ratelimit import RateLimiter
 from kscribe.settings import parse_formats
 from kscribe.stages import JobRequest, ingest, layout
-from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.storage import is_within
+from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.tenants import Tenant, Tenants, source_allowed
 from kscribe.usage import usage_view
 from kscribe.values import FORMATS as ALL_FORMATS

@@ -156,7 +156,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
             replacements=parse_replacements(replacements),
             subtitles=parse_subtitles(
-                {n: getattr(args, f"subtitle_{n}") for n in SHAPING_OPTIONS if getattr(args, f"subtitle_{n}") is not None}
+                {
+                    n: getattr(args, f"subtitle_{n}")
+                    for n in SHAPING_OPTIONS
+                    if getattr(args, f"subtitle_{n}") is not None
+                }
             ),
         )
     except InputError as exc:

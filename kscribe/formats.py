@@ -87,9 +87,11 @@ def render_ass(t: Transcript, shaping: Shaping | None = None) -> str:
     for c in _cues(t, shaping or Shaping()):
         # Braces open override blocks and backslashes start tags in ASS, with no escape.
         text = c.text.replace("\\", "/").replace("{", "(").replace("}", ")")
-        subs.append(pysubs2.SSAEvent(start=round(c.start * 1000), end=round(c.end * 1000), text=text.replace("\n", r"\N")))
-    text: str = subs.to_string("ass")
-    return text
+        subs.append(
+            pysubs2.SSAEvent(start=round(c.start * 1000), end=round(c.end * 1000), text=text.replace("\n", r"\N"))
+        )
+    rendered: str = subs.to_string("ass")
+    return rendered
 
 
 def render_txt(t: Transcript, shaping: Shaping | None = None) -> str:

@@ -34,6 +34,7 @@ from kscribe.values import Segment, Word
 MAX_PHRASE_WORDS = 10
 _PUNCTUATION = string.punctuation + "“”‘’«»¿¡…。、，？！：；"
 
+
 def _norm(text: str) -> str:
     return " ".join(text.strip().strip(_PUNCTUATION).casefold().split())
 
@@ -47,21 +48,20 @@ def _collapse_words(words: Sequence[Word], max_repeats: int) -> list[Word]:
     out: list[Word] = []
     i = 0
     while i < len(words):
-        for n in range(1, MAX_PHRASE_WORDS + 1):
+        step = 0
+        for n in range(1, min(MAX_PHRASE_WORDS, len(words) - i) + 1):
             phrase = norms[i : i + n]
-            if len(phrase) < n:
-                break
             reps = 1
             while norms[i + reps * n : i + (reps + 1) * n] == phrase:
                 reps += 1
             if reps > max_repeats:
                 out.extend(words[i : i + n * max_repeats])
-                i += n * reps
+                step = n * reps
                 break
-        else:
+        if not step:
             out.append(words[i])
-            i += 1
-            continue
+            step = 1
+        i += step
     return out
 
 

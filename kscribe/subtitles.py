@@ -10,6 +10,7 @@ mark none, and CJK text joins without spaces (Whisper's words carry their own sp
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -107,7 +108,9 @@ def _words_of(segment: Segment) -> list[Word]:
     words = [w for w in segment.words if w.word.strip()]
     if words or not segment.text.strip():
         return words
-    pieces = re.findall(r"\s*[^\s\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]+|\s*[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]", segment.text)
+    pieces = re.findall(
+        r"\s*[^\s\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]+|\s*[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]", segment.text
+    )
     total = sum(max(1, display_width(p.strip())) for p in pieces) or 1
     span, at, out = max(0.0, segment.end - segment.start), segment.start, []
     for piece in pieces:
@@ -157,6 +160,7 @@ def _lines(words: Sequence[Word], shaping: Shaping) -> tuple[str, ...]:
         # (widest line, -width of the last line, cut positions) for words[i:] in lines_left lines
         if (i, lines_left) in best:
             return best[(i, lines_left)]
+        result: tuple[int, int, tuple[int, ...]]
         if lines_left == 1:
             result = (width(i, n), -width(i, n), ())
         else:
@@ -169,7 +173,7 @@ def _lines(words: Sequence[Word], shaping: Shaping) -> tuple[str, ...]:
         return result
 
     cuts = (0, *solve(0, min(count, n))[2], n)
-    return tuple(_join(words[a:b]) for a, b in zip(cuts, cuts[1:], strict=False))
+    return tuple(_join(words[a:b]) for a, b in itertools.pairwise(cuts))
 
 
 def _measure(words: Sequence[Word]) -> tuple[list[int], list[int]]:

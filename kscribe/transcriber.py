@@ -149,7 +149,7 @@ class WhisperTranscriber:
         self, audio: np.ndarray, options: TranscribeOptions, on_progress: ProgressCallback | None = None
     ) -> Recognition:
         model = self._model(options)
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             language=options.language,
             task=options.task,
             beam_size=options.beam_size,

@@ -110,6 +110,6 @@ def apply_replacements(segments: Sequence[Segment], replacements: Mapping[str, s
             words, text = (), s.text
             for tokens, written in table:
                 pattern = r"(?<!\w)" + r"[\s\W]+".join(re.escape(t) for t in tokens) + r"(?!\w)"
-                text = re.sub(pattern, lambda _m, w=written: w, text, flags=re.IGNORECASE)
+                text = re.sub(pattern, written.replace("\\", "\\\\"), text, flags=re.IGNORECASE)
         out.append(Segment(s.start, s.end, text, words, s.avg_logprob, s.no_speech_prob))
     return tuple(out)

@@ -66,7 +66,9 @@ def test_a_prompt_or_hotwords_fix_a_name_the_default_gets_wrong(settings, redis_
 
 def test_custom_spellings_and_shaping_reach_the_outputs(settings, redis_client, transcriber, speech):
     choices = JobChoices(replacements={"more blacks": NAME}, subtitles={"max_line_chars": 20.0, "srt_start_index": 0})
-    ctx, job = run(settings.replace(formats=("json", "srt", "vtt", "ass", "txt")), redis_client, transcriber, speech, choices)
+    ctx, job = run(
+        settings.replace(formats=("json", "srt", "vtt", "ass", "txt")), redis_client, transcriber, speech, choices
+    )
     assert words(ctx, job).count(NAME) == 2
     srt = ctx.blobs.read_bytes(job.outputs["srt"]).decode()
     assert srt.startswith("0\n") and NAME in srt

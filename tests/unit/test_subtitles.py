@@ -22,7 +22,8 @@ def spoken(text, start=0.0, pause_after=None):
     return Segment(start, round(t, 3), " " + text, tuple(words))
 
 
-def check_limits(cues, shaping=Shaping()):
+def check_limits(cues, shaping=None):
+    shaping = shaping or Shaping()
     for cue in cues:
         assert 1 <= len(cue.lines) <= shaping.max_lines
         assert all(display_width(line) <= shaping.max_line_chars for line in cue.lines)
@@ -122,7 +123,13 @@ def test_a_word_over_max_cue_duration_is_clipped():
 
 def test_options_are_checked():
     assert parse_option("max_line_chars", "32") == 32 and parse_option("max_cue_s", 4) == 4.0
-    for name, raw in [("max_lines", "9"), ("max_line_chars", "x"), ("nope", 1), ("max_lines", 1.5), ("min_gap_s", True)]:
+    for name, raw in [
+        ("max_lines", "9"),
+        ("max_line_chars", "x"),
+        ("nope", 1),
+        ("max_lines", 1.5),
+        ("min_gap_s", True),
+    ]:
         with pytest.raises(InputError):
             parse_option(name, raw)
     with pytest.raises(InputError, match="over max_cue_s"):

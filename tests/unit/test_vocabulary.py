@@ -1,8 +1,8 @@
 import pytest
 
 from kscribe.errors import InputError
-from kscribe.vocabulary import MAX_PROMPT_CHARS, apply_replacements, check_text, parse_replacements
 from kscribe.values import Segment, Word
+from kscribe.vocabulary import MAX_PROMPT_CHARS, apply_replacements, check_text, parse_replacements
 
 
 def test_replacements_are_word_level_and_keep_timings():
@@ -13,7 +13,9 @@ def test_replacements_are_word_level_and_keep_timings():
         Word(1.4, 1.9, " control,", 0.7),
         Word(2.0, 2.5, " daily.", 0.9),
     )
-    (segment,) = apply_replacements([Segment(0.0, 2.5, " We use Cube control, daily.", words)], {"cube control": "kubectl"})
+    (segment,) = apply_replacements(
+        [Segment(0.0, 2.5, " We use Cube control, daily.", words)], {"cube control": "kubectl"}
+    )
     assert segment.text == " We use kubectl, daily."
     assert segment.words[2] == Word(1.0, 1.9, " kubectl,", 0.7)
     assert [w.word for w in segment.words] == [" We", " use", " kubectl,", " daily."]
