@@ -21,6 +21,8 @@ from kscribe.values import Segment, Word
 
 # A cue is shown for at least this long, whatever the input's timings (one frame at 25 fps).
 _MIN_VISIBLE_S = 0.04
+# A pause this long always ends a cue.
+_SILENCE_S = 1.0
 _SENTENCE_END = tuple(".?!…。？！")
 _CLAUSE_END = tuple(",;:、，；：—–")
 # Closing marks that may follow the punctuation a break is judged by.
@@ -220,8 +222,7 @@ def _clean(words: Sequence[Word]) -> list[Word]:
     return out
 
 
-def _cue_words(segment: Segment, shaping: Shaping) -> list[list[Word]]:
-    words = _clean(_words_of(segment))
+def _cue_words(words: Sequence[Word], shaping: Shaping) -> list[list[Word]]:
     groups: list[list[Word]] = []
     i = 0
     while i < len(words):
@@ -229,19 +230,35 @@ def _cue_words(segment: Segment, shaping: Shaping) -> list[list[Word]]:
         while i + fit < len(words) and _fits(words[i : i + fit + 1], shaping):
             fit += 1
         take = _break_after(words[i:], fit)
-        groups.append(words[i : i + take])
+        groups.append(list(words[i : i + take]))
         i += take
     return groups
 
 
+def _runs(segments: Sequence[Segment]) -> list[list[Word]]:
+    """The words of all segments in time order, in runs split where nobody speaks for
+    ``_SILENCE_S``: Whisper's segment ends fall mid-sentence often, silences never hold a cue."""
+    runs: list[list[Word]] = []
+    for segment in sorted(segments, key=lambda s: s.start):
+        words = _clean(_words_of(segment))
+        if not words:
+            continue
+        if runs and words[0].start - runs[-1][-1].end < _SILENCE_S:
+            runs[-1] = _clean(runs[-1] + words)
+        else:
+            runs.append(words)
+    return runs
+
+
 def shape(segments: Sequence[Segment], shaping: Shaping) -> list[Cue]:
-    """Cues for ``segments`` (in time order). A cue never spans two segments. Timings: at
+    """Cues for ``segments`` (in time order); a cue may join the end of one segment to the
+    start of the next, never across a silence. Timings: at
     least ``min_cue_s`` where the next cue leaves room, at most ``max_cue_s``, and
     ``min_gap_s`` between cues (a cue ends early rather than overlap the next)."""
     raw = [
         (group[0].start, group[-1].end, _lines(group, shaping))
-        for segment in sorted(segments, key=lambda s: s.start)
-        for group in _cue_words(segment, shaping)
+        for run in _runs(segments)
+        for group in _cue_words(run, shaping)
     ]
     cues: list[Cue] = []
     for i, (start, end, lines) in enumerate(raw):

@@ -99,7 +99,7 @@ def test_back_to_back_and_overlapping_cues_keep_the_gap():
     a = Segment(0.0, 2.0, " First.", (Word(0.0, 2.0, " First.", 0.9),))
     b = Segment(2.0, 2.5, " Second.", (Word(1.9, 2.5, " Second.", 0.9),))
     c = Segment(2.5, 5.0, " Third.", (Word(2.5, 5.0, " Third.", 0.9),))
-    shaping = Shaping(min_gap_s=0.1, min_cue_s=1.0)
+    shaping = Shaping(min_gap_s=0.1, min_cue_s=1.0, max_line_chars=10, max_lines=1)
     cues = shape([a, b, c], shaping)
     check_limits(cues, shaping)
     assert [c.text for c in cues] == ["First.", "Second.", "Third."]
@@ -114,6 +114,20 @@ def test_zero_length_words_and_a_short_cue_get_visible_times():
     # A lone short cue is held for min_cue_s.
     (cue,) = shape([Segment(1.0, 1.2, " Hi.", (Word(1.0, 1.2, " Hi.", 0.9),))], Shaping(min_cue_s=1.5))
     assert (cue.start, cue.end) == (1.0, 2.5)
+
+
+def test_a_sentence_cut_by_a_segment_end_is_joined_but_a_silence_is_not():
+    a, b = spoken("and decide who owns the plan while the team", 0.0), spoken("is away.", 0.0)
+    b = Segment(
+        a.end + 0.1,
+        a.end + 1.0,
+        b.text,
+        tuple(Word(w.start + a.end + 0.1, w.end + a.end + 0.1, w.word, 0.9) for w in b.words),
+    )
+    (cue,) = shape([a, b], Shaping())
+    assert cue.text.replace("\n", " ") == "and decide who owns the plan while the team is away."
+    later = Segment(b.end + 2.0, b.end + 3.0, " Next.", (Word(b.end + 2.0, b.end + 3.0, " Next.", 0.9),))
+    assert [c.text for c in shape([a, b, later], Shaping())][1:] == ["Next."]
 
 
 def test_a_word_over_max_cue_duration_is_clipped():
