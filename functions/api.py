@@ -1,4 +1,5 @@
-"""api: the HTTP job API (create, read, list, download, cancel) over the same pipeline."""
+"""api: the HTTP job API (create, read, list, download, cancel), the web page, the
+OpenAI-compatible routes and result links, over the same pipeline."""
 
 import json
 
@@ -7,7 +8,7 @@ import functions_framework
 import redis
 import runtime
 
-from kscribe import health
+from kscribe import health, links, openai_api, webui
 from kscribe.api import Api, ApiRequest, error_body
 from kscribe.api_input import client_address, stream_reader
 
@@ -15,8 +16,18 @@ runtime.install_routes(health.checks_for(lambda: runtime.context()), public=True
 runtime.keep_request_bodies_unread()
 
 
+@flask.current_app.after_request
+def _security_headers(response: flask.Response) -> flask.Response:
+    # Every answer, the page's and the API's alike (and health's): no inline script, never framed.
+    for name, value in webui.security_headers(runtime.context_settings()).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 runtime.register_stuck_gauge()
 _instance = runtime.once(lambda: Api(runtime.context()))
+_openai = runtime.once(lambda: openai_api.OpenAiApi(_instance()))
+_links = runtime.once(lambda: links.LinkServer(runtime.context()))
 
 
 def _unavailable(message: str) -> flask.Response:
@@ -27,20 +38,31 @@ def _unavailable(message: str) -> flask.Response:
 @functions_framework.http
 def api(request: flask.Request):
     settings = runtime.context_settings()
-    try:
+    api_request = ApiRequest(
+        method=request.method,
+        path=request.path,
+        query=request.args.to_dict(),
+        headers={k.lower(): v for k, v in request.headers.items()},
         # The body stays on the socket until the API asks for it, after the key is checked.
-        answer = _instance().handle(
-            ApiRequest(
-                method=request.method,
-                path=request.path,
-                query=request.args.to_dict(),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                read_body=stream_reader(request.stream, request.content_length),
-                client=client_address(
-                    request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), settings.trusted_proxies
-                ),
+        read_body=stream_reader(request.stream, request.content_length),
+        body_stream=request.stream,
+        content_length=request.content_length,
+        client=client_address(
+            request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), settings.trusted_proxies
+        ),
+    )
+    try:
+        if openai_api.handles(request.path):
+            # Publishes its job itself, then waits for it: the answer carries no events.
+            answer = _openai().handle(
+                api_request,
+                openai_api.stream_chunks(request.stream),
+                lambda produced: runtime.publish(produced, runtime.context(), after=f"POST {request.path}"),
             )
-        )
+        elif links.handles(request.path):
+            answer = _links().handle(api_request)
+        else:
+            answer = _instance().handle(api_request)
     except redis.RedisError:
         # Job state is out of reach: a JSON answer the client can act on, not an HTML 500.
         runtime.log.exception("Redis is unreachable for %s %s", request.method, request.path)
@@ -54,6 +76,8 @@ def api(request: flask.Request):
         return _unavailable("the pipeline cannot take jobs right now; retry later")
     body = answer.body
     headers = dict(answer.headers)
+    if answer.stream is not None:
+        return flask.Response(answer.stream, answer.status, headers, direct_passthrough=True)
     if not isinstance(body, (bytes, str)):
         body = json.dumps(body)
         headers.setdefault("Content-Type", "application/json")

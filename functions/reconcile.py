@@ -17,12 +17,13 @@ PING = "dev.knative.sources.ping"
 
 def _pass(event: Event, ctx) -> list[Event]:
     done = reconcile_pass(ctx)
-    if done.redriven or done.failed or done.callbacks:
+    if done.redriven or done.failed or done.callbacks or done.purged:
         runtime.log.info(
-            "reconciled: %d job(s) re-driven, %d failed, %d callback(s) re-sent",
+            "reconciled: %d job(s) re-driven, %d failed, %d callback(s) re-sent, %d purged",
             len(done.redriven),
             len(done.failed),
             len(done.callbacks),
+            len(done.purged),
         )
     return done.events
 

@@ -11,11 +11,11 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-from kscribe import keys, metrics
+from kscribe import keys, links, metrics, retention, webui
 from kscribe.api_input import MAX_JSON_DEPTH, BodyReader, BodyTooLarge, loads_bounded, no_body
 from kscribe.api_spec import OPENAPI
 from kscribe.apikeys import ApiKey, ApiKeys
@@ -25,10 +25,10 @@ from kscribe.errors import CallbackRefused, ConfigError, IdempotencyKeyReused, I
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
 from kscribe.handlers import announce
-from kscribe.models import check_model
+from kscribe.models import available_models, check_model
 from kscribe.notices import JobChoices, check_metadata, parse_subtitles
 from kscribe.ratelimit import RateLimiter
-from kscribe.settings import parse_formats
+from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
 from kscribe.stages import JobRequest, ingest, layout
 from kscribe.storage import is_within
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
@@ -42,6 +42,14 @@ log = logging.getLogger(__name__)
 
 BASE = "/api/v1/transcriptions"
 USAGE = "/api/v1/usage"
+OPTIONS = "/api/v1/options"
+UPLOADS = "/api/v1/uploads"
+_UPLOAD_PATH = re.compile(rf"^{UPLOADS}/([0-9a-f]{{32}})$")
+_UPLOAD_CONTENT_PATH = re.compile(rf"^{UPLOADS}/([0-9a-f]{{32}})/content$")
+_MEDIA_TOKEN_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/media$")
+_MEDIA_PATH = re.compile(r"^/media/([A-Za-z0-9_-]{1,64})$")
+_STATIC_PATH = re.compile(r"^/web/([a-z0-9-]+\.[a-z]+)$")
+_UPLOAD_FIELDS = {"filename", "size", "content_type", "language", "task", "model", "formats"}
 # Redis takes list positions as 64-bit integers; no listing comes near this.
 MAX_CURSOR = 2**53
 _JOB_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})$")
@@ -55,6 +63,8 @@ _FIELDS = {
     "formats",
     "callback_url",
     "metadata",
+    "retention_days",
+    "links",
     "prompt",
     "hotwords",
     "replacements",
@@ -72,6 +82,10 @@ class ApiRequest:
     # the key is checked, so an unauthenticated upload costs nothing to refuse.
     read_body: BodyReader = no_body
     client: str = ""  # the client's address: failed authentications are limited per address
+    # The raw body and its declared length, for the one route that streams it (an upload's
+    # bytes through the api, after the key and the upload are checked).
+    body_stream: IO[bytes] | None = None
+    content_length: int | None = None
 
 
 @dataclass
@@ -82,6 +96,8 @@ class ApiResponse:
     events: list[Event] = field(default_factory=list)
     # Undo for a created job whose announcement cannot be published.
     rollback: Callable[[], None] | None = None
+    # A body sent piece by piece (media), instead of ``body``.
+    stream: Iterator[bytes] | None = None
 
 
 class ApiError(Exception):
@@ -138,6 +154,10 @@ class Api:
         self.auth_failures = RateLimiter(
             ctx.kv, ctx.settings.api_auth_failures_per_minute, key_for=keys.auth_failures_window
         )
+        self.uploads = webui.Uploads(ctx.kv)
+        self.media_tokens = webui.MediaTokens(ctx.kv)
+        # How an upload that came through the api reaches ingest (the bucket trigger's stand-in).
+        self.notify_upload: Callable[[Any], None] = lambda info: webui.notify_ingest(ctx.settings, info)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         route = "unknown"
@@ -145,6 +165,8 @@ class Api:
             route, handler, args = self._route(request)
             if handler is None:  # the OpenAPI document: public, no key
                 response = ApiResponse(200, OPENAPI)
+            elif route in _PUBLIC:  # the page's files and media tokens: no bearer key
+                response = handler(request, *args)
             else:
                 key = self._authenticate(request)
                 response = handler(request, key, *args)
@@ -173,6 +195,23 @@ class Api:
             return "transcript", self._transcript, (m.group(1),)
         if path == USAGE and method == "GET":
             return "usage", self._usage, ()
+        if method in ("GET", "HEAD"):
+            if path in ("/", "/index.html"):
+                return "page", self._static, ("index.html",)
+            if m := _STATIC_PATH.match(path):
+                return "page", self._static, (m.group(1),)
+            if m := _MEDIA_PATH.match(path):
+                return "media", self._media, (m.group(1),)
+        if path == OPTIONS and method == "GET":
+            return "options", self._options, ()
+        if path == UPLOADS and method == "POST":
+            return "upload_create", self._upload_create, ()
+        if (m := _UPLOAD_PATH.match(path)) and method == "GET":
+            return "upload_get", self._upload_get, (m.group(1),)
+        if (m := _UPLOAD_CONTENT_PATH.match(path)) and method == "PUT":
+            return "upload_content", self._upload_content, (m.group(1),)
+        if (m := _MEDIA_TOKEN_PATH.match(path)) and method == "POST":
+            return "media_token", self._media_token, (m.group(1),)
         raise ApiError(404, "not_found", f"no route for {method} {request.path}")
 
     def _authenticate(self, request: ApiRequest) -> ApiKey:
@@ -219,7 +258,7 @@ class Api:
         return job
 
     # --- POST /api/v1/transcriptions -------------------------------------------------
-    def _parse_create(self, request: ApiRequest) -> dict[str, Any]:
+    def _parse_create(self, request: ApiRequest, fields: set[str] = _FIELDS) -> dict[str, Any]:
         try:
             raw = request.read_body(self.ctx.settings.api_max_body_bytes)
         except BodyTooLarge:
@@ -233,7 +272,7 @@ class Api:
             ) from None
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_body", "the body must be a JSON object")
-        unknown = sorted(set(body) - _FIELDS)
+        unknown = sorted(set(body) - fields)
         if unknown:
             raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
         return body
@@ -332,6 +371,9 @@ class Api:
         info = self.ctx.blobs.stat(source)
         if info is None:
             raise missing
+        if info.metadata.get(webui.META_UPLOAD):
+            # The web page's uploads get their one job from ingest; never a second.
+            raise ApiError(409, "upload_has_job", f"source: {source} came through an upload session and has its job")
         return ObjectNotice(
             uri=info.uri,
             generation=info.generation,
@@ -346,6 +388,7 @@ class Api:
     def _create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         body = self._parse_create(request)
         choices = self._choices(body)
+        retention_days, callback_links = self._extras(body)
         tenant = self._tenant(key)
         notice = self._source(body, tenant)
         idempotency = request.headers.get("idempotency-key", "")
@@ -380,6 +423,7 @@ class Api:
         assert job is not None  # explicit requests are never skipped
         if result.created:
             metrics.TENANT_JOBS.labels(metrics.tenant_label(tenant.name, known=True)).inc()
+            retention.adopt(self.ctx, job, retention_days, callback_links=callback_links)
         rollback = (lambda: self.ctx.jobs.discard(job.id, job_request.key)) if result.created else None
         return ApiResponse(
             202,
@@ -389,9 +433,22 @@ class Api:
             rollback=rollback,
         )
 
+    def _extras(self, body: dict[str, Any]) -> tuple[int, bool]:
+        """``retention_days`` (1 to the operator's maximum) and ``links`` (the callback
+        carries result links)."""
+        days = body.get("retention_days")
+        limit = self.ctx.settings.max_retention_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= limit):
+            raise self._field_error("retention_days", f"a whole number of days from 1 to {limit}")
+        wants_links = body.get("links", False)
+        if not isinstance(wants_links, bool):
+            raise self._field_error("links", "true or false")
+        return days or 0, wants_links
+
     # --- reads and cancel ------------------------------------------------------------
     def _get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
-        return ApiResponse(200, job_view(self._own_job(key, job_id)))
+        job = self._own_job(key, job_id)
+        return ApiResponse(200, {**job_view(job), "links": links.links_for(self.ctx, job)})
 
     def _list(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         status = request.query.get("status")
@@ -436,6 +493,11 @@ class Api:
         return ApiResponse(200, self.ctx.blobs.read_bytes(uri), {"Content-Type": CONTENT_TYPES[fmt]})
 
     def _cancel(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        if request.query.get("purge", "").lower() in ("true", "1"):
+            # Idempotent: 204 once nothing of the id is left for this tenant — purged now,
+            # purged before, or never its own (which answers as a missing one does).
+            retention.purge(self.ctx, job_id, tenant=key.tenant, reason="api")
+            return ApiResponse(204, b"")
         job = self._own_job(key, job_id)
         if job.status.terminal:
             raise ApiError(409, "already_finished", f"the transcription already {job.status.value}")
@@ -449,3 +511,191 @@ class Api:
     # --- GET /api/v1/usage -------------------------------------------------------------
     def _usage(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         return ApiResponse(200, usage_view(self.ctx, self._tenant(key)))
+
+    # --- the web page ----------------------------------------------------------------
+    def _static(self, request: ApiRequest, name: str) -> ApiResponse:
+        found = webui.static_file(name)
+        if found is None:
+            raise ApiError(404, "not_found", f"no route for {request.method} {request.path}")
+        data, content_type = found
+        return ApiResponse(200, data, {"Content-Type": content_type, "Cache-Control": "no-cache"})
+
+    def _options(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
+        settings = self.ctx.settings
+        return ApiResponse(
+            200,
+            {
+                "tenant": key.tenant,
+                "models": available_models(),
+                "default_model": settings.model,
+                "tasks": list(TASKS),
+                "formats": list(ALL_FORMATS),
+                "default_formats": list(settings.formats),
+                "upload": {
+                    "mode": settings.web_uploads,
+                    "max_bytes": settings.max_input_bytes,
+                    "chunk_bytes": webui.UPLOAD_CHUNK_BYTES,
+                    "extensions": sorted(MEDIA_EXTENSIONS),
+                },
+            },
+        )
+
+    def _check_quota(self, tenant: Tenant) -> None:
+        settings = self.ctx.settings
+        if 0 < (limit := Tenants.max_active_jobs(settings, tenant)) <= self.ctx.jobs.tenant_active_count(tenant.name):
+            raise ApiError(
+                429,
+                "quota_exceeded",
+                f"tenant {tenant.name} already has {limit} unfinished jobs",
+                {"Retry-After": "60"},
+            )
+        if (
+            (used := self.ctx.jobs.audio_used_today(tenant.name))
+            >= (limit_s := Tenants.audio_limit_s(settings, tenant))
+            > 0
+        ):
+            raise ApiError(
+                429, "quota_exceeded", f"today's {limit_s / 3600:g} hours of audio are used ({used / 3600:.2f} h)"
+            )
+
+    def _upload_create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
+        """An upload session for one file in the tenant's own upload prefix; ingest makes its job."""
+        body = self._parse_create(request, _UPLOAD_FIELDS)
+        choices = self._choices({k: body[k] for k in ("language", "task", "model", "formats") if k in body})
+        name, size = body.get("filename"), body.get("size")
+        content_type = body.get("content_type") or "application/octet-stream"
+        if not isinstance(name, str) or not name or len(name) > 1024:
+            raise self._field_error("filename", "required: the file's name")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise self._field_error("size", "required: the file's size in bytes (at least 1)")
+        if size > self.ctx.settings.max_input_bytes:
+            raise ApiError(413, "file_too_large", f"the file is over {self.ctx.settings.max_input_bytes} bytes")
+        if not isinstance(content_type, str) or not re.fullmatch(r"[\w.+-]+/[\w.+-]+", content_type):
+            raise self._field_error("content_type", "a MIME type such as video/mp4")
+        tenant = self._tenant(key)
+        self._check_quota(tenant)
+        upload = self.uploads.new(self.ctx.settings, key.tenant, name, size, content_type)
+        metadata = webui.upload_metadata(
+            upload.id,
+            {
+                "language": choices.language or "",
+                "model": choices.model or "",
+                "task": choices.task or "",
+                "formats": choices.formats or "",
+            },
+        )
+        self.uploads.set_metadata(upload.id, metadata)
+        if self.ctx.settings.web_uploads == "direct":
+            url = webui.resumable_session(self.ctx, upload, metadata, request.headers.get("origin"))
+        else:
+            url = f"{UPLOADS}/{upload.id}/content"
+        return ApiResponse(
+            201,
+            {
+                "id": upload.id,
+                "mode": self.ctx.settings.web_uploads,
+                "upload_url": url,
+                "status_url": f"{UPLOADS}/{upload.id}",
+            },
+            {"Location": f"{UPLOADS}/{upload.id}"},
+        )
+
+    def _own_upload(self, key: ApiKey, upload_id: str) -> webui.Upload:
+        upload = self.uploads.get(upload_id)
+        if upload is None or upload.tenant != key.tenant:
+            raise ApiError(404, "not_found", f"no upload {upload_id}")
+        return upload
+
+    def _upload_get(self, request: ApiRequest, key: ApiKey, upload_id: str) -> ApiResponse:
+        """The upload and, once ingest made it, its one job (found by the object it stored)."""
+        upload = self._own_upload(key, upload_id)
+        info = self.ctx.blobs.stat(upload.uri)
+        job = None
+        if info is not None and info.metadata.get(webui.META_UPLOAD) == upload.id:
+            job_id = self.ctx.jobs.job_id_for(f"{info.uri}#{info.generation}")
+            found = self.ctx.jobs.get(job_id) if job_id else None
+            job = job_view(found) if found is not None and found.tenant == key.tenant else None
+            if job_id is None and upload.state == "stored" and self.ctx.settings.web_uploads == "api":
+                self.notify_upload(info)  # the first notification was lost; ingest dedupes
+        state = "received" if info is not None else upload.state
+        return ApiResponse(200, {"id": upload.id, "state": state, "size": upload.size, "job": job})
+
+    def _upload_content(self, request: ApiRequest, key: ApiKey, upload_id: str) -> ApiResponse:
+        """The upload's bytes through the api (``KSCRIBE_WEB_UPLOADS=api``: local stacks), streamed."""
+        if self.ctx.settings.web_uploads != "api":
+            raise ApiError(404, "not_found", "uploads go straight to the bucket here")
+        upload = self._own_upload(key, upload_id)
+        if request.content_length != upload.size or request.body_stream is None:
+            raise ApiError(400, "invalid_size", f"send exactly the {upload.size} bytes announced (Content-Length)")
+        if not self.uploads.claim(upload.id):
+            raise ApiError(409, "already_uploaded", "this upload's bytes are already stored or arriving")
+        stored = False
+        try:
+            info = webui.store_stream(self.ctx, upload, request.body_stream, self.uploads.metadata(upload.id))
+            stored = True
+        except InputError as exc:
+            raise ApiError(400, "upload_incomplete", str(exc)) from None
+        finally:
+            self.uploads.finish(upload.id, stored)
+        self.notify_upload(info)
+        return self._upload_get(request, key, upload_id)
+
+    def _media_token(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        """A short-lived URL of the job's source for the page's <video>, bound to this job."""
+        job = self._own_job(key, job_id)
+        token = self.media_tokens.issue(job.id, key.tenant)
+        return ApiResponse(
+            201, {"url": f"/media/{token}", "expires_in": webui.MEDIA_TOKEN_TTL_S}, {"Cache-Control": "no-store"}
+        )
+
+    def _media(self, request: ApiRequest, token: str) -> ApiResponse:
+        found = self.media_tokens.resolve(token)
+        job = self.ctx.jobs.get(found[0]) if found else None
+        tenant = self.tenants.get(found[1]) if found else None
+        if (
+            found is None
+            or job is None
+            or tenant is None
+            or job.tenant != tenant.name
+            or not source_allowed(self.ctx.settings, tenant, job.source_uri)
+        ):
+            allowed, retry_after = self.auth_failures.hit(request.client)
+            if not allowed:
+                raise self._auth_failures_error(retry_after)
+            raise ApiError(404, "not_found", "no such media (the link expired: open the transcript again)")
+        info = self.ctx.blobs.stat(job.source_uri)
+        if info is None or info.generation != job.source_generation:
+            raise ApiError(404, "not_found", "the source is no longer in the bucket")
+        headers = {
+            "Content-Type": _media_type(info.content_type, job.source_uri),
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "private, no-store",
+        }
+        asked = request.headers.get("range", "")
+        span = webui.parse_range(asked, info.size) if asked else (0, info.size - 1)
+        if span is None or info.size == 0:
+            raise ApiError(416, "range_not_satisfiable", "no such range", {"Content-Range": f"bytes */{info.size}"})
+        start, end = span
+        headers["Content-Length"] = str(end - start + 1)
+        status = 200
+        if asked:
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+        stream = (
+            None
+            if request.method == "HEAD"
+            else webui.read_range(self.ctx, job.source_uri, info.generation, start, end)
+        )
+        return ApiResponse(status, b"", headers, stream=stream)
+
+
+_PUBLIC = {"page", "media"}
+
+
+def _media_type(content_type: str, uri: str) -> str:
+    """What the browser is told the source is: audio or video, else by its extension; never
+    anything it would render as a document."""
+    if content_type.split("/", 1)[0] in ("audio", "video"):
+        return content_type
+    ext = uri.rsplit(".", 1)[-1].lower()
+    return {"mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4", "webm": "video/webm"}.get(ext, "video/mp4")

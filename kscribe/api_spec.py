@@ -234,5 +234,40 @@ OPENAPI = {
                 },
             },
         },
+        "/api/v1/options": {
+            "get": {
+                "summary": "What the caller may choose: installed models, tasks, formats, and how uploads travel",
+                "responses": {"200": {"description": "Options"}, **_errors(401, 429)},
+            },
+        },
+        "/api/v1/uploads": {
+            "post": {
+                "summary": "An upload session in the tenant's own upload prefix; ingest makes its one job",
+                "description": "Body: filename, size, content_type, and optional language, model, task, formats. "
+                "upload_url is a GCS resumable session (mode direct) or this API's PUT .../content (mode api).",
+                "responses": {"201": {"description": "The session"}, **_errors(400, 401, 413, 429)},
+            },
+        },
+        "/api/v1/uploads/{id}": {
+            "get": {
+                "summary": "An upload and, once ingest made it, its job",
+                "parameters": [_ID],
+                "responses": {"200": {"description": "The upload"}, **_errors(401, 404, 429)},
+            },
+        },
+        "/api/v1/uploads/{id}/content": {
+            "put": {
+                "summary": "The upload's bytes, streamed to the bucket (KSCRIBE_WEB_UPLOADS=api only), exactly once",
+                "parameters": [_ID],
+                "responses": {"200": {"description": "Stored"}, **_errors(400, 401, 404, 409, 429)},
+            },
+        },
+        "/api/v1/transcriptions/{id}/media": {
+            "post": {
+                "summary": "A 15-minute URL (/media/<token>) that plays this job's source, for a <video> element",
+                "parameters": [_ID],
+                "responses": {"201": {"description": "The URL"}, **_errors(401, 404, 429)},
+            },
+        },
     },
 }

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kscribe import callbacks, events, metrics
+from kscribe import callbacks, events, links, metrics
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.events import Event
@@ -156,7 +156,7 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
         return _failed(ctx, job_id, "publish", exc)
     if job.status is not JobStatus.SUCCEEDED or "completed" in job.announced:
         return []
-    return [events.job_completed_for(job)]
+    return [links.job_completed(job, ctx)]
 
 
 def callback_payload(event_type: str, job: Job) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def on_job_finished(event: Event, ctx: Context) -> list[Event]:
     else:
         outcome = callbacks.send(
             job.callback_url,
-            callback_payload(event.type, job),
+            links.with_callback_links(callback_payload(event.type, job), job, ctx),
             secret,
             event.type,
             allow=settings.callback_allow,

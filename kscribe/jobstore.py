@@ -251,7 +251,7 @@ class JobStore:
         tenant's count altogether (bucket uploads)."""
         now = self.clock()
         record = {f.name: getattr(job, f.name) for f in fields(Job) if f.name not in _DERIVED}
-        record.update(created_at=now, updated_at=now)
+        record.update(created_at=now, updated_at=now, dedupe_key=dedupe_key)
         tenant = job.tenant
         job_id, created = self._create(
             keys=[

@@ -78,3 +78,19 @@ def tenant_audio_day(tenant_name: str, day: str) -> str:
 def auth_failures_window(client: str, window: int) -> str:
     """Counter: failed API authentications from one client address in one rate-limit window."""
     return f"{PREFIX}:authfail:{client}:{window}"
+
+
+def purges_due() -> str:
+    """Sorted set: job ids with a retention period, by when they are to be purged."""
+    return f"{PREFIX}:purges:due"
+
+
+def purge_plans() -> str:
+    """Hash: job id → what to purge (JSON: tenant, locations, dedupe key), kept until the
+    purge is done even if the job record expired first."""
+    return f"{PREFIX}:purges:plans"
+
+
+def link_secret() -> str:
+    """String: the HMAC secret of result links, made once when KSCRIBE_LINK_SECRET is unset."""
+    return f"{PREFIX}:link-secret"

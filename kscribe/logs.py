@@ -105,6 +105,9 @@ class JsonFormatter(logging.Formatter):
             entry["logging.googleapis.com/labels"] = {
                 k: v for k, v in (("job_id", job_id), ("event_id", event_id)) if v
             }
+        audit = getattr(record, "audit", None)
+        if isinstance(audit, dict):
+            entry["audit"] = audit
         if record.exc_info:
             entry["stack_trace"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from kscribe import events, metrics
+from kscribe import events, links, metrics, retention
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.settings import Settings
@@ -47,6 +47,7 @@ class Pass:
     redriven: dict[str, str]  # job id → stage
     failed: list[str]
     callbacks: list[str]
+    purged: list[str] = field(default_factory=list)
 
 
 def base_lease(settings: Settings, stage: str) -> float:
@@ -143,13 +144,13 @@ def _resend_callbacks(ctx: Context, now: float, result: Pass) -> None:
         ctx.jobs.callback_due_at(job_id, now + base_lease(settings, "notify"))
         metrics.REDRIVES.labels("notify").inc()
         result.callbacks.append(job.id)
-        result.events.append(_finished_event(job))
+        result.events.append(_finished_event(job, ctx))
 
 
-def _finished_event(job: Job) -> Event:
+def _finished_event(job: Job, ctx: Context) -> Event:
     if job.status is JobStatus.FAILED:
         return events.job_failed(job.id, job.failed_stage, job.error)
-    return events.job_completed_for(job)
+    return links.job_completed(job, ctx)
 
 
 def reconcile(ctx: Context, now: float | None = None, only: Iterable[str] | None = None) -> Pass:
@@ -161,4 +162,6 @@ def reconcile(ctx: Context, now: float | None = None, only: Iterable[str] | None
     _redrive_jobs(ctx, now, only, result)
     if only is None:
         _resend_callbacks(ctx, now, result)
+        # Jobs whose own retention period is over (kscribe/retention.py).
+        result.purged.extend(retention.purge_expired(ctx, now))
     return result

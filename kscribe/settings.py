@@ -181,6 +181,9 @@ class Settings:
     # local `kscribe submit` delivers storage notifications (as Eventarc would).
     sink_url: str = ""
     ingest_url: str = "http://127.0.0.1:8081"
+    # The web page's uploads: "direct" (the browser PUTs to a GCS resumable session the API
+    # creates) or "api" (the bytes stream through the api function: local stacks, emulators).
+    web_uploads: str = "direct"
     sink_timeout_s: float = 10.0
     # Knative Eventing's OIDC: the file the SinkBinding mounts the publisher's token in
     # (sent with every publish); empty where the broker takes events without one.
@@ -244,6 +247,23 @@ class Settings:
     event_audience: str = ""
     event_senders: tuple[str, ...] = ()
 
+    # The OpenAI-compatible routes (kscribe/openai_api.py): the largest multipart upload
+    # (streamed to disk, refused once over), and how long a request waits for its job before
+    # answering 202 with the job's status URL.
+    api_max_upload_bytes: int = 512 * 1024**2
+    openai_wait_s: float = 120.0
+    # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
+    # not ask; bucket lifecycle rules alone apply).
+    max_retention_days: int = 30
+    # Result links (kscribe/links.py): "api" serves them through the api with an HMAC token
+    # (the local stack; any installation without signBlob), "gcs" redirects to V4 signed URLs
+    # minted through IAM signBlob. Expiry is capped at 7 days (GCS's own cap).
+    links: str = "api"
+    link_expiry_s: int = 3600
+    link_secret: str = ""
+    public_url: str = ""
+    signing_service_account: str = ""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read ``KSCRIBE_*`` (and ``REDIS_URL``) from ``env``; keyword overrides win."""
@@ -289,6 +309,10 @@ class Settings:
             "api_auth_failures_per_minute": ("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", int, 1),
             "trusted_proxy_hops": ("KSCRIBE_TRUSTED_PROXY_HOPS", int, 0),
             "internal_port": ("KSCRIBE_INTERNAL_PORT", int, 0),
+            "api_max_upload_bytes": ("KSCRIBE_API_MAX_UPLOAD_BYTES", int, 1024),
+            "openai_wait_s": ("KSCRIBE_OPENAI_WAIT_SECONDS", float, 0),
+            "max_retention_days": ("KSCRIBE_MAX_RETENTION_DAYS", int, 0),
+            "link_expiry_s": ("KSCRIBE_LINK_EXPIRY_SECONDS", int, 1),
             "hallucination_silence_s": ("KSCRIBE_HALLUCINATION_SILENCE_SECONDS", float, 0),
             "vad_threshold": ("KSCRIBE_VAD_THRESHOLD", float, 0),
             "vad_min_silence_ms": ("KSCRIBE_VAD_MIN_SILENCE_MS", int, 0),
@@ -324,6 +348,10 @@ class Settings:
             values["trusted_proxies"] = tuple(c.strip() for c in env["KSCRIBE_TRUSTED_PROXIES"].split(",") if c.strip())
         if env.get("KSCRIBE_SINK_TOKEN_FILE"):
             values["sink_token_file"] = env["KSCRIBE_SINK_TOKEN_FILE"]
+        # The emulator (and a local input directory) cannot take a browser's upload itself.
+        values["web_uploads"] = env.get("KSCRIBE_WEB_UPLOADS") or (
+            "api" if env.get("STORAGE_EMULATOR_HOST") or not str(values["input_uri"]).startswith("gs://") else "direct"
+        )
         if env.get("KSCRIBE_INGEST_URL"):
             values["ingest_url"] = env["KSCRIBE_INGEST_URL"]
         if env.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -344,6 +372,10 @@ class Settings:
             "event_jwks_url": "KSCRIBE_EVENT_JWKS_URL",
             "event_issuer": "KSCRIBE_EVENT_ISSUER",
             "event_audience": "KSCRIBE_EVENT_AUDIENCE",
+            "links": "KSCRIBE_LINKS",
+            "link_secret": "KSCRIBE_LINK_SECRET",
+            "public_url": "KSCRIBE_PUBLIC_URL",
+            "signing_service_account": "KSCRIBE_SIGNING_SERVICE_ACCOUNT",
         }.items():
             if env.get(name):
                 values[attr] = env[name].strip()
@@ -401,6 +433,12 @@ class Settings:
             raise ConfigError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.internal_port > 65535:
             raise ConfigError(f"KSCRIBE_INTERNAL_PORT must be a port number, not {self.internal_port}")
+        if self.web_uploads not in ("api", "direct"):
+            raise ConfigError(f"KSCRIBE_WEB_UPLOADS must be api or direct, not {self.web_uploads!r}")
+        if self.links not in ("api", "gcs"):
+            raise ConfigError(f"KSCRIBE_LINKS must be api or gcs, not {self.links!r}")
+        if self.link_expiry_s > 7 * 24 * 3600:
+            raise ConfigError(f"KSCRIBE_LINK_EXPIRY_SECONDS is at most 7 days (604800), not {self.link_expiry_s}")
         if self.event_auth not in ("", "oidc"):
             raise ConfigError(f"KSCRIBE_EVENT_AUTH must be empty or oidc, not {self.event_auth!r}")
         if self.event_auth == "oidc":

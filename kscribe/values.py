@@ -121,6 +121,15 @@ class Job:
     redrives: int = 0
     redriven_at: float = 0.0
     lease_until: float = 0.0
+    # The key the job was created under (``uri#generation``, or the API's request key).
+    dedupe_key: str = ""
+    # Per-job retention (kscribe/retention.py): days from creation until everything of the
+    # job is purged (0: the bucket lifecycle rules alone), and the input prefix kscribe wrote
+    # for it (an OpenAI-route upload), purged with it.
+    retention_days: int = 0
+    owned_input: str = ""
+    # 1: the callback carries time-limited links to the outputs (kscribe/links.py).
+    callback_links: int = 0
 
     @property
     def progress(self) -> float:

@@ -73,3 +73,55 @@ def load_routes(directory: Path = KNATIVE_BASE, broker: str = "default") -> list
             )
         )
     return routes
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A PingSource: ``data`` posted to ``service`` every ``period_s``."""
+
+    name: str
+    namespace: str
+    service: str
+    period_s: float
+    data: str = ""
+    content_type: str = ""
+
+    @property
+    def source(self) -> str:
+        return f"/apis/v1/namespaces/{self.namespace}/pingsources/{self.name}"
+
+
+def _period_s(schedule: str) -> float:
+    """The period of a cron schedule the local broker can keep: ``* * * * *`` or
+    ``*/N * * * *`` (every N minutes); anything else needs ``--ping-seconds``."""
+    fields = schedule.split()
+    if len(fields) == 5 and fields[1:] == ["*"] * 4:
+        if fields[0] == "*":
+            return 60.0
+        if fields[0].startswith("*/") and fields[0][2:].isdigit() and int(fields[0][2:]) > 0:
+            return 60.0 * int(fields[0][2:])
+    raise ValueError(f"unsupported PingSource schedule {schedule!r} (use '* * * * *' or '*/N * * * *')")
+
+
+def load_pings(directory: Path = KNATIVE_BASE) -> list[Ping]:
+    docs = [d for p in sorted(directory.glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
+    namespace = next((d.get("namespace") for d in docs if d.get("kind") == "Kustomization"), None)
+    kustomization = directory / "kustomization.yaml"
+    if kustomization.is_file():
+        namespace = (yaml.safe_load(kustomization.read_text()) or {}).get("namespace", namespace)
+    pings = []
+    for d in docs:
+        if d.get("kind") != "PingSource":
+            continue
+        spec = d["spec"]
+        pings.append(
+            Ping(
+                name=d["metadata"]["name"],
+                namespace=d["metadata"].get("namespace") or namespace or "default",
+                service=spec["sink"]["ref"]["name"],
+                period_s=_period_s(spec.get("schedule", "* * * * *")),
+                data=spec.get("data", ""),
+                content_type=spec.get("contentType", ""),
+            )
+        )
+    return pings

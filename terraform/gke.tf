@@ -65,6 +65,16 @@ resource "google_container_cluster" "kscribe" {
     master_ipv4_cidr_block  = var.master_cidr
   }
 
+  # The control plane's DNS endpoint: reached with IAM (container.clusters.connect, in the
+  # deployer's roles/container.developer) from anywhere, so GitHub-hosted runners, whose
+  # addresses change, can deploy without being in master_authorized_networks (which still
+  # gates the IP endpoint).
+  control_plane_endpoints_config {
+    dns_endpoint_config {
+      allow_external_traffic = true
+    }
+  }
+
   master_authorized_networks_config {
     dynamic "cidr_blocks" {
       for_each = var.master_authorized_networks

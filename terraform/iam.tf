@@ -11,14 +11,16 @@ locals {
   #   reads those, writes the transcripts, and deletes the job's work objects once it
   #   succeeded (objectUser); api reads sources it is asked about and transcripts it serves,
   #   and deletes a cancelled job's work objects (objectUser on work: list and delete);
-  #   reconcile reads chunk manifests to find the chunks a job is missing (objectViewer on
-  #   work, never a write). notify and dead-letter touch no bucket.
+  #   api also stores OpenAI-route uploads under tenants/<t>/openai/ and purges jobs at a
+  #   tenant's request (objectUser on input and output); reconcile reads chunk manifests to
+  #   find the chunks a job is missing and purges jobs whose retention is over (deletes in
+  #   every bucket: objectUser). notify and dead-letter touch no bucket.
   object_roles = {
     extract    = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser" }
     transcribe = { work = "roles/storage.objectUser" }
     publish    = { work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
-    api        = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser", output = "roles/storage.objectViewer" }
-    reconcile  = { work = "roles/storage.objectViewer" }
+    api        = { input = "roles/storage.objectUser", work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
+    reconcile  = { input = "roles/storage.objectUser", work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
   }
   object_bindings = merge([
     for fn, buckets in local.object_roles : {
@@ -67,4 +69,14 @@ resource "google_storage_bucket_iam_member" "probe" {
   bucket   = google_storage_bucket.kscribe[each.value.bucket].name
   role     = google_project_iam_custom_role.bucket_probe.id
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+# Result links (kscribe/links.py, KSCRIBE_LINKS=gcs): the api signs GCS V4 URLs through the
+# IAM signBlob API as itself — Workload Identity gives it no private key. This grants that
+# on the api's own account only: it cannot sign as any other account, and no other function
+# can sign at all.
+resource "google_service_account_iam_member" "api_signs_links" {
+  service_account_id = google_service_account.function["api"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_service_account.function["api"].email}"
 }

@@ -56,3 +56,11 @@ output "kafka" {
     service_account = google_service_account.broker.email
   }
 }
+
+output "deployer" {
+  description = "What the GitHub environment's variables take (docs/operations.md): WIF_PROVIDER and DEPLOYER_SA; null without github_repository."
+  value = local.github ? {
+    service_account            = google_service_account.deployer[0].email
+    workload_identity_provider = google_iam_workload_identity_pool_provider.github[0].name
+  } : null
+}

@@ -55,6 +55,18 @@ resource "google_storage_bucket" "kscribe" {
     }
   }
 
+  # The web page's uploads: the browser PUTs to a resumable session the api creates, from
+  # the API's own domain only (no domain: no browser uploads, the rule is left out).
+  dynamic "cors" {
+    for_each = each.key == "input" && var.api_domain != "" ? [var.api_domain] : []
+    content {
+      origin          = ["https://${cors.value}"]
+      method          = ["PUT"]
+      response_header = ["Content-Type", "Content-Range", "Range"]
+      max_age_seconds = 3600
+    }
+  }
+
   # Old versions of rewritten transcripts go after a week.
   dynamic "lifecycle_rule" {
     for_each = each.key == "output" ? [7] : []
@@ -72,5 +84,17 @@ resource "google_storage_bucket" "kscribe" {
     app         = "kscribe"
     role        = each.key
     environment = var.environment
+  }
+}
+
+# The api creates the web page's upload sessions, and only in tenants' upload prefixes; ingest
+# makes each upload's one job from the bucket's notification, as for any tenant upload.
+resource "google_storage_bucket_iam_member" "api_tenant_uploads" {
+  bucket = google_storage_bucket.kscribe["input"].name
+  role   = "roles/storage.objectCreator"
+  member = "serviceAccount:${google_service_account.function["api"].email}"
+  condition {
+    title      = "tenant-upload-prefixes-only"
+    expression = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.kscribe["input"].name}/objects/tenants/\")"
   }
 }

@@ -28,12 +28,12 @@ variable "name" {
 }
 
 variable "environment" {
-  description = "dev or prod: prod turns on deletion protection and highly available Redis."
+  description = "dev, staging or prod: prod turns on deletion protection and highly available Redis; staging is sized and kept like dev, and is where main deploys to."
   type        = string
   default     = "dev"
   validation {
-    condition     = contains(["dev", "prod"], var.environment)
-    error_message = "environment must be dev or prod."
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
   }
 }
 
@@ -267,4 +267,34 @@ variable "create_upload_trigger" {
   description = "Create the Eventarc trigger from the input bucket to ingest. Leave false on the very first apply, before Knative and the ingest Service exist in the cluster."
   type        = bool
   default     = true
+}
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose workflows may deploy this installation (Workload Identity Federation, terraform/deploy.tf); empty: none."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name, or empty."
+  }
+}
+
+variable "deploy_refs" {
+  description = "Git refs whose workflows may act as the deployer: exact (refs/heads/main) or a prefix ending in * (refs/tags/v*)."
+  type        = list(string)
+  default     = ["refs/heads/main"]
+  validation {
+    condition     = length(var.deploy_refs) > 0 && alltrue([for r in var.deploy_refs : can(regex("^refs/(heads|tags)/[A-Za-z0-9._/-]+[*]?$", r))])
+    error_message = "deploy_refs must be refs/heads/… or refs/tags/… (a trailing * for a prefix)."
+  }
+}
+
+variable "github_environment" {
+  description = "The GitHub environment whose deploy jobs may act as the deployer (staging, production)."
+  type        = string
+  default     = "staging"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+$", var.github_environment))
+    error_message = "github_environment must be a GitHub environment name."
+  }
 }

@@ -1,5 +1,6 @@
-"""The local multi-process stack from the Procfile, started for tests: every function its own
-functions-framework process, the broker, Redis and the GCS emulator, on free loopback ports."""
+"""The local multi-process stack from the Procfile, started for tests under the stack's
+supervisor: every function its own functions-framework process, the broker, Redis and the GCS
+emulator, on free loopback ports; ``Stack.control`` stops, starts, restarts or kills one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import redis
 import requests
 from google.cloud import storage
 
+from kscribe_stack.supervisor import Control
 from tests.conftest import ROOT, wait_for
 
 PORTS = [
@@ -73,6 +75,7 @@ class Stack:
             KSCRIBE_CALLBACK_SECRET=CALLBACK_SECRET,
             KSCRIBE_CALLBACK_ALLOW="127.0.0.1",
             KSCRIBE_CALLBACK_BACKOFF_SECONDS="0.2",
+            KSCRIBE_PUBLIC_URL=f"http://127.0.0.1:{ports['API']}",
         )
         self.env.update(env or {})
         self.url = {name.lower(): f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -84,14 +87,17 @@ class Stack:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         }
         self.log = open(tmp / "stack.log", "w")
+        self.control_port = free_port()
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "honcho",
-                "start",
+                "kscribe_stack.supervisor",
                 "-e",
                 str(env_file),
+                "--control-port",
+                str(self.control_port),
+                "run",
                 "-f",
                 str(ROOT / "Procfile"),
                 "-d",
@@ -102,6 +108,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self.control = Control(f"http://127.0.0.1:{self.control_port}")
         self.log_path = tmp / "stack.log"
         urls = [f"http://127.0.0.1:{ports[n]}/health/live" for n in PORTS[3:]]
         urls += [f"http://127.0.0.1:{ports['BROKER']}/health", f"http://127.0.0.1:{ports['GCS']}/storage/v1/b"]

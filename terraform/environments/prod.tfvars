@@ -13,6 +13,9 @@ work_retention_days   = 3
 output_retention_days = 365
 image_tag             = "v0.1.0"
 api_domain            = "transcribe.example.com"
+github_repository     = "my-org/kscribe"
+deploy_refs           = ["refs/tags/v*"]
+github_environment    = "production"
 master_authorized_networks = [
   { cidr = "203.0.113.0/24", name = "office" },
   { cidr = "198.51.100.0/24", name = "ci" },

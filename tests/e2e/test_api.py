@@ -129,6 +129,11 @@ def test_create_read_list_and_tenant_isolation(server):
     assert r.status_code == 409 and r.json()["error"]["code"] == "not_ready"
 
 
+def test_a_cursor_past_any_listing_is_a_400_not_a_crash(server):
+    r = requests.get(server["url"] + "/api/v1/transcriptions?cursor=" + "9" * 30, headers=key(server), timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_query"
+
+
 def test_list_pages_with_a_cursor(server):
     headers = key(server, "pager")
     ids = [create(server, headers).json()["id"] for _ in range(5)]

@@ -140,9 +140,17 @@ def test_each_function_has_its_own_account_with_only_its_stage_access():
         "extract": {"input": viewer, "work": user},
         "transcribe": {"work": user},
         "publish": {"work": user, "output": user},
-        "api": {"input": viewer, "work": user, "output": viewer},  # work: cancel deletes its objects
-        "reconcile": {"work": viewer},  # reads chunk manifests, writes nothing
+        # input: OpenAI-route uploads; work: cancel deletes its objects; output: purges.
+        "api": {"input": user, "work": user, "output": user},
+        "reconcile": {"input": user, "work": user, "output": user},  # purges past retention
     }
+    # Result links: signBlob as the api itself, granted on the api's own account only.
+    grants = resources("google_service_account_iam_member")
+    grant = grants["api_signs_links"]
+    assert [g for g in grants.values() if g["role"] == "roles/iam.serviceAccountTokenCreator"] == [grant]
+    assert grant["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert grant["service_account_id"] == '${google_service_account.function["api"].name}'
+    assert grant["member"] == 'serviceAccount:${google_service_account.function["api"].email}'
     wi = resources("google_service_account_iam_member")["workload_identity"]
     assert wi["role"] == "roles/iam.workloadIdentityUser"
     assert wi["member"] == "serviceAccount:${var.project_id}.svc.id.goog[${var.name}/kscribe-${each.key}]"
@@ -175,7 +183,7 @@ def test_state_lives_in_a_gcs_backend_configured_at_init():
     backend = HCL["terraform"][0]["backend"]
     # Partial configuration: bucket and prefix come from -backend-config, never from code.
     assert backend == [{"gcs": {}}]
-    for env in ("dev", "prod"):
+    for env in ("dev", "staging", "prod"):
         with open(TERRAFORM / "environments" / f"{env}.gcs.tfbackend") as f:
             values = _clean(hcl2.load(f))
         assert set(values) == {"bucket", "prefix"} and values["prefix"].endswith(env)
@@ -267,3 +275,63 @@ def test_prod_redis_is_standard_tier_with_the_shortest_snapshots_offered():
     assert redis["persistence_config"] == [{"persistence_mode": "RDB", "rdb_snapshot_period": "ONE_HOUR"}]
     docs = (ROOT / "docs" / "operations.md").read_text()
     assert "AOF" in docs and "Standard tier" in docs
+
+
+# Delivery from GitHub Actions (terraform/deploy.tf): Workload Identity Federation, one deployer.
+
+
+def test_github_federation_accepts_only_the_repository_its_refs_and_its_environment():
+    [provider] = resources("google_iam_workload_identity_pool_provider").values()
+    assert provider["oidc"] == [{"issuer_uri": "https://token.actions.githubusercontent.com"}]
+    assert provider["attribute_mapping"]["attribute.repository"] == "assertion.repository"
+    assert provider["attribute_condition"] == "${local.deployer_condition}"
+    condition = local("deployer_condition")
+    assert "assertion.repository ==" in condition and "${var.github_repository}" in condition
+    assert "local.deployer_refs" in condition
+    assert "repo:${var.github_repository}:environment:${var.github_environment}" in condition
+    assert "repo:${var.github_repository}:ref:" in condition, "a pull request's token (sub …:pull_request) is refused"
+    refs = local("deployer_refs")
+    assert "assertion.ref.startsWith" in refs and "assertion.ref ==" in refs
+    binding = resources("google_service_account_iam_member")["deployer_federation"]
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+    assert (
+        binding["member"].startswith("principalSet://")
+        and "/attribute.repository/${var.github_repository}" in binding["member"]
+    )
+
+
+def test_the_deployer_holds_only_what_a_deploy_needs():
+    deployer = "serviceAccount:${google_service_account.deployer[0].email}"
+    grants = []
+    for kind, scope in (
+        ("google_project_iam_member", "project"),
+        ("google_storage_bucket_iam_member", "bucket"),
+        ("google_artifact_registry_repository_iam_member", "repository"),
+    ):
+        grants += [(scope, body["role"]) for body in resources(kind).values() if body["member"] == deployer]
+    assert sorted(grants) == sorted(
+        [
+            ("repository", "roles/artifactregistry.writer"),
+            ("project", "roles/container.developer"),
+            ("bucket", "roles/storage.objectAdmin"),
+        ]
+    )
+    buckets = resources("google_storage_bucket_iam_member")["deployer"]
+    assert "local.deployer_buckets" in buckets["for_each"] and local("deployer_buckets") == ["input", "output"]
+    assert not any(
+        "deployer" in body["service_account_id"] for body in resources("google_service_account_key").values()
+    ), "no key for the deployer: federation only"
+    assert "control_plane_endpoints_config" in resources("google_container_cluster")["kscribe"], (
+        "GitHub's runners reach the control plane through its DNS endpoint (IAM), not an allow-listed address"
+    )
+
+
+def test_staging_sits_beside_dev_and_prod_and_is_deployed_from_main():
+    with open(TERRAFORM / "environments" / "staging.tfvars") as f:
+        staging = _clean(hcl2.load(f))
+    with open(TERRAFORM / "environments" / "prod.tfvars") as f:
+        prod = _clean(hcl2.load(f))
+    assert staging["environment"] == "staging" and staging["deploy_refs"] == ["refs/heads/main"]
+    assert staging["github_environment"] == "staging"
+    assert prod["deploy_refs"] == ["refs/tags/v*"] and prod["github_environment"] == "production"
+    assert staging["github_repository"] == prod["github_repository"]

@@ -3,6 +3,7 @@ import pytest
 from kscribe.apikeys import ApiKeys
 from kscribe.errors import ConfigError
 from kscribe.ratelimit import RateLimiter
+from kscribe.tenants import Tenants
 
 
 def test_keys_are_stored_hashed_and_bound_to_a_tenant(redis_client):
@@ -32,3 +33,11 @@ def test_the_limit_counts_per_key_per_window(redis_client):
     assert not allowed and retry_after == 40
     now[0] += 40
     assert limiter.hit("a")[0], "a new window"
+
+
+def test_quotas_must_be_numbers_of_at_least_zero(redis_client):
+    tenants = Tenants(redis_client)
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(ConfigError):
+            tenants.set_limits("acme", audio_hours_per_day=bad)
+    assert tenants.set_limits("acme", max_active_jobs=3).max_active_jobs == 3

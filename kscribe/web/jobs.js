@@ -1,0 +1,115 @@
+// The tenant's jobs, newest first, kept live by polling with backoff: every second while
+// something changes, slowing to ten seconds when nothing does.
+import { call, explain } from "./api.js";
+import { clock, duration, el, fileName } from "./util.js";
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+const STAGES = { queued: "waiting to start", extracting: "extracting audio", transcribing: "transcribing",
+  publishing: "writing the transcript", succeeded: "done", failed: "failed", cancelled: "cancelled" };
+
+export class JobList {
+  constructor(list, empty, error, filter) {
+    Object.assign(this, { list, empty, error, filter, rows: new Map(), timer: null, delay: 1000, running: false });
+    filter.addEventListener("change", () => { this.rows.clear(); this.list.replaceChildren(); this.refresh(); });
+  }
+
+  start() { this.running = true; this.refresh(); }
+  stop() { this.running = false; clearTimeout(this.timer); }
+
+  async refresh() {
+    clearTimeout(this.timer);
+    let changed = false;
+    try {
+      const query = this.filter.value ? `&status=${encodeURIComponent(this.filter.value)}` : "";
+      const page = await call("GET", `/api/v1/transcriptions?limit=50${query}`);
+      changed = this.render(page.items);
+      this.error.textContent = "";
+    } catch (error) {
+      this.error.textContent = explain(error);
+    }
+    this.delay = changed ? 1000 : Math.min(this.delay * 1.5, 10000);
+    if (this.running) this.timer = setTimeout(() => this.refresh(), this.delay);
+  }
+
+  render(items) {
+    let changed = false;
+    const seen = new Set();
+    items.forEach((job, index) => {
+      seen.add(job.id);
+      let row = this.rows.get(job.id);
+      const signature = JSON.stringify([job.status, job.progress, job.timings, job.error]);
+      if (!row) {
+        row = this.row(job);
+        this.rows.set(job.id, row);
+        changed = true;
+      }
+      if (row.dataset.signature !== signature) {
+        this.update(row, job);
+        row.dataset.signature = signature;
+        changed = true;
+      }
+      if (this.list.children[index] !== row) this.list.insertBefore(row, this.list.children[index] || null);
+    });
+    for (const [id, row] of this.rows) if (!seen.has(id)) { row.remove(); this.rows.delete(id); }
+    this.empty.hidden = items.length > 0;
+    return changed || [...this.rows.values()].some((r) => !TERMINAL.has(r.dataset.status));
+  }
+
+  row(job) {
+    const row = el("li", { class: "job", "data-job": job.id });
+    row.parts = {
+      status: el("span", { class: "badge status" }),
+      stage: el("span", { class: "stage muted" }),
+      bar: el("progress", { max: 100, value: 0, "aria-label": `Progress of ${fileName(job.source)}` }),
+      timings: el("span", { class: "timings" }),
+      reason: el("p", { class: "reason", hidden: true }),
+      open: el("a", { class: "open", href: `#/jobs/${job.id}`, text: "Open transcript", hidden: true }),
+      cancel: el("button", { class: "danger cancel", type: "button", text: "Cancel",
+        "aria-label": `Cancel ${fileName(job.source)}`, onclick: () => this.cancel(job.id, row) }),
+    };
+    const created = new Date(job.created_at * 1000);
+    row.append(
+      el("div", { class: "line" },
+        el("span", { class: "name", text: fileName(job.source) }), row.parts.status, row.parts.stage,
+        el("span", { class: "actions" }, row.parts.open, row.parts.cancel)),
+      row.parts.bar,
+      el("div", { class: "line" },
+        el("time", { class: "muted", datetime: created.toISOString(), text: created.toLocaleString() }), row.parts.timings),
+      row.parts.reason,
+    );
+    return row;
+  }
+
+  update(row, job) {
+    const p = row.parts;
+    row.dataset.status = job.status;
+    p.status.textContent = job.status;
+    p.status.className = `badge status s-${job.status}`;
+    const chunks = job.chunks.total ? ` · chunk ${job.chunks.done} of ${job.chunks.total}` : "";
+    p.stage.textContent = `${STAGES[job.status] || job.status}${TERMINAL.has(job.status) ? "" : chunks} · ${job.progress}%`;
+    p.bar.value = job.status === "succeeded" ? 100 : job.progress;
+    p.bar.hidden = job.status === "failed" || job.status === "cancelled";
+    const timings = Object.entries(job.timings || {}).map(([stage, s]) => `${stage} ${Number(s).toFixed(1)} s`);
+    if (job.duration_s) timings.unshift(`${clock(job.duration_s)} of media`);
+    const total = job.updated_at - job.created_at;
+    if (TERMINAL.has(job.status) && total > 0) timings.push(`${duration(total)} in all`);
+    p.timings.textContent = timings.join(" · ");
+    p.reason.hidden = job.status !== "failed";
+    p.reason.textContent = job.error ? `Failed${job.error.stage ? ` at ${job.error.stage}` : ""}: ${job.error.message}` : "";
+    p.open.hidden = job.status !== "succeeded";
+    p.cancel.hidden = TERMINAL.has(job.status);
+  }
+
+  async cancel(jobId, row) {
+    row.parts.cancel.disabled = true;
+    try {
+      const job = await call("DELETE", `/api/v1/transcriptions/${jobId}`);
+      this.update(row, job);
+    } catch (error) {
+      this.error.textContent = explain(error);
+    } finally {
+      row.parts.cancel.disabled = false;
+    }
+    this.refresh();
+  }
+}

@@ -1,0 +1,224 @@
+// The transcript against its video: captions from the VTT, the spoken segment highlighted and
+// kept in view, a click (or Enter) on any word seeks there, search with next/previous, downloads.
+import { call, explain } from "./api.js";
+import { clock, duration, el, fileName } from "./util.js";
+
+const $ = (id) => document.getElementById(id);
+const FORMAT_NAMES = { json: "JSON (word timings)", srt: "SRT", vtt: "WebVTT", txt: "Text", tsv: "TSV" };
+
+export class TranscriptView {
+  constructor() {
+    this.video = $("video");
+    this.list = $("segments");
+    this.segments = [];
+    this.words = [];
+    this.current = -1;
+    this.matches = [];
+    this.active = -1;
+    this.urls = [];
+    this.video.addEventListener("timeupdate", () => this.follow());
+    this.video.addEventListener("seeked", () => this.follow());
+    $("search").addEventListener("input", () => this.search($("search").value));
+    $("search-form").addEventListener("submit", (e) => { e.preventDefault(); this.step(1); });
+    $("search-prev").addEventListener("click", () => this.step(-1));
+    this.list.addEventListener("click", (e) => {
+      const target = e.target.closest("[data-start]");
+      if (target) this.seek(Number(target.dataset.start), target);
+    });
+    this.list.addEventListener("keydown", (e) => this.keys(e));
+  }
+
+  async open(jobId) {
+    this.reset();
+    try {
+      const job = await call("GET", `/api/v1/transcriptions/${jobId}`);
+      const name = fileName(job.source);
+      $("t-title").textContent = name;
+      document.title = `${name} · kscribe`;
+      if (job.status !== "succeeded") {
+        $("t-error").textContent = job.status === "failed"
+          ? `This job failed: ${job.error.message}` : `This job is ${job.status}; the transcript appears once it is done.`;
+        return;
+      }
+      const [transcript, vtt, media] = await Promise.all([
+        call("GET", `/api/v1/transcriptions/${jobId}/transcript?format=json`),
+        job.outputs.vtt ? call("GET", `/api/v1/transcriptions/${jobId}/transcript?format=vtt`, { raw: true }).then((r) => r.blob()) : null,
+        call("POST", `/api/v1/transcriptions/${jobId}/media`),
+      ]);
+      this.meta(job, transcript);
+      this.downloads(job, name);
+      this.video.src = media.url;
+      if (vtt) {
+        const url = URL.createObjectURL(new Blob([vtt], { type: "text/vtt" }));
+        this.urls.push(url);
+        const lang = transcript.language || job.detected_language || "en";
+        this.video.append(el("track", { kind: "captions", src: url, srclang: lang, label: languageName(lang), default: true }));
+      }
+      this.render(transcript.segments);
+    } catch (error) {
+      $("t-error").textContent = explain(error);
+    }
+  }
+
+  reset() {
+    this.video.pause();
+    this.video.removeAttribute("src");
+    this.video.replaceChildren();
+    this.video.load();
+    this.urls.forEach((u) => URL.revokeObjectURL(u));
+    this.urls = [];
+    for (const id of ["t-title", "t-meta", "t-error", "search-count"]) $(id).textContent = "";
+    $("search").value = "";
+    $("downloads").replaceChildren();
+    this.list.replaceChildren();
+    this.segments = []; this.words = []; this.matches = []; this.current = -1; this.active = -1;
+  }
+
+  meta(job, transcript) {
+    const lang = transcript.language || job.detected_language;
+    const parts = [];
+    if (lang) parts.push(`Language: ${languageName(lang)}${job.language ? "" : " (detected)"}`);
+    if (transcript.duration || job.duration_s) parts.push(`Duration: ${duration(transcript.duration || job.duration_s)}`);
+    parts.push(`Model: ${job.model}`, `Task: ${job.task}`);
+    $("t-meta").textContent = parts.join(" · ");
+  }
+
+  downloads(job, name) {
+    const stem = name.replace(/\.[^.]+$/, "") || "transcript";
+    for (const fmt of Object.keys(job.outputs)) {
+      $("downloads").append(el("button", { class: "secondary", type: "button", "data-format": fmt,
+        text: `Download ${FORMAT_NAMES[fmt] || fmt}`,
+        onclick: async () => {
+          try {
+            const response = await call("GET", `/api/v1/transcriptions/${job.id}/transcript?format=${fmt}`, { raw: true });
+            const url = URL.createObjectURL(await response.blob());
+            const a = el("a", { href: url, download: `${stem}.${fmt}` });
+            document.body.append(a);
+            a.click();
+            a.remove();
+            setTimeout(() => URL.revokeObjectURL(url), 60000);
+          } catch (error) {
+            $("t-error").textContent = explain(error);
+          }
+        } }));
+    }
+  }
+
+  render(segments) {
+    this.segments = segments.filter((s) => s.text.trim());
+    const items = this.segments.map((segment, index) => {
+      const words = (segment.words && segment.words.length ? segment.words
+        : [{ start: segment.start, end: segment.end, word: segment.text }]).map((w) => {
+        const node = el("span", { class: "word", role: "button", tabindex: "-1", "data-start": w.start.toFixed(3),
+          "data-end": w.end.toFixed(3), text: w.word.trim(), title: `${clock(w.start)} · play from here` });
+        this.words.push({ node, text: normalize(w.word), segment: index });
+        return node;
+      });
+      const text = el("p", { class: "text" });
+      words.forEach((w, i) => text.append(...(i ? [" ", w] : [w])));
+      text.firstChild && (text.firstChild.tabIndex = 0);
+      const item = el("li", { "data-segment": index },
+        el("time", { datetime: `PT${segment.start.toFixed(2)}S`, "data-start": segment.start.toFixed(3) }, clock(segment.start)),
+        text);
+      item.text = text;
+      return item;
+    });
+    this.list.replaceChildren(...items);
+  }
+
+  seek(seconds, target) {
+    this.video.currentTime = seconds;
+    if (target && target.classList.contains("word")) target.focus({ preventScroll: true });
+    this.follow();
+  }
+
+  follow() {
+    const t = this.video.currentTime;
+    let lo = 0, hi = this.segments.length - 1, found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.segments[mid].start <= t + 0.01) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    if (found !== this.current) {
+      const old = this.list.children[this.current];
+      if (old) { old.classList.remove("current"); old.removeAttribute("aria-current"); }
+      this.current = found;
+      const now = this.list.children[found];
+      if (now) {
+        now.classList.add("current");
+        now.setAttribute("aria-current", "true");
+        keepInView(this.list, now);
+      }
+    }
+    this.list.querySelectorAll(".word.spoken").forEach((w) => w.classList.remove("spoken"));
+    const item = this.list.children[found];
+    if (item) {
+      for (const w of item.querySelectorAll(".word")) {
+        if (Number(w.dataset.start) <= t + 0.01 && t < Number(w.dataset.end)) w.classList.add("spoken");
+      }
+    }
+  }
+
+  keys(e) {
+    const word = e.target.closest(".word");
+    if (!word) return;
+    const all = this.words.map((w) => w.node);
+    const i = all.indexOf(word);
+    let next = null;
+    if (e.key === "ArrowRight") next = all[i + 1];
+    else if (e.key === "ArrowLeft") next = all[i - 1];
+    else if (e.key === "Enter" || e.key === " ") { e.preventDefault(); this.seek(Number(word.dataset.start), word); return; }
+    if (next) {
+      e.preventDefault();
+      word.tabIndex = -1;
+      next.tabIndex = 0;
+      next.focus();
+      keepInView(this.list, next);
+    }
+  }
+
+  search(query) {
+    this.matches.forEach((m) => m.forEach((n) => n.classList.remove("match", "active")));
+    this.matches = [];
+    this.active = -1;
+    const tokens = normalize(query).split(/\s+/).filter(Boolean);
+    if (tokens.length) {
+      for (let i = 0; i + tokens.length <= this.words.length; i++) {
+        if (tokens.every((t, k) => this.words[i + k].text.includes(t))) {
+          this.matches.push(tokens.map((_, k) => this.words[i + k].node));
+        }
+      }
+    }
+    this.matches.forEach((m) => m.forEach((n) => n.classList.add("match")));
+    if (this.matches.length) this.step(1, false);
+    else $("search-count").textContent = tokens.length ? "no matches" : "";
+  }
+
+  step(direction, seek = true) {
+    if (!this.matches.length) return;
+    if (this.active >= 0) this.matches[this.active].forEach((n) => n.classList.remove("active"));
+    this.active = (this.active + direction + this.matches.length) % this.matches.length;
+    const match = this.matches[this.active];
+    match.forEach((n) => n.classList.add("active"));
+    keepInView(this.list, match[0]);
+    $("search-count").textContent = `${this.active + 1} of ${this.matches.length}`;
+    if (seek) this.video.currentTime = Number(match[0].dataset.start);
+  }
+}
+
+function normalize(text) {
+  return text.toLowerCase().normalize("NFKD").replace(/[^\p{L}\p{N}\s']/gu, "").trim();
+}
+
+function keepInView(container, node) {
+  const box = container.getBoundingClientRect(), r = node.getBoundingClientRect();
+  if (container.scrollHeight > container.clientHeight && (r.top < box.top || r.bottom > box.bottom)) {
+    container.scrollTop += r.top - box.top - container.clientHeight / 3;
+  } else if (r.top < 0 || r.bottom > window.innerHeight) {
+    node.scrollIntoView({ block: "center" });
+  }
+}
+
+function languageName(code) {
+  try { return new Intl.DisplayNames([navigator.language || "en"], { type: "language" }).of(code) || code; } catch { return code; }
+}

@@ -1,0 +1,260 @@
+"""The web page in a real browser (headless Debian chromium) against the local stack, and the
+routes it uses held to the tenant boundaries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+
+import requests
+
+from kscribe.media.ffmpeg_bin import ffmpeg_executable
+from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
+
+UPLOADS = "/api/v1/uploads"
+BASE = "/api/v1/transcriptions"
+
+
+def _until(driver, condition, timeout_s=60.0):
+    """WebDriverWait on ``condition(driver)``: polls, never sleeps a fixed time."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(
+        driver, timeout_s, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(condition)
+
+
+def _shot(driver, name):
+    driver.save_screenshot(str(driver.shots / f"{name}.png"))
+
+
+def _job_row(driver, file_name):
+    from selenium.webdriver.common.by import By
+
+    for row in driver.find_elements(By.CSS_SELECTOR, "#jobs li.job"):
+        if row.find_element(By.CSS_SELECTOR, ".name").text == file_name:
+            return row
+    return None
+
+
+def _status(driver, file_name):
+    from selenium.webdriver.common.by import By
+
+    row = _job_row(driver, file_name)
+    return row.find_element(By.CSS_SELECTOR, ".status").text if row else None
+
+
+def _upload(driver, path):
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "files").send_keys(str(path))
+
+
+def test_upload_follow_read_search_download_cancel_and_fail(web, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.get(web.api + "/")
+    # A wrong key: a clear message, and still the sign-in form.
+    driver.find_element(By.ID, "key").send_keys("ksk_not-a-key")
+    driver.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    message = _until(driver, lambda d: d.find_element(By.ID, "signin-error").text)
+    assert "API key was not accepted" in message
+    _shot(driver, "01-wrong-key")
+
+    key = driver.find_element(By.ID, "key")
+    key.clear()
+    key.send_keys(web.acme.token)
+    driver.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    _until(driver, lambda d: d.find_element(By.ID, "home").is_displayed())
+    assert driver.execute_script("return sessionStorage.getItem('kscribe.key')") == web.acme.token
+    assert driver.get_cookies() == []
+    _shot(driver, "02-signed-in")
+
+    # Upload the sample: progress with bytes and rate, then its one job, followed to done.
+    started = time.monotonic()
+    _upload(driver, SAMPLE_VIDEO)
+    _until(driver, lambda d: "uploaded in" in d.find_element(By.CSS_SELECTOR, "#uploads li .muted").text)
+    _shot(driver, "03-uploaded")
+    upload_id = driver.find_element(By.CSS_SELECTOR, "#uploads li").get_attribute("data-upload")
+    _until(driver, lambda d: _status(d, "meeting.mp4") not in (None, "queued"), 60)
+    _shot(driver, "04-processing")
+    _until(driver, lambda d: _status(d, "meeting.mp4") == "succeeded", 240)
+    upload_to_done = time.monotonic() - started
+    (driver.shots / "timing.json").write_text(json.dumps({"upload_to_transcript_s": round(upload_to_done, 2)}))
+    print(f"upload to transcript: {upload_to_done:.1f} s")
+    row = _job_row(driver, "meeting.mp4")
+    assert row.find_element(By.CSS_SELECTOR, "progress").get_attribute("value") == "100"
+    assert "transcribe" in row.find_element(By.CSS_SELECTOR, ".timings").text
+    job_id = row.get_attribute("data-job")
+
+    # Exactly one job for the upload, the tenant's, made by ingest from the object.
+    upload = requests.get(f"{web.api}{UPLOADS}/{upload_id}", headers=web.acme.auth, timeout=30).json()
+    assert upload["job"]["id"] == job_id
+    sources = [
+        web.stack.redis.hget(k, "source_uri") for k in web.stack.redis.scan_iter("kscribe:job:*") if k.count(":") == 2
+    ]
+    assert sources.count(upload["job"]["source"]) == 1
+    assert upload["job"]["source"].startswith(f"gs://kscribe-input/tenants/acme/web/{upload_id}/")
+
+    # The transcript against the video.
+    row.find_element(By.CSS_SELECTOR, "a.open").click()
+    _until(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#segments .word")) > 20, 30)
+    _until(driver, lambda d: d.execute_script("return document.getElementById('video').readyState") >= 1, 30)
+    meta = driver.find_element(By.ID, "t-meta").text
+    assert "Language: English" in meta and "Duration: 30.8 s" in meta
+    assert driver.execute_script("return document.querySelector('#video track').kind") == "captions"
+    words = driver.find_elements(By.CSS_SELECTOR, "#segments .word")
+    word = words[len(words) // 2]
+    start = float(word.get_attribute("data-start"))
+    word.click()
+    _until(
+        driver, lambda d: abs(d.execute_script("return document.getElementById('video').currentTime") - start) <= 0.3
+    )
+    current = driver.find_element(By.CSS_SELECTOR, "#segments li.current")
+    assert word.text in current.text
+
+    search = driver.find_element(By.ID, "search")
+    search.send_keys("tomatoes")
+    _until(driver, lambda d: d.find_element(By.ID, "search-count").text.startswith("1 of"))
+    assert all("tomatoes" in m.text.lower() for m in driver.find_elements(By.CSS_SELECTOR, ".word.match"))
+    _shot(driver, "05-transcript")
+
+    driver.find_element(By.CSS_SELECTOR, "#downloads button[data-format='srt']").click()
+    srt = _until(driver, lambda d: [p for p in d.downloads.glob("*.srt")], 30)[0]
+    job = requests.get(f"{web.api}{BASE}/{job_id}", headers=web.acme.auth, timeout=30).json()
+    bucket, name = job["outputs"]["srt"][5:].split("/", 1)
+    stored = web.stack.storage().bucket(bucket).blob(name).download_as_bytes()
+    assert srt.name == "meeting.srt"
+    assert _until(driver, lambda d: srt.read_bytes() == stored and srt.read_bytes(), 10)
+
+    driver.set_window_size(390, 844)  # a phone
+    _shot(driver, "06-transcript-phone")
+    driver.set_window_size(1280, 900)
+
+    # A second, longer job cancelled from the list; a text file renamed .mp4 fails with its reason.
+    driver.find_element(By.CSS_SELECTOR, "a[href='#/']").click()
+    long = tmp_path / "long-meeting.mp4"
+    subprocess.run(
+        [
+            ffmpeg_executable(),
+            "-loglevel",
+            "error",
+            "-stream_loop",
+            "5",
+            "-i",
+            str(SAMPLE_VIDEO),
+            "-c",
+            "copy",
+            str(long),
+        ],
+        check=True,
+    )
+    _upload(driver, long)
+    _until(driver, lambda d: _status(d, "long-meeting.mp4") in ("queued", "extracting", "transcribing"), 60)
+    _job_row(driver, "long-meeting.mp4").find_element(By.CSS_SELECTOR, "button.cancel").click()
+    _until(driver, lambda d: _status(d, "long-meeting.mp4") == "cancelled", 30)
+
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("Minutes of the meeting: nothing to hear here.\n" * 20)
+    _upload(driver, notes)
+    _until(driver, lambda d: _status(d, "notes.mp4") == "failed", 120)
+    reason = _job_row(driver, "notes.mp4").find_element(By.CSS_SELECTOR, ".reason").text
+    assert reason.startswith("Failed at extract") and ("media" in reason or "audio" in reason), reason
+    driver.set_window_size(1280, 1400)
+    driver.execute_script("document.getElementById('jobs-title').scrollIntoView()")
+    _shot(driver, "07-jobs")
+
+    # Filtering by status.
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, "filter")).select_by_value("failed")
+    _until(
+        driver,
+        lambda d: (
+            [r.find_element(By.CSS_SELECTOR, ".name").text for r in d.find_elements(By.CSS_SELECTOR, "#jobs li.job")]
+            == ["notes.mp4"]
+        ),
+    )
+    _shot(driver, "08-filtered")
+    shutil.copytree(driver.shots, web.tmp / "screenshots", dirs_exist_ok=True)
+
+
+def test_every_page_has_strict_security_headers(web):
+    for path in ("/", "/web/app.js", "/web/style.css", BASE, "/health/live", "/nope"):
+        r = requests.get(web.api + path, timeout=30)
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+        assert "Set-Cookie" not in r.headers
+    page = requests.get(web.api + "/", timeout=30)
+    assert page.headers["Content-Type"].startswith("text/html") and '<script type="module" src=' in page.text
+    assert (
+        "<script>" not in page.text
+        and " style=" not in page.text
+        and " on" not in page.text.split("<body>")[1].split("=")[0]
+    )
+    assert requests.get(web.api + "/web/../api.py", timeout=30).status_code == 404
+
+
+def _upload_via_api(web, tenant, data: bytes, name="clip.mp4"):
+    r = requests.post(
+        web.api + UPLOADS,
+        json={"filename": name, "size": len(data), "content_type": "video/mp4", "formats": ["srt", "vtt"]},
+        headers=tenant.auth,
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    session = r.json()
+    assert session["mode"] == "api" and session["upload_url"] == f"{UPLOADS}/{session['id']}/content"
+    return session
+
+
+def test_uploads_and_media_keep_to_their_tenant_and_make_one_job(web):
+    data = SAMPLE_VIDEO.read_bytes()
+    session = _upload_via_api(web, web.acme, data, "../../globex/evil.mp4")
+    url = web.api + session["upload_url"]
+    # Another tenant can neither see nor fill acme's upload.
+    assert requests.get(f"{web.api}{UPLOADS}/{session['id']}", headers=web.globex.auth, timeout=30).status_code == 404
+    assert requests.put(url, data=data, headers=web.globex.auth, timeout=30).status_code == 404
+    assert (
+        requests.put(url, data=data[:100], headers=web.acme.auth, timeout=30).status_code == 400
+    )  # not the size announced
+    r = requests.put(url, data=data, headers=web.acme.auth, timeout=60)
+    assert r.status_code == 200, r.text
+    assert requests.put(url, data=data, headers=web.acme.auth, timeout=30).status_code == 409  # never twice
+
+    def job():
+        return requests.get(f"{web.api}{UPLOADS}/{session['id']}", headers=web.acme.auth, timeout=30).json()["job"]
+
+    first = wait_for(job, timeout_s=60)
+    # The object sits in acme's own prefix whatever the name said, and only ingest made its job.
+    assert first["source"] == f"gs://kscribe-input/tenants/acme/web/{session['id']}/evil.mp4"
+    assert first["formats"] == ["srt", "vtt"]
+    again = requests.post(web.api + BASE, json={"source": first["source"]}, headers=web.acme.auth, timeout=30)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "upload_has_job"
+
+    # A media token: only for the tenant's own job, bound to that job, ranges served.
+    assert requests.post(f"{web.api}{BASE}/{first['id']}/media", headers=web.globex.auth, timeout=30).status_code == 404
+    token = requests.post(f"{web.api}{BASE}/{first['id']}/media", headers=web.acme.auth, timeout=30).json()
+    assert token["expires_in"] <= 900
+    media = requests.get(web.api + token["url"], headers={"Range": "bytes=0-99"}, timeout=30)
+    assert media.status_code == 206 and media.content == data[:100]
+    assert media.headers["Content-Range"] == f"bytes 0-99/{len(data)}"
+    whole = requests.get(web.api + token["url"], timeout=30)
+    assert whole.status_code == 200 and whole.content == data
+    assert requests.get(web.api + token["url"] + "x", timeout=30).status_code == 404
+    assert requests.get(web.api + "/media/" + "A" * 43, timeout=30).status_code == 404
+    assert requests.get(web.api + token["url"], headers={"Range": "bytes=999999999-"}, timeout=30).status_code == 416
+
+
+def test_page_files_are_packaged():
+    packaged = ROOT / "kscribe" / "web"
+    assert {"index.html", "app.js", "style.css"} <= {p.name for p in packaged.iterdir()}
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"web/*.js"' in text
