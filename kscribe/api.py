@@ -25,16 +25,18 @@ from kscribe.errors import CallbackRefused, ConfigError, IdempotencyKeyReused, I
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
 from kscribe.models import available_models, check_model
-from kscribe.notices import JobChoices, check_metadata
+from kscribe.notices import JobChoices, check_metadata, parse_subtitles
 from kscribe.ratelimit import RateLimiter
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
 from kscribe.stages import JobRequest, ingest, layout
 from kscribe.stages.announce import announce
 from kscribe.storage import is_within
+from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.tenants import Tenant, Tenants, source_allowed
 from kscribe.usage import usage_view
 from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.values import TASKS, Job, JobStatus, ObjectNotice
+from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,21 @@ MAX_CURSOR = 2**53
 _JOB_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})$")
 _TRANSCRIPT_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/transcript$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
-_FIELDS = {"source", "language", "task", "model", "formats", "callback_url", "metadata", "retention_days", "links"}
+_FIELDS = {
+    "source",
+    "language",
+    "task",
+    "model",
+    "formats",
+    "callback_url",
+    "metadata",
+    "retention_days",
+    "links",
+    "prompt",
+    "hotwords",
+    "replacements",
+    "subtitles",
+}
 
 
 @dataclass
@@ -113,6 +129,10 @@ def job_view(job: Job) -> dict[str, Any]:
         "error": {"stage": job.failed_stage, "message": job.error} if job.status is JobStatus.FAILED else None,
         "outputs": job.outputs,
         "metadata": job.metadata,
+        "prompt": job.prompt or None,
+        "hotwords": job.hotwords or None,
+        "replacements": job.replacements,
+        "subtitles": job.subtitles,
         "status_url": f"{BASE}/{job.id}",
         "callback": {
             "url": job.callback_url,
@@ -302,6 +322,7 @@ class Api:
             check_metadata(metadata)
         except InputError as exc:
             raise self._field_error("metadata", str(exc).removeprefix("metadata: ")) from None
+        prompt, hotwords, replacements, subtitles = self._vocabulary(body)
         return JobChoices(
             model=model,
             language=language,
@@ -309,7 +330,32 @@ class Api:
             formats=formats or None,
             callback_url=callback_url,
             metadata=metadata,
+            prompt=prompt,
+            hotwords=hotwords,
+            replacements=replacements,
+            subtitles=subtitles,
         )
+
+    def _vocabulary(self, body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, str], dict[str, float]]:
+        """prompt, hotwords (a string or a list of strings), replacements and subtitles."""
+        texts: dict[str, str | None] = {}
+        for name, limit in (("prompt", MAX_PROMPT_CHARS), ("hotwords", MAX_HOTWORDS_CHARS)):
+            try:
+                texts[name] = check_text(name, body.get(name) or "", limit) or None
+            except InputError as exc:
+                raise self._field_error(name, str(exc).removeprefix(f"{name} ")) from None
+        try:
+            replacements = parse_replacements(body.get("replacements") or {})
+        except InputError as exc:
+            raise self._field_error("replacements", str(exc).removeprefix("replacements")) from None
+        raw = body.get("subtitles") or {}
+        if not isinstance(raw, dict):
+            raise self._field_error("subtitles", f"must be an object of {', '.join(SHAPING_OPTIONS)}")
+        try:
+            subtitles = parse_subtitles(raw)
+        except InputError as exc:
+            raise self._field_error("subtitles", str(exc)) from None
+        return texts["prompt"], texts["hotwords"], replacements, subtitles
 
     def _source(self, body: dict[str, Any], tenant: Tenant) -> ObjectNotice:
         source = body.get("source")

@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.values import TASKS, JobStatus
+from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -60,6 +62,33 @@ OPENAPI = {
                         "type": "object",
                         "additionalProperties": {"type": "string", "maxLength": 512},
                         "maxProperties": 32,
+                    },
+                    "prompt": {
+                        "type": "string",
+                        "maxLength": MAX_PROMPT_CHARS,
+                        "description": "Whisper's initial prompt for every chunk: names and spellings to expect",
+                    },
+                    "hotwords": {
+                        "oneOf": [
+                            {"type": "string", "maxLength": MAX_HOTWORDS_CHARS},
+                            {"type": "array", "items": {"type": "string"}},
+                        ],
+                        "description": "words to favour (a list is joined with commas)",
+                    },
+                    "replacements": {
+                        "type": "object",
+                        "maxProperties": MAX_REPLACEMENTS,
+                        "additionalProperties": {"type": "string", "maxLength": MAX_REPLACEMENT_CHARS},
+                        "description": "custom spellings, heard → written, applied to the words (timings kept)",
+                    },
+                    "subtitles": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "description": "subtitle shaping for SRT, VTT, ASS and TXT (defaults: the settings)",
+                        "properties": {
+                            name: {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
+                            for name, (kind, low, high) in SHAPING_OPTIONS.items()
+                        },
                     },
                 },
             },

@@ -14,11 +14,13 @@ import redis
 
 from kscribe import scratch
 from kscribe.context import Context
-from kscribe.errors import ConfigError, KscribeError
-from kscribe.notices import JobChoices
+from kscribe.errors import ConfigError, InputError, KscribeError
+from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
+from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import TASKS, Job, JobStatus
+from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,9 +33,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
     run.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
     run.add_argument("--task", choices=TASKS)
-    run.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv (default: all)")
+    run.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
     run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
+    run.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
+    run.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
+    run.add_argument(
+        "--replace",
+        action="append",
+        default=[],
+        metavar="HEARD=WRITTEN",
+        help="a custom spelling applied to the words, e.g. 'cube control=kubectl' (repeatable)",
+    )
+    for name, (kind, low, high) in SHAPING_OPTIONS.items():
+        flag = "--" + name.removesuffix("_s").replace("_", "-") + ("-seconds" if name.endswith("_s") else "")
+        bounds = f"{int(low)}–{int(high)}" if kind is int else f"{low:g}–{high:g} s"
+        run.add_argument(flag, dest=f"subtitle_{name}", metavar="N", help=f"subtitle shaping: {bounds}")
 
     submit = sub.add_parser(
         "submit", help="upload files to the input bucket of a running stack (Procfile) and follow their jobs"
@@ -125,7 +140,31 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     progress = TerminalProgress(enabled=not args.quiet)
     ctx = Context.create(settings, progress=progress)
     pipeline = LocalPipeline(ctx)
-    choices = JobChoices(model=args.model, language=args.language, task=args.task, formats=args.formats)
+    replacements = {}
+    for pair in args.replace:
+        heard, sep, written = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--replace {pair!r}: write it as HEARD=WRITTEN")
+        replacements[heard] = written
+    try:
+        choices = JobChoices(
+            model=args.model,
+            language=args.language,
+            task=args.task,
+            formats=args.formats,
+            prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
+            hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
+            replacements=parse_replacements(replacements),
+            subtitles=parse_subtitles(
+                {
+                    n: getattr(args, f"subtitle_{n}")
+                    for n in SHAPING_OPTIONS
+                    if getattr(args, f"subtitle_{n}") is not None
+                }
+            ),
+        )
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     job_ids, missing = [], 0
     for video in args.videos:
         try:

@@ -1,4 +1,11 @@
-"""Rendering a transcript as JSON, SRT, VTT, TXT and TSV."""
+"""Rendering a transcript as JSON, SRT, VTT, ASS, TXT and TSV.
+
+JSON and TSV keep Whisper's segments (JSON with every word); SRT, VTT, ASS and TXT show the
+cues ``subtitles.shape`` makes of them. SRT and VTT are written here (a few lines each):
+pysubs2's writers number SRT cues from 1 only, read ``{…}`` in spoken text as override tags
+and drop it, and do not escape ``&`` and ``<`` for VTT. ASS, whose header and style table are
+more than a few lines, is pysubs2's; the tests read every format back with pysubs2.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,14 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 
-from kscribe.values import Segment, Transcript
+from kscribe.subtitles import Cue, Shaping, shape
+from kscribe.values import Transcript
 
 CONTENT_TYPES = {
     "json": "application/json",
     "srt": "application/x-subrip",
     "vtt": "text/vtt",
+    "ass": "text/x-ssa; charset=utf-8",
     "txt": "text/plain; charset=utf-8",
     "tsv": "text/tab-separated-values; charset=utf-8",
 }
@@ -25,11 +34,11 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
 
 
-def _cues(transcript: Transcript) -> list[Segment]:
-    return [s for s in transcript.segments if s.text.strip()]
+def _cues(t: Transcript, shaping: Shaping) -> list[Cue]:
+    return shape([s for s in t.segments if s.text.strip()], shaping)
 
 
-def render_json(t: Transcript) -> str:
+def render_json(t: Transcript, shaping: Shaping | None = None) -> str:
     body = {
         "job_id": t.job_id,
         "source": t.source_uri,
@@ -43,35 +52,67 @@ def render_json(t: Transcript) -> str:
     return json.dumps(body, ensure_ascii=False, indent=1) + "\n"
 
 
-def render_srt(t: Transcript) -> str:
+def _srt_text(text: str) -> str:
+    # A blank line ends a cue and "-->" marks a timing line: neither may be in its text.
+    return "\n".join(line.replace("-->", "->") for line in text.splitlines() if line.strip())
+
+
+def render_srt(t: Transcript, shaping: Shaping | None = None) -> str:
+    shaping = shaping or Shaping()
     blocks = [
-        f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n" for i, s in enumerate(_cues(t), 1)
+        f"{i}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{_srt_text(c.text)}\n"
+        for i, c in enumerate(_cues(t, shaping), shaping.srt_start_index)
     ]
     return "\n".join(blocks)
 
 
-def render_vtt(t: Transcript) -> str:
-    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n" for s in _cues(t)]
+def _vtt_text(text: str) -> str:
+    # WebVTT cue text: & and < start entities and tags.
+    return _srt_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_vtt(t: Transcript, shaping: Shaping | None = None) -> str:
+    blocks = [
+        f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n{_vtt_text(c.text)}\n"
+        for c in _cues(t, shaping or Shaping())
+    ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
-def render_txt(t: Transcript) -> str:
-    return "".join(s.text.strip() + "\n" for s in _cues(t))
+def render_ass(t: Transcript, shaping: Shaping | None = None) -> str:
+    import pysubs2  # only publish of an ASS output needs it
+
+    subs = pysubs2.SSAFile()
+    subs.info["Title"] = t.source_uri.rsplit("/", 1)[-1]
+    for c in _cues(t, shaping or Shaping()):
+        # Braces open override blocks and backslashes start tags in ASS, with no escape.
+        text = c.text.replace("\\", "/").replace("{", "(").replace("}", ")")
+        subs.append(
+            pysubs2.SSAEvent(start=round(c.start * 1000), end=round(c.end * 1000), text=text.replace("\n", r"\N"))
+        )
+    rendered: str = subs.to_string("ass")
+    return rendered
 
 
-def render_tsv(t: Transcript) -> str:
+def render_txt(t: Transcript, shaping: Shaping | None = None) -> str:
+    return "".join(" ".join(c.lines) + "\n" for c in _cues(t, shaping or Shaping()))
+
+
+def render_tsv(t: Transcript, shaping: Shaping | None = None) -> str:
     # Whisper's TSV: integer milliseconds, tabs in text replaced so columns stay columns.
     rows = [
         f"{int(round(s.start * 1000))}\t{int(round(s.end * 1000))}\t{s.text.strip().replace(chr(9), ' ')}"
-        for s in _cues(t)
+        for s in t.segments
+        if s.text.strip()
     ]
     return "start\tend\ttext\n" + "".join(r + "\n" for r in rows)
 
 
-RENDERERS: dict[str, Callable[[Transcript], str]] = {
+RENDERERS: dict[str, Callable[[Transcript, Shaping | None], str]] = {
     "json": render_json,
     "srt": render_srt,
     "vtt": render_vtt,
+    "ass": render_ass,
     "txt": render_txt,
     "tsv": render_tsv,
 }

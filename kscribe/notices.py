@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from kscribe.errors import InputError
 from kscribe.storage import join
+from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import ObjectNotice
+from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 # Custom object metadata an uploader may set to steer its job.
 META_LANGUAGE = "kscribe-language"
@@ -18,6 +21,18 @@ META_MODEL = "kscribe-model"
 META_TASK = "kscribe-task"
 META_FORMATS = "kscribe-formats"
 META_CALLBACK = "kscribe-callback-url"
+META_PROMPT = "kscribe-prompt"
+META_HOTWORDS = "kscribe-hotwords"
+META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
+# Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
+META_SUBTITLES = {
+    "kscribe-max-line-chars": "max_line_chars",
+    "kscribe-max-lines": "max_lines",
+    "kscribe-max-cue-seconds": "max_cue_s",
+    "kscribe-min-cue-seconds": "min_cue_s",
+    "kscribe-min-gap-seconds": "min_gap_s",
+    "kscribe-srt-start-index": "srt_start_index",
+}
 # Set by kscribe on everything it writes, so its own objects never become jobs.
 META_ROLE = "kscribe-role"
 
@@ -49,10 +64,16 @@ class JobChoices:
     formats: str | None = None
     callback_url: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    prompt: str | None = None
+    hotwords: str | None = None
+    replacements: dict[str, str] = field(default_factory=dict)
+    subtitles: dict[str, float] = field(default_factory=dict)
+    # What was wrong with the options as sent (upload metadata): the job fails with it.
+    invalid: str = ""
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str]) -> JobChoices:
-        return cls(
+        base = cls(
             model=metadata.get(META_MODEL) or None,
             language=metadata.get(META_LANGUAGE) or None,
             task=metadata.get(META_TASK) or None,
@@ -60,6 +81,24 @@ class JobChoices:
             callback_url=metadata.get(META_CALLBACK) or None,
             metadata={k: v for k, v in metadata.items() if not k.startswith("kscribe-")},
         )
+        try:
+            return dataclasses.replace(
+                base,
+                prompt=check_text(META_PROMPT, metadata.get(META_PROMPT, ""), MAX_PROMPT_CHARS) or None,
+                hotwords=check_text(META_HOTWORDS, metadata.get(META_HOTWORDS, ""), MAX_HOTWORDS_CHARS) or None,
+                replacements=parse_replacements(metadata.get(META_REPLACEMENTS, "")),
+                subtitles=parse_subtitles({META_SUBTITLES[k]: v for k, v in metadata.items() if k in META_SUBTITLES}),
+            )
+        except InputError as exc:
+            return dataclasses.replace(base, invalid=str(exc))
+
+
+def parse_subtitles(options: dict[str, object]) -> dict[str, float]:
+    """Shaping overrides (``subtitles.OPTIONS`` names), each checked, and checked together
+    against the defaults; ``InputError`` names the bad one."""
+    parsed = {name: parse_option(name, value) for name, value in options.items()}
+    Shaping().replace(parsed)  # min_cue_s ≤ max_cue_s when both are given
+    return {k: float(v) for k, v in parsed.items()}
 
 
 def notice_from_storage_object(data: dict[str, Any]) -> ObjectNotice:

@@ -14,9 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kscribe.errors import ConfigError
+from kscribe.errors import ConfigError, InputError
+from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.subtitles import Shaping, parse_option
+from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS
+from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
+
+# Subtitle shaping options and the environment variables (KSCRIBE_…) that set them.
+_SHAPING_ENV = {
+    "max_line_chars": "MAX_LINE_CHARS",
+    "max_lines": "MAX_LINES",
+    "max_cue_s": "MAX_CUE_SECONDS",
+    "min_cue_s": "MIN_CUE_SECONDS",
+    "min_gap_s": "MIN_GAP_SECONDS",
+    "srt_start_index": "SRT_START_INDEX",
+}
 
 # Names (lower-case, by extension) and MIME families that ingest accepts as media.
 MEDIA_EXTENSIONS = frozenset(
@@ -75,8 +88,10 @@ def _number(name: str, raw: str, kind: type[int] | type[float], minimum: float) 
 
 
 def parse_formats(raw: str | None) -> tuple[str, ...]:
-    """``"srt,vtt"`` → ``("srt", "vtt")``; empty or ``all`` means every format."""
-    if not raw or raw.strip().lower() == "all":
+    """``"srt,vtt"`` → ``("srt", "vtt")``; empty means the default formats, ``all`` every one."""
+    if not raw or not raw.strip():
+        return DEFAULT_FORMATS
+    if raw.strip().lower() == "all":
         return ALL_FORMATS
     formats = tuple(dict.fromkeys(f.strip().lower() for f in raw.split(",") if f.strip()))
     unknown = [f for f in formats if f not in ALL_FORMATS]
@@ -107,6 +122,13 @@ def _path(name: str, raw: str) -> Path:
 
 def _formats(name: str, raw: str) -> tuple[str, ...]:
     return parse_formats(raw)
+
+
+def _replacements(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(parse_replacements(raw).items())
+    except InputError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def _at_least(kind: type[int] | type[float], minimum: float) -> Parse:
@@ -168,8 +190,35 @@ class Settings:
     # cores / parallel_chunks threads. Extract makes the chunk count a multiple of it.
     parallel_chunks: int = _env("KSCRIBE_PARALLEL_CHUNKS", 0, _at_least(int, 0))
 
+    # Hallucination guards. faster-whisper's: skip silences over this many seconds around
+    # a hallucination (0: off; needs word timestamps), and its Silero VAD's parameters.
+    hallucination_silence_s: float = _env("KSCRIBE_HALLUCINATION_SILENCE_SECONDS", 0.0, _at_least(float, 0))
+    vad_threshold: float = _env("KSCRIBE_VAD_THRESHOLD", 0.5, _at_least(float, 0))
+    vad_min_silence_ms: int = _env("KSCRIBE_VAD_MIN_SILENCE_MS", 2000, _at_least(int, 0))
+    vad_speech_pad_ms: int = _env("KSCRIBE_VAD_SPEECH_PAD_MS", 400, _at_least(int, 0))
+    vad_min_speech_ms: int = _env("KSCRIBE_VAD_MIN_SPEECH_MS", 0, _at_least(int, 0))
+    # Ours (kscribe/guards.py): a segment with no_speech_prob above the first and
+    # avg_logprob below the second is dropped; a phrase repeated more than max_repeats times
+    # in a row is cut to max_repeats. Figures behind the defaults: the module's docstring.
+    drop_no_speech_prob: float = _env("KSCRIBE_DROP_NO_SPEECH_PROB", 0.8, _at_least(float, 0))
+    drop_avg_logprob: float = _env("KSCRIBE_DROP_AVG_LOGPROB", -0.5, _at_least(float, -100))
+    max_repeats: int = _env("KSCRIBE_MAX_REPEATS", 3, _at_least(int, 0))
+
+    # Vocabulary for every job that brings none: Whisper's initial prompt, hotwords, and
+    # custom spellings (heard → written) applied to the words in publish.
+    prompt: str = _env("KSCRIBE_PROMPT", "")
+    hotwords: str = _env("KSCRIBE_HOTWORDS", "")
+    replacements: tuple[tuple[str, str], ...] = _env("KSCRIBE_REPLACEMENTS", (), _replacements)
+
     # Publish
-    formats: tuple[str, ...] = _env("KSCRIBE_FORMATS", ALL_FORMATS, _formats)
+    formats: tuple[str, ...] = _env("KSCRIBE_FORMATS", DEFAULT_FORMATS, _formats)
+    # Subtitle shaping (kscribe/subtitles.py), per job overridable; checked in check().
+    max_line_chars: int = _env("KSCRIBE_MAX_LINE_CHARS", 42, _at_least(int, -1e9))
+    max_lines: int = _env("KSCRIBE_MAX_LINES", 2, _at_least(int, -1e9))
+    max_cue_s: float = _env("KSCRIBE_MAX_CUE_SECONDS", 7.0, _at_least(float, -1e9))
+    min_cue_s: float = _env("KSCRIBE_MIN_CUE_SECONDS", 1.0, _at_least(float, -1e9))
+    min_gap_s: float = _env("KSCRIBE_MIN_GAP_SECONDS", 0.08, _at_least(float, -1e9))
+    srt_start_index: int = _env("KSCRIBE_SRT_START_INDEX", 1, _at_least(int, -1e9))
 
     # Functions: where events are published (a SinkBinding injects K_SINK), and where the
     # local `kscribe submit` delivers storage notifications (as Eventarc would).
@@ -292,7 +341,29 @@ class Settings:
         settings.check()
         return settings
 
+    @property
+    def shaping(self) -> Shaping:
+        """The subtitle shaping every job gets unless it overrides some of it."""
+        return Shaping(**{name: getattr(self, name) for name in SHAPING_OPTIONS})
+
     def check(self) -> None:
+        for name in SHAPING_OPTIONS:
+            try:
+                parse_option(name, getattr(self, name))
+            except InputError as exc:
+                raise ConfigError(f"KSCRIBE_{_SHAPING_ENV[name]}: {exc}") from None
+        if self.min_cue_s > self.max_cue_s:
+            raise ConfigError("KSCRIBE_MIN_CUE_SECONDS is over KSCRIBE_MAX_CUE_SECONDS")
+        for name, value, limit in (
+            ("KSCRIBE_PROMPT", self.prompt, MAX_PROMPT_CHARS),
+            ("KSCRIBE_HOTWORDS", self.hotwords, MAX_HOTWORDS_CHARS),
+        ):
+            try:
+                check_text(name, value, limit)
+            except InputError as exc:
+                raise ConfigError(str(exc)) from None
+        if not 0 <= self.vad_threshold <= 1 or not 0 <= self.drop_no_speech_prob <= 1:
+            raise ConfigError("KSCRIBE_VAD_THRESHOLD and KSCRIBE_DROP_NO_SPEECH_PROB are probabilities (0 to 1)")
         for cidr in self.trusted_proxies:
             try:
                 ipaddress.ip_network(cidr, strict=False)

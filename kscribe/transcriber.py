@@ -42,6 +42,15 @@ class TranscribeOptions:
     cpu_threads: int
     batch_size: int
     parallel_chunks: int = 1
+    # Vocabulary: Whisper's initial prompt and hotwords ("": none).
+    initial_prompt: str = ""
+    hotwords: str = ""
+    # Guards: faster-whisper's hallucination_silence_threshold (0: off), Silero VAD's knobs.
+    hallucination_silence_s: float = 0.0
+    vad_threshold: float = 0.5
+    vad_min_silence_ms: int = 2000
+    vad_speech_pad_ms: int = 400
+    vad_min_speech_ms: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, **job_choices: object) -> TranscribeOptions:
@@ -58,8 +67,15 @@ class TranscribeOptions:
             cpu_threads=settings.cpu_threads,
             batch_size=settings.batch_size,
             parallel_chunks=settings.parallel_chunks,
+            initial_prompt=settings.prompt,
+            hotwords=settings.hotwords,
+            hallucination_silence_s=settings.hallucination_silence_s,
+            vad_threshold=settings.vad_threshold,
+            vad_min_silence_ms=settings.vad_min_silence_ms,
+            vad_speech_pad_ms=settings.vad_speech_pad_ms,
+            vad_min_speech_ms=settings.vad_min_speech_ms,
         )
-        values.update({k: v for k, v in job_choices.items() if v is not None})
+        values.update({k: v for k, v in job_choices.items() if v is not None and v != ""})
         return cls(**values)
 
 
@@ -133,14 +149,25 @@ class WhisperTranscriber:
         self, audio: np.ndarray, options: TranscribeOptions, on_progress: ProgressCallback | None = None
     ) -> Recognition:
         model = self._model(options)
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             language=options.language,
             task=options.task,
             beam_size=options.beam_size,
             vad_filter=options.vad_filter,
             word_timestamps=options.word_timestamps,
             condition_on_previous_text=options.condition_on_previous_text,
+            # Text only: no option here names or loads a file.
+            initial_prompt=options.initial_prompt or None,
+            hotwords=options.hotwords or None,
+            vad_parameters=dict(
+                threshold=options.vad_threshold,
+                min_silence_duration_ms=options.vad_min_silence_ms,
+                speech_pad_ms=options.vad_speech_pad_ms,
+                min_speech_duration_ms=options.vad_min_speech_ms,
+            ),
         )
+        if options.hallucination_silence_s > 0 and options.word_timestamps:
+            kwargs["hallucination_silence_threshold"] = options.hallucination_silence_s
         if options.batch_size > 0:
             from faster_whisper import BatchedInferencePipeline
 

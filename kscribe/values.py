@@ -10,7 +10,9 @@ from typing import Any
 # What a job may be asked for, and in which formats; settings, the CLI, ingest, the API and
 # its OpenAPI document all read these.
 TASKS = ("transcribe", "translate")
-FORMATS = ("json", "srt", "vtt", "txt", "tsv")
+FORMATS = ("json", "srt", "vtt", "txt", "tsv", "ass")
+# What a job gets when it names none (ASS only on request).
+DEFAULT_FORMATS = FORMATS[:5]
 
 
 class JobStatus(str, enum.Enum):
@@ -101,6 +103,12 @@ class Job:
     callback_attempts: int = 0
     callback_error: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    # Vocabulary ("": the settings'), custom spellings (merged over the settings'), and
+    # subtitle shaping options (subtitles.OPTIONS names) overriding the settings'.
+    prompt: str = ""
+    hotwords: str = ""
+    replacements: dict[str, str] = field(default_factory=dict)
+    subtitles: dict[str, float] = field(default_factory=dict)
     # SHA-256 of the API request that created the job: a reused Idempotency-Key must match.
     request_hash: str = ""
     outputs: dict[str, str] = field(default_factory=dict)

@@ -95,6 +95,8 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         return "too_large", f"the file is {notice.size} bytes, over the {ctx.settings.max_input_bytes}-byte limit"
     if (choices.task or ctx.settings.task) not in TASKS:
         return "bad_request", f"task must be {' or '.join(TASKS)}, not {choices.task!r}"
+    if choices.invalid:
+        return "bad_request", choices.invalid
     try:
         # Uploaders and tenants choose among installed models; paths are the operator's.
         check_model(model, allow_custom=trusted or not choices.model)
@@ -175,6 +177,10 @@ def ingest(
         callback_url=choices.callback_url or "",
         tenant=tenant,
         metadata=choices.metadata,
+        prompt=choices.prompt or "",
+        hotwords=choices.hotwords or "",
+        replacements=choices.replacements,
+        subtitles=choices.subtitles,
         request_hash=request.request_hash if request else "",
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -14,6 +15,7 @@ from kscribe.notices import META_ROLE
 from kscribe.stages import layout, manifest
 from kscribe.storage import join
 from kscribe.values import ChunkTranscript, Job, JobStatus
+from kscribe.vocabulary import apply_replacements
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +60,15 @@ def publish(job_id: str, ctx: Context) -> Job:
         return ctx.jobs.require(job.id)  # ended since we looked: a duplicate finished it
     ctx.progress.stage(job.id, STAGE)
     transcript = merge_chunks(job, _chunk_transcripts(job, ctx))
+    replacements = {**dict(ctx.settings.replacements), **job.replacements}
+    transcript = dataclasses.replace(transcript, segments=apply_replacements(transcript.segments, replacements))
+    shaping = ctx.settings.shaping.replace(job.subtitles)
     outputs = {}
     for fmt in job.formats:
         uri = join(job.output_uri, f"{job.output_stem}.{fmt}")
         ctx.blobs.write_bytes(
             uri,
-            RENDERERS[fmt](transcript).encode("utf-8"),
+            RENDERERS[fmt](transcript, shaping).encode("utf-8"),
             CONTENT_TYPES[fmt],
             {META_ROLE: "output", "kscribe-job": job.id},
         )

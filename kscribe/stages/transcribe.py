@@ -16,6 +16,7 @@ from kscribe import claims, metrics
 from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
+from kscribe.guards import guard
 from kscribe.jobstore import ChunkCompletion
 from kscribe.media.wav import read_wav
 from kscribe.scratch import process_dir
@@ -59,7 +60,14 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         raise InputError(
             f"the audio of chunk {chunk.index + 1} is gone (the job's intermediate files expired or were removed)"
         ) from exc
-    options = TranscribeOptions.from_settings(ctx.settings, model=job.model, language=job.language, task=job.task)
+    options = TranscribeOptions.from_settings(
+        ctx.settings,
+        model=job.model,
+        language=job.language,
+        task=job.task,
+        initial_prompt=job.prompt,
+        hotwords=job.hotwords,
+    )
     ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
     with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
         recognition = ctx.transcriber.transcribe(
@@ -67,8 +75,10 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
             options,
             on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
         )
+    settings = ctx.settings
     segments = snap_to_speech(
-        recognition.segments, quiet_spans(audio, ctx.settings.silence_threshold_db, ctx.settings.silence_min_s)
+        guard(recognition.segments, settings.drop_no_speech_prob, settings.drop_avg_logprob, settings.max_repeats),
+        quiet_spans(audio, settings.silence_threshold_db, settings.silence_min_s),
     )
     seconds = time.perf_counter() - started
     if ctx.jobs.require(job.id).status.terminal:

@@ -148,6 +148,23 @@ def test_list_pages_with_a_cursor(server):
     assert seen == list(reversed(ids)), "newest first, each once"
 
 
+def test_vocabulary_and_subtitle_options_ride_on_the_job(server):
+    acme = key(server, "acme")
+    r = create(
+        server,
+        acme,
+        prompt="Zorblax quarterly review.",
+        hotwords=["Zorblax", "Quuxly"],
+        replacements={"cube control": "kubectl"},
+        subtitles={"max_line_chars": 32, "max_lines": 1, "srt_start_index": 0},
+    )
+    assert r.status_code == 202, r.text
+    job = requests.get(server["url"] + f"/api/v1/transcriptions/{r.json()['id']}", headers=acme, timeout=10).json()
+    assert job["prompt"] == "Zorblax quarterly review." and job["hotwords"] == "Zorblax, Quuxly"
+    assert job["replacements"] == {"cube control": "kubectl"}
+    assert job["subtitles"] == {"max_line_chars": 32, "max_lines": 1, "srt_start_index": 0}
+
+
 def test_an_idempotency_key_returns_the_first_job(server):
     headers = {**key(server), "Idempotency-Key": "order-42"}
     server["sink"].take()
@@ -164,6 +181,14 @@ def test_an_idempotency_key_returns_the_first_job(server):
         ({"model": "huge-v9"}, "invalid_model"),
         ({"formats": ["srt", "docx"]}, "invalid_formats"),
         ({"metadata": {"a": 1}}, "invalid_metadata"),
+        ({"prompt": "x" * 801}, "invalid_prompt"),
+        ({"prompt": 42}, "invalid_prompt"),
+        ({"hotwords": "a\x00b"}, "invalid_hotwords"),
+        ({"replacements": {"cube control": 1}}, "invalid_replacements"),
+        ({"replacements": {f"w{i}": "x" for i in range(101)}}, "invalid_replacements"),
+        ({"subtitles": {"max_lines": 9}}, "invalid_subtitles"),
+        ({"subtitles": {"min_cue_s": 5, "max_cue_s": 2}}, "invalid_subtitles"),
+        ({"subtitles": {"font": "Arial"}}, "invalid_subtitles"),
         ({"colour": "blue"}, "unknown_field"),
         ({"source": "gs://bucket-only"}, "source_not_found"),
         ({"source": "/etc/passwd-nope"}, "source_not_found"),

@@ -1,6 +1,10 @@
 import json
 
-from kscribe.formats import render_json, render_srt, render_tsv, render_txt, render_vtt
+import pysubs2
+import pytest
+
+from kscribe.formats import RENDERERS, render_json, render_srt, render_tsv, render_txt, render_vtt
+from kscribe.subtitles import Shaping, shape
 from kscribe.values import Segment, Transcript, Word
 
 
@@ -49,3 +53,40 @@ def test_json_carries_words_and_metadata():
     assert body["language"] == "en" and body["duration"] == 3725.5 and body["model"] == "tiny.en"
     assert body["segments"][0]["words"][1] == {"start": 1.1, "end": 2.25, "word": " there.", "probability": 0.8}
     assert body["text"] == "Hello there. An\thour later."
+
+
+def long_transcript():
+    words, t = [], 0.0
+    text = "We measured the new encoder on three machines, and every one of them was faster than before. " * 3
+    for w in text.split():
+        words.append(Word(round(t, 3), round(t + 0.3, 3), " " + w, 0.9))
+        t += 0.35
+    segment = Segment(0.0, round(t, 3), " " + text.strip(), tuple(words))
+    odd = Segment(t + 1, t + 3, " a <b> & {c} --> d", (Word(t + 1, t + 3, " a <b> & {c} --> d", 0.9),))
+    return Transcript("j2", "gs://in/x.mp4", "en", 40.0, "tiny.en", "transcribe", (segment, odd))
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt", "ass"])
+def test_shaped_cues_parse_back_with_pysubs2(fmt):
+    t = long_transcript()
+    shaping = Shaping(max_line_chars=32)
+    cues = shape(t.segments, shaping)
+    parsed = pysubs2.SSAFile.from_string(RENDERERS[fmt](t, shaping), format_=fmt)
+    assert len(parsed) == len(cues) > 4
+    for event, cue in zip(parsed, cues, strict=True):
+        assert (event.start, event.end) == (round(cue.start * 1000), round(cue.end * 1000))
+        if "<" not in cue.text:
+            assert event.plaintext.splitlines() == list(cue.lines)
+    # Text that means something in a format stays text (pysubs2 reads {…} as SSA tags).
+    last = {"srt": "a <b> & {c} -> d", "vtt": "a &lt;b&gt; &amp; {c} -&gt; d", "ass": "a <b> & (c) --> d"}[fmt]
+    assert RENDERERS[fmt](t, shaping).rstrip().endswith(last)
+
+
+def test_srt_start_index_and_json_keeps_raw_segments():
+    t = long_transcript()
+    srt = render_srt(t, Shaping(srt_start_index=0))
+    assert srt.startswith("0\n") and "\n1\n" in srt
+    body = json.loads(render_json(t, Shaping()))
+    assert len(body["segments"]) == 2 and len(body["segments"][0]["words"]) == 51
+    assert render_txt(t, Shaping()).count("\n") == len(shape(t.segments, Shaping()))
+    assert "&lt;b&gt; &amp;" in render_vtt(t)

@@ -1,14 +1,14 @@
 import pytest
 
 from kscribe.errors import ConfigError
-from kscribe.settings import ALL_FORMATS, Settings, parse_formats
+from kscribe.settings import ALL_FORMATS, DEFAULT_FORMATS, Settings, parse_formats
 
 
 def test_defaults_live_under_the_data_dir(tmp_path):
     s = Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path)})
     assert s.input_uri == str(tmp_path / "input") and s.output_uri == str(tmp_path / "output")
     assert s.model == "tiny.en" and s.vad_filter and s.word_timestamps and not s.condition_on_previous_text
-    assert s.chunk_target_s == 600 and s.formats == ALL_FORMATS and s.redis_url == ""
+    assert s.chunk_target_s == 600 and s.formats == DEFAULT_FORMATS and s.redis_url == ""
 
 
 def test_environment_overrides(tmp_path):

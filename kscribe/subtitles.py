@@ -1,0 +1,272 @@
+"""Subtitle shaping: a transcript's segments → cues people can read.
+
+Pure: words in, cues out. A cue holds at most ``max_lines`` lines of at most
+``max_line_chars`` columns and lasts at most ``max_cue_s``. Cues are cut on word timings:
+at a sentence end first, then at clause punctuation, then at the longest pause, then at the
+last word that fits; a word is never split (one longer than a line gets a line of its own).
+Lines are balanced. Widths are display columns: a CJK character counts two, a combining
+mark none, and CJK text joins without spaces (Whisper's words carry their own spaces).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from kscribe.errors import InputError
+from kscribe.values import Segment, Word
+
+# A cue is shown for at least this long, whatever the input's timings (one frame at 25 fps).
+_MIN_VISIBLE_S = 0.04
+# A pause this long always ends a cue.
+_SILENCE_S = 1.0
+_SENTENCE_END = tuple(".?!…。？！")
+_CLAUSE_END = tuple(",;:、，；：—–")
+# Closing marks that may follow the punctuation a break is judged by.
+_CLOSERS = "\"'”’)]}」』）"
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """How cues are shaped; per job overridable (see ``OPTIONS``)."""
+
+    max_line_chars: int = 42
+    max_lines: int = 2
+    max_cue_s: float = 7.0
+    min_cue_s: float = 1.0
+    min_gap_s: float = 0.08
+    srt_start_index: int = 1
+
+    def replace(self, overrides: Mapping[str, float]) -> Shaping:
+        """These options with ``overrides`` (names as in ``OPTIONS``), checked together."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in overrides.items():
+            kind, _, _ = OPTIONS[name]
+            values[name] = kind(value)
+        shaping = Shaping(**values)
+        if shaping.min_cue_s > shaping.max_cue_s:
+            raise InputError(f"min_cue_s ({shaping.min_cue_s:g}) is over max_cue_s ({shaping.max_cue_s:g})")
+        return shaping
+
+
+# Each option: its type and allowed range. Settings, job choices, the API, upload metadata
+# and the CLI all check against this table.
+OPTIONS: dict[str, tuple[type[int] | type[float], float, float]] = {
+    "max_line_chars": (int, 10, 200),
+    "max_lines": (int, 1, 4),
+    "max_cue_s": (float, 1.0, 60.0),
+    "min_cue_s": (float, 0.0, 10.0),
+    "min_gap_s": (float, 0.0, 2.0),
+    "srt_start_index": (int, 0, 1_000_000),
+}
+
+
+def parse_option(name: str, raw: object) -> int | float:
+    """One shaping option from a string or number, within its range; ``InputError`` otherwise."""
+    if name not in OPTIONS:
+        raise InputError(f"unknown subtitle option {name!r}; choose from {', '.join(OPTIONS)}")
+    kind, low, high = OPTIONS[name]
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise InputError(f"{name} must be a number from {low:g} to {high:g}")
+    try:
+        value: int | float = kind(raw.strip()) if isinstance(raw, str) else kind(raw)
+    except (ValueError, OverflowError):
+        raise InputError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {raw!r}") from None
+    if kind is int and isinstance(raw, float) and raw != value:
+        raise InputError(f"{name} must be an integer, not {raw!r}")
+    if not low <= value <= high:
+        raise InputError(f"{name} must be from {low:g} to {high:g}, not {value:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on screen: wide (CJK) characters two, combining marks none."""
+    return sum(char_width(c) for c in text)
+
+
+def _words_of(segment: Segment) -> list[Word]:
+    """The segment's words, or, without word timings, its text cut into words (CJK: one per
+    character) with the segment's time shared out by length."""
+    words = [w for w in segment.words if w.word.strip()]
+    if words or not segment.text.strip():
+        return words
+    pieces = re.findall(
+        r"\s*[^\s\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]+|\s*[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]", segment.text
+    )
+    total = sum(max(1, display_width(p.strip())) for p in pieces) or 1
+    span, at, out = max(0.0, segment.end - segment.start), segment.start, []
+    for piece in pieces:
+        length = span * max(1, display_width(piece.strip())) / total
+        out.append(Word(round(at, 3), round(at + length, 3), piece, 1.0))
+        at += length
+    return out
+
+
+def _ends_with(word: str, marks: tuple[str, ...]) -> bool:
+    return word.strip().rstrip(_CLOSERS).endswith(marks)
+
+
+def _join(words: Sequence[Word]) -> str:
+    return "".join(w.word for w in words).strip()
+
+
+def _wrap_count(widths: Sequence[int], spaces: Sequence[int], limit: int) -> int:
+    """Lines the words take, filled greedily (a word wider than ``limit`` takes its own)."""
+    lines, used = 0, 0
+    for i, width in enumerate(widths):
+        need = width + (spaces[i] if used else 0)
+        if used and used + need > limit:
+            lines, used = lines + 1, width
+        else:
+            used += need
+    return lines + (1 if used or widths else 0)
+
+
+def _lines(words: Sequence[Word], shaping: Shaping) -> tuple[str, ...]:
+    """The fewest lines the words fit in (at most ``max_lines`` unless a word is too long),
+    balanced: the break that makes the longest line shortest, the bottom line longer on a tie."""
+    texts = [w.word for w in words]
+    limit = shaping.max_line_chars
+    if display_width(_join(words)) <= limit or len(words) == 1:
+        return (_join(words),)
+    count = _wrap_count(*_measure(words), limit)
+    # Minimise the widest line over every way of cutting into `count` lines (few words: a
+    # cue holds at most ~4 × 200 columns, so a quadratic table is small).
+    n = len(texts)
+    best: dict[tuple[int, int], tuple[int, int, tuple[int, ...]]] = {}
+
+    def width(i: int, j: int) -> int:
+        return display_width("".join(texts[i:j]).strip())
+
+    def solve(i: int, lines_left: int) -> tuple[int, int, tuple[int, ...]]:
+        # (widest line, -width of the last line, cut positions) for words[i:] in lines_left lines
+        if (i, lines_left) in best:
+            return best[(i, lines_left)]
+        result: tuple[int, int, tuple[int, ...]]
+        if lines_left == 1:
+            result = (width(i, n), -width(i, n), ())
+        else:
+            result = (10**9, 0, ())
+            for j in range(i + 1, n - lines_left + 2):
+                rest = solve(j, lines_left - 1)
+                candidate = (max(width(i, j), rest[0]), rest[1], (j, *rest[2]))
+                result = min(result, candidate)
+        best[(i, lines_left)] = result
+        return result
+
+    cuts = (0, *solve(0, min(count, n))[2], n)
+    return tuple(_join(words[a:b]) for a, b in itertools.pairwise(cuts))
+
+
+def _measure(words: Sequence[Word]) -> tuple[list[int], list[int]]:
+    widths = [display_width(w.word.strip()) for w in words]
+    spaces = [1 if w.word[:1].isspace() else 0 for w in words]
+    return widths, spaces
+
+
+def _fits(words: Sequence[Word], shaping: Shaping) -> bool:
+    widths, spaces = _measure(words)
+    if _wrap_count(widths, spaces, shaping.max_line_chars) > shaping.max_lines:
+        return False
+    return words[-1].end - words[0].start <= shaping.max_cue_s
+
+
+def _break_after(words: Sequence[Word], fit: int) -> int:
+    """How many of ``words`` (of which the first ``fit`` fit one cue) the cue takes: up to a
+    sentence end, else clause punctuation, else the longest pause, else all that fit. A
+    break leaving the cue under a third of what fits is passed over (no one-word cues)."""
+    if fit >= len(words):
+        return len(words)
+    floor = max(1, fit // 3)
+    candidates = range(floor, fit + 1)  # take words[:k]
+    for marks in (_SENTENCE_END, _CLAUSE_END):
+        ends = [k for k in candidates if _ends_with(words[k - 1].word, marks)]
+        if ends:
+            return ends[-1]
+    pauses = [(words[k].start - words[k - 1].end, k) for k in candidates if k < len(words)]
+    gap, k = max(pauses, default=(0.0, fit))
+    if gap >= 0.3:
+        return k
+    return fit
+
+
+def _clean(words: Sequence[Word]) -> list[Word]:
+    """Times that never run backwards and never end before they start."""
+    out: list[Word] = []
+    at = words[0].start if words else 0.0
+    for w in words:
+        start = max(w.start, at)
+        end = max(w.end, start)
+        out.append(Word(start, end, w.word, w.probability))
+        at = start
+    return out
+
+
+def _cue_words(words: Sequence[Word], shaping: Shaping) -> list[list[Word]]:
+    groups: list[list[Word]] = []
+    i = 0
+    while i < len(words):
+        fit = 1
+        while i + fit < len(words) and _fits(words[i : i + fit + 1], shaping):
+            fit += 1
+        take = _break_after(words[i:], fit)
+        groups.append(list(words[i : i + take]))
+        i += take
+    return groups
+
+
+def _runs(segments: Sequence[Segment]) -> list[list[Word]]:
+    """The words of all segments in time order, in runs split where nobody speaks for
+    ``_SILENCE_S``: Whisper's segment ends fall mid-sentence often, silences never hold a cue."""
+    runs: list[list[Word]] = []
+    for segment in sorted(segments, key=lambda s: s.start):
+        words = _clean(_words_of(segment))
+        if not words:
+            continue
+        if runs and words[0].start - runs[-1][-1].end < _SILENCE_S:
+            runs[-1] = _clean(runs[-1] + words)
+        else:
+            runs.append(words)
+    return runs
+
+
+def shape(segments: Sequence[Segment], shaping: Shaping) -> list[Cue]:
+    """Cues for ``segments`` (in time order); a cue may join the end of one segment to the
+    start of the next, never across a silence. Timings: at
+    least ``min_cue_s`` where the next cue leaves room, at most ``max_cue_s``, and
+    ``min_gap_s`` between cues (a cue ends early rather than overlap the next)."""
+    raw = [
+        (group[0].start, group[-1].end, _lines(group, shaping))
+        for run in _runs(segments)
+        for group in _cue_words(run, shaping)
+    ]
+    cues: list[Cue] = []
+    for i, (start, end, lines) in enumerate(raw):
+        if cues:
+            start = max(start, cues[-1].end + shaping.min_gap_s)
+        end = max(end, start + shaping.min_cue_s)
+        if i + 1 < len(raw):
+            end = min(end, raw[i + 1][0] - shaping.min_gap_s)
+        end = min(max(end, start + _MIN_VISIBLE_S), start + shaping.max_cue_s)
+        cues.append(Cue(round(start, 3), round(end, 3), lines))
+    return cues
