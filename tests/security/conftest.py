@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -225,30 +226,30 @@ class FinishedJob:
     callbacks: CallbackReceiver
 
 
+def _finished_job(env, tenant, source: str, receiver) -> Iterator[FinishedJob]:
+    """``tenant`` transcribes ``source`` through the API with ``receiver`` as its callback;
+    yields the finished job once its callback outcome is recorded."""
+    r = env.create(tenant, source=source, callback_url=receiver.url)
+    assert r.status_code == 202, r.text
+    job = env.wait_finished(tenant, r.json()["id"])
+    assert job["status"] == "succeeded", job
+    wait_for(lambda: env.job(tenant, job["id"]).json()["callback"]["status"], timeout_s=30)
+    yield FinishedJob(tenant, env.job(tenant, job["id"]).json(), receiver)
+    receiver.close()
+
+
 @pytest.fixture(scope="package")
-def acme_job(env) -> FinishedJob:
+def acme_job(env) -> Iterator[FinishedJob]:
     """acme transcribes its own meeting.mp4 through the API; its callback receiver accepts."""
-    receiver = CallbackReceiver(204)
-    r = env.create(env.acme, source=f"{INPUT}/tenants/acme/meeting.mp4", callback_url=receiver.url)
-    assert r.status_code == 202, r.text
-    job = env.wait_finished(env.acme, r.json()["id"])
-    assert job["status"] == "succeeded", job
-    wait_for(lambda: env.job(env.acme, job["id"]).json()["callback"]["status"], timeout_s=30)
-    yield FinishedJob(env.acme, env.job(env.acme, job["id"]).json(), receiver)
-    receiver.close()
+    yield from _finished_job(env, env.acme, f"{INPUT}/tenants/acme/meeting.mp4", CallbackReceiver(204))
 
 
 @pytest.fixture(scope="package")
-def globex_job(env) -> FinishedJob:
+def globex_job(env) -> Iterator[FinishedJob]:
     """globex transcribes its own meeting.mkv; its callback receiver fails with a revealing body."""
-    receiver = CallbackReceiver(500, RECEIVER_SECRET_BODY)
-    r = env.create(env.globex, source=f"{INPUT}/tenants/globex/meeting.mkv", callback_url=receiver.url)
-    assert r.status_code == 202, r.text
-    job = env.wait_finished(env.globex, r.json()["id"])
-    assert job["status"] == "succeeded", job
-    wait_for(lambda: env.job(env.globex, job["id"]).json()["callback"]["status"], timeout_s=30)
-    yield FinishedJob(env.globex, env.job(env.globex, job["id"]).json(), receiver)
-    receiver.close()
+    yield from _finished_job(
+        env, env.globex, f"{INPUT}/tenants/globex/meeting.mkv", CallbackReceiver(500, RECEIVER_SECRET_BODY)
+    )
 
 
 @pytest.fixture(scope="package")
