@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import Any
 
 from kscribe.subtitles import Cue, Shaping, shape
 from kscribe.values import Transcript
@@ -38,6 +39,15 @@ def _cues(t: Transcript, shaping: Shaping) -> list[Cue]:
     return shape([s for s in t.segments if s.text.strip()], shaping)
 
 
+def _without_empty_speaker(segment: dict[str, Any]) -> dict[str, Any]:
+    """A segment as JSON: ``speaker`` only where the job asked for speakers."""
+    if not segment.get("speaker"):
+        segment.pop("speaker", None)
+        for word in segment["words"]:
+            word.pop("speaker", None)
+    return segment
+
+
 def render_json(t: Transcript, shaping: Shaping | None = None) -> str:
     body = {
         "job_id": t.job_id,
@@ -47,7 +57,7 @@ def render_json(t: Transcript, shaping: Shaping | None = None) -> str:
         "model": t.model,
         "task": t.task,
         "text": t.text,
-        "segments": [{"id": i, **asdict(s)} for i, s in enumerate(t.segments)],
+        "segments": [{"id": i, **_without_empty_speaker(asdict(s))} for i, s in enumerate(t.segments)],
     }
     return json.dumps(body, ensure_ascii=False, indent=1) + "\n"
 

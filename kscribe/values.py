@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 # What a job may be asked for, and in which formats; settings, the CLI, ingest, the API and
@@ -183,6 +183,8 @@ class Word:
     end: float
     word: str
     probability: float
+    # Who said it ("" unknown): "channel N" for a channel-split job, "Speaker N" by voice.
+    speaker: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ class Segment:
     words: tuple[Word, ...] = ()
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
+    speaker: str = ""
 
     def shifted(self, offset: float, limit: float | None = None) -> Segment:
         """This segment moved by ``offset`` seconds, its times clamped to ``limit``."""
@@ -201,8 +204,8 @@ class Segment:
             t = t + offset
             return round(min(t, limit) if limit is not None else t, 3)
 
-        words = tuple(Word(move(w.start), move(w.end), w.word, w.probability) for w in self.words)
-        return Segment(move(self.start), move(self.end), self.text, words, self.avg_logprob, self.no_speech_prob)
+        words = tuple(replace(w, start=move(w.start), end=move(w.end)) for w in self.words)
+        return replace(self, start=move(self.start), end=move(self.end), words=words)
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,7 @@ class ChunkTranscript:
                 words=tuple(Word(**w) for w in s["words"]),
                 avg_logprob=s["avg_logprob"],
                 no_speech_prob=s["no_speech_prob"],
+                speaker=s.get("speaker", ""),
             )
             for s in data.pop("segments")
         )
