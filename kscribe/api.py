@@ -24,6 +24,7 @@ from kscribe.context import Context
 from kscribe.errors import CallbackRefused, ConfigError, IdempotencyKeyReused, InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
+from kscribe.media.tracks import parse_choice
 from kscribe.models import available_models, check_model
 from kscribe.notices import JobChoices, check_metadata, parse_subtitles
 from kscribe.ratelimit import RateLimiter
@@ -69,6 +70,7 @@ _FIELDS = {
     "hotwords",
     "replacements",
     "subtitles",
+    "audio_track",
 }
 
 
@@ -133,6 +135,8 @@ def job_view(job: Job) -> dict[str, Any]:
         "hotwords": job.hotwords or None,
         "replacements": job.replacements,
         "subtitles": job.subtitles,
+        "audio_track": job.audio_track or None,
+        "audio_track_used": job.audio_track_used or None,
         "status_url": f"{BASE}/{job.id}",
         "callback": {
             "url": job.callback_url,
@@ -323,6 +327,12 @@ class Api:
         except InputError as exc:
             raise self._field_error("metadata", str(exc).removeprefix("metadata: ")) from None
         prompt, hotwords, replacements, subtitles = self._vocabulary(body)
+        try:
+            # 0 is a track (the first), not "automatic": only absence or "" is.
+            raw_track = body.get("audio_track")
+            audio_track = parse_choice("" if raw_track is None else raw_track)
+        except InputError as exc:
+            raise self._field_error("audio_track", str(exc).removeprefix("audio_track: ")) from None
         return JobChoices(
             model=model,
             language=language,
@@ -334,6 +344,7 @@ class Api:
             hotwords=hotwords,
             replacements=replacements,
             subtitles=subtitles,
+            audio_track=audio_track or None,
         )
 
     def _vocabulary(self, body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, str], dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.values import TASKS, JobStatus
@@ -90,6 +91,16 @@ OPENAPI = {
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
                     },
+                    "audio_track": {
+                        "oneOf": [
+                            {"type": "string", "maxLength": MAX_CHOICE_CHARS, "pattern": CHOICE_PATTERN},
+                            {"type": "integer", "minimum": 0, "maximum": 999},
+                        ],
+                        "description": "the audio track to transcribe: its index among the source's audio tracks "
+                        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: "
+                        "the track the container marks default, else the first. A choice the source has no "
+                        "track for fails the job, its error listing the tracks there are",
+                    },
                 },
             },
             "Accepted": {
@@ -114,6 +125,12 @@ OPENAPI = {
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
                     "callback": {"type": ["object", "null"]},
+                    "audio_track": {"type": ["string", "null"], "description": "the audio track asked for"},
+                    "audio_track_used": {
+                        "type": ["string", "null"],
+                        "description": 'the audio track transcribed: its index and language tag, "1 (deu)" '
+                        "(null until extraction has chosen it)",
+                    },
                 },
             },
         },

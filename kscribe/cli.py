@@ -15,12 +15,25 @@ import redis
 from kscribe import scratch
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError, KscribeError
+from kscribe.media.tracks import parse_choice
 from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import TASKS, Job, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
+
+_AUDIO_TRACK_HELP = (
+    "the audio track to transcribe: its index among the audio tracks (0, 1, …) or a language code "
+    "(en, eng, de, deu, ger); default: the track marked default, else the first"
+)
+
+
+def _audio_track(raw: str) -> str:
+    try:
+        return parse_choice(raw, "--audio-track")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--audio-track: ")) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
     run.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
     run.add_argument("--task", choices=TASKS)
+    run.add_argument("--audio-track", type=_audio_track, metavar="TRACK", help=_AUDIO_TRACK_HELP)
     run.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
     run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
@@ -58,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--language")
     submit.add_argument("--task", choices=TASKS)
     submit.add_argument("--formats")
+    submit.add_argument("--audio-track", type=_audio_track, metavar="TRACK", help=_AUDIO_TRACK_HELP)
     submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
@@ -108,6 +123,8 @@ def _describe(job: Job) -> str:
     lines = [f"job {job.id}: {job.status.value} ({job.progress:.0f}%)", f"  source: {job.source_uri}"]
     if job.chunks_total:
         lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
+    if job.audio_track_used:
+        lines.append(f"  audio track: {job.audio_track_used}")
     if job.detected_language:
         lines.append(f"  language: {job.detected_language}, model: {job.model}")
     if job.timings:
@@ -152,6 +169,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             language=args.language,
             task=args.task,
             formats=args.formats,
+            audio_track=args.audio_track or None,
             prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
             hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
             replacements=parse_replacements(replacements),
@@ -192,7 +210,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
-    from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
+    from kscribe.notices import META_AUDIO_TRACK, META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
 
     try:
         from kscribe_stack.submit import upload_and_notify
@@ -213,6 +231,7 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
             META_LANGUAGE: args.language,
             META_TASK: args.task,
             META_FORMATS: args.formats,
+            META_AUDIO_TRACK: args.audio_track,
         }.items()
         if v
     }

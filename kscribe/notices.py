@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kscribe.errors import InputError
+from kscribe.media.tracks import parse_choice
 from kscribe.storage import join
 from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import ObjectNotice
@@ -24,6 +25,7 @@ META_CALLBACK = "kscribe-callback-url"
 META_PROMPT = "kscribe-prompt"
 META_HOTWORDS = "kscribe-hotwords"
 META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
+META_AUDIO_TRACK = "kscribe-audio-track"  # an audio track's index, or a language code
 # Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
 META_SUBTITLES = {
     "kscribe-max-line-chars": "max_line_chars",
@@ -68,6 +70,8 @@ class JobChoices:
     hotwords: str | None = None
     replacements: dict[str, str] = field(default_factory=dict)
     subtitles: dict[str, float] = field(default_factory=dict)
+    # An audio track's index among the audio tracks, or a language code (media/tracks.py).
+    audio_track: str | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
     invalid: str = ""
 
@@ -88,6 +92,7 @@ class JobChoices:
                 hotwords=check_text(META_HOTWORDS, metadata.get(META_HOTWORDS, ""), MAX_HOTWORDS_CHARS) or None,
                 replacements=parse_replacements(metadata.get(META_REPLACEMENTS, "")),
                 subtitles=parse_subtitles({META_SUBTITLES[k]: v for k, v in metadata.items() if k in META_SUBTITLES}),
+                audio_track=parse_choice(metadata.get(META_AUDIO_TRACK, ""), META_AUDIO_TRACK) or None,
             )
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kscribe.errors import ConfigError, InputError
+from kscribe.media.tracks import parse_choice
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import DEFAULT_FORMATS, TASKS
@@ -124,6 +125,13 @@ def _formats(name: str, raw: str) -> tuple[str, ...]:
     return parse_formats(raw)
 
 
+def _audio_track(name: str, raw: str) -> str:
+    try:
+        return parse_choice(raw, name)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _replacements(name: str, raw: str) -> tuple[tuple[str, str], ...]:
     try:
         return tuple(parse_replacements(raw).items())
@@ -175,6 +183,9 @@ class Settings:
     scratch_dir: Path = _env("KSCRIBE_SCRATCH_DIR", parse=_path, factory=lambda: Path("."))
     language: str | None = _env("KSCRIBE_LANGUAGE", None)
     task: str = _env("KSCRIBE_TASK", "transcribe")
+    # The audio track of every job that names none (kscribe/media/tracks.py): an index
+    # among the audio tracks or a language code; "": the track marked default, else the first.
+    audio_track: str = _env("KSCRIBE_AUDIO_TRACK", "", _audio_track)
     beam_size: int = _env("KSCRIBE_BEAM_SIZE", 5, _at_least(int, 1))
     vad_filter: bool = _env("KSCRIBE_VAD", True, _bool)
     word_timestamps: bool = _env("KSCRIBE_WORD_TIMESTAMPS", True, _bool)
@@ -369,6 +380,7 @@ class Settings:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ConfigError(f"KSCRIBE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
+        _audio_track("KSCRIBE_AUDIO_TRACK", self.audio_track)
         if self.task not in TASKS:
             raise ConfigError(f"task must be {' or '.join(TASKS)}, not {self.task!r}")
         if self.device not in ("auto", "cpu", "cuda"):

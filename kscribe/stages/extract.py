@@ -110,7 +110,9 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
     with tempfile.TemporaryDirectory(dir=process_dir(settings.scratch_dir), prefix=f"extract-{job.id}-") as tmp:
         scratch = Path(tmp)
         source = _local_source(job, ctx, scratch)
-        info = probe(source, settings.max_duration_s)
+        info = probe(source, settings.max_duration_s, job.audio_track)
+        # Recorded before the decode, so a job that fails on its track says which it was.
+        ctx.jobs.update(job.id, audio_track_used=info.track.label)
         _check_allowance(job, info.duration_s, ctx)
         time_limit = decode_time_limit(
             info.duration_s, settings.max_duration_s, settings.ffmpeg_timeout_s, settings.ffmpeg_min_speed
@@ -125,6 +127,7 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
             timeout_s=time_limit,
             max_duration_s=settings.max_duration_s,
             channels=info.channels,
+            track=info.track.index,
         )
         _count_usage(job, audio.duration_s, ctx)
         target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)
