@@ -7,7 +7,7 @@ import json
 import uuid
 
 from kscribe import metrics, retention, webui
-from kscribe.api_body import CREATE_FIELDS, choices, extras, parse_body
+from kscribe.api_body import CREATE_SCHEMA, choices, extras, parse_body
 from kscribe.api_http import BASE, ApiError, ApiRequest, ApiResponse, field_error
 from kscribe.api_views import tenant_of
 from kscribe.apikeys import ApiKey
@@ -26,11 +26,11 @@ class JobCreation:
 
     def create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         settings = self.ctx.settings
-        body = parse_body(request, settings, CREATE_FIELDS)
+        body = parse_body(request, settings, CREATE_SCHEMA)
         job_choices = choices(body, settings)
         retention_days, callback_links = extras(body, settings)
         tenant = tenant_of(self.tenants, key)
-        notice = self._source(body.get("source"), tenant)
+        notice = self._source(body["source"], tenant)
         idempotency = request.headers.get("idempotency-key", "")
         if len(idempotency) > 200:
             raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
@@ -72,9 +72,7 @@ class JobCreation:
             rollback=rollback,
         )
 
-    def _source(self, source: object, tenant: Tenant) -> ObjectNotice:
-        if not isinstance(source, str) or not source:
-            raise field_error("source", "required: gs://bucket/object")
+    def _source(self, source: str, tenant: Tenant) -> ObjectNotice:
         if not source.startswith("gs://") and not (self.ctx.settings.api_local_sources and source.startswith("/")):
             raise field_error("source", "must be gs://bucket/object")
         # Whatever the tenant may not read answers exactly as a missing object does, so the

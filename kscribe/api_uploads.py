@@ -3,20 +3,17 @@ ingest makes; its bytes go straight to the bucket or, on local stacks, through t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from kscribe import webui
-from kscribe.api_body import UPLOAD_FIELDS, choices, parse_body
-from kscribe.api_http import UPLOADS, ApiError, ApiRequest, ApiResponse, field_error
+from kscribe.api_body import UPLOAD_SCHEMA, choices, parse_body
+from kscribe.api_http import UPLOADS, ApiError, ApiRequest, ApiResponse
 from kscribe.api_views import check_quota, job_view, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.tenants import Tenants
-
-_CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 
 class UploadRoutes:
@@ -30,18 +27,12 @@ class UploadRoutes:
     def create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         """An upload session for one file in the tenant's own upload prefix; ingest makes its job."""
         settings = self.ctx.settings
-        body = parse_body(request, settings, UPLOAD_FIELDS)
+        body = parse_body(request, settings, UPLOAD_SCHEMA)
         job_choices = choices({k: body[k] for k in ("language", "task", "model", "formats") if k in body}, settings)
-        name, size = body.get("filename"), body.get("size")
+        name, size = body["filename"], body["size"]
         content_type = body.get("content_type") or "application/octet-stream"
-        if not isinstance(name, str) or not name or len(name) > 1024:
-            raise field_error("filename", "required: the file's name")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise field_error("size", "required: the file's size in bytes (at least 1)")
         if size > settings.max_input_bytes:
             raise ApiError(413, "file_too_large", f"the file is over {settings.max_input_bytes} bytes")
-        if not isinstance(content_type, str) or not _CONTENT_TYPE.fullmatch(content_type):
-            raise field_error("content_type", "a MIME type such as video/mp4")
         check_quota(self.ctx, tenant_of(self.tenants, key))
         upload = self.uploads.new(settings, key.tenant, name, size, content_type)
         metadata = webui.upload_metadata(
