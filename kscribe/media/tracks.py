@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from kscribe.errors import InputError, NoSuchAudioTrack
 from kscribe.media.languages import same_language
 
-# An index (0–999) or a 2- or 3-letter language code: both fit in three characters.
+# An index (0–999) or a 2- or 3-letter language code: both fit in three characters ("":
+# automatic; the OpenAPI document holds API bodies to the same pattern).
 MAX_CHOICE_CHARS = 3
-CHOICE_PATTERN = "^(?:[0-9]{1,3}|[A-Za-z]{2,3})$"
+CHOICE_PATTERN = "^([0-9]{1,3}|[A-Za-z]{2,3})?$"
 _CHOICE = re.compile(CHOICE_PATTERN)
 CHOICE_WORDS = "an audio track's index among the audio tracks (0, 1, …) or a language code such as en, deu or ger"
 # A language tag as a container may hold it: the primary subtag ("en" of "en-US") is what
