@@ -175,7 +175,17 @@ OPENAPI = {
                     "source": {"type": "string"},
                     "model": {"type": "string"},
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
-                    "error": {"type": ["object", "null"]},
+                    "failed_stage": {
+                        "type": ["string", "null"],
+                        "description": "where a failed job failed (as in job.failed and the callback)",
+                    },
+                    "error": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "message": {"type": "string", "description": "why, in words meant for the uploader"},
+                            "stage": {"type": "string", "deprecated": True, "description": "deprecated: failed_stage"},
+                        },
+                    },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
                     "callback": {"type": ["object", "null"]},

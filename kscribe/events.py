@@ -201,20 +201,34 @@ class JobCompleted:
 
 @dataclass(frozen=True)
 class JobFailed:
-    """dev.kscribe.job.failed.v1: the job failed; ``reason`` is meant for the uploader."""
+    """dev.kscribe.job.failed.v1: the job failed at ``failed_stage``; ``error`` is meant for
+    the uploader. The names are the job record's, the API's and the callback's.
+
+    ``stage`` and ``reason`` carry the same values under the names this event had before;
+    they are deprecated and written for one more release so consumers can move over.
+    """
 
     TYPE: ClassVar[str] = JOB_FAILED
     job_id: str
-    stage: str
-    reason: str
+    failed_stage: str
+    error: str
 
     @classmethod
     def from_dict(cls, data: Any) -> JobFailed:
         data = _mapping(data)
-        return cls(_job_id(data), _str(data, "stage"), _str(data, "reason"))
+        # An event from a producer of the release before names them stage and reason only.
+        stage = "failed_stage" if "failed_stage" in data else "stage"
+        error = "error" if "error" in data else "reason"
+        return cls(_job_id(data), _str(data, stage), _str(data, error))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "stage": self.stage, "reason": self.reason}
+        return {
+            "job_id": self.job_id,
+            "failed_stage": self.failed_stage,
+            "error": self.error,
+            "stage": self.failed_stage,  # deprecated: failed_stage
+            "reason": self.error,  # deprecated: error
+        }
 
     def event(self) -> Event:
         return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/failed", subject=self.job_id)
@@ -245,8 +259,8 @@ def job_transcribed(job_id: str) -> Event:
     return JobTranscribed(job_id).event()
 
 
-def job_failed(job_id: str, stage: str, reason: str) -> Event:
-    return JobFailed(job_id, stage, reason).event()
+def job_failed(job_id: str, failed_stage: str, error: str) -> Event:
+    return JobFailed(job_id, failed_stage, error).event()
 
 
 def job_completed_for(job: Job) -> Event:

@@ -294,9 +294,9 @@ class JobStore:
         )
         return bool(applied == 1)
 
-    def fail(self, job_id: str, reason: str, stage: str) -> bool:
-        """Mark the job failed with ``reason`` unless it already ended. True if applied."""
-        return self.advance(job_id, JobStatus.FAILED, error=reason, failed_stage=stage)
+    def fail(self, job_id: str, error: str, failed_stage: str) -> bool:
+        """Mark the job failed at ``failed_stage`` with ``error`` unless it already ended. True if applied."""
+        return self.advance(job_id, JobStatus.FAILED, error=error, failed_stage=failed_stage)
 
     def update(self, job_id: str, **values: Any) -> None:
         """Set fields of an existing job (a job that expired meanwhile stays gone)."""
