@@ -69,6 +69,7 @@ _FIELDS = {
     "hotwords",
     "replacements",
     "subtitles",
+    "multilingual",
 }
 
 
@@ -126,6 +127,8 @@ def job_view(job: Job) -> dict[str, Any]:
         "chunks": {"total": job.chunks_total, "done": job.chunks_done},
         "timings": job.timings,
         "detected_language": job.detected_language or None,
+        "multilingual": job.multilingual,
+        "languages": job.languages,
         "error": {"stage": job.failed_stage, "message": job.error} if job.status is JobStatus.FAILED else None,
         "outputs": job.outputs,
         "metadata": job.metadata,
@@ -323,7 +326,11 @@ class Api:
         except InputError as exc:
             raise self._field_error("metadata", str(exc).removeprefix("metadata: ")) from None
         prompt, hotwords, replacements, subtitles = self._vocabulary(body)
+        multilingual = body.get("multilingual")
+        if multilingual is not None and not isinstance(multilingual, bool):
+            raise self._field_error("multilingual", "must be true or false")
         return JobChoices(
+            multilingual=multilingual,
             model=model,
             language=language,
             task=task,

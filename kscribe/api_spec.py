@@ -53,7 +53,16 @@ OPENAPI = {
                         "source prefixes (its own: <input>/tenants/<tenant>/); "
                         "anything else answers source_not_found",
                     },
-                    "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "detected if omitted"},
+                    "language": {
+                        "type": "string",
+                        "pattern": "^[a-z]{2,3}$",
+                        "description": "detected if omitted, once for the job from windows spread over the audio",
+                    },
+                    "multilingual": {
+                        "type": "boolean",
+                        "description": "speech that switches language: each 30 s window is decoded in the "
+                        "language detected for it (ignored when language is given)",
+                    },
                     "task": {"type": "string", "enum": list(TASKS)},
                     "model": {"type": "string", "description": "tiny.en, base, small, …"},
                     "formats": {"type": "array", "items": {"type": "string", "enum": list(ALL_FORMATS)}},
@@ -109,6 +118,16 @@ OPENAPI = {
                     "progress": {"type": "number", "minimum": 0, "maximum": 100},
                     "source": {"type": "string"},
                     "model": {"type": "string"},
+                    "detected_language": {"type": ["string", "null"]},
+                    "multilingual": {
+                        "type": "boolean",
+                        "description": "asked for, or chosen when detection found more than one language",
+                    },
+                    "languages": {
+                        "type": "object",
+                        "additionalProperties": {"type": "number", "minimum": 0},
+                        "description": "seconds of transcribed speech per language code, most first",
+                    },
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
                     "error": {"type": ["object", "null"]},
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
