@@ -41,7 +41,10 @@ class VotingTranscriber:
         self.decoded.append((options.language, options.multilingual))
         seconds = len(audio) / SAMPLE_RATE
         if options.multilingual:  # the first half of the chunk English, the rest German
-            segments = (Segment(0.0, seconds / 2, " one", language="en"), Segment(seconds / 2, seconds, " eins", language="de"))
+            segments = (
+                Segment(0.0, seconds / 2, " one", language="en"),
+                Segment(seconds / 2, seconds, " eins", language="de"),
+            )
             return Recognition("en", 0.9, segments)
         return Recognition(options.language or "en", 0.9, (Segment(0.0, seconds, " words"),))
 
