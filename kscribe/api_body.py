@@ -75,6 +75,7 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
         hotwords=hotwords,
         replacements=replacements,
         subtitles=subtitles,
+        multilingual=body.get("multilingual"),  # the schema admits true, false or null
     )
 
 

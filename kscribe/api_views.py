@@ -32,6 +32,8 @@ def job_view(job: Job) -> dict[str, Any]:
         # the same value under its former name (deprecated, kept for one more release).
         "failed_stage": job.failed_stage if failed else None,
         "error": {"message": job.error, "stage": job.failed_stage} if failed else None,
+        "multilingual": job.multilingual,
+        "languages": job.languages,
         "outputs": job.outputs,
         "metadata": job.metadata,
         "prompt": job.prompt or None,

@@ -75,6 +75,15 @@ def _str(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _seconds_by_name(value: Any, name: str) -> dict[str, float]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+        for k, v in value.items()
+    ):
+        raise MalformedEvent(f"no valid {name}")
+    return {k: float(v) for k, v in value.items()}
+
+
 def _links(value: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(value, Mapping) or not all(
         isinstance(link, Mapping) and isinstance(link.get("url"), str) and isinstance(link.get("expires_at"), int)
@@ -175,6 +184,9 @@ class JobCompleted:
     model: str
     # Time-limited links to each output (format → {"url", "expires_at"}), when made.
     links: dict[str, dict[str, Any]] | None = None
+    # Seconds of transcribed speech per language, most first (absent: no speech, or an
+    # event from before kscribe counted them).
+    languages: dict[str, float] | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> JobCompleted:
@@ -190,6 +202,7 @@ class JobCompleted:
             language=_str(data, "language"),
             model=_str(data, "model"),
             links=_links(data["links"]) if "links" in data else None,
+            languages=_seconds_by_name(data["languages"], "languages") if "languages" in data else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -272,4 +285,5 @@ def job_completed_for(job: Job) -> Event:
         duration_s=job.duration_s,
         language=job.detected_language,
         model=job.model,
+        languages=dict(job.languages) or None,
     ).event()

@@ -24,6 +24,7 @@ META_CALLBACK = "kscribe-callback-url"
 META_PROMPT = "kscribe-prompt"
 META_HOTWORDS = "kscribe-hotwords"
 META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
+META_MULTILINGUAL = "kscribe-multilingual"  # true/false: code-switched speech
 # Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
 META_SUBTITLES = {
     "kscribe-max-line-chars": "max_line_chars",
@@ -68,6 +69,8 @@ class JobChoices:
     hotwords: str | None = None
     replacements: dict[str, str] = field(default_factory=dict)
     subtitles: dict[str, float] = field(default_factory=dict)
+    # Decode each 30 s window in its own language (code-switched speech).
+    multilingual: bool | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
     invalid: str = ""
 
@@ -88,6 +91,7 @@ class JobChoices:
                 hotwords=check_text(META_HOTWORDS, metadata.get(META_HOTWORDS, ""), MAX_HOTWORDS_CHARS) or None,
                 replacements=parse_replacements(metadata.get(META_REPLACEMENTS, "")),
                 subtitles=parse_subtitles({META_SUBTITLES[k]: v for k, v in metadata.items() if k in META_SUBTITLES}),
+                multilingual=parse_flag(META_MULTILINGUAL, metadata.get(META_MULTILINGUAL, "")),
             )
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))
@@ -106,8 +110,21 @@ class JobChoices:
             META_HOTWORDS: self.hotwords,
             META_REPLACEMENTS: json.dumps(self.replacements, ensure_ascii=False) if self.replacements else None,
             **{by_option[name]: f"{value:g}" for name, value in self.subtitles.items()},
+            META_MULTILINGUAL: None if self.multilingual is None else str(self.multilingual).lower(),
         }
         return {**self.metadata, **{k: v for k, v in pairs.items() if v}}
+
+
+def parse_flag(name: str, raw: str) -> bool | None:
+    """``true``/``false`` (also 1/0, yes/no, on/off) as sent in metadata; None when empty."""
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name} must be true or false, not {raw[:40]!r}")
 
 
 def parse_subtitles(options: dict[str, object]) -> dict[str, float]:

@@ -181,6 +181,7 @@ def ingest(
         hotwords=choices.hotwords or "",
         replacements=choices.replacements,
         subtitles=choices.subtitles,
+        multilingual=ctx.settings.multilingual if choices.multilingual is None else choices.multilingual,
         request_hash=request.request_hash if request else "",
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
