@@ -83,6 +83,7 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
         replacements=replacements,
         subtitles=subtitles,
         audio_track=audio_track or None,
+        multilingual=body.get("multilingual"),  # the schema admits true, false or null
     )
 
 

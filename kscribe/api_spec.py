@@ -80,6 +80,12 @@ OPENAPI = {
                         "anything else answers source_not_found",
                     },
                     **_CHOICES,
+                    "multilingual": {
+                        "type": ["boolean", "null"],
+                        "description": "speech that switches language: each 30 s window is decoded in the "
+                        "language detected for it (ignored when language is given); without it, a job with no "
+                        "language is decoded in the one detected from windows spread over the audio",
+                    },
                     "callback_url": {
                         "type": ["string", "null"],
                         "format": "uri",
@@ -188,8 +194,28 @@ OPENAPI = {
                     "progress": {"type": "number", "minimum": 0, "maximum": 100},
                     "source": {"type": "string"},
                     "model": {"type": "string"},
+                    "detected_language": {"type": ["string", "null"]},
+                    "multilingual": {
+                        "type": "boolean",
+                        "description": "asked for, or chosen when detection found more than one language",
+                    },
+                    "languages": {
+                        "type": "object",
+                        "additionalProperties": {"type": "number", "minimum": 0},
+                        "description": "seconds of transcribed speech per language code, most first",
+                    },
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
-                    "error": {"type": ["object", "null"]},
+                    "failed_stage": {
+                        "type": ["string", "null"],
+                        "description": "where a failed job failed (as in job.failed and the callback)",
+                    },
+                    "error": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "message": {"type": "string", "description": "why, in words meant for the uploader"},
+                            "stage": {"type": "string", "deprecated": True, "description": "deprecated: failed_stage"},
+                        },
+                    },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
                     "callback": {"type": ["object", "null"]},

@@ -40,6 +40,12 @@ def _add_job_flags(command: argparse.ArgumentParser) -> None:
     """The options a job takes, the same for `run` and `submit` (read by ``_job_choices``)."""
     command.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
     command.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
+    command.add_argument(
+        "--multilingual",
+        action="store_true",
+        default=None,
+        help="speech that switches language: each 30 s window is decoded in the language detected for it",
+    )
     command.add_argument("--task", choices=TASKS)
     command.add_argument("--audio-track", type=_audio_track, metavar="TRACK", help=_AUDIO_TRACK_HELP)
     command.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
@@ -72,6 +78,7 @@ def _job_choices(args: argparse.Namespace) -> JobChoices:
         return JobChoices(
             model=args.model,
             language=args.language,
+            multilingual=args.multilingual,
             task=args.task,
             formats=args.formats,
             audio_track=args.audio_track or None,
@@ -159,7 +166,10 @@ def _describe(job: Job) -> str:
     if job.audio_track_used:
         lines.append(f"  audio track: {job.audio_track_used}")
     if job.detected_language:
-        lines.append(f"  language: {job.detected_language}, model: {job.model}")
+        spoken = ", ".join(f"{k} {v:.0f} s" for k, v in job.languages.items())
+        lines.append(
+            f"  language: {job.detected_language}, model: {job.model}" + (f" (spoken: {spoken})" if spoken else "")
+        )
     if job.timings:
         lines.append("  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in job.timings.items()))
     if job.error:

@@ -26,6 +26,7 @@ META_PROMPT = "kscribe-prompt"
 META_HOTWORDS = "kscribe-hotwords"
 META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
 META_AUDIO_TRACK = "kscribe-audio-track"  # an audio track's index, or a language code
+META_MULTILINGUAL = "kscribe-multilingual"  # true/false: code-switched speech
 # Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
 META_SUBTITLES = {
     "kscribe-max-line-chars": "max_line_chars",
@@ -72,6 +73,8 @@ class JobChoices:
     subtitles: dict[str, float] = field(default_factory=dict)
     # An audio track's index among the audio tracks, or a language code (media/tracks.py).
     audio_track: str | None = None
+    # Decode each 30 s window in its own language (code-switched speech).
+    multilingual: bool | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
     invalid: str = ""
 
@@ -93,6 +96,7 @@ class JobChoices:
                 replacements=parse_replacements(metadata.get(META_REPLACEMENTS, "")),
                 subtitles=parse_subtitles({META_SUBTITLES[k]: v for k, v in metadata.items() if k in META_SUBTITLES}),
                 audio_track=parse_choice(metadata.get(META_AUDIO_TRACK, ""), META_AUDIO_TRACK) or None,
+                multilingual=parse_flag(META_MULTILINGUAL, metadata.get(META_MULTILINGUAL, "")),
             )
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))
@@ -112,8 +116,21 @@ class JobChoices:
             META_REPLACEMENTS: json.dumps(self.replacements, ensure_ascii=False) if self.replacements else None,
             META_AUDIO_TRACK: self.audio_track,
             **{by_option[name]: f"{value:g}" for name, value in self.subtitles.items()},
+            META_MULTILINGUAL: None if self.multilingual is None else str(self.multilingual).lower(),
         }
         return {**self.metadata, **{k: v for k, v in pairs.items() if v}}
+
+
+def parse_flag(name: str, raw: str) -> bool | None:
+    """``true``/``false`` (also 1/0, yes/no, on/off) as sent in metadata; None when empty."""
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name} must be true or false, not {raw[:40]!r}")
 
 
 def parse_subtitles(options: dict[str, object]) -> dict[str, float]:

@@ -184,6 +184,7 @@ def ingest(
         replacements=choices.replacements,
         subtitles=choices.subtitles,
         audio_track=choices.audio_track or settings.audio_track,
+        multilingual=ctx.settings.multilingual if choices.multilingual is None else choices.multilingual,
         request_hash=request.request_hash if request else "",
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
