@@ -9,15 +9,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
-from kscribe import scratch
+from kscribe import scratch, voices
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError, KscribeError
 from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
+from kscribe.speakers import check_count
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import TASKS, Job, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         flag = "--" + name.removesuffix("_s").replace("_", "-") + ("-seconds" if name.endswith("_s") else "")
         bounds = f"{int(low)}–{int(high)}" if kind is int else f"{low:g}–{high:g} s"
         run.add_argument(flag, dest=f"subtitle_{name}", metavar="N", help=f"subtitle shaping: {bounds}")
+    _speaker_flags(run)
 
     submit = sub.add_parser(
         "submit", help="upload files to the input bucket of a running stack (Procfile) and follow their jobs"
@@ -58,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--language")
     submit.add_argument("--task", choices=TASKS)
     submit.add_argument("--formats")
+    _speaker_flags(submit)
     submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
@@ -104,10 +108,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _speaker_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--speakers", action="store_true", help="label who speaks, by voice (needs pip install 'kscribe[diarize]')"
+    )
+    for which in ("num", "min", "max"):
+        command.add_argument(
+            f"--{which}-speakers",
+            type=int,
+            metavar="N",
+            help=f"with --speakers: the {'exact' if which == 'num' else which + 'imum'} number of speakers (1–20)",
+        )
+
+
+def _speaker_choices(args: argparse.Namespace) -> dict[str, Any]:
+    """The speaker options as ``JobChoices`` fields, checked (``ConfigError`` when wrong)."""
+    counts = (args.num_speakers, args.min_speakers, args.max_speakers)
+    if not args.speakers:
+        if any(c is not None for c in counts):
+            raise ConfigError("--num-speakers, --min-speakers and --max-speakers need --speakers")
+        return {}
+    try:
+        check_count(*counts)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    return {"speakers": True, "num_speakers": counts[0], "min_speakers": counts[1], "max_speakers": counts[2]}
+
+
 def _describe(job: Job) -> str:
     lines = [f"job {job.id}: {job.status.value} ({job.progress:.0f}%)", f"  source: {job.source_uri}"]
     if job.chunks_total:
         lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
+        if job.speakers:
+            lines.append(f"  speakers: voices of {job.chunks_diarized} chunk(s) found")
     if job.detected_language:
         lines.append(f"  language: {job.detected_language}, model: {job.model}")
     if job.timings:
@@ -133,6 +166,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.formats:
         parse_formats(args.formats)
+    speaker_choices = _speaker_choices(args)
+    if speaker_choices:
+        voices.require()  # before any work: say how to install it
+        settings = settings.replace(diarize=True)
     if args.out:
         settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))
@@ -162,6 +199,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                     if getattr(args, f"subtitle_{n}") is not None
                 }
             ),
+            **speaker_choices,
         )
     except InputError as exc:
         raise ConfigError(str(exc)) from None
@@ -192,7 +230,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
-    from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
+    from kscribe.notices import (
+        META_FORMATS,
+        META_LANGUAGE,
+        META_MODEL,
+        META_SPEAKER_COUNTS,
+        META_SPEAKERS,
+        META_TASK,
+    )
 
     try:
         from kscribe_stack.submit import upload_and_notify
@@ -216,6 +261,11 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
         }.items()
         if v
     }
+    if _speaker_choices(args):
+        metadata[META_SPEAKERS] = "true"
+        for key, name in META_SPEAKER_COUNTS.items():
+            if getattr(args, name) is not None:
+                metadata[key] = str(getattr(args, name))
     keys, failed = [], 0
     for video in args.videos:
         try:

@@ -33,6 +33,13 @@ META_SUBTITLES = {
     "kscribe-min-gap-seconds": "min_gap_s",
     "kscribe-srt-start-index": "srt_start_index",
 }
+# Speaker labels by voice: kscribe-speakers (true/false) and the counts, whole numbers.
+META_SPEAKERS = "kscribe-speakers"
+META_SPEAKER_COUNTS = {
+    "kscribe-num-speakers": "num_speakers",
+    "kscribe-min-speakers": "min_speakers",
+    "kscribe-max-speakers": "max_speakers",
+}
 # Set by kscribe on everything it writes, so its own objects never become jobs.
 META_ROLE = "kscribe-role"
 
@@ -68,6 +75,11 @@ class JobChoices:
     hotwords: str | None = None
     replacements: dict[str, str] = field(default_factory=dict)
     subtitles: dict[str, float] = field(default_factory=dict)
+    # Label speakers by voice; how many there are, or may be (kscribe/speakers.py checks).
+    speakers: bool = False
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
     invalid: str = ""
 
@@ -88,9 +100,32 @@ class JobChoices:
                 hotwords=check_text(META_HOTWORDS, metadata.get(META_HOTWORDS, ""), MAX_HOTWORDS_CHARS) or None,
                 replacements=parse_replacements(metadata.get(META_REPLACEMENTS, "")),
                 subtitles=parse_subtitles({META_SUBTITLES[k]: v for k, v in metadata.items() if k in META_SUBTITLES}),
+                speakers=_flag(META_SPEAKERS, metadata.get(META_SPEAKERS, "")),
+                num_speakers=_whole(metadata, "kscribe-num-speakers"),
+                min_speakers=_whole(metadata, "kscribe-min-speakers"),
+                max_speakers=_whole(metadata, "kscribe-max-speakers"),
             )
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InputError(f"{name} must be true or false, not {raw!r}")
+
+
+def _whole(metadata: dict[str, str], name: str) -> int | None:
+    raw = metadata.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number, not {raw!r}") from None
 
 
 def parse_subtitles(options: dict[str, object]) -> dict[str, float]:

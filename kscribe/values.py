@@ -130,6 +130,13 @@ class Job:
     owned_input: str = ""
     # 1: the callback carries time-limited links to the outputs (kscribe/links.py).
     callback_links: int = 0
+    # 1: label words and segments with who speaks, by voice (kscribe/speakers.py); how many
+    # speakers there are (num) or may be (min, max), 0 where not given; chunks diarized.
+    speakers: int = 0
+    num_speakers: int = 0
+    min_speakers: int = 0
+    max_speakers: int = 0
+    chunks_diarized: int = 0
 
     @property
     def progress(self) -> float:

@@ -39,7 +39,7 @@ class ChunkOutcome:
     transcribed: bool
 
 
-def _load_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
+def load_chunk_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
     local = ctx.blobs.local_path(chunk.uri)
     if local is not None:
         return read_wav(local)
@@ -53,7 +53,7 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
     """Run the model on the chunk; None if the job ended meanwhile (nothing to store then)."""
     started = time.perf_counter()
     try:
-        audio = _load_audio(chunk, ctx)
+        audio = load_chunk_audio(chunk, ctx)
     except FileNotFoundError as exc:
         # A duplicate delivery may have finished the job, which removes its chunks.
         log.warning("job %s: chunk %d's audio is gone: %s", job.id, chunk.index, exc)
@@ -104,7 +104,7 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
     )
 
 
-def _matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
+def matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
     """Whether an event's description of a chunk agrees with the stored one (the fields it
     gives; the stored ones are what gets used either way)."""
     stored = chunk.to_dict()
@@ -136,7 +136,7 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
     if chunks is None or not 0 <= index < len(chunks):
         raise EventRejected("early", f"job {job.id} has no stored chunk {index}")
     chunk = chunks[index]
-    if claimed is not None and not _matches(claimed, chunk):
+    if claimed is not None and not matches(claimed, chunk):
         raise EventRejected("mismatch", f"the event's chunk {index} of job {job.id} is not the stored one")
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
@@ -150,7 +150,9 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
 
 
 def _stored(job: Job, chunk: Chunk, ctx: Context) -> ChunkOutcome:
-    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s, speakers=bool(job.speakers)
+    )
     return ChunkOutcome(_announce(job, completion), transcribed=False)
 
 
@@ -159,7 +161,9 @@ def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context) -> ChunkO
     if result is None:
         return ChunkOutcome(announce_transcribed=False, transcribed=True)
     ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", manifest.WORK_METADATA)
-    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s, speakers=bool(job.speakers)
+    )
     return ChunkOutcome(_announce(job, completion), transcribed=True)
 
 
