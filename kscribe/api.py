@@ -28,8 +28,10 @@ from kscribe.models import available_models, check_model
 from kscribe.notices import JobChoices, check_metadata, parse_subtitles
 from kscribe.ratelimit import RateLimiter
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
+from kscribe.speakers import check_count
 from kscribe.stages import JobRequest, ingest, layout
 from kscribe.stages.announce import announce
+from kscribe.stages.ingest import DIARIZE_OFF
 from kscribe.storage import is_within
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.tenants import Tenant, Tenants, source_allowed
@@ -69,6 +71,10 @@ _FIELDS = {
     "hotwords",
     "replacements",
     "subtitles",
+    "speakers",
+    "num_speakers",
+    "min_speakers",
+    "max_speakers",
 }
 
 
@@ -133,6 +139,12 @@ def job_view(job: Job) -> dict[str, Any]:
         "hotwords": job.hotwords or None,
         "replacements": job.replacements,
         "subtitles": job.subtitles,
+        "speakers": (
+            {k: v for k, v in (("num", job.num_speakers), ("min", job.min_speakers), ("max", job.max_speakers)) if v}
+            | {"diarized_chunks": job.chunks_diarized}
+            if job.speakers
+            else None
+        ),
         "status_url": f"{BASE}/{job.id}",
         "callback": {
             "url": job.callback_url,
@@ -324,6 +336,7 @@ class Api:
             raise self._field_error("metadata", str(exc).removeprefix("metadata: ")) from None
         prompt, hotwords, replacements, subtitles = self._vocabulary(body)
         return JobChoices(
+            **self._speakers(body),
             model=model,
             language=language,
             task=task,
@@ -335,6 +348,29 @@ class Api:
             replacements=replacements,
             subtitles=subtitles,
         )
+
+    def _speakers(self, body: dict[str, Any]) -> dict[str, Any]:
+        """speakers and the speaker counts; 400 when diarization is off here."""
+        speakers = body.get("speakers", False)
+        if not isinstance(speakers, bool):
+            raise self._field_error("speakers", "must be true or false")
+        counts: dict[str, int | None] = {}
+        for name in ("num_speakers", "min_speakers", "max_speakers"):
+            value = body.get(name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise self._field_error(name, "must be a whole number")
+            counts[name] = value
+        if not speakers:
+            if any(v is not None for v in counts.values()):
+                raise self._field_error("speakers", "num_speakers, min_speakers and max_speakers need speakers: true")
+            return {}
+        if not self.ctx.settings.diarize:
+            raise self._field_error("speakers", DIARIZE_OFF)
+        try:
+            check_count(counts["num_speakers"], counts["min_speakers"], counts["max_speakers"])
+        except InputError as exc:
+            raise self._field_error("speakers", str(exc)) from None
+        return {"speakers": True, **counts}
 
     def _vocabulary(self, body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, str], dict[str, float]]:
         """prompt, hotwords (a string or a list of strings), replacements and subtitles."""

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.values import TASKS, JobStatus
@@ -89,6 +90,20 @@ OPENAPI = {
                             name: {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
+                    },
+                    "speakers": {
+                        "type": "boolean",
+                        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, …); "
+                        "refused with 400 unless the operator enabled diarization (KSCRIBE_DIARIZE)",
+                    },
+                    **{
+                        f"{which}_speakers": {
+                            "type": "integer",
+                            "minimum": MIN_SPEAKERS,
+                            "maximum": MAX_SPEAKERS,
+                            "description": f"with speakers: the {what} number of speakers",
+                        }
+                        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
                     },
                 },
             },

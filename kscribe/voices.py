@@ -14,6 +14,7 @@ import ctypes
 import importlib.util
 import logging
 import threading
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -84,7 +85,11 @@ class _Models:
         except ImportError as exc:
             raise ConfigError(f"speaker labels need the diarize extra ({exc}): {INSTALL_HINT}") from exc
         self.torch: Any = torch
-        self.vad = load_silero_vad()
+        with warnings.catch_warnings():
+            # silero-vad loads its TorchScript model with torch.jit.load, which torch 2.10+
+            # deprecates; the model is the package's own file.
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*deprecated", category=DeprecationWarning)
+            self.vad = load_silero_vad()
         self.speech_timestamps = get_speech_timestamps
         # silero-vad sets torch to one thread when imported; the settings decide.
         torch.set_num_threads(threads)
