@@ -17,8 +17,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The tests include speaker labels, so the diarize extra too (torch pinned to its CPU build).
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,diarize]'
 	touch $@
 
 $(VENV)/.installed-lint: $(VENV)/.installed

@@ -360,6 +360,6 @@ def test_the_gke_overlay_renders_with_every_image_pinned_to_its_digest(tmp_path)
         d["metadata"]["name"]: [c["image"] for c in d["spec"]["template"]["spec"]["containers"]]
         for d in rollout.services(docs)
     }
-    assert len(images) == 8
+    assert len(images) == 9
     assert images.pop("transcribe") == [f"{REGISTRY}/kscribe-gpu@{GPU_DIGEST}"]
     assert all(v == [f"{REGISTRY}/kscribe@{DIGEST}"] for v in images.values()), images
