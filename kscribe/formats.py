@@ -40,7 +40,10 @@ def _cues(t: Transcript, shaping: Shaping) -> list[Cue]:
 
 
 def _without_empty_speaker(segment: dict[str, Any]) -> dict[str, Any]:
-    """A segment as JSON: ``speaker`` only where the job asked for speakers."""
+    """A segment as JSON: ``speaker`` only where the job asked for speakers, ``language``
+    only where it is known."""
+    if not segment.get("language"):
+        segment.pop("language", None)
     if not segment.get("speaker"):
         segment.pop("speaker", None)
         for word in segment["words"]:
@@ -56,6 +59,7 @@ def render_json(t: Transcript, shaping: Shaping | None = None) -> str:
         "duration": t.duration_s,
         "model": t.model,
         "task": t.task,
+        **({"audio_track": t.audio_track} if t.audio_track else {}),
         "text": t.text,
         "segments": [{"id": i, **_without_empty_speaker(asdict(s))} for i, s in enumerate(t.segments)],
     }

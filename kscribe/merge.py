@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from kscribe.languages import spoken_seconds
 from kscribe.values import ChunkTranscript, Job, Transcript
 
 
@@ -11,12 +13,14 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
     """Shift each chunk's times by its start and clamp them to its end, in chunk order, so
     the timeline never runs backwards across a cut."""
     ordered = sorted(chunks, key=lambda c: c.index)
-    segments = tuple(s.shifted(c.start_s, limit=c.start_s + c.duration_s) for c in ordered for s in c.segments)
+    segments = tuple(
+        replace(s, language=s.language or c.language).shifted(c.start_s, limit=c.start_s + c.duration_s)
+        for c in ordered
+        for s in c.segments
+    )
     # Language of most speech: a chunk of music or silence may detect something else.
-    spoken: dict[str, float] = {}  # seconds of speech per language
-    for c in ordered:
-        spoken[c.language] = spoken.get(c.language, 0.0) + (sum(s.end - s.start for s in c.segments) or 1e-6)
-    language = max(spoken, key=lambda k: spoken[k]) if spoken else (job.language or "")
+    spoken = spoken_seconds(segments)
+    language = next(iter(spoken), "") or next((c.language for c in ordered), "") or job.language or ""
     duration = round(sum(c.duration_s for c in ordered), 3)
     return Transcript(
         job_id=job.id,
@@ -26,4 +30,5 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
         model=job.model,
         task=job.task,
         segments=segments,
+        audio_track=job.audio_track_used,
     )

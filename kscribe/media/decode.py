@@ -1,5 +1,5 @@
-"""One ffmpeg pass: the source's first audio track to 16 kHz mono PCM on disk, with the
-silences found along the way.
+"""One ffmpeg pass: one of the source's audio tracks (the job's choice, ``tracks``) to 16 kHz
+mono PCM on disk, with the silences found along the way.
 
 ffmpeg writes straight to a file and we only read its stderr line by line, so memory stays
 flat however long the source is. The silences come from ffmpeg's silencedetect filter in
@@ -88,7 +88,13 @@ def downmix_filter(channels: int) -> str:
 
 
 def build_command(
-    source: Path, dest: Path, threshold_db: float, min_silence_s: float, max_bytes: int | None = None, channels: int = 0
+    source: Path,
+    dest: Path,
+    threshold_db: float,
+    min_silence_s: float,
+    max_bytes: int | None = None,
+    channels: int = 0,
+    track: int = 0,
 ) -> list[str]:
     limit = {} if max_bytes is None else {"fs": max_bytes + BYTES_PER_SAMPLE}
     filters = [
@@ -96,7 +102,7 @@ def build_command(
     ]
     stream = ffmpeg.input(containers.input_url(source), **containers.input_options()).output(
         str(dest),
-        map="0:a:0",
+        map=f"0:a:{track}",
         vn=None,
         sn=None,
         dn=None,
@@ -166,18 +172,20 @@ def decode_audio(
     timeout_s: float,
     max_duration_s: float = math.inf,
     channels: int | None = None,
+    track: int = 0,
 ) -> DecodedAudio:
-    """Decode ``source``'s first audio track into 16 kHz mono PCM at ``dest``, every channel
-    mixed in (``channels``: the track's channel count from ``probe``; looked up when None).
+    """Decode ``source``'s audio track ``track`` (its index among the audio tracks, as
+    ``probe`` chose it) into 16 kHz mono PCM at ``dest``, every channel mixed in
+    (``channels``: the track's channel count from ``probe``; looked up when None).
 
     Raises ``MediaError`` (a plain reason; ffmpeg's stderr tail in ``stderr_tail`` and the
     log) if ffmpeg fails or runs past ``timeout_s``, ``EmptyAudioTrack`` if the track holds
     no sound, and ``MediaTooLong`` if the audio runs past ``max_duration_s`` (ffmpeg is
     stopped there, whatever the file said)."""
     if channels is None:
-        channels = audio_channels(source)
+        channels = audio_channels(source, track)
     max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
-    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes, channels)
+    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes, channels, track)
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
     silences: list[Silence] = []
     open_start: float | None = None

@@ -10,12 +10,14 @@ from pathlib import Path
 from kscribe import claims, metrics
 from kscribe.context import Context
 from kscribe.errors import DailyQuotaExceeded, EventRejected, SourceNotFound
+from kscribe.languages import Window, pick_windows
 from kscribe.media.chunking import balanced_target, plan_cuts
-from kscribe.media.decode import SAMPLE_RATE, decode_audio
+from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio
 from kscribe.media.limits import decode_time_limit
 from kscribe.media.probe import probe
-from kscribe.media.wav import write_wav_slice
+from kscribe.media.wav import write_wav_slice, write_wav_slices
 from kscribe.scratch import process_dir
+from kscribe.settings import Settings
 from kscribe.stages import layout, manifest
 from kscribe.tenants import Tenant, Tenants
 from kscribe.values import Chunk, Job, JobStatus
@@ -75,6 +77,29 @@ def _check_allowance(job: Job, declared_s: float, ctx: Context) -> None:
         )
 
 
+def _detects_language(job: Job, settings: Settings) -> bool:
+    """Whether the job's language is decided before its chunks are decoded: it names none,
+    is not decoded window by window anyway, and its model is not English-only."""
+    return not job.language and not job.multilingual and settings.language_windows > 0 and not job.model.endswith(".en")
+
+
+def _language_windows(job: Job, audio: DecodedAudio, scratch: Path, ctx: Context) -> list[Window]:
+    """Store the audio of the job's language detection windows (``kscribe.languages``) in
+    one file for transcribe, and return them."""
+    windows = pick_windows(audio.duration_s, audio.silences, ctx.settings.language_windows)
+    if windows:
+        wav = scratch / "language.wav"
+        spans = [
+            (round(w.start_s * SAMPLE_RATE), min(audio.samples, round((w.start_s + w.duration_s) * SAMPLE_RATE)))
+            for w in windows
+        ]
+        write_wav_slices(audio.path, spans, wav)
+        ctx.blobs.upload(
+            wav, layout.language_windows(ctx.settings.work_uri, job.id), "audio/wav", manifest.WORK_METADATA
+        )
+    return windows
+
+
 def extract(job_id: str, ctx: Context) -> list[Chunk]:
     """Cut the job's audio into chunks stored under work storage and return them.
 
@@ -110,7 +135,9 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
     with tempfile.TemporaryDirectory(dir=process_dir(settings.scratch_dir), prefix=f"extract-{job.id}-") as tmp:
         scratch = Path(tmp)
         source = _local_source(job, ctx, scratch)
-        info = probe(source, settings.max_duration_s)
+        info = probe(source, settings.max_duration_s, job.audio_track)
+        # Recorded before the decode, so a job that fails on its track says which it was.
+        ctx.jobs.update(job.id, audio_track_used=info.track.label)
         _check_allowance(job, info.duration_s, ctx)
         time_limit = decode_time_limit(
             info.duration_s, settings.max_duration_s, settings.ffmpeg_timeout_s, settings.ffmpeg_min_speed
@@ -125,6 +152,7 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
             timeout_s=time_limit,
             max_duration_s=settings.max_duration_s,
             channels=info.channels,
+            track=info.track.index,
         )
         _count_usage(job, audio.duration_s, ctx)
         target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)
@@ -137,7 +165,8 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
             ctx.blobs.upload(wav, uri, "audio/wav", manifest.WORK_METADATA)
             wav.unlink()
             chunks.append(Chunk(job.id, index, len(cuts), uri, start / SAMPLE_RATE, (end - start) / SAMPLE_RATE))
-    manifest.write_chunks(ctx, job.id, audio.duration_s, chunks)
+        windows = _language_windows(job, audio, scratch, ctx) if _detects_language(job, settings) else []
+    manifest.write_chunks(ctx, job.id, audio.duration_s, chunks, windows)
     elapsed = time.perf_counter() - started
     ctx.jobs.add_timing(job.id, STAGE, elapsed)
     metrics.STAGE_SECONDS.labels(STAGE).observe(elapsed)

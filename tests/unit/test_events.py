@@ -47,3 +47,16 @@ def test_an_example_validates_and_round_trips_through_its_type(path):
 def test_malformed_data_does_not_decode(kind, data):
     with pytest.raises(events.MalformedEvent):
         kind.from_dict(data)
+
+
+FAILED = {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "failed_stage": "extract", "error": "no audio track"}
+
+
+def test_job_failed_names_a_failure_as_the_job_record_does_and_keeps_the_former_names():
+    data = events.JobFailed.from_dict(FAILED).to_dict()
+    assert data == {**FAILED, "stage": "extract", "reason": "no audio track"}
+
+
+def test_job_failed_from_a_producer_of_the_release_before_still_decodes():
+    former = {"job_id": FAILED["job_id"], "stage": "extract", "reason": "no audio track"}
+    assert events.JobFailed.from_dict(former) == events.JobFailed.from_dict(FAILED)
