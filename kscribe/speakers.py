@@ -30,9 +30,10 @@ MIN_SPEAKERS, MAX_SPEAKERS = 1, 20
 # Without a count: senko's search range upper end, and its settings for the steps below.
 DEFAULT_MAX_SPEAKERS = 15
 _PRUNE_KEEP = 0.012  # fraction of each affinity row kept (at least _PRUNE_MIN entries)
-# senko keeps 6; on a few hundred turns that split one voice into a cluster per sentence
-# (bench/reports/diarize.md), 20 did not.
-_PRUNE_MIN = 20
+# senko keeps 6: on a few hundred turns that split one voice into a cluster per sentence
+# (bench/reports/diarize.md), 20 did not; a short clip keeps senko's 6 (20 of ~25 turns is
+# no pruning, and its one short turn then joined the wrong voice).
+_PRUNE_MIN, _PRUNE_MAX_MIN = 6, 20
 _MIN_CLUSTER = 4
 MERGE_COSINE = 0.875
 # Fewer turns than this are one speaker unless the job says otherwise (about 6 s of speech).
@@ -141,7 +142,7 @@ def _kmeans(x: np.ndarray, k: int, seed: int = 0, tries: int = 10, iterations: i
 def _spectral(x: np.ndarray, count: SpeakerCount) -> np.ndarray:
     n = len(x)
     affinity = x @ x.T
-    drop = min(int((1 - _PRUNE_KEEP) * n), n - _PRUNE_MIN)
+    drop = min(int((1 - _PRUNE_KEEP) * n), n - max(_PRUNE_MIN, min(_PRUNE_MAX_MIN, n // 10)))
     if drop > 0:
         weakest = np.argsort(affinity, axis=1)[:, :drop]
         np.put_along_axis(affinity, weakest, 0.0, axis=1)

@@ -14,7 +14,7 @@ from kscribe.api_schema import schema
 from kscribe.api_spec import OPENAPI
 from kscribe.settings import Settings
 
-SETTINGS = Settings.from_env({})
+SETTINGS = Settings.from_env({"KSCRIBE_DIARIZE": "true"})
 
 # One value of each field a transcription takes, none of them a default, and how each shows
 # in what the body becomes: a field the schema lists but the code drops fails here, and so does
@@ -35,6 +35,10 @@ FULL = {
     "retention_days": 3,
     "links": True,
     "multilingual": True,
+    "speakers": True,
+    "num_speakers": 3,
+    "min_speakers": 2,
+    "max_speakers": 4,
 }
 
 
@@ -78,6 +82,10 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
         "retention_days": days,
         "links": links,
         "multilingual": made.multilingual,
+        "speakers": made.speakers,
+        "num_speakers": made.num_speakers,
+        "min_speakers": made.min_speakers,
+        "max_speakers": made.max_speakers,
     }
     assert shown == {
         **FULL,
@@ -89,6 +97,7 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
 
 def test_nulls_and_empty_strings_mean_the_defaults():
     body = {name: None for name in FULL if name not in ("source", "links")}
+    body.update(speakers=None, num_speakers=None, min_speakers=None, max_speakers=None)
     made = choices(parse_body(_body({**body, "source": FULL["source"], "task": ""}), SETTINGS, CREATE_SCHEMA), SETTINGS)
     assert made.multilingual is None
     assert (made.language, made.task, made.model, made.formats, made.prompt, made.metadata) == (
