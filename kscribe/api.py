@@ -25,7 +25,7 @@ from kscribe.errors import CallbackRefused, ConfigError, IdempotencyKeyReused, I
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
 from kscribe.models import available_models, check_model
-from kscribe.notices import JobChoices, check_metadata, parse_subtitles
+from kscribe.notices import JobChoices, check_metadata, parse_channels, parse_subtitles
 from kscribe.ratelimit import RateLimiter
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
 from kscribe.stages import JobRequest, ingest, layout
@@ -69,6 +69,7 @@ _FIELDS = {
     "hotwords",
     "replacements",
     "subtitles",
+    "channels",
 }
 
 
@@ -133,6 +134,8 @@ def job_view(job: Job) -> dict[str, Any]:
         "hotwords": job.hotwords or None,
         "replacements": job.replacements,
         "subtitles": job.subtitles,
+        "channels": job.channels,
+        "channels_note": job.channels_note or None,
         "status_url": f"{BASE}/{job.id}",
         "callback": {
             "url": job.callback_url,
@@ -323,6 +326,12 @@ class Api:
         except InputError as exc:
             raise self._field_error("metadata", str(exc).removeprefix("metadata: ")) from None
         prompt, hotwords, replacements, subtitles = self._vocabulary(body)
+        channels = None
+        if body.get("channels") is not None:
+            try:
+                channels = parse_channels("channels", body["channels"])
+            except InputError as exc:
+                raise self._field_error("channels", str(exc).removeprefix("channels ")) from None
         return JobChoices(
             model=model,
             language=language,
@@ -334,6 +343,7 @@ class Api:
             hotwords=hotwords,
             replacements=replacements,
             subtitles=subtitles,
+            channels=channels,
         )
 
     def _vocabulary(self, body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, str], dict[str, float]]:

@@ -3,8 +3,8 @@
 from typing import Any
 
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -90,6 +90,15 @@ OPENAPI = {
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
                     },
+                    "channels": {
+                        "type": "string",
+                        "enum": list(CHANNEL_MODES),
+                        "default": "mix",
+                        "description": "split: each channel of a stereo or multichannel track is transcribed "
+                        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
+                        "channels that carry the same signal, or a mono track, are transcribed once "
+                        "(channels_note says so). mix: every channel mixed into one, no labels",
+                    },
                 },
             },
             "Accepted": {
@@ -113,6 +122,11 @@ OPENAPI = {
                     "error": {"type": ["object", "null"]},
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
+                    "channels": {"type": "string", "enum": list(CHANNEL_MODES)},
+                    "channels_note": {
+                        "type": ["string", "null"],
+                        "description": "why a split job was transcribed otherwise than one channel at a time",
+                    },
                     "callback": {"type": ["object", "null"]},
                 },
             },

@@ -19,8 +19,10 @@ from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.values import TASKS, Job, JobStatus
+from kscribe.values import CHANNEL_MODES, TASKS, Job, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
+
+_CHANNELS_HELP = "split: transcribe each channel of a stereo track apart, labelled 'channel N' (default: mix)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
     run.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
     run.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
+    run.add_argument("--channels", choices=CHANNEL_MODES, help=_CHANNELS_HELP)
     run.add_argument(
         "--replace",
         action="append",
@@ -58,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--language")
     submit.add_argument("--task", choices=TASKS)
     submit.add_argument("--formats")
+    submit.add_argument("--channels", choices=CHANNEL_MODES, help=_CHANNELS_HELP)
     submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
@@ -110,6 +114,8 @@ def _describe(job: Job) -> str:
         lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
     if job.detected_language:
         lines.append(f"  language: {job.detected_language}, model: {job.model}")
+    if job.channels_note:
+        lines.append(f"  channels: {job.channels_note}")
     if job.timings:
         lines.append("  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in job.timings.items()))
     if job.error:
@@ -152,6 +158,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             language=args.language,
             task=args.task,
             formats=args.formats,
+            channels=args.channels,
             prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
             hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
             replacements=parse_replacements(replacements),
@@ -192,7 +199,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
-    from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
+    from kscribe.notices import META_CHANNELS, META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
 
     try:
         from kscribe_stack.submit import upload_and_notify
@@ -213,6 +220,7 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
             META_LANGUAGE: args.language,
             META_TASK: args.task,
             META_FORMATS: args.formats,
+            META_CHANNELS: args.channels,
         }.items()
         if v
     }

@@ -78,6 +78,7 @@ def _collapse_segment(segment: Segment, max_repeats: int) -> Segment:
         tuple(words),
         segment.avg_logprob,
         segment.no_speech_prob,
+        segment.speaker,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from kscribe.errors import InputError
 from kscribe.storage import join
 from kscribe.subtitles import Shaping, parse_option
-from kscribe.values import ObjectNotice
+from kscribe.values import CHANNEL_MODES, ObjectNotice
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 # Custom object metadata an uploader may set to steer its job.
@@ -24,6 +24,7 @@ META_CALLBACK = "kscribe-callback-url"
 META_PROMPT = "kscribe-prompt"
 META_HOTWORDS = "kscribe-hotwords"
 META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
+META_CHANNELS = "kscribe-channels"  # mix or split
 # Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
 META_SUBTITLES = {
     "kscribe-max-line-chars": "max_line_chars",
@@ -68,6 +69,8 @@ class JobChoices:
     hotwords: str | None = None
     replacements: dict[str, str] = field(default_factory=dict)
     subtitles: dict[str, float] = field(default_factory=dict)
+    # values.CHANNEL_MODES, checked (settings.parse_channels) where the choices are read.
+    channels: str | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
     invalid: str = ""
 
@@ -88,9 +91,21 @@ class JobChoices:
                 hotwords=check_text(META_HOTWORDS, metadata.get(META_HOTWORDS, ""), MAX_HOTWORDS_CHARS) or None,
                 replacements=parse_replacements(metadata.get(META_REPLACEMENTS, "")),
                 subtitles=parse_subtitles({META_SUBTITLES[k]: v for k, v in metadata.items() if k in META_SUBTITLES}),
+                channels=parse_channels(META_CHANNELS, metadata[META_CHANNELS])
+                if metadata.get(META_CHANNELS)
+                else None,
             )
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))
+
+
+def parse_channels(name: str, raw: object) -> str:
+    """``mix`` or ``split`` (any case, spaces around ignored); ``InputError`` naming ``name``
+    otherwise."""
+    value = raw.strip().lower() if isinstance(raw, str) else raw
+    if value not in CHANNEL_MODES:
+        raise InputError(f"{name} must be {' or '.join(CHANNEL_MODES)}, not {raw!r}")
+    return str(value)
 
 
 def parse_subtitles(options: dict[str, object]) -> dict[str, float]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kscribe.errors import ConfigError, InputError
+from kscribe.notices import parse_channels
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import DEFAULT_FORMATS, TASKS
@@ -124,6 +125,13 @@ def _formats(name: str, raw: str) -> tuple[str, ...]:
     return parse_formats(raw)
 
 
+def _channels(name: str, raw: str) -> str:
+    try:
+        return parse_channels("channels", raw)
+    except InputError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def _replacements(name: str, raw: str) -> tuple[tuple[str, str], ...]:
     try:
         return tuple(parse_replacements(raw).items())
@@ -175,6 +183,8 @@ class Settings:
     scratch_dir: Path = _env("KSCRIBE_SCRATCH_DIR", parse=_path, factory=lambda: Path("."))
     language: str | None = _env("KSCRIBE_LANGUAGE", None)
     task: str = _env("KSCRIBE_TASK", "transcribe")
+    # "split": each channel of a stereo or multichannel track transcribed apart and labelled.
+    channels: str = _env("KSCRIBE_CHANNELS", "mix", _channels)
     beam_size: int = _env("KSCRIBE_BEAM_SIZE", 5, _at_least(int, 1))
     vad_filter: bool = _env("KSCRIBE_VAD", True, _bool)
     word_timestamps: bool = _env("KSCRIBE_WORD_TIMESTAMPS", True, _bool)

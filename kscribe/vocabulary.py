@@ -85,7 +85,15 @@ def _replace_words(words: Sequence[Word], table: list[tuple[tuple[str, ...], str
             if tuple(norms[i : i + n]) == tokens:
                 (lead, _), (_, trail) = _edges(words[i].word), _edges(words[i + n - 1].word)
                 span = words[i : i + n]
-                out.append(Word(span[0].start, span[-1].end, lead + written + trail, min(w.probability for w in span)))
+                out.append(
+                    Word(
+                        span[0].start,
+                        span[-1].end,
+                        lead + written + trail,
+                        min(w.probability for w in span),
+                        span[0].speaker,
+                    )
+                )
                 i += n
                 break
         else:
@@ -111,5 +119,5 @@ def apply_replacements(segments: Sequence[Segment], replacements: Mapping[str, s
             for tokens, written in table:
                 pattern = r"(?<!\w)" + r"[\s\W]+".join(re.escape(t) for t in tokens) + r"(?!\w)"
                 text = re.sub(pattern, written.replace("\\", "\\\\"), text, flags=re.IGNORECASE)
-        out.append(Segment(s.start, s.end, text, words, s.avg_logprob, s.no_speech_prob))
+        out.append(Segment(s.start, s.end, text, words, s.avg_logprob, s.no_speech_prob, s.speaker))
     return tuple(out)

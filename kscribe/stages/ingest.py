@@ -181,6 +181,7 @@ def ingest(
         hotwords=choices.hotwords or "",
         replacements=choices.replacements,
         subtitles=choices.subtitles,
+        channels=choices.channels or settings.channels,
         request_hash=request.request_hash if request else "",
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave

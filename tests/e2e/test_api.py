@@ -163,6 +163,15 @@ def test_vocabulary_and_subtitle_options_ride_on_the_job(server):
     assert job["prompt"] == "Zorblax quarterly review." and job["hotwords"] == "Zorblax, Quuxly"
     assert job["replacements"] == {"cube control": "kubectl"}
     assert job["subtitles"] == {"max_line_chars": 32, "max_lines": 1, "srt_start_index": 0}
+    assert job["channels"] == "mix" and job["channels_note"] is None
+
+
+def test_channels_split_rides_on_the_job(server):
+    acme = key(server, "acme")
+    r = create(server, acme, channels="split")
+    assert r.status_code == 202, r.text
+    job = requests.get(server["url"] + f"/api/v1/transcriptions/{r.json()['id']}", headers=acme, timeout=10).json()
+    assert job["channels"] == "split"
 
 
 def test_an_idempotency_key_returns_the_first_job(server):
@@ -189,6 +198,8 @@ def test_an_idempotency_key_returns_the_first_job(server):
         ({"subtitles": {"max_lines": 9}}, "invalid_subtitles"),
         ({"subtitles": {"min_cue_s": 5, "max_cue_s": 2}}, "invalid_subtitles"),
         ({"subtitles": {"font": "Arial"}}, "invalid_subtitles"),
+        ({"channels": "stereo"}, "invalid_channels"),
+        ({"channels": 2}, "invalid_channels"),
         ({"colour": "blue"}, "unknown_field"),
         ({"source": "gs://bucket-only"}, "source_not_found"),
         ({"source": "/etc/passwd-nope"}, "source_not_found"),

@@ -1,6 +1,8 @@
 import pytest
 
+from kscribe.errors import ConfigError
 from kscribe.notices import JobChoices, notice_from_storage_object
+from kscribe.settings import Settings
 
 
 def test_gcs_object_resource_becomes_a_notice():
@@ -27,3 +29,17 @@ def test_a_directory_plays_the_bucket_for_local_storage():
 def test_missing_fields_are_a_value_error():
     with pytest.raises(ValueError, match="'name'"):
         notice_from_storage_object({"bucket": "b"})
+
+
+def test_channels_come_from_upload_metadata_and_a_bad_value_is_the_jobs_failure():
+    assert JobChoices.from_metadata({"kscribe-channels": "Split"}).channels == "split"
+    assert JobChoices.from_metadata({}).channels is None
+    bad = JobChoices.from_metadata({"kscribe-channels": "stereo"})
+    assert bad.channels is None and bad.invalid == "kscribe-channels must be mix or split, not 'stereo'"
+
+
+def test_the_channels_setting_is_checked():
+    assert Settings.from_env({"KSCRIBE_DATA_DIR": "/tmp/x"}).channels == "mix"
+    assert Settings.from_env({"KSCRIBE_DATA_DIR": "/tmp/x", "KSCRIBE_CHANNELS": "split"}).channels == "split"
+    with pytest.raises(ConfigError, match="KSCRIBE_CHANNELS"):
+        Settings.from_env({"KSCRIBE_DATA_DIR": "/tmp/x", "KSCRIBE_CHANNELS": "both"})
