@@ -22,26 +22,21 @@ from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import CHANNEL_MODES, TASKS, Job, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
-_CHANNELS_HELP = "split: transcribe each channel of a stereo track apart, labelled 'channel N' (default: mix)"
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kscribe", description="Turn videos into transcripts.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
-    run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    run.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
-    run.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
-    run.add_argument("--task", choices=TASKS)
-    run.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
-    run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
-    run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
-    run.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
-    run.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
-    run.add_argument("--channels", choices=CHANNEL_MODES, help=_CHANNELS_HELP)
-    run.add_argument(
+def _add_job_flags(command: argparse.ArgumentParser) -> None:
+    """The options a job takes, the same for `run` and `submit` (read by ``_job_choices``)."""
+    command.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
+    command.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
+    command.add_argument("--task", choices=TASKS)
+    command.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
+    command.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
+    command.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
+    command.add_argument(
+        "--channels",
+        choices=CHANNEL_MODES,
+        help="split: transcribe each channel of a stereo track apart, labelled 'channel N' (default: mix)",
+    )
+    command.add_argument(
         "--replace",
         action="append",
         default=[],
@@ -51,17 +46,57 @@ def _parser() -> argparse.ArgumentParser:
     for name, (kind, low, high) in SHAPING_OPTIONS.items():
         flag = "--" + name.removesuffix("_s").replace("_", "-") + ("-seconds" if name.endswith("_s") else "")
         bounds = f"{int(low)}–{int(high)}" if kind is int else f"{low:g}–{high:g} s"
-        run.add_argument(flag, dest=f"subtitle_{name}", metavar="N", help=f"subtitle shaping: {bounds}")
+        command.add_argument(flag, dest=f"subtitle_{name}", metavar="N", help=f"subtitle shaping: {bounds}")
+
+
+def _job_choices(args: argparse.Namespace) -> JobChoices:
+    """The job flags, checked as the API checks its fields; ``ConfigError`` names the bad one."""
+    if args.formats:
+        parse_formats(args.formats)
+    replacements = {}
+    for pair in args.replace:
+        heard, sep, written = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--replace {pair!r}: write it as HEARD=WRITTEN")
+        replacements[heard] = written
+    try:
+        return JobChoices(
+            model=args.model,
+            language=args.language,
+            task=args.task,
+            formats=args.formats,
+            channels=args.channels,
+            prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
+            hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
+            replacements=parse_replacements(replacements),
+            subtitles=parse_subtitles(
+                {
+                    n: getattr(args, f"subtitle_{n}")
+                    for n in SHAPING_OPTIONS
+                    if getattr(args, f"subtitle_{n}") is not None
+                }
+            ),
+        )
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kscribe", description="Turn videos into transcripts.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
+    run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    _add_job_flags(run)
+    run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
 
     submit = sub.add_parser(
         "submit", help="upload files to the input bucket of a running stack (Procfile) and follow their jobs"
     )
     submit.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    submit.add_argument("--model")
-    submit.add_argument("--language")
-    submit.add_argument("--task", choices=TASKS)
-    submit.add_argument("--formats")
-    submit.add_argument("--channels", choices=CHANNEL_MODES, help=_CHANNELS_HELP)
+    _add_job_flags(submit)
     submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
@@ -137,8 +172,7 @@ def _local_parallelism(settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.runner import LocalPipeline
 
-    if args.formats:
-        parse_formats(args.formats)
+    choices = _job_choices(args)  # a bad flag stops before anything starts
     if args.out:
         settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))
@@ -146,32 +180,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     progress = TerminalProgress(enabled=not args.quiet)
     ctx = Context.create(settings, progress=progress)
     pipeline = LocalPipeline(ctx)
-    replacements = {}
-    for pair in args.replace:
-        heard, sep, written = pair.partition("=")
-        if not sep:
-            raise ConfigError(f"--replace {pair!r}: write it as HEARD=WRITTEN")
-        replacements[heard] = written
-    try:
-        choices = JobChoices(
-            model=args.model,
-            language=args.language,
-            task=args.task,
-            formats=args.formats,
-            channels=args.channels,
-            prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
-            hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
-            replacements=parse_replacements(replacements),
-            subtitles=parse_subtitles(
-                {
-                    n: getattr(args, f"subtitle_{n}")
-                    for n in SHAPING_OPTIONS
-                    if getattr(args, f"subtitle_{n}") is not None
-                }
-            ),
-        )
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
     job_ids, missing = [], 0
     for video in args.videos:
         try:
@@ -199,8 +207,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
-    from kscribe.notices import META_CHANNELS, META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
-
     try:
         from kscribe_stack.submit import upload_and_notify
     except ModuleNotFoundError as exc:
@@ -212,18 +218,8 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
 
+    metadata = _job_choices(args).to_metadata()
     ctx = Context.create(settings)
-    metadata = {
-        k: v
-        for k, v in {
-            META_MODEL: args.model,
-            META_LANGUAGE: args.language,
-            META_TASK: args.task,
-            META_FORMATS: args.formats,
-            META_CHANNELS: args.channels,
-        }.items()
-        if v
-    }
     keys, failed = [], 0
     for video in args.videos:
         try:

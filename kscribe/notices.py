@@ -98,6 +98,24 @@ class JobChoices:
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))
 
+    def to_metadata(self) -> dict[str, str]:
+        """These choices as the object metadata ``from_metadata`` reads back (`kscribe
+        submit` steers its uploads' jobs with it)."""
+        by_option = {option: key for key, option in META_SUBTITLES.items()}
+        pairs = {
+            META_MODEL: self.model,
+            META_LANGUAGE: self.language,
+            META_TASK: self.task,
+            META_FORMATS: self.formats,
+            META_CALLBACK: self.callback_url,
+            META_PROMPT: self.prompt,
+            META_HOTWORDS: self.hotwords,
+            META_REPLACEMENTS: json.dumps(self.replacements, ensure_ascii=False) if self.replacements else None,
+            META_CHANNELS: self.channels,
+            **{by_option[name]: f"{value:g}" for name, value in self.subtitles.items()},
+        }
+        return {**self.metadata, **{k: v for k, v in pairs.items() if v}}
+
 
 def parse_channels(name: str, raw: object) -> str:
     """``mix`` or ``split`` (any case, spaces around ignored); ``InputError`` naming ``name``
