@@ -207,3 +207,13 @@ def test_extract_tags_chunks_with_their_channel_and_drops_a_silent_one(settings,
     job, chunks = extracted("left.wav", [tone, np.zeros_like(tone)])
     assert {c.channel for c in chunks} == {0}
     assert ctx.jobs.require(job.id).channels_note == "channel 2 is silent"
+
+    # Three channels, the third a copy of the first at half the level.
+    job, chunks = extracted("three.wav", [tone, other, (tone // 2).astype("<i2")])
+    assert {c.channel for c in chunks} == {1, 2}
+    assert ctx.jobs.require(job.id).channels_note == "channel 3 repeats another; transcribed once"
+
+    # More channels than split takes: mixed, and said so.
+    job, chunks = extracted("many.wav", [tone] * 9)
+    assert {c.channel for c in chunks} == {0}
+    assert "9 channels, more than the 8" in ctx.jobs.require(job.id).channels_note
