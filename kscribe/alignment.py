@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -101,9 +102,5 @@ def snap_to_speech(segments: Sequence[Segment], spans: Sequence[tuple[float, flo
             words = []
             start, end = _trim(segment.start, segment.end, lookup, previous_end)
             previous_end = end
-        snapped.append(
-            Segment(
-                start, end, segment.text, tuple(words), segment.avg_logprob, segment.no_speech_prob, segment.speaker
-            )
-        )
+        snapped.append(replace(segment, start=start, end=end, words=tuple(words)))
     return tuple(snapped)

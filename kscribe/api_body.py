@@ -76,6 +76,7 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
         replacements=replacements,
         subtitles=subtitles,
         channels=body.get("channels") or None,  # one of CHANNEL_MODES: the schema's enum
+        multilingual=body.get("multilingual"),  # the schema admits true, false or null
     )
 
 

@@ -79,6 +79,12 @@ OPENAPI = {
                         "anything else answers source_not_found",
                     },
                     **_CHOICES,
+                    "multilingual": {
+                        "type": ["boolean", "null"],
+                        "description": "speech that switches language: each 30 s window is decoded in the "
+                        "language detected for it (ignored when language is given); without it, a job with no "
+                        "language is decoded in the one detected from windows spread over the audio",
+                    },
                     "callback_url": {
                         "type": ["string", "null"],
                         "format": "uri",
@@ -184,6 +190,16 @@ OPENAPI = {
                     "progress": {"type": "number", "minimum": 0, "maximum": 100},
                     "source": {"type": "string"},
                     "model": {"type": "string"},
+                    "detected_language": {"type": ["string", "null"]},
+                    "multilingual": {
+                        "type": "boolean",
+                        "description": "asked for, or chosen when detection found more than one language",
+                    },
+                    "languages": {
+                        "type": "object",
+                        "additionalProperties": {"type": "number", "minimum": 0},
+                        "description": "seconds of transcribed speech per language code, most first",
+                    },
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
                     "failed_stage": {
                         "type": ["string", "null"],

@@ -12,6 +12,7 @@ from kscribe.values import Job, JobStatus
 
 
 def job_view(job: Job) -> dict[str, Any]:
+    failed = job.status is JobStatus.FAILED
     return {
         "id": job.id,
         "status": job.status.value,
@@ -27,7 +28,12 @@ def job_view(job: Job) -> dict[str, Any]:
         "chunks": {"total": job.chunks_total, "done": job.chunks_done},
         "timings": job.timings,
         "detected_language": job.detected_language or None,
-        "error": {"stage": job.failed_stage, "message": job.error} if job.status is JobStatus.FAILED else None,
+        # failed_stage is the record's, job.failed's and the callback's name; error.stage is
+        # the same value under its former name (deprecated, kept for one more release).
+        "failed_stage": job.failed_stage if failed else None,
+        "error": {"message": job.error, "stage": job.failed_stage} if failed else None,
+        "multilingual": job.multilingual,
+        "languages": job.languages,
         "outputs": job.outputs,
         "metadata": job.metadata,
         "prompt": job.prompt or None,

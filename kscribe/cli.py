@@ -27,6 +27,12 @@ def _add_job_flags(command: argparse.ArgumentParser) -> None:
     """The options a job takes, the same for `run` and `submit` (read by ``_job_choices``)."""
     command.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
     command.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
+    command.add_argument(
+        "--multilingual",
+        action="store_true",
+        default=None,
+        help="speech that switches language: each 30 s window is decoded in the language detected for it",
+    )
     command.add_argument("--task", choices=TASKS)
     command.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
     command.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
@@ -63,6 +69,7 @@ def _job_choices(args: argparse.Namespace) -> JobChoices:
         return JobChoices(
             model=args.model,
             language=args.language,
+            multilingual=args.multilingual,
             task=args.task,
             formats=args.formats,
             channels=args.channels,
@@ -148,7 +155,10 @@ def _describe(job: Job) -> str:
     if job.chunks_total:
         lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
     if job.detected_language:
-        lines.append(f"  language: {job.detected_language}, model: {job.model}")
+        spoken = ", ".join(f"{k} {v:.0f} s" for k, v in job.languages.items())
+        lines.append(
+            f"  language: {job.detected_language}, model: {job.model}" + (f" (spoken: {spoken})" if spoken else "")
+        )
     if job.channels_note:
         lines.append(f"  channels: {job.channels_note}")
     if job.timings:

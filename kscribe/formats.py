@@ -48,7 +48,10 @@ def _cues(t: Transcript, shaping: Shaping, labels: bool = False) -> list[Cue]:
 
 
 def _without_empty_speaker(segment: dict[str, Any]) -> dict[str, Any]:
-    """A segment as JSON: ``speaker`` only where the job asked for speakers."""
+    """A segment as JSON: ``speaker`` only where the job asked for speakers, ``language``
+    only where it is known."""
+    if not segment.get("language"):
+        segment.pop("language", None)
     if not segment.get("speaker"):
         segment.pop("speaker", None)
         for word in segment["words"]:

@@ -18,7 +18,7 @@ from kscribe.errors import InputError, QuotaExceeded
 from kscribe.ports import KeyValue
 from kscribe.values import TERMINAL_RANK, Job, JobStatus
 
-_JSON_FIELDS = {"formats", "metadata", "outputs", "replacements", "subtitles"}
+_JSON_FIELDS = {"formats", "languages", "metadata", "outputs", "replacements", "subtitles"}
 _TIMING_PREFIX = "timing."
 _ANNOUNCED_PREFIX = "announced."
 # Derived from prefixed hash fields, not stored under their own names.
@@ -186,6 +186,9 @@ def _encode(name: str, value: Any) -> str:
         return json.dumps(list(value) if isinstance(value, tuple) else value)
     if isinstance(value, JobStatus):
         return value.value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+
     if value is None:
         return ""
     return str(value)
@@ -216,6 +219,8 @@ def _decode(raw: dict[str, str]) -> Job:
             values[name] = JobStatus(text)
         elif kind == str | None:
             values[name] = text or None
+        elif kind is bool:
+            values[name] = text == "1"
         elif kind is float:
             values[name] = float(text or 0)
         elif kind is int:
@@ -294,9 +299,9 @@ class JobStore:
         )
         return bool(applied == 1)
 
-    def fail(self, job_id: str, reason: str, stage: str) -> bool:
-        """Mark the job failed with ``reason`` unless it already ended. True if applied."""
-        return self.advance(job_id, JobStatus.FAILED, error=reason, failed_stage=stage)
+    def fail(self, job_id: str, error: str, failed_stage: str) -> bool:
+        """Mark the job failed at ``failed_stage`` with ``error`` unless it already ended. True if applied."""
+        return self.advance(job_id, JobStatus.FAILED, error=error, failed_stage=failed_stage)
 
     def update(self, job_id: str, **values: Any) -> None:
         """Set fields of an existing job (a job that expired meanwhile stays gone)."""

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import replace
 
+from kscribe.languages import spoken_seconds
 from kscribe.values import ChunkTranscript, Job, Segment, Transcript
 
 
@@ -49,7 +50,15 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
     to the lower channel)."""
     ordered = sorted(chunks, key=lambda c: c.index)
     placed = [
-        (_labelled(piece.shifted(c.start_s, limit=c.start_s + c.duration_s), channel_speaker(c.channel)), c.channel)
+        (
+            _labelled(
+                replace(piece, language=piece.language or c.language).shifted(
+                    c.start_s, limit=c.start_s + c.duration_s
+                ),
+                channel_speaker(c.channel),
+            ),
+            c.channel,
+        )
         for c in ordered
         for s in c.segments
         for piece in (_at_pauses(s) if c.channel else [s])
@@ -59,10 +68,8 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
         placed.sort(key=lambda p: (p[0].start, p[1]))
     segments = tuple(s for s, _ in placed)
     # Language of most speech: a chunk of music or silence may detect something else.
-    spoken: dict[str, float] = {}  # seconds of speech per language
-    for c in ordered:
-        spoken[c.language] = spoken.get(c.language, 0.0) + (sum(s.end - s.start for s in c.segments) or 1e-6)
-    language = max(spoken, key=lambda k: spoken[k]) if spoken else (job.language or "")
+    spoken = spoken_seconds(segments)
+    language = next(iter(spoken), "") or next((c.language for c in ordered), "") or job.language or ""
     # Each channel covers the whole recording: its chunks' lengths add up to it.
     per_channel: dict[int, float] = {}
     for c in ordered:

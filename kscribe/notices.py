@@ -25,6 +25,7 @@ META_PROMPT = "kscribe-prompt"
 META_HOTWORDS = "kscribe-hotwords"
 META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
 META_CHANNELS = "kscribe-channels"  # mix or split
+META_MULTILINGUAL = "kscribe-multilingual"  # true/false: code-switched speech
 # Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
 META_SUBTITLES = {
     "kscribe-max-line-chars": "max_line_chars",
@@ -69,8 +70,10 @@ class JobChoices:
     hotwords: str | None = None
     replacements: dict[str, str] = field(default_factory=dict)
     subtitles: dict[str, float] = field(default_factory=dict)
-    # values.CHANNEL_MODES, checked (settings.parse_channels) where the choices are read.
+    # values.CHANNEL_MODES, checked (parse_channels) where the choices are read.
     channels: str | None = None
+    # Decode each 30 s window in its own language (code-switched speech).
+    multilingual: bool | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
     invalid: str = ""
 
@@ -94,6 +97,7 @@ class JobChoices:
                 channels=parse_channels(META_CHANNELS, metadata[META_CHANNELS])
                 if metadata.get(META_CHANNELS)
                 else None,
+                multilingual=parse_flag(META_MULTILINGUAL, metadata.get(META_MULTILINGUAL, "")),
             )
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))
@@ -113,6 +117,7 @@ class JobChoices:
             META_REPLACEMENTS: json.dumps(self.replacements, ensure_ascii=False) if self.replacements else None,
             META_CHANNELS: self.channels,
             **{by_option[name]: f"{value:g}" for name, value in self.subtitles.items()},
+            META_MULTILINGUAL: None if self.multilingual is None else str(self.multilingual).lower(),
         }
         return {**self.metadata, **{k: v for k, v in pairs.items() if v}}
 
@@ -124,6 +129,18 @@ def parse_channels(name: str, raw: object) -> str:
     if value not in CHANNEL_MODES:
         raise InputError(f"{name} must be {' or '.join(CHANNEL_MODES)}, not {raw!r}")
     return str(value)
+
+
+def parse_flag(name: str, raw: str) -> bool | None:
+    """``true``/``false`` (also 1/0, yes/no, on/off) as sent in metadata; None when empty."""
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name} must be true or false, not {raw[:40]!r}")
 
 
 def parse_subtitles(options: dict[str, object]) -> dict[str, float]:

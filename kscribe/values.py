@@ -97,7 +97,13 @@ class Job:
     chunks_total: int = 0
     chunks_done: int = 0
     transcribed_s: float = 0.0
+    # The language chunks are decoded in when the job names none (kscribe/languages.py),
+    # then the transcript's main one; and seconds of speech per language, when published.
     detected_language: str = ""
+    languages: dict[str, float] = field(default_factory=dict)
+    # Decode each 30 s window in the language detected for it (code-switched media): asked
+    # for, or chosen by the detection that found more than one language.
+    multilingual: bool = False
     callback_url: str = ""
     # Who owns the job: an API key's tenant; "" for bucket uploads and the CLI.
     tenant: str = ""
@@ -210,6 +216,8 @@ class Segment:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     speaker: str = ""
+    # The language it was decoded in ("" unknown).
+    language: str = ""
 
     def shifted(self, offset: float, limit: float | None = None) -> Segment:
         """This segment moved by ``offset`` seconds, its times clamped to ``limit``."""
@@ -252,6 +260,7 @@ class ChunkTranscript:
                 avg_logprob=s["avg_logprob"],
                 no_speech_prob=s["no_speech_prob"],
                 speaker=s.get("speaker", ""),
+                language=s.get("language", ""),
             )
             for s in data.pop("segments")
         )

@@ -11,6 +11,7 @@ import json
 import re
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from kscribe.errors import InputError
 from kscribe.values import Segment, Word
@@ -119,5 +120,5 @@ def apply_replacements(segments: Sequence[Segment], replacements: Mapping[str, s
             for tokens, written in table:
                 pattern = r"(?<!\w)" + r"[\s\W]+".join(re.escape(t) for t in tokens) + r"(?!\w)"
                 text = re.sub(pattern, written.replace("\\", "\\\\"), text, flags=re.IGNORECASE)
-        out.append(Segment(s.start, s.end, text, words, s.avg_logprob, s.no_speech_prob, s.speaker))
+        out.append(replace(s, text=text, words=words))
     return tuple(out)

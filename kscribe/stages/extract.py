@@ -13,13 +13,15 @@ from pathlib import Path
 from kscribe import claims, metrics
 from kscribe.context import Context
 from kscribe.errors import DailyQuotaExceeded, EventRejected, SourceNotFound
+from kscribe.languages import Window, pick_windows
 from kscribe.media.channels import same_signal
 from kscribe.media.chunking import balanced_target, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio, decode_channels
 from kscribe.media.limits import decode_time_limit
 from kscribe.media.probe import probe
-from kscribe.media.wav import write_wav_slice
+from kscribe.media.wav import write_wav_slice, write_wav_slices
 from kscribe.scratch import process_dir
+from kscribe.settings import Settings
 from kscribe.stages import layout, manifest
 from kscribe.tenants import Tenant, Tenants
 from kscribe.values import Chunk, Job, JobStatus
@@ -82,6 +84,29 @@ def _check_allowance(job: Job, declared_s: float, ctx: Context) -> None:
             f"{declared_s / 3600:.2f} hours of audio would take tenant {job.tenant} past its "
             f"{limit_s / 3600:g} hours for today (UTC)"
         )
+
+
+def _detects_language(job: Job, settings: Settings) -> bool:
+    """Whether the job's language is decided before its chunks are decoded: it names none,
+    is not decoded window by window anyway, and its model is not English-only."""
+    return not job.language and not job.multilingual and settings.language_windows > 0 and not job.model.endswith(".en")
+
+
+def _language_windows(job: Job, audio: DecodedAudio, scratch: Path, ctx: Context) -> list[Window]:
+    """Store the audio of the job's language detection windows (``kscribe.languages``) in
+    one file for transcribe, and return them."""
+    windows = pick_windows(audio.duration_s, audio.silences, ctx.settings.language_windows)
+    if windows:
+        wav = scratch / "language.wav"
+        spans = [
+            (round(w.start_s * SAMPLE_RATE), min(audio.samples, round((w.start_s + w.duration_s) * SAMPLE_RATE)))
+            for w in windows
+        ]
+        write_wav_slices(audio.path, spans, wav)
+        ctx.blobs.upload(
+            wav, layout.language_windows(ctx.settings.work_uri, job.id), "audio/wav", manifest.WORK_METADATA
+        )
+    return windows
 
 
 def extract(job_id: str, ctx: Context) -> list[Chunk]:
@@ -150,7 +175,9 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
             chunks.append(
                 Chunk(job.id, index, len(planned), uri, start / SAMPLE_RATE, (end - start) / SAMPLE_RATE, channel)
             )
-    manifest.write_chunks(ctx, job.id, audio.duration_s, chunks)
+        # A split job's language is heard on its first channel kept.
+        windows = _language_windows(job, audio, scratch, ctx) if _detects_language(job, settings) else []
+    manifest.write_chunks(ctx, job.id, audio.duration_s, chunks, windows)
     elapsed = time.perf_counter() - started
     ctx.jobs.add_timing(job.id, STAGE, elapsed)
     metrics.STAGE_SECONDS.labels(STAGE).observe(elapsed)

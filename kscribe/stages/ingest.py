@@ -182,6 +182,7 @@ def ingest(
         replacements=choices.replacements,
         subtitles=choices.subtitles,
         channels=choices.channels or settings.channels,
+        multilingual=ctx.settings.multilingual if choices.multilingual is None else choices.multilingual,
         request_hash=request.request_hash if request else "",
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave

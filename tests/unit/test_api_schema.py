@@ -34,6 +34,7 @@ FULL = {
     "channels": "split",
     "retention_days": 3,
     "links": True,
+    "multilingual": True,
 }
 
 
@@ -76,6 +77,7 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
         "channels": made.channels,
         "retention_days": days,
         "links": links,
+        "multilingual": made.multilingual,
     }
     assert shown == {
         **FULL,
@@ -88,6 +90,7 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
 def test_nulls_and_empty_strings_mean_the_defaults():
     body = {name: None for name in FULL if name not in ("source", "links")}
     made = choices(parse_body(_body({**body, "source": FULL["source"], "task": ""}), SETTINGS, CREATE_SCHEMA), SETTINGS)
+    assert made.multilingual is None
     assert (made.language, made.task, made.model, made.formats, made.prompt, made.channels, made.metadata) == (
         None,
         None,
@@ -97,6 +100,11 @@ def test_nulls_and_empty_strings_mean_the_defaults():
         None,
         {},
     )
+
+
+def test_multilingual_is_true_false_or_null():
+    code, _ = _refusal({"source": FULL["source"], "multilingual": "yes"})
+    assert code == "invalid_multilingual"
 
 
 def test_the_upload_schema_lists_the_fields_an_upload_session_takes():

@@ -51,6 +51,19 @@ def test_malformed_data_does_not_decode(kind, data):
         kind.from_dict(data)
 
 
+FAILED = {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "failed_stage": "extract", "error": "no audio track"}
+
+
+def test_job_failed_names_a_failure_as_the_job_record_does_and_keeps_the_former_names():
+    data = events.JobFailed.from_dict(FAILED).to_dict()
+    assert data == {**FAILED, "stage": "extract", "reason": "no audio track"}
+
+
+def test_job_failed_from_a_producer_of_the_release_before_still_decodes():
+    former = {"job_id": FAILED["job_id"], "stage": "extract", "reason": "no audio track"}
+    assert events.JobFailed.from_dict(former) == events.JobFailed.from_dict(FAILED)
+
+
 def test_a_chunk_of_a_channel_says_so_and_validates():
     schema = json.loads((EVENTS / "chunk.ready.v1.schema.json").read_text())
     chunk = Chunk("5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", 3, 4, "gs://w/c.wav", 0.0, 12.5, channel=2)
