@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
@@ -145,6 +146,19 @@ OPENAPI = {
                         "transcribed once or left out (the job's channels_note says so). mix: every "
                         "channel mixed into one, no labels (default: the settings)",
                     },
+                    "audio_track": {
+                        "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
+                        # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
+                        "type": ["string", "integer", "null"],
+                        "maxLength": MAX_CHOICE_CHARS,
+                        "pattern": CHOICE_PATTERN,
+                        "minimum": 0,
+                        "maximum": 999,
+                        "description": "the audio track to transcribe: its index among the source's audio tracks "
+                        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: the "
+                        "track the container marks default, else the first. A choice the source has no track "
+                        "for fails the job, its error listing the tracks there are",
+                    },
                     "retention_days": {
                         "type": ["integer", "null"],
                         "minimum": 1,
@@ -221,6 +235,12 @@ OPENAPI = {
                         "(identical or silent channels, a mono track)",
                     },
                     "callback": {"type": ["object", "null"]},
+                    "audio_track": {"type": ["string", "null"], "description": "the audio track asked for"},
+                    "audio_track_used": {
+                        "type": ["string", "null"],
+                        "description": 'the audio track transcribed: its index and language tag, "1 (deu)" '
+                        "(null until extraction has chosen it)",
+                    },
                 },
             },
         },

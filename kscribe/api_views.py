@@ -42,6 +42,8 @@ def job_view(job: Job) -> dict[str, Any]:
         "subtitles": job.subtitles,
         "channels": job.channels,
         "channels_note": job.channels_note or None,
+        "audio_track": job.audio_track or None,
+        "audio_track_used": job.audio_track_used or None,
         "status_url": f"{BASE}/{job.id}",
         "callback": {
             "url": job.callback_url,

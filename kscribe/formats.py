@@ -67,6 +67,7 @@ def render_json(t: Transcript, shaping: Shaping | None = None) -> str:
         "duration": t.duration_s,
         "model": t.model,
         "task": t.task,
+        **({"audio_track": t.audio_track} if t.audio_track else {}),
         "text": t.text,
         "segments": [{"id": i, **_without_empty_speaker(asdict(s))} for i, s in enumerate(t.segments)],
     }

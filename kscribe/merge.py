@@ -83,4 +83,5 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
         model=job.model,
         task=job.task,
         segments=segments,
+        audio_track=job.audio_track_used,
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kscribe.errors import InputError
+from kscribe.media.tracks import parse_choice
 from kscribe.storage import join
 from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import CHANNEL_MODES, ObjectNotice
@@ -25,6 +26,7 @@ META_PROMPT = "kscribe-prompt"
 META_HOTWORDS = "kscribe-hotwords"
 META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
 META_CHANNELS = "kscribe-channels"  # mix or split
+META_AUDIO_TRACK = "kscribe-audio-track"  # an audio track's index, or a language code
 META_MULTILINGUAL = "kscribe-multilingual"  # true/false: code-switched speech
 # Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
 META_SUBTITLES = {
@@ -72,6 +74,8 @@ class JobChoices:
     subtitles: dict[str, float] = field(default_factory=dict)
     # values.CHANNEL_MODES, checked (parse_channels) where the choices are read.
     channels: str | None = None
+    # An audio track's index among the audio tracks, or a language code (media/tracks.py).
+    audio_track: str | None = None
     # Decode each 30 s window in its own language (code-switched speech).
     multilingual: bool | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
@@ -97,6 +101,7 @@ class JobChoices:
                 channels=parse_channels(META_CHANNELS, metadata[META_CHANNELS])
                 if metadata.get(META_CHANNELS)
                 else None,
+                audio_track=parse_choice(metadata.get(META_AUDIO_TRACK, ""), META_AUDIO_TRACK) or None,
                 multilingual=parse_flag(META_MULTILINGUAL, metadata.get(META_MULTILINGUAL, "")),
             )
         except InputError as exc:
@@ -116,6 +121,7 @@ class JobChoices:
             META_HOTWORDS: self.hotwords,
             META_REPLACEMENTS: json.dumps(self.replacements, ensure_ascii=False) if self.replacements else None,
             META_CHANNELS: self.channels,
+            META_AUDIO_TRACK: self.audio_track,
             **{by_option[name]: f"{value:g}" for name, value in self.subtitles.items()},
             META_MULTILINGUAL: None if self.multilingual is None else str(self.multilingual).lower(),
         }

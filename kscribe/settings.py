@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kscribe.errors import ConfigError, InputError
+from kscribe.media.tracks import parse_choice
 from kscribe.notices import parse_channels
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.subtitles import Shaping, parse_option
@@ -135,6 +136,13 @@ def _channels(name: str, raw: str) -> str:
         raise ConfigError(f"{name}: {exc}") from None
 
 
+def _audio_track(name: str, raw: str) -> str:
+    try:
+        return parse_choice(raw, name)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _replacements(name: str, raw: str) -> tuple[tuple[str, str], ...]:
     try:
         return tuple(parse_replacements(raw).items())
@@ -195,6 +203,9 @@ class Settings:
     task: str = _env("KSCRIBE_TASK", "transcribe")
     # "split": each channel of a stereo or multichannel track transcribed apart and labelled.
     channels: str = _env("KSCRIBE_CHANNELS", "mix", _channels)
+    # The audio track of every job that names none (kscribe/media/tracks.py): an index
+    # among the audio tracks or a language code; "": the track marked default, else the first.
+    audio_track: str = _env("KSCRIBE_AUDIO_TRACK", "", _audio_track)
     beam_size: int = _env("KSCRIBE_BEAM_SIZE", 5, _at_least(int, 1))
     vad_filter: bool = _env("KSCRIBE_VAD", True, _bool)
     word_timestamps: bool = _env("KSCRIBE_WORD_TIMESTAMPS", True, _bool)
@@ -389,6 +400,7 @@ class Settings:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ConfigError(f"KSCRIBE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
+        _audio_track("KSCRIBE_AUDIO_TRACK", self.audio_track)
         if self.language_windows > MAX_LANGUAGE_WINDOWS:
             raise ConfigError(f"KSCRIBE_LANGUAGE_WINDOWS is at most {MAX_LANGUAGE_WINDOWS} (each costs a model pass)")
         if self.task not in TASKS:

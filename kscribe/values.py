@@ -118,6 +118,10 @@ class Job:
     hotwords: str = ""
     replacements: dict[str, str] = field(default_factory=dict)
     subtitles: dict[str, float] = field(default_factory=dict)
+    # The audio track asked for (kscribe/media/tracks.py: an index or a language code; ""
+    # the default track), and the one extraction took: "1 (deu)", "0" for an untagged one.
+    audio_track: str = ""
+    audio_track_used: str = ""
     # SHA-256 of the API request that created the job: a reused Idempotency-Key must match.
     request_hash: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
@@ -278,6 +282,8 @@ class Transcript:
     model: str
     task: str
     segments: tuple[Segment, ...]
+    # The source's audio track transcribed ("1 (deu)"; "" when not known).
+    audio_track: str = ""
 
     @property
     def text(self) -> str:

@@ -1,5 +1,5 @@
-"""One ffmpeg pass: the source's first audio track to 16 kHz mono PCM on disk, with the
-silences found along the way.
+"""One ffmpeg pass: one of the source's audio tracks (the job's choice, ``tracks``) to 16 kHz
+mono PCM on disk, with the silences found along the way.
 
 ffmpeg writes straight to a file and we only read its stderr line by line, so memory stays
 flat however long the source is. The silences come from ffmpeg's silencedetect filter in
@@ -93,7 +93,13 @@ def downmix_filter(channels: int) -> str:
 
 
 def build_command(
-    source: Path, dest: Path, threshold_db: float, min_silence_s: float, max_bytes: int | None = None, channels: int = 0
+    source: Path,
+    dest: Path,
+    threshold_db: float,
+    min_silence_s: float,
+    max_bytes: int | None = None,
+    channels: int = 0,
+    track: int = 0,
 ) -> list[str]:
     limit = {} if max_bytes is None else {"fs": max_bytes + BYTES_PER_SAMPLE}
     filters = [
@@ -101,7 +107,7 @@ def build_command(
     ]
     stream = ffmpeg.input(containers.input_url(source), **containers.input_options()).output(
         str(dest),
-        map="0:a:0",
+        map=f"0:a:{track}",
         vn=None,
         sn=None,
         dn=None,
@@ -169,11 +175,12 @@ def split_command(
     threshold_db: float,
     min_silence_s: float,
     max_bytes: int | None = None,
+    track: int = 0,
 ) -> list[str]:
-    """One ffmpeg pass writing channel ``channels[i]`` (1-based) of the first audio track to
+    """One ffmpeg pass writing channel ``channels[i]`` (1-based) of audio track ``track`` to
     ``dests[i]`` as 16 kHz mono PCM, each with its own silencedetect (named ``chN``, so its
     lines say which channel they are about)."""
-    split = f"[0:a:0]asplit={len(channels)}" + "".join(f"[s{n}]" for n in channels)
+    split = f"[0:a:{track}]asplit={len(channels)}" + "".join(f"[s{n}]" for n in channels)
     chains = [
         f"[s{n}]pan=mono|c0=c{n - 1},silencedetect@ch{n}=noise={threshold_db}dB:duration={min_silence_s}[o{n}]"
         for n in channels
@@ -269,18 +276,20 @@ def decode_audio(
     timeout_s: float,
     max_duration_s: float = math.inf,
     channels: int | None = None,
+    track: int = 0,
 ) -> DecodedAudio:
-    """Decode ``source``'s first audio track into 16 kHz mono PCM at ``dest``, every channel
-    mixed in (``channels``: the track's channel count from ``probe``; looked up when None).
+    """Decode ``source``'s audio track ``track`` (its index among the audio tracks, as
+    ``probe`` chose it) into 16 kHz mono PCM at ``dest``, every channel mixed in
+    (``channels``: the track's channel count from ``probe``; looked up when None).
 
     Raises ``MediaError`` (a plain reason; ffmpeg's stderr tail in ``stderr_tail`` and the
     log) if ffmpeg fails or runs past ``timeout_s``, ``EmptyAudioTrack`` if the track holds
     no sound, and ``MediaTooLong`` if the audio runs past ``max_duration_s`` (ffmpeg is
     stopped there, whatever the file said)."""
     if channels is None:
-        channels = audio_channels(source)
+        channels = audio_channels(source, track)
     max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
-    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes, channels)
+    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes, channels, track)
     try:
         silences, open_starts = _run(command, source, dest, timeout_s, max_bytes, max_duration_s)
     except MediaTooLong:
@@ -301,13 +310,14 @@ def decode_channels(
     min_silence_s: float,
     timeout_s: float,
     max_duration_s: float = math.inf,
+    track: int = 0,
 ) -> list[DecodedAudio]:
-    """Decode channels ``channels`` (1-based) of ``source``'s first audio track, each into
+    """Decode channels ``channels`` (1-based) of ``source``'s audio track ``track``, each into
     16 kHz mono PCM at the matching ``dests`` path, in one ffmpeg pass (the source is read
     once, and memory stays flat as for ``decode_audio``). Raises as ``decode_audio`` does;
     the limits hold for each channel's audio."""
     max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
-    command = split_command(source, dests, channels, threshold_db, min_silence_s, max_bytes)
+    command = split_command(source, dests, channels, threshold_db, min_silence_s, max_bytes, track)
     try:
         # Every output grows at the same pace: watching the first watches them all.
         silences, open_starts = _run(command, source, dests[0], timeout_s, max_bytes, max_duration_s)

@@ -18,7 +18,7 @@ from kscribe.media.channels import same_signal
 from kscribe.media.chunking import balanced_target, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio, decode_channels
 from kscribe.media.limits import decode_time_limit
-from kscribe.media.probe import probe
+from kscribe.media.probe import MediaInfo, probe
 from kscribe.media.wav import write_wav_slice, write_wav_slices
 from kscribe.scratch import process_dir
 from kscribe.settings import Settings
@@ -144,7 +144,9 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
     with tempfile.TemporaryDirectory(dir=process_dir(settings.scratch_dir), prefix=f"extract-{job.id}-") as tmp:
         scratch = Path(tmp)
         source = _local_source(job, ctx, scratch)
-        info = probe(source, settings.max_duration_s)
+        info = probe(source, settings.max_duration_s, job.audio_track)
+        # Recorded before the decode, so a job that fails on its track says which it was.
+        ctx.jobs.update(job.id, audio_track_used=info.track.label)
         _check_allowance(job, info.duration_s, ctx)
         time_limit = decode_time_limit(
             info.duration_s, settings.max_duration_s, settings.ffmpeg_timeout_s, settings.ffmpeg_min_speed
@@ -152,24 +154,24 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
         # A long decode keeps the reconciler from re-driving a job that is merely slow.
         ctx.jobs.extend_lease(job.id, time_limit)
         if job.channels == "split":
-            tracks, note = _split_tracks(source, info.channels, scratch, ctx, time_limit)
+            streams, note = _channel_streams(source, info, scratch, ctx, time_limit)
         else:
-            tracks, note = [(0, _mixed(source, info.channels, scratch, ctx, time_limit))], ""
-        audio = tracks[0][1]
+            streams, note = [(0, _mixed(source, info, scratch, ctx, time_limit))], ""
+        audio = streams[0][1]
         # Every channel transcribed is audio transcribed: a tenant's allowance counts each.
-        _count_usage(job, audio.duration_s * len(tracks), ctx)
+        _count_usage(job, audio.duration_s * len(streams), ctx)
         target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)
         # Indexes run over the chunks of every channel, so completion counts them all once.
         planned = [
-            (channel, track, cut)
-            for channel, track in tracks
-            for cut in plan_cuts(track.samples, track.silences, target)
+            (channel, stream, cut)
+            for channel, stream in streams
+            for cut in plan_cuts(stream.samples, stream.silences, target)
         ]
         chunks = []
-        for index, (channel, track, (start, end)) in enumerate(planned):
+        for index, (channel, stream, (start, end)) in enumerate(planned):
             uri = layout.chunk_audio(settings.work_uri, job.id, index)
             wav = scratch / f"chunk-{index}.wav"
-            write_wav_slice(track.path, start, end, wav)
+            write_wav_slice(stream.path, start, end, wav)
             ctx.blobs.upload(wav, uri, "audio/wav", manifest.WORK_METADATA)
             wav.unlink()
             chunks.append(
@@ -192,18 +194,18 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
         ctx.blobs.delete_prefix(layout.job_prefix(settings.work_uri, job.id))
         return []
     log.info(
-        "job %s: %.1f s of audio in %d chunk(s) of %d track(s), %d silences%s",
+        "job %s: %.1f s of audio in %d chunk(s) of %d stream(s), %d silences%s",
         job.id,
         audio.duration_s,
         len(chunks),
-        len(tracks),
-        sum(len(track.silences) for _, track in tracks),
+        len(streams),
+        sum(len(stream.silences) for _, stream in streams),
         f" ({note})" if note else "",
     )
     return chunks
 
 
-def _mixed(source: Path, channels: int, scratch: Path, ctx: Context, time_limit: float) -> DecodedAudio:
+def _mixed(source: Path, info: MediaInfo, scratch: Path, ctx: Context, time_limit: float) -> DecodedAudio:
     settings = ctx.settings
     return decode_audio(
         source,
@@ -212,7 +214,8 @@ def _mixed(source: Path, channels: int, scratch: Path, ctx: Context, time_limit:
         min_silence_s=settings.silence_min_s,
         timeout_s=time_limit,
         max_duration_s=settings.max_duration_s,
-        channels=channels,
+        channels=info.channels,
+        track=info.track.index,
     )
 
 
@@ -222,20 +225,21 @@ def _silent(audio: DecodedAudio) -> bool:
     return audio.duration_s - quiet < _MIN_SOUND_S
 
 
-def _split_tracks(
-    source: Path, channels: int, scratch: Path, ctx: Context, time_limit: float
+def _channel_streams(
+    source: Path, info: MediaInfo, scratch: Path, ctx: Context, time_limit: float
 ) -> tuple[list[tuple[int, DecodedAudio]], str]:
-    """The tracks a split job transcribes, as (channel, audio) with channel 0 for one track
-    that is not labelled, and a note when that is not one track per channel.
+    """The streams a split job transcribes, as (channel, audio) with channel 0 for one
+    stream that is not labelled, and a note when that is not one stream per channel.
 
     A channel is left out when it is silent throughout, or carries the same signal as a
     channel kept before it (a mono recording stored as stereo would otherwise be said twice,
-    by two "speakers"). One track left is transcribed unlabelled, as a mixed job is."""
+    by two "speakers"). One stream left is transcribed unlabelled, as a mixed job is."""
+    channels = info.channels
     if channels <= 1:
-        return [(0, _mixed(source, channels, scratch, ctx, time_limit))], "the audio has one channel; transcribed as is"
+        return [(0, _mixed(source, info, scratch, ctx, time_limit))], "the audio has one channel; transcribed as is"
     if channels > MAX_SPLIT_CHANNELS:
         note = f"the audio has {channels} channels, more than the {MAX_SPLIT_CHANNELS} split takes; they were mixed"
-        return [(0, _mixed(source, channels, scratch, ctx, time_limit))], note
+        return [(0, _mixed(source, info, scratch, ctx, time_limit))], note
     settings = ctx.settings
     numbers = list(range(1, channels + 1))
     decoded = decode_channels(
@@ -246,6 +250,7 @@ def _split_tracks(
         min_silence_s=settings.silence_min_s,
         timeout_s=time_limit,
         max_duration_s=settings.max_duration_s,
+        track=info.track.index,
     )
     kept: list[tuple[int, DecodedAudio]] = []
     silent: list[int] = []

@@ -32,6 +32,7 @@ FULL = {
     "replacements": {"cube control": "kubectl"},
     "subtitles": {"max_lines": 1, "max_cue_s": 5},
     "channels": "split",
+    "audio_track": "deu",
     "retention_days": 3,
     "links": True,
     "multilingual": True,
@@ -75,6 +76,7 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
         "replacements": made.replacements,
         "subtitles": made.subtitles,
         "channels": made.channels,
+        "audio_track": made.audio_track,
         "retention_days": days,
         "links": links,
         "multilingual": made.multilingual,
@@ -100,6 +102,19 @@ def test_nulls_and_empty_strings_mean_the_defaults():
         None,
         {},
     )
+    assert made.audio_track is None
+    body = {"source": FULL["source"], "audio_track": ""}
+    assert choices(parse_body(_body(body), SETTINGS, CREATE_SCHEMA), SETTINGS).audio_track is None
+
+
+def test_an_audio_track_is_an_index_or_a_language_code():
+    for sent, made in ((0, "0"), ("1", "1"), ("01", "1"), (12, "12"), ("DEU", "deu"), ("en", "en")):
+        body = parse_body(_body({"source": FULL["source"], "audio_track": sent}), SETTINGS, CREATE_SCHEMA)
+        assert choices(body, SETTINGS).audio_track == made, sent
+    for bad in ("german", "x" * 500, "d", " de", -1, 1000, 1.5, True, ["de"], {"index": 1}):
+        code, message = _refusal({"source": FULL["source"], "audio_track": bad})
+        assert code == "invalid_audio_track" and message.startswith("audio_track: must be an audio track's index")
+        assert len(message) < 120, "what was sent is never echoed"
 
 
 def test_multilingual_is_true_false_or_null():

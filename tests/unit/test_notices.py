@@ -58,6 +58,7 @@ def test_choices_survive_the_trip_through_object_metadata():
         subtitles={"max_line_chars": 32.0, "max_cue_s": 5.5},
         metadata={"show": "episode 4"},
         channels="split",
+        audio_track="deu",
     )
     assert JobChoices.from_metadata(choices.to_metadata()) == choices
 
@@ -71,9 +72,10 @@ def test_cli_submit_takes_the_same_job_flags_as_run():
 
     args = _parser().parse_args(
         ["submit", "v.mp4", "--prompt", "Quuxly", "--replace", "cube control=kubectl", "--max-lines", "1"]
-        + ["--channels", "split"]
+        + ["--channels", "split", "--audio-track", "0"]
     )
     choices = _job_choices(args)
     assert choices.prompt == "Quuxly" and choices.replacements == {"cube control": "kubectl"}
     assert choices.to_metadata()["kscribe-max-lines"] == "1"
     assert choices.to_metadata()["kscribe-channels"] == "split"
+    assert choices.audio_track == "0" and choices.to_metadata()["kscribe-audio-track"] == "0"
