@@ -84,6 +84,7 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
         hotwords=hotwords,
         replacements=replacements,
         subtitles=subtitles,
+        channels=body.get("channels") or None,  # one of CHANNEL_MODES: the schema's enum
         audio_track=audio_track or None,
         multilingual=body.get("multilingual"),  # the schema admits true, false or null
         **_speakers(body, settings),

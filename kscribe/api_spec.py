@@ -6,8 +6,8 @@ from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
 from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -137,6 +137,16 @@ OPENAPI = {
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
                     },
+                    "channels": {
+                        "type": ["string", "null"],
+                        "enum": [*CHANNEL_MODES, "", None],
+                        "default": "mix",
+                        "description": "split: each channel of a stereo or multichannel track is transcribed "
+                        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
+                        "channels that carry the same signal, a silent channel or a mono track are "
+                        "transcribed once or left out (the job's channels_note says so). mix: every "
+                        "channel mixed into one, no labels (default: the settings)",
+                    },
                     "audio_track": {
                         "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
                         # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
@@ -234,6 +244,12 @@ OPENAPI = {
                     },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
+                    "channels": {"type": "string", "enum": list(CHANNEL_MODES)},
+                    "channels_note": {
+                        "type": ["string", "null"],
+                        "description": "why a split job was not transcribed one channel at a time "
+                        "(identical or silent channels, a mono track)",
+                    },
                     "callback": {"type": ["object", "null"]},
                     "audio_track": {"type": ["string", "null"], "description": "the audio track asked for"},
                     "audio_track_used": {

@@ -40,6 +40,8 @@ def job_view(job: Job) -> dict[str, Any]:
         "hotwords": job.hotwords or None,
         "replacements": job.replacements,
         "subtitles": job.subtitles,
+        "channels": job.channels,
+        "channels_note": job.channels_note or None,
         "speakers": (
             {k: v for k, v in (("num", job.num_speakers), ("min", job.min_speakers), ("max", job.max_speakers)) if v}
             | {"diarized_chunks": job.chunks_diarized}

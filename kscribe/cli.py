@@ -22,7 +22,7 @@ from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
 from kscribe.speakers import check_count
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.values import TASKS, Job, JobStatus
+from kscribe.values import CHANNEL_MODES, TASKS, Job, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 _AUDIO_TRACK_HELP = (
@@ -53,6 +53,11 @@ def _add_job_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
     command.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
     command.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
+    command.add_argument(
+        "--channels",
+        choices=CHANNEL_MODES,
+        help="split: transcribe each channel of a stereo track apart, labelled 'channel N' (default: mix)",
+    )
     command.add_argument(
         "--replace",
         action="append",
@@ -107,6 +112,7 @@ def _job_choices(args: argparse.Namespace) -> JobChoices:
             multilingual=args.multilingual,
             task=args.task,
             formats=args.formats,
+            channels=args.channels,
             audio_track=args.audio_track or None,
             prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
             hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
@@ -199,6 +205,8 @@ def _describe(job: Job) -> str:
         lines.append(
             f"  language: {job.detected_language}, model: {job.model}" + (f" (spoken: {spoken})" if spoken else "")
         )
+    if job.channels_note:
+        lines.append(f"  channels: {job.channels_note}")
     if job.timings:
         lines.append("  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in job.timings.items()))
     if job.error:

@@ -128,6 +128,9 @@ def _check_speakers(choices: JobChoices, ctx: Context) -> None:
         return
     if not ctx.settings.diarize:
         raise InputError(DIARIZE_OFF)
+    if (choices.channels or ctx.settings.channels) == "split":
+        # A split job labels words by channel; voices across overlapping channels would not add up.
+        raise InputError("speakers and channels: split do not go together: a split job labels by channel")
     check_count(*counts)
 
 
@@ -201,6 +204,7 @@ def ingest(
         hotwords=choices.hotwords or "",
         replacements=choices.replacements,
         subtitles=choices.subtitles,
+        channels=choices.channels or settings.channels,
         audio_track=choices.audio_track or settings.audio_track,
         multilingual=ctx.settings.multilingual if choices.multilingual is None else choices.multilingual,
         request_hash=request.request_hash if request else "",

@@ -168,6 +168,15 @@ def test_vocabulary_and_subtitle_options_ride_on_the_job(server):
     r = create(server, acme, audio_track=0)
     job = requests.get(server["url"] + f"/api/v1/transcriptions/{r.json()['id']}", headers=acme, timeout=10).json()
     assert job["audio_track"] == "0", "0 is the first track, not automatic"
+    assert job["channels"] == "mix" and job["channels_note"] is None
+
+
+def test_channels_split_rides_on_the_job(server):
+    acme = key(server, "acme")
+    r = create(server, acme, channels="split")
+    assert r.status_code == 202, r.text
+    job = requests.get(server["url"] + f"/api/v1/transcriptions/{r.json()['id']}", headers=acme, timeout=10).json()
+    assert job["channels"] == "split"
 
 
 def test_an_idempotency_key_returns_the_first_job(server):
@@ -194,6 +203,8 @@ def test_an_idempotency_key_returns_the_first_job(server):
         ({"subtitles": {"max_lines": 9}}, "invalid_subtitles"),
         ({"subtitles": {"min_cue_s": 5, "max_cue_s": 2}}, "invalid_subtitles"),
         ({"subtitles": {"font": "Arial"}}, "invalid_subtitles"),
+        ({"channels": "stereo"}, "invalid_channels"),
+        ({"channels": 2}, "invalid_channels"),
         ({"audio_track": "german"}, "invalid_audio_track"),
         ({"audio_track": "x" * 500}, "invalid_audio_track"),
         ({"audio_track": -1}, "invalid_audio_track"),

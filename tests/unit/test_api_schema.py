@@ -31,6 +31,7 @@ FULL = {
     "hotwords": ["Knative", "Redis"],
     "replacements": {"cube control": "kubectl"},
     "subtitles": {"max_lines": 1, "max_cue_s": 5},
+    "channels": "split",
     "audio_track": "deu",
     "retention_days": 3,
     "links": True,
@@ -78,6 +79,7 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
         "hotwords": made.hotwords,
         "replacements": made.replacements,
         "subtitles": made.subtitles,
+        "channels": made.channels,
         "audio_track": made.audio_track,
         "retention_days": days,
         "links": links,
@@ -100,7 +102,8 @@ def test_nulls_and_empty_strings_mean_the_defaults():
     body.update(speakers=None, num_speakers=None, min_speakers=None, max_speakers=None)
     made = choices(parse_body(_body({**body, "source": FULL["source"], "task": ""}), SETTINGS, CREATE_SCHEMA), SETTINGS)
     assert made.multilingual is None
-    assert (made.language, made.task, made.model, made.formats, made.prompt, made.metadata) == (
+    assert (made.language, made.task, made.model, made.formats, made.prompt, made.channels, made.metadata) == (
+        None,
         None,
         None,
         None,
