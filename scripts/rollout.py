@@ -7,7 +7,7 @@
 ``deploy``:
 
 1. renders ``knative/overlays/gke`` (``kubectl kustomize``) and pins every container of the
-   ``kscribe`` and ``kscribe-gpu`` images to the digests the image build recorded (``--digests
+   ``kscribe``, ``kscribe-diarize`` and ``kscribe-gpu`` images to the digests the image build recorded (``--digests
    DIR``: one file per image name holding ``REGISTRY/PATH/NAME@sha256:…``; or ``--image
    NAME=REF``);
 2. notes each Knative Service's serving revision (the *previous* one: the one taking most of its
