@@ -16,6 +16,7 @@ from kscribe.api_input import MAX_JSON_DEPTH, BodyTooLarge, loads_bounded
 from kscribe.api_schema import check_body
 from kscribe.callbacks import check_url
 from kscribe.errors import CallbackRefused, ConfigError, InputError, ModelNotFound
+from kscribe.media.tracks import parse_choice
 from kscribe.models import check_model
 from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.settings import Settings, parse_formats
@@ -43,7 +44,7 @@ def parse_body(request: ApiRequest, settings: Settings, schema: str) -> dict[str
 
 def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
     """The job's choices from a valid body's language, task, model, formats, callback_url,
-    metadata and vocabulary fields (empty and null mean the settings' defaults)."""
+    metadata, vocabulary and audio_track fields (empty and null mean the settings' defaults)."""
     model, callback_url = body.get("model") or None, body.get("callback_url") or None
     if model:
         try:
@@ -64,6 +65,12 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
         except CallbackRefused as exc:
             raise field_error("callback_url", str(exc)) from None
     prompt, hotwords, replacements, subtitles = _vocabulary(body)
+    # 0 is a track (the first), not "automatic": only absence, null and "" are.
+    raw_track = body.get("audio_track")
+    try:  # the canonical form: "01" → "1", "DEU" → "deu"
+        audio_track = parse_choice("" if raw_track is None else raw_track)
+    except InputError as exc:
+        raise field_error("audio_track", str(exc).removeprefix("audio_track: ")) from None
     return JobChoices(
         model=model,
         language=body.get("language") or None,
@@ -75,6 +82,9 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
         hotwords=hotwords,
         replacements=replacements,
         subtitles=subtitles,
+        channels=body.get("channels") or None,  # one of CHANNEL_MODES: the schema's enum
+        audio_track=audio_track or None,
+        multilingual=body.get("multilingual"),  # the schema admits true, false or null
     )
 
 

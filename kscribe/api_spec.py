@@ -2,10 +2,11 @@
 
 from typing import Any
 
+from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -82,6 +83,12 @@ OPENAPI = {
                         "anything else answers source_not_found",
                     },
                     **_CHOICES,
+                    "multilingual": {
+                        "type": ["boolean", "null"],
+                        "description": "speech that switches language: each 30 s window is decoded in the "
+                        "language detected for it (ignored when language is given); without it, a job with no "
+                        "language is decoded in the one detected from windows spread over the audio",
+                    },
                     "callback_url": {
                         "type": ["string", "null"],
                         "format": "uri",
@@ -131,6 +138,29 @@ OPENAPI = {
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
                     },
+                    "channels": {
+                        "type": ["string", "null"],
+                        "enum": [*CHANNEL_MODES, "", None],
+                        "default": "mix",
+                        "description": "split: each channel of a stereo or multichannel track is transcribed "
+                        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
+                        "channels that carry the same signal, a silent channel or a mono track are "
+                        "transcribed once or left out (the job's channels_note says so). mix: every "
+                        "channel mixed into one, no labels (default: the settings)",
+                    },
+                    "audio_track": {
+                        "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
+                        # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
+                        "type": ["string", "integer", "null"],
+                        "maxLength": MAX_CHOICE_CHARS,
+                        "pattern": CHOICE_PATTERN,
+                        "minimum": 0,
+                        "maximum": 999,
+                        "description": "the audio track to transcribe: its index among the source's audio tracks "
+                        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: the "
+                        "track the container marks default, else the first. A choice the source has no track "
+                        "for fails the job, its error listing the tracks there are",
+                    },
                     "retention_days": {
                         "type": ["integer", "null"],
                         "minimum": 1,
@@ -176,6 +206,16 @@ OPENAPI = {
                     "progress": {"type": "number", "minimum": 0, "maximum": 100},
                     "source": {"type": "string"},
                     "model": {"type": "string"},
+                    "detected_language": {"type": ["string", "null"]},
+                    "multilingual": {
+                        "type": "boolean",
+                        "description": "asked for, or chosen when detection found more than one language",
+                    },
+                    "languages": {
+                        "type": "object",
+                        "additionalProperties": {"type": "number", "minimum": 0},
+                        "description": "seconds of transcribed speech per language code, most first",
+                    },
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
                     "failed_stage": {
                         "type": ["string", "null"],
@@ -190,7 +230,19 @@ OPENAPI = {
                     },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
+                    "channels": {"type": "string", "enum": list(CHANNEL_MODES)},
+                    "channels_note": {
+                        "type": ["string", "null"],
+                        "description": "why a split job was not transcribed one channel at a time "
+                        "(identical or silent channels, a mono track)",
+                    },
                     "callback": {"type": ["object", "null"]},
+                    "audio_track": {"type": ["string", "null"], "description": "the audio track asked for"},
+                    "audio_track_used": {
+                        "type": ["string", "null"],
+                        "description": 'the audio track transcribed: its index and language tag, "1 (deu)" '
+                        "(null until extraction has chosen it)",
+                    },
                 },
             },
         },

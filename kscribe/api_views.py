@@ -32,12 +32,18 @@ def job_view(job: Job) -> dict[str, Any]:
         # the same value under its former name (deprecated, kept for one more release).
         "failed_stage": job.failed_stage if failed else None,
         "error": {"message": job.error, "stage": job.failed_stage} if failed else None,
+        "multilingual": job.multilingual,
+        "languages": job.languages,
         "outputs": job.outputs,
         "metadata": job.metadata,
         "prompt": job.prompt or None,
         "hotwords": job.hotwords or None,
         "replacements": job.replacements,
         "subtitles": job.subtitles,
+        "channels": job.channels,
+        "channels_note": job.channels_note or None,
+        "audio_track": job.audio_track or None,
+        "audio_track_used": job.audio_track_used or None,
         "status_url": f"{BASE}/{job.id}",
         "callback": {
             "url": job.callback_url,

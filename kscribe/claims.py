@@ -39,6 +39,10 @@ def extract_work(job_id: str) -> str:
     return f"{job_id}/extract"
 
 
+def language_work(job_id: str) -> str:
+    return f"{job_id}/language"
+
+
 def chunk_work(job_id: str, index: int) -> str:
     return f"{job_id}/chunk/{index}"
 

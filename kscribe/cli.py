@@ -15,22 +15,47 @@ import redis
 from kscribe import scratch
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError, KscribeError
+from kscribe.media.tracks import parse_choice
 from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.values import TASKS, Job, JobStatus
+from kscribe.values import CHANNEL_MODES, TASKS, Job, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
+
+_AUDIO_TRACK_HELP = (
+    "the audio track to transcribe: its index among the audio tracks (0, 1, …) or a language code "
+    "(en, eng, de, deu, ger); default: the track marked default, else the first"
+)
+
+
+def _audio_track(raw: str) -> str:
+    try:
+        return parse_choice(raw, "--audio-track")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--audio-track: ")) from None
 
 
 def _add_job_flags(command: argparse.ArgumentParser) -> None:
     """The options a job takes, the same for `run` and `submit` (read by ``_job_choices``)."""
     command.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
     command.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
+    command.add_argument(
+        "--multilingual",
+        action="store_true",
+        default=None,
+        help="speech that switches language: each 30 s window is decoded in the language detected for it",
+    )
     command.add_argument("--task", choices=TASKS)
+    command.add_argument("--audio-track", type=_audio_track, metavar="TRACK", help=_AUDIO_TRACK_HELP)
     command.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
     command.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
     command.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
+    command.add_argument(
+        "--channels",
+        choices=CHANNEL_MODES,
+        help="split: transcribe each channel of a stereo track apart, labelled 'channel N' (default: mix)",
+    )
     command.add_argument(
         "--replace",
         action="append",
@@ -58,8 +83,11 @@ def _job_choices(args: argparse.Namespace) -> JobChoices:
         return JobChoices(
             model=args.model,
             language=args.language,
+            multilingual=args.multilingual,
             task=args.task,
             formats=args.formats,
+            channels=args.channels,
+            audio_track=args.audio_track or None,
             prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
             hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
             replacements=parse_replacements(replacements),
@@ -141,8 +169,15 @@ def _describe(job: Job) -> str:
     lines = [f"job {job.id}: {job.status.value} ({job.progress:.0f}%)", f"  source: {job.source_uri}"]
     if job.chunks_total:
         lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
+    if job.audio_track_used:
+        lines.append(f"  audio track: {job.audio_track_used}")
     if job.detected_language:
-        lines.append(f"  language: {job.detected_language}, model: {job.model}")
+        spoken = ", ".join(f"{k} {v:.0f} s" for k, v in job.languages.items())
+        lines.append(
+            f"  language: {job.detected_language}, model: {job.model}" + (f" (spoken: {spoken})" if spoken else "")
+        )
+    if job.channels_note:
+        lines.append(f"  channels: {job.channels_note}")
     if job.timings:
         lines.append("  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in job.timings.items()))
     if job.error:

@@ -75,6 +75,15 @@ def _str(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _seconds_by_name(value: Any, name: str) -> dict[str, float]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+        for k, v in value.items()
+    ):
+        raise MalformedEvent(f"no valid {name}")
+    return {k: float(v) for k, v in value.items()}
+
+
 def _links(value: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(value, Mapping) or not all(
         isinstance(link, Mapping) and isinstance(link.get("url"), str) and isinstance(link.get("expires_at"), int)
@@ -134,6 +143,8 @@ class ChunkReady:
     uri: str | None = None
     start_s: float | None = None
     duration_s: float | None = None
+    # The track's channel the chunk holds (1-based; 0: every channel mixed).
+    channel: int | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> ChunkReady:
@@ -145,6 +156,7 @@ class ChunkReady:
             uri=_str(data, "uri") if "uri" in data else None,
             start_s=_number(data, "start_s") if "start_s" in data else None,
             duration_s=_number(data, "duration_s") if "duration_s" in data else None,
+            channel=_int(data, "channel", 0) if "channel" in data else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +187,9 @@ class JobCompleted:
     model: str
     # Time-limited links to each output (format → {"url", "expires_at"}), when made.
     links: dict[str, dict[str, Any]] | None = None
+    # Seconds of transcribed speech per language, most first (absent: no speech, or an
+    # event from before kscribe counted them).
+    languages: dict[str, float] | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> JobCompleted:
@@ -190,6 +205,7 @@ class JobCompleted:
             language=_str(data, "language"),
             model=_str(data, "model"),
             links=_links(data["links"]) if "links" in data else None,
+            languages=_seconds_by_name(data["languages"], "languages") if "languages" in data else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,7 +268,9 @@ def job_created(job_id: str) -> Event:
 
 
 def chunk_ready(chunk: Chunk) -> Event:
-    return ChunkReady(chunk.job_id, chunk.index, chunk.count, chunk.uri, chunk.start_s, chunk.duration_s).event()
+    return ChunkReady(
+        chunk.job_id, chunk.index, chunk.count, chunk.uri, chunk.start_s, chunk.duration_s, chunk.channel
+    ).event()
 
 
 def job_transcribed(job_id: str) -> Event:
@@ -272,4 +290,5 @@ def job_completed_for(job: Job) -> Event:
         duration_s=job.duration_s,
         language=job.detected_language,
         model=job.model,
+        languages=dict(job.languages) or None,
     ).event()

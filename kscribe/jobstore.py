@@ -18,7 +18,7 @@ from kscribe.errors import InputError, QuotaExceeded
 from kscribe.ports import KeyValue
 from kscribe.values import TERMINAL_RANK, Job, JobStatus
 
-_JSON_FIELDS = {"formats", "metadata", "outputs", "replacements", "subtitles"}
+_JSON_FIELDS = {"formats", "languages", "metadata", "outputs", "replacements", "subtitles"}
 _TIMING_PREFIX = "timing."
 _ANNOUNCED_PREFIX = "announced."
 # Derived from prefixed hash fields, not stored under their own names.
@@ -186,6 +186,9 @@ def _encode(name: str, value: Any) -> str:
         return json.dumps(list(value) if isinstance(value, tuple) else value)
     if isinstance(value, JobStatus):
         return value.value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+
     if value is None:
         return ""
     return str(value)
@@ -216,6 +219,8 @@ def _decode(raw: dict[str, str]) -> Job:
             values[name] = JobStatus(text)
         elif kind == str | None:
             values[name] = text or None
+        elif kind is bool:
+            values[name] = text == "1"
         elif kind is float:
             values[name] = float(text or 0)
         elif kind is int:

@@ -8,7 +8,7 @@ that fit these shapes (a ``redis.Redis`` made with ``decode_responses=True`` is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kscribe.storage.base import BlobStore
@@ -33,6 +33,10 @@ class Transcriber(Protocol):
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, on_progress: ProgressCallback | None = None
     ) -> Recognition: ...
+
+    def detect_language(self, windows: Sequence[np.ndarray], options: TranscribeOptions) -> list[tuple[str, float]]:
+        """Each window's language and the model's confidence in it."""
+        ...
 
 
 class KeyValue(Protocol):

@@ -11,6 +11,7 @@ from kscribe import metrics
 from kscribe.callbacks import check_url
 from kscribe.context import Context
 from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
+from kscribe.media.tracks import parse_choice
 from kscribe.models import check_model
 from kscribe.notices import META_ROLE, JobChoices, check_metadata
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
@@ -106,6 +107,7 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         if choices.callback_url:
             check_url(choices.callback_url, ctx.settings.callback_allow)
         check_metadata(choices.metadata)
+        parse_choice(choices.audio_track or "")
     except (InputError, ConfigError) as exc:
         return metrics.failure_reason(exc) if isinstance(exc, InputError) else "bad_request", str(exc)
     return "", ""
@@ -181,6 +183,9 @@ def ingest(
         hotwords=choices.hotwords or "",
         replacements=choices.replacements,
         subtitles=choices.subtitles,
+        channels=choices.channels or settings.channels,
+        audio_track=choices.audio_track or settings.audio_track,
+        multilingual=ctx.settings.multilingual if choices.multilingual is None else choices.multilingual,
         request_hash=request.request_hash if request else "",
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave

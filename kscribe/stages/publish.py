@@ -10,6 +10,7 @@ from kscribe import metrics
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.formats import CONTENT_TYPES, RENDERERS
+from kscribe.languages import spoken_seconds
 from kscribe.merge import merge_chunks
 from kscribe.notices import META_ROLE
 from kscribe.stages import layout, manifest
@@ -76,7 +77,13 @@ def publish(job_id: str, ctx: Context) -> Job:
     elapsed = time.perf_counter() - started
     ctx.jobs.add_timing(job.id, STAGE, elapsed)
     metrics.STAGE_SECONDS.labels(STAGE).observe(elapsed)
-    if ctx.jobs.advance(job.id, JobStatus.SUCCEEDED, outputs=outputs, detected_language=transcript.language):
+    if ctx.jobs.advance(
+        job.id,
+        JobStatus.SUCCEEDED,
+        outputs=outputs,
+        detected_language=transcript.language,
+        languages=spoken_seconds(transcript.segments),
+    ):
         metrics.JOBS.labels("succeeded", "").inc()
     # Safe once succeeded: every stage ignores events of an ended job, so no redelivery
     # reads these again. (On GCS a lifecycle rule also sweeps work objects of failed jobs.)

@@ -33,8 +33,11 @@ FULL = {
     "hotwords": ["Knative", "Redis"],
     "replacements": {"cube control": "kubectl"},
     "subtitles": {"max_lines": 1, "max_cue_s": 5},
+    "channels": "split",
+    "audio_track": "deu",
     "retention_days": 3,
     "links": True,
+    "multilingual": True,
 }
 
 
@@ -74,8 +77,11 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
         "hotwords": made.hotwords,
         "replacements": made.replacements,
         "subtitles": made.subtitles,
+        "channels": made.channels,
+        "audio_track": made.audio_track,
         "retention_days": days,
         "links": links,
+        "multilingual": made.multilingual,
     }
     assert shown == {
         **FULL,
@@ -88,7 +94,9 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
 def test_nulls_and_empty_strings_mean_the_defaults():
     body = {name: None for name in FULL if name not in ("source", "links")}
     made = choices(parse_body(_body({**body, "source": FULL["source"], "task": ""}), SETTINGS, CREATE_SCHEMA), SETTINGS)
-    assert (made.language, made.task, made.model, made.formats, made.prompt, made.metadata) == (
+    assert made.multilingual is None
+    assert (made.language, made.task, made.model, made.formats, made.prompt, made.channels, made.metadata) == (
+        None,
         None,
         None,
         None,
@@ -96,6 +104,24 @@ def test_nulls_and_empty_strings_mean_the_defaults():
         None,
         {},
     )
+    assert made.audio_track is None
+    body = {"source": FULL["source"], "audio_track": ""}
+    assert choices(parse_body(_body(body), SETTINGS, CREATE_SCHEMA), SETTINGS).audio_track is None
+
+
+def test_an_audio_track_is_an_index_or_a_language_code():
+    for sent, made in ((0, "0"), ("1", "1"), ("01", "1"), (12, "12"), ("DEU", "deu"), ("en", "en")):
+        body = parse_body(_body({"source": FULL["source"], "audio_track": sent}), SETTINGS, CREATE_SCHEMA)
+        assert choices(body, SETTINGS).audio_track == made, sent
+    for bad in ("german", "x" * 500, "d", " de", -1, 1000, 1.5, True, ["de"], {"index": 1}):
+        code, message = _refusal({"source": FULL["source"], "audio_track": bad})
+        assert code == "invalid_audio_track" and message.startswith("audio_track: must be an audio track's index")
+        assert len(message) < 120, "what was sent is never echoed"
+
+
+def test_multilingual_is_true_false_or_null():
+    code, _ = _refusal({"source": FULL["source"], "multilingual": "yes"})
+    assert code == "invalid_multilingual"
 
 
 def test_the_upload_schema_lists_the_fields_an_upload_session_takes():
