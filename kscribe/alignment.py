@@ -94,7 +94,7 @@ def snap_to_speech(segments: Sequence[Segment], spans: Sequence[tuple[float, flo
         if segment.words:
             words = []
             for w in segment.words:
-                words.append(Word(*_trim(w.start, w.end, lookup, previous_end), w.word, w.probability))
+                words.append(Word(*_trim(w.start, w.end, lookup, previous_end), w.word, w.probability, w.speaker))
                 previous_end = words[-1].end
             # faster-whisper makes a segment span its words; keep it so.
             start, end = words[0].start, words[-1].end

@@ -4,9 +4,10 @@ from typing import Any
 
 from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
+from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -38,13 +39,16 @@ _CHOICES: dict[str, Any] = {
     "model": {"type": ["string", "null"], "description": "an installed model: tiny.en, base, small, …"},
     "formats": {
         "title": f"a list of {', '.join(ALL_FORMATS)}",
-        "oneOf": [
-            {"type": "array", "items": {"type": "string", "enum": list(ALL_FORMATS)}},
-            {"type": "string", "description": "comma-separated, or all"},
-            {"type": "null"},
-        ],
+        "type": ["array", "string", "null"],
+        "maxItems": len(ALL_FORMATS),
+        "items": {"enum": list(ALL_FORMATS)},
+        "description": "a list, or a string: comma-separated, or all",
     },
 }
+# Lists and objects are bounded before their entries are checked, and keywords apply in the
+# order written, so refusing a body of thousands of entries stops at the bound. A field of two
+# forms is one schema with a list of types, not oneOf: oneOf checks every entry under every
+# form and keeps every error.
 # No control characters (tab and newline are text).
 PLAIN_TEXT = {"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}
 
@@ -109,12 +113,11 @@ OPENAPI = {
                         "description": "Whisper's initial prompt for every chunk: names and spellings to expect",
                     },
                     "hotwords": {
-                        "title": f"a string or a list of strings, at most {MAX_HOTWORDS_CHARS} characters of plain text",
-                        "oneOf": [
-                            {"type": "string", "maxLength": MAX_HOTWORDS_CHARS, **PLAIN_TEXT},
-                            {"type": "array", "items": {"type": "string", **PLAIN_TEXT}},
-                            {"type": "null"},
-                        ],
+                        "type": ["string", "array", "null"],
+                        "maxLength": MAX_HOTWORDS_CHARS,
+                        **PLAIN_TEXT,
+                        "maxItems": MAX_HOTWORDS_CHARS,  # each word is a character at least
+                        "items": {"type": "string", **PLAIN_TEXT},
                         "description": "words to favour (a list is joined with commas; "
                         f"{MAX_HOTWORDS_CHARS} characters in all)",
                     },
@@ -135,6 +138,16 @@ OPENAPI = {
                             name: {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
+                    },
+                    "channels": {
+                        "type": ["string", "null"],
+                        "enum": [*CHANNEL_MODES, "", None],
+                        "default": "mix",
+                        "description": "split: each channel of a stereo or multichannel track is transcribed "
+                        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
+                        "channels that carry the same signal, a silent channel or a mono track are "
+                        "transcribed once or left out (the job's channels_note says so). mix: every "
+                        "channel mixed into one, no labels (default: the settings)",
                     },
                     "audio_track": {
                         "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
@@ -158,6 +171,21 @@ OPENAPI = {
                     "links": {
                         "type": "boolean",
                         "description": "the callback carries time-limited links to the outputs",
+                    },
+                    "speakers": {
+                        "type": ["boolean", "null"],
+                        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, … in "
+                        "order of first appearance); refused (400) unless the operator enabled diarization "
+                        "(KSCRIBE_DIARIZE)",
+                    },
+                    **{
+                        f"{which}_speakers": {
+                            "type": ["integer", "null"],
+                            "minimum": MIN_SPEAKERS,
+                            "maximum": MAX_SPEAKERS,
+                            "description": f"with speakers: the {what} number of speakers",
+                        }
+                        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
                     },
                 },
             },
@@ -218,6 +246,12 @@ OPENAPI = {
                     },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
+                    "channels": {"type": "string", "enum": list(CHANNEL_MODES)},
+                    "channels_note": {
+                        "type": ["string", "null"],
+                        "description": "why a split job was not transcribed one channel at a time "
+                        "(identical or silent channels, a mono track)",
+                    },
                     "callback": {"type": ["object", "null"]},
                     "audio_track": {"type": ["string", "null"], "description": "the audio track asked for"},
                     "audio_track_used": {

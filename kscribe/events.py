@@ -143,6 +143,8 @@ class ChunkReady:
     uri: str | None = None
     start_s: float | None = None
     duration_s: float | None = None
+    # The track's channel the chunk holds (1-based; 0: every channel mixed).
+    channel: int | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> ChunkReady:
@@ -154,6 +156,7 @@ class ChunkReady:
             uri=_str(data, "uri") if "uri" in data else None,
             start_s=_number(data, "start_s") if "start_s" in data else None,
             duration_s=_number(data, "duration_s") if "duration_s" in data else None,
+            channel=_int(data, "channel", 0) if "channel" in data else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,7 +268,9 @@ def job_created(job_id: str) -> Event:
 
 
 def chunk_ready(chunk: Chunk) -> Event:
-    return ChunkReady(chunk.job_id, chunk.index, chunk.count, chunk.uri, chunk.start_s, chunk.duration_s).event()
+    return ChunkReady(
+        chunk.job_id, chunk.index, chunk.count, chunk.uri, chunk.start_s, chunk.duration_s, chunk.channel
+    ).event()
 
 
 def job_transcribed(job_id: str) -> Event:

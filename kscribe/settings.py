@@ -16,6 +16,7 @@ from typing import Any
 
 from kscribe.errors import ConfigError, InputError
 from kscribe.media.tracks import parse_choice
+from kscribe.notices import parse_channels
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import DEFAULT_FORMATS, TASKS
@@ -128,6 +129,13 @@ def _formats(name: str, raw: str) -> tuple[str, ...]:
     return parse_formats(raw)
 
 
+def _channels(name: str, raw: str) -> str:
+    try:
+        return parse_channels("channels", raw)
+    except InputError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def _audio_track(name: str, raw: str) -> str:
     try:
         return parse_choice(raw, name)
@@ -193,6 +201,8 @@ class Settings:
     language_mixed_share: float = _env("KSCRIBE_LANGUAGE_MIXED_SHARE", 0.25, _at_least(float, 0.01))
     multilingual: bool = _env("KSCRIBE_MULTILINGUAL", False, _bool)
     task: str = _env("KSCRIBE_TASK", "transcribe")
+    # "split": each channel of a stereo or multichannel track transcribed apart and labelled.
+    channels: str = _env("KSCRIBE_CHANNELS", "mix", _channels)
     # The audio track of every job that names none (kscribe/media/tracks.py): an index
     # among the audio tracks or a language code; "": the track marked default, else the first.
     audio_track: str = _env("KSCRIBE_AUDIO_TRACK", "", _audio_track)
@@ -230,6 +240,13 @@ class Settings:
     prompt: str = _env("KSCRIBE_PROMPT", "")
     hotwords: str = _env("KSCRIBE_HOTWORDS", "")
     replacements: tuple[tuple[str, str], ...] = _env("KSCRIBE_REPLACEMENTS", (), _replacements)
+
+    # Speaker labels by voice (kscribe/speakers.py, kscribe/voices.py): off, a job asking for
+    # them is refused; on, the diarize function must run and the `diarize` extra be installed.
+    diarize: bool = _env("KSCRIBE_DIARIZE", False, _bool)
+    # torch threads for voice embeddings: more than one only pays on cores nothing else uses
+    # (on a busy 2-core machine two threads ran 9x slower than one; bench/reports/).
+    diarize_threads: int = _env("KSCRIBE_DIARIZE_THREADS", 1, _at_least(int, 1))
 
     # Publish
     formats: tuple[str, ...] = _env("KSCRIBE_FORMATS", DEFAULT_FORMATS, _formats)

@@ -13,6 +13,9 @@ TASKS = ("transcribe", "translate")
 FORMATS = ("json", "srt", "vtt", "txt", "tsv", "ass")
 # What a job gets when it names none (ASS only on request).
 DEFAULT_FORMATS = FORMATS[:5]
+# How a job treats a track of several channels: mixed into one (every voice unlabelled), or
+# each channel transcribed on its own and its words labelled "channel N".
+CHANNEL_MODES = ("mix", "split")
 
 
 class JobStatus(str, enum.Enum):
@@ -140,6 +143,17 @@ class Job:
     owned_input: str = ""
     # 1: the callback carries time-limited links to the outputs (kscribe/links.py).
     callback_links: int = 0
+    # CHANNEL_MODES: "split" transcribes each channel apart; extract says in ``channels_note``
+    # when it did otherwise (identical channels, a mono track) and why.
+    channels: str = "mix"
+    channels_note: str = ""
+    # 1: label words and segments with who speaks, by voice (kscribe/speakers.py); how many
+    # speakers there are (num) or may be (min, max), 0 where not given; chunks diarized.
+    speakers: int = 0
+    num_speakers: int = 0
+    min_speakers: int = 0
+    max_speakers: int = 0
+    chunks_diarized: int = 0
 
     @property
     def progress(self) -> float:
@@ -163,7 +177,11 @@ class Job:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a job's audio, cut at a silence, addressed in work storage."""
+    """A piece of a job's audio, cut at a silence, addressed in work storage.
+
+    ``index`` runs over all the job's chunks (of every channel) and ``count`` counts them
+    all, so completion counts every chunk of every channel once. ``channel`` is the track's
+    channel it holds (1-based), 0 for audio of every channel mixed."""
 
     job_id: str
     index: int
@@ -171,6 +189,7 @@ class Chunk:
     uri: str
     start_s: float
     duration_s: float
+    channel: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -184,6 +203,8 @@ class Chunk:
             uri=str(data["uri"]),
             start_s=float(data["start_s"]),
             duration_s=float(data["duration_s"]),
+            # Manifests written before channels existed hold mixed audio.
+            channel=int(data.get("channel", 0)),
         )
 
 
@@ -233,6 +254,7 @@ class ChunkTranscript:
     segments: tuple[Segment, ...]
     model: str
     seconds: float = 0.0
+    channel: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -86,7 +86,15 @@ def _replace_words(words: Sequence[Word], table: list[tuple[tuple[str, ...], str
             if tuple(norms[i : i + n]) == tokens:
                 (lead, _), (_, trail) = _edges(words[i].word), _edges(words[i + n - 1].word)
                 span = words[i : i + n]
-                out.append(Word(span[0].start, span[-1].end, lead + written + trail, min(w.probability for w in span)))
+                out.append(
+                    Word(
+                        span[0].start,
+                        span[-1].end,
+                        lead + written + trail,
+                        min(w.probability for w in span),
+                        span[0].speaker,
+                    )
+                )
                 i += n
                 break
         else:

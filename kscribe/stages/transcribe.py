@@ -51,6 +51,11 @@ def _load_wav(uri: str, ctx: Context) -> np.ndarray:
         return read_wav(path)
 
 
+def load_chunk_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
+    """A chunk's audio as model input (the diarize stage reads it the same way)."""
+    return _load_wav(chunk.uri, ctx)
+
+
 def _decided(job: Job) -> bool:
     return bool(job.language or job.multilingual or job.detected_language)
 
@@ -174,10 +179,11 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         segments=segments,
         model=job.model,
         seconds=round(seconds, 3),
+        channel=chunk.channel,
     )
 
 
-def _matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
+def matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
     """Whether an event's description of a chunk agrees with the stored one (the fields it
     gives; the stored ones are what gets used either way)."""
     stored = chunk.to_dict()
@@ -209,30 +215,36 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
     if chunks is None or not 0 <= index < len(chunks):
         raise EventRejected("early", f"job {job.id} has no stored chunk {index}")
     chunk = chunks[index]
-    if claimed is not None and not _matches(claimed, chunk):
+    # Progress counts audio of the video's timeline: each of n channels covers it all.
+    share = 1 / max(1, len({c.channel for c in chunks}))
+    if claimed is not None and not matches(claimed, chunk):
         raise EventRejected("mismatch", f"the event's chunk {index} of job {job.id} is not the stored one")
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
-        return _stored(job, chunk, ctx)
+        return _stored(job, chunk, ctx, share)
     with claims.claim(ctx.kv, claims.chunk_work(job.id, chunk.index), ctx.settings.claim_lease_s, STAGE):
         if ctx.blobs.stat(result_uri) is not None:  # stored by the claim's previous holder
-            return _stored(job, chunk, ctx)
+            return _stored(job, chunk, ctx, share)
         # A long chunk keeps the reconciler away for as long as it may take at the slowest speed.
         ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
-        return _transcribe(job, chunk, result_uri, ctx)
+        return _transcribe(job, chunk, result_uri, ctx, share)
 
 
-def _stored(job: Job, chunk: Chunk, ctx: Context) -> ChunkOutcome:
-    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+def _stored(job: Job, chunk: Chunk, ctx: Context, share: float) -> ChunkOutcome:
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
+    )
     return ChunkOutcome(_announce(job, completion), transcribed=False)
 
 
-def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context) -> ChunkOutcome:
+def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context, share: float) -> ChunkOutcome:
     result = _recognise(job, chunk, ctx)
     if result is None:
         return ChunkOutcome(announce_transcribed=False, transcribed=True)
     ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", manifest.WORK_METADATA)
-    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
+    )
     return ChunkOutcome(_announce(job, completion), transcribed=True)
 
 
