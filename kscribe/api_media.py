@@ -13,8 +13,8 @@ from kscribe.context import Context
 from kscribe.models import available_models
 from kscribe.settings import MEDIA_EXTENSIONS
 from kscribe.tenants import Tenants, source_allowed
+from kscribe.values import CHANNEL_MODES, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS
 
 
 class PageRoutes:
@@ -43,6 +43,10 @@ class PageRoutes:
                 "tasks": list(TASKS),
                 "formats": list(ALL_FORMATS),
                 "default_formats": list(settings.formats),
+                "channels": list(CHANNEL_MODES),
+                "default_channels": settings.channels,
+                "default_audio_track": settings.audio_track,
+                "default_multilingual": settings.multilingual,
                 "upload": {
                     "mode": settings.web_uploads,
                     "max_bytes": settings.max_input_bytes,

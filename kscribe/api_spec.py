@@ -44,6 +44,35 @@ _CHOICES: dict[str, Any] = {
             {"type": "null"},
         ],
     },
+    "multilingual": {
+        "type": ["boolean", "null"],
+        "description": "speech that switches language: each 30 s window is decoded in the "
+        "language detected for it (ignored when language is given); without it, a job with no "
+        "language is decoded in the one detected from windows spread over the audio",
+    },
+    "channels": {
+        "type": ["string", "null"],
+        "enum": [*CHANNEL_MODES, "", None],
+        "default": "mix",
+        "description": "split: each channel of a stereo or multichannel track is transcribed "
+        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
+        "channels that carry the same signal, a silent channel or a mono track are "
+        "transcribed once or left out (the job's channels_note says so). mix: every "
+        "channel mixed into one, no labels (default: the settings)",
+    },
+    "audio_track": {
+        "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
+        # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
+        "type": ["string", "integer", "null"],
+        "maxLength": MAX_CHOICE_CHARS,
+        "pattern": CHOICE_PATTERN,
+        "minimum": 0,
+        "maximum": 999,
+        "description": "the audio track to transcribe: its index among the source's audio tracks "
+        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: the "
+        "track the container marks default, else the first. A choice the source has no track "
+        "for fails the job, its error listing the tracks there are",
+    },
 }
 # No control characters (tab and newline are text).
 PLAIN_TEXT = {"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}
@@ -80,12 +109,6 @@ OPENAPI = {
                         "anything else answers source_not_found",
                     },
                     **_CHOICES,
-                    "multilingual": {
-                        "type": ["boolean", "null"],
-                        "description": "speech that switches language: each 30 s window is decoded in the "
-                        "language detected for it (ignored when language is given); without it, a job with no "
-                        "language is decoded in the one detected from windows spread over the audio",
-                    },
                     "callback_url": {
                         "type": ["string", "null"],
                         "format": "uri",
@@ -135,29 +158,6 @@ OPENAPI = {
                             name: {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
-                    },
-                    "channels": {
-                        "type": ["string", "null"],
-                        "enum": [*CHANNEL_MODES, "", None],
-                        "default": "mix",
-                        "description": "split: each channel of a stereo or multichannel track is transcribed "
-                        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
-                        "channels that carry the same signal, a silent channel or a mono track are "
-                        "transcribed once or left out (the job's channels_note says so). mix: every "
-                        "channel mixed into one, no labels (default: the settings)",
-                    },
-                    "audio_track": {
-                        "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
-                        # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
-                        "type": ["string", "integer", "null"],
-                        "maxLength": MAX_CHOICE_CHARS,
-                        "pattern": CHOICE_PATTERN,
-                        "minimum": 0,
-                        "maximum": 999,
-                        "description": "the audio track to transcribe: its index among the source's audio tracks "
-                        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: the "
-                        "track the container marks default, else the first. A choice the source has no track "
-                        "for fails the job, its error listing the tracks there are",
                     },
                     "retention_days": {
                         "type": ["integer", "null"],
