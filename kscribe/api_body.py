@@ -20,6 +20,8 @@ from kscribe.media.tracks import parse_choice
 from kscribe.models import check_model
 from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.settings import Settings, parse_formats
+from kscribe.speakers import check_count
+from kscribe.stages.ingest import DIARIZE_OFF
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 # The schemas in the OpenAPI document that bodies are checked against.
@@ -85,7 +87,25 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
         channels=body.get("channels") or None,  # one of CHANNEL_MODES: the schema's enum
         audio_track=audio_track or None,
         multilingual=body.get("multilingual"),  # the schema admits true, false or null
+        **_speakers(body, settings),
     )
+
+
+def _speakers(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """speakers and its counts (types and bounds are the schema's): 400 when diarization is
+    off here, when counts come without speakers, or when they contradict each other."""
+    counts = {name: body.get(name) for name in ("num_speakers", "min_speakers", "max_speakers")}
+    if not body.get("speakers"):
+        if any(v is not None for v in counts.values()):
+            raise field_error("speakers", "num_speakers, min_speakers and max_speakers need speakers: true")
+        return {}
+    if not settings.diarize:
+        raise field_error("speakers", DIARIZE_OFF)
+    try:
+        check_count(counts["num_speakers"], counts["min_speakers"], counts["max_speakers"])
+    except InputError as exc:
+        raise field_error("speakers", str(exc)) from None
+    return {"speakers": True, **counts}
 
 
 def _vocabulary(body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, str], dict[str, float]]:

@@ -4,6 +4,7 @@ from typing import Any
 
 from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
+from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
@@ -38,11 +39,10 @@ _CHOICES: dict[str, Any] = {
     "model": {"type": ["string", "null"], "description": "an installed model: tiny.en, base, small, …"},
     "formats": {
         "title": f"a list of {', '.join(ALL_FORMATS)}",
-        "oneOf": [
-            {"type": "array", "items": {"type": "string", "enum": list(ALL_FORMATS)}},
-            {"type": "string", "description": "comma-separated, or all"},
-            {"type": "null"},
-        ],
+        "type": ["array", "string", "null"],
+        "maxItems": len(ALL_FORMATS),
+        "items": {"enum": list(ALL_FORMATS)},
+        "description": "a list, or a string: comma-separated, or all",
     },
     "multilingual": {
         "type": ["boolean", "null"],
@@ -74,6 +74,10 @@ _CHOICES: dict[str, Any] = {
         "for fails the job, its error listing the tracks there are",
     },
 }
+# Lists and objects are bounded before their entries are checked, and keywords apply in the
+# order written, so refusing a body of thousands of entries stops at the bound. A field of two
+# forms is one schema with a list of types, not oneOf: oneOf checks every entry under every
+# form and keeps every error.
 # No control characters (tab and newline are text).
 PLAIN_TEXT = {"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}
 
@@ -132,12 +136,11 @@ OPENAPI = {
                         "description": "Whisper's initial prompt for every chunk: names and spellings to expect",
                     },
                     "hotwords": {
-                        "title": f"a string or a list of strings, at most {MAX_HOTWORDS_CHARS} characters of plain text",
-                        "oneOf": [
-                            {"type": "string", "maxLength": MAX_HOTWORDS_CHARS, **PLAIN_TEXT},
-                            {"type": "array", "items": {"type": "string", **PLAIN_TEXT}},
-                            {"type": "null"},
-                        ],
+                        "type": ["string", "array", "null"],
+                        "maxLength": MAX_HOTWORDS_CHARS,
+                        **PLAIN_TEXT,
+                        "maxItems": MAX_HOTWORDS_CHARS,  # each word is a character at least
+                        "items": {"type": "string", **PLAIN_TEXT},
                         "description": "words to favour (a list is joined with commas; "
                         f"{MAX_HOTWORDS_CHARS} characters in all)",
                     },
@@ -168,6 +171,21 @@ OPENAPI = {
                     "links": {
                         "type": "boolean",
                         "description": "the callback carries time-limited links to the outputs",
+                    },
+                    "speakers": {
+                        "type": ["boolean", "null"],
+                        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, … in "
+                        "order of first appearance); refused (400) unless the operator enabled diarization "
+                        "(KSCRIBE_DIARIZE)",
+                    },
+                    **{
+                        f"{which}_speakers": {
+                            "type": ["integer", "null"],
+                            "minimum": MIN_SPEAKERS,
+                            "maximum": MAX_SPEAKERS,
+                            "description": f"with speakers: the {what} number of speakers",
+                        }
+                        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
                     },
                 },
             },

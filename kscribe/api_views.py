@@ -42,6 +42,12 @@ def job_view(job: Job) -> dict[str, Any]:
         "subtitles": job.subtitles,
         "channels": job.channels,
         "channels_note": job.channels_note or None,
+        "speakers": (
+            {k: v for k, v in (("num", job.num_speakers), ("min", job.min_speakers), ("max", job.max_speakers)) if v}
+            | {"diarized_chunks": job.chunks_diarized}
+            if job.speakers
+            else None
+        ),
         "audio_track": job.audio_track or None,
         "audio_track_used": job.audio_track_used or None,
         "status_url": f"{BASE}/{job.id}",

@@ -47,6 +47,10 @@ def chunk_work(job_id: str, index: int) -> str:
     return f"{job_id}/chunk/{index}"
 
 
+def chunk_voices_work(job_id: str, index: int) -> str:
+    return f"{job_id}/voices/{index}"
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 

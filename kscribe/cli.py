@@ -9,16 +9,18 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
-from kscribe import scratch
+from kscribe import scratch, voices
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError, KscribeError
 from kscribe.media.tracks import parse_choice
 from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
+from kscribe.speakers import check_count
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.values import CHANNEL_MODES, TASKS, Job, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
@@ -67,6 +69,30 @@ def _add_job_flags(command: argparse.ArgumentParser) -> None:
         flag = "--" + name.removesuffix("_s").replace("_", "-") + ("-seconds" if name.endswith("_s") else "")
         bounds = f"{int(low)}–{int(high)}" if kind is int else f"{low:g}–{high:g} s"
         command.add_argument(flag, dest=f"subtitle_{name}", metavar="N", help=f"subtitle shaping: {bounds}")
+    command.add_argument(
+        "--speakers", action="store_true", help="label who speaks, by voice (needs pip install 'kscribe[diarize]')"
+    )
+    for which in ("num", "min", "max"):
+        command.add_argument(
+            f"--{which}-speakers",
+            type=int,
+            metavar="N",
+            help=f"with --speakers: the {'exact' if which == 'num' else which + 'imum'} number of speakers (1–20)",
+        )
+
+
+def _speaker_choices(args: argparse.Namespace) -> dict[str, Any]:
+    """The speaker flags as ``JobChoices`` fields, checked (``ConfigError`` when wrong)."""
+    counts = (args.num_speakers, args.min_speakers, args.max_speakers)
+    if not args.speakers:
+        if any(c is not None for c in counts):
+            raise ConfigError("--num-speakers, --min-speakers and --max-speakers need --speakers")
+        return {}
+    try:
+        check_count(*counts)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    return {"speakers": True, "num_speakers": counts[0], "min_speakers": counts[1], "max_speakers": counts[2]}
 
 
 def _job_choices(args: argparse.Namespace) -> JobChoices:
@@ -98,6 +124,7 @@ def _job_choices(args: argparse.Namespace) -> JobChoices:
                     if getattr(args, f"subtitle_{n}") is not None
                 }
             ),
+            **_speaker_choices(args),
         )
     except InputError as exc:
         raise ConfigError(str(exc)) from None
@@ -171,6 +198,8 @@ def _describe(job: Job) -> str:
         lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
     if job.audio_track_used:
         lines.append(f"  audio track: {job.audio_track_used}")
+    if job.speakers:
+        lines.append(f"  speakers: voices of {job.chunks_diarized} chunk(s) found")
     if job.detected_language:
         spoken = ", ".join(f"{k} {v:.0f} s" for k, v in job.languages.items())
         lines.append(
@@ -200,6 +229,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.runner import LocalPipeline
 
     choices = _job_choices(args)  # a bad flag stops before anything starts
+    if choices.speakers:
+        voices.require()  # before any work: say how to install it
+        settings = settings.replace(diarize=True)
     if args.out:
         settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))

@@ -37,6 +37,13 @@ META_SUBTITLES = {
     "kscribe-min-gap-seconds": "min_gap_s",
     "kscribe-srt-start-index": "srt_start_index",
 }
+# Speaker labels by voice: kscribe-speakers (true/false) and the counts, whole numbers.
+META_SPEAKERS = "kscribe-speakers"
+META_SPEAKER_COUNTS = {
+    "kscribe-num-speakers": "num_speakers",
+    "kscribe-min-speakers": "min_speakers",
+    "kscribe-max-speakers": "max_speakers",
+}
 # Set by kscribe on everything it writes, so its own objects never become jobs.
 META_ROLE = "kscribe-role"
 
@@ -78,6 +85,11 @@ class JobChoices:
     audio_track: str | None = None
     # Decode each 30 s window in its own language (code-switched speech).
     multilingual: bool | None = None
+    # Label speakers by voice; how many there are, or may be (kscribe/speakers.py checks).
+    speakers: bool = False
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
     invalid: str = ""
 
@@ -103,6 +115,10 @@ class JobChoices:
                 else None,
                 audio_track=parse_choice(metadata.get(META_AUDIO_TRACK, ""), META_AUDIO_TRACK) or None,
                 multilingual=parse_flag(META_MULTILINGUAL, metadata.get(META_MULTILINGUAL, "")),
+                speakers=bool(parse_flag(META_SPEAKERS, metadata.get(META_SPEAKERS, ""))),
+                num_speakers=_whole(metadata, "kscribe-num-speakers"),
+                min_speakers=_whole(metadata, "kscribe-min-speakers"),
+                max_speakers=_whole(metadata, "kscribe-max-speakers"),
             )
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))
@@ -124,8 +140,20 @@ class JobChoices:
             META_AUDIO_TRACK: self.audio_track,
             **{by_option[name]: f"{value:g}" for name, value in self.subtitles.items()},
             META_MULTILINGUAL: None if self.multilingual is None else str(self.multilingual).lower(),
+            META_SPEAKERS: "true" if self.speakers else None,
+            **{key: str(getattr(self, name) or "") for key, name in META_SPEAKER_COUNTS.items()},
         }
         return {**self.metadata, **{k: v for k, v in pairs.items() if v}}
+
+
+def _whole(metadata: dict[str, str], name: str) -> int | None:
+    raw = metadata.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number, not {raw[:40]!r}") from None
 
 
 def parse_channels(name: str, raw: object) -> str:

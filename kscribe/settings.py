@@ -241,6 +241,13 @@ class Settings:
     hotwords: str = _env("KSCRIBE_HOTWORDS", "")
     replacements: tuple[tuple[str, str], ...] = _env("KSCRIBE_REPLACEMENTS", (), _replacements)
 
+    # Speaker labels by voice (kscribe/speakers.py, kscribe/voices.py): off, a job asking for
+    # them is refused; on, the diarize function must run and the `diarize` extra be installed.
+    diarize: bool = _env("KSCRIBE_DIARIZE", False, _bool)
+    # torch threads for voice embeddings: more than one only pays on cores nothing else uses
+    # (on a busy 2-core machine two threads ran 9x slower than one; bench/reports/).
+    diarize_threads: int = _env("KSCRIBE_DIARIZE_THREADS", 1, _at_least(int, 1))
+
     # Publish
     formats: tuple[str, ...] = _env("KSCRIBE_FORMATS", DEFAULT_FORMATS, _formats)
     # Subtitle shaping (kscribe/subtitles.py), per job overridable; checked in check().

@@ -147,6 +147,13 @@ class Job:
     # when it did otherwise (identical channels, a mono track) and why.
     channels: str = "mix"
     channels_note: str = ""
+    # 1: label words and segments with who speaks, by voice (kscribe/speakers.py); how many
+    # speakers there are (num) or may be (min, max), 0 where not given; chunks diarized.
+    speakers: int = 0
+    num_speakers: int = 0
+    min_speakers: int = 0
+    max_speakers: int = 0
+    chunks_diarized: int = 0
 
     @property
     def progress(self) -> float:

@@ -26,6 +26,11 @@ def chunk_transcript(work_uri: str, job_id: str, index: int) -> str:
     return join(work_uri, job_id, "transcripts", f"{index:05d}.json")
 
 
+def chunk_voices(work_uri: str, job_id: str, index: int) -> str:
+    """A chunk's speech turns and one voice embedding per turn (kscribe/speakers.py)."""
+    return join(work_uri, job_id, "voices", f"{index:05d}.npz")
+
+
 def api_output(output_uri: str, tenant: str, job_id: str) -> str:
     """Where an API job's outputs go: a location of its own, under its tenant's."""
     return join(output_uri, "tenants", tenant, "jobs", job_id)

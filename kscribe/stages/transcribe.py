@@ -51,6 +51,11 @@ def _load_wav(uri: str, ctx: Context) -> np.ndarray:
         return read_wav(path)
 
 
+def load_chunk_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
+    """A chunk's audio as model input (the diarize stage reads it the same way)."""
+    return _load_wav(chunk.uri, ctx)
+
+
 def _decided(job: Job) -> bool:
     return bool(job.language or job.multilingual or job.detected_language)
 
@@ -178,7 +183,7 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
     )
 
 
-def _matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
+def matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
     """Whether an event's description of a chunk agrees with the stored one (the fields it
     gives; the stored ones are what gets used either way)."""
     stored = chunk.to_dict()
@@ -212,7 +217,7 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
     chunk = chunks[index]
     # Progress counts audio of the video's timeline: each of n channels covers it all.
     share = 1 / max(1, len({c.channel for c in chunks}))
-    if claimed is not None and not _matches(claimed, chunk):
+    if claimed is not None and not matches(claimed, chunk):
         raise EventRejected("mismatch", f"the event's chunk {index} of job {job.id} is not the stored one")
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
@@ -226,7 +231,9 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
 
 
 def _stored(job: Job, chunk: Chunk, ctx: Context, share: float) -> ChunkOutcome:
-    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s * share)
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
+    )
     return ChunkOutcome(_announce(job, completion), transcribed=False)
 
 
@@ -235,7 +242,9 @@ def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context, share: fl
     if result is None:
         return ChunkOutcome(announce_transcribed=False, transcribed=True)
     ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", manifest.WORK_METADATA)
-    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s * share)
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
+    )
     return ChunkOutcome(_announce(job, completion), transcribed=True)
 
 

@@ -227,6 +227,8 @@ def test_an_idempotency_key_returns_the_first_job(server):
     [
         ({"language": "English"}, "invalid_language"),
         ({"task": "summarise"}, "invalid_task"),
+        ({"language": "en\n"}, "invalid_language"),
+        ({"hotwords": [""] * 1000}, "invalid_hotwords"),
         ({"model": "huge-v9"}, "invalid_model"),
         ({"formats": ["srt", "docx"]}, "invalid_formats"),
         ({"metadata": {"a": 1}}, "invalid_metadata"),
@@ -255,6 +257,14 @@ def test_each_bad_field_is_a_clear_400(server, body, code):
     r = create(server, key(server), **body)
     assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
     assert r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("content_type", ["video/mp4\n", "vidéo/mp4"])
+def test_an_upload_s_content_type_is_one_header_value(server, content_type):
+    # It becomes the bucket upload session's Content-Type header: a newline there was a 500.
+    body = {"filename": "talk.mp4", "size": 10, "content_type": content_type}
+    r = requests.post(server["url"] + "/api/v1/uploads", json=body, headers=key(server), timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_content_type", r.text
 
 
 def test_malformed_and_oversized_bodies(server):

@@ -4,19 +4,21 @@ takes is described there, and what the schema refuses is the API's 400 naming th
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from kscribe.api_body import CREATE_SCHEMA, UPLOAD_SCHEMA, choices, extras, parse_body
 from kscribe.api_http import ApiError, ApiRequest
-from kscribe.api_schema import schema
+from kscribe.api_schema import check_body, schema
 from kscribe.api_spec import OPENAPI
 from kscribe.notices import JobChoices
 from kscribe.settings import Settings
 from kscribe.webui import upload_metadata
 
-SETTINGS = Settings.from_env({})
+SETTINGS = Settings.from_env({"KSCRIBE_DIARIZE": "true"})
 
 # One value of each field a transcription takes, none of them a default, and how each shows
 # in what the body becomes: a field the schema lists but the code drops fails here, and so does
@@ -38,6 +40,10 @@ FULL = {
     "retention_days": 3,
     "links": True,
     "multilingual": True,
+    "speakers": True,
+    "num_speakers": 3,
+    "min_speakers": 2,
+    "max_speakers": 4,
 }
 
 
@@ -82,6 +88,10 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
         "retention_days": days,
         "links": links,
         "multilingual": made.multilingual,
+        "speakers": made.speakers,
+        "num_speakers": made.num_speakers,
+        "min_speakers": made.min_speakers,
+        "max_speakers": made.max_speakers,
     }
     assert shown == {
         **FULL,
@@ -93,6 +103,7 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
 
 def test_nulls_and_empty_strings_mean_the_defaults():
     body = {name: None for name in FULL if name not in ("source", "links")}
+    body.update(speakers=None, num_speakers=None, min_speakers=None, max_speakers=None)
     made = choices(parse_body(_body({**body, "source": FULL["source"], "task": ""}), SETTINGS, CREATE_SCHEMA), SETTINGS)
     assert made.multilingual is None
     assert (made.language, made.task, made.model, made.formats, made.prompt, made.channels, made.metadata) == (
@@ -247,3 +258,63 @@ def test_what_the_schema_cannot_know_is_checked_after_it(change, code):
         choices(body, SETTINGS)
         extras(body, SETTINGS)
     assert (caught.value.status, caught.value.code) == (400, code)
+
+
+# Finding: the schema's patterns were read with Python's re, whose ``$`` also matches before a
+# final newline and whose ``\w`` takes any alphabet; the document's dialect (ECMA-262) does
+# neither. "video/mp4\n" passed as a content type (the old fullmatch refused it) and went on
+# into the bucket's upload session as a header, where a newline is a 500.
+@pytest.mark.parametrize(
+    ("body", "name", "code"),
+    [
+        ({**FULL, "language": "en\n"}, CREATE_SCHEMA, "invalid_language"),
+        ({"filename": "a.mp4", "size": 1, "content_type": "video/mp4\n"}, UPLOAD_SCHEMA, "invalid_content_type"),
+        ({"filename": "a.mp4", "size": 1, "content_type": "vidéo/mp4"}, UPLOAD_SCHEMA, "invalid_content_type"),
+        ({"filename": "a.mp4", "size": 1, "language": "de\n"}, UPLOAD_SCHEMA, "invalid_language"),
+    ],
+)
+def test_patterns_end_at_the_end_and_take_ascii_as_the_document_s_dialect_does(body, name, code):
+    assert _refusal(body, name)[0] == code
+
+
+def _filling(make: Callable[[int], dict[str, object]], limit: int = 64 * 1024) -> dict[str, object]:
+    """The largest body ``make(n)`` that fits in ``limit`` bytes (the default body limit)."""
+    low, high = 1, 2
+    while len(json.dumps(make(high))) <= limit:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if len(json.dumps(make(middle))) <= limit else (low, middle)
+    return make(low)
+
+
+# Finding: every error of a body was listed before one was chosen, and oneOf listed every error
+# of every branch, so 64 KiB of bad list entries took seconds of CPU to refuse (formats: 2 s),
+# where the checks before the schema stopped at the first.
+@pytest.mark.parametrize(
+    ("field", "entry"),
+    [
+        ("formats", lambda n: [1] * n),
+        ("formats", lambda n: ["docx"] * n),
+        ("hotwords", lambda n: [0] * n),
+        ("hotwords", lambda n: ["\x01"] * n),
+        ("hotwords", lambda n: [""] * n),
+        ("metadata", lambda n: {str(i): 1 for i in range(n)}),
+        ("replacements", lambda n: {str(i): 0 for i in range(n)}),
+    ],
+)
+def test_a_body_full_of_bad_entries_costs_what_its_first_does(field, entry):
+    body = _filling(lambda n: {**FULL, field: entry(n)})
+    start = time.process_time()
+    with pytest.raises(ApiError) as caught:
+        check_body(body, CREATE_SCHEMA)
+    spent = time.process_time() - start
+    assert caught.value.code == f"invalid_{field}"
+    assert spent < 0.05, f"{spent:.2f} s of CPU to refuse {len(json.dumps(body))} bytes"
+
+
+def test_names_the_client_sent_are_not_echoed_whole():
+    code, message = _refusal({**FULL, **{f"{i}{'x' * 5000}": 1 for i in range(50)}})
+    assert code == "unknown_field" and len(message) < 300 and message.endswith("and 45 more"), message
+    code, message = _refusal({**FULL, "subtitles": {"y" * 5000: 1}})
+    assert code == "invalid_subtitles" and len(message) < 300, message
