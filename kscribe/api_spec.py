@@ -74,6 +74,24 @@ _CHOICES: dict[str, Any] = {
         "for fails the job, its error listing the tracks there are",
     },
 }
+# Speaker labels by voice, for a transcription's body and an upload session's.
+_SPEAKERS: dict[str, Any] = {
+    "speakers": {
+        "type": ["boolean", "null"],
+        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, … in "
+        "order of first appearance); refused (400) unless the operator enabled diarization "
+        "(KSCRIBE_DIARIZE)",
+    },
+    **{
+        f"{which}_speakers": {
+            "type": ["integer", "null"],
+            "minimum": MIN_SPEAKERS,
+            "maximum": MAX_SPEAKERS,
+            "description": f"with speakers: the {what} number of speakers",
+        }
+        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
+    },
+}
 # Lists and objects are bounded before their entries are checked, and keywords apply in the
 # order written, so refusing a body of thousands of entries stops at the bound. A field of two
 # forms is one schema with a list of types, not oneOf: oneOf checks every entry under every
@@ -172,21 +190,7 @@ OPENAPI = {
                         "type": "boolean",
                         "description": "the callback carries time-limited links to the outputs",
                     },
-                    "speakers": {
-                        "type": ["boolean", "null"],
-                        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, … in "
-                        "order of first appearance); refused (400) unless the operator enabled diarization "
-                        "(KSCRIBE_DIARIZE)",
-                    },
-                    **{
-                        f"{which}_speakers": {
-                            "type": ["integer", "null"],
-                            "minimum": MIN_SPEAKERS,
-                            "maximum": MAX_SPEAKERS,
-                            "description": f"with speakers: the {what} number of speakers",
-                        }
-                        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
-                    },
+                    **_SPEAKERS,
                 },
             },
             "CreateUpload": {
@@ -203,6 +207,7 @@ OPENAPI = {
                         "description": "default application/octet-stream",
                     },
                     **_CHOICES,
+                    **_SPEAKERS,
                 },
             },
             "Accepted": {

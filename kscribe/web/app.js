@@ -21,6 +21,11 @@ const uploader = new Uploader($("uploads"), () => {
   if (track) choices.audio_track = track;
   choices.channels = $("opt-channels").value;
   choices.multilingual = $("opt-multilingual").checked;
+  if (options && options.speakers.enabled && $("opt-speakers").checked) {
+    choices.speakers = true;
+    const count = $("opt-num-speakers").valueAsNumber;
+    if (Number.isInteger(count)) choices.num_speakers = count;
+  }
   return choices;
 }, () => jobs.refresh());
 
@@ -49,6 +54,8 @@ function fillOptions(o) {
   $("opt-channels").value = o.default_channels || "mix";
   $("opt-multilingual").checked = Boolean(o.default_multilingual);
   $("opt-audio-track").placeholder = o.default_audio_track || "default";
+  $("speakers-field").hidden = !o.speakers.enabled;
+  Object.assign($("opt-num-speakers"), { min: o.speakers.min, max: o.speakers.max });
   $("files").accept = [...o.upload.extensions.map((e) => `.${e}`), "video/*", "audio/*"].join(",");
 }
 
@@ -90,6 +97,7 @@ $("signout").addEventListener("click", () => {
   route();
 });
 
+$("opt-speakers").addEventListener("change", () => { $("opt-num-speakers").disabled = !$("opt-speakers").checked; });
 $("files").addEventListener("change", () => { uploader.add([...$("files").files]); $("files").value = ""; });
 const drop = $("drop");
 for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });

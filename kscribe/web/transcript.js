@@ -88,6 +88,7 @@ export class TranscriptView {
     const details = [];
     if (job.audio_track_used) details.push(["Audio track", job.audio_track_used]);
     if (job.channels === "split") details.push(["Channels", job.channels_note || "split: one speaker per channel"]);
+    if (job.speakers) details.push(["Speakers", `by voice${job.speakers.num ? ` (${job.speakers.num} asked for)` : ""}`]);
     const languages = Object.entries(job.languages || {});
     if (languages.length) {
       details.push(["Languages", languages.map(([code, s]) => `${languageName(code)} ${duration(s)}`).join(", ")]);

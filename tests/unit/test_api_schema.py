@@ -149,6 +149,10 @@ def test_the_upload_schema_lists_the_fields_an_upload_session_takes():
         "multilingual",
         "channels",
         "audio_track",
+        "speakers",
+        "num_speakers",
+        "min_speakers",
+        "max_speakers",
     }
     assert _refusal({"filename": "talk.mp4"}, UPLOAD_SCHEMA)[0] == "invalid_size"
     assert _refusal({**upload, "content_type": "mp4"}, UPLOAD_SCHEMA)[0] == "invalid_content_type"
@@ -176,6 +180,20 @@ def test_an_upload_session_takes_the_audio_options_and_its_object_carries_them()
         "kscribe-multilingual": "false",
     }
     assert upload_metadata("u3", choices({"audio_track": "", "channels": None}, SETTINGS)) == {"kscribe-upload": "u3"}
+
+
+def test_an_upload_session_asks_for_speakers_where_diarization_runs():
+    upload = {"filename": "talk.wav", "size": 10, "speakers": True, "num_speakers": 2}
+    body = parse_body(_body(upload), SETTINGS, UPLOAD_SCHEMA)
+    asked = {k: v for k, v in body.items() if k not in ("filename", "size")}
+    with pytest.raises(ApiError) as caught:  # off: refused, not silently dropped
+        choices(asked, Settings.from_env({}))
+    assert (caught.value.status, caught.value.code) == (400, "invalid_speakers")
+    metadata = upload_metadata("u1", choices(asked, SETTINGS))  # diarization on
+    assert metadata == {"kscribe-upload": "u1", "kscribe-speakers": "true", "kscribe-num-speakers": "2"}
+    read = JobChoices.from_metadata(metadata)
+    assert (read.speakers, read.num_speakers, read.invalid) == (True, 2, "")
+    assert _refusal({**upload, "num_speakers": 0}, UPLOAD_SCHEMA)[0] == "invalid_num_speakers"
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from kscribe import voices
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
 
@@ -110,6 +111,11 @@ def test_advanced_options_reach_the_job_and_speakers_are_labelled(web, browser, 
         assert driver.find_element(By.ID, control.get_attribute("aria-describedby")).text
     track.send_keys("en")
     channels.select_by_value("split")
+    if voices.available():  # the stack diarizes: the page offers speaker labels, off at first
+        count = driver.find_element(By.ID, "opt-num-speakers")
+        assert driver.find_element(By.ID, "speakers-field").is_displayed() and not count.is_enabled()
+    else:
+        assert not driver.find_element(By.ID, "speakers-field").is_displayed()
     _shot(driver, "09-advanced")
 
     _upload(driver, film)
@@ -143,6 +149,29 @@ def test_advanced_options_reach_the_job_and_speakers_are_labelled(web, browser, 
     assert all(c.find_elements(By.CSS_SELECTOR, ".speaker") for c in changes)
     _shot(driver, "10-speakers")
     shutil.copytree(driver.shots, web.tmp / "screenshots", dirs_exist_ok=True)
+
+
+def test_speakers_by_voice_asked_through_the_form_reach_the_job(web, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    if not voices.available():
+        pytest.skip(f"needs the diarize extra ({voices.INSTALL_HINT})")
+    driver = browser
+    _sign_in(driver, web)
+    driver.find_element(By.CSS_SELECTOR, "#advanced summary").click()
+    driver.find_element(By.ID, "opt-speakers").click()
+    count = driver.find_element(By.ID, "opt-num-speakers")
+    assert count.is_enabled()
+    count.send_keys("2")
+    clip = tmp_path / "voices.mp4"  # a name of its own: the other tests find their jobs by name
+    shutil.copyfile(SAMPLE_VIDEO, clip)
+    _upload(driver, clip)
+    _until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li a[href^='#/jobs/']"), 60)
+    job_id = driver.find_element(By.CSS_SELECTOR, "#uploads li a").get_attribute("href").rsplit("/", 1)[1]
+    job = requests.get(f"{web.api}{BASE}/{job_id}", headers=web.acme.auth, timeout=30).json()
+    assert job["speakers"]["num"] == 2, job
+    # What the job does with them is the stack tests'; this one stops here.
+    requests.delete(f"{web.api}{BASE}/{job_id}", headers=web.acme.auth, timeout=30)
 
 
 def test_upload_follow_read_search_download_cancel_and_fail(web, browser, tmp_path):
