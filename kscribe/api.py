@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from kscribe import keys, links, metrics, retention, webui
+from kscribe import batch_api, batches, keys, links, metrics, retention, webui
 from kscribe.api_input import MAX_JSON_DEPTH, BodyReader, BodyTooLarge, loads_bounded, no_body
 from kscribe.api_spec import OPENAPI
 from kscribe.apikeys import ApiKey, ApiKeys
@@ -156,6 +156,7 @@ class Api:
         )
         self.uploads = webui.Uploads(ctx.kv)
         self.media_tokens = webui.MediaTokens(ctx.kv)
+        self.batches = batch_api.BatchRoutes(self)
         # How an upload that came through the api reaches ingest (the bucket trigger's stand-in).
         self.notify_upload: Callable[[Any], None] = lambda info: webui.notify_ingest(ctx.settings, info)
 
@@ -179,6 +180,8 @@ class Api:
         method, path = request.method, request.path.rstrip("/") or "/"
         if path == "/openapi.json" and method == "GET":
             return "openapi", None, ()
+        if path.startswith(batch_api.BATCHES) and (found := batch_api.route(self, method, path)):
+            return found
         if path == BASE:
             if method == "POST":
                 return "create", self._create, ()
@@ -461,6 +464,8 @@ class Api:
             raise ApiError(400, "invalid_query", "limit and cursor must be integers") from None
         if not 1 <= limit <= 100 or not 0 <= cursor < MAX_CURSOR:
             raise ApiError(400, "invalid_query", f"limit must be 1-100 and cursor 0-{MAX_CURSOR - 1}")
+        if batch_id := request.query.get("batch_id"):
+            return ApiResponse(200, self.batches.list_jobs(key, batch_id, status or "", limit, cursor))
         items: list[dict[str, Any]] = []
         position, next_cursor = cursor, None
         # Through the tenant's status index when filtering: a page costs what it shows, not
@@ -470,7 +475,7 @@ class Api:
             for offset, job_id in enumerate(ids):
                 job = self.ctx.jobs.get(job_id)
                 if job is not None and (not status or job.status.value == status):
-                    items.append(job_view(job))
+                    items.append({**job_view(job), "links": links.links_for(self.ctx, job)})
                 if len(items) == limit:
                     next_cursor = position + offset + 1
                     break
@@ -506,7 +511,9 @@ class Api:
         # Nothing reads a cancelled job's intermediate objects again; an extraction still
         # running removes what it writes once it sees the job ended (stages/extract.py).
         self.ctx.blobs.delete_prefix(layout.job_prefix(self.ctx.settings.work_uri, job.id))
-        return ApiResponse(200, job_view(self.ctx.jobs.require(job.id)))
+        cancelled = self.ctx.jobs.require(job.id)
+        # The last job of a batch to end may be this one.
+        return ApiResponse(200, job_view(cancelled), events=batches.owed_for(self.ctx, cancelled))
 
     # --- GET /api/v1/usage -------------------------------------------------------------
     def _usage(self, request: ApiRequest, key: ApiKey) -> ApiResponse:

@@ -130,6 +130,8 @@ class Job:
     owned_input: str = ""
     # 1: the callback carries time-limited links to the outputs (kscribe/links.py).
     callback_links: int = 0
+    # The batch the job was made in (kscribe/batches.py); "" for a job of its own.
+    batch_id: str = ""
 
     @property
     def progress(self) -> float:
