@@ -133,6 +133,8 @@ def job_view(job: Job) -> dict[str, Any]:
         "hotwords": job.hotwords or None,
         "replacements": job.replacements,
         "subtitles": job.subtitles,
+        "retention_days": job.retention_days or None,
+        "batch_id": job.batch_id or None,
         "status_url": f"{BASE}/{job.id}",
         "callback": {
             "url": job.callback_url,
