@@ -410,6 +410,6 @@ def test_the_real_pipeline_finishes_a_batch_of_two_clips(env, gcs, ctx, transcri
         ctx.blobs.read_bytes(j.outputs["txt"]).decode().lower()
         for j in ctx.jobs.get_many(batches.Batches(ctx).job_ids(batch_id))
     ]
-    assert "fox" in texts[0] and "boats" in texts[1]
+    assert "fence" in texts[0] and "boat" in texts[1]
     [payload] = receiver.of(events.BATCH_COMPLETED)
     assert payload["succeeded"] == 2 and [j["status"] for j in payload["jobs"]] == ["succeeded"] * 2
