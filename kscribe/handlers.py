@@ -156,6 +156,16 @@ def on_batch_completed(event: Event, ctx: Context) -> list[Event]:
 
 def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
     """An event whose deliveries all failed (``kscribe.stages.dead_letter``)."""
+    if event.type == events.BATCH_COMPLETED:
+        # notify never took it: the batch's callback is owed, and the reconciler re-sends it.
+        try:
+            completed = events.BatchCompleted.from_dict(event.data)
+        except MalformedEvent as exc:
+            return _malformed(event, exc)
+        batches.Batches(ctx).update(
+            completed.batch_id, callback_status="failed", callback_error=f"not delivered to notify: {reason}"[:300]
+        )
+        return []
     job_id = _job_id(event)
     if job_id is None:
         log.error("dead-lettered %s %s has no job: %s", event.type, event.id, reason)
