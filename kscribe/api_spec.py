@@ -3,9 +3,12 @@
 from typing import Any
 
 from kscribe.links import MAX_EXPIRY_S
+from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
+from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
+from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -29,57 +32,31 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
 
-_JOB_OPTIONS: dict[str, Any] = {
-    "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "detected if omitted"},
-    "task": {"type": "string", "enum": list(TASKS)},
-    "model": {"type": "string", "description": "tiny.en, base, small, …"},
-    "formats": {"type": "array", "items": {"type": "string", "enum": list(ALL_FORMATS)}},
-    "callback_url": {"type": "string", "format": "uri"},
-    "metadata": {
-        "type": "object",
-        "additionalProperties": {"type": "string", "maxLength": 512},
-        "maxProperties": 32,
+# A job's choices, shared by a transcription's body and an upload session's. Empty strings and
+# nulls mean "the settings' default", as leaving the field out does.
+_CHOICES: dict[str, Any] = {
+    "language": {
+        "type": ["string", "null"],
+        "title": "a language code such as en or de",
+        "pattern": "^([a-z]{2,3})?$",
+        "description": "detected if omitted",
     },
-    "prompt": {
-        "type": "string",
-        "maxLength": MAX_PROMPT_CHARS,
-        "description": "Whisper's initial prompt for every chunk: names and spellings to expect",
-    },
-    "hotwords": {
-        "oneOf": [
-            {"type": "string", "maxLength": MAX_HOTWORDS_CHARS},
-            {"type": "array", "items": {"type": "string"}},
-        ],
-        "description": "words to favour (a list is joined with commas)",
-    },
-    "replacements": {
-        "type": "object",
-        "maxProperties": MAX_REPLACEMENTS,
-        "additionalProperties": {"type": "string", "maxLength": MAX_REPLACEMENT_CHARS},
-        "description": "custom spellings, heard → written, applied to the words (timings kept)",
-    },
-    "subtitles": {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "subtitle shaping for SRT, VTT, ASS and TXT (defaults: the settings)",
-        "properties": {
-            name: {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
-            for name, (kind, low, high) in SHAPING_OPTIONS.items()
-        },
-    },
-    "retention_days": {
-        "type": "integer",
-        "minimum": 1,
-        "description": "days from creation until the job's outputs, inputs kscribe wrote and record are purged "
-        "(at most KSCRIBE_MAX_RETENTION_DAYS)",
-    },
-    "links": {
-        "type": "boolean",
-        "default": False,
-        "description": "the callback carries time-limited links to the outputs",
+    "task": {"type": ["string", "null"], "enum": [*TASKS, "", None]},
+    "model": {"type": ["string", "null"], "description": "an installed model: tiny.en, base, small, …"},
+    "formats": {
+        "title": f"a list of {', '.join(ALL_FORMATS)}",
+        "type": ["array", "string", "null"],
+        "maxItems": len(ALL_FORMATS),
+        "items": {"enum": list(ALL_FORMATS)},
+        "description": "a list, or a string: comma-separated, or all",
     },
 }
-
+# Lists and objects are bounded before their entries are checked, and keywords apply in the
+# order written, so refusing a body of thousands of entries stops at the bound. A field of two
+# forms is one schema with a list of types, not oneOf: oneOf checks every entry under every
+# form and keeps every error.
+# No control characters (tab and newline are text).
+PLAIN_TEXT = {"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
 _PURGE = {
@@ -142,40 +119,131 @@ OPENAPI = {
                 "properties": {
                     "source": {
                         "type": "string",
+                        "minLength": 1,
                         "description": "gs://bucket/object under one of the tenant's "
                         "source prefixes (its own: <input>/tenants/<tenant>/); "
                         "anything else answers source_not_found",
                     },
-                    **_JOB_OPTIONS,
+                    **_CHOICES,
+                    "multilingual": {
+                        "type": ["boolean", "null"],
+                        "description": "speech that switches language: each 30 s window is decoded in the "
+                        "language detected for it (ignored when language is given); without it, a job with no "
+                        "language is decoded in the one detected from windows spread over the audio",
+                    },
+                    "callback_url": {
+                        "type": ["string", "null"],
+                        "format": "uri",
+                        "description": "POSTed the job's outcome; private and internal addresses are refused",
+                    },
+                    "metadata": {
+                        "type": ["object", "null"],
+                        "maxProperties": MAX_METADATA_KEYS,
+                        "propertyNames": {
+                            "title": f"keys of at most {MAX_METADATA_KEY} characters, not starting kscribe-",
+                            "maxLength": MAX_METADATA_KEY,
+                            "not": {"pattern": "^kscribe-"},
+                        },
+                        "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE},
+                        "description": "yours, carried on every event, callback and job view",
+                    },
+                    "prompt": {
+                        "type": ["string", "null"],
+                        "maxLength": MAX_PROMPT_CHARS,
+                        **PLAIN_TEXT,
+                        "description": "Whisper's initial prompt for every chunk: names and spellings to expect",
+                    },
+                    "hotwords": {
+                        "type": ["string", "array", "null"],
+                        "maxLength": MAX_HOTWORDS_CHARS,
+                        **PLAIN_TEXT,
+                        "maxItems": MAX_HOTWORDS_CHARS,  # each word is a character at least
+                        "items": {"type": "string", **PLAIN_TEXT},
+                        "description": "words to favour (a list is joined with commas; "
+                        f"{MAX_HOTWORDS_CHARS} characters in all)",
+                    },
+                    "replacements": {
+                        "type": ["object", "null"],
+                        "maxProperties": MAX_REPLACEMENTS,
+                        "propertyNames": {"maxLength": MAX_REPLACEMENT_CHARS, **PLAIN_TEXT},
+                        "additionalProperties": {"type": "string", "maxLength": MAX_REPLACEMENT_CHARS, **PLAIN_TEXT},
+                        "description": "custom spellings, heard → written, applied to the words (timings kept); "
+                        "both sides need words",
+                    },
+                    "subtitles": {
+                        "type": ["object", "null"],
+                        "additionalProperties": False,
+                        "description": "subtitle shaping for SRT, VTT, ASS and TXT (defaults: the settings); "
+                        "min_cue_s may not be over max_cue_s",
+                        "properties": {
+                            name: {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
+                            for name, (kind, low, high) in SHAPING_OPTIONS.items()
+                        },
+                    },
+                    "channels": {
+                        "type": ["string", "null"],
+                        "enum": [*CHANNEL_MODES, "", None],
+                        "default": "mix",
+                        "description": "split: each channel of a stereo or multichannel track is transcribed "
+                        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
+                        "channels that carry the same signal, a silent channel or a mono track are "
+                        "transcribed once or left out (the job's channels_note says so). mix: every "
+                        "channel mixed into one, no labels (default: the settings)",
+                    },
+                    "audio_track": {
+                        "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
+                        # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
+                        "type": ["string", "integer", "null"],
+                        "maxLength": MAX_CHOICE_CHARS,
+                        "pattern": CHOICE_PATTERN,
+                        "minimum": 0,
+                        "maximum": 999,
+                        "description": "the audio track to transcribe: its index among the source's audio tracks "
+                        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: the "
+                        "track the container marks default, else the first. A choice the source has no track "
+                        "for fails the job, its error listing the tracks there are",
+                    },
+                    "retention_days": {
+                        "type": ["integer", "null"],
+                        "minimum": 1,
+                        "description": "days the job and its outputs are kept, at most the operator's "
+                        "KSCRIBE_MAX_RETENTION_DAYS (default: the settings)",
+                    },
+                    "links": {
+                        "type": "boolean",
+                        "description": "the callback carries time-limited links to the outputs",
+                    },
+                    "speakers": {
+                        "type": ["boolean", "null"],
+                        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, … in "
+                        "order of first appearance); refused (400) unless the operator enabled diarization "
+                        "(KSCRIBE_DIARIZE)",
+                    },
+                    **{
+                        f"{which}_speakers": {
+                            "type": ["integer", "null"],
+                            "minimum": MIN_SPEAKERS,
+                            "maximum": MAX_SPEAKERS,
+                            "description": f"with speakers: the {what} number of speakers",
+                        }
+                        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
+                    },
                 },
             },
-            "CreateBatch": {
+            "CreateUpload": {
                 "type": "object",
+                "required": ["filename", "size"],
                 "additionalProperties": False,
-                "description": "sources or source_prefix (one of them), and the options of a single job, "
-                "applied to every job. A batch is made whole or not at all: it needs as many free job slots "
-                "as it has files (else 429 quota_exceeded).",
                 "properties": {
-                    "sources": {
-                        "type": "array",
-                        "minItems": 1,
-                        "uniqueItems": True,
-                        "items": {"type": "string"},
-                        "description": "gs:// URIs, each checked as a single job's source; "
-                        "at most KSCRIBE_MAX_BATCH_JOBS (500)",
+                    "filename": {"type": "string", "minLength": 1, "maxLength": 1024},
+                    "size": {"type": "integer", "minimum": 1, "description": "bytes; at most the operator's limit"},
+                    "content_type": {
+                        "type": ["string", "null"],
+                        "title": "a MIME type such as video/mp4",
+                        "pattern": r"^([\w.+-]+/[\w.+-]+)?$",
+                        "description": "default application/octet-stream",
                     },
-                    "source_prefix": {
-                        "type": "string",
-                        "description": "gs://bucket/prefix/ inside one of the tenant's source prefixes: "
-                        "every media file under it (at most KSCRIBE_MAX_BATCH_JOBS, else too_many_sources)",
-                    },
-                    "job_callbacks": {
-                        "type": "boolean",
-                        "default": True,
-                        "description": "false: only the batch calls callback_url back (once, batch.completed); "
-                        "true: each job does too",
-                    },
-                    **_JOB_OPTIONS,
+                    **_CHOICES,
                 },
             },
             "BatchAccepted": {
@@ -229,7 +297,7 @@ OPENAPI = {
                     "file": {"type": "string", "contentMediaType": "application/octet-stream"},
                     "model": {"type": "string", "description": "whisper-1 (the default model) or an installed one"},
                     "language": {"type": "string", "description": "ISO-639-1 (transcriptions only)"},
-                    "prompt": {"type": "string"},
+                    "prompt": {"type": "string", "description": "accepted and ignored"},
                     "response_format": {"type": "string", "enum": list(OPENAI_FORMATS)},
                     "temperature": {"type": "number", "minimum": 0, "maximum": 1},
                     "timestamp_granularities[]": {
@@ -256,14 +324,46 @@ OPENAPI = {
                     "progress": {"type": "number", "minimum": 0, "maximum": 100},
                     "source": {"type": "string"},
                     "model": {"type": "string"},
+                    "detected_language": {"type": ["string", "null"]},
+                    "multilingual": {
+                        "type": "boolean",
+                        "description": "asked for, or chosen when detection found more than one language",
+                    },
+                    "languages": {
+                        "type": "object",
+                        "additionalProperties": {"type": "number", "minimum": 0},
+                        "description": "seconds of transcribed speech per language code, most first",
+                    },
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
-                    "error": {"type": ["object", "null"]},
+                    "failed_stage": {
+                        "type": ["string", "null"],
+                        "description": "where a failed job failed (as in job.failed and the callback)",
+                    },
+                    "error": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "message": {"type": "string", "description": "why, in words meant for the uploader"},
+                            "stage": {"type": "string", "deprecated": True, "description": "deprecated: failed_stage"},
+                        },
+                    },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
+                    "channels": {"type": "string", "enum": list(CHANNEL_MODES)},
+                    "channels_note": {
+                        "type": ["string", "null"],
+                        "description": "why a split job was not transcribed one channel at a time "
+                        "(identical or silent channels, a mono track)",
+                    },
                     "callback": {"type": ["object", "null"]},
                     "retention_days": {"type": ["integer", "null"]},
                     "batch_id": {"type": ["string", "null"], "description": "the batch the job was made in"},
                     "links": {"$ref": "#/components/schemas/Links"},
+                    "audio_track": {"type": ["string", "null"], "description": "the audio track asked for"},
+                    "audio_track_used": {
+                        "type": ["string", "null"],
+                        "description": 'the audio track transcribed: its index and language tag, "1 (deu)" '
+                        "(null until extraction has chosen it)",
+                    },
                 },
             },
         },
@@ -400,8 +500,12 @@ OPENAPI = {
         "/api/v1/uploads": {
             "post": {
                 "summary": "An upload session in the tenant's own upload prefix; ingest makes its one job",
-                "description": "Body: filename, size, content_type, and optional language, model, task, formats. "
-                "upload_url is a GCS resumable session (mode direct) or this API's PUT .../content (mode api).",
+                "description": "upload_url is a GCS resumable session (mode direct) or this API's "
+                "PUT .../content (mode api).",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateUpload"}}},
+                },
                 "responses": {"201": {"description": "The session"}, **_errors(400, 401, 413, 429)},
             },
         },
@@ -525,5 +629,39 @@ OPENAPI = {
                 "responses": {"201": {"description": "The URL"}, **_errors(401, 404, 429)},
             },
         },
+    },
+}
+
+
+# A batch takes a single job's options, each applied to every job (one source of truth: the
+# transcription's schema), and names its files by a list or a prefix instead of one source.
+_SCHEMAS: dict[str, Any] = OPENAPI["components"]["schemas"]  # type: ignore[index]
+_SCHEMAS["CreateBatch"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "sources or source_prefix (one of them), and the options of a single job, applied to "
+    "every job. A batch is made whole or not at all: it needs as many free job slots as it has files "
+    "(else 429 quota_exceeded).",
+    "properties": {
+        "sources": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "minLength": 1},
+            "description": "gs:// URIs, each checked as a single job's source; at most KSCRIBE_MAX_BATCH_JOBS "
+            "(500, else too_many_sources); none twice",
+        },
+        "source_prefix": {
+            "type": "string",
+            "minLength": 1,
+            "description": "gs://bucket/prefix/ inside one of the tenant's source prefixes: every media file "
+            "under it (at most KSCRIBE_MAX_BATCH_JOBS, else too_many_sources)",
+        },
+        "job_callbacks": {
+            "type": "boolean",
+            "default": True,
+            "description": "false: only the batch calls callback_url back (once, batch.completed); true: each "
+            "job does too",
+        },
+        **{k: v for k, v in _SCHEMAS["CreateTranscription"]["properties"].items() if k != "source"},
     },
 }

@@ -31,11 +31,16 @@ import hashlib
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kscribe import batches, links, metrics, retention, webui
+from kscribe.api_body import choices, extras, parse_body
+from kscribe.api_create import JobCreation
+from kscribe.api_http import ApiError, ApiRequest, ApiResponse, field_error
+from kscribe.api_views import job_view, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.batches import Batch, Batches
+from kscribe.context import Context
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded
 from kscribe.events import Event
 from kscribe.notices import META_ROLE
@@ -46,34 +51,14 @@ from kscribe.storage import is_within
 from kscribe.tenants import Tenant, Tenants, source_allowed, unsafe_object_name, upload_prefix
 from kscribe.values import Job, JobStatus, ObjectNotice
 
-if TYPE_CHECKING:
-    from kscribe.api import Api, ApiRequest, ApiResponse
-
 BATCHES = "/api/v1/batches"
 _BATCH_PATH = re.compile(rf"^{BATCHES}/([0-9a-f]{{32}})$")
-# A single job's options (kscribe.api._FIELDS) except its one source.
-_JOB_OPTIONS = {
-    "language",
-    "task",
-    "model",
-    "formats",
-    "callback_url",
-    "metadata",
-    "retention_days",
-    "links",
-    "prompt",
-    "hotwords",
-    "replacements",
-    "subtitles",
-}
-FIELDS = _JOB_OPTIONS | {"sources", "source_prefix", "job_callbacks"}
+# The body's schema in the OpenAPI document (a single job's options, and the files).
+CREATE_SCHEMA = "CreateBatch"
 
 
-def route(api: Api, method: str, path: str) -> tuple[str, Any, tuple[str, ...]] | None:
+def route(routes: BatchRoutes, method: str, path: str) -> tuple[str, Any, tuple[str, ...]] | None:
     """The batch route for ``method path``, or None if it is not one."""
-    from kscribe.api import ApiError
-
-    routes = api.batches
     if path == BATCHES:
         if method == "POST":
             return "batch_create", routes.create, ()
@@ -88,23 +73,20 @@ def route(api: Api, method: str, path: str) -> tuple[str, Any, tuple[str, ...]] 
 
 
 class BatchRoutes:
-    def __init__(self, api: Api):
-        self.api = api
-        self.ctx = api.ctx
-        self.store = Batches(api.ctx)
+    def __init__(self, ctx: Context, tenants: Tenants, creation: JobCreation):
+        self.ctx = ctx
+        self.tenants = tenants
+        self.creation = creation  # a single job's source check, for each of the batch's
+        self.store = Batches(ctx)
 
     # --- POST /api/v1/batches ---------------------------------------------------------
     def create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
-        from kscribe.api import ApiError
-
-        api, settings = self.api, self.ctx.settings
-        body = api._parse_create(request, FIELDS)
-        job_callbacks = body.get("job_callbacks", True)
-        if not isinstance(job_callbacks, bool):
-            raise api._field_error("job_callbacks", "true or false")
-        choices = api._choices(body)
-        retention_days, callback_links = api._extras(body)
-        tenant = api._tenant(key)
+        settings = self.ctx.settings
+        body = parse_body(request, settings, CREATE_SCHEMA)
+        job_callbacks = bool(body.get("job_callbacks", True))
+        job_choices = choices(body, settings)
+        retention_days, callback_links = extras(body, settings)
+        tenant = tenant_of(self.tenants, key)
         idempotency = request.headers.get("idempotency-key", "")
         if len(idempotency) > 200:
             raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
@@ -127,13 +109,14 @@ class BatchRoutes:
             Batch(
                 id=batch_id,
                 tenant=key.tenant,
-                callback_url=choices.callback_url or "",
+                callback_url=job_choices.callback_url or "",
                 job_callbacks=job_callbacks,
                 request_hash=request_hash,
                 source_prefix=str(body.get("source_prefix") or ""),
             )
         )
-        job_choices = choices if job_callbacks else dataclasses.replace(choices, callback_url=None)
+        if not job_callbacks:
+            job_choices = dataclasses.replace(job_choices, callback_url=None)
         jobs: list[Job] = []
         made: list[tuple[str, str]] = []  # (job id, its request key): undone if the batch is
 
@@ -178,8 +161,6 @@ class BatchRoutes:
         return response
 
     def _accepted(self, batch: Batch, produced: list[Event]) -> ApiResponse:
-        from kscribe.api import ApiResponse
-
         return ApiResponse(
             202,
             {
@@ -201,36 +182,32 @@ class BatchRoutes:
         return produced
 
     def _notices(self, body: dict[str, Any], tenant: Tenant) -> list[ObjectNotice]:
-        from kscribe.api import ApiError
-
         sources, prefix = body.get("sources"), body.get("source_prefix")
         if (sources is None) == (prefix is None):
-            raise ApiError(400, "invalid_sources", "sources: give either sources (a list) or source_prefix")
+            raise field_error("sources", "give either sources (a list) or source_prefix")
         cap = self.ctx.settings.max_batch_jobs
         if prefix is not None:
             return self._prefix_notices(prefix, tenant, cap)
         if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
-            raise ApiError(400, "invalid_sources", "sources: a non-empty list of gs://bucket/object URIs")
+            raise field_error("sources", "a non-empty list of gs://bucket/object URIs")
         if len(sources) > cap:
             raise ApiError(400, "too_many_sources", f"sources: {len(sources)} files is over the {cap} a batch may have")
         if len(set(sources)) != len(sources):
-            raise ApiError(400, "invalid_sources", "sources: a file is listed twice")
+            raise field_error("sources", "a file is listed twice")
         notices = []
         for index, source in enumerate(sources):
             try:
-                notices.append(self.api._source({"source": source}, tenant))
+                notices.append(self.creation._source(source, tenant))
             except ApiError as exc:
                 # The same answer as one job's source (refused answers as missing), naming which.
                 raise ApiError(exc.status, exc.code, f"sources[{index}]: {exc.message}", exc.headers) from None
         return notices
 
     def _prefix_notices(self, prefix: object, tenant: Tenant, cap: int) -> list[ObjectNotice]:
-        from kscribe.api import ApiError
-
         settings = self.ctx.settings
         local = settings.api_local_sources and isinstance(prefix, str) and prefix.startswith("/")
         if not isinstance(prefix, str) or not (prefix.startswith("gs://") or local):
-            raise ApiError(400, "invalid_source_prefix", "source_prefix: must be gs://bucket/prefix/")
+            raise field_error("source_prefix", "must be gs://bucket/prefix/")
         prefix = prefix.rstrip("/") + "/"
         # Outside the tenant's own prefixes answers exactly as an empty prefix does.
         empty = ApiError(
@@ -264,8 +241,6 @@ class BatchRoutes:
         return notices
 
     def _check_quota(self, tenant: Tenant, count: int) -> None:
-        from kscribe.api import ApiError
-
         settings = self.ctx.settings
         if (
             (used := self.ctx.jobs.audio_used_today(tenant.name))
@@ -290,8 +265,6 @@ class BatchRoutes:
 
     # --- reads --------------------------------------------------------------------------
     def _own(self, key: ApiKey, batch_id: str) -> Batch:
-        from kscribe.api import ApiError
-
         batch = self.store.get(batch_id)
         # Another tenant's batch answers exactly as a missing one, as jobs do.
         if batch is None or batch.tenant != key.tenant:
@@ -299,8 +272,6 @@ class BatchRoutes:
         return batch
 
     def get(self, request: ApiRequest, key: ApiKey, batch_id: str) -> ApiResponse:
-        from kscribe.api import ApiResponse
-
         return ApiResponse(200, self._view(self._own(key, batch_id)))
 
     def _view(self, batch: Batch) -> dict[str, Any]:
@@ -333,8 +304,6 @@ class BatchRoutes:
 
     def list_jobs(self, key: ApiKey, batch_id: str, status: str, limit: int, cursor: int) -> dict[str, Any]:
         """A page of the batch's jobs (in the order they were given), as the job list shows them."""
-        from kscribe.api import job_view
-
         batch = self._own(key, batch_id)
         ids = self.store.job_ids(batch.id)
         items: list[dict[str, Any]] = []
@@ -357,8 +326,6 @@ class BatchRoutes:
     def delete(self, request: ApiRequest, key: ApiKey, batch_id: str) -> ApiResponse:
         """Cancel the batch's unfinished jobs; with ``purge=true``, purge every job of it
         (``kscribe.retention.purge``) and the batch itself."""
-        from kscribe.api import ApiResponse
-
         if request.query.get("purge", "").lower() in ("true", "1"):
             batch = self.store.get(batch_id)
             if batch is not None and batch.tenant == key.tenant:

@@ -39,8 +39,16 @@ def extract_work(job_id: str) -> str:
     return f"{job_id}/extract"
 
 
+def language_work(job_id: str) -> str:
+    return f"{job_id}/language"
+
+
 def chunk_work(job_id: str, index: int) -> str:
     return f"{job_id}/chunk/{index}"
+
+
+def chunk_voices_work(job_id: str, index: int) -> str:
+    return f"{job_id}/voices/{index}"
 
 
 def _ms(seconds: float) -> int:
