@@ -28,6 +28,7 @@ CHUNK_READY = "dev.kscribe.chunk.ready.v1"
 JOB_TRANSCRIBED = "dev.kscribe.job.transcribed.v1"
 JOB_COMPLETED = "dev.kscribe.job.completed.v1"
 JOB_FAILED = "dev.kscribe.job.failed.v1"
+BATCH_COMPLETED = "dev.kscribe.batch.completed.v1"
 
 
 @dataclass(frozen=True)
@@ -250,10 +251,53 @@ class JobFailed:
         return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/failed", subject=self.job_id)
 
 
-KscribeEvent = JobCreated | ChunkReady | JobTranscribed | JobCompleted | JobFailed
+def _count(data: Mapping[str, Any], name: str) -> int:
+    return _int(data, name, 0)
+
+
+@dataclass(frozen=True)
+class BatchCompleted:
+    """dev.kscribe.batch.completed.v1: every job of a batch ended (succeeded, failed or
+    cancelled). Announced once, by whatever ended the batch's last job; the reconciler
+    publishes it again only if it was lost, or while the batch's callback is undelivered."""
+
+    TYPE: ClassVar[str] = BATCH_COMPLETED
+    batch_id: str
+    total: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    job_ids: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BatchCompleted:
+        data = _mapping(data)
+        batch_id = data.get("batch_id")
+        if not isinstance(batch_id, str) or not _JOB_ID.match(batch_id):
+            raise MalformedEvent("no valid batch_id")
+        job_ids = data.get("job_ids")
+        if not isinstance(job_ids, list) or not all(isinstance(j, str) and _JOB_ID.match(j) for j in job_ids):
+            raise MalformedEvent("no valid job_ids")
+        return cls(
+            batch_id=batch_id,
+            total=_count(data, "total"),
+            succeeded=_count(data, "succeeded"),
+            failed=_count(data, "failed"),
+            cancelled=_count(data, "cancelled"),
+            job_ids=tuple(job_ids),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "job_ids": list(self.job_ids)}
+
+    def event(self) -> Event:
+        return Event(self.TYPE, self.to_dict(), id=f"{self.batch_id}/completed", subject=self.batch_id)
+
+
+KscribeEvent = JobCreated | ChunkReady | JobTranscribed | JobCompleted | JobFailed | BatchCompleted
 
 TYPES: dict[str, type[KscribeEvent]] = {
-    t.TYPE: t for t in (JobCreated, ChunkReady, JobTranscribed, JobCompleted, JobFailed)
+    t.TYPE: t for t in (JobCreated, ChunkReady, JobTranscribed, JobCompleted, JobFailed, BatchCompleted)
 }
 
 
