@@ -40,7 +40,8 @@ class TranscribeOptions:
     device: str
     compute_type: str
     cpu_threads: int
-    batch_size: int
+    # None: choose_batch_size decides.
+    batch_size: int | None
     parallel_chunks: int = 1
     # Vocabulary: Whisper's initial prompt and hotwords ("": none).
     initial_prompt: str = ""
@@ -48,7 +49,8 @@ class TranscribeOptions:
     # Guards: faster-whisper's hallucination_silence_threshold (0: off), Silero VAD's knobs.
     hallucination_silence_s: float = 0.0
     vad_threshold: float = 0.5
-    vad_min_silence_ms: int = 2000
+    # None: choose_vad_min_silence_ms decides (by batching).
+    vad_min_silence_ms: int | None = None
     vad_speech_pad_ms: int = 400
     vad_min_speech_ms: int = 0
 
@@ -77,6 +79,38 @@ class TranscribeOptions:
         )
         values.update({k: v for k, v in job_choices.items() if v is not None and v != ""})
         return cls(**values)
+
+
+# KSCRIBE_BATCH_SIZE=auto. Measured with tiny.en on 2 CPU cores (bench/defaults.py,
+# bench/reports/2026-11-23-defaults-cpu-2-cores.md): batched decoding with chunks in parallel
+# was as fast as sequential decoding or faster at 1, 5 and 30 minutes, and its WER matched
+# bare faster-whisper's batched pipeline (sequential: +0.4 to +2.3 points), so there is no
+# length below which sequential decoding pays. Batches of 4, 8 and 16 ran alike, at the same
+# WER; each step up holds twice the attention scores (30 minutes, two chunks at once: peak
+# 1.5 GiB with 4, 2.0 with 8, 2.7 with 16), so 4.
+AUTO_BATCH_SIZE = 4
+# Silero VAD's minimum pause (ms) between speech pieces: sequential decoding reads 30-second
+# windows whatever the pieces are; the batched pipeline decodes each piece alone (at most
+# 30 s), so it needs pieces cut at short pauses — faster-whisper's own default there. With
+# 2000 ms it cut 30 s pieces mid-speech: WER 10.66 % against 7.54 % on the 5-minute video.
+VAD_MIN_SILENCE_MS = 2000
+BATCHED_VAD_MIN_SILENCE_MS = 160
+
+
+def choose_batch_size(batch_size: int | None, vad_filter: bool) -> int:
+    """The batch size for a chunk: ``batch_size`` when set (0: sequential decoding), else
+    AUTO_BATCH_SIZE. Without VAD the batched pipeline has no pieces to batch (faster-whisper
+    refuses audio over 30 s then), so auto decodes sequentially."""
+    if batch_size is not None:
+        return batch_size
+    return AUTO_BATCH_SIZE if vad_filter else 0
+
+
+def choose_vad_min_silence_ms(min_silence_ms: int | None, batch_size: int) -> int:
+    """Silero VAD's minimum pause: ``min_silence_ms`` when set, else by decoding mode."""
+    if min_silence_ms is not None:
+        return min_silence_ms
+    return BATCHED_VAD_MIN_SILENCE_MS if batch_size > 0 else VAD_MIN_SILENCE_MS
 
 
 @dataclass(frozen=True)
@@ -149,6 +183,7 @@ class WhisperTranscriber:
         self, audio: np.ndarray, options: TranscribeOptions, on_progress: ProgressCallback | None = None
     ) -> Recognition:
         model = self._model(options)
+        batch_size = choose_batch_size(options.batch_size, options.vad_filter)
         kwargs: dict[str, Any] = dict(
             language=options.language,
             task=options.task,
@@ -161,18 +196,18 @@ class WhisperTranscriber:
             hotwords=options.hotwords or None,
             vad_parameters=dict(
                 threshold=options.vad_threshold,
-                min_silence_duration_ms=options.vad_min_silence_ms,
+                min_silence_duration_ms=choose_vad_min_silence_ms(options.vad_min_silence_ms, batch_size),
                 speech_pad_ms=options.vad_speech_pad_ms,
                 min_speech_duration_ms=options.vad_min_speech_ms,
             ),
         )
         if options.hallucination_silence_s > 0 and options.word_timestamps:
             kwargs["hallucination_silence_threshold"] = options.hallucination_silence_s
-        if options.batch_size > 0:
+        if batch_size > 0:
             from faster_whisper import BatchedInferencePipeline
 
             segments_iter, info = BatchedInferencePipeline(model=model).transcribe(
-                audio, batch_size=options.batch_size, **kwargs
+                audio, batch_size=batch_size, **kwargs
             )
         else:
             segments_iter, info = model.transcribe(audio, **kwargs)
