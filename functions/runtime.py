@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import flask
@@ -301,7 +302,9 @@ class ModelWarmup:
     """Loads the transcription model in the background on the first readiness probe, so the
     function turns ready only once the model is in memory (and never loads it at import)."""
 
-    def __init__(self) -> None:
+    def __init__(self, load: Callable[[Context], None] | None = None) -> None:
+        # What to load: the transcription model unless told otherwise (diarize's voices).
+        self._load_into = load
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._error: Exception | None = None
@@ -312,7 +315,10 @@ class ModelWarmup:
             from kscribe.transcriber import TranscribeOptions
 
             ctx = context()
-            ctx.transcriber.load(TranscribeOptions.from_settings(ctx.settings))
+            if self._load_into is not None:
+                self._load_into(ctx)
+            else:
+                ctx.transcriber.load(TranscribeOptions.from_settings(ctx.settings))
         except Exception as exc:
             log.exception("model load failed")
             self._error = exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -93,7 +94,7 @@ def snap_to_speech(segments: Sequence[Segment], spans: Sequence[tuple[float, flo
         if segment.words:
             words = []
             for w in segment.words:
-                words.append(Word(*_trim(w.start, w.end, lookup, previous_end), w.word, w.probability))
+                words.append(Word(*_trim(w.start, w.end, lookup, previous_end), w.word, w.probability, w.speaker))
                 previous_end = words[-1].end
             # faster-whisper makes a segment span its words; keep it so.
             start, end = words[0].start, words[-1].end
@@ -101,5 +102,5 @@ def snap_to_speech(segments: Sequence[Segment], spans: Sequence[tuple[float, flo
             words = []
             start, end = _trim(segment.start, segment.end, lookup, previous_end)
             previous_end = end
-        snapped.append(Segment(start, end, segment.text, tuple(words), segment.avg_logprob, segment.no_speech_prob))
+        snapped.append(replace(segment, start=start, end=end, words=tuple(words)))
     return tuple(snapped)

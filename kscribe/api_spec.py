@@ -2,9 +2,12 @@
 
 from typing import Any
 
+from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
+from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
+from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -22,6 +25,79 @@ def _errors(*codes: int) -> dict[str, Any]:
     }
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
+
+# A job's choices, shared by a transcription's body and an upload session's. Empty strings and
+# nulls mean "the settings' default", as leaving the field out does.
+_CHOICES: dict[str, Any] = {
+    "language": {
+        "type": ["string", "null"],
+        "title": "a language code such as en or de",
+        "pattern": "^([a-z]{2,3})?$",
+        "description": "detected if omitted",
+    },
+    "task": {"type": ["string", "null"], "enum": [*TASKS, "", None]},
+    "model": {"type": ["string", "null"], "description": "an installed model: tiny.en, base, small, …"},
+    "formats": {
+        "title": f"a list of {', '.join(ALL_FORMATS)}",
+        "type": ["array", "string", "null"],
+        "maxItems": len(ALL_FORMATS),
+        "items": {"enum": list(ALL_FORMATS)},
+        "description": "a list, or a string: comma-separated, or all",
+    },
+    "multilingual": {
+        "type": ["boolean", "null"],
+        "description": "speech that switches language: each 30 s window is decoded in the "
+        "language detected for it (ignored when language is given); without it, a job with no "
+        "language is decoded in the one detected from windows spread over the audio",
+    },
+    "channels": {
+        "type": ["string", "null"],
+        "enum": [*CHANNEL_MODES, "", None],
+        "default": "mix",
+        "description": "split: each channel of a stereo or multichannel track is transcribed "
+        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
+        "channels that carry the same signal, a silent channel or a mono track are "
+        "transcribed once or left out (the job's channels_note says so). mix: every "
+        "channel mixed into one, no labels (default: the settings)",
+    },
+    "audio_track": {
+        "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
+        # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
+        "type": ["string", "integer", "null"],
+        "maxLength": MAX_CHOICE_CHARS,
+        "pattern": CHOICE_PATTERN,
+        "minimum": 0,
+        "maximum": 999,
+        "description": "the audio track to transcribe: its index among the source's audio tracks "
+        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: the "
+        "track the container marks default, else the first. A choice the source has no track "
+        "for fails the job, its error listing the tracks there are",
+    },
+}
+# Speaker labels by voice, for a transcription's body and an upload session's.
+_SPEAKERS: dict[str, Any] = {
+    "speakers": {
+        "type": ["boolean", "null"],
+        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, … in "
+        "order of first appearance); refused (400) unless the operator enabled diarization "
+        "(KSCRIBE_DIARIZE)",
+    },
+    **{
+        f"{which}_speakers": {
+            "type": ["integer", "null"],
+            "minimum": MIN_SPEAKERS,
+            "maximum": MAX_SPEAKERS,
+            "description": f"with speakers: the {what} number of speakers",
+        }
+        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
+    },
+}
+# Lists and objects are bounded before their entries are checked, and keywords apply in the
+# order written, so refusing a body of thousands of entries stops at the bound. A field of two
+# forms is one schema with a list of types, not oneOf: oneOf checks every entry under every
+# form and keeps every error.
+# No control characters (tab and newline are text).
+PLAIN_TEXT = {"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
 
@@ -49,47 +125,89 @@ OPENAPI = {
                 "properties": {
                     "source": {
                         "type": "string",
+                        "minLength": 1,
                         "description": "gs://bucket/object under one of the tenant's "
                         "source prefixes (its own: <input>/tenants/<tenant>/); "
                         "anything else answers source_not_found",
                     },
-                    "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "description": "detected if omitted"},
-                    "task": {"type": "string", "enum": list(TASKS)},
-                    "model": {"type": "string", "description": "tiny.en, base, small, …"},
-                    "formats": {"type": "array", "items": {"type": "string", "enum": list(ALL_FORMATS)}},
-                    "callback_url": {"type": "string", "format": "uri"},
+                    **_CHOICES,
+                    "callback_url": {
+                        "type": ["string", "null"],
+                        "format": "uri",
+                        "description": "POSTed the job's outcome; private and internal addresses are refused",
+                    },
                     "metadata": {
-                        "type": "object",
-                        "additionalProperties": {"type": "string", "maxLength": 512},
-                        "maxProperties": 32,
+                        "type": ["object", "null"],
+                        "maxProperties": MAX_METADATA_KEYS,
+                        "propertyNames": {
+                            "title": f"keys of at most {MAX_METADATA_KEY} characters, not starting kscribe-",
+                            "maxLength": MAX_METADATA_KEY,
+                            "not": {"pattern": "^kscribe-"},
+                        },
+                        "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE},
+                        "description": "yours, carried on every event, callback and job view",
                     },
                     "prompt": {
-                        "type": "string",
+                        "type": ["string", "null"],
                         "maxLength": MAX_PROMPT_CHARS,
+                        **PLAIN_TEXT,
                         "description": "Whisper's initial prompt for every chunk: names and spellings to expect",
                     },
                     "hotwords": {
-                        "oneOf": [
-                            {"type": "string", "maxLength": MAX_HOTWORDS_CHARS},
-                            {"type": "array", "items": {"type": "string"}},
-                        ],
-                        "description": "words to favour (a list is joined with commas)",
+                        "type": ["string", "array", "null"],
+                        "maxLength": MAX_HOTWORDS_CHARS,
+                        **PLAIN_TEXT,
+                        "maxItems": MAX_HOTWORDS_CHARS,  # each word is a character at least
+                        "items": {"type": "string", **PLAIN_TEXT},
+                        "description": "words to favour (a list is joined with commas; "
+                        f"{MAX_HOTWORDS_CHARS} characters in all)",
                     },
                     "replacements": {
-                        "type": "object",
+                        "type": ["object", "null"],
                         "maxProperties": MAX_REPLACEMENTS,
-                        "additionalProperties": {"type": "string", "maxLength": MAX_REPLACEMENT_CHARS},
-                        "description": "custom spellings, heard → written, applied to the words (timings kept)",
+                        "propertyNames": {"maxLength": MAX_REPLACEMENT_CHARS, **PLAIN_TEXT},
+                        "additionalProperties": {"type": "string", "maxLength": MAX_REPLACEMENT_CHARS, **PLAIN_TEXT},
+                        "description": "custom spellings, heard → written, applied to the words (timings kept); "
+                        "both sides need words",
                     },
                     "subtitles": {
-                        "type": "object",
+                        "type": ["object", "null"],
                         "additionalProperties": False,
-                        "description": "subtitle shaping for SRT, VTT, ASS and TXT (defaults: the settings)",
+                        "description": "subtitle shaping for SRT, VTT, ASS and TXT (defaults: the settings); "
+                        "min_cue_s may not be over max_cue_s",
                         "properties": {
                             name: {"type": "integer" if kind is int else "number", "minimum": low, "maximum": high}
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
                     },
+                    "retention_days": {
+                        "type": ["integer", "null"],
+                        "minimum": 1,
+                        "description": "days the job and its outputs are kept, at most the operator's "
+                        "KSCRIBE_MAX_RETENTION_DAYS (default: the settings)",
+                    },
+                    "links": {
+                        "type": "boolean",
+                        "description": "the callback carries time-limited links to the outputs",
+                    },
+                    **_SPEAKERS,
+                },
+            },
+            "CreateUpload": {
+                "type": "object",
+                "required": ["filename", "size"],
+                "additionalProperties": False,
+                "properties": {
+                    "filename": {"type": "string", "minLength": 1, "maxLength": 1024},
+                    "size": {"type": "integer", "minimum": 1, "description": "bytes; at most the operator's limit"},
+                    "content_type": {
+                        "type": ["string", "null"],
+                        "title": "a MIME type such as video/mp4",
+                        "pattern": r"^([\w.+-]+/[\w.+-]+)?$",
+                        "description": "default application/octet-stream",
+                    },
+                    **_CHOICES,
+                    **_SPEAKERS,
                 },
             },
             "Accepted": {
@@ -109,11 +227,43 @@ OPENAPI = {
                     "progress": {"type": "number", "minimum": 0, "maximum": 100},
                     "source": {"type": "string"},
                     "model": {"type": "string"},
+                    "detected_language": {"type": ["string", "null"]},
+                    "multilingual": {
+                        "type": "boolean",
+                        "description": "asked for, or chosen when detection found more than one language",
+                    },
+                    "languages": {
+                        "type": "object",
+                        "additionalProperties": {"type": "number", "minimum": 0},
+                        "description": "seconds of transcribed speech per language code, most first",
+                    },
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
-                    "error": {"type": ["object", "null"]},
+                    "failed_stage": {
+                        "type": ["string", "null"],
+                        "description": "where a failed job failed (as in job.failed and the callback)",
+                    },
+                    "error": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "message": {"type": "string", "description": "why, in words meant for the uploader"},
+                            "stage": {"type": "string", "deprecated": True, "description": "deprecated: failed_stage"},
+                        },
+                    },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
+                    "channels": {"type": "string", "enum": list(CHANNEL_MODES)},
+                    "channels_note": {
+                        "type": ["string", "null"],
+                        "description": "why a split job was not transcribed one channel at a time "
+                        "(identical or silent channels, a mono track)",
+                    },
                     "callback": {"type": ["object", "null"]},
+                    "audio_track": {"type": ["string", "null"], "description": "the audio track asked for"},
+                    "audio_track_used": {
+                        "type": ["string", "null"],
+                        "description": 'the audio track transcribed: its index and language tag, "1 (deu)" '
+                        "(null until extraction has chosen it)",
+                    },
                 },
             },
         },
@@ -243,8 +393,12 @@ OPENAPI = {
         "/api/v1/uploads": {
             "post": {
                 "summary": "An upload session in the tenant's own upload prefix; ingest makes its one job",
-                "description": "Body: filename, size, content_type, and optional language, model, task, formats. "
-                "upload_url is a GCS resumable session (mode direct) or this API's PUT .../content (mode api).",
+                "description": "upload_url is a GCS resumable session (mode direct) or this API's "
+                "PUT .../content (mode api).",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateUpload"}}},
+                },
                 "responses": {"201": {"description": "The session"}, **_errors(400, 401, 413, 429)},
             },
         },

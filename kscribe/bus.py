@@ -18,7 +18,7 @@ from kscribe import claims
 from kscribe.context import Context
 from kscribe.errors import WorkClaimed
 from kscribe.events import Event
-from kscribe.handlers import ROUTES, Handler
+from kscribe.handlers import SUBSCRIBERS, Handler
 from kscribe.logs import event_log_context
 from kscribe.stages.announce import record_announced
 
@@ -40,7 +40,9 @@ class InProcessBus:
         workers: int = 1,
     ):
         self.ctx = ctx
-        self.routes = dict(ROUTES if routes is None else routes)
+        self.routes: dict[str, tuple[Handler, ...]] = (
+            dict(SUBSCRIBERS) if routes is None else {kind: (handler,) for kind, handler in routes.items()}
+        )
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.dead_letter = dead_letter
@@ -62,8 +64,8 @@ class InProcessBus:
             while self._queue or running:
                 while self._queue:
                     event = self._queue.popleft()
-                    handler = self.routes.get(event.type)
-                    if handler is not None:  # no Trigger for this type: like a broker, drop it
+                    # No Trigger for this type: like a broker, drop it.
+                    for handler in self.routes.get(event.type, ()):
                         running.add(pool.submit(self._deliver, handler, event))
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:

@@ -9,36 +9,56 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
-from kscribe import scratch
+from kscribe import scratch, voices
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError, KscribeError
+from kscribe.media.tracks import parse_choice
 from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.progress_display import TerminalProgress
 from kscribe.settings import Settings, parse_formats
+from kscribe.speakers import check_count
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.values import TASKS, Job, JobStatus
+from kscribe.values import CHANNEL_MODES, TASKS, Job, JobStatus
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
+_AUDIO_TRACK_HELP = (
+    "the audio track to transcribe: its index among the audio tracks (0, 1, …) or a language code "
+    "(en, eng, de, deu, ger); default: the track marked default, else the first"
+)
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kscribe", description="Turn videos into transcripts.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
-    sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
-    run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    run.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
-    run.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
-    run.add_argument("--task", choices=TASKS)
-    run.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
-    run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
-    run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
-    run.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
-    run.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
-    run.add_argument(
+def _audio_track(raw: str) -> str:
+    try:
+        return parse_choice(raw, "--audio-track")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--audio-track: ")) from None
+
+
+def _add_job_flags(command: argparse.ArgumentParser) -> None:
+    """The options a job takes, the same for `run` and `submit` (read by ``_job_choices``)."""
+    command.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
+    command.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
+    command.add_argument(
+        "--multilingual",
+        action="store_true",
+        default=None,
+        help="speech that switches language: each 30 s window is decoded in the language detected for it",
+    )
+    command.add_argument("--task", choices=TASKS)
+    command.add_argument("--audio-track", type=_audio_track, metavar="TRACK", help=_AUDIO_TRACK_HELP)
+    command.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
+    command.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
+    command.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
+    command.add_argument(
+        "--channels",
+        choices=CHANNEL_MODES,
+        help="split: transcribe each channel of a stereo track apart, labelled 'channel N' (default: mix)",
+    )
+    command.add_argument(
         "--replace",
         action="append",
         default=[],
@@ -48,16 +68,84 @@ def _parser() -> argparse.ArgumentParser:
     for name, (kind, low, high) in SHAPING_OPTIONS.items():
         flag = "--" + name.removesuffix("_s").replace("_", "-") + ("-seconds" if name.endswith("_s") else "")
         bounds = f"{int(low)}–{int(high)}" if kind is int else f"{low:g}–{high:g} s"
-        run.add_argument(flag, dest=f"subtitle_{name}", metavar="N", help=f"subtitle shaping: {bounds}")
+        command.add_argument(flag, dest=f"subtitle_{name}", metavar="N", help=f"subtitle shaping: {bounds}")
+    command.add_argument(
+        "--speakers", action="store_true", help="label who speaks, by voice (needs pip install 'kscribe[diarize]')"
+    )
+    for which in ("num", "min", "max"):
+        command.add_argument(
+            f"--{which}-speakers",
+            type=int,
+            metavar="N",
+            help=f"with --speakers: the {'exact' if which == 'num' else which + 'imum'} number of speakers (1–20)",
+        )
+
+
+def _speaker_choices(args: argparse.Namespace) -> dict[str, Any]:
+    """The speaker flags as ``JobChoices`` fields, checked (``ConfigError`` when wrong)."""
+    counts = (args.num_speakers, args.min_speakers, args.max_speakers)
+    if not args.speakers:
+        if any(c is not None for c in counts):
+            raise ConfigError("--num-speakers, --min-speakers and --max-speakers need --speakers")
+        return {}
+    try:
+        check_count(*counts)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    return {"speakers": True, "num_speakers": counts[0], "min_speakers": counts[1], "max_speakers": counts[2]}
+
+
+def _job_choices(args: argparse.Namespace) -> JobChoices:
+    """The job flags, checked as the API checks its fields; ``ConfigError`` names the bad one."""
+    if args.formats:
+        parse_formats(args.formats)
+    replacements = {}
+    for pair in args.replace:
+        heard, sep, written = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--replace {pair!r}: write it as HEARD=WRITTEN")
+        replacements[heard] = written
+    try:
+        return JobChoices(
+            model=args.model,
+            language=args.language,
+            multilingual=args.multilingual,
+            task=args.task,
+            formats=args.formats,
+            channels=args.channels,
+            audio_track=args.audio_track or None,
+            prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
+            hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
+            replacements=parse_replacements(replacements),
+            subtitles=parse_subtitles(
+                {
+                    n: getattr(args, f"subtitle_{n}")
+                    for n in SHAPING_OPTIONS
+                    if getattr(args, f"subtitle_{n}") is not None
+                }
+            ),
+            **_speaker_choices(args),
+        )
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kscribe", description="Turn videos into transcripts.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
+    run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    _add_job_flags(run)
+    run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
 
     submit = sub.add_parser(
         "submit", help="upload files to the input bucket of a running stack (Procfile) and follow their jobs"
     )
     submit.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    submit.add_argument("--model")
-    submit.add_argument("--language")
-    submit.add_argument("--task", choices=TASKS)
-    submit.add_argument("--formats")
+    _add_job_flags(submit)
     submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
     submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
@@ -108,8 +196,17 @@ def _describe(job: Job) -> str:
     lines = [f"job {job.id}: {job.status.value} ({job.progress:.0f}%)", f"  source: {job.source_uri}"]
     if job.chunks_total:
         lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
+    if job.audio_track_used:
+        lines.append(f"  audio track: {job.audio_track_used}")
+    if job.speakers:
+        lines.append(f"  speakers: voices of {job.chunks_diarized} chunk(s) found")
     if job.detected_language:
-        lines.append(f"  language: {job.detected_language}, model: {job.model}")
+        spoken = ", ".join(f"{k} {v:.0f} s" for k, v in job.languages.items())
+        lines.append(
+            f"  language: {job.detected_language}, model: {job.model}" + (f" (spoken: {spoken})" if spoken else "")
+        )
+    if job.channels_note:
+        lines.append(f"  channels: {job.channels_note}")
     if job.timings:
         lines.append("  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in job.timings.items()))
     if job.error:
@@ -131,8 +228,10 @@ def _local_parallelism(settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.runner import LocalPipeline
 
-    if args.formats:
-        parse_formats(args.formats)
+    choices = _job_choices(args)  # a bad flag stops before anything starts
+    if choices.speakers:
+        voices.require()  # before any work: say how to install it
+        settings = settings.replace(diarize=True)
     if args.out:
         settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))
@@ -140,31 +239,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     progress = TerminalProgress(enabled=not args.quiet)
     ctx = Context.create(settings, progress=progress)
     pipeline = LocalPipeline(ctx)
-    replacements = {}
-    for pair in args.replace:
-        heard, sep, written = pair.partition("=")
-        if not sep:
-            raise ConfigError(f"--replace {pair!r}: write it as HEARD=WRITTEN")
-        replacements[heard] = written
-    try:
-        choices = JobChoices(
-            model=args.model,
-            language=args.language,
-            task=args.task,
-            formats=args.formats,
-            prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
-            hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
-            replacements=parse_replacements(replacements),
-            subtitles=parse_subtitles(
-                {
-                    n: getattr(args, f"subtitle_{n}")
-                    for n in SHAPING_OPTIONS
-                    if getattr(args, f"subtitle_{n}") is not None
-                }
-            ),
-        )
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
     job_ids, missing = [], 0
     for video in args.videos:
         try:
@@ -192,8 +266,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _submit(args: argparse.Namespace, settings: Settings) -> int:
-    from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
-
     try:
         from kscribe_stack.submit import upload_and_notify
     except ModuleNotFoundError as exc:
@@ -205,17 +277,8 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
 
+    metadata = _job_choices(args).to_metadata()
     ctx = Context.create(settings)
-    metadata = {
-        k: v
-        for k, v in {
-            META_MODEL: args.model,
-            META_LANGUAGE: args.language,
-            META_TASK: args.task,
-            META_FORMATS: args.formats,
-        }.items()
-        if v
-    }
     keys, failed = [], 0
     for video in args.videos:
         try:

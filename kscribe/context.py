@@ -8,10 +8,11 @@ from typing import Protocol
 import redis
 
 from kscribe.jobstore import JobStore
-from kscribe.ports import BlobStore, Jobs, KeyValue, Transcriber
+from kscribe.ports import BlobStore, Jobs, KeyValue, Transcriber, VoiceEmbedder
 from kscribe.settings import Settings
 from kscribe.storage import Blobs
 from kscribe.transcriber import WhisperTranscriber
+from kscribe.voices import SenkoEmbedder
 
 
 class Progress(Protocol):
@@ -43,6 +44,8 @@ class Context:
     # Tenants, API keys, rate limits and health read Redis through this, never through jobs.
     kv: KeyValue
     progress: Progress = field(default_factory=NoProgress)
+    # Speech turns and voice embeddings for jobs with speakers; loads torch on first use only.
+    voices: VoiceEmbedder = field(default_factory=SenkoEmbedder)
 
     @classmethod
     def create(
@@ -52,6 +55,7 @@ class Context:
         transcriber: Transcriber | None = None,
         blobs: Blobs | None = None,
         progress: Progress | None = None,
+        voices: VoiceEmbedder | None = None,
     ) -> Context:
         if client is None:
             from kscribe.embedded_redis import connect
@@ -65,4 +69,5 @@ class Context:
             transcriber=transcriber or WhisperTranscriber(settings.model_cache_dir, blobs),
             kv=client,
             progress=progress or NoProgress(),
+            voices=voices or SenkoEmbedder(settings.diarize_threads),
         )

@@ -33,6 +33,10 @@ class NoAudioTrack(InputError):
     """The source is media, but has no audio stream to transcribe."""
 
 
+class NoSuchAudioTrack(InputError):
+    """The job asked for an audio track (by index or language) the source does not have."""
+
+
 class EmptyAudioTrack(NoAudioTrack):
     """The source has an audio stream, but it holds no sound (zero length, or cut off before
     its first frame)."""

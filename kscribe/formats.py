@@ -5,6 +5,14 @@ cues ``subtitles.shape`` makes of them. SRT and VTT are written here (a few line
 pysubs2's writers number SRT cues from 1 only, read ``{…}`` in spoken text as override tags
 and drop it, and do not escape ``&`` and ``<`` for VTT. ASS, whose header and style table are
 more than a few lines, is pysubs2's; the tests read every format back with pysubs2.
+
+Speakers (``Segment.speaker``/``Word.speaker``, set by a channel-split or diarized job) show
+in every format, and only where set: JSON carries ``speaker`` on segments and words; VTT
+wraps a cue in a voice span (``<v Speaker 1>…</v>``); ASS puts it in the event's Name field;
+SRT and TXT start the first cue of each turn with ``[Speaker 1]`` (not again while the same
+speaker goes on); TSV gains a fourth column, ``speaker``, after ``text`` (so readers of the
+three Whisper columns keep working) when any segment has a speaker, and only then. A cue
+never spans two speakers (``subtitles.shape`` cuts at every change).
 """
 
 from __future__ import annotations
@@ -35,12 +43,15 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
 
 
-def _cues(t: Transcript, shaping: Shaping) -> list[Cue]:
-    return shape([s for s in t.segments if s.text.strip()], shaping)
+def _cues(t: Transcript, shaping: Shaping, labels: bool = False) -> list[Cue]:
+    return shape([s for s in t.segments if s.text.strip()], shaping, labels)
 
 
 def _without_empty_speaker(segment: dict[str, Any]) -> dict[str, Any]:
-    """A segment as JSON: ``speaker`` only where the job asked for speakers."""
+    """A segment as JSON: ``speaker`` only where the job asked for speakers, ``language``
+    only where it is known."""
+    if not segment.get("language"):
+        segment.pop("language", None)
     if not segment.get("speaker"):
         segment.pop("speaker", None)
         for word in segment["words"]:
@@ -56,6 +67,7 @@ def render_json(t: Transcript, shaping: Shaping | None = None) -> str:
         "duration": t.duration_s,
         "model": t.model,
         "task": t.task,
+        **({"audio_track": t.audio_track} if t.audio_track else {}),
         "text": t.text,
         "segments": [{"id": i, **_without_empty_speaker(asdict(s))} for i, s in enumerate(t.segments)],
     }
@@ -71,20 +83,27 @@ def render_srt(t: Transcript, shaping: Shaping | None = None) -> str:
     shaping = shaping or Shaping()
     blocks = [
         f"{i}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{_srt_text(c.text)}\n"
-        for i, c in enumerate(_cues(t, shaping), shaping.srt_start_index)
+        for i, c in enumerate(_cues(t, shaping, labels=True), shaping.srt_start_index)
     ]
     return "\n".join(blocks)
 
 
-def _vtt_text(text: str) -> str:
-    # WebVTT cue text: & and < start entities and tags.
-    return _srt_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _vtt_escape(text: str) -> str:
+    # WebVTT cue text: & and < start entities and tags (and > ends a tag's annotation).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _vtt_text(cue: Cue) -> str:
+    text = _vtt_escape(_srt_text(cue.text))
+    if not cue.speaker:
+        return text
+    # A voice span names who speaks; players show or style it (the name is one line).
+    return f"<v {_vtt_escape(' '.join(cue.speaker.split()))}>{text}</v>"
 
 
 def render_vtt(t: Transcript, shaping: Shaping | None = None) -> str:
     blocks = [
-        f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n{_vtt_text(c.text)}\n"
-        for c in _cues(t, shaping or Shaping())
+        f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n{_vtt_text(c)}\n" for c in _cues(t, shaping or Shaping())
     ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
@@ -98,24 +117,36 @@ def render_ass(t: Transcript, shaping: Shaping | None = None) -> str:
         # Braces open override blocks and backslashes start tags in ASS, with no escape.
         text = c.text.replace("\\", "/").replace("{", "(").replace("}", ")")
         subs.append(
-            pysubs2.SSAEvent(start=round(c.start * 1000), end=round(c.end * 1000), text=text.replace("\n", r"\N"))
+            pysubs2.SSAEvent(
+                start=round(c.start * 1000),
+                end=round(c.end * 1000),
+                text=text.replace("\n", r"\N"),
+                # Fields are comma-separated and the line ends the event: neither in a name.
+                name=" ".join(c.speaker.replace(",", " ").split()),
+            )
         )
     rendered: str = subs.to_string("ass")
     return rendered
 
 
 def render_txt(t: Transcript, shaping: Shaping | None = None) -> str:
-    return "".join(" ".join(c.lines) + "\n" for c in _cues(t, shaping or Shaping()))
+    return "".join(" ".join(c.lines) + "\n" for c in _cues(t, shaping or Shaping(), labels=True))
+
+
+def _tsv_field(text: str) -> str:
+    return " ".join(text.strip().replace("\t", " ").splitlines())
 
 
 def render_tsv(t: Transcript, shaping: Shaping | None = None) -> str:
     # Whisper's TSV: integer milliseconds, tabs in text replaced so columns stay columns.
+    speakers = any(s.speaker for s in t.segments)
     rows = [
-        f"{int(round(s.start * 1000))}\t{int(round(s.end * 1000))}\t{s.text.strip().replace(chr(9), ' ')}"
+        f"{int(round(s.start * 1000))}\t{int(round(s.end * 1000))}\t{_tsv_field(s.text)}"
+        + (f"\t{_tsv_field(s.speaker)}" if speakers else "")
         for s in t.segments
         if s.text.strip()
     ]
-    return "start\tend\ttext\n" + "".join(r + "\n" for r in rows)
+    return ("start\tend\ttext\tspeaker\n" if speakers else "start\tend\ttext\n") + "".join(r + "\n" for r in rows)
 
 
 RENDERERS: dict[str, Callable[[Transcript, Shaping | None], str]] = {

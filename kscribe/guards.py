@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
+from dataclasses import replace
 
 from kscribe.values import Segment, Word
 
@@ -71,13 +72,9 @@ def _collapse_segment(segment: Segment, max_repeats: int) -> Segment:
     words = _collapse_words(segment.words, max_repeats)
     if len(words) == len(segment.words):
         return segment
-    return Segment(
-        segment.start,
-        max(segment.start, words[-1].end),
-        "".join(w.word for w in words),
-        tuple(words),
-        segment.avg_logprob,
-        segment.no_speech_prob,
+    # replace(): what else the segment carries (speaker, language) stays with it.
+    return replace(
+        segment, end=max(segment.start, words[-1].end), text="".join(w.word for w in words), words=tuple(words)
     )
 
 

@@ -22,6 +22,7 @@ from kscribe.notices import notice_from_pubsub_message, notice_from_storage_obje
 from kscribe.stages import extract, ingest, publish, transcribe
 from kscribe.stages.announce import announce, fail
 from kscribe.stages.dead_letter import dead_letter
+from kscribe.stages.diarize import diarize
 from kscribe.stages.notify import notify
 from kscribe.values import JobStatus, ObjectNotice
 
@@ -111,6 +112,21 @@ def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
     return [events.job_transcribed(ready.job_id)] if outcome.announce_transcribed else []
 
 
+def on_chunk_voices(event: Event, ctx: Context) -> list[Event]:
+    """chunk.ready for the diarize function: a job with speakers gets the chunk's voice
+    turns; the last part of the last chunk announces the job as transcribed."""
+    ready = _decode(event, ChunkReady)
+    if ready is None:
+        return []
+    try:
+        outcome = diarize(ready.job_id, ready.index, ctx, claimed=ready.to_dict())
+    except EventRejected as exc:
+        return _rejected(event, exc)
+    except InputError as exc:
+        return fail(ctx, ready.job_id, "diarize", exc)
+    return [events.job_transcribed(ready.job_id)] if outcome.announce_transcribed else []
+
+
 def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
     transcribed = _decode(event, JobTranscribed)
     if transcribed is None:
@@ -158,4 +174,11 @@ ROUTES: dict[str, Handler] = {
     events.JOB_TRANSCRIBED: on_job_transcribed,
     events.JOB_COMPLETED: on_job_finished,
     events.JOB_FAILED: on_job_finished,
+}
+
+# Every subscriber of each event type, as the Triggers have them: chunk.ready goes to both
+# transcribe and diarize (which ignores jobs without speakers).
+SUBSCRIBERS: dict[str, tuple[Handler, ...]] = {
+    **{kind: (handler,) for kind, handler in ROUTES.items()},
+    events.CHUNK_READY: (on_chunk_ready, on_chunk_voices),
 }

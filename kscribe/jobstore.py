@@ -18,7 +18,7 @@ from kscribe.errors import InputError, QuotaExceeded
 from kscribe.ports import KeyValue
 from kscribe.values import TERMINAL_RANK, Job, JobStatus
 
-_JSON_FIELDS = {"formats", "metadata", "outputs", "replacements", "subtitles"}
+_JSON_FIELDS = {"formats", "languages", "metadata", "outputs", "replacements", "subtitles"}
 _TIMING_PREFIX = "timing."
 _ANNOUNCED_PREFIX = "announced."
 # Derived from prefixed hash fields, not stored under their own names.
@@ -105,21 +105,34 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return total
 """
 
-# Record a chunk as done; the caller learns whether the set is complete. Announcing the job
-# as transcribed is then the business of every delivery that finds the set complete and the
-# announcement missing (see handlers.py): a worker killed between the two is covered by the
-# redelivery, or by the reconciler.
+# Record one part of a chunk as done — its transcript, or (a job with speakers) its voice
+# turns — and tell the caller whether the job is complete: every chunk has every part the job
+# needs. Both sets are read in the same step, so of two last parts stored at once, exactly
+# one delivery records the last of them and the other finds it recorded:
+#   transcribe chunk 3: SADD done 3    → done 4/4, diarized 3/4 → not complete
+#   diarize chunk 2:    SADD diarized 2 → done 4/4, diarized 4/4 → complete
+# Announcing the job as transcribed is then the business of every delivery that finds the
+# job complete and the announcement missing (see handlers.py): a worker killed between the
+# two is covered by the redelivery, or by the reconciler.
+#   KEYS: this part's set, the job, the active jobs, the other part's set
+#   ARGV: index, audio seconds, total, retention, now, job id, part, parts the job needs
 _COMPLETE_CHUNK = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0} end
 local added = redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 local done = redis.call('SCARD', KEYS[1])
 if added == 1 then
-  redis.call('HINCRBYFLOAT', KEYS[2], 'transcribed_s', ARGV[2])
-  redis.call('HSET', KEYS[2], 'chunks_done', done, 'updated_at', ARGV[5])
+  if ARGV[7] == 'transcript' then
+    redis.call('HINCRBYFLOAT', KEYS[2], 'transcribed_s', ARGV[2])
+    redis.call('HSET', KEYS[2], 'chunks_done', done, 'updated_at', ARGV[5])
+  else
+    redis.call('HSET', KEYS[2], 'chunks_diarized', done, 'updated_at', ARGV[5])
+  end
   redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[6])
 end
-return {done, added}
+local other = tonumber(ARGV[3])
+if ARGV[8] == '2' then other = redis.call('SCARD', KEYS[4]) end
+return {done, added, other}
 """
 
 # Fields set on a job only while it exists: a late write must not resurrect an expired or
@@ -173,6 +186,10 @@ class _Client(KeyValue, Protocol):
     def zremrangebyscore(self, name: str, min: float | str, max: float | str) -> Any: ...
 
 
+# The parts a chunk may have stored: its transcript, and its voice turns (jobs with speakers).
+PARTS = ("transcript", "voices")
+
+
 @dataclass(frozen=True)
 class ChunkCompletion:
     done: int
@@ -186,6 +203,9 @@ def _encode(name: str, value: Any) -> str:
         return json.dumps(list(value) if isinstance(value, tuple) else value)
     if isinstance(value, JobStatus):
         return value.value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+
     if value is None:
         return ""
     return str(value)
@@ -216,6 +236,8 @@ def _decode(raw: dict[str, str]) -> Job:
             values[name] = JobStatus(text)
         elif kind == str | None:
             values[name] = text or None
+        elif kind is bool:
+            values[name] = text == "1"
         elif kind is float:
             values[name] = float(text or 0)
         elif kind is int:
@@ -294,9 +316,9 @@ class JobStore:
         )
         return bool(applied == 1)
 
-    def fail(self, job_id: str, reason: str, stage: str) -> bool:
-        """Mark the job failed with ``reason`` unless it already ended. True if applied."""
-        return self.advance(job_id, JobStatus.FAILED, error=reason, failed_stage=stage)
+    def fail(self, job_id: str, error: str, failed_stage: str) -> bool:
+        """Mark the job failed at ``failed_stage`` with ``error`` unless it already ended. True if applied."""
+        return self.advance(job_id, JobStatus.FAILED, error=error, failed_stage=failed_stage)
 
     def update(self, job_id: str, **values: Any) -> None:
         """Set fields of an existing job (a job that expired meanwhile stays gone)."""
@@ -307,15 +329,24 @@ class JobStore:
         """Add ``seconds`` to the stage's total (transcription sums over its chunks)."""
         self.redis.hincrbyfloat(keys.job(job_id), _TIMING_PREFIX + stage, round(seconds, 6))
 
-    def complete_chunk(self, job_id: str, index: int, total: int, audio_s: float) -> ChunkCompletion:
-        """Record chunk ``index`` as transcribed; ``complete`` once all ``total`` are."""
-        done, added = self._complete_chunk(
-            keys=[keys.job_chunks_done(job_id), keys.job(job_id), keys.active_jobs()],
-            args=[index, audio_s, total, self.retention_s, self.clock(), job_id],
+    def complete_chunk(
+        self, job_id: str, index: int, total: int, audio_s: float, part: str = "transcript", speakers: bool = False
+    ) -> ChunkCompletion:
+        """Record ``part`` ("transcript", or "voices" for a job with ``speakers``) of chunk
+        ``index`` as stored; ``complete`` once all ``total`` chunks have every part the job
+        needs (both, with ``speakers``)."""
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {PARTS}, not {part!r}")
+        mine, other = (keys.job_chunks_done, keys.job_chunks_diarized)[:: 1 if part == "transcript" else -1]
+        done, added, other_done = self._complete_chunk(
+            keys=[mine(job_id), keys.job(job_id), keys.active_jobs(), other(job_id)],
+            args=[index, audio_s, total, self.retention_s, self.clock(), job_id, part, 2 if speakers else 1],
         )
         if done == -1:
             raise InputError(f"job {job_id} does not exist (never created, or expired)")
-        return ChunkCompletion(done=int(done), first_time=bool(added), complete=int(done) >= total)
+        return ChunkCompletion(
+            done=int(done), first_time=bool(added), complete=int(done) >= total and int(other_done) >= total
+        )
 
     def mark_announced(self, job_id: str, what: str) -> None:
         """Record that the event saying ``what`` (created, transcribed, completed, failed)
@@ -348,6 +379,9 @@ class JobStore:
 
     def done_chunks(self, job_id: str) -> set[int]:
         return {int(i) for i in self.redis.smembers(keys.job_chunks_done(job_id))}
+
+    def diarized_chunks(self, job_id: str) -> set[int]:
+        return {int(i) for i in self.redis.smembers(keys.job_chunks_diarized(job_id))}
 
     def chunk_done(self, job_id: str, index: int) -> bool:
         return bool(self.redis.sismember(keys.job_chunks_done(job_id), str(index)))

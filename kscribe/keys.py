@@ -13,6 +13,11 @@ def job_chunks_done(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}:chunks-done"
 
 
+def job_chunks_diarized(job_id: str) -> str:
+    """Set: indexes of the chunks whose voice turns are stored (jobs with speakers)."""
+    return f"{PREFIX}:job:{job_id}:chunks-diarized"
+
+
 def object_job(dedupe_key: str) -> str:
     """String: the job created for ``bucket/name#generation``."""
     return f"{PREFIX}:object:{dedupe_key}"

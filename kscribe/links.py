@@ -25,17 +25,15 @@ import hmac
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kscribe import events, keys, metrics
+from kscribe.api_http import ApiRequest, ApiResponse, error_body
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.formats import CONTENT_TYPES
 from kscribe.storage import is_within, split_gs
 from kscribe.values import Job, JobStatus
-
-if TYPE_CHECKING:
-    from kscribe.api import ApiRequest, ApiResponse
 
 PREFIX = "/api/v1/links/"
 MAX_EXPIRY_S = 7 * 24 * 3600
@@ -95,8 +93,6 @@ class LinkServer:
         self.ctx = ctx
 
     def handle(self, request: ApiRequest) -> ApiResponse:
-        from kscribe.api import ApiResponse, error_body
-
         response = self._serve(request)
         if isinstance(response, tuple):
             status, code, message = response
@@ -105,8 +101,6 @@ class LinkServer:
         return response
 
     def _serve(self, request: ApiRequest) -> ApiResponse | tuple[int, str, str]:
-        from kscribe.api import ApiResponse
-
         if request.method not in ("GET", "HEAD"):
             return 405, "method_not_allowed", "links answer GET only"
         m = _TOKEN.match(request.path[len(PREFIX) :])

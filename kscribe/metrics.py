@@ -72,6 +72,7 @@ _REASONS = {
     errors.SourceNotFound: "source_not_found",
     errors.NotMedia: "not_media",
     errors.NoAudioTrack: "no_audio",
+    errors.NoSuchAudioTrack: "no_audio",
     errors.MediaError: "media_error",
     errors.ModelNotFound: "model_not_found",
     errors.OutputNotWritable: "output_not_writable",

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kscribe.errors import InputError
+from kscribe.media.tracks import parse_choice
 from kscribe.storage import join
 from kscribe.subtitles import Shaping, parse_option
-from kscribe.values import ObjectNotice
+from kscribe.values import CHANNEL_MODES, ObjectNotice
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 # Custom object metadata an uploader may set to steer its job.
@@ -24,6 +25,9 @@ META_CALLBACK = "kscribe-callback-url"
 META_PROMPT = "kscribe-prompt"
 META_HOTWORDS = "kscribe-hotwords"
 META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
+META_CHANNELS = "kscribe-channels"  # mix or split
+META_AUDIO_TRACK = "kscribe-audio-track"  # an audio track's index, or a language code
+META_MULTILINGUAL = "kscribe-multilingual"  # true/false: code-switched speech
 # Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
 META_SUBTITLES = {
     "kscribe-max-line-chars": "max_line_chars",
@@ -32,6 +36,13 @@ META_SUBTITLES = {
     "kscribe-min-cue-seconds": "min_cue_s",
     "kscribe-min-gap-seconds": "min_gap_s",
     "kscribe-srt-start-index": "srt_start_index",
+}
+# Speaker labels by voice: kscribe-speakers (true/false) and the counts, whole numbers.
+META_SPEAKERS = "kscribe-speakers"
+META_SPEAKER_COUNTS = {
+    "kscribe-num-speakers": "num_speakers",
+    "kscribe-min-speakers": "min_speakers",
+    "kscribe-max-speakers": "max_speakers",
 }
 # Set by kscribe on everything it writes, so its own objects never become jobs.
 META_ROLE = "kscribe-role"
@@ -68,6 +79,17 @@ class JobChoices:
     hotwords: str | None = None
     replacements: dict[str, str] = field(default_factory=dict)
     subtitles: dict[str, float] = field(default_factory=dict)
+    # values.CHANNEL_MODES, checked (parse_channels) where the choices are read.
+    channels: str | None = None
+    # An audio track's index among the audio tracks, or a language code (media/tracks.py).
+    audio_track: str | None = None
+    # Decode each 30 s window in its own language (code-switched speech).
+    multilingual: bool | None = None
+    # Label speakers by voice; how many there are, or may be (kscribe/speakers.py checks).
+    speakers: bool = False
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
     # What was wrong with the options as sent (upload metadata): the job fails with it.
     invalid: str = ""
 
@@ -88,9 +110,71 @@ class JobChoices:
                 hotwords=check_text(META_HOTWORDS, metadata.get(META_HOTWORDS, ""), MAX_HOTWORDS_CHARS) or None,
                 replacements=parse_replacements(metadata.get(META_REPLACEMENTS, "")),
                 subtitles=parse_subtitles({META_SUBTITLES[k]: v for k, v in metadata.items() if k in META_SUBTITLES}),
+                channels=parse_channels(META_CHANNELS, metadata[META_CHANNELS])
+                if metadata.get(META_CHANNELS)
+                else None,
+                audio_track=parse_choice(metadata.get(META_AUDIO_TRACK, ""), META_AUDIO_TRACK) or None,
+                multilingual=parse_flag(META_MULTILINGUAL, metadata.get(META_MULTILINGUAL, "")),
+                speakers=bool(parse_flag(META_SPEAKERS, metadata.get(META_SPEAKERS, ""))),
+                num_speakers=_whole(metadata, "kscribe-num-speakers"),
+                min_speakers=_whole(metadata, "kscribe-min-speakers"),
+                max_speakers=_whole(metadata, "kscribe-max-speakers"),
             )
         except InputError as exc:
             return dataclasses.replace(base, invalid=str(exc))
+
+    def to_metadata(self) -> dict[str, str]:
+        """These choices as the object metadata ``from_metadata`` reads back (`kscribe
+        submit` steers its uploads' jobs with it)."""
+        by_option = {option: key for key, option in META_SUBTITLES.items()}
+        pairs = {
+            META_MODEL: self.model,
+            META_LANGUAGE: self.language,
+            META_TASK: self.task,
+            META_FORMATS: self.formats,
+            META_CALLBACK: self.callback_url,
+            META_PROMPT: self.prompt,
+            META_HOTWORDS: self.hotwords,
+            META_REPLACEMENTS: json.dumps(self.replacements, ensure_ascii=False) if self.replacements else None,
+            META_CHANNELS: self.channels,
+            META_AUDIO_TRACK: self.audio_track,
+            **{by_option[name]: f"{value:g}" for name, value in self.subtitles.items()},
+            META_MULTILINGUAL: None if self.multilingual is None else str(self.multilingual).lower(),
+            META_SPEAKERS: "true" if self.speakers else None,
+            **{key: str(getattr(self, name) or "") for key, name in META_SPEAKER_COUNTS.items()},
+        }
+        return {**self.metadata, **{k: v for k, v in pairs.items() if v}}
+
+
+def _whole(metadata: dict[str, str], name: str) -> int | None:
+    raw = metadata.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number, not {raw[:40]!r}") from None
+
+
+def parse_channels(name: str, raw: object) -> str:
+    """``mix`` or ``split`` (any case, spaces around ignored); ``InputError`` naming ``name``
+    otherwise."""
+    value = raw.strip().lower() if isinstance(raw, str) else raw
+    if value not in CHANNEL_MODES:
+        raise InputError(f"{name} must be {' or '.join(CHANNEL_MODES)}, not {raw!r}")
+    return str(value)
+
+
+def parse_flag(name: str, raw: str) -> bool | None:
+    """``true``/``false`` (also 1/0, yes/no, on/off) as sent in metadata; None when empty."""
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name} must be true or false, not {raw[:40]!r}")
 
 
 def parse_subtitles(options: dict[str, object]) -> dict[str, float]:

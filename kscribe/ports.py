@@ -8,7 +8,7 @@ that fit these shapes (a ``redis.Redis`` made with ``decode_responses=True`` is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kscribe.storage.base import BlobStore
@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     import numpy as np
 
     from kscribe.jobstore import ChunkCompletion
+    from kscribe.speakers import Turns
     from kscribe.transcriber import ProgressCallback, Recognition, TranscribeOptions
     from kscribe.values import Job, JobStatus
 
-__all__ = ["BlobStore", "Jobs", "KeyValue", "Transcriber"]
+__all__ = ["BlobStore", "Jobs", "KeyValue", "Transcriber", "VoiceEmbedder"]
 
 
 class Transcriber(Protocol):
@@ -33,6 +34,20 @@ class Transcriber(Protocol):
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, on_progress: ProgressCallback | None = None
     ) -> Recognition: ...
+
+    def detect_language(self, windows: Sequence[np.ndarray], options: TranscribeOptions) -> list[tuple[str, float]]:
+        """Each window's language and the model's confidence in it."""
+        ...
+
+
+class VoiceEmbedder(Protocol):
+    """Speech turns and one voice embedding per turn (``kscribe.voices.SenkoEmbedder``)."""
+
+    def load(self) -> None:
+        """Have the models in memory (a function's readiness waits on it)."""
+        ...
+
+    def turns(self, audio: np.ndarray) -> Turns: ...
 
 
 class KeyValue(Protocol):
@@ -91,9 +106,13 @@ class Jobs(Protocol):
 
     def add_timing(self, job_id: str, stage: str, seconds: float) -> None: ...
 
-    def complete_chunk(self, job_id: str, index: int, total: int, audio_s: float) -> ChunkCompletion: ...
+    def complete_chunk(
+        self, job_id: str, index: int, total: int, audio_s: float, part: str = "transcript", speakers: bool = False
+    ) -> ChunkCompletion: ...
 
     def done_chunks(self, job_id: str) -> set[int]: ...
+
+    def diarized_chunks(self, job_id: str) -> set[int]: ...
 
     def chunk_done(self, job_id: str, index: int) -> bool: ...
 

@@ -7,7 +7,8 @@ machine) the reconciler looks at the unfinished jobs that have not moved for the
 lease and publishes again the event that drives that step:
 
     queued, extracting      → job.created
-    transcribing            → chunk.ready for every chunk not yet stored, or job.transcribed
+    transcribing            → chunk.ready for every chunk not yet stored (its transcript,
+                              and its voice turns for a job with speakers), or job.transcribed
     publishing              → job.transcribed
 
 The stages are idempotent, so re-driving work that was merely slow costs a duplicate check.
@@ -77,6 +78,9 @@ def _drive(job: Job, ctx: Context) -> list[Event]:
         # Transcribing without a manifest: extraction's objects are gone; extract again.
         return [events.job_created(job.id)]
     done = ctx.jobs.done_chunks(job.id)
+    if job.speakers:
+        # chunk.ready drives both parts; the one already stored is a duplicate check.
+        done &= ctx.jobs.diarized_chunks(job.id)
     missing = [c for c in chunks if c.index not in done]
     if not missing:
         return [events.job_transcribed(job.id)]

@@ -109,7 +109,7 @@ def _forget(ctx: Context, job_id: str, tenant: str, dedupe_key: str) -> None:
     """Every Redis key of the job, and its id in every index."""
     client = ctx.kv
     pipe = client.pipeline()
-    pipe.delete(keys.job(job_id), keys.job_chunks_done(job_id))
+    pipe.delete(keys.job(job_id), keys.job_chunks_done(job_id), keys.job_chunks_diarized(job_id))
     pipe.zrem(keys.active_jobs(), job_id)
     pipe.zrem(keys.callbacks_due(), job_id)
     pipe.zrem(keys.purges_due(), job_id)

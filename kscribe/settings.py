@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from kscribe.errors import ConfigError, InputError
+from kscribe.media.tracks import parse_choice
+from kscribe.notices import parse_channels
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
 from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
+
+# Language detection windows a job may sample: each is one pass of the model's encoder.
+MAX_LANGUAGE_WINDOWS = 20
 
 # Subtitle shaping options and the environment variables (KSCRIBE_…) that set them.
 _SHAPING_ENV = {
@@ -124,6 +129,20 @@ def _formats(name: str, raw: str) -> tuple[str, ...]:
     return parse_formats(raw)
 
 
+def _channels(name: str, raw: str) -> str:
+    try:
+        return parse_channels("channels", raw)
+    except InputError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _audio_track(name: str, raw: str) -> str:
+    try:
+        return parse_choice(raw, name)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _replacements(name: str, raw: str) -> tuple[tuple[str, str], ...]:
     try:
         return tuple(parse_replacements(raw).items())
@@ -180,7 +199,19 @@ class Settings:
     # Local disk for a stage's temporary files (decoded audio, downloads); cleaned per call.
     scratch_dir: Path = _env("KSCRIBE_SCRATCH_DIR", parse=_path, factory=lambda: Path("."))
     language: str | None = _env("KSCRIBE_LANGUAGE", None)
+    # Jobs without a language (kscribe/languages.py): decide it once from this many 30 s
+    # windows spread over the audio (0: each chunk detects its own from its first 30 s), and
+    # decode multilingual when a second language holds this share of the windows' speech
+    # (1: never). ``multilingual``: every job decodes each window in its own language.
+    language_windows: int = _env("KSCRIBE_LANGUAGE_WINDOWS", 6, _at_least(int, 0))
+    language_mixed_share: float = _env("KSCRIBE_LANGUAGE_MIXED_SHARE", 0.25, _at_least(float, 0.01))
+    multilingual: bool = _env("KSCRIBE_MULTILINGUAL", False, _bool)
     task: str = _env("KSCRIBE_TASK", "transcribe")
+    # "split": each channel of a stereo or multichannel track transcribed apart and labelled.
+    channels: str = _env("KSCRIBE_CHANNELS", "mix", _channels)
+    # The audio track of every job that names none (kscribe/media/tracks.py): an index
+    # among the audio tracks or a language code; "": the track marked default, else the first.
+    audio_track: str = _env("KSCRIBE_AUDIO_TRACK", "", _audio_track)
     beam_size: int = _env("KSCRIBE_BEAM_SIZE", 5, _at_least(int, 1))
     vad_filter: bool = _env("KSCRIBE_VAD", True, _bool)
     word_timestamps: bool = _env("KSCRIBE_WORD_TIMESTAMPS", True, _bool)
@@ -220,6 +251,13 @@ class Settings:
     prompt: str = _env("KSCRIBE_PROMPT", "")
     hotwords: str = _env("KSCRIBE_HOTWORDS", "")
     replacements: tuple[tuple[str, str], ...] = _env("KSCRIBE_REPLACEMENTS", (), _replacements)
+
+    # Speaker labels by voice (kscribe/speakers.py, kscribe/voices.py): off, a job asking for
+    # them is refused; on, the diarize function must run and the `diarize` extra be installed.
+    diarize: bool = _env("KSCRIBE_DIARIZE", False, _bool)
+    # torch threads for voice embeddings: more than one only pays on cores nothing else uses
+    # (on a busy 2-core machine two threads ran 9x slower than one; bench/reports/).
+    diarize_threads: int = _env("KSCRIBE_DIARIZE_THREADS", 1, _at_least(int, 1))
 
     # Publish
     formats: tuple[str, ...] = _env("KSCRIBE_FORMATS", DEFAULT_FORMATS, _formats)
@@ -380,6 +418,9 @@ class Settings:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ConfigError(f"KSCRIBE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
+        _audio_track("KSCRIBE_AUDIO_TRACK", self.audio_track)
+        if self.language_windows > MAX_LANGUAGE_WINDOWS:
+            raise ConfigError(f"KSCRIBE_LANGUAGE_WINDOWS is at most {MAX_LANGUAGE_WINDOWS} (each costs a model pass)")
         if self.task not in TASKS:
             raise ConfigError(f"task must be {' or '.join(TASKS)}, not {self.task!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -6,6 +6,11 @@ at a sentence end first, then at clause punctuation, then at the longest pause, 
 last word that fits; a word is never split (one longer than a line gets a line of its own).
 Lines are balanced. Widths are display columns: a CJK character counts two, a combining
 mark none, and CJK text joins without spaces (Whisper's words carry their own spaces).
+
+A cue never holds two speakers' words: a change of speaker (``Word.speaker``, else its
+segment's) ends a cue as a silence does, and each cue says whose it is. With ``labels``, the
+first cue of each speaker's turn starts with ``[Speaker 1]``, shaped as a word of the cue
+(so the label counts against the line width like any word).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from kscribe.errors import InputError
 from kscribe.values import Segment, Word
@@ -87,6 +92,8 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    # Who says it ("" unknown).
+    speaker: str = ""
 
     @property
     def text(self) -> str:
@@ -107,7 +114,7 @@ def display_width(text: str) -> int:
 def _words_of(segment: Segment) -> list[Word]:
     """The segment's words, or, without word timings, its text cut into words (CJK: one per
     character) with the segment's time shared out by length."""
-    words = [w for w in segment.words if w.word.strip()]
+    words = [w if w.speaker else replace(w, speaker=segment.speaker) for w in segment.words if w.word.strip()]
     if words or not segment.text.strip():
         return words
     pieces = re.findall(
@@ -117,7 +124,7 @@ def _words_of(segment: Segment) -> list[Word]:
     span, at, out = max(0.0, segment.end - segment.start), segment.start, []
     for piece in pieces:
         length = span * max(1, display_width(piece.strip())) / total
-        out.append(Word(round(at, 3), round(at + length, 3), piece, 1.0))
+        out.append(Word(round(at, 3), round(at + length, 3), piece, 1.0, segment.speaker))
         at += length
     return out
 
@@ -217,12 +224,14 @@ def _clean(words: Sequence[Word]) -> list[Word]:
     for w in words:
         start = max(w.start, at)
         end = max(w.end, start)
-        out.append(Word(start, end, w.word, w.probability))
+        out.append(Word(start, end, w.word, w.probability, w.speaker))
         at = start
     return out
 
 
-def _cue_words(words: Sequence[Word], shaping: Shaping) -> list[list[Word]]:
+def _cue_words(words: Sequence[Word], shaping: Shaping, labelled: bool = False) -> list[list[Word]]:
+    """``words`` cut into cues; ``labelled``: the first word is a speaker label, which never
+    makes a cue on its own."""
     groups: list[list[Word]] = []
     i = 0
     while i < len(words):
@@ -230,6 +239,8 @@ def _cue_words(words: Sequence[Word], shaping: Shaping) -> list[list[Word]]:
         while i + fit < len(words) and _fits(words[i : i + fit + 1], shaping):
             fit += 1
         take = _break_after(words[i:], fit)
+        if labelled and i == 0 and take == 1:
+            take = min(2, len(words))
         groups.append(list(words[i : i + take]))
         i += take
     return groups
@@ -237,36 +248,72 @@ def _cue_words(words: Sequence[Word], shaping: Shaping) -> list[list[Word]]:
 
 def _runs(segments: Sequence[Segment]) -> list[list[Word]]:
     """The words of all segments in time order, in runs split where nobody speaks for
-    ``_SILENCE_S``: Whisper's segment ends fall mid-sentence often, silences never hold a cue."""
+    ``_SILENCE_S`` and where the speaker changes: Whisper's segment ends fall mid-sentence
+    often, silences never hold a cue, and a cue is one speaker's."""
+    # Pieces first: a segment's words cut where the speaker changes or a silence falls (two
+    # speakers' segments may overlap in time: one can hold a pause the other fills).
+    pieces: list[list[Word]] = []
+    for segment in segments:
+        own: list[list[Word]] = []
+        for word in _clean(_words_of(segment)):
+            if own and own[-1][-1].speaker == word.speaker and word.start - own[-1][-1].end < _SILENCE_S:
+                own[-1].append(word)
+            else:
+                own.append([word])
+        pieces += own
     runs: list[list[Word]] = []
-    for segment in sorted(segments, key=lambda s: s.start):
-        words = _clean(_words_of(segment))
-        if not words:
-            continue
-        if runs and words[0].start - runs[-1][-1].end < _SILENCE_S:
-            runs[-1] = _clean(runs[-1] + words)
+    for piece in sorted(pieces, key=lambda p: p[0].start):
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.speaker == piece[0].speaker and piece[0].start - last.end < _SILENCE_S:
+            runs[-1] = _clean(runs[-1] + piece)
         else:
-            runs.append(words)
+            runs.append(piece)
     return runs
 
 
-def shape(segments: Sequence[Segment], shaping: Shaping) -> list[Cue]:
+def speaker_label(speaker: str) -> str:
+    """How a change of speaker is written into SRT and TXT text: ``[Speaker 1]``."""
+    return f"[{speaker}]"
+
+
+def _with_labels(runs: list[list[Word]]) -> list[tuple[list[Word], bool]]:
+    """Each run, with the label of its speaker put first where the speaker changes (not
+    again while the same speaker goes on across a silence), and whether it was."""
+    out: list[tuple[list[Word], bool]] = []
+    previous = ""
+    for run in runs:
+        speaker = run[0].speaker
+        if speaker and speaker != previous:
+            first = run[0]
+            # A space after the label, also before a word that carries none (CJK).
+            spaced = replace(first, word=" " + first.word.lstrip())
+            label = Word(first.start, first.start, speaker_label(speaker), 1.0, speaker)
+            out.append(([label, spaced, *run[1:]], True))
+        else:
+            out.append((run, False))
+        previous = speaker
+    return out
+
+
+def shape(segments: Sequence[Segment], shaping: Shaping, labels: bool = False) -> list[Cue]:
     """Cues for ``segments`` (in time order); a cue may join the end of one segment to the
-    start of the next, never across a silence. Timings: at
+    start of the next, never across a silence or a change of speaker. Timings: at
     least ``min_cue_s`` where the next cue leaves room, at most ``max_cue_s``, and
-    ``min_gap_s`` between cues (a cue ends early rather than overlap the next)."""
+    ``min_gap_s`` between cues (a cue ends early rather than overlap the next). ``labels``:
+    the first cue of each speaker's turn starts with ``speaker_label``."""
+    runs = _with_labels(_runs(segments)) if labels else [(run, False) for run in _runs(segments)]
     raw = [
-        (group[0].start, group[-1].end, _lines(group, shaping))
-        for run in _runs(segments)
-        for group in _cue_words(run, shaping)
+        (group[0].start, group[-1].end, _lines(group, shaping), group[0].speaker)
+        for run, labelled in runs
+        for group in _cue_words(run, shaping, labelled)
     ]
     cues: list[Cue] = []
-    for i, (start, end, lines) in enumerate(raw):
+    for i, (start, end, lines, speaker) in enumerate(raw):
         if cues:
             start = max(start, cues[-1].end + shaping.min_gap_s)
         end = max(end, start + shaping.min_cue_s)
         if i + 1 < len(raw):
             end = min(end, raw[i + 1][0] - shaping.min_gap_s)
         end = min(max(end, start + _MIN_VISIBLE_S), start + shaping.max_cue_s)
-        cues.append(Cue(round(start, 3), round(end, 3), lines))
+        cues.append(Cue(round(start, 3), round(end, 3), lines, speaker))
     return cues

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,8 @@ class TranscribeOptions:
     vad_min_silence_ms: int | None = None
     vad_speech_pad_ms: int = 400
     vad_min_speech_ms: int = 0
+    # No language: decode each 30 s window in the language detected for it.
+    multilingual: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **job_choices: object) -> TranscribeOptions:
@@ -76,6 +79,7 @@ class TranscribeOptions:
             vad_min_silence_ms=settings.vad_min_silence_ms,
             vad_speech_pad_ms=settings.vad_speech_pad_ms,
             vad_min_speech_ms=settings.vad_min_speech_ms,
+            multilingual=settings.multilingual,
         )
         values.update({k: v for k, v in job_choices.items() if v is not None and v != ""})
         return cls(**values)
@@ -111,6 +115,35 @@ def choose_vad_min_silence_ms(min_silence_ms: int | None, batch_size: int) -> in
     if min_silence_ms is not None:
         return min_silence_ms
     return BATCHED_VAD_MIN_SILENCE_MS if batch_size > 0 else VAD_MIN_SILENCE_MS
+
+
+class _LanguageNotes:
+    """The CTranslate2 model under a ``WhisperModel``, noting per thread the language its
+    last ``detect_language`` chose. With ``multilingual=True`` faster-whisper (1.2) detects a
+    language for every 30 s window and decodes the window in it, but its segments do not say
+    which: a window's segments are yielded before the next window's detection, so the note
+    read as a segment arrives is that segment's language."""
+
+    def __init__(self, model: Any):
+        self._model = model
+        self._local = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def detect_language(self, *args: Any, **kwargs: Any) -> Any:
+        results = self._model.detect_language(*args, **kwargs)
+        if results and results[0]:
+            token = results[0][0][0]  # "<|de|>"
+            self._local.language = token[2:-2]
+        return results
+
+    @property
+    def last(self) -> str:
+        return str(getattr(self._local, "language", ""))
+
+    def forget(self) -> None:
+        self._local.language = ""
 
 
 @dataclass(frozen=True)
@@ -151,6 +184,7 @@ def load_model(
         num_workers=workers,
         local_files_only=True,
     )
+    model.model = _LanguageNotes(model.model)
     elapsed = time.perf_counter() - started
     metrics.MODEL_LOAD_SECONDS.labels(label).observe(elapsed)
     log.info("loaded model %s on %s/%s in %.2f s", model_dir, device, compute_type, elapsed)
@@ -179,13 +213,32 @@ class WhisperTranscriber:
             model_dir, device, resolve_compute_type(options.compute_type, device), threads, label, workers
         )
 
+    def detect_language(self, windows: Sequence[np.ndarray], options: TranscribeOptions) -> list[tuple[str, float]]:
+        """The language of each window (its first 30 s) and the model's confidence in it;
+        English for every window of an English-only model, without running it."""
+        model = self._model(options)
+        if not model.model.is_multilingual:
+            return [("en", 1.0) for _ in windows]
+        detected = []
+        for window in windows:
+            language, probability, _ = model.detect_language(audio=window, language_detection_segments=1)
+            detected.append((str(language), round(float(probability), 4)))
+        return detected
+
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, on_progress: ProgressCallback | None = None
     ) -> Recognition:
         model = self._model(options)
-        batch_size = choose_batch_size(options.batch_size, options.vad_filter)
+        # faster-whisper ignores a given language when multilingual; one given wins here.
+        multilingual = options.multilingual and not options.language and model.model.is_multilingual
+        notes: _LanguageNotes = model.model
+        notes.forget()
+        # The batched pipeline detects per batch element and notes only the batch's last, so a
+        # multilingual chunk is decoded window by window, where each window's language is known.
+        batch_size = 0 if multilingual else choose_batch_size(options.batch_size, options.vad_filter)
         kwargs: dict[str, Any] = dict(
             language=options.language,
+            multilingual=multilingual,
             task=options.task,
             beam_size=options.beam_size,
             vad_filter=options.vad_filter,
@@ -225,6 +278,7 @@ class WhisperTranscriber:
                     words,
                     round(s.avg_logprob, 4),
                     round(s.no_speech_prob, 4),
+                    language=(notes.last if multilingual else "") or info.language,
                 )
             )
             if on_progress:

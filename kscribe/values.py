@@ -13,6 +13,9 @@ TASKS = ("transcribe", "translate")
 FORMATS = ("json", "srt", "vtt", "txt", "tsv", "ass")
 # What a job gets when it names none (ASS only on request).
 DEFAULT_FORMATS = FORMATS[:5]
+# How a job treats a track of several channels: mixed into one (every voice unlabelled), or
+# each channel transcribed on its own and its words labelled "channel N".
+CHANNEL_MODES = ("mix", "split")
 
 
 class JobStatus(str, enum.Enum):
@@ -94,7 +97,13 @@ class Job:
     chunks_total: int = 0
     chunks_done: int = 0
     transcribed_s: float = 0.0
+    # The language chunks are decoded in when the job names none (kscribe/languages.py),
+    # then the transcript's main one; and seconds of speech per language, when published.
     detected_language: str = ""
+    languages: dict[str, float] = field(default_factory=dict)
+    # Decode each 30 s window in the language detected for it (code-switched media): asked
+    # for, or chosen by the detection that found more than one language.
+    multilingual: bool = False
     callback_url: str = ""
     # Who owns the job: an API key's tenant; "" for bucket uploads and the CLI.
     tenant: str = ""
@@ -109,6 +118,10 @@ class Job:
     hotwords: str = ""
     replacements: dict[str, str] = field(default_factory=dict)
     subtitles: dict[str, float] = field(default_factory=dict)
+    # The audio track asked for (kscribe/media/tracks.py: an index or a language code; ""
+    # the default track), and the one extraction took: "1 (deu)", "0" for an untagged one.
+    audio_track: str = ""
+    audio_track_used: str = ""
     # SHA-256 of the API request that created the job: a reused Idempotency-Key must match.
     request_hash: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
@@ -130,6 +143,17 @@ class Job:
     owned_input: str = ""
     # 1: the callback carries time-limited links to the outputs (kscribe/links.py).
     callback_links: int = 0
+    # CHANNEL_MODES: "split" transcribes each channel apart; extract says in ``channels_note``
+    # when it did otherwise (identical channels, a mono track) and why.
+    channels: str = "mix"
+    channels_note: str = ""
+    # 1: label words and segments with who speaks, by voice (kscribe/speakers.py); how many
+    # speakers there are (num) or may be (min, max), 0 where not given; chunks diarized.
+    speakers: int = 0
+    num_speakers: int = 0
+    min_speakers: int = 0
+    max_speakers: int = 0
+    chunks_diarized: int = 0
 
     @property
     def progress(self) -> float:
@@ -153,7 +177,11 @@ class Job:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a job's audio, cut at a silence, addressed in work storage."""
+    """A piece of a job's audio, cut at a silence, addressed in work storage.
+
+    ``index`` runs over all the job's chunks (of every channel) and ``count`` counts them
+    all, so completion counts every chunk of every channel once. ``channel`` is the track's
+    channel it holds (1-based), 0 for audio of every channel mixed."""
 
     job_id: str
     index: int
@@ -161,6 +189,7 @@ class Chunk:
     uri: str
     start_s: float
     duration_s: float
+    channel: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,6 +203,8 @@ class Chunk:
             uri=str(data["uri"]),
             start_s=float(data["start_s"]),
             duration_s=float(data["duration_s"]),
+            # Manifests written before channels existed hold mixed audio.
+            channel=int(data.get("channel", 0)),
         )
 
 
@@ -196,6 +227,8 @@ class Segment:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     speaker: str = ""
+    # The language it was decoded in ("" unknown).
+    language: str = ""
 
     def shifted(self, offset: float, limit: float | None = None) -> Segment:
         """This segment moved by ``offset`` seconds, its times clamped to ``limit``."""
@@ -221,6 +254,7 @@ class ChunkTranscript:
     segments: tuple[Segment, ...]
     model: str
     seconds: float = 0.0
+    channel: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -237,6 +271,7 @@ class ChunkTranscript:
                 avg_logprob=s["avg_logprob"],
                 no_speech_prob=s["no_speech_prob"],
                 speaker=s.get("speaker", ""),
+                language=s.get("language", ""),
             )
             for s in data.pop("segments")
         )
@@ -254,6 +289,8 @@ class Transcript:
     model: str
     task: str
     segments: tuple[Segment, ...]
+    # The source's audio track transcribed ("1 (deu)"; "" when not known).
+    audio_track: str = ""
 
     @property
     def text(self) -> str:

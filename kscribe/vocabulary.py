@@ -11,6 +11,7 @@ import json
 import re
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from kscribe.errors import InputError
 from kscribe.values import Segment, Word
@@ -85,7 +86,15 @@ def _replace_words(words: Sequence[Word], table: list[tuple[tuple[str, ...], str
             if tuple(norms[i : i + n]) == tokens:
                 (lead, _), (_, trail) = _edges(words[i].word), _edges(words[i + n - 1].word)
                 span = words[i : i + n]
-                out.append(Word(span[0].start, span[-1].end, lead + written + trail, min(w.probability for w in span)))
+                out.append(
+                    Word(
+                        span[0].start,
+                        span[-1].end,
+                        lead + written + trail,
+                        min(w.probability for w in span),
+                        span[0].speaker,
+                    )
+                )
                 i += n
                 break
         else:
@@ -111,5 +120,5 @@ def apply_replacements(segments: Sequence[Segment], replacements: Mapping[str, s
             for tokens, written in table:
                 pattern = r"(?<!\w)" + r"[\s\W]+".join(re.escape(t) for t in tokens) + r"(?!\w)"
                 text = re.sub(pattern, written.replace("\\", "\\\\"), text, flags=re.IGNORECASE)
-        out.append(Segment(s.start, s.end, text, words, s.avg_logprob, s.no_speech_prob))
+        out.append(replace(s, text=text, words=words))
     return tuple(out)

@@ -7,7 +7,7 @@
 ``deploy``:
 
 1. renders ``knative/overlays/gke`` (``kubectl kustomize``) and pins every container of the
-   ``kscribe`` and ``kscribe-gpu`` images to the digests the image build recorded (``--digests
+   ``kscribe``, ``kscribe-diarize`` and ``kscribe-gpu`` images to the digests the image build recorded (``--digests
    DIR``: one file per image name holding ``REGISTRY/PATH/NAME@sha256:…``; or ``--image
    NAME=REF``);
 2. notes each Knative Service's serving revision (the *previous* one: the one taking most of its
@@ -116,7 +116,7 @@ def pin_images(docs: list[dict], images: dict[str, str]) -> list[dict]:
     for name, ref in images.items():
         if "@sha256:" not in ref or len(ref.rsplit("@sha256:", 1)[1]) != 64:
             raise RolloutError(f"image {name}: {ref!r} is not pinned to a digest (…@sha256:<64 hex>)")
-    used = set()
+    used, unpinned = set(), set()
     for doc in docs:
         spec = (doc.get("spec") or {}).get("template", {}).get("spec", {})
         for container in [*spec.get("containers", []), *spec.get("initContainers", [])]:
@@ -124,8 +124,13 @@ def pin_images(docs: list[dict], images: dict[str, str]) -> list[dict]:
             if base in images:
                 container["image"] = images[base]
                 used.add(base)
+            elif "@sha256:" not in container.get("image", ""):
+                unpinned.add(base)
     if missing := set(images) - used:
         raise RolloutError(f"no container uses the image(s) {sorted(missing)}: wrong name?")
+    if unpinned:
+        # A release is one set of digests: a service left on a tag would run whatever it names.
+        raise RolloutError(f"no digest given for the image(s) {sorted(unpinned)}")
     return docs
 
 

@@ -40,7 +40,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "meeting.mp4"
-FUNCTIONS = ["ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api", "reconcile"]
+FUNCTIONS = ["ingest", "extract", "transcribe", "diarize", "publish", "notify", "dead-letter", "api", "reconcile"]
 T = TypeVar("T")
 
 

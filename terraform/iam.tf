@@ -2,7 +2,7 @@
 # (knative/base/serviceaccounts.yaml) through Workload Identity, with only what its stage
 # needs. No primitive (owner/editor/viewer) role anywhere.
 locals {
-  functions = ["ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api", "reconcile"]
+  functions = ["ingest", "extract", "transcribe", "diarize", "publish", "notify", "dead-letter", "api", "reconcile"]
 
   # function → bucket → role
   #   ingest reads no object: it validates the notification's payload and checks that the
@@ -18,6 +18,7 @@ locals {
   object_roles = {
     extract    = { input = "roles/storage.objectViewer", work = "roles/storage.objectUser" }
     transcribe = { work = "roles/storage.objectUser" }
+    diarize    = { work = "roles/storage.objectUser" }
     publish    = { work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
     api        = { input = "roles/storage.objectUser", work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
     reconcile  = { input = "roles/storage.objectUser", work = "roles/storage.objectUser", output = "roles/storage.objectUser" }
@@ -29,7 +30,7 @@ locals {
   ]...)
 
   # Readiness probes check that the buckets exist (storage.buckets.get, and nothing more).
-  probes_buckets = ["ingest", "extract", "transcribe", "publish", "api", "reconcile"]
+  probes_buckets = ["ingest", "extract", "transcribe", "diarize", "publish", "api", "reconcile"]
   probe_bindings = merge([
     for fn in local.probes_buckets : {
       for bucket in keys(local.buckets) : "${fn}-${bucket}" => { function = fn, bucket = bucket }

@@ -14,7 +14,7 @@ output "service_accounts" {
 }
 
 output "registry" {
-  description = "Where to push the kscribe and kscribe-gpu images."
+  description = "Where to push the kscribe, kscribe-diarize and kscribe-gpu images."
   value       = local.registry
 }
 

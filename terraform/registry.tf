@@ -2,7 +2,7 @@ resource "google_artifact_registry_repository" "kscribe" {
   repository_id = var.name
   location      = var.region
   format        = "DOCKER"
-  description   = "kscribe images (kscribe, kscribe-gpu)"
+  description   = "kscribe images (kscribe, kscribe-diarize, kscribe-gpu)"
 
   docker_config {
     # In prod a tag, once pushed, always names the same image: rollbacks are exact.

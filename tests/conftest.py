@@ -76,6 +76,9 @@ class FakeTranscriber:
                 on_progress(end)
         return Recognition("en", 0.99, tuple(segments))
 
+    def detect_language(self, windows, options: TranscribeOptions) -> list[tuple[str, float]]:
+        return [("en", 0.99) for _ in windows]
+
 
 @pytest.fixture
 def fake_transcriber() -> FakeTranscriber:

@@ -31,6 +31,7 @@ PORTS = [
     "DEAD_LETTER",
     "API",
     "RECONCILE",
+    "DIARIZE",
 ]
 CALLBACK_SECRET = "test-callback-secret"
 

@@ -1,5 +1,5 @@
-"""One ffmpeg pass: the source's first audio track to 16 kHz mono PCM on disk, with the
-silences found along the way.
+"""One ffmpeg pass: one of the source's audio tracks (the job's choice, ``tracks``) to 16 kHz
+mono PCM on disk, with the silences found along the way.
 
 ffmpeg writes straight to a file and we only read its stderr line by line, so memory stays
 flat however long the source is. The silences come from ffmpeg's silencedetect filter in
@@ -20,6 +20,11 @@ rest, so a voice on channel 30 of a multitrack recorder, or on a mislabelled "LF
 Summed at unit gain, a voice on one channel of many keeps its level (an average would put it
 33 dB down on 48 channels, under the silence threshold); a limiter after the sum keeps
 channels that carry the same signal from clipping, and is transparent below its ceiling.
+
+A job that asks for its channels apart (``decode_channels``) gets each channel as a stream of
+its own from the same single pass: ``asplit`` copies the track, ``pan`` picks one channel of
+each copy (it takes any layout, known or not), and each copy has a silencedetect named after
+its channel, so the stderr lines say whose silence they report.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from kscribe.errors import EmptyAudioTrack, MediaError
+from kscribe.errors import EmptyAudioTrack, MediaError, MediaTooLong
 from kscribe.media import containers
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.media.limits import limit_words, max_decoded_bytes, too_long
@@ -88,7 +93,13 @@ def downmix_filter(channels: int) -> str:
 
 
 def build_command(
-    source: Path, dest: Path, threshold_db: float, min_silence_s: float, max_bytes: int | None = None, channels: int = 0
+    source: Path,
+    dest: Path,
+    threshold_db: float,
+    min_silence_s: float,
+    max_bytes: int | None = None,
+    channels: int = 0,
+    track: int = 0,
 ) -> list[str]:
     limit = {} if max_bytes is None else {"fs": max_bytes + BYTES_PER_SAMPLE}
     filters = [
@@ -96,7 +107,7 @@ def build_command(
     ]
     stream = ffmpeg.input(containers.input_url(source), **containers.input_options()).output(
         str(dest),
-        map="0:a:0",
+        map=f"0:a:{track}",
         vn=None,
         sn=None,
         dn=None,
@@ -157,30 +168,46 @@ class _Watchdog:
         self._process.kill()
 
 
-def decode_audio(
+def split_command(
     source: Path,
-    dest: Path,
-    *,
+    dests: list[Path],
+    channels: list[int],
     threshold_db: float,
     min_silence_s: float,
-    timeout_s: float,
-    max_duration_s: float = math.inf,
-    channels: int | None = None,
-) -> DecodedAudio:
-    """Decode ``source``'s first audio track into 16 kHz mono PCM at ``dest``, every channel
-    mixed in (``channels``: the track's channel count from ``probe``; looked up when None).
+    max_bytes: int | None = None,
+    track: int = 0,
+) -> list[str]:
+    """One ffmpeg pass writing channel ``channels[i]`` (1-based) of audio track ``track`` to
+    ``dests[i]`` as 16 kHz mono PCM, each with its own silencedetect (named ``chN``, so its
+    lines say which channel they are about)."""
+    split = f"[0:a:{track}]asplit={len(channels)}" + "".join(f"[s{n}]" for n in channels)
+    chains = [
+        f"[s{n}]pan=mono|c0=c{n - 1},silencedetect@ch{n}=noise={threshold_db}dB:duration={min_silence_s}[o{n}]"
+        for n in channels
+    ]
+    args = [ffmpeg_executable(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-y"]
+    for name, value in containers.input_options().items():
+        args += [f"-{name}", value]
+    args += ["-i", containers.input_url(source), "-filter_complex", ";".join([split, *chains])]
+    limit = [] if max_bytes is None else ["-fs", str(max_bytes + BYTES_PER_SAMPLE)]
+    for n, dest in zip(channels, dests, strict=True):
+        args += ["-map", f"[o{n}]", "-ac", "1", "-ar", str(SAMPLE_RATE), "-acodec", "pcm_s16le", "-f", "s16le"]
+        args += [*limit, str(dest)]
+    return args
 
-    Raises ``MediaError`` (a plain reason; ffmpeg's stderr tail in ``stderr_tail`` and the
-    log) if ffmpeg fails or runs past ``timeout_s``, ``EmptyAudioTrack`` if the track holds
-    no sound, and ``MediaTooLong`` if the audio runs past ``max_duration_s`` (ffmpeg is
-    stopped there, whatever the file said)."""
-    if channels is None:
-        channels = audio_channels(source)
-    max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
-    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes, channels)
+
+_SILENCE_TAG = re.compile(r"silencedetect@ch(\d+)")
+
+
+def _run(
+    command: list[str], source: Path, watched: Path, timeout_s: float, max_bytes: int | None, max_duration_s: float
+) -> tuple[dict[int, list[Silence]], dict[int, float]]:
+    """Run an ffmpeg decode, watched; the silences it found by channel tag (0: untagged)
+    and the silences still open at the end. Raises what ``decode_audio`` documents, but
+    for an empty track."""
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
-    silences: list[Silence] = []
-    open_start: float | None = None
+    silences: dict[int, list[Silence]] = collections.defaultdict(list)
+    open_starts: dict[int, float] = {}
     with subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -190,15 +217,15 @@ def decode_audio(
         errors="replace",
     ) as process:
         try:
-            with _Watchdog(process, dest, timeout_s, max_bytes) as watchdog:
+            with _Watchdog(process, watched, timeout_s, max_bytes) as watchdog:
                 assert process.stderr is not None
                 for line in process.stderr:
                     if "silencedetect" in line:
+                        tag = int(m.group(1)) if (m := _SILENCE_TAG.search(line)) else 0
                         if m := _SILENCE_START.search(line):
-                            open_start = max(0.0, float(m.group(1)))
-                        elif (m := _SILENCE_END.search(line)) and open_start is not None:
-                            silences.append(Silence(open_start, float(m.group(1))))
-                            open_start = None
+                            open_starts[tag] = max(0.0, float(m.group(1)))
+                        elif (m := _SILENCE_END.search(line)) and tag in open_starts:
+                            silences[tag].append(Silence(open_starts.pop(tag), float(m.group(1))))
                         continue
                     tail.append(line.rstrip())
                 returncode = process.wait()
@@ -206,9 +233,8 @@ def decode_audio(
             if process.poll() is None:
                 process.kill()
     stderr_tail = "\n".join(line for line in tail if line).strip()
-    size = _size(dest)
+    size = _size(watched)
     if watchdog.verdict == "too_long" or (max_bytes is not None and size > max_bytes):
-        dest.unlink(missing_ok=True)  # up to max_bytes of scratch disk: free it now
         raise too_long(max_duration_s, "decoding stopped there")
     if watchdog.verdict == "timeout":
         log.warning("ffmpeg on %s stopped at its %.0f s time limit; it said: %s", source, timeout_s, stderr_tail)
@@ -223,13 +249,83 @@ def decode_audio(
             "the audio could not be decoded (the file is damaged, or its audio is in a format kscribe cannot read)",
             stderr_tail,
         )
-    samples = size // BYTES_PER_SAMPLE
-    if samples == 0:
-        log.warning("ffmpeg decoded no audio from %s: %s", source, stderr_tail)
-        raise EmptyAudioTrack(
-            "the audio track is empty: it holds no sound (or the file is cut off before its first sound)"
-        )
+    return silences, open_starts
+
+
+def _decoded(dest: Path, silences: list[Silence], open_start: float | None) -> DecodedAudio:
+    samples = _size(dest) // BYTES_PER_SAMPLE
     if open_start is not None:
         # Audio that ends in silence: ffmpeg may not print the closing silence_end.
-        silences.append(Silence(open_start, samples / SAMPLE_RATE))
+        silences = [*silences, Silence(open_start, samples / SAMPLE_RATE)]
     return DecodedAudio(path=dest, samples=samples, silences=tuple(silences))
+
+
+def _empty(source: Path) -> EmptyAudioTrack:
+    log.warning("ffmpeg decoded no audio from %s", source)
+    return EmptyAudioTrack(
+        "the audio track is empty: it holds no sound (or the file is cut off before its first sound)"
+    )
+
+
+def decode_audio(
+    source: Path,
+    dest: Path,
+    *,
+    threshold_db: float,
+    min_silence_s: float,
+    timeout_s: float,
+    max_duration_s: float = math.inf,
+    channels: int | None = None,
+    track: int = 0,
+) -> DecodedAudio:
+    """Decode ``source``'s audio track ``track`` (its index among the audio tracks, as
+    ``probe`` chose it) into 16 kHz mono PCM at ``dest``, every channel mixed in
+    (``channels``: the track's channel count from ``probe``; looked up when None).
+
+    Raises ``MediaError`` (a plain reason; ffmpeg's stderr tail in ``stderr_tail`` and the
+    log) if ffmpeg fails or runs past ``timeout_s``, ``EmptyAudioTrack`` if the track holds
+    no sound, and ``MediaTooLong`` if the audio runs past ``max_duration_s`` (ffmpeg is
+    stopped there, whatever the file said)."""
+    if channels is None:
+        channels = audio_channels(source, track)
+    max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
+    command = build_command(source, dest, threshold_db, min_silence_s, max_bytes, channels, track)
+    try:
+        silences, open_starts = _run(command, source, dest, timeout_s, max_bytes, max_duration_s)
+    except MediaTooLong:
+        dest.unlink(missing_ok=True)  # up to max_bytes of scratch disk: free it now
+        raise
+    audio = _decoded(dest, silences[0], open_starts.get(0))
+    if audio.samples == 0:
+        raise _empty(source)
+    return audio
+
+
+def decode_channels(
+    source: Path,
+    dests: list[Path],
+    channels: list[int],
+    *,
+    threshold_db: float,
+    min_silence_s: float,
+    timeout_s: float,
+    max_duration_s: float = math.inf,
+    track: int = 0,
+) -> list[DecodedAudio]:
+    """Decode channels ``channels`` (1-based) of ``source``'s audio track ``track``, each into
+    16 kHz mono PCM at the matching ``dests`` path, in one ffmpeg pass (the source is read
+    once, and memory stays flat as for ``decode_audio``). Raises as ``decode_audio`` does;
+    the limits hold for each channel's audio."""
+    max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
+    command = split_command(source, dests, channels, threshold_db, min_silence_s, max_bytes, track)
+    try:
+        # Every output grows at the same pace: watching the first watches them all.
+        silences, open_starts = _run(command, source, dests[0], timeout_s, max_bytes, max_duration_s)
+    except MediaTooLong:
+        for dest in dests:
+            dest.unlink(missing_ok=True)
+        raise
+    decoded = [_decoded(dest, silences[n], open_starts.get(n)) for n, dest in zip(channels, dests, strict=True)]
+    if decoded[0].samples == 0:
+        raise _empty(source)
+    return decoded

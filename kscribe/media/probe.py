@@ -1,4 +1,5 @@
-"""Reading a source's container: duration and audio streams, through PyAV.
+"""Reading a source's container: duration and audio tracks, through PyAV, and which track
+the job transcribes (``tracks.choose``).
 
 The file is opened with the container whitelists (``containers``), and what it declares is
 checked before anything is decoded: a header is cheap to forge, and a 40 KB WAV declaring a
@@ -11,7 +12,7 @@ for a transient fault and retried (a damaged file fails the same way every time)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -26,6 +27,7 @@ from kscribe.errors import (
 )
 from kscribe.media import containers
 from kscribe.media.limits import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, duration_words, too_long
+from kscribe.media.tracks import AudioTrack, choose, clean_tag
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,12 @@ class MediaInfo:
     audio_codec: str
     has_video: bool
     sample_rate: int = 0
-    # Of the first audio track, the one decode reads; 0 when the container does not say.
+    # Of the chosen audio track (``track``), the one decode reads; 0 when the container
+    # does not say.
     channels: int = 0
     channel_layout: str = ""
+    tracks: tuple[AudioTrack, ...] = ()
+    track: AudioTrack = field(default_factory=lambda: AudioTrack(0))
 
 
 def _unreadable(path: Path, exc: av.FFmpegError) -> NotMedia:
@@ -73,57 +78,74 @@ def check_declared(info: MediaInfo, max_duration_s: float) -> None:
         raise too_long(max_duration_s, f"it says it lasts {duration_words(info.duration_s)}")
 
 
-def _read(path: Path) -> MediaInfo:
+def _track(index: int, stream: av.audio.AudioStream) -> AudioTrack:
+    # A stream whose codec id is unknown (or damaged) has no codec context at all.
+    codec = stream.codec_context
+    return AudioTrack(
+        index=index,
+        codec=codec.name if codec else "",
+        language=clean_tag(str(stream.metadata.get("language") or "")),
+        default=bool(stream.disposition & av.stream.Disposition.default),
+        channels=int(codec.channels or 0) if codec else 0,
+        sample_rate=int(codec.sample_rate or 0) if codec else 0,
+        channel_layout=(codec.layout.name if codec and codec.layout else ""),
+    )
+
+
+def _read(path: Path) -> tuple[float, str, tuple[AudioTrack, ...], bool]:
+    """Duration (0.0 unknown), container format, audio tracks, whether there is video."""
     with av.open(containers.input_url(path), options=containers.input_options(), metadata_errors="ignore") as container:
-        audio = list(container.streams.audio)
-        # A stream whose codec id is unknown (or damaged) has no codec context at all.
-        first = audio[0].codec_context if audio else None
-        if audio and first is None:
-            raise UnsupportedCodec(
-                "the audio track is in a format kscribe cannot decode (or the file is damaged "
-                "where it names the format)"
-            )
+        tracks = tuple(_track(i, s) for i, s in enumerate(container.streams.audio))
         duration = (container.duration or 0) / av.time_base
-        return MediaInfo(
-            duration_s=max(0.0, float(duration)),
-            format_name=container.format.name,
-            audio_streams=len(audio),
-            audio_codec=first.name if first else "",
-            has_video=bool(container.streams.video),
-            sample_rate=int(first.sample_rate or 0) if first else 0,
-            channels=int(first.channels or 0) if first else 0,
-            channel_layout=(first.layout.name if first and first.layout else ""),
-        )
+        return max(0.0, float(duration)), container.format.name, tracks, bool(container.streams.video)
 
 
-def probe(path: Path, max_duration_s: float = float("inf")) -> MediaInfo:
-    """Describe the media at ``path``. Raises ``NotMedia`` (a subclass says why),
-    ``NoAudioTrack`` or ``MediaTooLong``; never anything else for what the file holds."""
+def probe(path: Path, max_duration_s: float = float("inf"), audio_track: str = "") -> MediaInfo:
+    """Describe the media at ``path``, and the audio track ``audio_track`` (a choice from
+    ``tracks.parse_choice``; "" the default track) names. Raises ``NotMedia`` (a subclass
+    says why), ``NoAudioTrack``, ``NoSuchAudioTrack`` or ``MediaTooLong``; never anything
+    else for what the file holds."""
     try:
-        info = _read(path)
+        duration, format_name, tracks, has_video = _read(path)
     except av.FFmpegError as exc:
         log.info("probe: libavformat refused %s: %s", path, exc)
         raise _unreadable(path, exc) from exc
-    except NotMedia:
-        raise
     except (MemoryError, RecursionError):
         raise
     except Exception as exc:
-        # PyAV raises plain Python errors on some damaged containers (a stream without a
-        # codec context, a field out of range); the same bytes fail the same way on every
-        # retry, so this is the file's fault, not the world's. The trace goes to the log.
+        # PyAV raises plain Python errors on some damaged containers (a field out of range);
+        # the same bytes fail the same way on every retry, so this is the file's fault, not
+        # the world's. The trace goes to the log.
         log.warning("probe: could not read the container of %s", path, exc_info=True)
         raise NotMedia("not a readable audio or video file (its container is damaged)") from exc
-    if not info.audio_streams:
+    if not tracks:
         raise NoAudioTrack("the file has no audio track to transcribe")
+    track = choose(tracks, audio_track)
+    if not track.codec:
+        raise UnsupportedCodec(
+            "the audio track is in a format kscribe cannot decode (or the file is damaged where it names the format)"
+        )
+    info = MediaInfo(
+        duration_s=duration,
+        format_name=format_name,
+        audio_streams=len(tracks),
+        audio_codec=track.codec,
+        has_video=has_video,
+        sample_rate=track.sample_rate,
+        channels=track.channels,
+        channel_layout=track.channel_layout,
+        tracks=tracks,
+        track=track,
+    )
     check_declared(info, max_duration_s)
     return info
 
 
-def audio_channels(path: Path) -> int:
-    """How many channels the first audio track has (0 when unknown or unreadable): what
+def audio_channels(path: Path, track: int = 0) -> int:
+    """How many channels the audio track ``track`` has (0 when unknown or unreadable): what
     decode needs to mix them all, for callers that did not probe."""
     try:
-        return _read(path).channels
+        tracks = _read(path)[2]
+        return tracks[track].channels if track < len(tracks) else 0
     except Exception:
         return 0

@@ -28,7 +28,10 @@ def _at_step(event_type: str, index: object, job: Job, ctx: Context) -> bool:
             and isinstance(index, int)
             and not isinstance(index, bool)
             and 0 <= index < job.chunks_total
-            and not ctx.jobs.chunk_done(job.id, index)
+            and (
+                not ctx.jobs.chunk_done(job.id, index)
+                or (bool(job.speakers) and index not in ctx.jobs.diarized_chunks(job.id))
+            )
         )
     if event_type == events.JOB_TRANSCRIBED:
         return job.status in (JobStatus.TRANSCRIBING, JobStatus.PUBLISHING) and job.chunks_done >= job.chunks_total > 0
@@ -39,7 +42,9 @@ def _in_progress(event_type: str, job_id: str, index: object, ctx: Context) -> b
     if event_type == events.JOB_CREATED:
         return claims.held(ctx.kv, claims.extract_work(job_id))
     if event_type == events.CHUNK_READY and isinstance(index, int) and not isinstance(index, bool):
-        return claims.held(ctx.kv, claims.chunk_work(job_id, index))
+        return claims.held(ctx.kv, claims.chunk_work(job_id, index)) or claims.held(
+            ctx.kv, claims.chunk_voices_work(job_id, index)
+        )
     return False
 
 

@@ -11,15 +11,22 @@ from kscribe import metrics
 from kscribe.callbacks import check_url
 from kscribe.context import Context
 from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
+from kscribe.media.tracks import parse_choice
 from kscribe.models import check_model
 from kscribe.notices import META_ROLE, JobChoices, check_metadata
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
+from kscribe.speakers import check_count
 from kscribe.stages import layout
 from kscribe.storage import is_within
 from kscribe.tenants import Tenants, tenant_of_upload, unsafe_object_name
 from kscribe.values import TASKS, Job, ObjectNotice
 
 log = logging.getLogger(__name__)
+
+DIARIZE_OFF = (
+    "speaker labels are not enabled on this kscribe: the operator sets KSCRIBE_DIARIZE=true, "
+    "installs kscribe[diarize] and runs the diarize function"
+)
 
 STAGE = "ingest"
 
@@ -106,9 +113,25 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         if choices.callback_url:
             check_url(choices.callback_url, ctx.settings.callback_allow)
         check_metadata(choices.metadata)
+        parse_choice(choices.audio_track or "")
+        _check_speakers(choices, ctx)
     except (InputError, ConfigError) as exc:
         return metrics.failure_reason(exc) if isinstance(exc, InputError) else "bad_request", str(exc)
     return "", ""
+
+
+def _check_speakers(choices: JobChoices, ctx: Context) -> None:
+    counts = (choices.num_speakers, choices.min_speakers, choices.max_speakers)
+    if not choices.speakers:
+        if any(c is not None for c in counts):
+            raise InputError("num_speakers, min_speakers and max_speakers need speakers: true")
+        return
+    if not ctx.settings.diarize:
+        raise InputError(DIARIZE_OFF)
+    if (choices.channels or ctx.settings.channels) == "split":
+        # A split job labels words by channel; voices across overlapping channels would not add up.
+        raise InputError("speakers and channels: split do not go together: a split job labels by channel")
+    check_count(*counts)
 
 
 def _output_uri(notice: ObjectNotice, ctx: Context, job_id: str, tenant: str, request: JobRequest | None) -> str:
@@ -181,7 +204,14 @@ def ingest(
         hotwords=choices.hotwords or "",
         replacements=choices.replacements,
         subtitles=choices.subtitles,
+        channels=choices.channels or settings.channels,
+        audio_track=choices.audio_track or settings.audio_track,
+        multilingual=ctx.settings.multilingual if choices.multilingual is None else choices.multilingual,
         request_hash=request.request_hash if request else "",
+        speakers=int(choices.speakers),
+        num_speakers=choices.num_speakers or 0,
+        min_speakers=choices.min_speakers or 0,
+        max_speakers=choices.max_speakers or 0,
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.

@@ -12,6 +12,11 @@ def chunk_audio(work_uri: str, job_id: str, index: int) -> str:
     return join(work_uri, job_id, "chunks", f"{index:05d}.wav")
 
 
+def language_windows(work_uri: str, job_id: str) -> str:
+    """The audio of the job's language detection windows, one after another."""
+    return join(work_uri, job_id, "language.wav")
+
+
 def chunk_manifest(work_uri: str, job_id: str) -> str:
     """Written last by extract: its presence means every chunk is stored."""
     return join(work_uri, job_id, "chunks.json")
@@ -19,6 +24,11 @@ def chunk_manifest(work_uri: str, job_id: str) -> str:
 
 def chunk_transcript(work_uri: str, job_id: str, index: int) -> str:
     return join(work_uri, job_id, "transcripts", f"{index:05d}.json")
+
+
+def chunk_voices(work_uri: str, job_id: str, index: int) -> str:
+    """A chunk's speech turns and one voice embedding per turn (kscribe/speakers.py)."""
+    return join(work_uri, job_id, "voices", f"{index:05d}.npz")
 
 
 def api_output(output_uri: str, tenant: str, job_id: str) -> str:

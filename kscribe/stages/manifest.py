@@ -5,8 +5,10 @@ an event (events carry references, not authority)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from kscribe.context import Context
+from kscribe.languages import Window
 from kscribe.notices import META_ROLE
 from kscribe.stages import layout
 from kscribe.values import Chunk
@@ -23,8 +25,25 @@ def read_chunks(ctx: Context, job_id: str) -> list[Chunk] | None:
     return [Chunk.from_dict(c) for c in json.loads(raw)["chunks"]]
 
 
-def write_chunks(ctx: Context, job_id: str, duration_s: float, chunks: list[Chunk]) -> None:
-    manifest = {"job_id": job_id, "duration_s": duration_s, "chunks": [c.to_dict() for c in chunks]}
+def read_language_windows(ctx: Context, job_id: str) -> list[Window]:
+    """The windows extract stored for the job's language detection (``layout.language_windows``
+    holds their audio in this order); none if it stored none or has not finished."""
+    try:
+        raw = ctx.blobs.read_bytes(layout.chunk_manifest(ctx.settings.work_uri, job_id))
+    except FileNotFoundError:
+        return []
+    return [Window.from_dict(w) for w in json.loads(raw).get("language_windows", [])]
+
+
+def write_chunks(
+    ctx: Context, job_id: str, duration_s: float, chunks: list[Chunk], windows: Sequence[Window] = ()
+) -> None:
+    manifest = {
+        "job_id": job_id,
+        "duration_s": duration_s,
+        "chunks": [c.to_dict() for c in chunks],
+        "language_windows": [w.to_dict() for w in windows],
+    }
     ctx.blobs.write_bytes(
         layout.chunk_manifest(ctx.settings.work_uri, job_id),
         json.dumps(manifest).encode(),

@@ -10,11 +10,13 @@ from kscribe import metrics
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.formats import CONTENT_TYPES, RENDERERS
+from kscribe.languages import spoken_seconds
 from kscribe.merge import merge_chunks
 from kscribe.notices import META_ROLE
+from kscribe.speakers import SpeakerCount, Turns, label
 from kscribe.stages import layout, manifest
 from kscribe.storage import join
-from kscribe.values import ChunkTranscript, Job, JobStatus
+from kscribe.values import ChunkTranscript, Job, JobStatus, Transcript
 from kscribe.vocabulary import apply_replacements
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,30 @@ def _chunk_transcripts(job: Job, ctx: Context) -> list[ChunkTranscript]:
     return transcripts
 
 
+def _voice_turns(job: Job, ctx: Context) -> Turns:
+    """Every chunk's voice turns on the video's timeline (clamped to the chunk, as its words)."""
+    chunks = manifest.read_chunks(ctx, job.id) or []
+    parts = []
+    for chunk in chunks:
+        uri = layout.chunk_voices(ctx.settings.work_uri, job.id, chunk.index)
+        try:
+            turns = Turns.from_bytes(ctx.blobs.read_bytes(uri))
+        except FileNotFoundError:
+            log.warning("job %s: missing chunk voices %s", job.id, uri)
+            raise InputError(f"the voice turns of chunk {chunk.index + 1} are missing") from None
+        parts.append(turns.shifted(chunk.start_s, limit=chunk.start_s + chunk.duration_s))
+    return Turns.joined(parts)
+
+
+def _with_speakers(job: Job, transcript: Transcript, ctx: Context) -> Transcript:
+    """Cluster all of the job's voice turns at once and label words and segments."""
+    started = time.perf_counter()
+    count = SpeakerCount(num=job.num_speakers, minimum=job.min_speakers, maximum=job.max_speakers)
+    segments = label(transcript.segments, _voice_turns(job, ctx), count)
+    ctx.jobs.add_timing(job.id, "speakers", time.perf_counter() - started)
+    return dataclasses.replace(transcript, segments=segments)
+
+
 def publish(job_id: str, ctx: Context) -> Job:
     """Render and write the job's outputs and mark it succeeded; return the job.
 
@@ -55,11 +81,15 @@ def publish(job_id: str, ctx: Context) -> Job:
     # (forged, or a stray copy from before a re-extraction) must not publish half a job.
     if job.chunks_total == 0 or job.chunks_done < job.chunks_total:
         raise EventRejected("early", f"job {job.id} has {job.chunks_done} of {job.chunks_total} chunks transcribed")
+    if job.speakers and job.chunks_diarized < job.chunks_total:
+        raise EventRejected("early", f"job {job.id} has {job.chunks_diarized} of {job.chunks_total} chunks diarized")
     started = time.perf_counter()
     if not ctx.jobs.advance(job.id, JobStatus.PUBLISHING):
         return ctx.jobs.require(job.id)  # ended since we looked: a duplicate finished it
     ctx.progress.stage(job.id, STAGE)
     transcript = merge_chunks(job, _chunk_transcripts(job, ctx))
+    if job.speakers:
+        transcript = _with_speakers(job, transcript, ctx)
     replacements = {**dict(ctx.settings.replacements), **job.replacements}
     transcript = dataclasses.replace(transcript, segments=apply_replacements(transcript.segments, replacements))
     shaping = ctx.settings.shaping.replace(job.subtitles)
@@ -76,7 +106,13 @@ def publish(job_id: str, ctx: Context) -> Job:
     elapsed = time.perf_counter() - started
     ctx.jobs.add_timing(job.id, STAGE, elapsed)
     metrics.STAGE_SECONDS.labels(STAGE).observe(elapsed)
-    if ctx.jobs.advance(job.id, JobStatus.SUCCEEDED, outputs=outputs, detected_language=transcript.language):
+    if ctx.jobs.advance(
+        job.id,
+        JobStatus.SUCCEEDED,
+        outputs=outputs,
+        detected_language=transcript.language,
+        languages=spoken_seconds(transcript.segments),
+    ):
         metrics.JOBS.labels("succeeded", "").inc()
     # Safe once succeeded: every stage ignores events of an ended job, so no redelivery
     # reads these again. (On GCS a lifecycle rule also sweeps work objects of failed jobs.)

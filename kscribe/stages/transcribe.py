@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from kscribe import claims, metrics
+from kscribe import claims, keys, metrics
 from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
-from kscribe.errors import EventRejected, InputError
+from kscribe.errors import EventRejected, InputError, WorkClaimed
 from kscribe.guards import guard
 from kscribe.jobstore import ChunkCompletion
+from kscribe.languages import Detection, Window, vote
+from kscribe.media.decode import SAMPLE_RATE
 from kscribe.media.wav import read_wav
 from kscribe.scratch import process_dir
 from kscribe.stages import layout, manifest
@@ -39,31 +41,107 @@ class ChunkOutcome:
     transcribed: bool
 
 
-def _load_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
-    local = ctx.blobs.local_path(chunk.uri)
+def _load_wav(uri: str, ctx: Context) -> np.ndarray:
+    local = ctx.blobs.local_path(uri)
     if local is not None:
         return read_wav(local)
     with tempfile.TemporaryDirectory(dir=process_dir(ctx.settings.scratch_dir), prefix="chunk-") as tmp:
-        path = Path(tmp) / "chunk.wav"
-        ctx.blobs.download(chunk.uri, path)
+        path = Path(tmp) / "audio.wav"
+        ctx.blobs.download(uri, path)
         return read_wav(path)
+
+
+def load_chunk_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
+    """A chunk's audio as model input (the diarize stage reads it the same way)."""
+    return _load_wav(chunk.uri, ctx)
+
+
+def _decided(job: Job) -> bool:
+    return bool(job.language or job.multilingual or job.detected_language)
+
+
+def _with_language(job: Job, ctx: Context) -> Job:
+    """The job with the language its chunks are decoded in decided, once for all its
+    chunks, from the windows extract stored for it (``kscribe.languages``). A job that names
+    its language, is multilingual, or has no windows (an English-only model) is left as it
+    is: with no language, each chunk then detects its own."""
+    if _decided(job):
+        return job
+    windows = manifest.read_language_windows(ctx, job.id)
+    if not windows:
+        return job
+    work = claims.language_work(job.id)
+    # Chunks of one job arrive together; the first detects, the others wait the few
+    # seconds that takes (a holder that dies lets go when its lease runs out).
+    for _ in range(3):
+        try:
+            with claims.claim(ctx.kv, work, ctx.settings.claim_lease_s, STAGE):
+                current = ctx.jobs.require(job.id)
+                return current if _decided(current) else _detect(current, windows, ctx)
+        except WorkClaimed:
+            claims.wait_released(ctx.kv, keys.claim(work))
+            current = ctx.jobs.require(job.id)
+            if _decided(current):
+                return current
+    raise WorkClaimed(keys.claim(work), f"the language of job {job.id} is being detected; retry later")
+
+
+def _detect(job: Job, windows: list[Window], ctx: Context) -> Job:
+    options = TranscribeOptions.from_settings(ctx.settings, model=job.model, task=job.task)
+    ctx.transcriber.load(options)  # timed on its own (model load), not as detection
+    started = time.perf_counter()
+    try:
+        audio = _load_wav(layout.language_windows(ctx.settings.work_uri, job.id), ctx)
+    except FileNotFoundError as exc:
+        raise InputError(
+            "the job's language windows are gone (its intermediate files expired or were removed)"
+        ) from exc
+    pieces, at = [], 0
+    for w in windows:
+        samples = round((w.start_s + w.duration_s) * SAMPLE_RATE) - round(w.start_s * SAMPLE_RATE)
+        pieces.append(audio[at : at + samples])
+        at += samples
+    detected = ctx.transcriber.detect_language(pieces, options)
+    verdict = vote(
+        [
+            Detection(language, probability, w.speech_s)
+            for (language, probability), w in zip(detected, windows, strict=True)
+        ],
+        ctx.settings.language_mixed_share,
+    )
+    seconds = time.perf_counter() - started
+    ctx.jobs.add_timing(job.id, "language", seconds)
+    log.info(
+        "job %s: language %s%s from %d window(s) %s in %.2f s",
+        job.id,
+        verdict.language or "undecided",
+        " (mixed: multilingual)" if verdict.mixed else "",
+        len(windows),
+        verdict.shares,
+        seconds,
+    )
+    if verdict.language:
+        ctx.jobs.update(job.id, detected_language=verdict.language, multilingual=verdict.mixed)
+    return ctx.jobs.require(job.id)
 
 
 def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
     """Run the model on the chunk; None if the job ended meanwhile (nothing to store then)."""
     started = time.perf_counter()
     try:
-        audio = _load_audio(chunk, ctx)
+        audio = _load_wav(chunk.uri, ctx)
     except FileNotFoundError as exc:
         # A duplicate delivery may have finished the job, which removes its chunks.
         log.warning("job %s: chunk %d's audio is gone: %s", job.id, chunk.index, exc)
         raise InputError(
             f"the audio of chunk {chunk.index + 1} is gone (the job's intermediate files expired or were removed)"
         ) from exc
+    job = _with_language(job, ctx)
     options = TranscribeOptions.from_settings(
         ctx.settings,
         model=job.model,
-        language=job.language,
+        language=job.language or ("" if job.multilingual else job.detected_language),
+        multilingual=job.multilingual,
         task=job.task,
         initial_prompt=job.prompt,
         hotwords=job.hotwords,
@@ -101,10 +179,11 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         segments=segments,
         model=job.model,
         seconds=round(seconds, 3),
+        channel=chunk.channel,
     )
 
 
-def _matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
+def matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
     """Whether an event's description of a chunk agrees with the stored one (the fields it
     gives; the stored ones are what gets used either way)."""
     stored = chunk.to_dict()
@@ -136,30 +215,36 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
     if chunks is None or not 0 <= index < len(chunks):
         raise EventRejected("early", f"job {job.id} has no stored chunk {index}")
     chunk = chunks[index]
-    if claimed is not None and not _matches(claimed, chunk):
+    # Progress counts audio of the video's timeline: each of n channels covers it all.
+    share = 1 / max(1, len({c.channel for c in chunks}))
+    if claimed is not None and not matches(claimed, chunk):
         raise EventRejected("mismatch", f"the event's chunk {index} of job {job.id} is not the stored one")
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
-        return _stored(job, chunk, ctx)
+        return _stored(job, chunk, ctx, share)
     with claims.claim(ctx.kv, claims.chunk_work(job.id, chunk.index), ctx.settings.claim_lease_s, STAGE):
         if ctx.blobs.stat(result_uri) is not None:  # stored by the claim's previous holder
-            return _stored(job, chunk, ctx)
+            return _stored(job, chunk, ctx, share)
         # A long chunk keeps the reconciler away for as long as it may take at the slowest speed.
         ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
-        return _transcribe(job, chunk, result_uri, ctx)
+        return _transcribe(job, chunk, result_uri, ctx, share)
 
 
-def _stored(job: Job, chunk: Chunk, ctx: Context) -> ChunkOutcome:
-    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+def _stored(job: Job, chunk: Chunk, ctx: Context, share: float) -> ChunkOutcome:
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
+    )
     return ChunkOutcome(_announce(job, completion), transcribed=False)
 
 
-def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context) -> ChunkOutcome:
+def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context, share: float) -> ChunkOutcome:
     result = _recognise(job, chunk, ctx)
     if result is None:
         return ChunkOutcome(announce_transcribed=False, transcribed=True)
     ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", manifest.WORK_METADATA)
-    completion = ctx.jobs.complete_chunk(job.id, chunk.index, chunk.count, chunk.duration_s)
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
+    )
     return ChunkOutcome(_announce(job, completion), transcribed=True)
 
 

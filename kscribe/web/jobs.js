@@ -95,7 +95,7 @@ export class JobList {
     if (TERMINAL.has(job.status) && total > 0) timings.push(`${duration(total)} in all`);
     p.timings.textContent = timings.join(" · ");
     p.reason.hidden = job.status !== "failed";
-    p.reason.textContent = job.error ? `Failed${job.error.stage ? ` at ${job.error.stage}` : ""}: ${job.error.message}` : "";
+    p.reason.textContent = job.error ? `Failed${job.failed_stage ? ` at ${job.failed_stage}` : ""}: ${job.error.message}` : "";
     p.open.hidden = job.status !== "succeeded";
     p.cancel.hidden = TERMINAL.has(job.status);
   }

@@ -157,12 +157,61 @@ def test_vocabulary_and_subtitle_options_ride_on_the_job(server):
         hotwords=["Zorblax", "Quuxly"],
         replacements={"cube control": "kubectl"},
         subtitles={"max_line_chars": 32, "max_lines": 1, "srt_start_index": 0},
+        audio_track="DEU",
     )
     assert r.status_code == 202, r.text
     job = requests.get(server["url"] + f"/api/v1/transcriptions/{r.json()['id']}", headers=acme, timeout=10).json()
     assert job["prompt"] == "Zorblax quarterly review." and job["hotwords"] == "Zorblax, Quuxly"
     assert job["replacements"] == {"cube control": "kubectl"}
     assert job["subtitles"] == {"max_line_chars": 32, "max_lines": 1, "srt_start_index": 0}
+    assert job["audio_track"] == "deu" and job["audio_track_used"] is None  # chosen when extracted
+    r = create(server, acme, audio_track=0)
+    job = requests.get(server["url"] + f"/api/v1/transcriptions/{r.json()['id']}", headers=acme, timeout=10).json()
+    assert job["audio_track"] == "0", "0 is the first track, not automatic"
+    assert job["channels"] == "mix" and job["channels_note"] is None
+
+
+def test_channels_split_rides_on_the_job(server):
+    acme = key(server, "acme")
+    r = create(server, acme, channels="split")
+    assert r.status_code == 202, r.text
+    job = requests.get(server["url"] + f"/api/v1/transcriptions/{r.json()['id']}", headers=acme, timeout=10).json()
+    assert job["channels"] == "split"
+
+
+def _upload_session(server, headers, **choices):
+    body = {"filename": "talk.mkv", "size": 1000, "content_type": "video/x-matroska", **choices}
+    return requests.post(server["url"] + "/api/v1/uploads", json=body, headers=headers, timeout=10)
+
+
+def test_an_upload_session_carries_the_audio_options_to_its_object(server):
+    acme = key(server, "acme")
+    r = _upload_session(server, acme, audio_track=1, channels="split", multilingual=False, language="de")
+    assert r.status_code == 201, r.text
+    # The metadata the object is stored with (api mode keeps it with the upload until the bytes come).
+    stored = json.loads(server["redis"].hget(f"kscribe:upload:{r.json()['id']}", "metadata"))
+    assert stored == {
+        "kscribe-upload": r.json()["id"],
+        "kscribe-language": "de",
+        "kscribe-audio-track": "1",
+        "kscribe-channels": "split",
+        "kscribe-multilingual": "false",
+    }
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"audio_track": "german"}, "invalid_audio_track"),
+        ({"audio_track": 1000}, "invalid_audio_track"),
+        ({"channels": "stereo"}, "invalid_channels"),
+        ({"multilingual": "yes"}, "invalid_multilingual"),
+        ({"prompt": "Kubernetes"}, "unknown_field"),
+    ],
+)
+def test_a_bad_audio_option_of_an_upload_session_is_a_clear_400(server, body, code):
+    r = _upload_session(server, key(server), **body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
 
 
 def test_an_idempotency_key_returns_the_first_job(server):
@@ -178,6 +227,8 @@ def test_an_idempotency_key_returns_the_first_job(server):
     [
         ({"language": "English"}, "invalid_language"),
         ({"task": "summarise"}, "invalid_task"),
+        ({"language": "en\n"}, "invalid_language"),
+        ({"hotwords": [""] * 1000}, "invalid_hotwords"),
         ({"model": "huge-v9"}, "invalid_model"),
         ({"formats": ["srt", "docx"]}, "invalid_formats"),
         ({"metadata": {"a": 1}}, "invalid_metadata"),
@@ -189,6 +240,13 @@ def test_an_idempotency_key_returns_the_first_job(server):
         ({"subtitles": {"max_lines": 9}}, "invalid_subtitles"),
         ({"subtitles": {"min_cue_s": 5, "max_cue_s": 2}}, "invalid_subtitles"),
         ({"subtitles": {"font": "Arial"}}, "invalid_subtitles"),
+        ({"channels": "stereo"}, "invalid_channels"),
+        ({"channels": 2}, "invalid_channels"),
+        ({"audio_track": "german"}, "invalid_audio_track"),
+        ({"audio_track": "x" * 500}, "invalid_audio_track"),
+        ({"audio_track": -1}, "invalid_audio_track"),
+        ({"audio_track": True}, "invalid_audio_track"),
+        ({"audio_track": ["de"]}, "invalid_audio_track"),
         ({"colour": "blue"}, "unknown_field"),
         ({"source": "gs://bucket-only"}, "source_not_found"),
         ({"source": "/etc/passwd-nope"}, "source_not_found"),
@@ -199,6 +257,14 @@ def test_each_bad_field_is_a_clear_400(server, body, code):
     r = create(server, key(server), **body)
     assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
     assert r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("content_type", ["video/mp4\n", "vidéo/mp4"])
+def test_an_upload_s_content_type_is_one_header_value(server, content_type):
+    # It becomes the bucket upload session's Content-Type header: a newline there was a 500.
+    body = {"filename": "talk.mp4", "size": 10, "content_type": content_type}
+    r = requests.post(server["url"] + "/api/v1/uploads", json=body, headers=key(server), timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_content_type", r.text
 
 
 def test_malformed_and_oversized_bodies(server):
@@ -249,6 +315,9 @@ def test_cancel_stops_the_job(server):
 def test_openapi_and_metrics(server):
     spec = requests.get(server["url"] + "/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.") and "/api/v1/transcriptions/{id}/transcript" in spec["paths"]
+    schemas = spec["components"]["schemas"]
+    assert "audio_track" in schemas["CreateTranscription"]["properties"]
+    assert "audio_track_used" in schemas["Transcription"]["properties"]
     text = requests.get(server["internal"] + "/metrics", timeout=10).text
     assert 'kscribe_api_requests_total{method="POST",route="create",status="202"}' in text
     assert 'kscribe_api_requests_total{method="GET",route="list",status="401"}' in text

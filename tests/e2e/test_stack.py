@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from cloudevents.conversion import to_binary
@@ -187,3 +189,29 @@ def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def test_a_job_with_speakers_goes_through_the_diarize_function(stack_factory, tmp_path):
+    """`kscribe submit --speakers` against a stack with diarization on: the diarize process
+    stores every chunk's voice turns, publish labels the words, one label per voice."""
+    from kscribe import voices
+    from tests import conversation
+
+    if not (voices.available() and conversation.available()):
+        pytest.skip(f"needs espeak-ng and the diarize extra ({voices.INSTALL_HINT})")
+    a, b = conversation.VOICES[:2]
+    audio, turns = conversation.conversation(
+        [(a, conversation.LINES[0]), (b, conversation.LINES[1]), (a, conversation.LINES[2])], pause_s=0.4
+    )
+    conversation.write_wav(audio, tmp_path / "talk.wav")
+    stack = stack_factory(env={"KSCRIBE_DIARIZE": "true", "KSCRIBE_CHUNK_SECONDS": "8"})
+    done = stack.kscribe("submit", "--speakers", "--num-speakers", "2", str(tmp_path / "talk.wav"))
+    assert done.returncode == 0, done.stderr + stack.log_path.read_text()[-3000:]
+    assert "speakers: voices of" in done.stdout
+    [job_id] = job_ids(stack)
+    job = stack.kscribe("status", "--json", job_id)
+    outputs = json.loads(job.stdout)["outputs"]
+    bucket = stack.storage().bucket("kscribe-output")
+    body = json.loads(bucket.blob(outputs["json"].split("/", 3)[3]).download_as_text())
+    labels = [s["speaker"] for s in body["segments"]]
+    assert labels[0] == "Speaker 1" and set(labels) == {"Speaker 1", "Speaker 2"}, labels

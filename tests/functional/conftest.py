@@ -25,6 +25,7 @@ ENTRIES = {
     "ingest": "ingest",
     "extract": "extract",
     "transcribe": "transcribe",
+    "diarize": "diarize",
     "publish": "publish",
     "notify": "notify",
     "dead-letter": "dead_letter",

@@ -95,7 +95,10 @@ def test_bad_input_is_acknowledged_and_fails_the_job(apps, sink, ctx):
     failed = sink.take()
     assert [e["type"] for e in failed] == [events.JOB_FAILED]
     validate(events.JOB_FAILED, failed[0].data)
-    assert failed[0].data["stage"] == "extract" and "not a readable" in failed[0].data["reason"]
+    data = failed[0].data
+    assert data["failed_stage"] == "extract" and "not a readable" in data["error"]
+    # The former names, deprecated, still carry the same values for one release.
+    assert (data["stage"], data["reason"]) == (data["failed_stage"], data["error"])
 
 
 def test_a_broker_outage_fails_the_request_and_the_redelivery_finishes(apps, sink, ctx, sample_copy):

@@ -29,11 +29,11 @@ VALIDATOR = next(
     ROOT.parent / "shared" / "tools" / "validate-knative",
 )
 NAMESPACE = "kscribe"
-FUNCTIONS = {"ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api", "reconcile"}
+FUNCTIONS = {"ingest", "extract", "transcribe", "diarize", "publish", "notify", "dead-letter", "api", "reconcile"}
 # Every function but notify publishes events; notify only sends callbacks.
 PUBLISHERS = FUNCTIONS - {"notify"}
 # The functions that call Cloud Storage, and so need a Workload Identity token.
-STORAGE_USERS = {"ingest", "extract", "transcribe", "publish", "api", "reconcile"}
+STORAGE_USERS = {"ingest", "extract", "transcribe", "diarize", "publish", "api", "reconcile"}
 REDIS = ipaddress.ip_network("10.100.0.0/24")  # the placeholder range in generated/
 GOOGLE_APIS = ipaddress.ip_network("199.36.153.8/30")  # private.googleapis.com
 METADATA = {ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("169.254.169.252/32")}

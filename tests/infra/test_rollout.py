@@ -19,6 +19,7 @@ from tests.conftest import ROOT
 ROLLOUT = ROOT / "scripts" / "rollout.py"
 DIGEST = "sha256:" + "a" * 64
 GPU_DIGEST = "sha256:" + "b" * 64
+DIARIZE_DIGEST = "sha256:" + "c" * 64
 REGISTRY = "europe-west4-docker.pkg.dev/p/kscribe"
 
 FAKE_KUBECTL = r'''#!PYTHON
@@ -354,12 +355,32 @@ def test_the_gke_overlay_renders_with_every_image_pinned_to_its_digest(tmp_path)
         sys.path.pop(0)
     docs = rollout.render(ROOT / "knative" / "overlays" / "gke", rollout.Kubectl("kscribe"))
     rollout.pin_images(
-        docs, {"kscribe": f"{REGISTRY}/kscribe@{DIGEST}", "kscribe-gpu": f"{REGISTRY}/kscribe-gpu@{GPU_DIGEST}"}
+        docs,
+        {
+            "kscribe": f"{REGISTRY}/kscribe@{DIGEST}",
+            "kscribe-diarize": f"{REGISTRY}/kscribe-diarize@{DIARIZE_DIGEST}",
+            "kscribe-gpu": f"{REGISTRY}/kscribe-gpu@{GPU_DIGEST}",
+        },
     )
     images = {
         d["metadata"]["name"]: [c["image"] for c in d["spec"]["template"]["spec"]["containers"]]
         for d in rollout.services(docs)
     }
-    assert len(images) == 8
+    assert len(images) == 9
     assert images.pop("transcribe") == [f"{REGISTRY}/kscribe-gpu@{GPU_DIGEST}"]
+    assert images.pop("diarize") == [f"{REGISTRY}/kscribe-diarize@{DIARIZE_DIGEST}"]
     assert all(v == [f"{REGISTRY}/kscribe@{DIGEST}"] for v in images.values()), images
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl renders the overlay")
+def test_a_release_that_leaves_an_image_on_its_tag_is_refused():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import rollout
+    finally:
+        sys.path.pop(0)
+    docs = rollout.render(ROOT / "knative" / "overlays" / "gke", rollout.Kubectl("kscribe"))
+    with pytest.raises(rollout.RolloutError, match="kscribe-diarize"):
+        rollout.pin_images(
+            docs, {"kscribe": f"{REGISTRY}/kscribe@{DIGEST}", "kscribe-gpu": f"{REGISTRY}/kscribe-gpu@{GPU_DIGEST}"}
+        )

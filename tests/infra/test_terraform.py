@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT
 
 TERRAFORM = ROOT / "terraform"
-FUNCTIONS = {"ingest", "extract", "transcribe", "publish", "notify", "dead-letter", "api", "reconcile"}
+FUNCTIONS = {"ingest", "extract", "transcribe", "diarize", "publish", "notify", "dead-letter", "api", "reconcile"}
 
 
 def _clean(value):
@@ -139,6 +139,7 @@ def test_each_function_has_its_own_account_with_only_its_stage_access():
     assert local("object_roles") == {
         "extract": {"input": viewer, "work": user},
         "transcribe": {"work": user},
+        "diarize": {"work": user},
         "publish": {"work": user, "output": user},
         # input: OpenAI-route uploads; work: cancel deletes its objects; output: purges.
         "api": {"input": user, "work": user, "output": user},

@@ -180,3 +180,52 @@ def test_daily_audio_is_counted_once_per_job_and_refused_past_the_limit(redis_cl
     assert jobs.record_usage("u4", "acme", 1799.5, limit_s=3600), "up to the hour exactly"
     assert jobs.audio_used_today("acme") == 3600.0 and jobs.audio_used_today("globex") == 3000.0
     assert jobs.advance("u3", JobStatus.EXTRACTING) and redis_client.ping()
+
+
+def test_a_job_with_speakers_completes_only_when_every_chunk_has_both_parts(redis_client):
+    jobs = JobStore(redis_client, retention_s=3600)
+    jobs.create(dataclasses.replace(new_job(), speakers=1), "k")
+    steps = [("transcript", 0), ("voices", 1), ("transcript", 1), ("transcript", 1), ("voices", 0)]
+    outcomes = [jobs.complete_chunk("j1", i, 2, 10.0, part=part, speakers=True) for part, i in steps]
+    assert [o.complete for o in outcomes] == [False, False, False, False, True]
+    assert [o.first_time for o in outcomes] == [True, True, True, False, True]
+    assert jobs.complete_chunk("j1", 1, 2, 10.0, part="voices", speakers=True).complete, "a redelivery learns it too"
+    job = jobs.require("j1")
+    assert job.chunks_done == 2 and job.chunks_diarized == 2 and job.transcribed_s == 20.0, "voices add no audio"
+    # Without speakers the voices set is not waited for.
+    jobs.create(new_job("j2"), "k2")
+    assert jobs.complete_chunk("j2", 0, 1, 1.0).complete
+
+
+def _deliver_parts(url, job_id, deliveries, total, results):
+    jobs = JobStore(redis.Redis.from_url(url, decode_responses=True), retention_s=3600)
+    for part, index in deliveries:
+        outcome = jobs.complete_chunk(job_id, index, total, 1.0, part=part, speakers=True)
+        results.put((outcome.first_time, outcome.complete))
+
+
+def test_both_parts_racing_with_duplicates_complete_the_job_exactly_once(redis_client):
+    """Four processes deliver the transcript and the voices of every chunk of a 30-chunk job,
+    each three times, shuffled: exactly one delivery stores a last part and finds the job
+    complete (the one whose announcement finishes it); none finds it complete earlier."""
+    jobs = JobStore(redis_client, retention_s=3600)
+    url = f"unix://{redis_client.socket_file}"
+    for run in range(3):
+        job_id = f"both-{run}"
+        jobs.create(dataclasses.replace(new_job(job_id), speakers=1), job_id)
+        deliveries = [(part, i) for i in range(30) for part in ("transcript", "voices") for _ in range(3)]
+        random.Random(run).shuffle(deliveries)
+        results = multiprocessing.Queue()
+        workers = [
+            multiprocessing.Process(target=_deliver_parts, args=(url, job_id, deliveries[w::4], 30, results))
+            for w in range(4)
+        ]
+        for p in workers:
+            p.start()
+        outcomes = [results.get(timeout=60) for _ in deliveries]
+        for p in workers:
+            p.join(timeout=60)
+        assert sum(first for first, _ in outcomes) == 60, "each part of each chunk is recorded once"
+        assert sum(first and complete for first, complete in outcomes) == 1
+        job = jobs.require(job_id)
+        assert job.chunks_done == 30 and job.chunks_diarized == 30 and job.transcribed_s == 30.0

@@ -108,7 +108,7 @@ def test_the_local_runner_redrives_a_dropped_event(quick, sample_copy, monkeypat
     still finishes the job."""
     pipeline = LocalPipeline(quick, backoff_s=0)
     routes = pipeline.bus.routes
-    real, dropped = routes[events.JOB_TRANSCRIBED], []
+    (real,), dropped = routes[events.JOB_TRANSCRIBED], []
 
     def drop_first(event, ctx):
         if not dropped:
@@ -116,7 +116,7 @@ def test_the_local_runner_redrives_a_dropped_event(quick, sample_copy, monkeypat
             return []
         return real(event, ctx)
 
-    routes[events.JOB_TRANSCRIBED] = drop_first
+    routes[events.JOB_TRANSCRIBED] = (drop_first,)
     job_id = pipeline.submit(sample_copy).job.id
     # The transcribed event was handled (and dropped), so the job sits at transcribing.
     pipeline.run()

@@ -20,6 +20,7 @@ def _failed_job(env, name: str, content: bytes) -> dict:
     job = env.wait_finished(env.acme, r.json()["id"], timeout_s=120)
     assert job["status"] == "failed", f"{name}: {job['status']}, outputs {job['outputs']}"
     assert job["error"]["message"] and "Traceback" not in job["error"]["message"], job["error"]
+    assert job["failed_stage"] and job["error"]["stage"] == job["failed_stage"], job
     assert not job["outputs"], job["outputs"]
     return job
 

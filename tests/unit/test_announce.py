@@ -40,3 +40,17 @@ def test_a_job_that_failed_at_ingest_is_announced_as_failed_until_it_was():
 
 def test_an_event_without_a_job_is_acknowledged_not_retried():
     assert on_chunk_ready(events.Event(events.CHUNK_READY, {"index": 1}), ctx=None) == []
+
+
+def test_a_failure_has_the_same_names_in_the_record_the_event_the_callback_and_the_api():
+    from kscribe.api_views import job_view
+    from kscribe.stages.notify import callback_payload
+
+    failed = job(JobStatus.FAILED)
+    (event,) = announce(failed)
+    payload = callback_payload(events.JOB_FAILED, failed)
+    view = job_view(failed)
+    names = {"failed_stage": "ingest", "error": "bad"}
+    assert {k: event.data[k] for k in names} == names
+    assert {k: payload[k] for k in names} == names
+    assert (view["failed_stage"], view["error"]["message"]) == ("ingest", "bad")

@@ -7,6 +7,7 @@ import jsonschema
 import pytest
 
 from kscribe import events
+from kscribe.values import Chunk
 from tests.conftest import ROOT
 
 EVENTS = ROOT / "events"
@@ -40,6 +41,7 @@ def test_an_example_validates_and_round_trips_through_its_type(path):
         (events.ChunkReady, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f"}),
         (events.ChunkReady, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "index": True}),
         (events.ChunkReady, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "index": 0, "uri": 7}),
+        (events.ChunkReady, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "index": 0, "channel": -1}),
         (events.JobFailed, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "stage": "extract"}),
         (events.JobCompleted, {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "outputs": {"txt": 1}}),
     ],
@@ -47,3 +49,29 @@ def test_an_example_validates_and_round_trips_through_its_type(path):
 def test_malformed_data_does_not_decode(kind, data):
     with pytest.raises(events.MalformedEvent):
         kind.from_dict(data)
+
+
+FAILED = {"job_id": "5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", "failed_stage": "extract", "error": "no audio track"}
+
+
+def test_job_failed_names_a_failure_as_the_job_record_does_and_keeps_the_former_names():
+    data = events.JobFailed.from_dict(FAILED).to_dict()
+    assert data == {**FAILED, "stage": "extract", "reason": "no audio track"}
+
+
+def test_job_failed_from_a_producer_of_the_release_before_still_decodes():
+    former = {"job_id": FAILED["job_id"], "stage": "extract", "reason": "no audio track"}
+    assert events.JobFailed.from_dict(former) == events.JobFailed.from_dict(FAILED)
+
+
+def test_a_chunk_of_a_channel_says_so_and_validates():
+    schema = json.loads((EVENTS / "chunk.ready.v1.schema.json").read_text())
+    chunk = Chunk("5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", 3, 4, "gs://w/c.wav", 0.0, 12.5, channel=2)
+    event = events.chunk_ready(chunk)
+    jsonschema.validate(event.data, schema)
+    assert event.data["channel"] == 2
+    assert events.ChunkReady.from_dict(event.data).channel == 2
+    assert Chunk.from_dict(chunk.to_dict()) == chunk
+    # A manifest or event from before channels: mixed audio.
+    legacy = {k: v for k, v in chunk.to_dict().items() if k != "channel"}
+    assert Chunk.from_dict(legacy).channel == 0 and events.ChunkReady.from_dict(legacy).channel is None

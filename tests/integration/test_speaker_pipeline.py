@@ -1,0 +1,105 @@
+"""A job with speakers through the handlers: real Redis and ffmpeg, fake transcriber and
+fake voices (kscribe/voices.py's real models are in test_diarize.py)."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from kscribe import events
+from kscribe.handlers import ROUTES, on_chunk_voices
+from kscribe.notices import JobChoices
+from kscribe.runner import LocalPipeline
+from kscribe.speakers import Turns
+from kscribe.stages.announce import record_announced
+from kscribe.values import JobStatus
+
+
+class FakeVoices:
+    """Turns every 1.5 s of a chunk; a voice by where it is in the chunk (first half,
+    second half), so each chunk has two speakers and every chunk the same two."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def load(self):
+        pass
+
+    def turns(self, audio):
+        self.calls += 1
+        seconds = len(audio) / 16000
+        starts = np.arange(0.0, max(seconds - 1.5, 0.0) + 1e-9, 1.5)
+        spans = np.stack([starts, np.minimum(starts + 1.5, seconds)], axis=1)
+        voices = np.eye(192, dtype=np.float32)[[0 if s < seconds / 2 else 1 for s in starts]]
+        return Turns(spans=spans, embeddings=voices + 0.01)
+
+
+def speaker_ctx(ctx):
+    ctx.settings = ctx.settings.replace(chunk_target_s=8.0, diarize=True)
+    ctx.voices = FakeVoices()
+    return ctx
+
+
+def test_duplicate_and_reordered_parts_finish_a_job_with_speakers_once(ctx, sample_copy, fake_transcriber):
+    ctx = speaker_ctx(ctx)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+    job_id = pipeline.submit(sample_copy, JobChoices(speakers=True, num_speakers=2)).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
+    assert len(chunk_events) >= 3
+    produced = []
+    # Every transcript first, twice, newest first: the job waits for its voices.
+    for event in list(reversed(chunk_events)) * 2:
+        produced += ROUTES[events.CHUNK_READY](event, ctx)
+    assert produced == [] and ctx.jobs.require(job_id).chunks_done == len(chunk_events)
+    assert ROUTES[events.JOB_TRANSCRIBED](events.job_transcribed(job_id), ctx) == [], "too early: refused"
+    for event in chunk_events + chunk_events[:1]:
+        out = on_chunk_voices(event, ctx)
+        record_announced(out, ctx)
+        produced += out
+    assert [e.type for e in produced] == [events.JOB_TRANSCRIBED], "announced once, by the last part"
+    assert ctx.voices.calls == len(chunk_events), "a redelivered chunk reuses its stored voices"
+    completed = ROUTES[events.JOB_TRANSCRIBED](produced[0], ctx) + ROUTES[events.JOB_TRANSCRIBED](produced[0], ctx)
+    assert [e.id for e in completed] == [f"{job_id}/completed"] * 2
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.SUCCEEDED and "speakers" in job.timings and "diarize" in job.timings
+    segments = json.loads(Path(job.outputs["json"]).read_text())["segments"]
+    assert {s["speaker"] for s in segments} == {"Speaker 1", "Speaker 2"}
+    assert segments[0]["speaker"] == "Speaker 1", "numbered by first appearance"
+
+
+def test_a_job_without_speakers_is_left_alone_by_diarize(ctx, sample_copy):
+    ctx = speaker_ctx(ctx)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+    job_id = pipeline.submit(sample_copy).job.id
+    pipeline.run()
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.SUCCEEDED and ctx.voices.calls == 0 and "diarize" not in job.timings
+    segments = json.loads(Path(job.outputs["json"]).read_text())["segments"]
+    assert not any("speaker" in s for s in segments)
+
+
+def test_the_local_runner_labels_speakers_and_the_reconciler_drives_missing_voices(ctx, sample_copy):
+    ctx = speaker_ctx(ctx)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+    (real,) = pipeline.bus.routes[events.CHUNK_READY][1:]
+    dropped = []
+
+    def drop_first(event, c):
+        if not dropped:
+            dropped.append(event)
+            return []
+        return real(event, c)
+
+    pipeline.bus.routes[events.CHUNK_READY] = (pipeline.bus.routes[events.CHUNK_READY][0], drop_first)
+    job_id = pipeline.submit(sample_copy, JobChoices(speakers=True)).job.id
+    pipeline.run()
+    job = ctx.jobs.require(job_id)
+    assert dropped and job.status is JobStatus.SUCCEEDED and job.redrives == 1
+    assert job.chunks_diarized == job.chunks_total
+
+
+def test_speakers_are_refused_where_diarization_is_off(ctx, sample_copy):
+    ctx.settings = dataclasses.replace(ctx.settings, diarize=False)
+    result = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True))
+    assert result.job.status is JobStatus.FAILED and "KSCRIBE_DIARIZE" in result.job.error
