@@ -134,6 +134,28 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
+# A load average (1 minute) below this, on 2 cores, counts as a quieter moment.
+QUIET = 3.0
+
+
+def _table(rows: dict[str, dict]) -> list[str]:
+    bare = rows.get("bare-b8")
+    lines = [
+        "| config | runs | wall median (min–max) | vs bare | CPU s median (min–max) | WER | start error "
+        "median / p95 / max | openings missed | peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in rows.items():
+        ratio = f"{s['wall_median_s'] / bare['wall_median_s']:.2f}" if bare else "–"
+        lines.append(
+            f"| {name} | {s['runs']} | {s['wall_median_s']} s ({s['wall_min_s']}–{s['wall_max_s']}) | {ratio} | "
+            f"{s['cpu_median_s']} ({s['cpu_min_s']}–{s['cpu_max_s']}) | {s['wer'] * 100:.2f} % | "
+            f"{s['start_error_median_s']} / {s['start_error_p95_s']} / {s['start_error_max_s']} s | "
+            f"{s['opening_missed']} | {s['peak_mib']} |"
+        )
+    return lines
+
+
 def markdown(report: dict) -> str:
     lines = [
         f"# kscribe transcription defaults — {report['when']}",
@@ -145,23 +167,10 @@ def markdown(report: dict) -> str:
     ]
     for length in report["lengths"]:
         rows = report["results"][length]
-        bare = rows.get("bare-b8")
-        lines += [
-            f"## {length} minutes ({rows[next(iter(rows))]['passages']} passages)",
-            "",
-            "| config | wall median (min–max) | vs bare | CPU s median (min–max) | WER | start error "
-            "median / p95 / max | openings missed | peak MiB |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for name, s in rows.items():
-            ratio = f"{s['wall_median_s'] / bare['wall_median_s']:.2f}" if bare else "–"
-            lines.append(
-                f"| {name} | {s['wall_median_s']} s ({s['wall_min_s']}–{s['wall_max_s']}) | {ratio} | "
-                f"{s['cpu_median_s']} ({s['cpu_min_s']}–{s['cpu_max_s']}) | {s['wer'] * 100:.2f} % | "
-                f"{s['start_error_median_s']} / {s['start_error_p95_s']} / {s['start_error_max_s']} s | "
-                f"{s['opening_missed']} | {s['peak_mib']} |"
-            )
-        lines.append("")
+        lines += [f"## {length} minutes ({rows[next(iter(rows))]['passages']} passages)", "", *_table(rows), ""]
+        quiet = report.get("results_quiet", {}).get(length)
+        if quiet:
+            lines += [f"Runs started at a load average below {report['quiet_below']}:", "", *_table(quiet), ""]
     return "\n".join(lines)
 
 
@@ -181,6 +190,14 @@ def report(rows: list[dict]) -> dict:
         "configs": {c: CONFIGS[c] for c in dict.fromkeys(r["config"] for r in rows)},
         "lengths": [f"{m:g}" for m in lengths],
         "results": {f"{m:g}": {c: summarise(by[m][c]) for c in by[m]} for m in lengths},
+        # The same over the runs that started on a quieter machine (load average below QUIET).
+        "quiet_below": QUIET,
+        "results_quiet": {
+            f"{m:g}": {
+                c: summarise(quiet) for c in by[m] if (quiet := [r for r in by[m][c] if r["load_before"] < QUIET])
+            }
+            for m in lengths
+        },
         "runs": rows,
     }
 

@@ -12,6 +12,7 @@ from kscribe.errors import ConfigError
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.settings import Settings
 from kscribe.transcriber import (
+    AUTO_BATCH_MIN_S,
     AUTO_BATCH_SIZE,
     BATCHED_VAD_MIN_SILENCE_MS,
     VAD_MIN_SILENCE_MS,
@@ -47,18 +48,26 @@ def test_a_bad_batch_size_is_a_config_error(tmp_path, raw):
 
 @pytest.mark.parametrize("explicit", [0, 1, 4, 16])
 @pytest.mark.parametrize("vad_filter", [True, False])
-def test_an_explicit_batch_size_is_kept(explicit, vad_filter):
-    assert choose_batch_size(explicit, vad_filter) == explicit
+@pytest.mark.parametrize("duration_s", [1.0, 59.0, 600.0, 1800.0])
+def test_an_explicit_batch_size_is_kept(explicit, vad_filter, duration_s):
+    assert choose_batch_size(explicit, duration_s, vad_filter) == explicit
 
 
-def test_auto_batches_when_vad_cuts_the_audio_into_pieces():
-    assert choose_batch_size(None, vad_filter=True) == AUTO_BATCH_SIZE > 0
+@pytest.mark.parametrize("duration_s", [AUTO_BATCH_MIN_S, 450.0, 1800.0])
+def test_auto_batches_long_chunks_when_vad_cuts_them_into_pieces(duration_s):
+    assert choose_batch_size(None, duration_s, vad_filter=True) == AUTO_BATCH_SIZE > 0
 
 
-def test_auto_without_vad_decodes_in_turn():
+@pytest.mark.parametrize("duration_s", [0.5, 8.0, AUTO_BATCH_MIN_S - 0.01])
+def test_auto_decodes_short_chunks_in_turn(duration_s):
+    assert choose_batch_size(None, duration_s, vad_filter=True) == 0
+
+
+@pytest.mark.parametrize("duration_s", [8.0, 600.0])
+def test_auto_without_vad_decodes_in_turn(duration_s):
     # The batched pipeline cuts its pieces with VAD: without it faster-whisper refuses audio
     # over 30 s, so the automatic choice never picks it then.
-    assert choose_batch_size(None, vad_filter=False) == 0
+    assert choose_batch_size(None, duration_s, vad_filter=False) == 0
 
 
 def test_vad_pause_follows_the_decoding_mode_unless_set():
@@ -75,7 +84,8 @@ class _Recorder:
     calls: ClassVar[list[dict]] = []
 
     def __init__(self, model=None):
-        pass
+        # The CTranslate2 model beneath, as the transcriber reads it (an English-only one).
+        self.model = SimpleNamespace(is_multilingual=False, forget=lambda: None, last="")
 
     def transcribe(self, audio, **kwargs):
         self.calls.append({"pipeline": type(self).__name__, **kwargs})
@@ -107,11 +117,13 @@ def test_the_transcriber_applies_the_rule_to_each_chunk(recorded, tmp_path, vad,
     options = TranscribeOptions.from_settings(settings(tmp_path, KSCRIBE_VAD=vad))
     recorded.transcribe(_seconds(duration_s), options)
     (call,) = _Recorder.calls
-    if vad == "on":
+    if vad == "on" and duration_s >= AUTO_BATCH_MIN_S:
         assert call["pipeline"] == "_Batched" and call["batch_size"] == AUTO_BATCH_SIZE
         assert call["vad_parameters"]["min_silence_duration_ms"] == BATCHED_VAD_MIN_SILENCE_MS
     else:
-        assert call["pipeline"] == "_Recorder" and "batch_size" not in call and call["vad_filter"] is False
+        assert call["pipeline"] == "_Recorder" and "batch_size" not in call
+        assert call["vad_filter"] is (vad == "on")
+        assert call["vad_parameters"]["min_silence_duration_ms"] == VAD_MIN_SILENCE_MS
 
 
 def test_the_transcriber_keeps_explicit_settings(recorded, tmp_path):
