@@ -96,7 +96,9 @@ def on_job_created(event: Event, ctx: Context) -> list[Event]:
         return _rejected(event, exc)
     except InputError as exc:
         return fail(ctx, created.job_id, "extract", exc)
-    return [events.chunk_ready(c) for c in chunks]
+    job = ctx.jobs.get(created.job_id) if chunks else None
+    speakers = job is not None and bool(job.speakers)
+    return [events.chunk_ready(c, speakers) for c in chunks]
 
 
 def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:

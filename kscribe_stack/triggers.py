@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -29,9 +30,21 @@ class Delivery:
 @dataclass(frozen=True)
 class Route:
     name: str
-    event_type: str
     service: str
     delivery: Delivery
+    # The Trigger's filter.attributes: CloudEvent attribute (type, or an extension) → value.
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def event_type(self) -> str:
+        return self.attributes.get("type", "")
+
+    def matches(self, attributes: Mapping[str, object]) -> bool:
+        """Knative's attribute filter: the event has every listed attribute, each with exactly
+        the listed value ("" matches any value); no filter matches every event."""
+        return all(
+            name in attributes and (value == "" or attributes[name] == value) for name, value in self.attributes.items()
+        )
 
 
 def _seconds(iso: str) -> float:
@@ -67,9 +80,9 @@ def load_routes(directory: Path = KNATIVE_BASE, broker: str = "default") -> list
         routes.append(
             Route(
                 name=d["metadata"]["name"],
-                event_type=spec["filter"]["attributes"]["type"],
                 service=spec["subscriber"]["ref"]["name"],
                 delivery=_delivery(spec.get("delivery"), default),
+                attributes={str(k): str(v) for k, v in ((spec.get("filter") or {}).get("attributes") or {}).items()},
             )
         )
     return routes
