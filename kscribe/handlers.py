@@ -156,14 +156,15 @@ def on_job_finished(event: Event, ctx: Context) -> list[Event]:
     return []
 
 
-def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
-    """An event whose deliveries all failed (``kscribe.stages.dead_letter``)."""
+def on_dead_letter(event: Event, ctx: Context, reason: str, subscriber: str = "") -> list[Event]:
+    """An event whose deliveries all failed (``kscribe.stages.dead_letter``); ``subscriber``:
+    the stage that gave up, when the dead-letter address names it."""
     job_id = _job_id(event)
     if job_id is None:
         log.error("dead-lettered %s %s has no job: %s", event.type, event.id, reason)
         return []
     try:
-        return dead_letter(event.type, job_id, event.data.get("index"), reason, ctx)
+        return dead_letter(event.type, job_id, event.data.get("index"), reason, ctx, subscriber)
     except EventRejected as exc:
         return _rejected(event, exc)
 
@@ -176,6 +177,15 @@ ROUTES: dict[str, Handler] = {
     events.JOB_TRANSCRIBED: on_job_transcribed,
     events.JOB_COMPLETED: on_job_finished,
     events.JOB_FAILED: on_job_finished,
+}
+
+# The stage each handler runs, named when a delivery to it is dead-lettered.
+STAGE_OF: dict[Handler, str] = {
+    on_job_created: "extract",
+    on_chunk_ready: "transcribe",
+    on_chunk_voices: "diarize",
+    on_job_transcribed: "publish",
+    on_job_finished: "notify",
 }
 
 # Every subscriber of each event type, as the Triggers have them: chunk.ready goes to both

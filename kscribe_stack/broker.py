@@ -182,10 +182,11 @@ class Broker:
                 knativeerrorcode=str(code),
                 knativeerrordata=base64.b64encode(text[:1024].encode()).decode(),
             )
-            self.pools[sink].submit(self._dead_letter, sink, CloudEvent(attributes, event.data))
+            address = self.services[sink].rstrip("/") + "/" + route.delivery.dead_letter_path.lstrip("/")
+            self.pools[sink].submit(self._dead_letter, sink, address, CloudEvent(attributes, event.data))
 
-    def _dead_letter(self, sink: str, event: CloudEvent) -> None:
-        code, _ = self._post(self.services[sink], event)
+    def _dead_letter(self, sink: str, address: str, event: CloudEvent) -> None:
+        code, _ = self._post(address, event)
         log.info("dead-lettered %s %s to %s: %s", event["type"], event["id"], sink, code)
 
     def _ping(self, ping: Ping, period_s: float) -> None:

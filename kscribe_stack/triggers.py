@@ -19,6 +19,8 @@ class Delivery:
     backoff_policy: str = "exponential"
     backoff_delay_s: float = 0.2
     dead_letter_service: str = ""
+    # The sink's uri, relative to the Service's address (Knative resolves ref + uri so).
+    dead_letter_path: str = ""
 
     def delay_s(self, attempt: int) -> float:
         """Knative's backoff: linear delay × attempt, or exponential delay × 2^attempt."""
@@ -57,12 +59,17 @@ def _seconds(iso: str) -> float:
 def _delivery(spec: dict | None, default: Delivery) -> Delivery:
     if not spec:
         return default
-    sink = ((spec.get("deadLetterSink") or {}).get("ref") or {}).get("name", default.dead_letter_service)
+    dead_letter = spec.get("deadLetterSink") or {}
+    sink = (dead_letter.get("ref") or {}).get("name", default.dead_letter_service)
+    path = dead_letter.get("uri", default.dead_letter_path if "deadLetterSink" not in spec else "")
+    if "://" in path:
+        raise ValueError(f"deadLetterSink uri {path!r}: the local broker takes a path relative to its ref only")
     return Delivery(
         retry=int(spec.get("retry", default.retry)),
         backoff_policy=spec.get("backoffPolicy", default.backoff_policy),
         backoff_delay_s=_seconds(spec["backoffDelay"]) if "backoffDelay" in spec else default.backoff_delay_s,
         dead_letter_service=sink,
+        dead_letter_path=path,
     )
 
 

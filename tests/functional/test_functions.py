@@ -139,6 +139,39 @@ def test_dead_lettered_events_fail_their_job_in_plain_words(apps, sink, ctx, sam
     assert [e["type"] for e in sink.take()] == [events.JOB_FAILED]
 
 
+def test_a_chunk_ready_dead_lettered_by_diarize_fails_the_job_at_diarize(apps, sink, ctx, sample_copy):
+    """Both chunk.ready subscribers dead-letter the same event; the sink address says whose
+    retries ran out."""
+    ctx.settings = ctx.settings.replace(diarize=True, chunk_target_s=8.0)
+    apps["ingest"].post(
+        "/", headers=binary_headers(events.OBJECT_FINALIZED, "n6"), data=json.dumps(object_notification(sample_copy))
+    )
+    [created] = sink.take()
+    ctx.jobs.update(created.data["job_id"], speakers=1)  # as an upload asking for speakers makes it
+    assert post_cloudevent(apps["extract"], created).status_code == 200
+    chunk = sink.take()[0]
+    assert chunk[events.SPEAKERS_EXTENSION] == "true"
+    assert post_cloudevent(apps["transcribe"], chunk).status_code == 200  # its transcript is stored
+    job_id = chunk.data["job_id"]
+    gave_up = binary_headers(
+        events.CHUNK_READY,
+        chunk["id"],
+        knativeerrorcode="500",
+        knativeerrordest="http://diarize.kscribe.svc.cluster.local",
+        knativeerrordata=base64.b64encode(b"out of memory").decode(),
+    )
+    body = json.dumps(chunk.data)
+    # Dead-lettered at transcribe's address: its part is stored, so that is no failure.
+    assert apps["dead-letter"].post("/transcribe", headers=gave_up, data=body).status_code == 200
+    assert ctx.jobs.require(job_id).status is JobStatus.TRANSCRIBING and sink.take() == []
+    assert apps["dead-letter"].post("/diarize", headers=gave_up, data=body).status_code == 200
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.FAILED and job.failed_stage == "diarize"
+    assert job.error == "the diarize step kept failing and was given up after its retries"
+    [failed] = sink.take()
+    assert failed.data["failed_stage"] == "diarize"
+
+
 def test_chunk_ready_reaches_diarize_only_when_its_job_asked_for_speakers(apps, sink):
     """The kscribespeakers extension goes out on the wire, and diarize's Trigger filters on it."""
     import runtime

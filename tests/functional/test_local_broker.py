@@ -20,12 +20,14 @@ class Subscriber:
 
     def __init__(self, answer=lambda event: 200):
         self.events: list[tuple[float, CloudEvent]] = []
+        self.paths: list[str] = []
         subscriber = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 event = from_http(dict(self.headers), body)
+                subscriber.paths.append(self.path)
                 subscriber.events.append((time.monotonic(), event))
                 self.send_response(answer(event))
                 self.send_header("Content-Length", "0")
@@ -118,13 +120,21 @@ def test_a_retry_waits_on_a_timer_not_in_a_worker(subscribers):
 def test_exhausted_retries_go_to_the_dead_letter_sink(subscribers):
     broken = subscribers(lambda e: 500)
     sink = subscribers()
-    delivery = Delivery(retry=1, backoff_policy="exponential", backoff_delay_s=0.05, dead_letter_service="dl")
+    delivery = Delivery(
+        retry=1,
+        backoff_policy="exponential",
+        backoff_delay_s=0.05,
+        dead_letter_service="dl",
+        dead_letter_path="/broken",
+    )
     broker = Broker([route("to-broken", "x", "broken", delivery)], {"broken": broken.url, "dl": sink.url})
     broker.accept(event("x", 0))
     wait_for(lambda: sink.events)
     broker.close()
     dead = sink.events[0][1]
     assert len(broken.events) == 2 and dead["id"] == "x-0" and dead["knativeerrorcode"] == "500"
+    # The sink's uri, relative to its Service, as Knative resolves a deadLetterSink's ref + uri.
+    assert sink.paths == ["/broken"] and broken.paths == ["/", "/"]
 
 
 def test_a_filter_on_an_extension_attribute_matches_it_exactly(subscribers):

@@ -120,6 +120,21 @@ def test_the_local_runner_labels_speakers_and_the_reconciler_drives_missing_voic
     assert job.chunks_diarized == job.chunks_total
 
 
+def test_a_chunk_whose_voices_keep_failing_fails_the_job_at_diarize(ctx, sample_copy):
+    ctx = speaker_ctx(ctx)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+
+    def broken(audio):
+        raise RuntimeError("out of memory")
+
+    ctx.voices.turns = broken
+    job_id = pipeline.submit(sample_copy, JobChoices(speakers=True)).job.id
+    pipeline.run()
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.FAILED and job.failed_stage == "diarize", (job.failed_stage, job.error)
+    assert ctx.jobs.chunk_done(job_id, 0), "the first chunk's transcript was stored: transcribe did not fail"
+
+
 def test_speakers_are_refused_where_diarization_is_off(ctx, sample_copy):
     ctx.settings = dataclasses.replace(ctx.settings, diarize=False)
     result = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True))
