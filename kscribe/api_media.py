@@ -12,9 +12,10 @@ from kscribe.apikeys import ApiKey
 from kscribe.context import Context
 from kscribe.models import available_models
 from kscribe.settings import MEDIA_EXTENSIONS
+from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.tenants import Tenants, source_allowed
+from kscribe.values import CHANNEL_MODES, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.values import TASKS
 
 
 class PageRoutes:
@@ -43,6 +44,12 @@ class PageRoutes:
                 "tasks": list(TASKS),
                 "formats": list(ALL_FORMATS),
                 "default_formats": list(settings.formats),
+                "channels": list(CHANNEL_MODES),
+                "default_channels": settings.channels,
+                "default_audio_track": settings.audio_track,
+                "default_multilingual": settings.multilingual,
+                # Speaker labels by voice are offered only where the operator runs diarization.
+                "speakers": {"enabled": settings.diarize, "min": MIN_SPEAKERS, "max": MAX_SPEAKERS},
                 "upload": {
                     "mode": settings.web_uploads,
                     "max_bytes": settings.max_input_bytes,

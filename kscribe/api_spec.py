@@ -44,6 +44,53 @@ _CHOICES: dict[str, Any] = {
         "items": {"enum": list(ALL_FORMATS)},
         "description": "a list, or a string: comma-separated, or all",
     },
+    "multilingual": {
+        "type": ["boolean", "null"],
+        "description": "speech that switches language: each 30 s window is decoded in the "
+        "language detected for it (ignored when language is given); without it, a job with no "
+        "language is decoded in the one detected from windows spread over the audio",
+    },
+    "channels": {
+        "type": ["string", "null"],
+        "enum": [*CHANNEL_MODES, "", None],
+        "default": "mix",
+        "description": "split: each channel of a stereo or multichannel track is transcribed "
+        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
+        "channels that carry the same signal, a silent channel or a mono track are "
+        "transcribed once or left out (the job's channels_note says so). mix: every "
+        "channel mixed into one, no labels (default: the settings)",
+    },
+    "audio_track": {
+        "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
+        # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
+        "type": ["string", "integer", "null"],
+        "maxLength": MAX_CHOICE_CHARS,
+        "pattern": CHOICE_PATTERN,
+        "minimum": 0,
+        "maximum": 999,
+        "description": "the audio track to transcribe: its index among the source's audio tracks "
+        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: the "
+        "track the container marks default, else the first. A choice the source has no track "
+        "for fails the job, its error listing the tracks there are",
+    },
+}
+# Speaker labels by voice, for a transcription's body and an upload session's.
+_SPEAKERS: dict[str, Any] = {
+    "speakers": {
+        "type": ["boolean", "null"],
+        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, … in "
+        "order of first appearance); refused (400) unless the operator enabled diarization "
+        "(KSCRIBE_DIARIZE)",
+    },
+    **{
+        f"{which}_speakers": {
+            "type": ["integer", "null"],
+            "minimum": MIN_SPEAKERS,
+            "maximum": MAX_SPEAKERS,
+            "description": f"with speakers: the {what} number of speakers",
+        }
+        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
+    },
 }
 # Lists and objects are bounded before their entries are checked, and keywords apply in the
 # order written, so refusing a body of thousands of entries stops at the bound. A field of two
@@ -84,12 +131,6 @@ OPENAPI = {
                         "anything else answers source_not_found",
                     },
                     **_CHOICES,
-                    "multilingual": {
-                        "type": ["boolean", "null"],
-                        "description": "speech that switches language: each 30 s window is decoded in the "
-                        "language detected for it (ignored when language is given); without it, a job with no "
-                        "language is decoded in the one detected from windows spread over the audio",
-                    },
                     "callback_url": {
                         "type": ["string", "null"],
                         "format": "uri",
@@ -139,29 +180,6 @@ OPENAPI = {
                             for name, (kind, low, high) in SHAPING_OPTIONS.items()
                         },
                     },
-                    "channels": {
-                        "type": ["string", "null"],
-                        "enum": [*CHANNEL_MODES, "", None],
-                        "default": "mix",
-                        "description": "split: each channel of a stereo or multichannel track is transcribed "
-                        "on its own and every segment and word is labelled speaker 'channel N' (1-based); "
-                        "channels that carry the same signal, a silent channel or a mono track are "
-                        "transcribed once or left out (the job's channels_note says so). mix: every "
-                        "channel mixed into one, no labels (default: the settings)",
-                    },
-                    "audio_track": {
-                        "title": "an audio track's index (0, 1, …) or a language code such as en, deu or ger",
-                        # pattern and maxLength hold for a string, the bounds for a number; "" is automatic.
-                        "type": ["string", "integer", "null"],
-                        "maxLength": MAX_CHOICE_CHARS,
-                        "pattern": CHOICE_PATTERN,
-                        "minimum": 0,
-                        "maximum": 999,
-                        "description": "the audio track to transcribe: its index among the source's audio tracks "
-                        "(0, 1, …) or a language code (ISO 639-1 or 639-2: en, eng, de, deu, ger); default: the "
-                        "track the container marks default, else the first. A choice the source has no track "
-                        "for fails the job, its error listing the tracks there are",
-                    },
                     "retention_days": {
                         "type": ["integer", "null"],
                         "minimum": 1,
@@ -172,21 +190,7 @@ OPENAPI = {
                         "type": "boolean",
                         "description": "the callback carries time-limited links to the outputs",
                     },
-                    "speakers": {
-                        "type": ["boolean", "null"],
-                        "description": "label words and segments with who speaks, by voice (Speaker 1, 2, … in "
-                        "order of first appearance); refused (400) unless the operator enabled diarization "
-                        "(KSCRIBE_DIARIZE)",
-                    },
-                    **{
-                        f"{which}_speakers": {
-                            "type": ["integer", "null"],
-                            "minimum": MIN_SPEAKERS,
-                            "maximum": MAX_SPEAKERS,
-                            "description": f"with speakers: the {what} number of speakers",
-                        }
-                        for which, what in (("num", "exact"), ("min", "least"), ("max", "greatest"))
-                    },
+                    **_SPEAKERS,
                 },
             },
             "CreateUpload": {
@@ -203,6 +207,7 @@ OPENAPI = {
                         "description": "default application/octet-stream",
                     },
                     **_CHOICES,
+                    **_SPEAKERS,
                 },
             },
             "Accepted": {

@@ -15,6 +15,9 @@ from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.tenants import Tenants
 
+# The fields of an upload session's body that describe the file rather than its job.
+_FILE_FIELDS = ("filename", "size", "content_type")
+
 
 class UploadRoutes:
     def __init__(self, ctx: Context, tenants: Tenants, notify_upload: Callable[[Any], None]):
@@ -28,22 +31,15 @@ class UploadRoutes:
         """An upload session for one file in the tenant's own upload prefix; ingest makes its job."""
         settings = self.ctx.settings
         body = parse_body(request, settings, UPLOAD_SCHEMA)
-        job_choices = choices({k: body[k] for k in ("language", "task", "model", "formats") if k in body}, settings)
+        # Every field besides the file's own is a job choice (the schema lists which).
+        job_choices = choices({k: v for k, v in body.items() if k not in _FILE_FIELDS}, settings)
         name, size = body["filename"], body["size"]
         content_type = body.get("content_type") or "application/octet-stream"
         if size > settings.max_input_bytes:
             raise ApiError(413, "file_too_large", f"the file is over {settings.max_input_bytes} bytes")
         check_quota(self.ctx, tenant_of(self.tenants, key))
         upload = self.uploads.new(settings, key.tenant, name, size, content_type)
-        metadata = webui.upload_metadata(
-            upload.id,
-            {
-                "language": job_choices.language or "",
-                "model": job_choices.model or "",
-                "task": job_choices.task or "",
-                "formats": job_choices.formats or "",
-            },
-        )
+        metadata = webui.upload_metadata(upload.id, job_choices)
         self.uploads.set_metadata(upload.id, metadata)
         if settings.web_uploads == "direct":
             url = webui.resumable_session(self.ctx, upload, metadata, request.headers.get("origin"))

@@ -108,9 +108,11 @@ def held(kv: KeyValue, work: str) -> bool:
 def wait_released(kv: KeyValue, key: str, poll_s: float = 0.05) -> None:
     """Return once the claim at ``key`` is gone: at once when this process's holder releases
     it, else when another process's holder does or its lease runs out."""
-    with _held_lock:
-        local = _held.get(key)
     while kv.get(key) is not None:
+        # Looked up each time: once a holder here lets go, its event stays set, and another
+        # delivery here may already hold the claim anew (waiting on the old event would spin).
+        with _held_lock:
+            local = _held.get(key)
         if local is not None:
             local.wait(poll_s)  # wakes as soon as the holder releases
         else:

@@ -78,7 +78,7 @@ def pick_windows(
     """Up to ``count`` windows of ``window_s`` seconds spread evenly over the audio, each
     starting on speech. Audio no longer than ``count`` windows is cut into equal tiles
     (two halves for a minute), so every part of it is heard; a window that would be all
-    silence is left out."""
+    silence, or would hear what an earlier one heard, is left out."""
     if count <= 0 or duration_s <= 0:
         return []
     if duration_s <= count * window_s:
@@ -91,6 +91,10 @@ def pick_windows(
             centre = (i + 0.5) * duration_s / count
             start = _speech_start(max(0.0, centre - window_s / 2), silences)
             start = min(start, duration_s - window_s)
+            # A long silence moves every window whose centre falls in it to where it ends:
+            # the same speech heard twice would vote twice, so it is heard once.
+            if spans and start < spans[-1][1]:
+                continue
             spans.append((start, start + window_s))
     windows = []
     for start, end in spans:

@@ -27,7 +27,7 @@ import requests
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.events import OBJECT_FINALIZED
-from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK
+from kscribe.notices import JobChoices
 from kscribe.ports import KeyValue
 from kscribe.settings import Settings
 from kscribe.storage import BlobInfo, join, split_gs
@@ -187,17 +187,10 @@ class MediaTokens:
         return str(job_id), str(tenant)
 
 
-def upload_metadata(upload_id: str, choices: dict[str, str]) -> dict[str, str]:
-    meta = {META_UPLOAD: upload_id}
-    for name, key in (
-        ("language", META_LANGUAGE),
-        ("model", META_MODEL),
-        ("task", META_TASK),
-        ("formats", META_FORMATS),
-    ):
-        if choices.get(name):
-            meta[key] = choices[name]
-    return meta
+def upload_metadata(upload_id: str, choices: JobChoices) -> dict[str, str]:
+    """The upload's object metadata: its session's id, and its job's choices as the
+    ``kscribe-*`` keys ingest reads back (``JobChoices.from_metadata``)."""
+    return {**choices.to_metadata(), META_UPLOAD: upload_id}
 
 
 # --- storage: sessions, streamed writes, ranged reads ----------------------------------

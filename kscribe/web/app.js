@@ -16,6 +16,16 @@ const uploader = new Uploader($("uploads"), () => {
   const choices = { model: $("opt-model").value, task: $("opt-task").value, formats };
   const language = $("opt-language").value.trim().toLowerCase();
   if (language) choices.language = language;
+  // Advanced: the form starts at the service's defaults, so what it sends is what was chosen.
+  const track = $("opt-audio-track").value.trim();
+  if (track) choices.audio_track = track;
+  choices.channels = $("opt-channels").value;
+  choices.multilingual = $("opt-multilingual").checked;
+  if (options && options.speakers.enabled && $("opt-speakers").checked) {
+    choices.speakers = true;
+    const count = $("opt-num-speakers").valueAsNumber;
+    if (Number.isInteger(count)) choices.num_speakers = count;
+  }
   return choices;
 }, () => jobs.refresh());
 
@@ -41,6 +51,11 @@ function fillOptions(o) {
   $("opt-task").replaceChildren(...o.tasks.map((t) => el("option", { value: t, text: t })));
   $("opt-formats").replaceChildren(el("legend", { text: "Formats" }), ...o.formats.map((f) =>
     el("label", {}, el("input", { type: "checkbox", value: f, checked: o.default_formats.includes(f) }), ` ${f}`)));
+  $("opt-channels").value = o.default_channels || "mix";
+  $("opt-multilingual").checked = Boolean(o.default_multilingual);
+  $("opt-audio-track").placeholder = o.default_audio_track || "default";
+  $("speakers-field").hidden = !o.speakers.enabled;
+  Object.assign($("opt-num-speakers"), { min: o.speakers.min, max: o.speakers.max });
   $("files").accept = [...o.upload.extensions.map((e) => `.${e}`), "video/*", "audio/*"].join(",");
 }
 
@@ -82,6 +97,7 @@ $("signout").addEventListener("click", () => {
   route();
 });
 
+$("opt-speakers").addEventListener("change", () => { $("opt-num-speakers").disabled = !$("opt-speakers").checked; });
 $("files").addEventListener("change", () => { uploader.add([...$("files").files]); $("files").value = ""; });
 const drop = $("drop");
 for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });

@@ -68,6 +68,8 @@ export class TranscriptView {
     this.urls.forEach((u) => URL.revokeObjectURL(u));
     this.urls = [];
     for (const id of ["t-title", "t-meta", "t-error", "search-count"]) $(id).textContent = "";
+    $("t-details").replaceChildren();
+    $("t-details").hidden = true;
     $("search").value = "";
     $("downloads").replaceChildren();
     this.list.replaceChildren();
@@ -81,6 +83,18 @@ export class TranscriptView {
     if (transcript.duration || job.duration_s) parts.push(`Duration: ${duration(transcript.duration || job.duration_s)}`);
     parts.push(`Model: ${job.model}`, `Task: ${job.task}`);
     $("t-meta").textContent = parts.join(" · ");
+    // What the job's audio options came to: the track heard, why channels were not split
+    // (or that they were), and the seconds of speech in each language.
+    const details = [];
+    if (job.audio_track_used) details.push(["Audio track", job.audio_track_used]);
+    if (job.channels === "split") details.push(["Channels", job.channels_note || "split: one speaker per channel"]);
+    if (job.speakers) details.push(["Speakers", `by voice${job.speakers.num ? ` (${job.speakers.num} asked for)` : ""}`]);
+    const languages = Object.entries(job.languages || {});
+    if (languages.length) {
+      details.push(["Languages", languages.map(([code, s]) => `${languageName(code)} ${duration(s)}`).join(", ")]);
+    }
+    $("t-details").replaceChildren(...details.flatMap(([term, text]) => [el("dt", { text: term }), el("dd", { text })]));
+    $("t-details").hidden = !details.length;
   }
 
   downloads(job, name) {
@@ -106,6 +120,7 @@ export class TranscriptView {
 
   render(segments) {
     this.segments = segments.filter((s) => s.text.trim());
+    let previous = "";
     const items = this.segments.map((segment, index) => {
       const words = (segment.words && segment.words.length ? segment.words
         : [{ start: segment.start, end: segment.end, word: segment.text }]).map((w) => {
@@ -117,9 +132,13 @@ export class TranscriptView {
       const text = el("p", { class: "text" });
       words.forEach((w, i) => text.append(...(i ? [" ", w] : [w])));
       text.firstChild && (text.firstChild.tabIndex = 0);
-      const item = el("li", { "data-segment": index },
+      // The speaker's label where the speaker changes ("" or absent: not known).
+      const speaker = segment.speaker || "";
+      const label = speaker && speaker !== previous ? el("p", { class: "speaker", text: speakerName(speaker) }) : null;
+      previous = speaker;
+      const item = el("li", { "data-segment": index, "data-speaker": speaker || undefined },
         el("time", { datetime: `PT${segment.start.toFixed(2)}S`, "data-start": segment.start.toFixed(3) }, clock(segment.start)),
-        text);
+        el("div", {}, label, text));
       item.text = text;
       return item;
     });
@@ -217,6 +236,10 @@ function keepInView(container, node) {
   } else if (r.top < 0 || r.bottom > window.innerHeight) {
     node.scrollIntoView({ block: "center" });
   }
+}
+
+function speakerName(label) {
+  return label.charAt(0).toUpperCase() + label.slice(1); // "channel 1" → "Channel 1"
 }
 
 function languageName(code) {

@@ -9,7 +9,7 @@ const RESUME = "kscribe.resume."; // localStorage: resumable sessions by file, s
 export class Uploader {
   constructor(list, options, onJob) {
     this.list = list;
-    this.options = options; // () => {language, model, task, formats}
+    this.options = options; // () => the job's choices: {language, model, task, formats, audio_track, …}
     this.onJob = onJob;
   }
 

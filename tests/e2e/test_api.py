@@ -179,6 +179,41 @@ def test_channels_split_rides_on_the_job(server):
     assert job["channels"] == "split"
 
 
+def _upload_session(server, headers, **choices):
+    body = {"filename": "talk.mkv", "size": 1000, "content_type": "video/x-matroska", **choices}
+    return requests.post(server["url"] + "/api/v1/uploads", json=body, headers=headers, timeout=10)
+
+
+def test_an_upload_session_carries_the_audio_options_to_its_object(server):
+    acme = key(server, "acme")
+    r = _upload_session(server, acme, audio_track=1, channels="split", multilingual=False, language="de")
+    assert r.status_code == 201, r.text
+    # The metadata the object is stored with (api mode keeps it with the upload until the bytes come).
+    stored = json.loads(server["redis"].hget(f"kscribe:upload:{r.json()['id']}", "metadata"))
+    assert stored == {
+        "kscribe-upload": r.json()["id"],
+        "kscribe-language": "de",
+        "kscribe-audio-track": "1",
+        "kscribe-channels": "split",
+        "kscribe-multilingual": "false",
+    }
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"audio_track": "german"}, "invalid_audio_track"),
+        ({"audio_track": 1000}, "invalid_audio_track"),
+        ({"channels": "stereo"}, "invalid_channels"),
+        ({"multilingual": "yes"}, "invalid_multilingual"),
+        ({"prompt": "Kubernetes"}, "unknown_field"),
+    ],
+)
+def test_a_bad_audio_option_of_an_upload_session_is_a_clear_400(server, body, code):
+    r = _upload_session(server, key(server), **body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+
+
 def test_an_idempotency_key_returns_the_first_job(server):
     headers = {**key(server), "Idempotency-Key": "order-42"}
     server["sink"].take()

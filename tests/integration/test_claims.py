@@ -7,11 +7,13 @@ import importlib
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 
-from kscribe import claims, events, metrics
+from kscribe import claims, events, keys, metrics
 from kscribe.errors import WorkClaimed
 from kscribe.handlers import ROUTES
 from kscribe.runner import LocalPipeline
@@ -160,3 +162,48 @@ def test_a_duplicate_dead_lettered_while_the_work_is_claimed_does_not_fail_the_j
     with claims.claim(ctx.kv, claims.extract_work(job_id), 60, "extract"):
         assert on_dead_letter(events.job_created(job_id), ctx, "500 from extract") == []
     assert ctx.jobs.require(job_id).status is JobStatus.EXTRACTING
+
+
+class CountingKV:
+    """Redis, counting GETs; ``before_get`` runs first in the caller's thread."""
+
+    def __init__(self, redis):
+        self.redis, self.gets = redis, 0
+        self.before_get = lambda: None
+
+    def get(self, key):
+        self.before_get()
+        self.gets += 1
+        return self.redis.get(key)
+
+    def __getattr__(self, name):
+        return getattr(self.redis, name)
+
+
+def test_a_waiter_polls_when_its_holder_lets_go_and_another_delivery_here_claims_at_once(redis_client, redis_server):
+    # The chunks of a job wait for the one detecting its language; when that detection fails
+    # (a storage hiccup), a waiter takes the work over. The others must keep polling at their
+    # pace while it detects, not spin on Redis (and the CPU it needs) until it is done.
+    kv = CountingKV(redis.Redis(unix_socket_path=redis_server.socket_file, decode_responses=True))
+    work = claims.language_work("job")
+    key = keys.claim(work)
+    taken_over = []
+    first = claims.claim(kv, work, 60, "transcribe")
+    waiter = threading.Thread(target=claims.wait_released, args=(kv, key, 0.01), daemon=True)
+    waiter.start()
+    wait_for(lambda: kv.gets >= 1)
+
+    def take_over():
+        if not taken_over and redis_client.get(key) is None:
+            taken_over.append(claims.claim(redis_client, work, 60, "transcribe"))
+
+    kv.before_get = take_over
+    first.release()
+    wait_for(lambda: taken_over)
+    gets, started = kv.gets, time.monotonic()
+    wait_for(lambda: kv.gets >= gets + 40, timeout_s=20, interval_s=0.01)
+    elapsed = time.monotonic() - started
+    taken_over[0].release()
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert elapsed >= 40 * 0.01 / 2, f"40 looks at the claim in {elapsed:.3f} s: a spin, not a poll"

@@ -6,11 +6,13 @@ in both languages (not with the German translated into English)."""
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kscribe import claims
 from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
@@ -19,6 +21,7 @@ from kscribe.notices import JobChoices
 from kscribe.runner import LocalPipeline
 from kscribe.transcriber import Recognition, WhisperTranscriber
 from kscribe.values import JobStatus, Segment
+from tests.conftest import ROOT
 
 
 class VotingTranscriber:
@@ -201,3 +204,40 @@ def test_base_model_hears_english_then_german_in_their_own_languages(settings, r
         assert set(job.languages) == {"en", "de"}
         assert job.languages["en"] == pytest.approx(boundary - 0.5, abs=4.0)
         assert job.languages["de"] == pytest.approx(job.duration_s - boundary - 0.5, abs=4.0)
+
+
+_KILLED_DETECTOR = """
+import sys, time, redis
+from kscribe import claims
+client = redis.Redis(unix_socket_path=sys.argv[1], decode_responses=True)
+claims.claim(client, claims.language_work(sys.argv[2]), 1.0, "transcribe")
+print("claimed", flush=True)
+time.sleep(600)
+"""
+
+
+def test_chunks_waiting_on_a_detector_killed_mid_detection_detect_once_its_lease_ends(
+    settings, redis_client, redis_server, tone, model_dir
+):
+    # Another worker took the job's detection and was killed (SIGKILL: no release). The
+    # chunks wait for its claim's lease, then one of them detects, once, and the job ends.
+    transcriber = VotingTranscriber([("de", 0.9)] * 3)
+    settings = settings.replace(model=model_dir, chunk_target_s=40.0, language_windows=3, parallel_chunks=2)
+    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+    job_id = pipeline.submit(tone).job.id
+    with subprocess.Popen(
+        [sys.executable, "-c", _KILLED_DETECTOR, redis_server.socket_file, job_id],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as worker:
+        try:
+            assert worker.stdout.readline().strip() == "claimed"
+        finally:
+            worker.kill()
+    assert claims.held(ctx.kv, claims.language_work(job_id))
+    pipeline.run()
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert transcriber.detections == [3] and transcriber.decoded == [("de", False)] * 2

@@ -14,7 +14,9 @@ from kscribe.api_body import CREATE_SCHEMA, UPLOAD_SCHEMA, choices, extras, pars
 from kscribe.api_http import ApiError, ApiRequest
 from kscribe.api_schema import check_body, schema
 from kscribe.api_spec import OPENAPI
+from kscribe.notices import JobChoices
 from kscribe.settings import Settings
+from kscribe.webui import upload_metadata
 
 SETTINGS = Settings.from_env({"KSCRIBE_DIARIZE": "true"})
 
@@ -144,9 +146,73 @@ def test_the_upload_schema_lists_the_fields_an_upload_session_takes():
         "task",
         "model",
         "formats",
+        "multilingual",
+        "channels",
+        "audio_track",
+        "speakers",
+        "num_speakers",
+        "min_speakers",
+        "max_speakers",
     }
     assert _refusal({"filename": "talk.mp4"}, UPLOAD_SCHEMA)[0] == "invalid_size"
     assert _refusal({**upload, "content_type": "mp4"}, UPLOAD_SCHEMA)[0] == "invalid_content_type"
+
+
+def test_an_upload_session_takes_the_audio_options_and_its_object_carries_them():
+    upload = {"filename": "talk.mkv", "size": 10, "audio_track": "DEU", "channels": "split", "multilingual": True}
+    body = parse_body(_body(upload), SETTINGS, UPLOAD_SCHEMA)
+    made = choices({k: v for k, v in body.items() if k not in ("filename", "size")}, SETTINGS)
+    metadata = upload_metadata("u1", made)
+    assert metadata == {
+        "kscribe-upload": "u1",
+        "kscribe-audio-track": "deu",
+        "kscribe-channels": "split",
+        "kscribe-multilingual": "true",
+    }
+    # What ingest reads back from the object is what the session was asked for.
+    read = JobChoices.from_metadata(metadata)
+    assert (read.audio_track, read.channels, read.multilingual, read.invalid) == ("deu", "split", True, "")
+    # 0 is the first track (not "automatic"), and false is a choice too.
+    made = choices({"audio_track": 0, "multilingual": False}, SETTINGS)
+    assert upload_metadata("u2", made) == {
+        "kscribe-upload": "u2",
+        "kscribe-audio-track": "0",
+        "kscribe-multilingual": "false",
+    }
+    assert upload_metadata("u3", choices({"audio_track": "", "channels": None}, SETTINGS)) == {"kscribe-upload": "u3"}
+
+
+def test_an_upload_session_asks_for_speakers_where_diarization_runs():
+    upload = {"filename": "talk.wav", "size": 10, "speakers": True, "num_speakers": 2}
+    body = parse_body(_body(upload), SETTINGS, UPLOAD_SCHEMA)
+    asked = {k: v for k, v in body.items() if k not in ("filename", "size")}
+    with pytest.raises(ApiError) as caught:  # off: refused, not silently dropped
+        choices(asked, Settings.from_env({}))
+    assert (caught.value.status, caught.value.code) == (400, "invalid_speakers")
+    metadata = upload_metadata("u1", choices(asked, SETTINGS))  # diarization on
+    assert metadata == {"kscribe-upload": "u1", "kscribe-speakers": "true", "kscribe-num-speakers": "2"}
+    read = JobChoices.from_metadata(metadata)
+    assert (read.speakers, read.num_speakers, read.invalid) == (True, 2, "")
+    assert _refusal({**upload, "num_speakers": 0}, UPLOAD_SCHEMA)[0] == "invalid_num_speakers"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"audio_track": "german"}, "invalid_audio_track"),
+        ({"audio_track": -1}, "invalid_audio_track"),
+        ({"audio_track": 1000}, "invalid_audio_track"),
+        ({"audio_track": True}, "invalid_audio_track"),
+        ({"channels": "stereo"}, "invalid_channels"),
+        ({"channels": 2}, "invalid_channels"),
+        ({"multilingual": "yes"}, "invalid_multilingual"),
+        ({"multilingual": 1}, "invalid_multilingual"),
+        ({"callback_url": "https://93.184.216.34/hook"}, "unknown_field"),  # a transcription's, not an upload's
+    ],
+)
+def test_a_bad_audio_option_of_an_upload_session_is_a_400_naming_it(change, code):
+    got, message = _refusal({"filename": "talk.mp4", "size": 10, **change}, UPLOAD_SCHEMA)
+    assert got == code, message
 
 
 def test_an_unknown_field_and_a_body_that_is_not_an_object_are_400():

@@ -30,6 +30,17 @@ def test_long_audio_gets_evenly_spread_windows_that_start_on_speech():
     assert all(w.speech_s == 30.0 for w in windows)
 
 
+def test_a_long_silence_does_not_pull_several_windows_onto_the_same_speech():
+    # Ten minutes: silent until 400 s, a 30 s English intro, then German to the end. Four
+    # windows' centres fall in the silence; moved to where it ends they would all hear the
+    # intro, and four votes for 30 s of English would outweigh two for 170 s of German.
+    windows = pick_windows(600.0, [Silence(0.0, 400.0)], count=6)
+    spans = [(w.start_s, w.start_s + w.duration_s) for w in windows]
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), spans
+    detections = [Detection("en" if w.start_s < 430.0 else "de", 0.9, w.speech_s) for w in windows]
+    assert vote(detections, mixed_share=0.25).language == "de"
+
+
 def test_silent_windows_are_left_out_and_none_are_asked_for_with_zero():
     assert pick_windows(60.0, [Silence(0.0, 60.0)], count=6) == []
     assert pick_windows(600.0, [], count=0) == []

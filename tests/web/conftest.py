@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kscribe import voices
 from tests.security.conftest import Tenant, create_tenant
 from tests.stack import Stack
 
@@ -30,7 +31,9 @@ class WebEnv:
 @pytest.fixture(scope="package")
 def web(tmp_path_factory) -> WebEnv:
     tmp = tmp_path_factory.mktemp("web")
-    stack = Stack(tmp, env={"KSCRIBE_API_RATE_PER_MINUTE": "100000"})
+    # Diarization on where its extra is installed, so the page offers speaker labels.
+    diarize = "true" if voices.available() else "false"
+    stack = Stack(tmp, env={"KSCRIBE_API_RATE_PER_MINUTE": "100000", "KSCRIBE_DIARIZE": diarize})
     try:
         yield WebEnv(stack, create_tenant(stack, "acme"), create_tenant(stack, "globex"), tmp)
     finally:

@@ -8,8 +8,10 @@ import shutil
 import subprocess
 import time
 
+import pytest
 import requests
 
+from kscribe import voices
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
 
@@ -51,6 +53,125 @@ def _upload(driver, path):
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.ID, "files").send_keys(str(path))
+
+
+def _sign_in(driver, web):
+    from selenium.webdriver.common.by import By
+
+    driver.get(web.api + "/")
+    driver.find_element(By.ID, "key").send_keys(web.acme.token)
+    driver.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    _until(driver, lambda d: d.find_element(By.ID, "home").is_displayed())
+
+
+def _dubbed_interview(path, scratch):
+    """An MKV whose first audio track (the default) is German and whose second is a stereo
+    English interview, one voice per channel: only the options make it two labelled speakers."""
+    from tests.integration.test_channels import interview
+
+    stereo, _ = interview(scratch / "interview.wav", scratch)
+    german = scratch / "de.wav"
+    text = "Guten Morgen. Berlin, Hamburg und München sind schöne Städte."
+    subprocess.run(["espeak-ng", "-v", "de", "-s", "150", "-w", str(german), text], check=True, timeout=60)
+    subprocess.run(
+        [ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y"]
+        + ["-f", "lavfi", "-i", "color=c=black:s=64x64:r=5:d=16", "-i", str(german), "-i", str(stereo)]
+        + ["-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "mpeg4", "-c:a", "aac"]
+        + ["-metadata:s:a:0", "language=ger", "-metadata:s:a:1", "language=eng"]
+        + ["-disposition:a:0", "default", "-disposition:a:1", "0", str(path)],
+        check=True,
+        timeout=120,
+    )
+    return path
+
+
+def test_advanced_options_reach_the_job_and_speakers_are_labelled(web, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed: apt-get install -y espeak-ng")
+    film = _dubbed_interview(tmp_path / "dubbed-interview.mkv", tmp_path)
+    driver = browser
+    _sign_in(driver, web)
+    # The advanced options start closed, at the service's defaults.
+    advanced = driver.find_element(By.ID, "advanced")
+    assert advanced.get_attribute("open") is None
+    assert not driver.find_element(By.ID, "opt-audio-track").is_displayed()
+    advanced.find_element(By.TAG_NAME, "summary").click()
+    track = driver.find_element(By.ID, "opt-audio-track")
+    channels = Select(driver.find_element(By.ID, "opt-channels"))
+    multilingual = driver.find_element(By.ID, "opt-multilingual")
+    assert track.get_attribute("value") == "" and channels.first_selected_option.get_attribute("value") == "mix"
+    assert not multilingual.is_selected()
+    # Each control has a label of its own and a hint read with it.
+    for control in (track, driver.find_element(By.ID, "opt-channels"), multilingual):
+        name = control.get_attribute("id")
+        assert driver.find_element(By.CSS_SELECTOR, f"label[for='{name}']").text
+        assert driver.find_element(By.ID, control.get_attribute("aria-describedby")).text
+    track.send_keys("en")
+    channels.select_by_value("split")
+    if voices.available():  # the stack diarizes: the page offers speaker labels, off at first
+        count = driver.find_element(By.ID, "opt-num-speakers")
+        assert driver.find_element(By.ID, "speakers-field").is_displayed() and not count.is_enabled()
+    else:
+        assert not driver.find_element(By.ID, "speakers-field").is_displayed()
+    _shot(driver, "09-advanced")
+
+    _upload(driver, film)
+    _until(driver, lambda d: _status(d, film.name) == "succeeded", 240)
+    job_id = _job_row(driver, film.name).get_attribute("data-job")
+    job = requests.get(f"{web.api}{BASE}/{job_id}", headers=web.acme.auth, timeout=30).json()
+    assert (job["audio_track"], job["audio_track_used"], job["channels"]) == ("en", "1 (eng)", "split")
+
+    # The job view says which track was heard and how the channels went; the transcript labels
+    # each change of speaker once.
+    _job_row(driver, film.name).find_element(By.CSS_SELECTOR, "a.open").click()
+    _until(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#segments .word")) > 10, 30)
+    details = driver.find_element(By.ID, "t-details")
+    shown = dict(
+        zip(
+            [t.text for t in details.find_elements(By.TAG_NAME, "dt")],
+            [d.text for d in details.find_elements(By.TAG_NAME, "dd")],
+            strict=True,
+        )
+    )
+    assert shown["Audio track"] == "1 (eng)" and shown["Channels"].startswith("split"), shown
+    assert shown["Languages"].startswith("English"), shown
+    items = driver.find_elements(By.CSS_SELECTOR, "#segments li")
+    speakers = [i.get_attribute("data-speaker") for i in items]
+    assert set(speakers) == {"channel 1", "channel 2"}, speakers
+    changes = [i for n, i in enumerate(items) if n == 0 or speakers[n] != speakers[n - 1]]
+    labels = driver.find_elements(By.CSS_SELECTOR, "#segments .speaker")
+    assert [label.text for label in labels] == [
+        f"Channel {s[-1]}" for s in (c.get_attribute("data-speaker") for c in changes)
+    ]
+    assert all(c.find_elements(By.CSS_SELECTOR, ".speaker") for c in changes)
+    _shot(driver, "10-speakers")
+    shutil.copytree(driver.shots, web.tmp / "screenshots", dirs_exist_ok=True)
+
+
+def test_speakers_by_voice_asked_through_the_form_reach_the_job(web, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    if not voices.available():
+        pytest.skip(f"needs the diarize extra ({voices.INSTALL_HINT})")
+    driver = browser
+    _sign_in(driver, web)
+    driver.find_element(By.CSS_SELECTOR, "#advanced summary").click()
+    driver.find_element(By.ID, "opt-speakers").click()
+    count = driver.find_element(By.ID, "opt-num-speakers")
+    assert count.is_enabled()
+    count.send_keys("2")
+    clip = tmp_path / "voices.mp4"  # a name of its own: the other tests find their jobs by name
+    shutil.copyfile(SAMPLE_VIDEO, clip)
+    _upload(driver, clip)
+    _until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li a[href^='#/jobs/']"), 60)
+    job_id = driver.find_element(By.CSS_SELECTOR, "#uploads li a").get_attribute("href").rsplit("/", 1)[1]
+    job = requests.get(f"{web.api}{BASE}/{job_id}", headers=web.acme.auth, timeout=30).json()
+    assert job["speakers"]["num"] == 2, job
+    # What the job does with them is the stack tests'; this one stops here.
+    requests.delete(f"{web.api}{BASE}/{job_id}", headers=web.acme.auth, timeout=30)
 
 
 def test_upload_follow_read_search_download_cancel_and_fail(web, browser, tmp_path):
