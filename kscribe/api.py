@@ -1,7 +1,7 @@
 """The HTTP job API, without a web framework: ``Api.handle(ApiRequest) -> ApiResponse``.
 
 This module routes a request and checks its key; the routes live beside it, one module per
-concern: ``api_create`` (new jobs), ``api_jobs`` (reads, listing, cancel), ``api_uploads``
+concern: ``api_create`` (new jobs), ``api_jobs`` (reads, listing, cancel), ``batch_api`` (batches), ``api_uploads``
 (the page's upload sessions), ``api_media`` (the page's files and media), with the values in
 ``api_http``, body checks in ``api_body`` and what a job shows in ``api_views``.
 """
@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kscribe import keys, metrics, webui
+from kscribe import batch_api, keys, metrics, webui
 from kscribe.api_create import JobCreation
 from kscribe.api_http import BASE, OPTIONS, UPLOADS, USAGE, ApiError, ApiRequest, ApiResponse, error_body
 from kscribe.api_jobs import MAX_CURSOR, JobReads
@@ -70,6 +70,8 @@ class Api:
         self.page = PageRoutes(ctx, self.tenants, self._count_auth_failure)
         self.uploads = self.upload_routes.uploads
         self.media_tokens = self.page.media_tokens
+        self.batches = batch_api.BatchRoutes(ctx, self.tenants, self.creation)
+        self.jobs.batches = self.batches
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         route = "unknown"
@@ -91,6 +93,8 @@ class Api:
         method, path = request.method, request.path.rstrip("/") or "/"
         if path == "/openapi.json" and method == "GET":
             return "openapi", None, ()
+        if path.startswith(batch_api.BATCHES) and (found := batch_api.route(self.batches, method, path)):
+            return found
         if path == BASE:
             if method == "POST":
                 return "create", self.creation.create, ()

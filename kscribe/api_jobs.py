@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kscribe import links, metrics, retention
+from kscribe import batches, links, metrics, retention
 from kscribe.api_http import ApiError, ApiRequest, ApiResponse
 from kscribe.api_views import job_view, own_job, tenant_of
 from kscribe.apikeys import ApiKey
@@ -17,6 +17,9 @@ from kscribe.usage import usage_view
 from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.values import JobStatus
 
+if TYPE_CHECKING:
+    from kscribe.batch_api import BatchRoutes
+
 # Redis takes list positions as 64-bit integers; no listing comes near this.
 MAX_CURSOR = 2**53
 
@@ -25,6 +28,8 @@ class JobReads:
     def __init__(self, ctx: Context, tenants: Tenants):
         self.ctx = ctx
         self.tenants = tenants
+        # ``?batch_id=`` lists a batch's jobs (set by the Api).
+        self.batches: BatchRoutes | None = None
 
     def get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
         job = own_job(self.ctx, key, job_id)
@@ -41,6 +46,8 @@ class JobReads:
             raise ApiError(400, "invalid_query", "limit and cursor must be integers") from None
         if not 1 <= limit <= 100 or not 0 <= cursor < MAX_CURSOR:
             raise ApiError(400, "invalid_query", f"limit must be 1-100 and cursor 0-{MAX_CURSOR - 1}")
+        if (batch_id := request.query.get("batch_id")) and self.batches is not None:
+            return ApiResponse(200, self.batches.list_jobs(key, batch_id, status or "", limit, cursor))
         items: list[dict[str, Any]] = []
         position, next_cursor = cursor, None
         # Through the tenant's status index when filtering: a page costs what it shows, not
@@ -50,7 +57,7 @@ class JobReads:
             for offset, job_id in enumerate(ids):
                 job = self.ctx.jobs.get(job_id)
                 if job is not None and (not status or job.status.value == status):
-                    items.append(job_view(job))
+                    items.append({**job_view(job), "links": links.links_for(self.ctx, job)})
                 if len(items) == limit:
                     next_cursor = position + offset + 1
                     break
@@ -86,7 +93,9 @@ class JobReads:
         # Nothing reads a cancelled job's intermediate objects again; an extraction still
         # running removes what it writes once it sees the job ended (stages/extract.py).
         self.ctx.blobs.delete_prefix(layout.job_prefix(self.ctx.settings.work_uri, job.id))
-        return ApiResponse(200, job_view(self.ctx.jobs.require(job.id)))
+        cancelled = self.ctx.jobs.require(job.id)
+        # The last job of a batch to end may be this one.
+        return ApiResponse(200, job_view(cancelled), events=batches.owed_for(self.ctx, cancelled))
 
     def usage(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         return ApiResponse(200, usage_view(self.ctx, tenant_of(self.tenants, key)))

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kscribe.links import MAX_EXPIRY_S
 from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
 from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
@@ -11,13 +12,18 @@ from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+# What the OpenAI-compatible routes answer in (kscribe.openai_api.RESPONSE_FORMATS; a test holds
+# the two equal: that module imports the api, which serves this document).
+OPENAI_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Invalid request (one code per bad field)",
         401: "Missing or invalid API key",
-        404: "No such transcription (or another tenant's)",
+        403: "The link's signature does not match, or it expired (invalid_link, link_expired)",
+        404: "No such transcription or batch (or another tenant's)",
+        405: "Method not allowed",
         409: "Not in a state that allows this",
         413: "Body too large",
         422: "Idempotency-Key reused with a different body (idempotency_key_reused)",
@@ -100,6 +106,41 @@ _SPEAKERS: dict[str, Any] = {
 PLAIN_TEXT = {"pattern": "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"}
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
+_PURGE = {
+    "name": "purge",
+    "in": "query",
+    "schema": {"type": "boolean"},
+    "description": "true: purge at once (idempotent, 204) instead of cancelling",
+}
+
+
+def _openai_route(summary: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "description": "OpenAI's audio API shape, for OpenAI clients (the SDKs, Bazarr, Open WebUI): the same "
+            "tenant keys; the file becomes an ordinary job. Answers when the job ended, within "
+            "KSCRIBE_OPENAI_WAIT_SECONDS, else 202 with its status URL. Errors are OpenAI's shape.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {"schema": {"$ref": "#/components/schemas/OpenAiTranscriptionForm"}}
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The transcript in response_format (json: {text}; verbose_json: language, "
+                    "duration, segments, words; text, srt, vtt: plain text)"
+                },
+                "202": {"description": "Still running: {id, status, status_url}"},
+                "400": {"description": "A bad form field (OpenAI's error shape)"},
+                "401": {"description": "Missing or invalid API key"},
+                "413": {"description": "The file is over KSCRIBE_API_MAX_UPLOAD_BYTES"},
+                "429": {"description": "Rate limited or at a tenant quota"},
+            },
+        }
+    }
+
 
 OPENAPI = {
     "openapi": "3.1.0",
@@ -210,6 +251,67 @@ OPENAPI = {
                     **_SPEAKERS,
                 },
             },
+            "BatchAccepted": {
+                "type": "object",
+                "required": ["id", "total", "status_url", "jobs_url"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "total": {"type": "integer"},
+                    "status_url": {"type": "string"},
+                    "jobs_url": {"type": "string"},
+                },
+            },
+            "Batch": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {"type": "string", "enum": ["creating", "running", "completed"]},
+                    "done": {"type": "boolean", "description": "every job ended"},
+                    "total": {"type": "integer"},
+                    "counts": {
+                        "type": "object",
+                        "description": "jobs per status (expired: the job's record is gone)",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                    "succeeded": {"type": "integer"},
+                    "failed": {"type": "integer"},
+                    "cancelled": {"type": "integer"},
+                    "progress": {"type": "number", "minimum": 0, "maximum": 100},
+                    "created_at": {"type": "number"},
+                    "finished_at": {"type": ["number", "null"]},
+                    "source_prefix": {"type": ["string", "null"]},
+                    "job_callbacks": {"type": "boolean"},
+                    "callback": {"type": ["object", "null"]},
+                    "status_url": {"type": "string"},
+                    "jobs_url": {"type": "string"},
+                },
+            },
+            "Links": {
+                "type": "object",
+                "description": "format → a time-limited link that needs no API key ({} until the job succeeded)",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["url", "expires_at"],
+                    "properties": {"url": {"type": "string"}, "expires_at": {"type": "integer"}},
+                },
+            },
+            "OpenAiTranscriptionForm": {
+                "type": "object",
+                "required": ["file", "model"],
+                "properties": {
+                    "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                    "model": {"type": "string", "description": "whisper-1 (the default model) or an installed one"},
+                    "language": {"type": "string", "description": "ISO-639-1 (transcriptions only)"},
+                    "prompt": {"type": "string", "description": "accepted and ignored"},
+                    "response_format": {"type": "string", "enum": list(OPENAI_FORMATS)},
+                    "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+                    "timestamp_granularities[]": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": ["word", "segment"]},
+                    },
+                    "retention_days": {"type": "integer", "minimum": 1},
+                },
+            },
             "Accepted": {
                 "type": "object",
                 "required": ["id", "status", "status_url"],
@@ -258,6 +360,9 @@ OPENAPI = {
                         "(identical or silent channels, a mono track)",
                     },
                     "callback": {"type": ["object", "null"]},
+                    "retention_days": {"type": ["integer", "null"]},
+                    "batch_id": {"type": ["string", "null"], "description": "the batch the job was made in"},
+                    "links": {"$ref": "#/components/schemas/Links"},
                     "audio_track": {"type": ["string", "null"], "description": "the audio track asked for"},
                     "audio_track_used": {
                         "type": ["string", "null"],
@@ -297,6 +402,12 @@ OPENAPI = {
                 "summary": "List the caller's transcriptions, newest first",
                 "parameters": [
                     {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "batch_id",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                        "description": "only this batch's jobs, in the order they were given (404: no such batch)",
+                    },
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
                     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                 ],
@@ -335,13 +446,14 @@ OPENAPI = {
                 },
             },
             "delete": {
-                "summary": "Cancel: no later stage does more work for it",
-                "parameters": [_ID],
+                "summary": "Cancel: no later stage does more work for it; with purge=true, purge it",
+                "parameters": [_ID, _PURGE],
                 "responses": {
                     "200": {
                         "description": "Cancelled",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transcription"}}},
                     },
+                    "204": {"description": "Purged: outputs, work objects, inputs kscribe wrote, the record"},
                     **_errors(401, 404, 409, 429),
                 },
             },
@@ -416,6 +528,105 @@ OPENAPI = {
                 "responses": {"200": {"description": "Stored"}, **_errors(400, 401, 404, 409, 429)},
             },
         },
+        "/api/v1/batches": {
+            "post": {
+                "summary": "Create a batch: one job per file (sources, or the media files under source_prefix)",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "schema": {"type": "string", "maxLength": 200},
+                        "description": "a retried POST with the same key returns the first batch",
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateBatch"}}},
+                },
+                "responses": {
+                    "202": {
+                        "description": "Accepted",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchAccepted"}}},
+                    },
+                    **_errors(400, 401, 409, 413, 422, 429),
+                },
+            },
+        },
+        "/api/v1/batches/{id}": {
+            "get": {
+                "summary": "The batch: jobs per status, progress, done, succeeded and failed totals",
+                "parameters": [_ID],
+                "responses": {
+                    "200": {
+                        "description": "The batch",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
+                    },
+                    **_errors(401, 404, 429),
+                },
+            },
+            "delete": {
+                "summary": "Cancel the batch's unfinished jobs; with purge=true, purge every job of it and the batch",
+                "parameters": [_ID, _PURGE],
+                "responses": {
+                    "200": {
+                        "description": "Cancelled",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
+                    },
+                    "204": {"description": "Purged"},
+                    **_errors(401, 404, 429),
+                },
+            },
+        },
+        "/api/v1/links/{token}": {
+            "get": {
+                "summary": "A result link: one output of one job until it expires; no API key",
+                "description": f"The token is <job id>.<format>.<expires>.<HMAC>, made by the API (at most "
+                f"{MAX_EXPIRY_S // 86400} days ahead). KSCRIBE_LINKS=api answers with the output's bytes; "
+                "gcs with a redirect to a short V4 signed URL of that one object.",
+                "security": [],
+                "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The output (Content-Disposition: attachment)"},
+                    "302": {"description": "A GCS V4 signed URL (KSCRIBE_LINKS=gcs)"},
+                    **_errors(403, 404, 405),
+                },
+            },
+        },
+        "/openapi.json": {
+            "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}},
+        },
+        "/": {
+            "get": {
+                "summary": "The web page (upload, follow, read and play transcripts); its key is typed in",
+                "security": [],
+                "responses": {"200": {"description": "HTML"}},
+            },
+        },
+        "/index.html": {
+            "get": {"summary": "The web page", "security": [], "responses": {"200": {"description": "HTML"}}},
+        },
+        "/web/{file}": {
+            "get": {
+                "summary": "The web page's script and style",
+                "security": [],
+                "parameters": [{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The file"}, **_errors(404)},
+            },
+        },
+        "/media/{token}": {
+            "get": {
+                "summary": "A job's source for the page's <video> (a token from POST .../media); ranges supported",
+                "security": [],
+                "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The media"},
+                    "206": {"description": "The asked range"},
+                    **_errors(404, 429),
+                },
+            },
+        },
+        "/v1/audio/transcriptions": _openai_route("OpenAI-compatible transcription of an uploaded file"),
+        "/v1/audio/translations": _openai_route("OpenAI-compatible translation to English of an uploaded file"),
         "/api/v1/transcriptions/{id}/media": {
             "post": {
                 "summary": "A 15-minute URL (/media/<token>) that plays this job's source, for a <video> element",
@@ -423,5 +634,39 @@ OPENAPI = {
                 "responses": {"201": {"description": "The URL"}, **_errors(401, 404, 429)},
             },
         },
+    },
+}
+
+
+# A batch takes a single job's options, each applied to every job (one source of truth: the
+# transcription's schema), and names its files by a list or a prefix instead of one source.
+_SCHEMAS: dict[str, Any] = OPENAPI["components"]["schemas"]  # type: ignore[index]
+_SCHEMAS["CreateBatch"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "sources or source_prefix (one of them), and the options of a single job, applied to "
+    "every job. A batch is made whole or not at all: it needs as many free job slots as it has files "
+    "(else 429 quota_exceeded).",
+    "properties": {
+        "sources": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "minLength": 1},
+            "description": "gs:// URIs, each checked as a single job's source; at most KSCRIBE_MAX_BATCH_JOBS "
+            "(500, else too_many_sources); none twice",
+        },
+        "source_prefix": {
+            "type": "string",
+            "minLength": 1,
+            "description": "gs://bucket/prefix/ inside one of the tenant's source prefixes: every media file "
+            "under it (at most KSCRIBE_MAX_BATCH_JOBS, else too_many_sources)",
+        },
+        "job_callbacks": {
+            "type": "boolean",
+            "default": True,
+            "description": "false: only the batch calls callback_url back (once, batch.completed); true: each "
+            "job does too",
+        },
+        **{k: v for k, v in _SCHEMAS["CreateTranscription"]["properties"].items() if k != "source"},
     },
 }

@@ -50,6 +50,8 @@ def job_view(job: Job) -> dict[str, Any]:
         ),
         "audio_track": job.audio_track or None,
         "audio_track_used": job.audio_track_used or None,
+        "retention_days": job.retention_days or None,
+        "batch_id": job.batch_id or None,
         "status_url": f"{BASE}/{job.id}",
         "callback": {
             "url": job.callback_url,

@@ -28,6 +28,14 @@ CHUNK_READY = "dev.kscribe.chunk.ready.v1"
 JOB_TRANSCRIBED = "dev.kscribe.job.transcribed.v1"
 JOB_COMPLETED = "dev.kscribe.job.completed.v1"
 JOB_FAILED = "dev.kscribe.job.failed.v1"
+BATCH_COMPLETED = "dev.kscribe.batch.completed.v1"
+
+# A CloudEvents extension attribute on chunk.ready: "true" when the job asked for speaker
+# labels, so diarize's Trigger can filter on it and a job without speakers never wakes the
+# diarize Service from zero. Routing only, never authority: diarize reads the job record and
+# ignores a job without speakers whatever the event says. (Extension names are lower-case
+# letters and digits, per the CloudEvents spec.)
+SPEAKERS_EXTENSION = "kscribespeakers"
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,8 @@ class Event:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     source: str = SOURCE
     subject: str = ""
+    # CloudEvents extension attributes (name → string value) a Trigger may filter on.
+    extensions: Mapping[str, str] = field(default_factory=dict)
 
 
 class MalformedEvent(ValueError):
@@ -162,8 +172,15 @@ class ChunkReady:
     def to_dict(self) -> dict[str, Any]:
         return {name: value for name, value in dataclasses.asdict(self).items() if value is not None}
 
-    def event(self) -> Event:
-        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/chunk/{self.index}", subject=self.job_id)
+    def event(self, speakers: bool = False) -> Event:
+        """The event; ``speakers`` (the job asked for speaker labels) routes it to diarize too."""
+        return Event(
+            self.TYPE,
+            self.to_dict(),
+            id=f"{self.job_id}/chunk/{self.index}",
+            subject=self.job_id,
+            extensions={SPEAKERS_EXTENSION: "true"} if speakers else {},
+        )
 
 
 @dataclass(frozen=True)
@@ -250,10 +267,53 @@ class JobFailed:
         return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/failed", subject=self.job_id)
 
 
-KscribeEvent = JobCreated | ChunkReady | JobTranscribed | JobCompleted | JobFailed
+def _count(data: Mapping[str, Any], name: str) -> int:
+    return _int(data, name, 0)
+
+
+@dataclass(frozen=True)
+class BatchCompleted:
+    """dev.kscribe.batch.completed.v1: every job of a batch ended (succeeded, failed or
+    cancelled). Announced once, by whatever ended the batch's last job; the reconciler
+    publishes it again only if it was lost, or while the batch's callback is undelivered."""
+
+    TYPE: ClassVar[str] = BATCH_COMPLETED
+    batch_id: str
+    total: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    job_ids: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BatchCompleted:
+        data = _mapping(data)
+        batch_id = data.get("batch_id")
+        if not isinstance(batch_id, str) or not _JOB_ID.match(batch_id):
+            raise MalformedEvent("no valid batch_id")
+        job_ids = data.get("job_ids")
+        if not isinstance(job_ids, list) or not all(isinstance(j, str) and _JOB_ID.match(j) for j in job_ids):
+            raise MalformedEvent("no valid job_ids")
+        return cls(
+            batch_id=batch_id,
+            total=_count(data, "total"),
+            succeeded=_count(data, "succeeded"),
+            failed=_count(data, "failed"),
+            cancelled=_count(data, "cancelled"),
+            job_ids=tuple(job_ids),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "job_ids": list(self.job_ids)}
+
+    def event(self) -> Event:
+        return Event(self.TYPE, self.to_dict(), id=f"{self.batch_id}/completed", subject=self.batch_id)
+
+
+KscribeEvent = JobCreated | ChunkReady | JobTranscribed | JobCompleted | JobFailed | BatchCompleted
 
 TYPES: dict[str, type[KscribeEvent]] = {
-    t.TYPE: t for t in (JobCreated, ChunkReady, JobTranscribed, JobCompleted, JobFailed)
+    t.TYPE: t for t in (JobCreated, ChunkReady, JobTranscribed, JobCompleted, JobFailed, BatchCompleted)
 }
 
 
@@ -267,10 +327,11 @@ def job_created(job_id: str) -> Event:
     return JobCreated(job_id).event()
 
 
-def chunk_ready(chunk: Chunk) -> Event:
+def chunk_ready(chunk: Chunk, speakers: bool = False) -> Event:
+    """chunk.ready for ``chunk``; ``speakers``: its job asked for speaker labels."""
     return ChunkReady(
         chunk.job_id, chunk.index, chunk.count, chunk.uri, chunk.start_s, chunk.duration_s, chunk.channel
-    ).event()
+    ).event(speakers)
 
 
 def job_transcribed(job_id: str) -> Event:

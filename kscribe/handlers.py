@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from kscribe import events, links, metrics
+from kscribe import batches, events, links, metrics
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.events import ChunkReady, Event, JobCreated, JobTranscribed, MalformedEvent
@@ -95,8 +95,10 @@ def on_job_created(event: Event, ctx: Context) -> list[Event]:
     except EventRejected as exc:
         return _rejected(event, exc)
     except InputError as exc:
-        return fail(ctx, created.job_id, "extract", exc)
-    return [events.chunk_ready(c) for c in chunks]
+        return batches.owed_after(ctx, fail(ctx, created.job_id, "extract", exc))
+    job = ctx.jobs.get(created.job_id) if chunks else None
+    speakers = job is not None and bool(job.speakers)
+    return [events.chunk_ready(c, speakers) for c in chunks]
 
 
 def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
@@ -108,7 +110,7 @@ def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
     except EventRejected as exc:
         return _rejected(event, exc)
     except InputError as exc:
-        return fail(ctx, ready.job_id, "transcribe", exc)
+        return batches.owed_after(ctx, fail(ctx, ready.job_id, "transcribe", exc))
     return [events.job_transcribed(ready.job_id)] if outcome.announce_transcribed else []
 
 
@@ -123,7 +125,7 @@ def on_chunk_voices(event: Event, ctx: Context) -> list[Event]:
     except EventRejected as exc:
         return _rejected(event, exc)
     except InputError as exc:
-        return fail(ctx, ready.job_id, "diarize", exc)
+        return batches.owed_after(ctx, fail(ctx, ready.job_id, "diarize", exc))
     return [events.job_transcribed(ready.job_id)] if outcome.announce_transcribed else []
 
 
@@ -136,10 +138,13 @@ def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
     except EventRejected as exc:
         return _rejected(event, exc)
     except InputError as exc:
-        return fail(ctx, transcribed.job_id, "publish", exc)
-    if job.status is not JobStatus.SUCCEEDED or "completed" in job.announced:
+        return batches.owed_after(ctx, fail(ctx, transcribed.job_id, "publish", exc))
+    if job.status is not JobStatus.SUCCEEDED:
         return []
-    return [links.job_completed(job, ctx)]
+    # The job's batch may be owed its batch.completed even when job.completed went out (a
+    # redelivery after that publish, before the batch's).
+    produced = [] if "completed" in job.announced else [links.job_completed(job, ctx)]
+    return produced + batches.owed_for(ctx, job)
 
 
 def on_job_finished(event: Event, ctx: Context) -> list[Event]:
@@ -154,14 +159,40 @@ def on_job_finished(event: Event, ctx: Context) -> list[Event]:
     return []
 
 
-def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
-    """An event whose deliveries all failed (``kscribe.stages.dead_letter``)."""
+def on_batch_completed(event: Event, ctx: Context) -> list[Event]:
+    """batch.completed: the batch's one signed callback (``kscribe.batches.notify``)."""
+    try:
+        completed = events.BatchCompleted.from_dict(event.data)
+    except MalformedEvent as exc:
+        return _malformed(event, exc)
+    try:
+        batches.notify(completed.batch_id, ctx)
+    except EventRejected as exc:
+        return _rejected(event, exc)
+    return []
+
+
+def on_dead_letter(event: Event, ctx: Context, reason: str, subscriber: str = "") -> list[Event]:
+    """An event whose deliveries all failed (``kscribe.stages.dead_letter``); ``subscriber``:
+    the stage that gave up, when the dead-letter address names it."""
+    if event.type == events.BATCH_COMPLETED:
+        # notify never took it: the batch's callback is owed, and the reconciler re-sends it.
+        try:
+            completed = events.BatchCompleted.from_dict(event.data)
+        except MalformedEvent as exc:
+            return _malformed(event, exc)
+        batches.Batches(ctx).update(
+            completed.batch_id, callback_status="failed", callback_error=f"not delivered to notify: {reason}"[:300]
+        )
+        return []
     job_id = _job_id(event)
     if job_id is None:
         log.error("dead-lettered %s %s has no job: %s", event.type, event.id, reason)
         return []
     try:
-        return dead_letter(event.type, job_id, event.data.get("index"), reason, ctx)
+        return batches.owed_after(
+            ctx, dead_letter(event.type, job_id, event.data.get("index"), reason, ctx, subscriber)
+        )
     except EventRejected as exc:
         return _rejected(event, exc)
 
@@ -174,6 +205,16 @@ ROUTES: dict[str, Handler] = {
     events.JOB_TRANSCRIBED: on_job_transcribed,
     events.JOB_COMPLETED: on_job_finished,
     events.JOB_FAILED: on_job_finished,
+    events.BATCH_COMPLETED: on_batch_completed,
+}
+
+# The stage each handler runs, named when a delivery to it is dead-lettered.
+STAGE_OF: dict[Handler, str] = {
+    on_job_created: "extract",
+    on_chunk_ready: "transcribe",
+    on_chunk_voices: "diarize",
+    on_job_transcribed: "publish",
+    on_job_finished: "notify",
 }
 
 # Every subscriber of each event type, as the Triggers have them: chunk.ready goes to both

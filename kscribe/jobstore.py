@@ -72,6 +72,23 @@ if rank[ARGV[1]] == $terminal then
   if ARGV[1] ~= 'cancelled' and (redis.call('HGET', KEYS[1], 'callback_url') or '') ~= '' then
     redis.call('ZADD', KEYS[4], ARGV[2], KEYS[3])
   end
+  -- A batch's last job to end is decided here, in the step that ends it (names as in
+  -- keys.batch*; kscribe/batches.py seals the same way):
+  --   job A ends: SADD A → 1 of 2 finished        job B ends: SADD B → 2 of 2 → HSETNX wins
+  -- Two jobs ending at once are two scripts, run one after the other: only one sees the set
+  -- full with finished_at unset, so the batch finishes, and is owed its event, exactly once.
+  local batch = redis.call('HGET', KEYS[1], 'batch_id')
+  if batch and batch ~= '' then
+    local record = KEYS[5] .. batch
+    redis.call('SADD', record .. ':finished', KEYS[3])
+    redis.call('EXPIRE', record .. ':finished', ARGV[4])
+    local total = tonumber(redis.call('HGET', record, 'total') or '0')
+    if total > 0 and redis.call('SCARD', record .. ':finished') >= total
+        and redis.call('HSETNX', record, 'finished_at', ARGV[2]) == 1 then
+      redis.call('HSET', record, 'last_job', KEYS[3])
+      redis.call('ZADD', KEYS[6], ARGV[2], batch)
+    end
+  end
 else
   redis.call('ZADD', KEYS[2], ARGV[2], KEYS[3])
 end
@@ -301,6 +318,13 @@ class JobStore:
         raw = self.redis.hgetall(keys.job(job_id))
         return _decode(raw) if raw else None
 
+    def get_many(self, job_ids: list[str]) -> list[Job | None]:
+        """The jobs ``job_ids`` name, in one round trip (None for one that expired)."""
+        pipe = self.redis.pipeline()
+        for job_id in job_ids:
+            pipe.hgetall(keys.job(job_id))
+        return [_decode(raw) if raw else None for raw in pipe.execute()]
+
     def require(self, job_id: str) -> Job:
         job = self.get(job_id)
         if job is None:
@@ -311,7 +335,14 @@ class JobStore:
         """Move the job to ``status`` (setting ``values``) unless that would go backwards
         or leave a terminal state. True if applied."""
         applied = self._advance(
-            keys=[keys.job(job_id), keys.active_jobs(), job_id, keys.callbacks_due()],
+            keys=[
+                keys.job(job_id),
+                keys.active_jobs(),
+                job_id,
+                keys.callbacks_due(),
+                keys.batch(""),
+                keys.batches_due(),
+            ],
             args=[status.value, self.clock(), keys.tenant(""), self.retention_s, *_flatten(values)],
         )
         return bool(applied == 1)

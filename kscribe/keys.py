@@ -105,3 +105,30 @@ def claim(work: str) -> str:
     """String with a lease: the delivery now doing ``work`` (``job/extract``,
     ``job/chunk/index``); it expires by itself if that worker dies (see claims)."""
     return f"{PREFIX}:claim:{work}"
+
+
+def batch(batch_id: str) -> str:
+    """Hash: a batch record (tenant, total, callback, when it finished, its callback's state).
+    The job store's end-of-job script builds this name itself (see jobstore)."""
+    return f"{PREFIX}:batch:{batch_id}"
+
+
+def batch_jobs(batch_id: str) -> str:
+    """List: a batch's job ids, in the order its sources were given (or listed)."""
+    return f"{PREFIX}:batch:{batch_id}:jobs"
+
+
+def batch_finished(batch_id: str) -> str:
+    """Set: the ids of a batch's jobs that ended (added in the step that ends each)."""
+    return f"{PREFIX}:batch:{batch_id}:finished"
+
+
+def batch_request(tenant_name: str, idempotency_key: str) -> str:
+    """String: the batch a tenant's Idempotency-Key created."""
+    return f"{PREFIX}:batch-request:{tenant_name}:{idempotency_key}"
+
+
+def batches_due() -> str:
+    """Sorted set: finished batches whose batch.completed or callback is still owed, by when
+    the reconciler is to look at them again."""
+    return f"{PREFIX}:batches:due"

@@ -42,15 +42,16 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 
 from kscribe import metrics
 from kscribe.api import BASE, Api, ApiError, ApiRequest, ApiResponse
-from kscribe.errors import ModelNotFound, QuotaExceeded
+from kscribe.errors import InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
 from kscribe.models import check_model
-from kscribe.notices import META_FORMATS, META_LANGUAGE, META_MODEL, META_TASK, JobChoices
+from kscribe.notices import JobChoices
 from kscribe.stages import JobRequest, ingest
 from kscribe.stages.announce import announce
 from kscribe.storage import join
 from kscribe.tenants import Tenant, Tenants, upload_prefix
 from kscribe.values import Job, JobStatus, ObjectNotice
+from kscribe.vocabulary import MAX_PROMPT_CHARS, check_text
 
 log = logging.getLogger(__name__)
 
@@ -328,13 +329,17 @@ class OpenAiApi:
                 f"retention_days must be 1-{settings.max_retention_days}",
                 "retention_days",
             )
+        try:
+            prompt = check_text("prompt", upload.one("prompt") or "", MAX_PROMPT_CHARS)
+        except InputError as exc:
+            raise OpenAiError(400, "invalid_prompt", str(exc), "prompt") from None
         return Options(
             model=model,
             language=language,
             response_format=response_format,
             words="word" in granularities,
             temperature=temperature,
-            prompt=upload.one("prompt") or "",
+            prompt=prompt,
             retention_days=retention_days,
         )
 
@@ -371,12 +376,16 @@ class OpenAiApi:
         assert upload.path is not None
         folder = join(upload_prefix(settings, tenant_name), "openai", uuid.uuid4().hex)
         uri = join(folder, upload.filename)
-        choices = JobChoices(model=options.model, language=options.language, task=task, formats=JOB_FORMATS)
+        choices = JobChoices(
+            model=options.model,
+            language=options.language,
+            task=task,
+            formats=JOB_FORMATS,
+            prompt=options.prompt or None,
+        )
         # The choices ride on the object, so the notification of this very upload — should it
         # reach ingest first — makes the same job.
-        metadata = {META_MODEL: options.model, META_TASK: task, META_FORMATS: JOB_FORMATS}
-        if options.language:
-            metadata[META_LANGUAGE] = options.language
+        metadata = choices.to_metadata()
         ctx.blobs.upload(upload.path, uri, upload.content_type or "application/octet-stream", metadata)
         info = ctx.blobs.stat(uri)
         if info is None:

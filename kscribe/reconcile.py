@@ -23,7 +23,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kscribe import events, links, metrics, retention
+from kscribe import batches, events, links, metrics, retention
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.settings import Settings
@@ -84,7 +84,8 @@ def _drive(job: Job, ctx: Context) -> list[Event]:
     missing = [c for c in chunks if c.index not in done]
     if not missing:
         return [events.job_transcribed(job.id)]
-    return [events.chunk_ready(c) for c in missing]
+    # With the job's speakers, as extract sent it: the attribute routes it to diarize too.
+    return [events.chunk_ready(c, bool(job.speakers)) for c in missing]
 
 
 def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: Pass) -> None:
@@ -164,8 +165,12 @@ def reconcile(ctx: Context, now: float | None = None, only: Iterable[str] | None
     now = ctx.jobs.clock() if now is None else now
     result = Pass(events=[], redriven={}, failed=[], callbacks=[])
     _redrive_jobs(ctx, now, only, result)
+    # A job this pass failed may have been its batch's last.
+    result.events[:] = batches.owed_after(ctx, result.events)
     if only is None:
         _resend_callbacks(ctx, now, result)
+        # Finished batches whose batch.completed was lost, or whose callback is undelivered.
+        result.events.extend(batches.redrive(ctx, now, base_lease(ctx.settings, "notify")))
         # Jobs whose own retention period is over (kscribe/retention.py).
         result.purged.extend(retention.purge_expired(ctx, now))
     return result

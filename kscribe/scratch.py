@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -46,6 +47,7 @@ LEGACY_IDLE_S = 3600.0
 # This process's directory per scratch root, with the open (locked) lock file, and the pid
 # that made it: a forked child (gunicorn workers) must not adopt its parent's directory.
 _held: dict[Path, tuple[int, Path, IO[str]]] = {}
+_held_lock = threading.Lock()
 
 
 @atexit.register
@@ -64,6 +66,13 @@ def _root_lock(scratch_dir: Path, mode: int) -> IO[str]:
 
 def process_dir(scratch_dir: Path) -> Path:
     """This process's own directory under ``scratch_dir``, created and locked on first use."""
+    # Two threads' first uses at once (two extractions in the local runner) would each make a
+    # directory, and the first one's lock file would be dropped unclosed.
+    with _held_lock:
+        return _process_dir(scratch_dir)
+
+
+def _process_dir(scratch_dir: Path) -> Path:
     root = Path(scratch_dir).absolute()
     held = _held.get(root)
     if held is not None and held[0] == os.getpid():

@@ -350,6 +350,9 @@ class Settings:
     # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
     # not ask; bucket lifecycle rules alone apply).
     max_retention_days: int = _env("KSCRIBE_MAX_RETENTION_DAYS", 30, _at_least(int, 0))
+    # Batches (kscribe/batches.py): the most files one batch may make jobs of (a source list
+    # or a prefix's media files); more is a 400, never a partial batch.
+    max_batch_jobs: int = _env("KSCRIBE_MAX_BATCH_JOBS", 500, _at_least(int, 1))
     # Result links (kscribe/links.py): "api" serves them through the api with an HMAC token
     # (the local stack; any installation without signBlob), "gcs" redirects to V4 signed URLs
     # minted through IAM signBlob. Expiry is capped at 7 days (GCS's own cap).

@@ -154,6 +154,8 @@ class Job:
     min_speakers: int = 0
     max_speakers: int = 0
     chunks_diarized: int = 0
+    # The batch the job was made in (kscribe/batches.py); "" for a job of its own.
+    batch_id: str = ""
 
     @property
     def progress(self) -> float:

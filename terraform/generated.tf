@@ -47,5 +47,6 @@ resource "local_file" "config_env" {
     # Plus the load balancer's ranges, were one in front of the gateway.
     pods_cidr     = var.pods_cidr
     services_cidr = var.services_cidr
+    api_domain    = var.api_domain
   })
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from kscribe import events, metrics
+from kscribe.batches import Batches
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.values import Job, JobStatus
@@ -28,6 +29,9 @@ def record_announced(published: list[Event], ctx: Context) -> None:
     """Call after ``published`` reached the broker: a redelivery then re-announces only what
     did not (see ``announce``)."""
     for event in published:
+        if event.type == events.BATCH_COMPLETED and isinstance(event.data, dict):
+            Batches(ctx).mark_announced(str(event.data.get("batch_id", "")))
+            continue
         what = ANNOUNCES.get(event.type)
         job_id = event.data.get("job_id") if isinstance(event.data, dict) else None
         if what and isinstance(job_id, str):

@@ -46,7 +46,8 @@ class JobRequest:
     ``key`` is the idempotency key; ``output_uri`` "" means the location the job owns
     (``output_stem`` "" the source's file name without extension);
     ``trusted`` choices come from the operator (the CLI) and may name model paths;
-    ``request_hash`` must match when ``key`` is reused; ``max_active`` is the tenant's quota.
+    ``request_hash`` must match when ``key`` is reused; ``max_active`` is the tenant's quota;
+    ``batch_id`` the batch the job belongs to.
     """
 
     key: str
@@ -56,6 +57,7 @@ class JobRequest:
     trusted: bool = False
     request_hash: str = ""
     max_active: int = 0
+    batch_id: str = ""
 
 
 def _output_stem(uri: str) -> str:
@@ -212,6 +214,7 @@ def ingest(
         num_speakers=choices.num_speakers or 0,
         min_speakers=choices.min_speakers or 0,
         max_speakers=choices.max_speakers or 0,
+        batch_id=request.batch_id if request else "",
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.

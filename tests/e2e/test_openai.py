@@ -70,8 +70,16 @@ def test_every_response_format_through_the_openai_client(stack, tenant):
     assert plain.text.strip() == verbose.text.strip()
     text = transcribe(client, model="tiny.en", response_format="text").parse()
     assert isinstance(text, str) and text.strip() == verbose.text.strip()
-    srt = transcribe(client, model="whisper-1", response_format="srt", temperature=0.2, prompt="a meeting").parse()
+    srt_raw = transcribe(client, model="whisper-1", response_format="srt", temperature=0.2, prompt="a meeting")
+    srt = srt_raw.parse()
     assert srt.startswith("1\n00:00:") and " --> " in srt
+    # The prompt reaches the job as Whisper's initial prompt, as the kscribe API's field does.
+    prompted = requests.get(
+        stack.url["api"] + f"/api/v1/transcriptions/{srt_raw.headers['x-kscribe-job-id']}",
+        headers=tenant["headers"],
+        timeout=10,
+    )
+    assert prompted.json()["prompt"] == "a meeting"
     vtt = transcribe(client, model="whisper-1", response_format="vtt").parse()
     assert vtt.startswith("WEBVTT") and " --> " in vtt
     with warnings.catch_warnings():  # the client marks its translations method deprecated
@@ -98,6 +106,9 @@ def test_unknown_model_and_bad_key_answer_in_openai_error_shape(stack, tenant):
     error = bad.value.body
     assert set(error) == {"message", "type", "param", "code"}
     assert error["param"] == "model" and error["type"] == "invalid_request_error"
+    with pytest.raises(openai.BadRequestError) as long_prompt:
+        transcribe(tenant["client"], model="whisper-1", prompt="word " * 1000)
+    assert long_prompt.value.body["param"] == "prompt"
     with (
         openai.OpenAI(api_key="ksk_nope", base_url=stack.url["api"] + "/v1", max_retries=0) as nobody,
         pytest.raises(openai.AuthenticationError) as unauthorized,

@@ -487,3 +487,14 @@ def test_stuck_and_redrive_alerts_point_at_the_reconcilers_numbers():
     exprs = " ".join(target["expr"] for panel in panels for target in panel["targets"])
     for metric in ("kscribe_redrives_total", 'reason="redrive_exhausted"', "kscribe_jobs_stuck"):
         assert metric in exprs, metric
+
+
+def test_gke_result_links_are_signed_gcs_urls_on_the_apis_public_name():
+    config = next(
+        d for d in rendered("gke") if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("kscribe-config")
+    )
+    assert config["data"]["KSCRIBE_LINKS"] == "gcs"
+    domain = of_kind("gke", "DomainMapping", "serving.knative.dev/")
+    assert config["data"]["KSCRIBE_PUBLIC_URL"] in {f"https://{name}" for name in domain}
+    template = (ROOT / "terraform" / "templates" / "config.env.tftpl").read_text()
+    assert "KSCRIBE_LINKS=gcs" in template and "KSCRIBE_PUBLIC_URL=https://${api_domain}" in template
