@@ -62,6 +62,7 @@ def to_cloud_event(event: Event) -> CloudEvent:
     attributes = {"type": event.type, "source": event.source, "id": event.id, "datacontenttype": "application/json"}
     if event.subject:
         attributes["subject"] = event.subject
+    attributes.update(event.extensions)
     return CloudEvent(attributes, event.data)
 
 

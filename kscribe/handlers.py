@@ -96,7 +96,9 @@ def on_job_created(event: Event, ctx: Context) -> list[Event]:
         return _rejected(event, exc)
     except InputError as exc:
         return batches.owed_after(ctx, fail(ctx, created.job_id, "extract", exc))
-    return [events.chunk_ready(c) for c in chunks]
+    job = ctx.jobs.get(created.job_id) if chunks else None
+    speakers = job is not None and bool(job.speakers)
+    return [events.chunk_ready(c, speakers) for c in chunks]
 
 
 def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
@@ -170,8 +172,9 @@ def on_batch_completed(event: Event, ctx: Context) -> list[Event]:
     return []
 
 
-def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
-    """An event whose deliveries all failed (``kscribe.stages.dead_letter``)."""
+def on_dead_letter(event: Event, ctx: Context, reason: str, subscriber: str = "") -> list[Event]:
+    """An event whose deliveries all failed (``kscribe.stages.dead_letter``); ``subscriber``:
+    the stage that gave up, when the dead-letter address names it."""
     if event.type == events.BATCH_COMPLETED:
         # notify never took it: the batch's callback is owed, and the reconciler re-sends it.
         try:
@@ -187,7 +190,9 @@ def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
         log.error("dead-lettered %s %s has no job: %s", event.type, event.id, reason)
         return []
     try:
-        return batches.owed_after(ctx, dead_letter(event.type, job_id, event.data.get("index"), reason, ctx))
+        return batches.owed_after(
+            ctx, dead_letter(event.type, job_id, event.data.get("index"), reason, ctx, subscriber)
+        )
     except EventRejected as exc:
         return _rejected(event, exc)
 
@@ -201,6 +206,15 @@ ROUTES: dict[str, Handler] = {
     events.JOB_COMPLETED: on_job_finished,
     events.JOB_FAILED: on_job_finished,
     events.BATCH_COMPLETED: on_batch_completed,
+}
+
+# The stage each handler runs, named when a delivery to it is dead-lettered.
+STAGE_OF: dict[Handler, str] = {
+    on_job_created: "extract",
+    on_chunk_ready: "transcribe",
+    on_chunk_voices: "diarize",
+    on_job_transcribed: "publish",
+    on_job_finished: "notify",
 }
 
 # Every subscriber of each event type, as the Triggers have them: chunk.ready goes to both

@@ -2,6 +2,7 @@
 its type in ``kscribe.events``."""
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -75,3 +76,18 @@ def test_a_chunk_of_a_channel_says_so_and_validates():
     # A manifest or event from before channels: mixed audio.
     legacy = {k: v for k, v in chunk.to_dict().items() if k != "channel"}
     assert Chunk.from_dict(legacy).channel == 0 and events.ChunkReady.from_dict(legacy).channel is None
+
+
+CORE_ATTRIBUTES = {"specversion", "type", "source", "id", "subject", "time", "datacontenttype", "dataschema", "data"}
+
+
+def test_extension_attributes_are_well_named_documented_and_set_only_when_they_apply():
+    example = json.loads((EVENTS / "chunk.ready.v1.example.json").read_text())
+    extensions = {k: v for k, v in example.items() if k not in CORE_ATTRIBUTES}
+    chunk = Chunk(job_id="a" * 32, index=0, count=1, uri="gs://w/a/0.wav", start_s=0.0, duration_s=5.0)
+    assert events.chunk_ready(chunk, speakers=True).extensions == extensions == {events.SPEAKERS_EXTENSION: "true"}
+    assert events.chunk_ready(chunk).extensions == {}
+    readme = (EVENTS / "README.md").read_text()
+    for name in extensions:
+        assert re.fullmatch(r"[a-z0-9]{1,20}", name), "CloudEvents extension names: lower-case a-z, 0-9"
+        assert f"`{name}`" in readme
