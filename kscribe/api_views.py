@@ -53,14 +53,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "retention_days": job.retention_days or None,
         "batch_id": job.batch_id or None,
         "status_url": f"{BASE}/{job.id}",
-        "callback": {
-            "url": job.callback_url,
-            "status": job.callback_status or None,
-            "attempts": job.callback_attempts,
-            "error": job.callback_error or None,
-        }
-        if job.callback_url
-        else None,
+        "callback": callback_view(job.callback_url, job.callback_status, job.callback_attempts, job.callback_error),
     }
 
 
@@ -90,3 +83,10 @@ def check_quota(ctx: Context, tenant: Tenant) -> None:
         raise ApiError(
             429, "quota_exceeded", f"today's {limit_s / 3600:g} hours of audio are used ({used / 3600:.2f} h)"
         )
+
+
+def callback_view(url: str, status: str, attempts: int, error: str) -> dict[str, Any] | None:
+    """A job's or a batch's callback as the API shows it (None: it asked for none)."""
+    if not url:
+        return None
+    return {"url": url, "status": status or None, "attempts": attempts, "error": error or None}

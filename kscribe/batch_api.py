@@ -43,7 +43,7 @@ from kscribe import batches, claims, links, metrics, retention, webui
 from kscribe.api_body import choices, extras, parse_body
 from kscribe.api_create import JobCreation
 from kscribe.api_http import ApiError, ApiRequest, ApiResponse, field_error
-from kscribe.api_views import job_view, tenant_of
+from kscribe.api_views import callback_view, job_view, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.batches import Batch, Batches
 from kscribe.context import Context
@@ -350,14 +350,9 @@ class BatchRoutes:
             "finished_at": batch.finished_at or None,
             "source_prefix": batch.source_prefix or None,
             "job_callbacks": batch.job_callbacks,
-            "callback": {
-                "url": batch.callback_url,
-                "status": batch.callback_status or None,
-                "attempts": batch.callback_attempts,
-                "error": batch.callback_error or None,
-            }
-            if batch.callback_url
-            else None,
+            "callback": callback_view(
+                batch.callback_url, batch.callback_status, batch.callback_attempts, batch.callback_error
+            ),
             "status_url": f"{BATCHES}/{batch.id}",
             "jobs_url": _jobs_url(batch.id),
         }

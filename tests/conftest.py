@@ -147,6 +147,17 @@ def make_truncated_video(path: Path) -> None:
     path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
 
 
+def run_local_job(settings: Settings, redis_client, transcriber, path: Path, choices=None):
+    """One file through ``kscribe run``'s in-process pipeline; (its context, the finished job)."""
+    from kscribe.runner import LocalPipeline
+
+    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+    job_id = pipeline.submit(path, choices).job.id
+    pipeline.run()
+    return ctx, ctx.jobs.require(job_id)
+
+
 def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, interval_s: float = 0.05):
     """Poll ``condition`` until it returns something truthy, or fail at the deadline."""
     deadline = time.monotonic() + timeout_s

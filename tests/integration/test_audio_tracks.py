@@ -15,7 +15,6 @@ import pytest
 
 from kscribe.api import job_view
 from kscribe.cli import main
-from kscribe.context import Context
 from kscribe.errors import NoSuchAudioTrack
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
@@ -26,6 +25,7 @@ from kscribe.stages import ingest
 from kscribe.stages.extract import extract
 from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus, ObjectNotice
+from tests.conftest import run_local_job
 
 ENGLISH = "The quick brown fox jumps over the lazy dog."
 ENGLISH_WORDS = {"quick", "brown", "fox", "lazy", "dog"}
@@ -83,12 +83,7 @@ def transcriber(tmp_path_factory):
     return WhisperTranscriber(tmp_path_factory.mktemp("models"))
 
 
-def run(settings, redis_client, transcriber, path, choices=None):
-    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
-    pipeline = LocalPipeline(ctx, backoff_s=0)
-    job_id = pipeline.submit(path, choices).job.id
-    pipeline.run()
-    return ctx, ctx.jobs.require(job_id)
+run = run_local_job
 
 
 def heard(ctx, job) -> tuple[set[str], dict]:

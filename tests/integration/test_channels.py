@@ -17,10 +17,10 @@ from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.notices import JobChoices
-from kscribe.runner import LocalPipeline
 from kscribe.stages import manifest
 from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus
+from tests.conftest import run_local_job
 
 # An interview: the host (en-us, left channel) and the guest (en-gb, right), taking turns;
 # each turn has a word of its own to find it by.
@@ -120,11 +120,7 @@ def test_run_split_labels_each_turn_with_its_channel_in_time_order(tmp_path, mon
 
 
 def run(settings, redis_client, transcriber, path, channels="split"):
-    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
-    pipeline = LocalPipeline(ctx, backoff_s=0)
-    job_id = pipeline.submit(path, JobChoices(channels=channels)).job.id
-    pipeline.run()
-    job = ctx.jobs.require(job_id)
+    ctx, job = run_local_job(settings, redis_client, transcriber, path, JobChoices(channels=channels))
     assert job.status is JobStatus.SUCCEEDED, job.error
     return ctx, job
 

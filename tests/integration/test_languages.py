@@ -21,7 +21,7 @@ from kscribe.notices import JobChoices
 from kscribe.runner import LocalPipeline
 from kscribe.transcriber import Recognition, WhisperTranscriber
 from kscribe.values import JobStatus, Segment
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_local_job
 
 
 class VotingTranscriber:
@@ -74,11 +74,7 @@ def model_dir(tmp_path) -> str:
 
 
 def run(settings, redis_client, transcriber, path, choices=None):
-    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
-    pipeline = LocalPipeline(ctx, backoff_s=0)
-    job_id = pipeline.submit(path, choices).job.id
-    pipeline.run()
-    job = ctx.jobs.require(job_id)
+    ctx, job = run_local_job(settings, redis_client, transcriber, path, choices)
     assert job.status is JobStatus.SUCCEEDED, job.error
     return ctx, job
 

@@ -10,13 +10,12 @@ from pathlib import Path
 import pysubs2
 import pytest
 
-from kscribe.context import Context
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.notices import JobChoices
-from kscribe.runner import LocalPipeline
 from kscribe.subtitles import display_width
 from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus
+from tests.conftest import run_local_job
 
 pytestmark = pytest.mark.model
 
@@ -41,11 +40,7 @@ def speech(settings):
 
 
 def run(settings, redis_client, transcriber, path, choices=None):
-    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
-    pipeline = LocalPipeline(ctx, backoff_s=0)
-    job_id = pipeline.submit(path, choices).job.id
-    pipeline.run()
-    job = ctx.jobs.require(job_id)
+    ctx, job = run_local_job(settings, redis_client, transcriber, path, choices)
     assert job.status is JobStatus.SUCCEEDED, job.error
     return ctx, job
 
