@@ -13,4 +13,5 @@ runtime.install_routes(health.checks_for(lambda: runtime.context(), buckets=Fals
 @functions_framework.cloud_event
 def dead_letter(cloud_event: CloudEvent) -> None:
     reason = runtime.dead_letter_reason(cloud_event)
-    runtime.deliver(cloud_event, lambda event, ctx: on_dead_letter(event, ctx, reason))
+    subscriber = runtime.dead_letter_subscriber(cloud_event)
+    runtime.deliver(cloud_event, lambda event, ctx: on_dead_letter(event, ctx, reason, subscriber))

@@ -24,7 +24,8 @@ from kscribe.stages.announce import record_announced
 
 log = logging.getLogger(__name__)
 
-DeadLetter = Callable[[Event, Exception], None]
+# The event given up on, the last error, and the handler that gave up.
+DeadLetter = Callable[[Event, Exception, Handler], None]
 Observer = Callable[[Event], None]
 
 
@@ -92,7 +93,7 @@ class InProcessBus:
                 if attempt == self.attempts:
                     log.error("giving up on %s %s after %d attempts: %s", event.type, event.id, attempt, exc)
                     if self.dead_letter:
-                        self.dead_letter(event, exc)
+                        self.dead_letter(event, exc, handler)
                     return []
                 log.warning("delivery of %s %s failed (%s); retrying", event.type, event.id, exc)
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))

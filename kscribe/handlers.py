@@ -170,8 +170,9 @@ def on_batch_completed(event: Event, ctx: Context) -> list[Event]:
     return []
 
 
-def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
-    """An event whose deliveries all failed (``kscribe.stages.dead_letter``)."""
+def on_dead_letter(event: Event, ctx: Context, reason: str, subscriber: str = "") -> list[Event]:
+    """An event whose deliveries all failed (``kscribe.stages.dead_letter``); ``subscriber``
+    names the function that gave up on it, where known (chunk.ready has two)."""
     if event.type == events.BATCH_COMPLETED:
         # notify never took it: the batch's callback is owed, and the reconciler re-sends it.
         try:
@@ -187,7 +188,9 @@ def on_dead_letter(event: Event, ctx: Context, reason: str) -> list[Event]:
         log.error("dead-lettered %s %s has no job: %s", event.type, event.id, reason)
         return []
     try:
-        return batches.owed_after(ctx, dead_letter(event.type, job_id, event.data.get("index"), reason, ctx))
+        return batches.owed_after(
+            ctx, dead_letter(event.type, job_id, event.data.get("index"), reason, ctx, subscriber)
+        )
     except EventRejected as exc:
         return _rejected(event, exc)
 
@@ -209,3 +212,7 @@ SUBSCRIBERS: dict[str, tuple[Handler, ...]] = {
     **{kind: (handler,) for kind, handler in ROUTES.items()},
     events.CHUNK_READY: (on_chunk_ready, on_chunk_voices),
 }
+
+# The function each handler runs as, where an event type has more than one: a dead-lettered
+# chunk.ready fails its job at the step of the subscriber that gave up.
+SUBSCRIBER_NAMES: dict[Handler, str] = {on_chunk_ready: "transcribe", on_chunk_voices: "diarize"}

@@ -9,7 +9,7 @@ from kscribe.bus import InProcessBus
 from kscribe.context import Context
 from kscribe.errors import SourceNotFound
 from kscribe.events import Event
-from kscribe.handlers import on_dead_letter
+from kscribe.handlers import SUBSCRIBER_NAMES, Handler, on_dead_letter
 from kscribe.notices import JobChoices
 from kscribe.reconcile import reconcile
 from kscribe.stages import IngestResult, JobRequest, ingest
@@ -33,8 +33,9 @@ class LocalPipeline:
             workers=ctx.settings.parallel_chunks,
         )
 
-    def _dead_letter(self, event: Event, error: Exception) -> None:
-        for produced in on_dead_letter(event, self.ctx, str(error) or type(error).__name__):
+    def _dead_letter(self, event: Event, error: Exception, handler: Handler) -> None:
+        reason = str(error) or type(error).__name__
+        for produced in on_dead_letter(event, self.ctx, reason, SUBSCRIBER_NAMES.get(handler, "")):
             self.bus.publish(produced)
 
     def submit(self, path: Path, choices: JobChoices | None = None) -> IngestResult:

@@ -135,6 +135,30 @@ def test_dead_lettered_events_fail_their_job_in_plain_words(apps, sink, ctx, sam
     assert [e["type"] for e in sink.take()] == [events.JOB_FAILED]
 
 
+def test_a_dead_lettered_chunk_fails_its_job_at_the_step_of_the_function_that_gave_up(apps, sink, ctx, sample_copy):
+    """chunk.ready goes to transcribe and diarize: the address Knative names says which gave
+    up, even while the other has not stored its part yet."""
+    from kscribe.handlers import ROUTES
+    from kscribe.notices import JobChoices
+    from kscribe.runner import LocalPipeline
+
+    ctx.settings = ctx.settings.replace(diarize=True)
+    job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
+    chunk = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)[0]
+    headers = binary_headers(
+        events.CHUNK_READY,
+        chunk.id,
+        knativeerrorcode="500",
+        knativeerrordest="http://diarize.kscribe.svc.cluster.local",
+    )
+    assert apps["dead-letter"].post("/", headers=headers, data=json.dumps(chunk.data)).status_code == 200
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.FAILED and job.failed_stage == "diarize", job.failed_stage
+    (failed,) = sink.take()
+    validate(failed["type"], failed.data)
+    assert failed.data["failed_stage"] == "diarize"
+
+
 def test_health_routes(apps):
     assert apps["publish"].get("/health/live").json == {"status": "ok"}
     assert apps["publish"].get("/health/ready").status_code == 200
