@@ -1,5 +1,7 @@
-"""dead-letter: an event whose deliveries ran out of retries → the job fails → job.failed."""
+"""dead-letter: an event whose deliveries ran out of retries → the job fails at the stage
+that gave up → job.failed."""
 
+import flask
 import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
@@ -13,5 +15,7 @@ runtime.install_routes(health.checks_for(lambda: runtime.context(), buckets=Fals
 @functions_framework.cloud_event
 def dead_letter(cloud_event: CloudEvent) -> None:
     reason = runtime.dead_letter_reason(cloud_event)
-    subscriber = runtime.dead_letter_subscriber(cloud_event)
+    # Each Trigger's dead-letter address ends in its subscriber's name (/diarize): whose
+    # retries ran out, which chunk.ready's type alone cannot tell.
+    subscriber = flask.request.path.strip("/")
     runtime.deliver(cloud_event, lambda event, ctx: on_dead_letter(event, ctx, reason, subscriber))

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import threading
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,6 +62,7 @@ def to_cloud_event(event: Event) -> CloudEvent:
     attributes = {"type": event.type, "source": event.source, "id": event.id, "datacontenttype": "application/json"}
     if event.subject:
         attributes["subject"] = event.subject
+    attributes.update(event.extensions)
     return CloudEvent(attributes, event.data)
 
 
@@ -194,15 +194,6 @@ def dead_letter_reason(cloud_event: CloudEvent) -> str:
     except ValueError:
         pass
     return f"HTTP {code} from {dest}" + (f": {data.strip()[:300]}" if data.strip() else "")
-
-
-def dead_letter_subscriber(cloud_event: CloudEvent) -> str:
-    """The function that gave up on a dead-lettered event, from the address Knative names in
-    ``knativeerrordest`` (``http://diarize.kscribe.svc.cluster.local`` → ``diarize``); "" where
-    the address does not name one (a local stack's ``127.0.0.1:port``)."""
-    host = urllib.parse.urlsplit(str(cloud_event.get("knativeerrordest") or "")).hostname or ""
-    name = host.split(".", 1)[0]
-    return "" if not name or name[0].isdigit() or name == "localhost" else name
 
 
 def install_routes(checks: dict[str, Check] | None = None, *, public: bool = False) -> None:

@@ -24,7 +24,7 @@ from kscribe.stages.announce import record_announced
 
 log = logging.getLogger(__name__)
 
-# The event given up on, the last error, and the handler that gave up.
+# (the event, the last error, the handler whose attempts ran out)
 DeadLetter = Callable[[Event, Exception, Handler], None]
 Observer = Callable[[Event], None]
 

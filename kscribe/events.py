@@ -30,6 +30,13 @@ JOB_COMPLETED = "dev.kscribe.job.completed.v1"
 JOB_FAILED = "dev.kscribe.job.failed.v1"
 BATCH_COMPLETED = "dev.kscribe.batch.completed.v1"
 
+# A CloudEvents extension attribute on chunk.ready: "true" when the job asked for speaker
+# labels, so diarize's Trigger can filter on it and a job without speakers never wakes the
+# diarize Service from zero. Routing only, never authority: diarize reads the job record and
+# ignores a job without speakers whatever the event says. (Extension names are lower-case
+# letters and digits, per the CloudEvents spec.)
+SPEAKERS_EXTENSION = "kscribespeakers"
+
 
 @dataclass(frozen=True)
 class Event:
@@ -38,6 +45,8 @@ class Event:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     source: str = SOURCE
     subject: str = ""
+    # CloudEvents extension attributes (name → string value) a Trigger may filter on.
+    extensions: Mapping[str, str] = field(default_factory=dict)
 
 
 class MalformedEvent(ValueError):
@@ -163,8 +172,15 @@ class ChunkReady:
     def to_dict(self) -> dict[str, Any]:
         return {name: value for name, value in dataclasses.asdict(self).items() if value is not None}
 
-    def event(self) -> Event:
-        return Event(self.TYPE, self.to_dict(), id=f"{self.job_id}/chunk/{self.index}", subject=self.job_id)
+    def event(self, speakers: bool = False) -> Event:
+        """The event; ``speakers`` (the job asked for speaker labels) routes it to diarize too."""
+        return Event(
+            self.TYPE,
+            self.to_dict(),
+            id=f"{self.job_id}/chunk/{self.index}",
+            subject=self.job_id,
+            extensions={SPEAKERS_EXTENSION: "true"} if speakers else {},
+        )
 
 
 @dataclass(frozen=True)
@@ -311,10 +327,11 @@ def job_created(job_id: str) -> Event:
     return JobCreated(job_id).event()
 
 
-def chunk_ready(chunk: Chunk) -> Event:
+def chunk_ready(chunk: Chunk, speakers: bool = False) -> Event:
+    """chunk.ready for ``chunk``; ``speakers``: its job asked for speaker labels."""
     return ChunkReady(
         chunk.job_id, chunk.index, chunk.count, chunk.uri, chunk.start_s, chunk.duration_s, chunk.channel
-    ).event()
+    ).event(speakers)
 
 
 def job_transcribed(job_id: str) -> Event:

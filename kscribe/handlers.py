@@ -96,7 +96,9 @@ def on_job_created(event: Event, ctx: Context) -> list[Event]:
         return _rejected(event, exc)
     except InputError as exc:
         return batches.owed_after(ctx, fail(ctx, created.job_id, "extract", exc))
-    return [events.chunk_ready(c) for c in chunks]
+    job = ctx.jobs.get(created.job_id) if chunks else None
+    speakers = job is not None and bool(job.speakers)
+    return [events.chunk_ready(c, speakers) for c in chunks]
 
 
 def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
@@ -171,8 +173,8 @@ def on_batch_completed(event: Event, ctx: Context) -> list[Event]:
 
 
 def on_dead_letter(event: Event, ctx: Context, reason: str, subscriber: str = "") -> list[Event]:
-    """An event whose deliveries all failed (``kscribe.stages.dead_letter``); ``subscriber``
-    names the function that gave up on it, where known (chunk.ready has two)."""
+    """An event whose deliveries all failed (``kscribe.stages.dead_letter``); ``subscriber``:
+    the stage that gave up, when the dead-letter address names it."""
     if event.type == events.BATCH_COMPLETED:
         # notify never took it: the batch's callback is owed, and the reconciler re-sends it.
         try:
@@ -206,13 +208,18 @@ ROUTES: dict[str, Handler] = {
     events.BATCH_COMPLETED: on_batch_completed,
 }
 
+# The stage each handler runs, named when a delivery to it is dead-lettered.
+STAGE_OF: dict[Handler, str] = {
+    on_job_created: "extract",
+    on_chunk_ready: "transcribe",
+    on_chunk_voices: "diarize",
+    on_job_transcribed: "publish",
+    on_job_finished: "notify",
+}
+
 # Every subscriber of each event type, as the Triggers have them: chunk.ready goes to both
 # transcribe and diarize (which ignores jobs without speakers).
 SUBSCRIBERS: dict[str, tuple[Handler, ...]] = {
     **{kind: (handler,) for kind, handler in ROUTES.items()},
     events.CHUNK_READY: (on_chunk_ready, on_chunk_voices),
 }
-
-# The function each handler runs as, where an event type has more than one: a dead-lettered
-# chunk.ready fails its job at the step of the subscriber that gave up.
-SUBSCRIBER_NAMES: dict[Handler, str] = {on_chunk_ready: "transcribe", on_chunk_voices: "diarize"}

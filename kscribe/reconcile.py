@@ -84,7 +84,8 @@ def _drive(job: Job, ctx: Context) -> list[Event]:
     missing = [c for c in chunks if c.index not in done]
     if not missing:
         return [events.job_transcribed(job.id)]
-    return [events.chunk_ready(c) for c in missing]
+    # With the job's speakers, as extract sent it: the attribute routes it to diarize too.
+    return [events.chunk_ready(c, bool(job.speakers)) for c in missing]
 
 
 def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: Pass) -> None:

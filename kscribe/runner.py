@@ -9,7 +9,7 @@ from kscribe.bus import InProcessBus
 from kscribe.context import Context
 from kscribe.errors import SourceNotFound
 from kscribe.events import Event
-from kscribe.handlers import SUBSCRIBER_NAMES, Handler, on_dead_letter
+from kscribe.handlers import STAGE_OF, Handler, on_dead_letter
 from kscribe.notices import JobChoices
 from kscribe.reconcile import reconcile
 from kscribe.stages import IngestResult, JobRequest, ingest
@@ -35,7 +35,7 @@ class LocalPipeline:
 
     def _dead_letter(self, event: Event, error: Exception, handler: Handler) -> None:
         reason = str(error) or type(error).__name__
-        for produced in on_dead_letter(event, self.ctx, reason, SUBSCRIBER_NAMES.get(handler, "")):
+        for produced in on_dead_letter(event, self.ctx, reason, STAGE_OF.get(handler, "")):
             self.bus.publish(produced)
 
     def submit(self, path: Path, choices: JobChoices | None = None) -> IngestResult:

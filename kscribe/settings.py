@@ -154,6 +154,12 @@ def _at_least(kind: type[int] | type[float], minimum: float) -> Parse:
     return lambda name, raw: _number(name, raw, kind, minimum)
 
 
+def _auto_or(kind: type[int] | type[float], minimum: float) -> Parse:
+    """``auto`` (None: kscribe/transcriber.py decides) or a number."""
+    number = _at_least(kind, minimum)
+    return lambda name, raw: None if raw.strip().lower() == "auto" else number(name, raw)
+
+
 def _env(variable: str, default: Any = dataclasses.MISSING, parse: Parse = _text, factory: Any = None) -> Any:
     """A settings field read from ``variable`` with ``parse`` when set and not empty."""
     metadata = {"env": variable, "parse": parse}
@@ -214,8 +220,10 @@ class Settings:
     device: str = _env("KSCRIBE_DEVICE", "auto")
     compute_type: str = _env("KSCRIBE_COMPUTE_TYPE", "auto")
     cpu_threads: int = _env("KSCRIBE_CPU_THREADS", 0, _at_least(int, 0))
-    # >0 uses faster-whisper's BatchedInferencePipeline with this batch size.
-    batch_size: int = _env("KSCRIBE_BATCH_SIZE", 0, _at_least(int, 0))
+    # >0 uses faster-whisper's BatchedInferencePipeline with this batch size, 0 its sequential
+    # decoding; None ("auto"): batches of 4 when VAD is on, else sequential
+    # (transcriber.choose_batch_size; bench/reports/2026-11-23-defaults-cpu-2-cores.md).
+    batch_size: int | None = _env("KSCRIBE_BATCH_SIZE", None, _auto_or(int, 0))
     # Chunks one process transcribes at once; 0 is automatic: one for a function (a Knative
     # pod takes one chunk), one per core for `kscribe run` on CPU. On CPU each gets
     # cores / parallel_chunks threads. Extract makes the chunk count a multiple of it.
@@ -225,7 +233,10 @@ class Settings:
     # a hallucination (0: off; needs word timestamps), and its Silero VAD's parameters.
     hallucination_silence_s: float = _env("KSCRIBE_HALLUCINATION_SILENCE_SECONDS", 0.0, _at_least(float, 0))
     vad_threshold: float = _env("KSCRIBE_VAD_THRESHOLD", 0.5, _at_least(float, 0))
-    vad_min_silence_ms: int = _env("KSCRIBE_VAD_MIN_SILENCE_MS", 2000, _at_least(int, 0))
+    # None ("auto"): 2000 ms for sequential decoding, 160 ms (faster-whisper's own default
+    # there) for batches, whose pieces are cut at VAD pauses: 2000 ms makes ~30 s pieces cut
+    # mid-speech, +3 WER points (transcriber.choose_vad_min_silence_ms).
+    vad_min_silence_ms: int | None = _env("KSCRIBE_VAD_MIN_SILENCE_MS", None, _auto_or(int, 0))
     vad_speech_pad_ms: int = _env("KSCRIBE_VAD_SPEECH_PAD_MS", 400, _at_least(int, 0))
     vad_min_speech_ms: int = _env("KSCRIBE_VAD_MIN_SPEECH_MS", 0, _at_least(int, 0))
     # Ours (kscribe/guards.py): a segment with no_speech_prob above the first and

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,8 @@ class TranscribeOptions:
     device: str
     compute_type: str
     cpu_threads: int
-    batch_size: int
+    # None: choose_batch_size decides.
+    batch_size: int | None
     parallel_chunks: int = 1
     # Vocabulary: Whisper's initial prompt and hotwords ("": none).
     initial_prompt: str = ""
@@ -49,7 +51,8 @@ class TranscribeOptions:
     # Guards: faster-whisper's hallucination_silence_threshold (0: off), Silero VAD's knobs.
     hallucination_silence_s: float = 0.0
     vad_threshold: float = 0.5
-    vad_min_silence_ms: int = 2000
+    # None: choose_vad_min_silence_ms decides (by batching).
+    vad_min_silence_ms: int | None = None
     vad_speech_pad_ms: int = 400
     vad_min_speech_ms: int = 0
     # No language: decode each 30 s window in the language detected for it.
@@ -83,6 +86,43 @@ class TranscribeOptions:
         return cls(**values)
 
 
+# KSCRIBE_BATCH_SIZE=auto. Measured with tiny.en on 2 CPU cores (bench/defaults.py,
+# bench/reports/2026-11-23-defaults-cpu-2-cores.md): batched decoding with chunks in parallel
+# took ~10 % less CPU than sequential decoding at 1 and 5 minutes and as much at 30, and its
+# WER matched bare faster-whisper's batched pipeline (sequential: +0.4 to +2.1 points), so
+# sequential decoding pays nowhere on speed. Batches of 4, 8 and 16 ran alike
+# at the same WER, but memory grows with the batch (30 minutes, two chunks at once: peak
+# 1.5 GiB with 4, 2.0 with 8, 2.7 with 16), so 4.
+AUTO_BATCH_SIZE = 4
+# Below this chunk length auto decodes sequentially: batched, an 8 s chunk of a two-voice
+# conversation lost a whole sentence that followed a 0.8 s pause
+# (tests/integration/test_diarize.py), and at 1 minute batching saved only ~0.4 CPU s.
+AUTO_BATCH_MIN_S = 60.0
+# Silero VAD's minimum pause (ms) between speech pieces: sequential decoding reads 30-second
+# windows whatever the pieces are; the batched pipeline decodes each piece alone (at most
+# 30 s), so it needs pieces cut at short pauses — faster-whisper's own default there. With
+# 2000 ms it cut 30 s pieces mid-speech: WER 10.66 % against 7.54 % on the 5-minute video.
+VAD_MIN_SILENCE_MS = 2000
+BATCHED_VAD_MIN_SILENCE_MS = 160
+
+
+def choose_batch_size(batch_size: int | None, duration_s: float, vad_filter: bool) -> int:
+    """The batch size for a chunk of ``duration_s``: ``batch_size`` when set (0: sequential
+    decoding), else AUTO_BATCH_SIZE from AUTO_BATCH_MIN_S on. Without VAD the batched
+    pipeline has no pieces to batch (faster-whisper refuses audio over 30 s then), so auto
+    decodes sequentially."""
+    if batch_size is not None:
+        return batch_size
+    return AUTO_BATCH_SIZE if vad_filter and duration_s >= AUTO_BATCH_MIN_S else 0
+
+
+def choose_vad_min_silence_ms(min_silence_ms: int | None, batch_size: int) -> int:
+    """Silero VAD's minimum pause: ``min_silence_ms`` when set, else by decoding mode."""
+    if min_silence_ms is not None:
+        return min_silence_ms
+    return BATCHED_VAD_MIN_SILENCE_MS if batch_size > 0 else VAD_MIN_SILENCE_MS
+
+
 class _LanguageNotes:
     """The CTranslate2 model under a ``WhisperModel``, noting per thread the language its
     last ``detect_language`` chose. With ``multilingual=True`` faster-whisper (1.2) detects a
@@ -110,6 +150,24 @@ class _LanguageNotes:
 
     def forget(self) -> None:
         self._local.language = ""
+
+
+_SENTENCE_END = (".", "?", "!", "。", "？", "！")
+
+
+def _sentences(segments: Iterable[Any]) -> Iterator[Any]:
+    """faster-whisper segments split after words that end a sentence (words needed)."""
+    for segment in segments:
+        words = list(segment.words or ())
+        cuts = [i + 1 for i, w in enumerate(words[:-1]) if w.word.strip().endswith(_SENTENCE_END)]
+        if not cuts:
+            yield segment
+            continue
+        for start, end in zip([0, *cuts], [*cuts, len(words)], strict=True):
+            part = words[start:end]
+            yield dataclasses.replace(
+                segment, start=part[0].start, end=part[-1].end, text="".join(w.word for w in part), words=part
+            )
 
 
 @dataclass(frozen=True)
@@ -199,6 +257,15 @@ class WhisperTranscriber:
         multilingual = options.multilingual and not options.language and model.model.is_multilingual
         notes: _LanguageNotes = model.model
         notes.forget()
+        # The batched pipeline detects per batch element and notes only the batch's last, so a
+        # multilingual chunk is decoded window by window, where each window's language is known.
+        batch_size = (
+            0 if multilingual else choose_batch_size(options.batch_size, len(audio) / SAMPLE_RATE, options.vad_filter)
+        )
+        if options.batch_size is None and (options.initial_prompt or options.hotwords):
+            # Batched, tiny.en did not take up a prompt's or hotwords' spelling of a name that
+            # sequential decoding did (tests/integration/test_vocabulary_and_guards.py).
+            batch_size = 0
         kwargs: dict[str, Any] = dict(
             language=options.language,
             multilingual=multilingual,
@@ -212,21 +279,23 @@ class WhisperTranscriber:
             hotwords=options.hotwords or None,
             vad_parameters=dict(
                 threshold=options.vad_threshold,
-                min_silence_duration_ms=options.vad_min_silence_ms,
+                min_silence_duration_ms=choose_vad_min_silence_ms(options.vad_min_silence_ms, batch_size),
                 speech_pad_ms=options.vad_speech_pad_ms,
                 min_speech_duration_ms=options.vad_min_speech_ms,
             ),
         )
         if options.hallucination_silence_s > 0 and options.word_timestamps:
             kwargs["hallucination_silence_threshold"] = options.hallucination_silence_s
-        # The batched pipeline detects per batch element and notes only the batch's last, so a
-        # multilingual chunk is decoded window by window, where each window's language is known.
-        if options.batch_size > 0 and not multilingual:
+        if batch_size > 0:
             from faster_whisper import BatchedInferencePipeline
 
             segments_iter, info = BatchedInferencePipeline(model=model).transcribe(
-                audio, batch_size=options.batch_size, **kwargs
+                audio, batch_size=batch_size, **kwargs
             )
+            # A batched piece (up to 30 s) comes back as one segment; sentences make the
+            # segments sequential decoding gives (and speaker turns need). Timestamp tokens
+            # would split it too, but lost text: WER 19.7 % against 7.5 % on 5 minutes.
+            segments_iter = _sentences(segments_iter)
         else:
             segments_iter, info = model.transcribe(audio, **kwargs)
         # The work happens while iterating the lazy generator, not in the call above.

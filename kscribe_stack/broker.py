@@ -1,5 +1,6 @@
 """A local stand-in for the Knative Broker: accepts CloudEvents over HTTP, answers 202, and
-delivers each to the services whose Trigger matches its type, with the Trigger's retries,
+delivers each to the services whose Trigger filter matches its attributes (its type, and any
+extension attribute the filter lists, exactly as Knative's ``filter.attributes``), with the Trigger's retries,
 backoff and dead-letter sink; and a stand-in for PingSources, posting each one's ping event
 to its sink on schedule.
 
@@ -133,8 +134,9 @@ class Broker:
         return session
 
     def accept(self, event: CloudEvent) -> None:
+        attributes = event.get_attributes()
         for route in self.routes:
-            if route.event_type != event["type"]:
+            if not route.matches(attributes):
                 continue
             for _ in range(2 if self.duplicate else 1):
                 delay = self.rng.uniform(0, 0.5) if self.duplicate else 0.0
@@ -180,10 +182,11 @@ class Broker:
                 knativeerrorcode=str(code),
                 knativeerrordata=base64.b64encode(text[:1024].encode()).decode(),
             )
-            self.pools[sink].submit(self._dead_letter, sink, CloudEvent(attributes, event.data))
+            address = self.services[sink].rstrip("/") + "/" + route.delivery.dead_letter_path.lstrip("/")
+            self.pools[sink].submit(self._dead_letter, sink, address, CloudEvent(attributes, event.data))
 
-    def _dead_letter(self, sink: str, event: CloudEvent) -> None:
-        code, _ = self._post(self.services[sink], event)
+    def _dead_letter(self, sink: str, address: str, event: CloudEvent) -> None:
+        code, _ = self._post(address, event)
         log.info("dead-lettered %s %s to %s: %s", event["type"], event["id"], sink, code)
 
     def _ping(self, ping: Ping, period_s: float) -> None:
@@ -259,7 +262,7 @@ def main() -> None:
         ping_seconds=args.ping_seconds,
     )
     for r in routes:
-        log.info("route %s: %s → %s (%s)", r.name, r.event_type, r.service, services[r.service])
+        log.info("route %s: %s → %s (%s)", r.name, dict(r.attributes), r.service, services[r.service])
     server = ThreadingHTTPServer((args.host, args.port), _handler(broker))
     log.info("broker listening on http://%s:%d", args.host, args.port)
     server.serve_forever()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -18,6 +19,8 @@ class Delivery:
     backoff_policy: str = "exponential"
     backoff_delay_s: float = 0.2
     dead_letter_service: str = ""
+    # The sink's uri, relative to the Service's address (Knative resolves ref + uri so).
+    dead_letter_path: str = ""
 
     def delay_s(self, attempt: int) -> float:
         """Knative's backoff: linear delay × attempt, or exponential delay × 2^attempt."""
@@ -29,9 +32,21 @@ class Delivery:
 @dataclass(frozen=True)
 class Route:
     name: str
-    event_type: str
     service: str
     delivery: Delivery
+    # The Trigger's filter.attributes: CloudEvent attribute (type, or an extension) → value.
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def event_type(self) -> str:
+        return self.attributes.get("type", "")
+
+    def matches(self, attributes: Mapping[str, object]) -> bool:
+        """Knative's attribute filter: the event has every listed attribute, each with exactly
+        the listed value ("" matches any value); no filter matches every event."""
+        return all(
+            name in attributes and (value == "" or attributes[name] == value) for name, value in self.attributes.items()
+        )
 
 
 def _seconds(iso: str) -> float:
@@ -44,12 +59,17 @@ def _seconds(iso: str) -> float:
 def _delivery(spec: dict | None, default: Delivery) -> Delivery:
     if not spec:
         return default
-    sink = ((spec.get("deadLetterSink") or {}).get("ref") or {}).get("name", default.dead_letter_service)
+    dead_letter = spec.get("deadLetterSink") or {}
+    sink = (dead_letter.get("ref") or {}).get("name", default.dead_letter_service)
+    path = dead_letter.get("uri", default.dead_letter_path if "deadLetterSink" not in spec else "")
+    if "://" in path:
+        raise ValueError(f"deadLetterSink uri {path!r}: the local broker takes a path relative to its ref only")
     return Delivery(
         retry=int(spec.get("retry", default.retry)),
         backoff_policy=spec.get("backoffPolicy", default.backoff_policy),
         backoff_delay_s=_seconds(spec["backoffDelay"]) if "backoffDelay" in spec else default.backoff_delay_s,
         dead_letter_service=sink,
+        dead_letter_path=path,
     )
 
 
@@ -67,9 +87,9 @@ def load_routes(directory: Path = KNATIVE_BASE, broker: str = "default") -> list
         routes.append(
             Route(
                 name=d["metadata"]["name"],
-                event_type=spec["filter"]["attributes"]["type"],
                 service=spec["subscriber"]["ref"]["name"],
                 delivery=_delivery(spec.get("delivery"), default),
+                attributes={str(k): str(v) for k, v in ((spec.get("filter") or {}).get("attributes") or {}).items()},
             )
         )
     return routes

@@ -14,54 +14,45 @@ from kscribe.values import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
-_STAGE_OF = {events.JOB_CREATED: "extract", events.CHUNK_READY: "transcribe", events.JOB_TRANSCRIBED: "publish"}
-
-# chunk.ready has two subscribers, each storing its own part of the chunk.
-_PART_OF = {"transcribe": "transcript", "diarize": "voices"}
-
-
-def _chunk_part(subscriber: str, job: Job, index: int, ctx: Context) -> str:
-    """The part of chunk ``index`` whose step gave up: the subscriber's, when the broker
-    says which it was; otherwise the voices when they alone are missing."""
-    if subscriber in _PART_OF:
-        return _PART_OF[subscriber]
-    if job.speakers and ctx.jobs.chunk_done(job.id, index) and index not in ctx.jobs.diarized_chunks(job.id):
-        return "voices"
-    return "transcript"
+# The stages that consume each step's event, the first the one blamed when the dead-letter
+# address does not say which subscriber gave up (a Broker-wide sink, an older manifest).
+_STAGES_OF = {
+    events.JOB_CREATED: ("extract",),
+    events.CHUNK_READY: ("transcribe", "diarize"),
+    events.JOB_TRANSCRIBED: ("publish",),
+}
 
 
-def _stored(part: str, job: Job, index: int, ctx: Context) -> bool:
-    if part == "voices":
-        return not job.speakers or index in ctx.jobs.diarized_chunks(job.id)
-    return ctx.jobs.chunk_done(job.id, index)
+def _chunk(index: object) -> int | None:
+    return index if isinstance(index, int) and not isinstance(index, bool) else None
 
 
-def _at_step(event_type: str, index: object, part: str, job: Job, ctx: Context) -> bool:
+def _at_step(event_type: str, stage: str, index: object, job: Job, ctx: Context) -> bool:
     """Whether the job still waits on the step a dead-lettered event drove: only then can
-    giving up on that event be what stops the job."""
+    giving up on that event be what stops the job. For chunk.ready, the part of the chunk
+    that ``stage`` stores (either part, when the sink did not say whose retries ran out)."""
     if event_type == events.JOB_CREATED:
         return job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING)
     if event_type == events.CHUNK_READY:
-        return (
-            job.status is JobStatus.TRANSCRIBING
-            and isinstance(index, int)
-            and not isinstance(index, bool)
-            and 0 <= index < job.chunks_total
-            and not _stored(part, job, index, ctx)
-        )
+        chunk = _chunk(index)
+        if job.status is not JobStatus.TRANSCRIBING or chunk is None or not 0 <= chunk < job.chunks_total:
+            return False
+        transcript_missing = stage != "diarize" and not ctx.jobs.chunk_done(job.id, chunk)
+        voices_missing = stage != "transcribe" and bool(job.speakers) and chunk not in ctx.jobs.diarized_chunks(job.id)
+        return transcript_missing or voices_missing
     if event_type == events.JOB_TRANSCRIBED:
         return job.status in (JobStatus.TRANSCRIBING, JobStatus.PUBLISHING) and job.chunks_done >= job.chunks_total > 0
     return False
 
 
-def _in_progress(event_type: str, job_id: str, index: object, part: str, ctx: Context) -> bool:
-    """Whether the work the event drove is still being done (its part's claim is held):
-    transcribe working on a chunk says nothing of diarize on it, nor the other way."""
+def _in_progress(event_type: str, stage: str, job_id: str, index: object, ctx: Context) -> bool:
     if event_type == events.JOB_CREATED:
         return claims.held(ctx.kv, claims.extract_work(job_id))
-    if event_type == events.CHUNK_READY and isinstance(index, int) and not isinstance(index, bool):
-        work = claims.chunk_voices_work if part == "voices" else claims.chunk_work
-        return claims.held(ctx.kv, work(job_id, index))
+    chunk = _chunk(index)
+    if event_type == events.CHUNK_READY and chunk is not None:
+        return (stage != "diarize" and claims.held(ctx.kv, claims.chunk_work(job_id, chunk))) or (
+            stage != "transcribe" and claims.held(ctx.kv, claims.chunk_voices_work(job_id, chunk))
+        )
     return False
 
 
@@ -69,8 +60,8 @@ def dead_letter(
     event_type: str, job_id: str, index: object, reason: str, ctx: Context, subscriber: str = ""
 ) -> list[Event]:
     """Give up on an ``event_type`` event for ``job_id`` (``index``: its chunk, if it names
-    one) that ``subscriber`` (the function that failed it, "" if unknown) kept failing: fail
-    the job if it still waits on that step; note an undelivered callback.
+    one) that ``subscriber`` (the stage whose retries ran out, "" if unknown) never took:
+    fail the job at that stage if it still waits on that step; note an undelivered callback.
     ``EventRejected`` if the job is unknown or past that step."""
     job = ctx.jobs.get(job_id)
     if job is None:
@@ -81,18 +72,18 @@ def dead_letter(
         return []
     if job.status.terminal:
         return []  # ended meanwhile: nothing left to fail
-    part = ""
-    if event_type == events.CHUNK_READY and isinstance(index, int) and not isinstance(index, bool):
-        part = _chunk_part(subscriber, job, index, ctx)
-    if _in_progress(event_type, job_id, index, part, ctx):
+    stages = _STAGES_OF.get(event_type, ())
+    # A subscriber that does not consume this type (a mistyped sink address) is not believed.
+    named = subscriber if subscriber in stages else ""
+    if _in_progress(event_type, named, job_id, index, ctx):
         # Only this event's duplicates gave up: the delivery doing the work still holds its
         # claim (and if it dies, the claim expires and the reconciler re-drives the step).
         log.warning("job %s: dead-lettered %s while its work is in progress: %s", job_id, event_type, reason)
         return []
-    if not _at_step(event_type, index, part, job, ctx):
+    if not _at_step(event_type, named, index, job, ctx):
         raise EventRejected("mismatch", f"job {job.id} is {job.status.value}, past {event_type}")
-    metrics.DEAD_LETTERED.labels(event_type if event_type in _STAGE_OF else "other").inc()
-    stage = "diarize" if part == "voices" else _STAGE_OF.get(event_type, "delivery")
+    metrics.DEAD_LETTERED.labels(event_type if stages else "other").inc()
+    stage = named or (stages[0] if stages else "delivery")
     # The detail (a status code, the subscriber's answer) is the operator's: logged, not shown.
     log.error("job %s: gave up delivering %s: %s", job_id, event_type, reason)
     return fail(

@@ -5,19 +5,23 @@ import json
 from pathlib import Path
 
 from kscribe import events
-from kscribe.values import JobStatus
+from kscribe.values import Chunk, JobStatus
+from kscribe_stack.triggers import load_routes
 from tests.conftest import wait_for
 from tests.functional.conftest import CATALOG, binary_headers, object_notification, post_cloudevent, validate
 
 
 def drive(apps, sink, first_events, produced_by=None):
-    """Route captured events to their consumers, as the Triggers do, until none are left.
-    Records which function produced which types."""
+    """Route captured events to their consumers by the Triggers' filters, until none are
+    left. Records which function produced which types."""
     produced_by = {} if produced_by is None else produced_by
     queue = list(first_events)
+    routes = load_routes()
     while queue:
         event = queue.pop(0)
-        for consumer in CATALOG[event["type"]]["consumers"]:
+        consumers = [r.service for r in routes if r.matches(event.get_attributes())]
+        assert set(consumers) <= set(CATALOG[event["type"]]["consumers"])
+        for consumer in consumers:
             response = post_cloudevent(apps[consumer], event)
             assert response.status_code == 200, response.data
             for out in sink.take():
@@ -135,28 +139,50 @@ def test_dead_lettered_events_fail_their_job_in_plain_words(apps, sink, ctx, sam
     assert [e["type"] for e in sink.take()] == [events.JOB_FAILED]
 
 
-def test_a_dead_lettered_chunk_fails_its_job_at_the_step_of_the_function_that_gave_up(apps, sink, ctx, sample_copy):
-    """chunk.ready goes to transcribe and diarize: the address Knative names says which gave
-    up, even while the other has not stored its part yet."""
-    from kscribe.handlers import ROUTES
-    from kscribe.notices import JobChoices
-    from kscribe.runner import LocalPipeline
-
-    ctx.settings = ctx.settings.replace(diarize=True)
-    job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
-    chunk = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)[0]
-    headers = binary_headers(
+def test_a_chunk_ready_dead_lettered_by_diarize_fails_the_job_at_diarize(apps, sink, ctx, sample_copy):
+    """Both chunk.ready subscribers dead-letter the same event; the sink address says whose
+    retries ran out."""
+    ctx.settings = ctx.settings.replace(diarize=True, chunk_target_s=8.0)
+    apps["ingest"].post(
+        "/", headers=binary_headers(events.OBJECT_FINALIZED, "n6"), data=json.dumps(object_notification(sample_copy))
+    )
+    [created] = sink.take()
+    ctx.jobs.update(created.data["job_id"], speakers=1)  # as an upload asking for speakers makes it
+    assert post_cloudevent(apps["extract"], created).status_code == 200
+    chunk = sink.take()[0]
+    assert chunk[events.SPEAKERS_EXTENSION] == "true"
+    assert post_cloudevent(apps["transcribe"], chunk).status_code == 200  # its transcript is stored
+    job_id = chunk.data["job_id"]
+    gave_up = binary_headers(
         events.CHUNK_READY,
-        chunk.id,
+        chunk["id"],
         knativeerrorcode="500",
         knativeerrordest="http://diarize.kscribe.svc.cluster.local",
+        knativeerrordata=base64.b64encode(b"out of memory").decode(),
     )
-    assert apps["dead-letter"].post("/", headers=headers, data=json.dumps(chunk.data)).status_code == 200
+    body = json.dumps(chunk.data)
+    # Dead-lettered at transcribe's address: its part is stored, so that is no failure.
+    assert apps["dead-letter"].post("/transcribe", headers=gave_up, data=body).status_code == 200
+    assert ctx.jobs.require(job_id).status is JobStatus.TRANSCRIBING and sink.take() == []
+    assert apps["dead-letter"].post("/diarize", headers=gave_up, data=body).status_code == 200
     job = ctx.jobs.require(job_id)
-    assert job.status is JobStatus.FAILED and job.failed_stage == "diarize", job.failed_stage
-    (failed,) = sink.take()
-    validate(failed["type"], failed.data)
+    assert job.status is JobStatus.FAILED and job.failed_stage == "diarize"
+    assert job.error == "the diarize step kept failing and was given up after its retries"
+    [failed] = sink.take()
     assert failed.data["failed_stage"] == "diarize"
+
+
+def test_chunk_ready_reaches_diarize_only_when_its_job_asked_for_speakers(apps, sink):
+    """The kscribespeakers extension goes out on the wire, and diarize's Trigger filters on it."""
+    import runtime
+
+    chunk = Chunk(job_id="a" * 32, index=0, count=1, uri="gs://work/a/0.flac", start_s=0.0, duration_s=8.0)
+    runtime.HttpSink(sink.url, 5.0).publish([events.chunk_ready(chunk, speakers=True), events.chunk_ready(chunk)])
+    flagged, plain = sink.take()
+    assert flagged[events.SPEAKERS_EXTENSION] == "true" and events.SPEAKERS_EXTENSION not in plain.get_attributes()
+    routes = load_routes()
+    assert {r.service for r in routes if r.matches(flagged.get_attributes())} == {"transcribe", "diarize"}
+    assert {r.service for r in routes if r.matches(plain.get_attributes())} == {"transcribe"}
 
 
 def test_health_routes(apps):

@@ -20,12 +20,14 @@ class Subscriber:
 
     def __init__(self, answer=lambda event: 200):
         self.events: list[tuple[float, CloudEvent]] = []
+        self.paths: list[str] = []
         subscriber = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 event = from_http(dict(self.headers), body)
+                subscriber.paths.append(self.path)
                 subscriber.events.append((time.monotonic(), event))
                 self.send_response(answer(event))
                 self.send_header("Content-Length", "0")
@@ -60,8 +62,12 @@ def subscribers():
         s.close()
 
 
-def event(kind: str, n: int) -> CloudEvent:
-    return CloudEvent({"type": kind, "source": "//test", "id": f"{kind}-{n}"}, {"n": n})
+def route(name: str, kind: str, service: str, delivery: Delivery | None = None, **extensions: str) -> Route:
+    return Route(name, service, delivery or Delivery(), {"type": kind, **extensions})
+
+
+def event(kind: str, n: int, **extensions: str) -> CloudEvent:
+    return CloudEvent({"type": kind, "source": "//test", "id": f"{kind}-{n}", **extensions}, {"n": n})
 
 
 def test_a_slow_subscriber_does_not_stall_the_others(subscribers):
@@ -69,7 +75,7 @@ def test_a_slow_subscriber_does_not_stall_the_others(subscribers):
     slow = subscribers(lambda e: 200 if release.wait(30) else 500)
     fast = subscribers()
     broker = Broker(
-        [Route("to-slow", "slow", "slow", Delivery()), Route("to-fast", "fast", "fast", Delivery())],
+        [route("to-slow", "slow", "slow"), route("to-fast", "fast", "fast")],
         {"slow": slow.url, "fast": fast.url},
         workers_per_service=2,
     )
@@ -98,7 +104,7 @@ def test_a_retry_waits_on_a_timer_not_in_a_worker(subscribers):
 
     flaky = subscribers(answer)
     delivery = Delivery(retry=3, backoff_policy="exponential", backoff_delay_s=1.0)
-    broker = Broker([Route("to-flaky", "flaky", "flaky", delivery)], {"flaky": flaky.url}, workers_per_service=1)
+    broker = Broker([route("to-flaky", "flaky", "flaky", delivery)], {"flaky": flaky.url}, workers_per_service=1)
     broker.accept(event("flaky", 0))
     wait_for(lambda: len(flaky.events) == 1)
     broker.accept(event("flaky", 1))  # the one worker is free while flaky-0 waits out its backoff
@@ -114,13 +120,44 @@ def test_a_retry_waits_on_a_timer_not_in_a_worker(subscribers):
 def test_exhausted_retries_go_to_the_dead_letter_sink(subscribers):
     broken = subscribers(lambda e: 500)
     sink = subscribers()
-    delivery = Delivery(retry=1, backoff_policy="exponential", backoff_delay_s=0.05, dead_letter_service="dl")
-    broker = Broker([Route("to-broken", "x", "broken", delivery)], {"broken": broken.url, "dl": sink.url})
+    delivery = Delivery(
+        retry=1,
+        backoff_policy="exponential",
+        backoff_delay_s=0.05,
+        dead_letter_service="dl",
+        dead_letter_path="/broken",
+    )
+    broker = Broker([route("to-broken", "x", "broken", delivery)], {"broken": broken.url, "dl": sink.url})
     broker.accept(event("x", 0))
     wait_for(lambda: sink.events)
     broker.close()
     dead = sink.events[0][1]
     assert len(broken.events) == 2 and dead["id"] == "x-0" and dead["knativeerrorcode"] == "500"
+    # The sink's uri, relative to its Service, as Knative resolves a deadLetterSink's ref + uri.
+    assert sink.paths == ["/broken"] and broken.paths == ["/", "/"]
+
+
+def test_a_filter_on_an_extension_attribute_matches_it_exactly(subscribers):
+    # As Knative's filter.attributes: every listed attribute, present and equal ("" = any value).
+    every, flagged, anything = subscribers(), subscribers(), subscribers()
+    broker = Broker(
+        [
+            route("to-every", "x", "every"),
+            route("to-flagged", "x", "flagged", kscribespeakers="true"),
+            route("to-anything", "x", "anything", kscribespeakers=""),
+        ],
+        {"every": every.url, "flagged": flagged.url, "anything": anything.url},
+    )
+    broker.accept(event("x", 0, kscribespeakers="true"))
+    broker.accept(event("x", 1))
+    broker.accept(event("x", 2, kscribespeakers="false"))
+    broker.accept(event("x", 3, kscribespeakers="True"))
+    broker.accept(event("y", 4, kscribespeakers="true"))
+    wait_for(lambda: len(every.events) == 4 and len(anything.events) == 3)
+    broker.close()  # waits for deliveries under way
+    assert sorted(every.ids()) == ["x-0", "x-1", "x-2", "x-3"]
+    assert flagged.ids() == ["x-0"]
+    assert sorted(anything.ids()) == ["x-0", "x-2", "x-3"]
 
 
 def test_pings_are_posted_on_schedule(subscribers, tmp_path):

@@ -58,6 +58,8 @@ def test_trigger_subscribers_and_dead_letter_sinks_are_services():
     for route in load_routes():
         if route.service != "notify":
             assert route.delivery.dead_letter_service == "dead-letter", f"{route.name} has no dead-letter sink"
+            # The sink's address names the subscriber, so the job fails at the stage that gave up.
+            assert route.delivery.dead_letter_path == f"/{route.service}", route.name
 
 
 def test_transcribe_takes_one_chunk_at_a_time_and_waits_for_its_model():

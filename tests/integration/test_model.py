@@ -69,6 +69,17 @@ def test_the_sample_is_transcribed_accurately_with_timings(
     assert len(words) >= 70 and all(a["start"] <= b["start"] for a, b in zip(words, words[1:]))
 
 
+def test_sequential_decoding_also_transcribes_accurately(settings, redis_client, transcriber, sample_copy):
+    """KSCRIBE_BATCH_SIZE=0 keeps faster-whisper's sequential decoding (and its 2000 ms VAD
+    pause) whatever the automatic rule would pick for this chunk."""
+    _, job = transcribe_sample(settings.replace(batch_size=0), redis_client, transcriber, sample_copy)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    wer = word_error_rate(SAMPLE_TEXT, Path(job.outputs["txt"]).read_text())
+    assert wer <= MAX_WER, f"WER {wer:.3f}"
+    body = json.loads(Path(job.outputs["json"]).read_text())
+    assert max(passage_start_errors(body["segments"])) <= MAX_START_ERROR_S
+
+
 def test_the_batched_pipeline_used_on_gpus_also_transcribes_accurately(
     settings, redis_client, transcriber, sample_copy
 ):

@@ -5,15 +5,18 @@ import dataclasses
 import json
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 
 from kscribe import events
 from kscribe.handlers import ROUTES, on_chunk_voices
 from kscribe.notices import JobChoices
+from kscribe.reconcile import reconcile
 from kscribe.runner import LocalPipeline
 from kscribe.speakers import Turns
 from kscribe.stages.announce import record_announced
 from kscribe.values import JobStatus
+from tests.conftest import ROOT
 
 
 class FakeVoices:
@@ -79,6 +82,26 @@ def test_a_job_without_speakers_is_left_alone_by_diarize(ctx, sample_copy):
     assert not any("speaker" in s for s in segments)
 
 
+def test_chunk_ready_is_marked_for_diarize_by_extract_and_the_reconciler_and_a_forged_mark_is_ignored(ctx, sample_copy):
+    ctx = speaker_ctx(ctx)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+    with_speakers = pipeline.submit(sample_copy, JobChoices(speakers=True)).job.id
+    without = pipeline.submit(sample_copy).job.id
+    flagged = ROUTES[events.JOB_CREATED](events.job_created(with_speakers), ctx)
+    plain = ROUTES[events.JOB_CREATED](events.job_created(without), ctx)
+    mark = {events.SPEAKERS_EXTENSION: "true"}
+    assert flagged and all(e.extensions == mark for e in flagged)
+    assert plain and all(e.extensions == {} for e in plain)
+    # Every chunk.ready lost: the reconciler sends them again, marked as extract marked them.
+    redriven = reconcile(ctx, only=[with_speakers, without]).events
+    assert sorted(e.id for e in redriven) == sorted(e.id for e in flagged + plain)
+    assert all(e.extensions == (mark if e.subject == with_speakers else {}) for e in redriven)
+    # The mark only routes: on a job without speakers diarize does nothing whatever it says.
+    forged = dataclasses.replace(plain[0], extensions=mark)
+    assert on_chunk_voices(forged, ctx) == [] and ctx.voices.calls == 0
+    assert ctx.jobs.diarized_chunks(without) == set()
+
+
 def test_the_local_runner_labels_speakers_and_the_reconciler_drives_missing_voices(ctx, sample_copy):
     ctx = speaker_ctx(ctx)
     pipeline = LocalPipeline(ctx, backoff_s=0)
@@ -99,29 +122,25 @@ def test_the_local_runner_labels_speakers_and_the_reconciler_drives_missing_voic
     assert job.chunks_diarized == job.chunks_total
 
 
-def test_speakers_are_refused_where_diarization_is_off(ctx, sample_copy):
-    ctx.settings = dataclasses.replace(ctx.settings, diarize=False)
-    result = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True))
-    assert result.job.status is JobStatus.FAILED and "KSCRIBE_DIARIZE" in result.job.error
-
-
-class FailingVoices(FakeVoices):
-    """A voice model that breaks on every chunk (a bad image, an out-of-memory pod)."""
-
-    def turns(self, audio):
-        self.calls += 1
-        raise RuntimeError("voice model crashed")
-
-
-def test_a_job_whose_diarize_keeps_failing_fails_at_diarize(ctx, sample_copy):
+def test_a_chunk_whose_voices_keep_failing_fails_the_job_at_diarize(ctx, sample_copy):
     ctx = speaker_ctx(ctx)
-    ctx.voices = FailingVoices()
     pipeline = LocalPipeline(ctx, backoff_s=0)
+
+    def broken(audio):
+        raise RuntimeError("out of memory")
+
+    ctx.voices.turns = broken
     job_id = pipeline.submit(sample_copy, JobChoices(speakers=True)).job.id
     pipeline.run()
     job = ctx.jobs.require(job_id)
     assert job.status is JobStatus.FAILED and job.failed_stage == "diarize", (job.failed_stage, job.error)
-    assert ctx.voices.calls > 0
+    assert ctx.jobs.chunk_done(job_id, 0), "the first chunk's transcript was stored: transcribe did not fail"
+
+
+def test_speakers_are_refused_where_diarization_is_off(ctx, sample_copy):
+    ctx.settings = dataclasses.replace(ctx.settings, diarize=False)
+    result = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True))
+    assert result.job.status is JobStatus.FAILED and "KSCRIBE_DIARIZE" in result.job.error
 
 
 def test_diarize_dead_lettered_before_the_transcript_fails_the_job_at_diarize(ctx, sample_copy, fake_transcriber):
@@ -138,6 +157,8 @@ def test_diarize_dead_lettered_before_the_transcript_fails_the_job_at_diarize(ct
     job = ctx.jobs.require(job_id)
     assert job.status is JobStatus.FAILED and job.failed_stage == "diarize"
     assert [e.type for e in produced] == [events.JOB_FAILED] and produced[0].data["failed_stage"] == "diarize"
+    schema = json.loads((ROOT / "events" / "job.failed.v1.schema.json").read_text())
+    jsonschema.validate(produced[0].data, schema)
 
     other = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
     chunk_events = ROUTES[events.JOB_CREATED](events.job_created(other), ctx)

@@ -2,6 +2,7 @@
 its type in ``kscribe.events``."""
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -85,3 +86,18 @@ def test_every_stage_that_fails_a_job_is_a_failed_stage_of_the_contract():
         stage = importlib.import_module(f"kscribe.stages.{name}").STAGE
         data = events.job_failed("5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", stage, "it kept failing").data
         jsonschema.validate(data, schema)
+
+
+CORE_ATTRIBUTES = {"specversion", "type", "source", "id", "subject", "time", "datacontenttype", "dataschema", "data"}
+
+
+def test_extension_attributes_are_well_named_documented_and_set_only_when_they_apply():
+    example = json.loads((EVENTS / "chunk.ready.v1.example.json").read_text())
+    extensions = {k: v for k, v in example.items() if k not in CORE_ATTRIBUTES}
+    chunk = Chunk(job_id="a" * 32, index=0, count=1, uri="gs://w/a/0.wav", start_s=0.0, duration_s=5.0)
+    assert events.chunk_ready(chunk, speakers=True).extensions == extensions == {events.SPEAKERS_EXTENSION: "true"}
+    assert events.chunk_ready(chunk).extensions == {}
+    readme = (EVENTS / "README.md").read_text()
+    for name in extensions:
+        assert re.fullmatch(r"[a-z0-9]{1,20}", name), "CloudEvents extension names: lower-case a-z, 0-9"
+        assert f"`{name}`" in readme
