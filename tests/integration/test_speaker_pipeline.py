@@ -245,8 +245,6 @@ def test_a_job_missing_only_voices_is_redriven_for_them_then_fails_at_diarize(ct
     still does not move fails at diarize, the step it waits on."""
     import time
 
-    from kscribe.reconcile import reconcile
-
     ctx = speaker_ctx(ctx)
     ctx.settings = ctx.settings.replace(redrive_after_s=60.0, max_redrives=1)
     job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
