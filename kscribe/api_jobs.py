@@ -83,8 +83,12 @@ class JobReads:
         if request.query.get("purge", "").lower() in ("true", "1"):
             # Idempotent: 204 once nothing of the id is left for this tenant — purged now,
             # purged before, or never its own (which answers as a missing one does).
-            retention.purge(self.ctx, job_id, tenant=key.tenant, reason="api")
-            return ApiResponse(204, b"")
+            job = self.ctx.jobs.get(job_id)
+            purged = retention.purge(self.ctx, job_id, tenant=key.tenant, reason="api")
+            # A purge ends an unfinished job: it may have been the last of its batch, which is
+            # then owed its batch.completed now (the record is gone, so asked with the one read).
+            owed = batches.owed_for(self.ctx, job) if purged else []
+            return ApiResponse(204, b"", events=owed)
         job = own_job(self.ctx, key, job_id)
         if job.status.terminal:
             raise ApiError(409, "already_finished", f"the transcription already {job.status.value}")

@@ -536,7 +536,8 @@ OPENAPI = {
                         "name": "Idempotency-Key",
                         "in": "header",
                         "schema": {"type": "string", "maxLength": 200},
-                        "description": "a retried POST with the same key returns the first batch",
+                        "description": "a retried POST with the same key returns the first batch (409 "
+                        "request_in_progress while the first is still making it; 422 with another body)",
                     }
                 ],
                 "requestBody": {

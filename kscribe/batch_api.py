@@ -9,7 +9,11 @@
 Sources are checked one by one exactly as a single job's ``source`` (refused ones answer as
 missing ones). A prefix must lie inside one of the tenant's source prefixes (anything else
 answers as an empty prefix), and only media files under it that the tenant may read become
-jobs. More than ``KSCRIBE_MAX_BATCH_JOBS`` files is a 400.
+jobs. More than ``KSCRIBE_MAX_BATCH_JOBS`` files is a 400 (a prefix is listed only that far).
+
+Idempotency-Key: the key records the first request's batch id and body hash in one step, so
+another body is a 422 even while the first runs; a twin sent meanwhile is a 409 (one request at
+a time makes a key's batch, under a claim), and a retry once it is made returns it.
 
 Quotas: a batch is made whole or not at all. It needs as many free job slots as it has files
 (``max_active_jobs``), else 429 ``quota_exceeded`` saying how many are free; if another
@@ -28,12 +32,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from kscribe import batches, links, metrics, retention, webui
+from kscribe import batches, claims, links, metrics, retention, webui
 from kscribe.api_body import choices, extras, parse_body
 from kscribe.api_create import JobCreation
 from kscribe.api_http import ApiError, ApiRequest, ApiResponse, field_error
@@ -41,9 +47,9 @@ from kscribe.api_views import job_view, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.batches import Batch, Batches
 from kscribe.context import Context
-from kscribe.errors import IdempotencyKeyReused, QuotaExceeded
+from kscribe.errors import IdempotencyKeyReused, QuotaExceeded, WorkClaimed
 from kscribe.events import Event
-from kscribe.notices import META_ROLE
+from kscribe.notices import META_ROLE, JobChoices
 from kscribe.settings import MEDIA_EXTENSIONS
 from kscribe.stages import JobRequest, ingest, layout
 from kscribe.stages.announce import announce
@@ -52,9 +58,24 @@ from kscribe.tenants import Tenant, Tenants, source_allowed, unsafe_object_name,
 from kscribe.values import Job, JobStatus, ObjectNotice
 
 BATCHES = "/api/v1/batches"
-_BATCH_PATH = re.compile(rf"^{BATCHES}/([0-9a-f]{{32}})$")
+_BATCH_ID = re.compile(r"[0-9a-f]{32}")
+_BATCH_PATH = re.compile(rf"^{BATCHES}/({_BATCH_ID.pattern})$")
 # The body's schema in the OpenAPI document (a single job's options, and the files).
 CREATE_SCHEMA = "CreateBatch"
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """A batch request, checked: what making its batch needs."""
+
+    body: dict[str, Any]
+    tenant: Tenant
+    choices: JobChoices
+    job_callbacks: bool
+    retention_days: int
+    callback_links: bool
+    request_hash: str
+    idempotency: str
 
 
 def route(routes: BatchRoutes, method: str, path: str) -> tuple[str, Any, tuple[str, ...]] | None:
@@ -83,36 +104,70 @@ class BatchRoutes:
     def create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         settings = self.ctx.settings
         body = parse_body(request, settings, CREATE_SCHEMA)
-        job_callbacks = bool(body.get("job_callbacks", True))
-        job_choices = choices(body, settings)
         retention_days, callback_links = extras(body, settings)
-        tenant = tenant_of(self.tenants, key)
         idempotency = request.headers.get("idempotency-key", "")
         if len(idempotency) > 200:
             raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
         request_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        batch_id = uuid.uuid4().hex
-        if idempotency:
-            batch_id = self.store.claim_request(key.tenant, idempotency, batch_id)
-            existing = self.store.get(batch_id)
-            if existing is not None and existing.request_hash != request_hash:
-                raise ApiError(
-                    422,
-                    "idempotency_key_reused",
-                    f"the key {idempotency!r} was used for batch {batch_id} with another request",
-                )
-            if existing is not None and existing.total:
-                return self._accepted(existing, self._announcements(existing))
-        notices = self._notices(body, tenant)
+        asked = _Asked(
+            body=body,
+            tenant=tenant_of(self.tenants, key),
+            choices=choices(body, settings),
+            job_callbacks=bool(body.get("job_callbacks", True)),
+            retention_days=retention_days,
+            callback_links=callback_links,
+            request_hash=request_hash,
+            idempotency=idempotency,
+        )
+        if not idempotency:
+            return self._make(asked, uuid.uuid4().hex)
+        # The key records the first request's hash with its batch id, in the same step that
+        # claims it: another body is refused even while the first request is still running.
+        batch_id, first_hash = self.store.claim_request(key.tenant, idempotency, uuid.uuid4().hex, request_hash)
+        if first_hash != request_hash:
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                f"the key {idempotency!r} was used for batch {batch_id} with another request",
+            )
+        if (existing := self.store.get(batch_id)) is not None and existing.total:
+            return self._accepted(existing, self._announcements(existing))
+        # One request at a time makes the key's batch: a twin sent while the first is making
+        # its jobs would announce them a second time, and be left answering for a batch the
+        # first undoes (quota). A crashed maker's claim lapses within its lease.
+        try:
+            making = claims.claim(
+                self.ctx.kv, f"batch-request/{key.tenant}/{idempotency}", settings.claim_lease_s, "api"
+            )
+        except WorkClaimed:
+            raise ApiError(
+                409,
+                "request_in_progress",
+                f"a request with the key {idempotency!r} is still making batch {batch_id}; retry shortly",
+                {"Retry-After": "1"},
+            ) from None
+        with making:
+            if (existing := self.store.get(batch_id)) is not None and existing.total:
+                return self._accepted(existing, self._announcements(existing))  # made meanwhile
+            return self._make(asked, batch_id)
+
+    def _make(self, asked: _Asked, batch_id: str) -> ApiResponse:
+        settings, tenant, job_choices, job_callbacks = (
+            self.ctx.settings,
+            asked.tenant,
+            asked.choices,
+            asked.job_callbacks,
+        )
+        notices = self._notices(asked.body, tenant)
         self._check_quota(tenant, len(notices))
         fresh = self.store.open(
             Batch(
                 id=batch_id,
-                tenant=key.tenant,
+                tenant=tenant.name,
                 callback_url=job_choices.callback_url or "",
                 job_callbacks=job_callbacks,
-                request_hash=request_hash,
-                source_prefix=str(body.get("source_prefix") or ""),
+                request_hash=asked.request_hash,
+                source_prefix=str(asked.body.get("source_prefix") or ""),
             )
         )
         if not job_callbacks:
@@ -124,14 +179,14 @@ class BatchRoutes:
             for job_id, request_key in made:
                 self.ctx.jobs.discard(job_id, request_key)
             if fresh:
-                self.store.discard(batch_id, key.tenant, idempotency)
+                self.store.discard(batch_id, tenant.name, asked.idempotency)
 
         for notice in notices:
             job_request = JobRequest(
                 # One key per file of the batch: a retried request finds each job it made.
-                key=f"api:{key.tenant}:batch:{batch_id}:{hashlib.sha256(notice.uri.encode()).hexdigest()[:32]}",
-                tenant=key.tenant,
-                request_hash=request_hash,
+                key=f"api:{tenant.name}:batch:{batch_id}:{hashlib.sha256(notice.uri.encode()).hexdigest()[:32]}",
+                tenant=tenant.name,
+                request_hash=asked.request_hash,
                 max_active=Tenants.max_active_jobs(settings, tenant),
                 batch_id=batch_id,
             )
@@ -148,7 +203,7 @@ class BatchRoutes:
             if result.created:
                 made.append((job.id, job_request.key))
                 metrics.TENANT_JOBS.labels(metrics.tenant_label(tenant.name, known=True)).inc()
-                retention.adopt(self.ctx, job, retention_days, callback_links=callback_links)
+                retention.adopt(self.ctx, job, asked.retention_days, callback_links=asked.callback_links)
             jobs.append(job)
         finished_now = self.store.seal(batch_id, [j.id for j in jobs])
         batch = self.store.get(batch_id)
@@ -218,16 +273,19 @@ class BatchRoutes:
             is_within(prefix, p) or prefix == p.rstrip("/") + "/" for p in mine
         ):
             raise empty
-        uris = [
+        # Listed lazily and only up to one past the cap: a prefix of millions of objects costs
+        # what cap + 1 of them do, in memory and in listing pages.
+        matching = (
             uri
-            for uri in self.ctx.blobs.list(prefix)
+            for uri in self.ctx.blobs.iterate(prefix)
             if uri.rsplit(".", 1)[-1].lower() in MEDIA_EXTENSIONS and source_allowed(settings, tenant, uri)
-        ]
+        )
+        uris = list(itertools.islice(matching, cap + 1))
         if len(uris) > cap:
             raise ApiError(
                 400,
                 "too_many_sources",
-                f"source_prefix: {len(uris)} or more media files is over the {cap} a batch may have",
+                f"source_prefix: more than {cap} media files, over the {cap} a batch may have",
             )
         notices = []
         for uri in uris:
@@ -265,7 +323,9 @@ class BatchRoutes:
 
     # --- reads --------------------------------------------------------------------------
     def _own(self, key: ApiKey, batch_id: str) -> Batch:
-        batch = self.store.get(batch_id)
+        # Only a batch id names a batch record: ``?batch_id=<id>:jobs`` would read the batch's
+        # job list as its record (a Redis type error that says the batch exists).
+        batch = self.store.get(batch_id) if _BATCH_ID.fullmatch(batch_id) else None
         # Another tenant's batch answers exactly as a missing one, as jobs do.
         if batch is None or batch.tenant != key.tenant:
             raise ApiError(404, "not_found", f"no batch {batch_id}")

@@ -115,13 +115,14 @@ class Batches:
         self.redis: Any = ctx.kv
         self.ttl = ctx.settings.retention_s
 
-    def claim_request(self, tenant: str, idempotency_key: str, batch_id: str) -> str:
-        """The batch of the tenant's ``idempotency_key``: ``batch_id`` if this call is the
-        first to use the key, else the one the first call made."""
-        key = keys.batch_request(tenant, idempotency_key)
-        if self.redis.set(key, batch_id, nx=True, ex=self.ttl):
-            return batch_id
-        return str(self.redis.get(key) or batch_id)
+    def claim_request(self, tenant: str, idempotency_key: str, batch_id: str, request_hash: str) -> tuple[str, str]:
+        """The batch of the tenant's ``idempotency_key`` and the hash of the request that
+        first used it: (``batch_id``, ``request_hash``) if this call is the first."""
+        key, value = keys.batch_request(tenant, idempotency_key), f"{batch_id} {request_hash}"
+        if not self.redis.set(key, value, nx=True, ex=self.ttl):
+            value = str(self.redis.get(key) or value)
+        first_id, _, first_hash = value.partition(" ")
+        return first_id, first_hash
 
     def open(self, batch: Batch) -> bool:
         """Store a new batch (no jobs yet); False if ``batch.id`` exists (a retried request)."""

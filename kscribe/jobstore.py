@@ -480,11 +480,14 @@ class JobStore:
 
     def discard(self, job_id: str, dedupe_key: str) -> None:
         """Undo ``create`` for a job that was never announced (its announcement failed), so
-        a retry of the same request creates it afresh."""
+        a retry of the same request creates it afresh. Its purge plan goes too: nothing of
+        the job exists to purge, and a plan left behind would purge a job that never was."""
         job = self.get(job_id)
         pipe = self.redis.pipeline()
         pipe.delete(keys.job(job_id), keys.object_job(dedupe_key))
         pipe.zrem(keys.active_jobs(), job_id)
+        pipe.zrem(keys.purges_due(), job_id)
+        pipe.hdel(keys.purge_plans(), job_id)
         if job is not None and job.tenant:
             pipe.zrem(keys.tenant_jobs(job.tenant), job_id)
             pipe.zrem(keys.tenant_active(job.tenant), job_id)

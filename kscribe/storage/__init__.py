@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from kscribe.storage.base import BlobInfo, BlobStore, is_within, join, split_gs
@@ -45,6 +46,9 @@ class Blobs:
 
     def list(self, prefix_uri: str) -> list[str]:
         return self.backend(prefix_uri).list(prefix_uri)
+
+    def iterate(self, prefix_uri: str) -> Iterator[str]:
+        return self.backend(prefix_uri).iterate(prefix_uri)
 
     def delete_prefix(self, prefix_uri: str) -> None:
         self.backend(prefix_uri).delete_prefix(prefix_uri)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +34,11 @@ class BlobStore(Protocol):
     ) -> None: ...
 
     def list(self, prefix_uri: str) -> list[str]: ...
+
+    def iterate(self, prefix_uri: str) -> Iterator[str]:
+        """The objects under ``prefix_uri`` one at a time, as the listing arrives (name order
+        within a folder): a caller that wants only the first few never holds the rest."""
+        ...
 
     def delete_prefix(self, prefix_uri: str) -> None:
         """Delete every object under ``prefix_uri`` (missing ones are fine)."""

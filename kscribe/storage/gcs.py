@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from google.api_core import exceptions as gexc
@@ -86,12 +86,14 @@ class GcsStore:
         )
 
     def list(self, prefix_uri: str) -> list[str]:
+        return sorted(self.iterate(prefix_uri))
+
+    def iterate(self, prefix_uri: str) -> Iterator[str]:
         bucket, prefix = split_gs(prefix_uri)
         prefix = prefix.rstrip("/") + "/" if prefix else ""
-        return sorted(
-            f"gs://{bucket}/{b.name}"
-            for b in self.client.list_blobs(bucket, prefix=prefix, timeout=_TIMEOUT, retry=_RETRY)
-        )
+        # Page by page (GCS lists in name order): the next page is asked for only when needed.
+        for b in self.client.list_blobs(bucket, prefix=prefix, timeout=_TIMEOUT, retry=_RETRY):
+            yield f"gs://{bucket}/{b.name}"
 
     def delete_prefix(self, prefix_uri: str) -> None:
         bucket, prefix = split_gs(prefix_uri)

@@ -6,7 +6,7 @@ import mimetypes
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -99,6 +99,14 @@ class LocalStore:
         if not root.is_dir():
             return []
         return sorted(str(p) for p in root.rglob("*") if p.is_file())
+
+    def iterate(self, prefix_uri: str) -> Iterator[str]:
+        # A folder at a time, links to folders not followed (as ``list``).
+        for folder, subfolders, names in os.walk(_path(prefix_uri)):
+            subfolders.sort()
+            for name in sorted(names):
+                if os.path.isfile(path := os.path.join(folder, name)):
+                    yield path
 
     def delete_prefix(self, prefix_uri: str) -> None:
         shutil.rmtree(_path(prefix_uri), ignore_errors=True)

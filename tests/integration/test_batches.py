@@ -58,15 +58,17 @@ def gcs(gcs_server, monkeypatch):
 
 
 class Receiver:
-    """Callbacks on 127.0.0.1, each recorded with its event header."""
+    """Callbacks on 127.0.0.1, each recorded with its event header (and its signature)."""
 
     def __init__(self):
         self.received: list[tuple[str, dict]] = []
+        self.signed: list[tuple[str, bytes]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.signed.append((self.headers[callbacks.SIGNATURE_HEADER], body))
                 receiver.received.append((self.headers[callbacks.EVENT_HEADER], json.loads(body)))
                 self.send_response(204)
                 self.end_headers()
@@ -413,3 +415,248 @@ def test_the_real_pipeline_finishes_a_batch_of_two_clips(env, gcs, ctx, transcri
     assert "fence" in texts[0] and "boat" in texts[1]
     [payload] = receiver.of(events.BATCH_COMPLETED)
     assert payload["succeeded"] == 2 and [j["status"] for j in payload["jobs"]] == ["succeeded"] * 2
+
+
+# --- attacks: another tenant, a retrying client, a bad day ----------------------------------
+
+
+def test_another_tenants_batch_looks_missing_on_every_route_whatever_the_id_says(env, gcs, ctx):
+    api, tokens = env
+    batch_id, job_ids = make_batch(api, gcs, tokens, ctx, 2)
+    missing = "0" * 32
+    for token, bid in ((tokens["other"], batch_id), (tokens["other"], missing), (tokens["acme"], missing)):
+        assert call(api, token, "GET", f"/api/v1/batches/{bid}").status == 404
+        assert call(api, token, "DELETE", f"/api/v1/batches/{bid}").status == 404
+        assert call(api, token, "GET", f"/api/v1/transcriptions?batch_id={bid}").status == 404
+    # The listing filter takes any text: one that names the batch's own Redis keys (its job
+    # list, its finished set) answers as a missing batch too, for its owner and for others
+    # alike, never with an error that says the batch exists.
+    for token in tokens.values():
+        for suffix in (":jobs", ":finished", "x"):
+            r = call(api, token, "GET", f"/api/v1/transcriptions?batch_id={batch_id}{suffix}")
+            assert r.status == 404 and r.body["error"]["code"] == "not_found", (suffix, r.status)
+    # Another tenant's purge answers 204 as for a missing batch, and touches nothing of it.
+    assert call(api, tokens["other"], "DELETE", f"/api/v1/batches/{batch_id}?purge=true").status == 204
+    assert all(j is not None for j in ctx.jobs.get_many(job_ids))
+    assert call(api, tokens["acme"], "GET", f"/api/v1/batches/{batch_id}").body["total"] == 2
+
+
+def test_a_prefix_never_reaches_kscribes_own_locations(env, gcs, ctx):
+    api, tokens = env
+    # Work and output in the input bucket, and the operator gave acme the whole bucket.
+    root = "gs://inbox/shared"
+    ctx.settings = ctx.settings.replace(work_uri=f"{root}/work", output_uri=f"{root}/out")
+    Tenants(ctx.kv).add_sources("acme", [f"{root}/"])
+    upload(gcs, f"{root}/work/j1/audio.mp4")
+    upload(gcs, f"{root}/out/j1/x.mp4")
+    mine = upload(gcs, f"{root}/own/a.mp4")
+    for prefix in (f"{root}/work/", f"{root}/out", f"{root}/own/%2e%2e/work/", f"{root}/own/../work/"):
+        r = call(api, tokens["acme"], "POST", "/api/v1/batches", {"source_prefix": prefix})
+        assert r.status == 400 and r.body["error"]["code"] == "source_not_found", prefix
+    r = call(api, tokens["acme"], "POST", "/api/v1/batches", {"source_prefix": root})
+    assert r.status == 202, r.body
+    found = {j.source_uri for j in ctx.jobs.get_many(batches.Batches(ctx).job_ids(r.body["id"]))}
+    assert found == {mine}
+
+
+def test_a_huge_prefix_is_listed_only_up_to_the_cap(env, gcs, ctx, monkeypatch):
+    api, tokens = env
+    ctx.settings = ctx.settings.replace(max_batch_jobs=3)
+    bucket = gcs.bucket("inbox")
+    for n in range(40):
+        bucket.blob(f"tenants/acme/huge/{n:03d}.mp4").upload_from_string(b"x", content_type="video/mp4")
+    listed = []
+    original = ctx.blobs.iterate
+
+    def counting(prefix):
+        for uri in original(prefix):
+            listed.append(uri)
+            yield uri
+
+    monkeypatch.setattr(ctx.blobs, "iterate", counting)
+    r = call(api, tokens["acme"], "POST", "/api/v1/batches", {"source_prefix": f"{ACME}/huge/"})
+    assert r.status == 400 and r.body["error"]["code"] == "too_many_sources"
+    assert "more than 3" in r.body["error"]["message"]
+    assert len(listed) == 4, "the listing stops at the cap + 1"
+
+
+def test_an_idempotency_key_in_flight_refuses_another_body_and_a_twin(env, gcs, ctx, monkeypatch):
+    api, tokens = env
+    sources = [upload(gcs, f"{ACME}/inflight/{n}.mp4") for n in range(3)]
+    original = ctx.jobs.create
+    answers = {}
+
+    def create_and_race(job, key, max_active=0):
+        made = original(job, key, max_active)
+        if not answers:  # while the first request is still making its jobs
+            answers["other"] = call(
+                api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources[2:]}, **{"idempotency-key": "k"}
+            )
+            answers["twin"] = call(
+                api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources[:2]}, **{"idempotency-key": "k"}
+            )
+        return made
+
+    monkeypatch.setattr(ctx.jobs, "create", create_and_race)
+    first = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources[:2]}, **{"idempotency-key": "k"})
+    assert first.status == 202, first.body
+    assert answers["other"].status == 422 and answers["other"].body["error"]["code"] == "idempotency_key_reused"
+    assert answers["twin"].status == 409 and answers["twin"].body["error"]["code"] == "request_in_progress"
+    assert answers["twin"].headers.get("Retry-After")
+    assert answers["twin"].events == []
+    job_ids = batches.Batches(ctx).job_ids(first.body["id"])
+    assert [j.source_uri for j in ctx.jobs.get_many(job_ids)] == sources[:2]
+    assert len(ctx.kv.keys(keys.job("*"))) == 2
+    # Once made, the twin's retry gets the first batch.
+    again = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources[:2]}, **{"idempotency-key": "k"})
+    assert again.status == 202 and again.body["id"] == first.body["id"]
+
+
+def test_a_batch_undone_by_the_quota_leaves_no_purge_plan(env, gcs, ctx, monkeypatch):
+    api, tokens = env
+    Tenants(ctx.kv).set_limits("acme", max_active_jobs=2)
+    sources = [upload(gcs, f"{ACME}/undo/{n}.mp4") for n in range(2)]
+    original = ctx.jobs.create
+
+    def create_and_steal(job, key, max_active=0):
+        made = original(job, key, max_active)
+        if not ctx.kv.exists("stolen"):
+            ctx.kv.set("stolen", "1")
+            assert call(api, tokens["acme"], "POST", "/api/v1/transcriptions", {"source": sources[0]}).status == 202
+        return made
+
+    monkeypatch.setattr(ctx.jobs, "create", create_and_steal)
+    body = {"sources": sources, "retention_days": 1}
+    refused = call(api, tokens["acme"], "POST", "/api/v1/batches", body)
+    assert refused.status == 429 and refused.events == []
+    [kept] = ctx.kv.keys(keys.job("*"))
+    # Only the other request's job remains anywhere, its purge plan included.
+    assert ctx.kv.hkeys(keys.purge_plans()) == [] and ctx.kv.zcard(keys.purges_due()) == 0, kept
+
+
+def test_a_job_purged_on_its_own_still_ends_its_batch_at_once(env, gcs, ctx, receiver):
+    api, tokens = env
+    batch_id, job_ids = make_batch(api, gcs, tokens, ctx, 2, callback_url=receiver.url, job_callbacks=False)
+    assert call(api, tokens["acme"], "DELETE", f"/api/v1/transcriptions/{job_ids[0]}").status == 200
+    purged = call(api, tokens["acme"], "DELETE", f"/api/v1/transcriptions/{job_ids[1]}?purge=true")
+    assert purged.status == 204
+    # The purge ended the batch's last job: its answer carries batch.completed, once.
+    [completed] = [e for e in purged.events if e.type == events.BATCH_COMPLETED]
+    assert completed.data["total"] == 2 and completed.data["cancelled"] == 1
+    run(ctx, purged.events)
+    [payload] = receiver.of(events.BATCH_COMPLETED)
+    assert [j["status"] for j in payload["jobs"]] == ["cancelled", "expired"]
+    view = call(api, tokens["acme"], "GET", f"/api/v1/batches/{batch_id}").body
+    assert view["done"] and view["counts"]["expired"] == 1 and view["total"] == 2
+    # A second purge of the same job owes nothing more.
+    again = call(api, tokens["acme"], "DELETE", f"/api/v1/transcriptions/{job_ids[1]}?purge=true")
+    assert again.status == 204 and again.events == []
+    later = ctx.jobs.clock() + 3600
+    assert not [e for e in reconcile(ctx, now=later).events if e.type == events.BATCH_COMPLETED]
+
+
+def test_every_key_of_a_batch_expires(env, gcs, ctx, receiver):
+    api, tokens = env
+    batch_id, job_ids = make_batch(
+        api, gcs, tokens, ctx, 2, callback_url=receiver.url, job_callbacks=False, retention_days=1
+    )
+    for job_id in job_ids:
+        call(api, tokens["acme"], "DELETE", f"/api/v1/transcriptions/{job_id}?purge=true")
+    owned = [k for k in ctx.kv.keys(f"{keys.batch(batch_id)}*")] + ctx.kv.keys(keys.batch_request("acme", "*"))
+    assert owned and all(ctx.kv.ttl(k) > 0 for k in owned), {k: ctx.kv.ttl(k) for k in owned}
+
+
+def test_sources_named_twice_or_past_the_cap_make_nothing(env, gcs, ctx):
+    api, tokens = env
+    ctx.settings = ctx.settings.replace(max_batch_jobs=2)
+    a, b, c = (upload(gcs, f"{ACME}/dup/{n}.mp4") for n in "abc")
+    # The same file twice would be one job counted twice: a batch that could never finish.
+    twice = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": [a, a]})
+    assert twice.status == 400 and twice.body["error"]["code"] == "invalid_sources"
+    over = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": [a, b, c]})
+    assert over.status == 400 and over.body["error"]["code"] == "too_many_sources"
+    # Only media files count: a prefix of none is an empty one.
+    upload(gcs, f"{ACME}/notes/a.txt", path=ROOT / "README.md", content_type="text/plain")
+    empty = call(api, tokens["acme"], "POST", "/api/v1/batches", {"source_prefix": f"{ACME}/notes/"})
+    assert empty.status == 400 and empty.body["error"]["code"] == "source_not_found"
+    assert ctx.kv.keys(keys.job("*")) == [] and ctx.kv.keys(keys.batch("*")) == []
+    at_cap = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": [a, b]})
+    assert at_cap.status == 202 and at_cap.body["total"] == 2
+
+
+def test_the_batch_callback_is_signed_and_refused_where_a_jobs_would_be(env, gcs, ctx, receiver):
+    api, tokens = env
+    sources = [upload(gcs, f"{ACME}/hook/{n}.mp4") for n in range(2)]
+    refused = call(
+        api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources, "callback_url": "http://10.0.0.1/x"}
+    )
+    assert refused.status == 400 and refused.body["error"]["code"] == "invalid_callback_url"
+    assert ctx.kv.keys(keys.job("*")) == [] and ctx.kv.keys(keys.batch("*")) == []
+    batch_id, job_ids = make_batch(api, gcs, tokens, ctx, 2, callback_url=receiver.url, job_callbacks=False)
+    for job_id in job_ids:
+        ctx.jobs.advance(job_id, JobStatus.SUCCEEDED, outputs={})
+    owed = batches.owed_after(ctx, [events.job_completed_for(ctx.jobs.require(job_ids[-1]))])
+    # The address is refused by the time the callback goes (the allow-list changed): refused
+    # for good, recorded, and not re-sent.
+    ctx.settings = ctx.settings.replace(callback_allow=())
+    run(ctx, owed)
+    batch = batches.Batches(ctx).get(batch_id)
+    assert receiver.received == [] and batch.callback_status == "failed" and batch.callback_error
+    later = ctx.jobs.clock() + 3600
+    assert not [e for e in reconcile(ctx, now=later).events if e.type == events.BATCH_COMPLETED]
+    # Allowed: signed with the tenant's own secret, as its jobs' callbacks are.
+    ctx.settings = ctx.settings.replace(callback_allow=("127.0.0.1",))
+    batches.Batches(ctx).update(batch_id, callback_status="")
+    run(ctx, [batches.completed_event(ctx, batches.Batches(ctx).get(batch_id))])
+    [(signature, body)] = receiver.signed
+    secret = Tenants(ctx.kv).get("acme").callback_secret
+    other = Tenants(ctx.kv).get("other").callback_secret
+    assert callbacks.verify(secret, signature, body) and not callbacks.verify(other, signature, body)
+
+
+def test_a_callback_sent_but_not_recorded_is_sent_again_at_least_once(env, gcs, ctx, receiver, monkeypatch):
+    api, tokens = env
+    batch_id, job_ids = make_batch(api, gcs, tokens, ctx, 1, callback_url=receiver.url, job_callbacks=False)
+    ctx.jobs.advance(job_ids[0], JobStatus.SUCCEEDED, outputs={})
+    [owed] = batches.owed_for(ctx, ctx.jobs.require(job_ids[0]))
+    original = batches.Batches.update
+
+    def die_before_recording(self, bid, **values):
+        if "callback_status" in values:
+            raise ConnectionError("notify's pod died after the send")
+        return original(self, bid, **values)
+
+    monkeypatch.setattr(batches.Batches, "update", die_before_recording)
+    with pytest.raises(ConnectionError):
+        on_batch_completed(owed, ctx)
+    monkeypatch.setattr(batches.Batches, "update", original)
+    assert len(receiver.of(events.BATCH_COMPLETED)) == 1
+    store = batches.Batches(ctx)
+    batches.Batches(ctx).mark_announced(batch_id)
+    # Documented at-least-once: after the lease, the reconciler sends it again, then stops.
+    later = store.get(batch_id).announced_at + ctx.settings.redrive_after_s + 1
+    again = [e for e in reconcile(ctx, now=later).events if e.type == events.BATCH_COMPLETED]
+    run(ctx, again)
+    assert len(receiver.of(events.BATCH_COMPLETED)) == 2 and store.get(batch_id).callback_status == "delivered"
+    assert not [e for e in reconcile(ctx, now=later + 3600).events if e.type == events.BATCH_COMPLETED]
+
+
+def test_retention_purging_a_batchs_jobs_still_completes_it_once(env, gcs, ctx, receiver, monkeypatch):
+    api, tokens = env
+    batch_id, job_ids = make_batch(
+        api, gcs, tokens, ctx, 2, callback_url=receiver.url, job_callbacks=False, retention_days=1
+    )
+    ctx.jobs.advance(job_ids[0], JobStatus.SUCCEEDED, outputs={})
+    now = ctx.jobs.clock() + 86400 + 1
+    monkeypatch.setattr(ctx.jobs, "clock", lambda: now)
+    assert sorted(reconcile(ctx, now=now).purged) == sorted(job_ids)  # the unfinished one too
+    store = batches.Batches(ctx)
+    assert store.get(batch_id).done
+    later = now + ctx.settings.redrive_after_s + 1
+    again = [e for e in reconcile(ctx, now=later).events if e.type == events.BATCH_COMPLETED]
+    run(ctx, again)
+    [payload] = receiver.of(events.BATCH_COMPLETED)
+    assert payload["total"] == 2 and [j["status"] for j in payload["jobs"]] == ["expired", "expired"]
+    assert not [e for e in reconcile(ctx, now=later + 3600).events if e.type == events.BATCH_COMPLETED]
+    # The record outlives its jobs only until its own expiry.
+    assert 0 < ctx.kv.ttl(keys.batch(batch_id)) <= ctx.settings.retention_s
