@@ -55,6 +55,8 @@ end
 return {ARGV[1], 1}
 """
 
+_RANKS = "{" + ", ".join(f"{s.value}={s.rank}" for s in JobStatus) + "}"
+
 # Status only moves forward, and never leaves a terminal state: a late redelivery of
 # "extracting" cannot pull a succeeded job back, and a failure cannot overwrite success.
 _ADVANCE = Template("""
@@ -103,7 +105,7 @@ if tenant and tenant ~= '' and current ~= ARGV[1] then
   if rank[ARGV[1]] == $terminal then redis.call('ZREM', base .. ':active', KEYS[3]) end
 end
 return 1
-""").substitute(ranks="{" + ", ".join(f"{s.value}={s.rank}" for s in JobStatus) + "}", terminal=TERMINAL_RANK)
+""").substitute(ranks=_RANKS, terminal=TERMINAL_RANK)
 
 # Count a job's audio against its tenant's daily allowance, once per job (a redelivered or
 # duplicate extraction finds `usage_recorded` set). Refused, and nothing counted, when it
@@ -133,8 +135,13 @@ return total
 # two is covered by the redelivery, or by the reconciler.
 #   KEYS: this part's set, the job, the active jobs, the other part's set
 #   ARGV: index, audio seconds, total, retention, now, job id, part, parts the job needs
-_COMPLETE_CHUNK = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, 0} end
+# An ended job records nothing more: a part stored as the job was cancelled (or finished by a
+# duplicate) neither moves its counts nor completes it, so it is never announced transcribed.
+_COMPLETE_CHUNK = Template("""
+local rank = $ranks
+local status = redis.call('HGET', KEYS[2], 'status')
+if not status then return {-1, 0, 0} end
+if rank[status] == $terminal then return {redis.call('SCARD', KEYS[1]), 0, 0} end
 local added = redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 local done = redis.call('SCARD', KEYS[1])
@@ -150,6 +157,16 @@ end
 local other = tonumber(ARGV[3])
 if ARGV[8] == '2' then other = redis.call('SCARD', KEYS[4]) end
 return {done, added, other}
+""").substitute(ranks=_RANKS, terminal=TERMINAL_RANK)
+
+# A stage's time added to a job only while it exists: a plain HINCRBYFLOAT on a purged job
+# would bring its record back as a hash of one field that never expires. (Summed here rather
+# than by HINCRBYFLOAT, whose argv rewrite is what _RECORD_USAGE avoids.)
+_ADD_TIMING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local total = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], tostring(total))
+return 1
 """
 
 # Fields set on a job only while it exists: a late write must not resurrect an expired or
@@ -282,6 +299,7 @@ class JobStore:
         self._extend_lease = client.register_script(_EXTEND_LEASE)
         self._note_redrive = client.register_script(_NOTE_REDRIVE)
         self._record_usage = client.register_script(_RECORD_USAGE)
+        self._add_timing = client.register_script(_ADD_TIMING)
 
     def create(self, job: Job, dedupe_key: str, max_active: int = 0) -> tuple[Job, bool]:
         """Store ``job`` unless ``dedupe_key`` already has one; return the stored job and
@@ -358,7 +376,7 @@ class JobStore:
 
     def add_timing(self, job_id: str, stage: str, seconds: float) -> None:
         """Add ``seconds`` to the stage's total (transcription sums over its chunks)."""
-        self.redis.hincrbyfloat(keys.job(job_id), _TIMING_PREFIX + stage, round(seconds, 6))
+        self._add_timing(keys=[keys.job(job_id)], args=[_TIMING_PREFIX + stage, round(seconds, 6)])
 
     def complete_chunk(
         self, job_id: str, index: int, total: int, audio_s: float, part: str = "transcript", speakers: bool = False

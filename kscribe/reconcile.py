@@ -100,6 +100,8 @@ def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: 
         if only is None and not _due(job, stage, settings, now):
             continue
         if job.redrives >= settings.max_redrives:
+            if stage == "transcribe" and job.speakers and job.chunks_done >= job.chunks_total > 0:
+                stage = "diarize"  # every transcript is stored: the job waits on voices alone
             reason = f"no progress after {job.redrives} re-drives at {stage}"
             if ctx.jobs.fail(job.id, reason, stage):
                 metrics.JOBS.labels("failed", "redrive_exhausted").inc()

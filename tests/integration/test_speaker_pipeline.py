@@ -5,6 +5,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 
 from kscribe import events
@@ -15,6 +16,7 @@ from kscribe.runner import LocalPipeline
 from kscribe.speakers import Turns
 from kscribe.stages.announce import record_announced
 from kscribe.values import JobStatus
+from tests.conftest import ROOT
 
 
 class FakeVoices:
@@ -139,3 +141,121 @@ def test_speakers_are_refused_where_diarization_is_off(ctx, sample_copy):
     ctx.settings = dataclasses.replace(ctx.settings, diarize=False)
     result = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True))
     assert result.job.status is JobStatus.FAILED and "KSCRIBE_DIARIZE" in result.job.error
+
+
+def test_diarize_dead_lettered_before_the_transcript_fails_the_job_at_diarize(ctx, sample_copy, fake_transcriber):
+    """Diarize gives up (five quick retries) while transcribe still waits for a GPU node:
+    the transcript is not stored and nobody holds its claim, yet the step that failed is
+    diarize's. A dead-lettered transcribe of a chunk whose voices are stored is transcribe's."""
+    from kscribe.handlers import on_dead_letter
+
+    ctx = speaker_ctx(ctx)
+    pipeline = LocalPipeline(ctx, backoff_s=0)
+    job_id = pipeline.submit(sample_copy, JobChoices(speakers=True)).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
+    produced = on_dead_letter(chunk_events[0], ctx, "HTTP 500 from http://diarize.kscribe.svc.cluster.local", "diarize")
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.FAILED and job.failed_stage == "diarize"
+    assert [e.type for e in produced] == [events.JOB_FAILED] and produced[0].data["failed_stage"] == "diarize"
+    schema = json.loads((ROOT / "events" / "job.failed.v1.schema.json").read_text())
+    jsonschema.validate(produced[0].data, schema)
+
+    other = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(other), ctx)
+    on_chunk_voices(chunk_events[0], ctx)
+    on_dead_letter(chunk_events[0], ctx, "HTTP 500 from http://transcribe.kscribe.svc.cluster.local", "transcribe")
+    assert ctx.jobs.require(other).failed_stage == "transcribe"
+
+
+def test_a_dead_lettered_diarize_ignores_transcribe_still_working_on_the_chunk(ctx, sample_copy):
+    """Only the voices claim says diarize's work is in progress: transcribe holding the
+    chunk's transcript claim does not make diarize's giving up harmless."""
+    from kscribe import claims
+    from kscribe.handlers import on_dead_letter
+
+    ctx = speaker_ctx(ctx)
+    job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
+    with claims.claim(ctx.kv, claims.chunk_work(job_id, 0), 60, "transcribe"):
+        on_dead_letter(chunk_events[0], ctx, "HTTP 500", "diarize")
+    assert ctx.jobs.require(job_id).failed_stage == "diarize"
+
+
+class _CancelOnWrite:
+    """Blob storage whose write of a chunk's part lets a cancel land right after it: the
+    cancel arrives between the part's write and its record in Redis."""
+
+    def __init__(self, blobs, ctx, job_id, suffix):
+        self._blobs, self._ctx, self._job_id, self._suffix = blobs, ctx, job_id, suffix
+
+    def __getattr__(self, name):
+        return getattr(self._blobs, name)
+
+    def write_bytes(self, uri, data, *args, **kwargs):
+        self._blobs.write_bytes(uri, data, *args, **kwargs)
+        if uri.endswith(self._suffix):
+            self._ctx.jobs.cancel(self._job_id)
+
+
+def test_a_part_stored_as_the_job_is_cancelled_neither_counts_nor_announces(ctx, sample_copy):
+    ctx = speaker_ctx(ctx)
+    job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
+    for event in chunk_events:
+        ROUTES[events.CHUNK_READY](event, ctx)
+    for event in chunk_events[:-1]:
+        on_chunk_voices(event, ctx)
+    before = ctx.jobs.require(job_id)
+    last = chunk_events[-1]
+    ctx.blobs = _CancelOnWrite(ctx.blobs, ctx, job_id, f"/voices/{last.data['index']:05d}.npz")
+    produced = on_chunk_voices(last, ctx)
+    job = ctx.jobs.require(job_id)
+    assert job.status is JobStatus.CANCELLED
+    assert produced == [], "a cancelled job is never announced as transcribed"
+    assert job.chunks_diarized == before.chunks_diarized
+    # Its redelivery, and the transcript's, find the job ended and change nothing.
+    assert on_chunk_voices(last, ctx) == [] and ROUTES[events.CHUNK_READY](last, ctx) == []
+    assert ctx.jobs.require(job_id).chunks_diarized == before.chunks_diarized
+
+
+def test_a_job_purged_while_its_language_is_detected_stays_purged(ctx, sample_copy, tmp_path, fake_transcriber):
+    """The purge lands during the language vote that the first chunk runs: the vote's timing
+    must not bring the job's record back as a hash of one field that never expires."""
+    from kscribe import keys, retention
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.bin").write_bytes(b"")
+    ctx.settings = ctx.settings.replace(chunk_target_s=8.0, model=str(tmp_path / "model"), language_windows=3)
+    job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
+    detect = fake_transcriber.detect_language
+
+    def purged_meanwhile(windows, options):
+        retention.purge(ctx, job_id, reason="api")
+        return detect(windows, options)
+
+    fake_transcriber.detect_language = purged_meanwhile
+    assert ROUTES[events.CHUNK_READY](chunk_events[0], ctx) == []
+    assert not ctx.kv.exists(keys.job(job_id)), ctx.kv.hgetall(keys.job(job_id))
+
+
+def test_a_job_missing_only_voices_is_redriven_for_them_then_fails_at_diarize(ctx, sample_copy, fake_transcriber):
+    """Every transcript stored, the voices lost: the reconciler re-drives only the chunks
+    without voices (transcribe finds its part stored and runs no model), and a job that
+    still does not move fails at diarize, the step it waits on."""
+    import time
+
+    ctx = speaker_ctx(ctx)
+    ctx.settings = ctx.settings.replace(redrive_after_s=60.0, max_redrives=1)
+    job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
+    chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
+    for event in chunk_events:
+        ROUTES[events.CHUNK_READY](event, ctx)
+    on_chunk_voices(chunk_events[0], ctx)
+    calls = fake_transcriber.calls
+    driving = reconcile(ctx, now=time.time() + 61).events
+    assert [e.id for e in driving] == [e.id for e in chunk_events[1:]]
+    assert all(ROUTES[events.CHUNK_READY](e, ctx) == [] for e in driving) and fake_transcriber.calls == calls
+    failed = reconcile(ctx, now=time.time() + 200)
+    job = ctx.jobs.require(job_id)
+    assert failed.failed == [job_id] and job.failed_stage == "diarize", job.failed_stage

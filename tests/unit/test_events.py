@@ -78,6 +78,16 @@ def test_a_chunk_of_a_channel_says_so_and_validates():
     assert Chunk.from_dict(legacy).channel == 0 and events.ChunkReady.from_dict(legacy).channel is None
 
 
+def test_every_stage_that_fails_a_job_is_a_failed_stage_of_the_contract():
+    import importlib
+
+    schema = json.loads((EVENTS / CATALOG[events.JOB_FAILED]["schema"]).read_text())
+    for name in ("extract", "transcribe", "diarize", "publish"):
+        stage = importlib.import_module(f"kscribe.stages.{name}").STAGE
+        data = events.job_failed("5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", stage, "it kept failing").data
+        jsonschema.validate(data, schema)
+
+
 CORE_ATTRIBUTES = {"specversion", "type", "source", "id", "subject", "time", "datacontenttype", "dataschema", "data"}
 
 
