@@ -147,8 +147,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 local done = redis.call('SCARD', KEYS[1])
 if added == 1 then
   if ARGV[7] == 'transcript' then
-    redis.call('HINCRBYFLOAT', KEYS[2], 'transcribed_s', ARGV[2])
-    redis.call('HSET', KEYS[2], 'chunks_done', done, 'updated_at', ARGV[5])
+    -- Summed in Lua, not by HINCRBYFLOAT: its argv rewrite is what _RECORD_USAGE avoids.
+    local transcribed = tonumber(redis.call('HGET', KEYS[2], 'transcribed_s') or '0') + tonumber(ARGV[2])
+    redis.call('HSET', KEYS[2], 'transcribed_s', tostring(transcribed), 'chunks_done', done, 'updated_at', ARGV[5])
   else
     redis.call('HSET', KEYS[2], 'chunks_diarized', done, 'updated_at', ARGV[5])
   end
