@@ -24,6 +24,7 @@ from kscribe.stages.announce import announce, fail
 from kscribe.stages.dead_letter import dead_letter
 from kscribe.stages.diarize import diarize
 from kscribe.stages.notify import notify
+from kscribe.stages.transcribe import ChunkOutcome
 from kscribe.values import JobStatus, ObjectNotice
 
 log = logging.getLogger(__name__)
@@ -101,32 +102,28 @@ def on_job_created(event: Event, ctx: Context) -> list[Event]:
     return [events.chunk_ready(c, speakers) for c in chunks]
 
 
-def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
+def _chunk_part(event: Event, ctx: Context, stage: str, work: Callable[..., ChunkOutcome]) -> list[Event]:
+    """One part of a chunk (its transcript, its voice turns); the last part of the job's
+    last chunk announces the job as transcribed."""
     ready = _decode(event, ChunkReady)
     if ready is None:
         return []
     try:
-        outcome = transcribe(ready.job_id, ready.index, ctx, claimed=ready.to_dict())
+        outcome = work(ready.job_id, ready.index, ctx, claimed=ready.to_dict())
     except EventRejected as exc:
         return _rejected(event, exc)
     except InputError as exc:
-        return batches.owed_after(ctx, fail(ctx, ready.job_id, "transcribe", exc))
+        return batches.owed_after(ctx, fail(ctx, ready.job_id, stage, exc))
     return [events.job_transcribed(ready.job_id)] if outcome.announce_transcribed else []
+
+
+def on_chunk_ready(event: Event, ctx: Context) -> list[Event]:
+    return _chunk_part(event, ctx, "transcribe", transcribe)
 
 
 def on_chunk_voices(event: Event, ctx: Context) -> list[Event]:
-    """chunk.ready for the diarize function: a job with speakers gets the chunk's voice
-    turns; the last part of the last chunk announces the job as transcribed."""
-    ready = _decode(event, ChunkReady)
-    if ready is None:
-        return []
-    try:
-        outcome = diarize(ready.job_id, ready.index, ctx, claimed=ready.to_dict())
-    except EventRejected as exc:
-        return _rejected(event, exc)
-    except InputError as exc:
-        return batches.owed_after(ctx, fail(ctx, ready.job_id, "diarize", exc))
-    return [events.job_transcribed(ready.job_id)] if outcome.announce_transcribed else []
+    """chunk.ready for the diarize function: a job with speakers gets the chunk's voice turns."""
+    return _chunk_part(event, ctx, "diarize", diarize)
 
 
 def on_job_transcribed(event: Event, ctx: Context) -> list[Event]:
