@@ -215,3 +215,15 @@ def test_a_job_with_speakers_goes_through_the_diarize_function(stack_factory, tm
     body = json.loads(bucket.blob(outputs["json"].split("/", 3)[3]).download_as_text())
     labels = [s["speaker"] for s in body["segments"]]
     assert labels[0] == "Speaker 1" and set(labels) == {"Speaker 1", "Speaker 2"}, labels
+
+    # Every format carries the labels: the turns go A, B, A.
+    def output(fmt):
+        return bucket.blob(outputs[fmt].split("/", 3)[3]).download_as_text()
+
+    srt, vtt, txt, tsv = output("srt"), output("vtt"), output("txt"), output("tsv")
+    turns_in = [line for line in srt.splitlines() if line.startswith("[Speaker ")]
+    assert [t.split("]")[0] for t in turns_in] == ["[Speaker 1", "[Speaker 2", "[Speaker 1"], srt
+    assert "<v Speaker 1>" in vtt and "<v Speaker 2>" in vtt
+    assert txt.count("[Speaker 2]") == 1 and txt.startswith("[Speaker 1]")
+    assert tsv.splitlines()[0].split("\t")[-1] == "speaker"
+    assert {row.split("\t")[-1] for row in tsv.splitlines()[1:]} == {"Speaker 1", "Speaker 2"}
