@@ -36,8 +36,8 @@ from run import videos
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 
-# name → (kscribe environment, chunks in parallel for the cut analysis); "bare-b8" is bare
-# faster-whisper; "default" is whatever kscribe does with nothing set.
+# name → the kscribe environment it runs with; "bare-b8" is bare faster-whisper; "default" is
+# whatever kscribe does with nothing set.
 CONFIGS: dict[str, dict[str, str]] = {
     "default": {},
     "u-p2t1": {"KSCRIBE_BATCH_SIZE": "0", "KSCRIBE_PARALLEL_CHUNKS": "2", "KSCRIBE_CPU_THREADS": "1"},

@@ -302,7 +302,11 @@ OPENAPI = {
                     "file": {"type": "string", "contentMediaType": "application/octet-stream"},
                     "model": {"type": "string", "description": "whisper-1 (the default model) or an installed one"},
                     "language": {"type": "string", "description": "ISO-639-1 (transcriptions only)"},
-                    "prompt": {"type": "string", "description": "accepted and ignored"},
+                    "prompt": {
+                        "type": "string",
+                        "maxLength": MAX_PROMPT_CHARS,
+                        "description": "Whisper's initial prompt for every chunk of the job, as the job API's prompt",
+                    },
                     "response_format": {"type": "string", "enum": list(OPENAI_FORMATS)},
                     "temperature": {"type": "number", "minimum": 0, "maximum": 1},
                     "timestamp_granularities[]": {
@@ -358,6 +362,11 @@ OPENAPI = {
                         "type": ["string", "null"],
                         "description": "why a split job was not transcribed one channel at a time "
                         "(identical or silent channels, a mono track)",
+                    },
+                    "speakers": {
+                        "type": ["object", "null"],
+                        "description": "a job with speaker labels by voice: the counts it gave (num, min, max) "
+                        "and diarized_chunks, the chunks whose voice turns are stored; null otherwise",
                     },
                     "callback": {"type": ["object", "null"]},
                     "retention_days": {"type": ["integer", "null"]},

@@ -240,7 +240,6 @@ def _encode(name: str, value: Any) -> str:
         return value.value
     if isinstance(value, bool):
         return "1" if value else "0"
-
     if value is None:
         return ""
     return str(value)
