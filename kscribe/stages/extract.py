@@ -255,6 +255,7 @@ def _channel_streams(
     kept: list[tuple[int, DecodedAudio]] = []
     silent: list[int] = []
     copies: list[int] = []
+    dropped: list[DecodedAudio] = []
     for number, audio in zip(numbers, decoded, strict=True):
         if _silent(audio):
             silent.append(number)
@@ -263,9 +264,15 @@ def _channel_streams(
         else:
             kept.append((number, audio))
             continue
-        audio.path.unlink()  # scratch disk: a channel's worth of audio
-    if not kept:
-        return [(0, decoded[0])], "no channel holds sound; transcribed as one"
+        dropped.append(audio)
+    all_silent = not kept
+    if all_silent:  # the first stays, so the job ends as a silent mixed one would
+        kept = [(0, decoded[0])]
+    for audio in dropped:
+        if audio is not kept[0][1]:
+            audio.path.unlink()  # scratch disk: a channel's worth of audio
+    if all_silent:
+        return kept, "no channel holds sound; transcribed as one"
     notes = []
     if copies:
         notes.append(

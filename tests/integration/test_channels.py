@@ -204,6 +204,11 @@ def test_extract_tags_chunks_with_their_channel_and_drops_a_silent_one(settings,
     assert {c.channel for c in chunks} == {0}
     assert ctx.jobs.require(job.id).channels_note == "channel 2 is silent"
 
+    # Every channel silent: one stream is kept (its file too) and the job says so.
+    job, chunks = extracted("silent.wav", [np.zeros_like(tone), np.zeros_like(tone)])
+    assert {c.channel for c in chunks} <= {0}
+    assert ctx.jobs.require(job.id).channels_note == "no channel holds sound; transcribed as one"
+
     # Three channels, the third a copy of the first at half the level.
     job, chunks = extracted("three.wav", [tone, other, (tone // 2).astype("<i2")])
     assert {c.channel for c in chunks} == {1, 2}
