@@ -21,7 +21,7 @@ from kscribe.models import check_model
 from kscribe.notices import JobChoices, parse_subtitles
 from kscribe.settings import Settings, parse_formats
 from kscribe.speakers import check_count
-from kscribe.stages.ingest import DIARIZE_OFF
+from kscribe.stages.ingest import DIARIZE_OFF, SPEAKERS_WITH_SPLIT
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 # The schemas in the OpenAPI document that bodies are checked against.
@@ -101,6 +101,8 @@ def _speakers(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
         return {}
     if not settings.diarize:
         raise field_error("speakers", DIARIZE_OFF)
+    if (body.get("channels") or settings.channels) == "split":
+        raise field_error("speakers", SPEAKERS_WITH_SPLIT)
     try:
         check_count(counts["num_speakers"], counts["min_speakers"], counts["max_speakers"])
     except InputError as exc:

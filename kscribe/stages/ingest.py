@@ -122,6 +122,9 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
     return "", ""
 
 
+SPEAKERS_WITH_SPLIT = "speakers and channels: split do not go together: a split job labels by channel"
+
+
 def _check_speakers(choices: JobChoices, ctx: Context) -> None:
     counts = (choices.num_speakers, choices.min_speakers, choices.max_speakers)
     if not choices.speakers:
@@ -132,7 +135,7 @@ def _check_speakers(choices: JobChoices, ctx: Context) -> None:
         raise InputError(DIARIZE_OFF)
     if (choices.channels or ctx.settings.channels) == "split":
         # A split job labels words by channel; voices across overlapping channels would not add up.
-        raise InputError("speakers and channels: split do not go together: a split job labels by channel")
+        raise InputError(SPEAKERS_WITH_SPLIT)
     check_count(*counts)
 
 

@@ -35,7 +35,7 @@ FULL = {
     "hotwords": ["Knative", "Redis"],
     "replacements": {"cube control": "kubectl"},
     "subtitles": {"max_lines": 1, "max_cue_s": 5},
-    "channels": "split",
+    "channels": "mix",  # split and speakers do not go together
     "audio_track": "deu",
     "retention_days": 3,
     "links": True,
@@ -336,3 +336,16 @@ def test_names_the_client_sent_are_not_echoed_whole():
     assert code == "unknown_field" and len(message) < 300 and message.endswith("and 45 more"), message
     code, message = _refusal({**FULL, "subtitles": {"y" * 5000: 1}})
     assert code == "invalid_subtitles" and len(message) < 300, message
+
+
+def test_speakers_with_a_channel_split_is_a_400_up_front():
+    # Ingest refuses the pair; the API must say so before it makes a job that can only fail.
+    for asked, settings in (
+        ({"speakers": True, "channels": "split"}, SETTINGS),
+        ({"speakers": True}, SETTINGS.replace(channels="split")),
+    ):
+        with pytest.raises(ApiError) as caught:
+            choices(asked, settings)
+        assert (caught.value.status, caught.value.code) == (400, "invalid_speakers")
+        assert "split" in caught.value.message
+    assert choices({"speakers": True, "channels": "mix"}, SETTINGS.replace(channels="split")).speakers
