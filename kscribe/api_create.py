@@ -9,7 +9,7 @@ import uuid
 from kscribe import metrics, retention, webui
 from kscribe.api_body import CREATE_SCHEMA, choices, extras, parse_body
 from kscribe.api_http import BASE, ApiError, ApiRequest, ApiResponse, field_error
-from kscribe.api_views import tenant_of
+from kscribe.api_views import check_audio_allowance, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.context import Context
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded
@@ -30,21 +30,11 @@ class JobCreation:
         job_choices = choices(body, settings)
         retention_days, callback_links = extras(body, settings)
         tenant = tenant_of(self.tenants, key)
-        notice = self._source(body["source"], tenant)
+        notice = self.source_notice(body["source"], tenant)
         idempotency = request.headers.get("idempotency-key", "")
         if len(idempotency) > 200:
             raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
-        if (
-            (used := self.ctx.jobs.audio_used_today(tenant.name))
-            >= (limit := Tenants.audio_limit_s(settings, tenant))
-            > 0
-        ):
-            raise ApiError(
-                429,
-                "quota_exceeded",
-                f"today's {limit / 3600:g} hours of audio are used "
-                f"({used / 3600:.2f} h); the allowance renews at 00:00 UTC",
-            )
+        check_audio_allowance(self.ctx, tenant)
         # With the header a retried POST finds the first job; without it every POST is new.
         job_request = JobRequest(
             key=f"api:{key.tenant}:{idempotency or uuid.uuid4().hex}",
@@ -72,7 +62,7 @@ class JobCreation:
             rollback=rollback,
         )
 
-    def _source(self, source: str, tenant: Tenant) -> ObjectNotice:
+    def source_notice(self, source: str, tenant: Tenant) -> ObjectNotice:
         if not source.startswith("gs://") and not (self.ctx.settings.api_local_sources and source.startswith("/")):
             raise field_error("source", "must be gs://bucket/object")
         # Whatever the tenant may not read answers exactly as a missing object does, so the

@@ -79,9 +79,17 @@ def check_quota(ctx: Context, tenant: Tenant) -> None:
             f"tenant {tenant.name} already has {limit} unfinished jobs",
             {"Retry-After": "60"},
         )
-    if (used := ctx.jobs.audio_used_today(tenant.name)) >= (limit_s := Tenants.audio_limit_s(settings, tenant)) > 0:
+    check_audio_allowance(ctx, tenant)
+
+
+def check_audio_allowance(ctx: Context, tenant: Tenant) -> None:
+    """429 when the tenant has used today's hours of audio."""
+    if (used := ctx.jobs.audio_used_today(tenant.name)) >= (limit := Tenants.audio_limit_s(ctx.settings, tenant)) > 0:
         raise ApiError(
-            429, "quota_exceeded", f"today's {limit_s / 3600:g} hours of audio are used ({used / 3600:.2f} h)"
+            429,
+            "quota_exceeded",
+            f"today's {limit / 3600:g} hours of audio are used ({used / 3600:.2f} h); "
+            "the allowance renews at 00:00 UTC",
         )
 
 

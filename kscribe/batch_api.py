@@ -43,7 +43,7 @@ from kscribe import batches, claims, links, metrics, retention, webui
 from kscribe.api_body import choices, extras, parse_body
 from kscribe.api_create import JobCreation
 from kscribe.api_http import ApiError, ApiRequest, ApiResponse, field_error
-from kscribe.api_views import callback_view, job_view, tenant_of
+from kscribe.api_views import callback_view, check_audio_allowance, job_view, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.batches import Batch, Batches
 from kscribe.context import Context
@@ -252,7 +252,7 @@ class BatchRoutes:
         notices = []
         for index, source in enumerate(sources):
             try:
-                notices.append(self.creation._source(source, tenant))
+                notices.append(self.creation.source_notice(source, tenant))
             except ApiError as exc:
                 # The same answer as one job's source (refused answers as missing), naming which.
                 raise ApiError(exc.status, exc.code, f"sources[{index}]: {exc.message}", exc.headers) from None
@@ -299,19 +299,8 @@ class BatchRoutes:
         return notices
 
     def _check_quota(self, tenant: Tenant, count: int) -> None:
-        settings = self.ctx.settings
-        if (
-            (used := self.ctx.jobs.audio_used_today(tenant.name))
-            >= (limit_s := Tenants.audio_limit_s(settings, tenant))
-            > 0
-        ):
-            raise ApiError(
-                429,
-                "quota_exceeded",
-                f"today's {limit_s / 3600:g} hours of audio are used "
-                f"({used / 3600:.2f} h); the allowance renews at 00:00 UTC",
-            )
-        limit = Tenants.max_active_jobs(settings, tenant)
+        check_audio_allowance(self.ctx, tenant)
+        limit = Tenants.max_active_jobs(self.ctx.settings, tenant)
         if limit > 0 and (active := self.ctx.jobs.tenant_active_count(tenant.name)) + count > limit:
             raise ApiError(
                 429,
