@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from kscribe.media.decode import SAMPLE_RATE
 from kscribe.settings import Settings
 from kscribe.transcriber import Recognition, TranscribeOptions
 from kscribe.values import Segment, Word
+from tests.media_files import ffmpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -100,50 +100,14 @@ def sample_copy(settings: Settings) -> Path:
 
 
 def make_video_without_audio(path: Path) -> None:
-    from kscribe.media.ffmpeg_bin import ffmpeg_executable
-
-    subprocess.run(
-        [
-            ffmpeg_executable(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=black:s=64x64:r=5",
-            "-t",
-            "2",
-            "-c:v",
-            "mpeg4",
-            str(path),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x64:r=5", "-t", "2", "-c:v", "mpeg4", str(path))
 
 
 def make_truncated_video(path: Path) -> None:
     """The sample without faststart (its index at the end), cut in half as an interrupted
     upload would leave it."""
-    from kscribe.media.ffmpeg_bin import ffmpeg_executable
-
     whole = path.with_name("whole.mp4")
-    subprocess.run(
-        [
-            ffmpeg_executable(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(SAMPLE_VIDEO),
-            "-c",
-            "copy",
-            str(whole),
-        ],
-        check=True,
-    )
+    ffmpeg("-i", str(SAMPLE_VIDEO), "-c", "copy", str(whole))
     path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
 
 

@@ -41,21 +41,20 @@ def available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def say(voice: str, text: str, speed: int = 160) -> np.ndarray:
-    """espeak-ng's speech as 16 kHz mono float32 (resampled by ffmpeg)."""
-    from kscribe.media.ffmpeg_bin import ffmpeg_executable
+def say_pcm(voice: str, text: str, speed: int = 160) -> np.ndarray:
+    """espeak-ng's speech as 16 kHz mono int16 (resampled by ffmpeg)."""
+    from tests.media_files import ffmpeg
 
     spoken = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text], capture_output=True, check=True, timeout=60
     ).stdout
-    pcm = subprocess.run(
-        [ffmpeg_executable(), "-loglevel", "error", "-i", "-", "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
-        input=spoken,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    pcm = ffmpeg("-i", "-", "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-", input=spoken, capture_output=True)
+    return np.frombuffer(pcm.stdout, dtype="<i2")
+
+
+def say(voice: str, text: str, speed: int = 160) -> np.ndarray:
+    """espeak-ng's speech as 16 kHz mono float32."""
+    return say_pcm(voice, text, speed).astype(np.float32) / 32768.0
 
 
 def conversation(lines: list[tuple[str, str]], pause_s: float = 0.0) -> tuple[np.ndarray, list[Turn]]:

@@ -4,16 +4,11 @@ extremes made with the ffmpeg kscribe uses."""
 from __future__ import annotations
 
 import random
-import subprocess
 from pathlib import Path
 
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
+from tests.media_files import ffmpeg
 
 MUTATIONS = ("flip", "truncate", "zero")
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 def mutate(data: bytes, kind: str, rng: random.Random) -> bytes:

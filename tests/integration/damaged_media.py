@@ -8,7 +8,6 @@ runs one through what extract runs (probe, decode, chunk cutting) and says how i
 from __future__ import annotations
 
 import random
-import subprocess
 import sys
 import tempfile
 import wave
@@ -19,19 +18,15 @@ import numpy as np
 from kscribe.errors import InputError
 from kscribe.media.chunking import plan_cuts
 from kscribe.media.decode import decode_audio
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.media.limits import decode_time_limit
 from kscribe.media.probe import probe
 from kscribe.media.wav import write_wav_slice
+from tests.media_files import ffmpeg
 
 ROOT = Path(__file__).resolve().parents[2]
 MEETING = ROOT / "samples" / "meeting.mp4"
 SEED = 11
 MAX_DURATION_S = 4 * 3600.0
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:

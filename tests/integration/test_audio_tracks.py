@@ -17,7 +17,6 @@ from kscribe.api import job_view
 from kscribe.cli import main
 from kscribe.errors import NoSuchAudioTrack
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.media.probe import probe
 from kscribe.notices import META_AUDIO_TRACK, JobChoices
 from kscribe.runner import LocalPipeline
@@ -26,6 +25,7 @@ from kscribe.stages.extract import extract
 from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus, ObjectNotice
 from tests.conftest import run_local_job
+from tests.media_files import ffmpeg
 
 ENGLISH = "The quick brown fox jumps over the lazy dog."
 ENGLISH_WORDS = {"quick", "brown", "fox", "lazy", "dog"}
@@ -50,12 +50,7 @@ def films(tmp_path_factory) -> dict[str, Path]:
         tags = ["-metadata:s:a:0", f"language={'ger' if ext == 'mkv' else 'deu'}", "-metadata:s:a:1", "language=eng"]
         marks = [f"-disposition:a:{default}", "default", f"-disposition:a:{1 - default}", "0"]
         streams = ["-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "mpeg4", "-c:a", "aac"]
-        subprocess.run(
-            [ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", *video, "-i", str(german)]
-            + ["-i", str(english), *streams, *tags, *marks, str(path)],
-            check=True,
-            timeout=60,
-        )
+        ffmpeg(*video, "-i", str(german), "-i", str(english), *streams, *tags, *marks, str(path))
     return films
 
 

@@ -5,7 +5,6 @@ extract, tiny.en and publish; the chunk bookkeeping is checked with the fast fak
 
 import json
 import shutil
-import subprocess
 import wave
 from pathlib import Path
 
@@ -15,12 +14,13 @@ import pytest
 from kscribe.cli import main
 from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.notices import JobChoices
 from kscribe.stages import manifest
 from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus
 from tests.conftest import run_local_job
+from tests.conversation import say_pcm
+from tests.media_files import ffmpeg
 
 # An interview: the host (en-us, left channel) and the guest (en-gb, right), taking turns;
 # each turn has a word of its own to find it by.
@@ -33,19 +33,11 @@ TURNS = [
 GAP_S = 1.0
 
 
-def voice(text: str, lang: str, scratch: Path) -> np.ndarray:
+def voice(text: str, lang: str) -> np.ndarray:
     """espeak-ng saying ``text``, as 16 kHz mono int16."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed: apt-get install -y espeak-ng")
-    raw = scratch / f"{lang}-{abs(hash(text))}.wav"
-    subprocess.run(["espeak-ng", "-v", lang, "-s", "150", "-w", str(raw), text], check=True, timeout=60)
-    pcm = subprocess.run(
-        [ffmpeg_executable(), "-v", "error", "-i", str(raw), "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    ).stdout
-    return np.frombuffer(pcm, dtype="<i2")
+    return say_pcm(lang, text, speed=150)
 
 
 def write_wav(path: Path, channels: list[np.ndarray]) -> Path:
@@ -59,14 +51,14 @@ def write_wav(path: Path, channels: list[np.ndarray]) -> Path:
     return path
 
 
-def interview(path: Path, scratch: Path) -> tuple[Path, list[float]]:
+def interview(path: Path) -> tuple[Path, list[float]]:
     """The stereo interview at ``path`` and when each turn starts (seconds)."""
     left, right, starts = [], [], []
     at = int(0.5 * SAMPLE_RATE)
     left.append(np.zeros(at, "<i2"))
     right.append(np.zeros(at, "<i2"))
     for lang, text, _ in TURNS:
-        speech = voice(text, lang, scratch)
+        speech = voice(text, lang)
         quiet = np.zeros(len(speech), "<i2")
         starts.append(at / SAMPLE_RATE)
         left.append(speech if lang == "en-us" else quiet)
@@ -93,7 +85,7 @@ def segments_of(ctx_or_dir, job_or_name):
 def test_run_split_labels_each_turn_with_its_channel_in_time_order(tmp_path, monkeypatch, redis_server, capsys):
     monkeypatch.setenv("KSCRIBE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("REDIS_URL", f"unix://{redis_server.socket_file}")
-    clip, starts = interview(tmp_path / "interview.wav", tmp_path)
+    clip, starts = interview(tmp_path / "interview.wav")
     out = tmp_path / "out"
     code = main(["run", str(clip), "--channels", "split", "--formats", "json,srt,vtt,tsv,txt", "--out", str(out)])
     printed = capsys.readouterr()
@@ -127,16 +119,12 @@ def run(settings, redis_client, transcriber, path, channels="split"):
 
 @pytest.mark.model
 def test_mono_stored_as_stereo_is_transcribed_once_with_a_note(settings, redis_client, transcriber, tmp_path):
-    speech = voice(TURNS[0][1], "en-us", tmp_path)
+    speech = voice(TURNS[0][1], "en-us")
     # The same signal at two gains, through a lossy stereo codec.
     wav = write_wav(tmp_path / "dual.wav", [speech, (speech * 0.7).astype("<i2")])
     clip = Path(settings.input_uri) / "dual.m4a"
     clip.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [ffmpeg_executable(), "-v", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "96k", str(clip)],
-        check=True,
-        timeout=60,
-    )
+    ffmpeg("-i", str(wav), "-c:a", "aac", "-b:a", "96k", str(clip))
     ctx, job = run(settings, redis_client, transcriber, clip)
     assert job.channels == "split" and job.channels_note == "channels are identical; transcribed once"
     segments = segments_of(ctx, job)
@@ -147,7 +135,7 @@ def test_mono_stored_as_stereo_is_transcribed_once_with_a_note(settings, redis_c
 
 @pytest.mark.model
 def test_a_mono_file_under_split_just_works(settings, redis_client, transcriber, tmp_path):
-    clip = write_wav(Path(settings.input_uri) / "mono.wav", [voice(TURNS[2][1], "en-us", tmp_path)])
+    clip = write_wav(Path(settings.input_uri) / "mono.wav", [voice(TURNS[2][1], "en-us")])
     ctx, job = run(settings, redis_client, transcriber, clip)
     assert job.channels_note == "the audio has one channel; transcribed as is"
     words = [w["word"].strip(" .,").lower() for s in segments_of(ctx, job) for w in s["words"]]

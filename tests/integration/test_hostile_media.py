@@ -13,12 +13,9 @@ from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.media.probe import probe
 from kscribe.values import JobStatus
 from tests.integration.test_pipeline import run_file
+from tests.media_files import ffmpeg
 
 DECODE = {"threshold_db": -35, "min_silence_s": 0.3, "timeout_s": 60}
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture
@@ -26,7 +23,7 @@ def host_file(tmp_path) -> Path:
     """A recording on the worker's disk that no upload may reach (an HLS segment kind)."""
     secret = tmp_path / "host" / "secret.ts"
     secret.parent.mkdir()
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000:duration=5", "-c:a", "aac", str(secret))
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000:duration=5", "-c:a", "aac", str(secret))
     return secret
 
 
@@ -122,7 +119,7 @@ def test_a_wav_declaring_1_hz_is_refused_before_decoding(tmp_path):
 
 def test_a_declared_duration_over_the_limit_is_refused(tmp_path):
     wav = tmp_path / "long.wav"
-    _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "3", str(wav))
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "3", str(wav))
     assert probe(wav, max_duration_s=5).duration_s == pytest.approx(3, abs=0.1)
     with pytest.raises(MediaTooLong, match="longer than the 2-second limit"):
         probe(wav, max_duration_s=2)
@@ -199,7 +196,7 @@ _KINDS = {
 def test_every_accepted_kind_still_probes_and_decodes(tmp_path, ext):
     source = tmp_path / f"tone.{ext}"
     rate = "48000" if ext == "mxf" else "16000"
-    _ffmpeg("-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={rate}:duration=2", *_KINDS[ext], str(source))
+    ffmpeg("-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={rate}:duration=2", *_KINDS[ext], str(source))
     info = probe(source, max_duration_s=60)
     assert info.audio_streams == 1, info
     audio = decode_audio(source, tmp_path / "a.pcm", **DECODE, max_duration_s=60)

@@ -15,13 +15,14 @@ import pytest
 from kscribe import claims
 from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.models import available_models
 from kscribe.notices import JobChoices
 from kscribe.runner import LocalPipeline
 from kscribe.transcriber import Recognition, WhisperTranscriber
 from kscribe.values import JobStatus, Segment
 from tests.conftest import ROOT, run_local_job
+from tests.conversation import say_pcm
+from tests.media_files import ffmpeg
 
 
 class VotingTranscriber:
@@ -57,11 +58,7 @@ def tone(settings) -> Path:
     """80 s of tone (the voting transcriber does not listen), in two chunks of the settings'."""
     path = Path(settings.input_uri) / "talk.wav"
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [ffmpeg_executable(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=300:d=80", "-ac", "1", str(path)],
-        check=True,
-        timeout=60,
-    )
+    ffmpeg("-f", "lavfi", "-i", "sine=f=300:d=80", "-ac", "1", str(path))
     return path
 
 
@@ -153,15 +150,7 @@ def bilingual(settings, tmp_path) -> tuple[Path, float]:
         pytest.skip("espeak-ng is not installed: apt-get install -y espeak-ng")
     parts = []
     for voice, text in (("en-us", ENGLISH), ("de", GERMAN)):
-        wav = tmp_path / f"{voice}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True, timeout=60)
-        raw = subprocess.run(
-            [ffmpeg_executable(), "-loglevel", "error", "-i", str(wav), "-f", "s16le", "-ac", "1", "-ar", "16000", "-"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        ).stdout
-        parts.append(np.frombuffer(raw, dtype="<i2"))
+        parts.append(say_pcm(voice, text, speed=150))
     english_s = len(parts[0]) / SAMPLE_RATE
     audio = np.concatenate([parts[0], np.zeros(SAMPLE_RATE, dtype="<i2"), parts[1]])
     path = Path(settings.input_uri) / "bilingual.wav"

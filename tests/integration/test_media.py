@@ -1,14 +1,12 @@
 """Probing and decoding with the real ffmpeg and PyAV."""
 
-import subprocess
-
 import pytest
 
 from kscribe.errors import MediaError, NoAudioTrack, NotMedia
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.media.probe import probe
 from tests.conftest import SAMPLE_INFO, SAMPLE_VIDEO, make_truncated_video, make_video_without_audio
+from tests.media_files import ffmpeg
 
 
 def test_probe_reads_duration_and_audio(tmp_path):
@@ -61,22 +59,6 @@ def test_ffmpeg_is_killed_at_its_timeout(tmp_path):
 
 def test_decoding_a_rate_other_than_16k(tmp_path):
     wav = tmp_path / "tone.wav"
-    subprocess.run(
-        [
-            ffmpeg_executable(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100:duration=3",
-            "-ac",
-            "2",
-            str(wav),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3", "-ac", "2", str(wav))
     audio = decode_audio(wav, tmp_path / "a.pcm", threshold_db=-35, min_silence_s=0.3, timeout_s=60)
     assert audio.samples == 3 * SAMPLE_RATE and audio.silences == ()

@@ -10,12 +10,12 @@ from pathlib import Path
 import pysubs2
 import pytest
 
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.notices import JobChoices
 from kscribe.subtitles import display_width
 from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus
 from tests.conftest import run_local_job
+from tests.media_files import ffmpeg
 
 pytestmark = pytest.mark.model
 
@@ -89,11 +89,7 @@ def test_custom_spellings_and_shaping_reach_the_outputs(settings, redis_client, 
 def test_silence_tone_and_noise_give_no_words(settings, redis_client, transcriber, source, vad):
     path = Path(settings.input_uri) / "noise.wav"
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [ffmpeg_executable(), "-loglevel", "error", "-f", "lavfi", "-i", f"{source}:d=30", "-ac", "1", str(path)],
-        check=True,
-        timeout=60,
-    )
+    ffmpeg("-f", "lavfi", "-i", f"{source}:d=30", "-ac", "1", str(path))
     ctx, job = run(settings.replace(vad_filter=vad), redis_client, transcriber, path)
     assert words(ctx, job) == []
     assert ctx.blobs.read_bytes(job.outputs["srt"]) == b""

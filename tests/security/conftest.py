@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import struct
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +18,8 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from google.cloud import storage
 
-from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from tests.conftest import SAMPLE_VIDEO, wait_for
+from tests.media_files import ffmpeg
 from tests.stack import Stack
 
 BASE = "/api/v1/transcriptions"
@@ -120,10 +119,6 @@ def create_tenant(stack: Stack, name: str) -> Tenant:
     return Tenant(name, created.stdout.splitlines()[0].strip(), secret)
 
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
-
-
 def wav_declaring(rate: int, samples: int) -> bytes:
     """A PCM WAV whose header says ``rate`` samples a second (silence)."""
     data = b"\0\0" * samples
@@ -162,11 +157,11 @@ def env(tmp_path_factory) -> Env:
         acme, globex = create_tenant(stack, "acme"), create_tenant(stack, "globex")
         media = tmp / "media"
         media.mkdir()
-        _ffmpeg("-i", str(SAMPLE_VIDEO), "-c", "copy", str(media / "meeting.mkv"))
+        ffmpeg("-i", str(SAMPLE_VIDEO), "-c", "copy", str(media / "meeting.mkv"))
         # The meeting's last ten seconds: words that must never show up in acme's transcripts.
-        _ffmpeg("-sseof", "-10", "-i", str(SAMPLE_VIDEO), "-vn", "-ac", "1", "-ar", "16000", str(media / "secret.wav"))
-        _ffmpeg("-t", "2", "-i", str(SAMPLE_VIDEO), "-vn", "-ac", "1", "-ar", "16000", str(media / "tiny.wav"))
-        _ffmpeg("-t", "10", "-i", str(SAMPLE_VIDEO), "-vn", "-ac", "1", "-ar", "16000", str(media / "host.wav"))
+        ffmpeg("-sseof", "-10", "-i", str(SAMPLE_VIDEO), "-vn", "-ac", "1", "-ar", "16000", str(media / "secret.wav"))
+        ffmpeg("-t", "2", "-i", str(SAMPLE_VIDEO), "-vn", "-ac", "1", "-ar", "16000", str(media / "tiny.wav"))
+        ffmpeg("-t", "10", "-i", str(SAMPLE_VIDEO), "-vn", "-ac", "1", "-ar", "16000", str(media / "host.wav"))
         client = stack.storage()
         uploads = {
             "kscribe-input": {

@@ -14,6 +14,7 @@ import requests
 from kscribe import voices
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
+from tests.media_files import ffmpeg
 
 UPLOADS = "/api/v1/uploads"
 BASE = "/api/v1/transcriptions"
@@ -69,18 +70,15 @@ def _dubbed_interview(path, scratch):
     English interview, one voice per channel: only the options make it two labelled speakers."""
     from tests.integration.test_channels import interview
 
-    stereo, _ = interview(scratch / "interview.wav", scratch)
+    stereo, _ = interview(scratch / "interview.wav")
     german = scratch / "de.wav"
     text = "Guten Morgen. Berlin, Hamburg und München sind schöne Städte."
     subprocess.run(["espeak-ng", "-v", "de", "-s", "150", "-w", str(german), text], check=True, timeout=60)
-    subprocess.run(
-        [ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-y"]
-        + ["-f", "lavfi", "-i", "color=c=black:s=64x64:r=5:d=16", "-i", str(german), "-i", str(stereo)]
-        + ["-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "mpeg4", "-c:a", "aac"]
-        + ["-metadata:s:a:0", "language=ger", "-metadata:s:a:1", "language=eng"]
-        + ["-disposition:a:0", "default", "-disposition:a:1", "0", str(path)],
-        check=True,
-        timeout=120,
+    ffmpeg(
+        *["-f", "lavfi", "-i", "color=c=black:s=64x64:r=5:d=16", "-i", str(german), "-i", str(stereo)],
+        *["-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "mpeg4", "-c:a", "aac"],
+        *["-metadata:s:a:0", "language=ger", "-metadata:s:a:1", "language=eng"],
+        *["-disposition:a:0", "default", "-disposition:a:1", "0", str(path)],
     )
     return path
 
