@@ -13,6 +13,7 @@ from kscribe.api_views import check_audio_allowance, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.context import Context
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded
+from kscribe.notices import notice_of
 from kscribe.stages import JobRequest, ingest
 from kscribe.stages.announce import announce
 from kscribe.tenants import Tenant, Tenants, source_allowed
@@ -76,10 +77,4 @@ class JobCreation:
         if info.metadata.get(webui.META_UPLOAD):
             # The web page's uploads get their one job from ingest; never a second.
             raise ApiError(409, "upload_has_job", f"source: {source} came through an upload session and has its job")
-        return ObjectNotice(
-            uri=info.uri,
-            generation=info.generation,
-            size=info.size,
-            content_type=info.content_type,
-            metadata=info.metadata,
-        )
+        return notice_of(info)

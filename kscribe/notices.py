@@ -11,7 +11,7 @@ from typing import Any
 
 from kscribe.errors import InputError
 from kscribe.media.tracks import parse_choice
-from kscribe.storage import join
+from kscribe.storage import BlobInfo, join
 from kscribe.subtitles import Shaping, parse_option
 from kscribe.values import CHANNEL_MODES, ObjectNotice
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
@@ -202,6 +202,30 @@ def notice_from_storage_object(data: dict[str, Any]) -> ObjectNotice:
         content_type=str(data.get("contentType") or ""),
         metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
     )
+
+
+def notice_of(info: BlobInfo) -> ObjectNotice:
+    """The object as storage describes it now."""
+    return ObjectNotice(
+        uri=info.uri,
+        generation=info.generation,
+        size=info.size,
+        content_type=info.content_type,
+        metadata=info.metadata,
+    )
+
+
+def storage_object(bucket: str, name: str, info: BlobInfo) -> dict[str, Any]:
+    """GCS's object resource for ``info``, as an ``object.v1.finalized`` event carries it
+    (what ``notice_from_storage_object`` reads)."""
+    return {
+        "bucket": bucket,
+        "name": name,
+        "generation": info.generation,
+        "size": str(info.size),
+        "contentType": info.content_type,
+        "metadata": info.metadata,
+    }
 
 
 def notice_from_pubsub_message(message: dict[str, Any]) -> ObjectNotice | None:

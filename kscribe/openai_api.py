@@ -45,12 +45,12 @@ from kscribe.api import BASE, Api, ApiError, ApiRequest, ApiResponse
 from kscribe.errors import InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
 from kscribe.models import check_model
-from kscribe.notices import JobChoices
+from kscribe.notices import JobChoices, notice_of
 from kscribe.stages import JobRequest, ingest
 from kscribe.stages.announce import announce
 from kscribe.storage import join
 from kscribe.tenants import Tenant, Tenants, upload_prefix
-from kscribe.values import Job, JobStatus, ObjectNotice
+from kscribe.values import Job, JobStatus
 from kscribe.vocabulary import MAX_PROMPT_CHARS, check_text
 
 log = logging.getLogger(__name__)
@@ -390,13 +390,7 @@ class OpenAiApi:
         info = ctx.blobs.stat(uri)
         if info is None:
             raise OpenAiError(503, "unavailable", "the upload could not be stored; retry later")
-        notice = ObjectNotice(
-            uri=info.uri,
-            generation=info.generation,
-            size=info.size,
-            content_type=info.content_type,
-            metadata=info.metadata,
-        )
+        notice = notice_of(info)
         tenant = self._tenant(tenant_name)
         job_request = JobRequest(
             key=notice.dedupe_key, tenant=tenant_name, max_active=Tenants.max_active_jobs(settings, tenant)

@@ -10,11 +10,10 @@ from kscribe.context import Context
 from kscribe.errors import SourceNotFound
 from kscribe.events import Event
 from kscribe.handlers import STAGE_OF, Handler, on_dead_letter
-from kscribe.notices import JobChoices
+from kscribe.notices import JobChoices, notice_of
 from kscribe.reconcile import reconcile
 from kscribe.stages import IngestResult, JobRequest, ingest
 from kscribe.stages.announce import announce
-from kscribe.values import ObjectNotice
 
 
 class LocalPipeline:
@@ -45,13 +44,7 @@ class LocalPipeline:
         info = self.ctx.blobs.stat(source)
         if info is None:
             raise SourceNotFound(f"no such file: {source}")
-        notice = ObjectNotice(
-            uri=info.uri,
-            generation=info.generation,
-            size=info.size,
-            content_type=info.content_type,
-            metadata=info.metadata,
-        )
+        notice = notice_of(info)
         # Outputs land flat in the chosen directory, as the user asked; a second file of the
         # same name in one run keeps its extension (talk.mp4 → talk.srt, talk.mkv → talk.mkv.srt).
         stem = path.stem if path.stem not in self._stems else path.name

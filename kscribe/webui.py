@@ -27,7 +27,7 @@ import requests
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.events import OBJECT_FINALIZED
-from kscribe.notices import JobChoices
+from kscribe.notices import JobChoices, storage_object
 from kscribe.ports import KeyValue
 from kscribe.settings import Settings
 from kscribe.storage import BlobInfo, join, split_gs
@@ -299,14 +299,7 @@ def notify_ingest(settings: Settings, info: BlobInfo) -> None:
         root = settings.input_uri.rstrip("/")
         bucket, name = root, info.uri[len(root) + 1 :]
         source = "//kscribe/local"
-    data = {
-        "bucket": bucket,
-        "name": name,
-        "generation": info.generation,
-        "size": str(info.size),
-        "contentType": info.content_type,
-        "metadata": info.metadata,
-    }
+    data = storage_object(bucket, name, info)
     event = CloudEvent(
         {
             "type": OBJECT_FINALIZED,

