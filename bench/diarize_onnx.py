@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kscribe import voices
+from kscribe import fbank, voices
 from tests import conversation
 
 
@@ -163,7 +163,7 @@ def main() -> None:
     models = voices._Models(threads=1)
     audio = clip(args.lines)
     spans = voices.windows(models.speech(audio))
-    features = models.features(audio, spans)
+    features = fbank.turn_features(audio, spans)
     work = batches(features)
     report: dict[str, object] = {
         "clip_s": round(len(audio) / voices.SAMPLE_RATE, 1),

