@@ -22,7 +22,7 @@ def exported() -> set[str]:
 
 
 def test_alerts_use_exported_metrics_and_are_well_formed():
-    rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())["groups"][0]["rules"]
+    rules = yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())["spec"]["groups"][0]["rules"]
     names = {r["alert"] for r in rules}
     assert {
         "KscribeJobErrorRateHigh",
