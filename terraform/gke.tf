@@ -109,7 +109,9 @@ resource "google_container_cluster" "kscribe" {
   }
 
   monitoring_config {
-    enable_components = ["SYSTEM_COMPONENTS"]
+    # POD: kube-state-metrics' pod metrics (KscribePodsPending); DCGM: the GPU nodes' NVIDIA
+    # DCGM exporter (KscribeGpuIdle, GPU panels). monitoring/alerts-platform.yaml.
+    enable_components = ["SYSTEM_COMPONENTS", "POD", "DCGM"]
     managed_prometheus {
       enabled = true
     }

@@ -158,5 +158,8 @@ def test_the_alert_rules_are_rendered_as_a_managed_prometheus_rules_resource():
     alerts = {r["alert"] for g in rules["spec"]["groups"] for r in g["rules"] if "alert" in r}
     assert {"KscribeEventsDeadLettered", "KscribeJobsStuck"} <= alerts
     # The PodMonitoring that feeds them is applied with the overlay too.
+    # And the platform's alerts (other namespaces' metrics, Cloud Monitoring's).
+    assert list(of_kind("gke", "ClusterRules", "monitoring.googleapis.com/")) == ["kscribe-platform"]
+    assert list(of_kind("gke", "GlobalRules", "monitoring.googleapis.com/")) == ["kscribe-cloud"]
     monitors = {d["metadata"]["name"] for d in rendered("gke") if d["kind"] == "PodMonitoring"}
     assert monitors == {"kscribe", "kscribe-api"}

@@ -167,6 +167,8 @@ def test_overlays_pass_the_knative_schemas_and_nothing_goes_unchecked_by_acciden
         ("PodDisruptionBudget", "policy/v1"),
         ("PodMonitoring", "monitoring.googleapis.com/v1"),
         ("Rules", "monitoring.googleapis.com/v1"),
+        ("ClusterRules", "monitoring.googleapis.com/v1"),
+        ("GlobalRules", "monitoring.googleapis.com/v1"),
     }, unchecked
 
 
