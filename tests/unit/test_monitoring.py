@@ -48,7 +48,11 @@ def test_dashboard_panels_use_exported_metrics():
     dashboard = json.loads((ROOT / "monitoring" / "dashboard.json").read_text())
     assert len(dashboard["panels"]) >= 10
     platform = _platform_metrics()
-    assert {"DCGM_FI_DEV_GPU_UTIL", "kube_pod_status_phase", "redis_googleapis_com:stats_memory_usage_ratio"} <= platform
+    assert {
+        "DCGM_FI_DEV_GPU_UTIL",
+        "kube_pod_status_phase",
+        "redis_googleapis_com:stats_memory_usage_ratio",
+    } <= platform
     shown = set()
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
