@@ -16,8 +16,9 @@ $(BIN)/python:
 # Installs are the locked sets (requirements/, `make lock`), hashes checked, then kscribe
 # itself without dependencies: every machine and CI run the versions the images run.
 PIP_LOCKED = $(BIN)/python -m pip install --quiet --require-hashes --no-deps
-# torch's CPU build (the diarize extra) is on PyTorch's CPU index, not PyPI.
-TORCH_INDEX ?= --extra-index-url https://download.pytorch.org/whl/cpu
+# torch's CPU build (the diarize extra) is on PyTorch's CPU index, not PyPI: read as one page
+# of links (not a second index), so where it cannot be reached pip tries it once, not per package.
+TORCH_INDEX ?= --find-links https://download.pytorch.org/whl/cpu/torch/
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/kscribe.txt
 	$(PIP_LOCKED) -r requirements/kscribe.txt
