@@ -44,13 +44,14 @@ from kscribe import metrics
 from kscribe.api import BASE, Api, ApiError, ApiRequest, ApiResponse
 from kscribe.errors import InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
+from kscribe.media import containers
 from kscribe.models import check_model
 from kscribe.notices import JobChoices, notice_of
 from kscribe.stages import JobRequest, ingest
 from kscribe.stages.announce import announce
 from kscribe.storage import join
 from kscribe.tenants import Tenant, Tenants, upload_prefix
-from kscribe.values import Job, JobStatus
+from kscribe.values import LANGUAGES, Job, JobStatus
 from kscribe.vocabulary import MAX_PROMPT_CHARS, check_text
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,6 @@ RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 # Every OpenAI job writes these, so any response format (and the kscribe API's reads) can be
 # served from its outputs.
 JOB_FORMATS = "json,srt,vtt,txt"
-_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _MAX_FIELD_BYTES = 8 * 1024
 _MAX_FIELDS = 32
 _READ_SIZE = 64 * 1024
@@ -143,7 +143,7 @@ class Upload:
     fields: dict[str, list[str]] = field(default_factory=dict)
     path: Path | None = None
     filename: str = ""
-    content_type: str = ""
+    content_type: str = ""  # as the part declared it: recorded, never stored or served
     size: int = 0
 
     def one(self, name: str) -> str | None:
@@ -297,8 +297,10 @@ class OpenAiApi:
             except ModelNotFound as exc:
                 raise OpenAiError(400, "model_not_found", str(exc), "model") from None
         language = (upload.one("language") or "").strip().lower() or None
-        if language and not _LANGUAGE.match(language):
-            raise OpenAiError(400, "invalid_language", f"{language!r} is not an ISO-639-1 code", "language")
+        if language and language not in LANGUAGES:
+            raise OpenAiError(
+                400, "invalid_language", f"{language!r} is not a language code Whisper speaks", "language"
+            )
         if task == "translate":
             language = None  # translations take the spoken language as found
         response_format = (upload.one("response_format") or "json").strip()
@@ -386,7 +388,9 @@ class OpenAiApi:
         # The choices ride on the object, so the notification of this very upload — should it
         # reach ingest first — makes the same job.
         metadata = choices.to_metadata()
-        ctx.blobs.upload(upload.path, uri, upload.content_type or "application/octet-stream", metadata)
+        # Stored with a type from a fixed list by the file's name, never the part's own
+        # Content-Type: the client's word reaches nothing a browser reads.
+        ctx.blobs.upload(upload.path, uri, containers.media_type_of_name(uri), metadata)
         info = ctx.blobs.stat(uri)
         if info is None:
             raise OpenAiError(503, "unavailable", "the upload could not be stored; retry later")

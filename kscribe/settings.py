@@ -350,6 +350,10 @@ class Settings:
     # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
     # not ask; bucket lifecycle rules alone apply).
     max_retention_days: int = _env("KSCRIBE_MAX_RETENTION_DAYS", 30, _at_least(int, 0))
+    # How long what to purge of every job is remembered (kscribe/retention.py): longer than
+    # the job record and than the output bucket's lifecycle (365 days), so a purge finds the
+    # outputs and the page upload of a job whose record expired.
+    purge_index_days: int = _env("KSCRIBE_PURGE_INDEX_DAYS", 400, _at_least(int, 1))
     # Batches (kscribe/batches.py): the most files one batch may make jobs of (a source list
     # or a prefix's media files); more is a 400, never a partial batch.
     max_batch_jobs: int = _env("KSCRIBE_MAX_BATCH_JOBS", 500, _at_least(int, 1))
