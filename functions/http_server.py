@@ -57,7 +57,7 @@ def read_headers(sock: socket.socket, already: bytes, deadline: float) -> bytes 
     return got
 
 
-class HeaderDeadlineWorker(ThreadWorker):
+class HeaderDeadlineWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untyped
     """gunicorn's threaded worker, enqueueing a connection only once its headers are in."""
 
     def init_process(self) -> None:
