@@ -297,6 +297,9 @@ class Settings:
     # the peer address is the client).
     api_auth_failures_per_minute: int = _env("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", 30, _at_least(int, 1))
     trusted_proxies: tuple[str, ...] = _env("KSCRIBE_TRUSTED_PROXIES", (), _list)
+    # How many proxies beyond those ranges are trusted, by position: the ingress gateway
+    # (production: 1, with KSCRIBE_TRUSTED_PROXIES the pod's own loopback only).
+    trusted_gateway_hops: int = _env("KSCRIBE_TRUSTED_GATEWAY_HOPS", 0, _at_least(int, 0))
     # The api function's metrics and detailed readiness, off the public port (0: not served).
     internal_port: int = _env("KSCRIBE_INTERNAL_PORT", 0, _at_least(int, 0))
     internal_host: str = _env("KSCRIBE_INTERNAL_HOST", "127.0.0.1", _stripped)

@@ -30,6 +30,7 @@ output "secrets" {
     redis_auth = google_secret_manager_secret.redis_auth.secret_id
     redis_ca   = google_secret_manager_secret.redis_ca.secret_id
     kafka_key  = google_secret_manager_secret.kafka_key.secret_id
+    link       = google_secret_manager_secret.link.secret_id
   }
 }
 

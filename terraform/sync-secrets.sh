@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copies kscribe's secrets from Secret Manager into the cluster's namespace as Kubernetes
-# Secrets (kscribe-redis: url + ca.pem; kscribe-callback: secret; kscribe-kafka: the Knative
+# Secrets (kscribe-redis: url + ca.pem; kscribe-callback: secret; kscribe-link: secret (the
+# api's result-link key); kscribe-kafka: the Knative
 # Kafka broker's SASL login to Managed Kafka, which Knative's Kafka controller and data plane
 # read from this namespace). Values pass through pipes only, never files. Run after `terraform apply` and after rotating a secret.
 # Needs: terraform (state initialised here), gcloud, kubectl pointed at the cluster.
@@ -21,9 +22,12 @@ kubectl -n "$namespace" create secret generic kscribe-redis \
 kubectl -n "$namespace" create secret generic kscribe-callback \
   --from-file=secret=<(secret "$(out secrets callback)") \
   --dry-run=client -o yaml | kubectl apply -f -
+kubectl -n "$namespace" create secret generic kscribe-link \
+  --from-file=secret=<(secret "$(out secrets link)") \
+  --dry-run=client -o yaml | kubectl apply -f -
 kafka_user=$(out kafka service_account)
 kubectl -n "$namespace" create secret generic kscribe-kafka \
   --from-literal=protocol=SASL_SSL --from-literal=sasl.mechanism=PLAIN \
   --from-literal=user="$kafka_user" --from-file=password=<(secret "$(out secrets kafka_key)") \
   --dry-run=client -o yaml | kubectl apply -f -
-echo "secrets kscribe-redis, kscribe-callback and kscribe-kafka updated in namespace $namespace"
+echo "secrets kscribe-redis, kscribe-callback, kscribe-link and kscribe-kafka updated in namespace $namespace"
