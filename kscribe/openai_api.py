@@ -51,6 +51,7 @@ from kscribe.stages import JobRequest, ingest
 from kscribe.stages.announce import announce
 from kscribe.storage import join
 from kscribe.tenants import Tenant, Tenants, upload_prefix
+from kscribe.upload_budget import OverBudget, UploadBudget
 from kscribe.values import LANGUAGES, Job, JobStatus
 from kscribe.vocabulary import MAX_PROMPT_CHARS, check_text
 
@@ -259,6 +260,8 @@ class OpenAiApi:
         self.api = api
         self.ctx = api.ctx
         self.clock = clock
+        settings = api.ctx.settings
+        self.budget = UploadBudget(settings.api_upload_budget_bytes, settings.api_tenant_upload_budget_bytes)
 
     def handle(self, request: ApiRequest, chunks: ChunkReader, publish: Publish) -> ApiResponse:
         path = request.path.rstrip("/")
@@ -274,8 +277,8 @@ class OpenAiApi:
             response = self._transcribe(request, key.tenant, ROUTES[path], chunks, publish)
         except OpenAiError as exc:
             headers = {"WWW-Authenticate": 'Bearer realm="kscribe"'} if exc.status == 401 else {}
-            if exc.status == 429:
-                headers["Retry-After"] = "60"
+            if exc.status in (429, 503):
+                headers["Retry-After"] = "60" if exc.status == 429 else "5"
             response = ApiResponse(exc.status, openai_error(exc.status, exc.message, exc.code, exc.param), headers)
         metrics.API_REQUESTS.labels(metrics.method_label(request.method), route, str(response.status)).inc()
         return response
@@ -359,17 +362,25 @@ class OpenAiApi:
         used, limit = self.ctx.jobs.audio_used_today(tenant.name), Tenants.audio_limit_s(settings, tenant)
         if used >= limit > 0:
             raise OpenAiError(429, "quota_exceeded", f"today's {limit / 3600:g} hours of audio are used")
-        upload = parse_multipart(
-            request.headers.get("content-type", ""),
-            chunks,
-            min(settings.api_max_upload_bytes, settings.max_input_bytes),
-            settings.scratch_dir,
-        )
+        # Refused before a byte is read: a tenant at its unfinished-job quota (the job would be
+        # refused after the whole upload otherwise).
+        if 0 < (most := Tenants.max_active_jobs(settings, tenant)) <= self.ctx.jobs.tenant_active_count(tenant.name):
+            raise OpenAiError(429, "quota_exceeded", f"tenant {tenant.name} already has {most} unfinished jobs")
+        largest = min(settings.api_max_upload_bytes, settings.max_input_bytes)
+        size = int(declared) if declared.isdigit() else largest
         try:
-            options = self._options(upload, task)
-            job = self._create(upload, tenant_name, task, options, publish)
+            self.budget.take(tenant.name, size)
+        except OverBudget as exc:
+            raise OpenAiError(429 if exc.whose == "tenant" else 503, "too_many_uploads", str(exc)) from None
+        try:
+            upload = parse_multipart(request.headers.get("content-type", ""), chunks, largest, settings.scratch_dir)
+            try:
+                options = self._options(upload, task)
+                job = self._create(upload, tenant_name, task, options, publish)
+            finally:
+                discard(upload)
         finally:
-            discard(upload)
+            self.budget.give_back(tenant.name, size)
         job = self._wait(job.id, wait_seconds(request.headers.get("prefer", ""), settings.openai_wait_s))
         return self._answer(job, task, options)
 

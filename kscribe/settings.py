@@ -350,6 +350,13 @@ class Settings:
     # answering 202 with the job's status URL.
     api_max_upload_bytes: int = _env("KSCRIBE_API_MAX_UPLOAD_BYTES", 512 * 1024**2, _at_least(int, 1024))
     openai_wait_s: float = _env("KSCRIBE_OPENAI_WAIT_SECONDS", 120.0, _at_least(float, 0))
+    # Upload bytes on an api pod's scratch at once (kscribe/upload_budget.py): in all (under
+    # the production emptyDir's 2 GiB) and per tenant. Each upload reserves its declared size
+    # (the largest upload when it declares none) before its body is read.
+    api_upload_budget_bytes: int = _env("KSCRIBE_API_UPLOAD_BUDGET_BYTES", 1536 * 1024**2, _at_least(int, 1024))
+    api_tenant_upload_budget_bytes: int = _env(
+        "KSCRIBE_API_TENANT_UPLOAD_BUDGET_BYTES", 1024 * 1024**2, _at_least(int, 1024)
+    )
     # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
     # not ask; bucket lifecycle rules alone apply).
     max_retention_days: int = _env("KSCRIBE_MAX_RETENTION_DAYS", 30, _at_least(int, 0))
