@@ -107,6 +107,12 @@ def upload(upload_id: str) -> str:
     return f"{PREFIX}:upload:{upload_id}"
 
 
+def callback_lanes(tenant: str) -> str:
+    """Sorted set: the tenant's callback deliveries under way, by when each lane is free
+    again at the latest (kscribe/callback_lanes.py). "" is the tenant of bucket uploads."""
+    return f"{PREFIX}:callback-lanes:{tenant or '-'}"
+
+
 def link_secret() -> str:
     """String: the HMAC secret of result links, made once when KSCRIBE_LINK_SECRET is unset."""
     return f"{PREFIX}:link-secret"

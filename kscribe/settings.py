@@ -286,6 +286,9 @@ class Settings:
     callback_allow: tuple[str, ...] = _env("KSCRIBE_CALLBACK_ALLOW", (), _list)
     callback_attempts: int = _env("KSCRIBE_CALLBACK_ATTEMPTS", 5, _at_least(int, 1))
     callback_backoff_s: float = _env("KSCRIBE_CALLBACK_BACKOFF_SECONDS", 1.0, _at_least(float, 0))
+    # A tenant's callback deliveries under way at once, across notify's pods
+    # (kscribe/callback_lanes.py); one more waits for the reconciler's next re-send.
+    callback_lanes: int = _env("KSCRIBE_CALLBACK_LANES", 4, _at_least(int, 1))
 
     # API: requests per minute per key, request body limit, and whether `source` may be a
     # path on the API's own machine (only for a local stack: it exposes that filesystem).
