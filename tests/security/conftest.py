@@ -158,6 +158,8 @@ def env(tmp_path_factory) -> Env:
             # Small upload budgets, so in-flight uploads of a few MiB meet them (N5).
             "KSCRIBE_API_UPLOAD_BUDGET_BYTES": str(UPLOAD_BUDGET_POD),
             "KSCRIBE_API_TENANT_UPLOAD_BUDGET_BYTES": str(UPLOAD_BUDGET_TENANT),
+            # One callback delivery under way per tenant (N12).
+            "KSCRIBE_CALLBACK_LANES": "1",
         },
     )
     try:
