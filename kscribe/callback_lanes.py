@@ -7,12 +7,19 @@ its deliveries under way at once, across every notify pod (a Redis sorted set pe
 each member held until its delivery ends or its deadline passes); a delivery that finds its
 tenant's lanes full does not wait — it is put off to the reconciler's next re-send, and the
 thread goes to whoever is next.
+
+Lanes bound how many threads a tenant holds; a receiver that just failed to answer would still
+take a lane again and again. So a delivery that fails for want of an answer puts the tenant's
+receiver (its URL's scheme, host and port) on hold for ``KSCRIBE_CALLBACK_HOLD_SECONDS``: that
+tenant's deliveries to it are put off, without a try, until the hold ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from kscribe import keys
 from kscribe.ports import KeyValue
@@ -32,6 +39,7 @@ _GIVE_BACK = "return redis.call('ZREM', KEYS[1], ARGV[1])"
 
 class CallbackLanes:
     def __init__(self, client: KeyValue, lanes: int, hold_s: float, clock: Callable[[], float] = time.time):
+        self.client = client
         self.lanes, self.hold_s, self.clock = lanes, hold_s, clock
         self._take = client.register_script(_TAKE)
         self._give_back = client.register_script(_GIVE_BACK)
@@ -45,3 +53,17 @@ class CallbackLanes:
 
     def give_back(self, tenant: str, delivery: str) -> None:
         self._give_back(keys=[keys.callback_lanes(tenant)], args=[delivery])
+
+    def hold_receiver(self, tenant: str, url: str, seconds: float) -> None:
+        """Put the tenant's deliveries to ``url``'s receiver off for ``seconds``."""
+        if seconds > 0:
+            self.client.set(_receiver_key(tenant, url), "1", px=int(seconds * 1000))
+
+    def receiver_held(self, tenant: str, url: str) -> bool:
+        return bool(self.client.get(_receiver_key(tenant, url)))
+
+
+def _receiver_key(tenant: str, url: str) -> str:
+    parts = urlsplit(url)
+    receiver = f"{parts.scheme}://{parts.netloc}".lower()
+    return keys.callback_lanes(tenant) + ":held:" + hashlib.sha256(receiver.encode()).hexdigest()[:32]

@@ -289,6 +289,9 @@ class Settings:
     # A tenant's callback deliveries under way at once, across notify's pods
     # (kscribe/callback_lanes.py); one more waits for the reconciler's next re-send.
     callback_lanes: int = _env("KSCRIBE_CALLBACK_LANES", 4, _at_least(int, 1))
+    # After a delivery a receiver did not answer, how long that tenant's deliveries to it are
+    # put off without a try (0: never).
+    callback_hold_s: float = _env("KSCRIBE_CALLBACK_HOLD_SECONDS", 60.0, _at_least(float, 0))
 
     # API: requests per minute per key, request body limit, and whether `source` may be a
     # path on the API's own machine (only for a local stack: it exposes that filesystem).

@@ -63,9 +63,11 @@ def notify(event_type: str, job_id: str, ctx: Context) -> None:
         # One of the tenant's lanes, or none now: its other deliveries are under way (perhaps
         # to receivers that never answer), and this thread is for other tenants meanwhile.
         lanes = CallbackLanes(ctx.kv, settings.callback_lanes, hold_s=callbacks.SEND_DEADLINE_S + 30)
-        if not lanes.take(job.tenant, job.id):
+        if lanes.receiver_held(job.tenant, job.callback_url) or not lanes.take(job.tenant, job.id):
             ctx.jobs.callback_due_at(job.id, ctx.jobs.clock())
-            log.info("job %s: tenant %s has every callback lane busy; re-sent later", job.id, job.tenant)
+            log.info(
+                "job %s: tenant %s's callback lanes are busy or its receiver on hold; re-sent later", job.id, job.tenant
+            )
             return
         try:
             outcome = callbacks.send(
@@ -79,6 +81,9 @@ def notify(event_type: str, job_id: str, ctx: Context) -> None:
             )
         finally:
             lanes.give_back(job.tenant, job.id)
+        if not outcome.delivered and not outcome.final and outcome.status_code == 0:
+            # No answer at all (a timeout, a refused connection): not again for a while.
+            lanes.hold_receiver(job.tenant, job.callback_url, settings.callback_hold_s)
     ctx.jobs.update(
         job.id,
         callback_status="delivered" if outcome.delivered else "failed",
