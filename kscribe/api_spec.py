@@ -245,7 +245,8 @@ OPENAPI = {
                         "type": ["string", "null"],
                         "title": "a MIME type such as video/mp4",
                         "pattern": r"^([\w.+-]+/[\w.+-]+)?$",
-                        "description": "default application/octet-stream",
+                        "description": "accepted and ignored: the object's type comes from the file name's "
+                        "extension (a fixed list of audio and video types, else application/octet-stream)",
                     },
                     **_CHOICES,
                     **_SPEAKERS,
