@@ -1,4 +1,5 @@
-"""Findings N7 and N8 (production configuration), checked on what would be applied.
+"""Findings N7 and N8 (production configuration), and who may reach ingest's unauthenticated
+events, checked on what would be applied.
 
 N7: the generated config trusted the cluster's whole pod range as proxies, so any pod could
 send ``X-Forwarded-For: <any address>`` through the gateway and choose its own auth-failure
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from kscribe.api_input import client_address
 from kscribe.settings import Settings
-from tests.infra.test_knative import container, services
+from tests.infra.test_knative import container, of_kind, services
 
 ROOT = Path(__file__).resolve().parents[2]
 POD_RANGE_POD = "10.4.0.9"  # a pod in the cluster's pod range (the attacker)
@@ -79,3 +80,32 @@ def test_only_the_api_gets_the_link_secret_and_from_a_secret():
     sync = (ROOT / "terraform/sync-secrets.sh").read_text()
     assert "create secret generic kscribe-link" in sync and "secrets link" in sync
     assert 'resource "google_secret_manager_secret" "link"' in (ROOT / "terraform/secrets.tf").read_text()
+
+
+def _ingress_namespaces(policy: dict) -> set[str]:
+    found: set[str] = set()
+    for rule in policy["spec"].get("ingress", []):
+        for source in rule.get("from", []):
+            for expression in source.get("namespaceSelector", {}).get("matchExpressions", []):
+                found |= set(expression["values"])
+    return found
+
+
+def _selects(policy: dict, component: str) -> bool:
+    selector = policy["spec"]["podSelector"]
+    if selector.get("matchLabels", {}).get("app.kubernetes.io/component") == component:
+        return True
+    return any(component in e.get("values", []) for e in selector.get("matchExpressions", []))
+
+
+def test_only_eventarc_through_knative_reaches_ingest():
+    """Ingest's events carry no token (by design, behind Eventarc): who may reach it is limited
+    to Eventarc's forwarder and Knative's own hops; the broker's data plane is not among them."""
+    policies = of_kind("gke", "NetworkPolicy", "networking.k8s.io/")
+    admitting = {
+        name: _ingress_namespaces(p)
+        for name, p in policies.items()
+        if "Ingress" in p["spec"]["policyTypes"] and _selects(p, "ingest")
+    }
+    reach = set().union(*admitting.values())
+    assert reach == {"knative-serving", "kourier-system", "events-system"}, admitting
