@@ -29,11 +29,7 @@ output "secrets" {
     callback   = google_secret_manager_secret.callback.secret_id
     redis_auth = google_secret_manager_secret.redis_auth.secret_id
     redis_ca   = google_secret_manager_secret.redis_ca.secret_id
-<<<<<<< HEAD
-=======
-    kafka_key  = google_secret_manager_secret.kafka_key.secret_id
     link       = google_secret_manager_secret.link.secret_id
->>>>>>> i23
   }
 }
 
