@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import replace
 
+from kscribe.coverage import Coverage, keep_words
 from kscribe.languages import spoken_seconds
 from kscribe.values import ChunkTranscript, Job, Segment, Transcript
 
@@ -35,6 +36,16 @@ def _at_pauses(segment: Segment) -> list[Segment]:
         end = segment.end if b == len(words) else part[-1].end
         pieces.append(replace(segment, start=start, end=end, text="".join(w.word for w in part), words=part))
     return pieces
+
+
+def owned(segments: Sequence[Segment], lead_s: float, duration_s: float, tail_s: float) -> tuple[Segment, ...]:
+    """A padded chunk's segments on its own timeline (its span starts at 0): moved back by
+    ``lead_s``, keeping only the words whose middle lies in the span ``[0, duration_s)``;
+    the padding's words belong to the neighbour that holds them in its span. A side
+    without padding is the recording's edge and keeps everything beyond it."""
+    lo = 0.0 if lead_s > 0 else float("-inf")
+    hi = duration_s if tail_s > 0 else float("inf")
+    return tuple(keep_words((s.shifted(-lead_s) for s in segments), lambda t: lo <= t < hi))
 
 
 def _labelled(segment: Segment, speaker: str) -> Segment:
@@ -67,6 +78,9 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
         # Stable: within a channel, chunk order (already time order) is kept.
         placed.sort(key=lambda p: (p[0].start, p[1]))
     segments = tuple(s for s, _ in placed)
+    # Chunks written before coverage was measured say nothing ({}), and neither does the sum.
+    measured = [c.coverage for c in ordered if c.coverage]
+    covered = sum((Coverage.from_dict(c) for c in measured), Coverage()).to_dict() if measured else {}
     # Language of most speech: a chunk of music or silence may detect something else.
     spoken = spoken_seconds(segments)
     language = next(iter(spoken), "") or next((c.language for c in ordered), "") or job.language or ""
@@ -84,4 +98,5 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
         task=job.task,
         segments=segments,
         audio_track=job.audio_track_used,
+        coverage=covered,
     )
