@@ -10,6 +10,7 @@ import pytest
 
 from kscribe import coverage, transcriber
 from kscribe.coverage import Coverage, Piece, summarise
+from kscribe.media.chunking import padded
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.merge import merge_chunks, owned
 from kscribe.settings import Settings
@@ -171,3 +172,10 @@ def test_a_one_chunk_job_loads_the_model_with_every_core(monkeypatch, tmp_path):
     (_, _, _, threads_one, _, workers_one), (_, _, _, threads_six, _, workers_six) = loaded
     assert (threads_one, workers_one) == (8, 1)
     assert (threads_six, workers_six) == (4, 2)
+
+
+def test_a_chunks_audio_holds_a_second_of_each_neighbour():
+    sr = SAMPLE_RATE
+    assert padded(0, 10 * sr, 30 * sr) == (0, 11 * sr)
+    assert padded(10 * sr, 20 * sr, 30 * sr) == (9 * sr, 21 * sr)
+    assert padded(20 * sr, 30 * sr, 30 * sr) == (19 * sr, 30 * sr)
