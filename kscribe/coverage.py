@@ -78,22 +78,33 @@ def spans(segments: Iterable[Segment]) -> list[tuple[float, float]]:
     return found
 
 
-def keep_words(segments: Iterable[Segment], keep: Callable[[float], bool]) -> list[Segment]:
-    """The segments with only the words whose middle ``keep`` accepts (a wordless segment
-    by its own middle); a segment left without words goes."""
+def keep_words(segments: Iterable[Segment], keep: Callable[[tuple[float, float, str]], bool]) -> list[Segment]:
+    """The segments with only the words ``keep`` accepts (given (start, end, text); a
+    wordless segment is judged as one word); a segment left without words goes."""
     kept = []
     for s in segments:
         if not s.words:
-            if keep((s.start + s.end) / 2):
+            if keep((s.start, s.end, s.text)):
                 kept.append(s)
             continue
-        words = tuple(w for w in s.words if keep((w.start + w.end) / 2))
+        words = tuple(w for w in s.words if keep((w.start, w.end, w.word)))
         if len(words) == len(s.words):
             kept.append(s)
         elif words:
             text = "".join(w.word for w in words)
             kept.append(replace(s, start=words[0].start, end=words[-1].end, text=text, words=words))
     return kept
+
+
+def items(segments: Iterable[Segment]) -> list[tuple[float, float, str]]:
+    """Each word's (start, end, text), or the segment's when it has no words."""
+    found: list[tuple[float, float, str]] = []
+    for s in segments:
+        if s.words:
+            found.extend((w.start, w.end, w.word) for w in s.words)
+        else:
+            found.append((s.start, s.end, s.text))
+    return found
 
 
 def count_in(start: float, end: float, found: Sequence[tuple[float, float]]) -> int:

@@ -365,8 +365,8 @@ def _segment(s: Any, language: str) -> Segment:
     )
 
 
-def _outside(start: float, end: float, t: float) -> bool:
-    return not start <= t < end
+def _outside(start: float, end: float, item: tuple[float, float, str]) -> bool:
+    return not start <= (item[0] + item[1]) / 2 < end
 
 
 def _speech_pieces(audio: np.ndarray, vad: dict[str, Any], batch_size: int) -> list[tuple[float, float]]:

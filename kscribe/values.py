@@ -268,6 +268,10 @@ class ChunkTranscript:
     model: str
     seconds: float = 0.0
     channel: int = 0
+    # The padding its audio held (``Chunk.lead_s``): words there have times before 0 or
+    # after ``duration_s``; merge keeps each once.
+    lead_s: float = 0.0
+    tail_s: float = 0.0
     # kscribe.coverage.Coverage.to_dict() of the chunk's own span ({}: not measured).
     coverage: dict[str, Any] = field(default_factory=dict)
 

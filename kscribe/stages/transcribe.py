@@ -22,7 +22,6 @@ from kscribe.jobstore import ChunkCompletion
 from kscribe.languages import Detection, Window, vote
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.media.wav import read_wav
-from kscribe.merge import owned
 from kscribe.scratch import process_dir
 from kscribe.stages import layout, manifest
 from kscribe.transcriber import TranscribeOptions
@@ -163,14 +162,14 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
             on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
         )
     settings = ctx.settings
-    segments = owned(
-        snap_to_speech(
+    # Times from the chunk's start: the padding's words fall before 0 or after its end, and
+    # merge keeps each word once (merge._owned).
+    segments = tuple(
+        s.shifted(-chunk.lead_s)
+        for s in snap_to_speech(
             guard(recognition.segments, settings.drop_no_speech_prob, settings.drop_avg_logprob, settings.max_repeats),
             quiet_spans(audio, settings.silence_threshold_db, settings.silence_min_s),
-        ),
-        chunk.lead_s,
-        chunk.duration_s,
-        chunk.tail_s,
+        )
     )
     covered = summarise(recognition.pieces, chunk.lead_s, chunk.lead_s + chunk.duration_s)
     seconds = time.perf_counter() - started
@@ -204,6 +203,8 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         model=job.model,
         seconds=round(seconds, 3),
         channel=chunk.channel,
+        lead_s=chunk.lead_s,
+        tail_s=chunk.tail_s,
         coverage=covered.to_dict() if recognition.pieces or options.vad_filter else {},
     )
 

@@ -20,10 +20,11 @@ from tests.conftest import run_local_job
 TURNS = [
     ("en-us", "Good morning everyone, thank you for joining the weekly planning meeting.", "morning"),
     ("en+f3", "Thanks. I want to start with the budget, because the numbers changed.", "numbers"),
-    ("en-us", "And so my fellow Americans, ask not what your country can do for you.", "americans"),
+    ("en-us", "Americans, ask not what your country can do for you.", "americans"),
     ("en+f3", "The landlord has confirmed the dates, and the movers have sent their quote.", "landlord"),
 ]
-# Where the third turn's speech starts: the chunk length, so the cut falls right there.
+# Where the cut falls: the chunk length (see HISS). The third turn starts there, or a
+# moment before, so that its first word straddles the cut.
 CUT_S = 16.0
 # Silence between turns, and a faint hiss under everything: no stretch is digital silence,
 # so the planner finds no pause to prefer and cuts at the target length itself.
@@ -31,8 +32,9 @@ PAUSE_S = 0.8
 HISS = 2e-4
 
 
-def dialogue() -> tuple[np.ndarray, list[float]]:
-    """The dialogue, with the third turn's speech starting at exactly CUT_S; each turn's onset."""
+def dialogue(early_s: float = 0.0) -> tuple[np.ndarray, list[float]]:
+    """The dialogue, with the third turn's speech starting ``early_s`` before CUT_S; each
+    turn's onset."""
     rng = np.random.default_rng(7)
     pieces, onsets, at = [], [], 0
     for n, (voice, text, _) in enumerate(TURNS):
@@ -41,7 +43,7 @@ def dialogue() -> tuple[np.ndarray, list[float]]:
         speech = speech[loud[0] : loud[-1] + 1]
         gap = int(PAUSE_S * SAMPLE_RATE)
         if n == 2:
-            gap = int(CUT_S * SAMPLE_RATE) - at
+            gap = int((CUT_S - early_s) * SAMPLE_RATE) - at
             assert gap > 0.3 * SAMPLE_RATE, "the first two turns run past CUT_S: raise it"
         pieces.append(np.zeros(gap, np.float32))
         at += gap
@@ -59,11 +61,12 @@ def transcriber(tmp_path_factory):
 
 
 @pytest.mark.model
-def test_a_chunk_that_starts_at_a_turns_onset_keeps_every_turn(settings, redis_client, transcriber, tmp_path):
+@pytest.mark.parametrize("early_s", [0.0, 0.35], ids=["cut-at-onset", "cut-in-first-word"])
+def test_a_chunk_that_starts_at_a_turns_onset_keeps_every_turn(settings, redis_client, transcriber, tmp_path, early_s):
     if not conversation.available():
         pytest.skip("espeak-ng is not installed: apt-get install -y espeak-ng")
-    audio, onsets = dialogue()
-    assert onsets[2] == CUT_S
+    audio, onsets = dialogue(early_s)
+    assert onsets[2] == pytest.approx(CUT_S - early_s)
     path = tmp_path / "data" / "input" / "dialogue.wav"
     path.parent.mkdir(parents=True, exist_ok=True)
     conversation.write_wav(audio, path)
@@ -73,13 +76,14 @@ def test_a_chunk_that_starts_at_a_turns_onset_keeps_every_turn(settings, redis_c
 
     body = json.loads(ctx.blobs.read_bytes(job.outputs["json"]))
     words = [(w["word"].strip(" .,!?").lower(), w["start"]) for s in body["segments"] for w in s["words"]]
+    found = []
     for (_, _, key), onset in zip(TURNS, onsets, strict=True):
         hits = [t for word, t in words if word == key]
         # Heard once (not twice: the padding both chunks hear is owned by one), at its turn.
         assert len(hits) == 1, (key, " ".join(w for w, _ in words))
         assert onset - 0.5 <= hits[0] <= onset + 6.0, (key, hits, onset)
-    times = [t for _, t in words]
-    assert times == sorted(times)
+        found.append(hits[0])
+    assert found == sorted(found)
     # Two chunks, cut at the third turn's onset (no pause to prefer: see HISS).
     assert job.chunks_total == 2
     coverage = body["coverage"]

@@ -12,7 +12,7 @@ from kscribe import coverage, transcriber
 from kscribe.coverage import Coverage, Piece, summarise
 from kscribe.media.chunking import padded
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.merge import merge_chunks, owned
+from kscribe.merge import merge_chunks
 from kscribe.settings import Settings
 from kscribe.transcriber import TranscribeOptions, WhisperTranscriber, cpu_threads_for
 from kscribe.values import ChunkTranscript, Job, Segment, Word
@@ -134,24 +134,58 @@ def _seg(words: list[tuple[float, float, str]]) -> Segment:
     return Segment(ws[0].start, ws[-1].end, "".join(w.word for w in ws), ws, -0.2, 0.01)
 
 
-def test_a_word_across_a_cut_is_kept_once_at_its_true_time():
-    # Cut at 10.0 s, a second of padding either side. "boundary" (9.7–10.5) is heard by both
-    # chunks; its middle (10.1) is in the second's span.
+JOB = Job("j", "/v.mp4", "1", "/o", "v", "tiny.en", None, "transcribe", ("json",))
+
+
+def _padded_chunks(first, second, **coverages):
+    """Two chunks cut at 10.0 s, each with a second of the other's audio; times from each
+    chunk's start (the second's padding words before 0)."""
+    return [
+        ChunkTranscript("j", 0, 0.0, 10.0, "en", 1.0, tuple(first), "tiny.en", tail_s=1.0, **coverages.get("a", {})),
+        ChunkTranscript("j", 1, 10.0, 10.0, "en", 1.0, tuple(second), "tiny.en", lead_s=1.0, **coverages.get("b", {})),
+    ]
+
+
+def _timeline(transcript):
+    return [(w.word.strip(), w.start) for s in transcript.segments for w in s.words]
+
+
+def test_a_word_both_chunks_hear_is_kept_once_by_the_chunk_that_holds_its_middle():
+    # "boundary" (9.7–10.5, middle 10.1) is in both chunks' audio.
     first = [_seg([(8.0, 8.5, " the"), (8.6, 9.6, " word"), (9.7, 10.5, " boundary"), (10.6, 10.9, " ends")])]
-    second = [_seg([(0.7, 1.5, " boundary"), (1.6, 1.9, " ends"), (2.0, 2.5, " here")])]  # from 9.0 s
-    a = owned(first, lead_s=0.0, duration_s=10.0, tail_s=1.0)
-    b = owned(second, lead_s=1.0, duration_s=10.0, tail_s=0.0)
-    job = Job("j", "/v.mp4", "1", "/o", "v", "tiny.en", None, "transcribe", ("json",))
+    second = [_seg([(-0.3, 0.5, " boundary"), (0.6, 0.9, " ends"), (1.0, 1.5, " here")])]
     merged = merge_chunks(
-        job,
-        [
-            ChunkTranscript("j", 0, 0.0, 10.0, "en", 1.0, a, "tiny.en", coverage=Coverage(9.0, 9.0, 0).to_dict()),
-            ChunkTranscript("j", 1, 10.0, 10.0, "en", 1.0, b, "tiny.en", coverage=Coverage(2.0, 1.5, 1).to_dict()),
-        ],
+        JOB,
+        _padded_chunks(
+            first,
+            second,
+            a={"coverage": Coverage(9.0, 9.0, 0).to_dict()},
+            b={"coverage": Coverage(2.0, 1.5, 1).to_dict()},
+        ),
     )
-    words = [(w.word, w.start) for s in merged.segments for w in s.words]
-    assert words == [(" the", 8.0), (" word", 8.6), (" boundary", 9.7), (" ends", 10.6), (" here", 11.0)]
+    assert _timeline(merged) == [("the", 8.0), ("word", 8.6), ("boundary", 9.7), ("ends", 10.6), ("here", 11.0)]
     assert merged.coverage == {"speech_s": 11.0, "covered_s": 10.5, "redecoded": 1, "uncovered_s": 0.5}
+
+
+def test_a_word_each_chunk_places_on_the_others_side_of_the_cut_is_kept_once():
+    # A turn starts at the cut: the first chunk (tail padding) times "Americans" after the
+    # cut, the second (lead padding) before it. Each alone would drop it.
+    first = [_seg([(8.0, 8.9, " changed.")]), _seg([(10.05, 10.6, " Americans")])]
+    second = [_seg([(-0.45, 0.3, " Americans,"), (0.4, 0.7, " ask"), (0.8, 1.1, " not")])]
+    merged = merge_chunks(JOB, _padded_chunks(first, second))
+    assert _timeline(merged) == [("changed.", 8.0), ("Americans,", 9.55), ("ask", 10.4), ("not", 10.8)]
+
+
+def test_padding_words_only_one_chunk_heard_are_kept():
+    first = [_seg([(9.0, 9.6, " one")]), _seg([(10.2, 10.6, " two")])]  # "two": only the first heard it
+    second = [_seg([(-0.5, -0.2, " three")]), _seg([(0.8, 1.2, " four")])]  # "three": only the second
+    merged = merge_chunks(JOB, _padded_chunks(first, second))
+    assert sorted(_timeline(merged), key=lambda w: w[1]) == [
+        ("one", 9.0),
+        ("three", 9.5),
+        ("two", 10.2),
+        ("four", 10.8),
+    ]
 
 
 def test_threads_follow_the_chunks_decoded_at_once():
