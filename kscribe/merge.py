@@ -83,7 +83,15 @@ def _owned(chunks: Sequence[ChunkTranscript]) -> dict[int, list[Segment]]:
         late = [i for i in items(timeline[a.index]) if i not in kept[a.index] and _middle(i) >= cut]
         kept[b.index] |= {i for i in early if not _heard(i, kept[a.index])}
         kept[a.index] |= {i for i in late if not _heard(i, kept[b.index])}
-    return {c.index: keep_words(timeline[c.index], kept[c.index].__contains__) for c in chunks}
+    return {c.index: _clamped(keep_words(timeline[c.index], kept[c.index].__contains__), c) for c in chunks}
+
+
+def _clamped(segments: list[Segment], c: ChunkTranscript) -> list[Segment]:
+    """A segment without word timings, kept whole by its middle, is cut to the chunk's span
+    (where its padding begins, the neighbour's own text does)."""
+    lo = c.start_s if c.lead_s else float("-inf")
+    hi = c.start_s + c.duration_s if c.tail_s else float("inf")
+    return [s if s.words else replace(s, start=max(s.start, lo), end=min(s.end, hi)) for s in segments]
 
 
 def _labelled(segment: Segment, speaker: str) -> Segment:
