@@ -22,7 +22,7 @@ from pathlib import Path
 
 from long_video import analyse
 
-from kscribe.quality import word_error_rate
+from kscribe.quality import normalize, word_error_rate
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
@@ -81,12 +81,15 @@ def coverage(transcript: dict, reference: dict) -> dict:
     }
 
 
-def measure(config: str, audio: Path, reference: dict) -> dict:
+def measure(config: str, audio: Path, reference: dict, keep: Path) -> dict:
     measured, transcript = one_run(config, audio)
+    (keep / f"{audio.stem}.{config}.json").write_text(json.dumps(transcript))
     row = {"config": config, "file": audio.stem, **measured}
     row["wer"] = round(word_error_rate(reference["text"], transcript["text"]), 4)
     row |= coverage(transcript, reference)
-    starts = analyse(transcript, reference, []) if transcript["segments"] else {}
+    # Start errors are judged by a passage's first two words: one-word prompts are left out.
+    judged = {**reference, "passages": [p for p in reference["passages"] if len(normalize(p["text"])) >= 2]}
+    starts = analyse(transcript, judged, []) if transcript["segments"] else {}
     row["start_error_p95_s"] = starts.get("start_error_p95_s")
     row["opening_missed"] = starts.get("opening_missed")
     if "coverage" in transcript:
@@ -134,7 +137,7 @@ def main() -> None:
         for n in range(args.runs):
             # Alternate: each round starts with the next configuration.
             for config in CONFIGS[n % 3 :] + CONFIGS[: n % 3]:
-                row = measure(config, audio, reference)
+                row = measure(config, audio, reference, args.out)
                 rows.append(row)
                 with log.open("a") as f:
                     f.write(json.dumps(row) + "\n")
