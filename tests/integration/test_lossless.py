@@ -10,6 +10,8 @@ import json
 import numpy as np
 import pytest
 
+from kscribe.api_views import job_view
+from kscribe.cli import _describe as describe
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus
@@ -88,4 +90,7 @@ def test_a_chunk_that_starts_at_a_turns_onset_keeps_every_turn(settings, redis_c
     assert job.chunks_total == 2
     coverage = body["coverage"]
     assert coverage["speech_s"] > 10 and coverage["uncovered_s"] == 0, coverage
+    # The job record keeps it (Redis), and the job view and `kscribe status` show it.
     assert job.coverage == coverage
+    assert job_view(job)["coverage"] == coverage
+    assert f"speech: {coverage['speech_s']:.1f} s, 0.0 s of it without words" in describe(job)
