@@ -3,7 +3,8 @@ build time, for bench/lossless.py:
 
 - Debian's ``asterisk-core-sounds-en`` (text of every prompt, CC-BY-SA-3.0) and
   ``asterisk-core-sounds-en-wav`` (Allison Smith's recordings, CC-BY-SA-3.0), by apt-get
-  download: ~25 minutes of speech in 558 prompts (prompts with no words, or with * # @, left out);
+  download: ~25 minutes of speech in ~550 prompts (prompts with no words, e.g. silences and tones, or
+  with * # @, left out);
 - pocketsphinx's test recordings (its PyPI sdist, test/data/librivox: five LibriVox
   sentences of "Sense and Sensibility", public domain, with transcripts);
 - whisper.cpp's ``samples/jfk.wav`` (in pywhispercpp's PyPI sdist; a public-domain speech).
@@ -77,7 +78,8 @@ def prompts(sources: Path, scratch: Path) -> list[tuple[str, np.ndarray, str]]:
         if ":" not in line or line.startswith(";"):
             continue
         name, text = line.split(":", 1)
-        text = " ".join(re.sub(r"\[.*?\]|<.*?>", "", text).split())
+        # Notes in brackets ("[ascending tones]", "(9 seconds of silence)") are not words said.
+        text = " ".join(re.sub(r"\[.*?\]|<.*?>|\(.*?\)", "", text).split())
         path = scratch / ALLISON / f"{name.strip()}.wav"
         # Tones and prompts that spell out keys ("press * to") have no words to compare.
         if not path.exists() or not re.search("[a-zA-Z]", text) or re.search(r"[*#@]", text):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -81,10 +82,27 @@ def coverage(transcript: dict, reference: dict) -> dict:
     }
 
 
+def cleaned(reference: dict) -> dict:
+    """The reference without notes that are not words ("(9 seconds of silence)"): corpora built
+    before corpus.py left them out have such passages of silence."""
+    passages = []
+    for p in reference["passages"]:
+        text = " ".join(re.sub(r"\(.*?\)", "", p["text"]).split())
+        if normalize(text):
+            passages.append({**p, "text": text})
+    return {**reference, "passages": passages, "text": " ".join(p["text"] for p in passages)}
+
+
 def measure(config: str, audio: Path, reference: dict, keep: Path) -> dict:
     measured, transcript = one_run(config, audio)
     (keep / f"{audio.stem}.{config}.json").write_text(json.dumps(transcript))
-    row = {"config": config, "file": audio.stem, **measured}
+    return scored({"config": config, "file": audio.stem, **measured}, transcript, reference)
+
+
+def scored(measured: dict, transcript: dict, reference: dict) -> dict:
+    """A run's measures with its transcript's scores against ``reference``."""
+    reference = cleaned(reference)
+    row = dict(measured)
     row["wer"] = round(word_error_rate(reference["text"], transcript["text"]), 4)
     row |= coverage(transcript, reference)
     # Start errors are judged by a passage's first two words: one-word prompts are left out.
@@ -127,9 +145,25 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--files", default="dialogue,prompts-long")
+    parser.add_argument(
+        "--rescore", action="store_true", help="score the runs in OUT again (the last transcript kept per file)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "lossless.runs.jsonl"
+    if args.rescore:
+        rows = []
+        for line in log.read_text().splitlines():
+            row = json.loads(line)
+            kept = args.out / f"{row['file']}.{row['config']}.json"
+            if kept.exists():
+                measured = {k: row[k] for k in ("config", "file", "wall_s", "cpu_s", "peak_mib", "load_before")}
+                reference = json.loads((args.corpus / f"{row['file']}.json").read_text())
+                row = scored(measured, json.loads(kept.read_text()), reference)
+            rows.append(row)
+        (args.out / "lossless.md").write_text("\n".join(table(rows)) + "\n")
+        print("\n".join(table(rows)))
+        return
     rows = []
     for name in args.files.split(","):
         audio = args.corpus / f"{name}.wav"
