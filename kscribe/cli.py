@@ -222,8 +222,9 @@ def _describe(job: Job) -> str:
 
 def _local_parallelism(settings: Settings) -> int:
     """Chunks to transcribe at once on this machine: as set, else one, batched, with every
-    core (CPU) or the whole GPU. Two chunks at once on 2 cores took 1.5x the memory of one
-    for no less CPU (bench/reports/2026-12-07-lossless-cpu-2-cores.md)."""
+    core (CPU) or the whole GPU. Two chunks at once, each with its own batch, peaked at 1.5x
+    bare faster-whisper's batched memory (issue 21); one peaked at 0.7x
+    (bench/reports/2026-12-07-lossless-cpu-2-cores.md)."""
     return settings.parallel_chunks or 1
 
 

@@ -225,8 +225,8 @@ class Settings:
     # (transcriber.choose_batch_size; bench/reports/2026-11-23-defaults-cpu-2-cores.md).
     batch_size: int | None = _env("KSCRIBE_BATCH_SIZE", None, _auto_or(int, 0))
     # Chunks one process transcribes at once; 0 is automatic: one (a Knative pod takes one
-    # chunk; `kscribe run` decodes one batched chunk at a time: two at once took 1.5x the
-    # memory for no less CPU, bench/reports/2026-12-07-lossless-cpu-2-cores.md). On CPU the
+    # chunk; `kscribe run` decodes one batched chunk at a time: two at once, each with its own
+    # batch, peaked at 1.5x bare faster-whisper's batched memory, issue 21). On CPU the
     # chunks decoded at once share the cores (a job of one chunk gets them all). Extract
     # makes the chunk count a multiple of it.
     parallel_chunks: int = _env("KSCRIBE_PARALLEL_CHUNKS", 0, _at_least(int, 0))
