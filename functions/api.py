@@ -48,7 +48,10 @@ def api(request: flask.Request):
         body_stream=request.stream,
         content_length=request.content_length,
         client=client_address(
-            request.remote_addr or "", request.headers.get("X-Forwarded-For", ""), settings.trusted_proxies
+            request.remote_addr or "",
+            request.headers.get("X-Forwarded-For", ""),
+            settings.trusted_proxies,
+            settings.trusted_gateway_hops,
         ),
     )
     try:

@@ -6,14 +6,14 @@ import hashlib
 import json
 import uuid
 
-from kscribe import metrics, retention, webui
+from kscribe import metrics, retention
 from kscribe.api_body import CREATE_SCHEMA, choices, extras, parse_body
 from kscribe.api_http import BASE, ApiError, ApiRequest, ApiResponse, field_error
 from kscribe.api_views import check_audio_allowance, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.context import Context
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded
-from kscribe.notices import notice_of
+from kscribe.notices import META_UPLOAD, notice_of
 from kscribe.stages import JobRequest, ingest
 from kscribe.stages.announce import announce
 from kscribe.tenants import Tenant, Tenants, source_allowed
@@ -74,7 +74,7 @@ class JobCreation:
         info = self.ctx.blobs.stat(source)
         if info is None:
             raise missing
-        if info.metadata.get(webui.META_UPLOAD):
+        if info.metadata.get(META_UPLOAD):
             # The web page's uploads get their one job from ingest; never a second.
             raise ApiError(409, "upload_has_job", f"source: {source} came through an upload session and has its job")
         return notice_of(info)

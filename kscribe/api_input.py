@@ -18,7 +18,7 @@ class BodyTooLarge(ValueError):
     """The request body is over the limit (declared or actually sent)."""
 
 
-def client_address(remote_addr: str, forwarded_for: str, trusted_proxies: Sequence[str]) -> str:
+def client_address(remote_addr: str, forwarded_for: str, trusted_proxies: Sequence[str], gateway_hops: int = 0) -> str:
     """The address to hold a client to, behind proxies whose addresses are in
     ``trusted_proxies`` (CIDRs: the cluster's pod and service ranges, loopback, a load
     balancer's).
@@ -29,6 +29,12 @@ def client_address(remote_addr: str, forwarded_for: str, trusted_proxies: Sequen
     leftmost). Walking from the peer leftwards, the first address that is not one of our
     proxies is the client. Counting a fixed number of hops would not do: behind Knative the
     activator is in the path only some of the time.
+
+    ``gateway_hops`` more addresses beyond the trusted ones are proxies too: the ingress
+    gateway's, which no range names (its pods are in the cluster's pod range, as every other
+    pod is, so trusting that range let any pod choose its own address through the gateway).
+    Should another hop sit in between (Knative's activator, while the api scales from zero),
+    the client is taken to be that hop: a shared address, never one a client wrote.
     """
     networks = []
     for cidr in trusted_proxies:
@@ -36,7 +42,7 @@ def client_address(remote_addr: str, forwarded_for: str, trusted_proxies: Sequen
             networks.append(ipaddress.ip_network(cidr.strip(), strict=False))
         except ValueError:
             continue
-    if not networks:
+    if not networks and not gateway_hops:
         return remote_addr
 
     def trusted(address: str) -> bool:
@@ -47,9 +53,14 @@ def client_address(remote_addr: str, forwarded_for: str, trusted_proxies: Sequen
         return any(ip in net for net in networks)
 
     chain = [remote_addr, *reversed([e.strip() for e in forwarded_for.split(",") if e.strip()])]
+    hops = gateway_hops
     for address in chain:
-        if not trusted(address):
-            return address
+        if trusted(address):
+            continue
+        if hops > 0:
+            hops -= 1
+            continue
+        return address
     return chain[-1]
 
 

@@ -10,12 +10,22 @@ from kscribe.api_http import ApiError, ApiRequest, ApiResponse
 from kscribe.api_views import own_job
 from kscribe.apikeys import ApiKey
 from kscribe.context import Context
+from kscribe.media import containers
 from kscribe.models import available_models
 from kscribe.settings import MEDIA_EXTENSIONS
 from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.tenants import Tenants, source_allowed
 from kscribe.values import CHANNEL_MODES, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
+
+# On every media answer, whatever its bytes: no type sniffing, and, should a browser ever open
+# it as a document, a sandbox with no script, no same-origin access (so no sessionStorage) and
+# nothing loaded from anywhere.
+MEDIA_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 class PageRoutes:
@@ -84,9 +94,12 @@ class PageRoutes:
         if info is None or info.generation != job.source_generation:
             raise ApiError(404, "not_found", "the source is no longer in the bucket")
         headers = {
-            "Content-Type": _media_type(info.content_type, job.source_uri),
+            # Never the type the uploader declared (a list such as "audio/mpeg, text/html" is
+            # HTML to a browser): the probed container's, from a fixed list of media types.
+            "Content-Type": job.source_media_type or containers.media_type_of_name(job.source_uri),
             "Accept-Ranges": "bytes",
             "Cache-Control": "private, no-store",
+            **MEDIA_HEADERS,
         }
         asked = request.headers.get("range", "")
         span = webui.parse_range(asked, info.size) if asked else (0, info.size - 1)
@@ -104,12 +117,3 @@ class PageRoutes:
             else webui.read_range(self.ctx, job.source_uri, info.generation, start, end)
         )
         return ApiResponse(status, b"", headers, stream=stream)
-
-
-def _media_type(content_type: str, uri: str) -> str:
-    """What the browser is told the source is: audio or video, else by its extension; never
-    anything it would render as a document."""
-    if content_type.split("/", 1)[0] in ("audio", "video"):
-        return content_type
-    ext = uri.rsplit(".", 1)[-1].lower()
-    return {"mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4", "webm": "video/webm"}.get(ext, "video/mp4")

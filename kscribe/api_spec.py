@@ -7,7 +7,7 @@ from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.notices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
 from kscribe.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.values import CHANNEL_MODES, TASKS, JobStatus
+from kscribe.values import CHANNEL_MODES, LANGUAGES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 
@@ -38,7 +38,7 @@ _CHOICES: dict[str, Any] = {
     "language": {
         "type": ["string", "null"],
         "title": "a language code such as en or de",
-        "pattern": "^([a-z]{2,3})?$",
+        "enum": [*LANGUAGES, "", None],
         "description": "detected if omitted",
     },
     "task": {"type": ["string", "null"], "enum": [*TASKS, "", None]},
@@ -183,7 +183,7 @@ OPENAPI = {
                         "propertyNames": {
                             "title": f"keys of at most {MAX_METADATA_KEY} characters, not starting kscribe-",
                             "maxLength": MAX_METADATA_KEY,
-                            "not": {"pattern": "^kscribe-"},
+                            "not": {"pattern": "^[kK][sS][cC][rR][iI][bB][eE]-"},
                         },
                         "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE},
                         "description": "yours, carried on every event, callback and job view",
@@ -245,7 +245,8 @@ OPENAPI = {
                         "type": ["string", "null"],
                         "title": "a MIME type such as video/mp4",
                         "pattern": r"^([\w.+-]+/[\w.+-]+)?$",
-                        "description": "default application/octet-stream",
+                        "description": "accepted and ignored: the object's type comes from the file name's "
+                        "extension (a fixed list of audio and video types, else application/octet-stream)",
                     },
                     **_CHOICES,
                     **_SPEAKERS,

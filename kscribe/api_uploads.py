@@ -13,6 +13,8 @@ from kscribe.api_views import check_quota, job_view, tenant_of
 from kscribe.apikeys import ApiKey
 from kscribe.context import Context
 from kscribe.errors import InputError
+from kscribe.media.containers import media_type_of_name
+from kscribe.notices import META_UPLOAD
 from kscribe.tenants import Tenants
 
 # The fields of an upload session's body that describe the file rather than its job.
@@ -34,11 +36,25 @@ class UploadRoutes:
         # Every field besides the file's own is a job choice (the schema lists which).
         job_choices = choices({k: v for k, v in body.items() if k not in _FILE_FIELDS}, settings)
         name, size = body["filename"], body["size"]
-        content_type = body.get("content_type") or "application/octet-stream"
+        # The type the object is stored (and a browser may be served it) with: from a fixed
+        # list by the file's name, never the one the client declared.
+        content_type = media_type_of_name(name)
         if size > settings.max_input_bytes:
             raise ApiError(413, "file_too_large", f"the file is over {settings.max_input_bytes} bytes")
-        check_quota(self.ctx, tenant_of(self.tenants, key))
+        tenant = tenant_of(self.tenants, key)
+        check_quota(self.ctx, tenant)
         upload = self.uploads.new(settings, key.tenant, name, size, content_type)
+        # The upload's job takes one of the tenant's unfinished-job slots from now on: held
+        # here, checked in the same step as the count, and handed to the job by ingest.
+        limit = Tenants.max_active_jobs(settings, tenant)
+        if not self.ctx.jobs.reserve_upload_slot(key.tenant, upload.id, limit, webui.UPLOAD_SLOT_S):
+            self.uploads.forget(upload.id)
+            raise ApiError(
+                429,
+                "quota_exceeded",
+                f"tenant {tenant.name} already has {limit} unfinished jobs",
+                {"Retry-After": "60"},
+            )
         metadata = webui.upload_metadata(upload.id, job_choices)
         self.uploads.set_metadata(upload.id, metadata)
         if settings.web_uploads == "direct":
@@ -62,7 +78,7 @@ class UploadRoutes:
         upload = self._own_upload(key, upload_id)
         info = self.ctx.blobs.stat(upload.uri)
         job = None
-        if info is not None and info.metadata.get(webui.META_UPLOAD) == upload.id:
+        if info is not None and info.metadata.get(META_UPLOAD) == upload.id:
             job_id = self.ctx.jobs.job_id_for(f"{info.uri}#{info.generation}")
             found = self.ctx.jobs.get(job_id) if job_id else None
             job = job_view(found) if found is not None and found.tenant == key.tenant else None

@@ -39,7 +39,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from kscribe import batches, claims, links, metrics, retention, webui
+from kscribe import batches, claims, links, metrics, retention
 from kscribe.api_body import choices, extras, parse_body
 from kscribe.api_create import JobCreation
 from kscribe.api_http import ApiError, ApiRequest, ApiResponse, field_error
@@ -49,7 +49,7 @@ from kscribe.batches import Batch, Batches
 from kscribe.context import Context
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded, WorkClaimed
 from kscribe.events import Event
-from kscribe.notices import META_ROLE, JobChoices
+from kscribe.notices import META_ROLE, META_UPLOAD, JobChoices
 from kscribe.settings import MEDIA_EXTENSIONS
 from kscribe.stages import JobRequest, ingest, layout
 from kscribe.stages.announce import announce
@@ -291,7 +291,7 @@ class BatchRoutes:
         for uri in uris:
             info = self.ctx.blobs.stat(uri)
             # Gone since listed; kscribe's own objects; the page's uploads, which have their job.
-            if info is None or info.metadata.get(META_ROLE) or info.metadata.get(webui.META_UPLOAD):
+            if info is None or info.metadata.get(META_ROLE) or info.metadata.get(META_UPLOAD):
                 continue
             notices.append(ObjectNotice(info.uri, info.generation, info.size, info.content_type, info.metadata))
         if not notices:

@@ -241,6 +241,10 @@ class CallbackOutcome:
     final: bool = False
 
 
+# The most one ``send`` takes, all attempts and backoff together (under notify's timeout).
+SEND_DEADLINE_S = 120.0
+
+
 def send(
     url: str,
     payload: dict[str, Any],
@@ -250,7 +254,7 @@ def send(
     attempts: int = 5,
     backoff_s: float = 1.0,
     timeout_s: float = 10.0,
-    deadline_s: float = 120.0,
+    deadline_s: float = SEND_DEADLINE_S,
     sleep: Callable[[float], None] = time.sleep,
     resolve: Callable[[str], list[str]] | None = None,
     connect: Callable[[tuple[str, int], float], socket.socket] | None = None,

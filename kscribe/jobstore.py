@@ -55,6 +55,20 @@ end
 return {ARGV[1], 1}
 """
 
+# A slot among the tenant's unfinished jobs held for a web page upload from its session's
+# creation (refused at the tenant's quota, as an API job is), until ingest makes its job and
+# the job takes the slot over. Scored so the retention pruning drops it once ARGV[3] seconds
+# have passed (an upload never finished gives its slot back).
+#   KEYS: the tenant's active set; ARGV: now, retention, hold seconds, limit (0: none), member
+_RESERVE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+local limit = tonumber(ARGV[4])
+if limit > 0 and redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1] - ARGV[2] + ARGV[3], ARGV[5])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], math.max(ARGV[2], ARGV[3])) end
+return 1
+"""
+
 _RANKS = "{" + ", ".join(f"{s.value}={s.rank}" for s in JobStatus) + "}"
 
 # Status only moves forward, and never leaves a terminal state: a late redelivery of
@@ -111,7 +125,10 @@ return 1
 # duplicate extraction finds `usage_recorded` set). Refused, and nothing counted, when it
 # would take the day past the limit (ARGV[3]; 0: no limit). Whole milliseconds and INCRBY:
 # INCRBYFLOAT inside a script makes Redis 6.2 rewrite the script's argv and corrupt its heap.
+# A job that is gone (purged while it was extracted) counts nothing and is not brought back as
+# a record of one field (which GET could not read).
 _RECORD_USAGE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('HSETNX', KEYS[1], 'usage_recorded', '1') == 0 then return 0 end
 local limit = tonumber(ARGV[3])
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -206,6 +223,8 @@ class _Client(KeyValue, Protocol):
 
     def sismember(self, name: str, value: str) -> Any: ...
 
+    def zscore(self, name: str, value: str) -> Any: ...
+
     # A callable rather than a method: redis-py's zadd is generic over the key type.
     @property
     def zadd(self) -> Callable[..., Any]: ...
@@ -296,6 +315,7 @@ class JobStore:
         self._advance = client.register_script(_ADVANCE)
         self._complete_chunk = client.register_script(_COMPLETE_CHUNK)
         self._set_if_exists = client.register_script(_SET_IF_EXISTS)
+        self._reserve = client.register_script(_RESERVE)
         self._extend_lease = client.register_script(_EXTEND_LEASE)
         self._note_redrive = client.register_script(_NOTE_REDRIVE)
         self._record_usage = client.register_script(_RECORD_USAGE)
@@ -334,14 +354,14 @@ class JobStore:
 
     def get(self, job_id: str) -> Job | None:
         raw = self.redis.hgetall(keys.job(job_id))
-        return _decode(raw) if raw else None
+        return _decode(raw) if raw and "id" in raw else None
 
     def get_many(self, job_ids: list[str]) -> list[Job | None]:
         """The jobs ``job_ids`` name, in one round trip (None for one that expired)."""
         pipe = self.redis.pipeline()
         for job_id in job_ids:
             pipe.hgetall(keys.job(job_id))
-        return [_decode(raw) if raw else None for raw in pipe.execute()]
+        return [_decode(raw) if raw and "id" in raw else None for raw in pipe.execute()]
 
     def require(self, job_id: str) -> Job:
         job = self.get(job_id)
@@ -446,6 +466,20 @@ class JobStore:
         key = keys.tenant_status_jobs(tenant, status) if status else keys.tenant_jobs(tenant)
         return list(self.redis.zrevrange(key, start, start + count - 1))
 
+    def reserve_upload_slot(self, tenant: str, upload_id: str, limit: int, hold_s: int) -> bool:
+        """Hold one of the tenant's ``limit`` unfinished-job slots (0: no limit) for a page
+        upload for ``hold_s`` seconds; False, holding nothing, when the tenant is at its limit."""
+        args = [self.clock(), self.retention_s, hold_s, limit, _upload_slot(upload_id)]
+        return bool(self._reserve(keys=[keys.tenant_active(tenant)], args=args))
+
+    def upload_slot_held(self, tenant: str, upload_id: str) -> bool:
+        """Whether the upload's slot is still held (not lapsed, not taken over)."""
+        score = self.redis.zscore(keys.tenant_active(tenant), _upload_slot(upload_id))
+        return score is not None and float(score) > self.clock() - self.retention_s
+
+    def release_upload_slot(self, tenant: str, upload_id: str) -> None:
+        self.redis.zrem(keys.tenant_active(tenant), _upload_slot(upload_id))
+
     def tenant_active_count(self, tenant: str) -> int:
         """How many of the tenant's jobs are unfinished (expired ones pruned first)."""
         key = keys.tenant_active(tenant)
@@ -487,9 +521,15 @@ class JobStore:
         pipe.delete(keys.job(job_id), keys.object_job(dedupe_key))
         pipe.zrem(keys.active_jobs(), job_id)
         pipe.zrem(keys.purges_due(), job_id)
+        pipe.zrem(keys.purge_plans_kept(), job_id)
         pipe.hdel(keys.purge_plans(), job_id)
         if job is not None and job.tenant:
             pipe.zrem(keys.tenant_jobs(job.tenant), job_id)
             pipe.zrem(keys.tenant_active(job.tenant), job_id)
             pipe.zrem(keys.tenant_status_jobs(job.tenant, job.status.value), job_id)
         pipe.execute()
+
+
+def _upload_slot(upload_id: str) -> str:
+    """A page upload's member of its tenant's active set (never a job id: those are hex)."""
+    return f"upload:{upload_id}"

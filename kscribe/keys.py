@@ -96,6 +96,23 @@ def purge_plans() -> str:
     return f"{PREFIX}:purges:plans"
 
 
+def purge_plans_kept() -> str:
+    """Sorted set: job ids with a purge plan, by when the plan may be forgotten (nothing of
+    the job outlives it: ``KSCRIBE_PURGE_INDEX_DAYS`` is past every bucket lifecycle)."""
+    return f"{PREFIX}:purges:kept"
+
+
+def upload(upload_id: str) -> str:
+    """Hash: one web page upload session (kscribe/webui.py)."""
+    return f"{PREFIX}:upload:{upload_id}"
+
+
+def callback_lanes(tenant: str) -> str:
+    """Sorted set: the tenant's callback deliveries under way, by when each lane is free
+    again at the latest (kscribe/callback_lanes.py). "" is the tenant of bucket uploads."""
+    return f"{PREFIX}:callback-lanes:{tenant or '-'}"
+
+
 def link_secret() -> str:
     """String: the HMAC secret of result links, made once when KSCRIBE_LINK_SECRET is unset."""
     return f"{PREFIX}:link-secret"

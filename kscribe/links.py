@@ -26,6 +26,7 @@ import re
 import secrets
 import time
 from typing import Any
+from urllib.parse import quote
 
 from kscribe import events, keys, metrics
 from kscribe.api_http import ApiRequest, ApiResponse, error_body
@@ -38,7 +39,11 @@ from kscribe.values import Job, JobStatus
 PREFIX = "/api/v1/links/"
 MAX_EXPIRY_S = 7 * 24 * 3600
 _GCS_REDIRECT_S = 15 * 60
-_TOKEN = re.compile(r"^([0-9a-f]{32})\.([a-z]{3,4})\.([0-9]{1,12})\.([0-9a-f]{64})$")
+# Expiry: unix seconds written the one way ``sign`` writes them (no leading zero, ten digits:
+# until the year 2286), so a token has exactly one spelling.
+_TOKEN = re.compile(r"^([0-9a-f]{32})\.([a-z]{3,4})\.([1-9][0-9]{9})\.([0-9a-f]{64})$")
+# A few seconds of clock skew between the pod that signed and the pod that serves.
+_SKEW_S = 60
 
 
 def handles(path: str) -> bool:
@@ -114,6 +119,9 @@ class LinkServer:
         now = time.time()
         if now >= expires:
             return 403, "link_expired", "the link has expired; get a fresh one from the job"
+        if expires > now + MAX_EXPIRY_S + _SKEW_S:
+            # No link kscribe signs lives longer: one that does was made with a leaked secret.
+            return 403, "invalid_link", "the link's expiry is beyond what kscribe signs"
         job = self.ctx.jobs.get(job_id)
         uri = job.outputs.get(fmt, "") if job is not None else ""
         if job is None or job.status is not JobStatus.SUCCEEDED or not is_within(uri, job.output_uri):
@@ -122,12 +130,19 @@ class LinkServer:
         if self.ctx.settings.links == "gcs" and uri.startswith("gs://"):
             url = gcs_signed_url(self.ctx, uri, min(expires - now, _GCS_REDIRECT_S))
             return ApiResponse(302, b"", {**headers, "Location": url})
-        name = f"{job.output_stem or 'transcript'}.{fmt}".replace('"', "")
+        name = f"{job.output_stem or 'transcript'}.{fmt}"
         return ApiResponse(
             200,
             self.ctx.blobs.read_bytes(uri),
-            {**headers, "Content-Type": CONTENT_TYPES[fmt], "Content-Disposition": f'attachment; filename="{name}"'},
+            {**headers, "Content-Type": CONTENT_TYPES[fmt], "Content-Disposition": attachment(name)},
         )
+
+
+def attachment(name: str) -> str:
+    """A ``Content-Disposition`` for downloading ``name`` (RFC 6266): an ASCII fallback name
+    and the real one percent-encoded in UTF-8 (RFC 5987), so any name is a valid header."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%;' else "_" for c in name) or "transcript"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def gcs_signed_url(ctx: Context, uri: str, seconds: float) -> str:  # pragma: no cover - needs GCP

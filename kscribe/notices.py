@@ -28,6 +28,8 @@ META_REPLACEMENTS = "kscribe-replacements"  # a JSON object, heard → written
 META_CHANNELS = "kscribe-channels"  # mix or split
 META_AUDIO_TRACK = "kscribe-audio-track"  # an audio track's index, or a language code
 META_MULTILINGUAL = "kscribe-multilingual"  # true/false: code-switched speech
+# The web page upload session an object was stored for (kscribe/webui.py).
+META_UPLOAD = "kscribe-upload"
 # Subtitle shaping: kscribe-max-line-chars, kscribe-max-lines, kscribe-max-cue-seconds, …
 META_SUBTITLES = {
     "kscribe-max-line-chars": "max_line_chars",
@@ -56,7 +58,7 @@ def check_metadata(metadata: dict[str, str]) -> None:
     """Raise ``InputError`` unless ``metadata`` is within the limits (it rides on every event,
     callback and job view)."""
     if len(metadata) > MAX_METADATA_KEYS or any(
-        len(k) > MAX_METADATA_KEY or len(v) > MAX_METADATA_VALUE or k.startswith("kscribe-")
+        len(k) > MAX_METADATA_KEY or len(v) > MAX_METADATA_VALUE or k.lower().startswith("kscribe-")
         for k, v in metadata.items()
     ):
         raise InputError(

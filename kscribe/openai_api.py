@@ -44,13 +44,15 @@ from kscribe import metrics
 from kscribe.api import BASE, Api, ApiError, ApiRequest, ApiResponse
 from kscribe.errors import InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
+from kscribe.media import containers
 from kscribe.models import check_model
 from kscribe.notices import JobChoices, notice_of
 from kscribe.stages import JobRequest, ingest
 from kscribe.stages.announce import announce
 from kscribe.storage import join
 from kscribe.tenants import Tenant, Tenants, upload_prefix
-from kscribe.values import Job, JobStatus
+from kscribe.upload_budget import OverBudget, UploadBudget
+from kscribe.values import LANGUAGES, Job, JobStatus
 from kscribe.vocabulary import MAX_PROMPT_CHARS, check_text
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,6 @@ RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 # Every OpenAI job writes these, so any response format (and the kscribe API's reads) can be
 # served from its outputs.
 JOB_FORMATS = "json,srt,vtt,txt"
-_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _MAX_FIELD_BYTES = 8 * 1024
 _MAX_FIELDS = 32
 _READ_SIZE = 64 * 1024
@@ -143,7 +144,7 @@ class Upload:
     fields: dict[str, list[str]] = field(default_factory=dict)
     path: Path | None = None
     filename: str = ""
-    content_type: str = ""
+    content_type: str = ""  # as the part declared it: recorded, never stored or served
     size: int = 0
 
     def one(self, name: str) -> str | None:
@@ -259,6 +260,8 @@ class OpenAiApi:
         self.api = api
         self.ctx = api.ctx
         self.clock = clock
+        settings = api.ctx.settings
+        self.budget = UploadBudget(settings.api_upload_budget_bytes, settings.api_tenant_upload_budget_bytes)
 
     def handle(self, request: ApiRequest, chunks: ChunkReader, publish: Publish) -> ApiResponse:
         path = request.path.rstrip("/")
@@ -274,8 +277,8 @@ class OpenAiApi:
             response = self._transcribe(request, key.tenant, ROUTES[path], chunks, publish)
         except OpenAiError as exc:
             headers = {"WWW-Authenticate": 'Bearer realm="kscribe"'} if exc.status == 401 else {}
-            if exc.status == 429:
-                headers["Retry-After"] = "60"
+            if exc.status in (429, 503):
+                headers["Retry-After"] = "60" if exc.status == 429 else "5"
             response = ApiResponse(exc.status, openai_error(exc.status, exc.message, exc.code, exc.param), headers)
         metrics.API_REQUESTS.labels(metrics.method_label(request.method), route, str(response.status)).inc()
         return response
@@ -297,8 +300,10 @@ class OpenAiApi:
             except ModelNotFound as exc:
                 raise OpenAiError(400, "model_not_found", str(exc), "model") from None
         language = (upload.one("language") or "").strip().lower() or None
-        if language and not _LANGUAGE.match(language):
-            raise OpenAiError(400, "invalid_language", f"{language!r} is not an ISO-639-1 code", "language")
+        if language and language not in LANGUAGES:
+            raise OpenAiError(
+                400, "invalid_language", f"{language!r} is not a language code Whisper speaks", "language"
+            )
         if task == "translate":
             language = None  # translations take the spoken language as found
         response_format = (upload.one("response_format") or "json").strip()
@@ -357,17 +362,25 @@ class OpenAiApi:
         used, limit = self.ctx.jobs.audio_used_today(tenant.name), Tenants.audio_limit_s(settings, tenant)
         if used >= limit > 0:
             raise OpenAiError(429, "quota_exceeded", f"today's {limit / 3600:g} hours of audio are used")
-        upload = parse_multipart(
-            request.headers.get("content-type", ""),
-            chunks,
-            min(settings.api_max_upload_bytes, settings.max_input_bytes),
-            settings.scratch_dir,
-        )
+        # Refused before a byte is read: a tenant at its unfinished-job quota (the job would be
+        # refused after the whole upload otherwise).
+        if 0 < (most := Tenants.max_active_jobs(settings, tenant)) <= self.ctx.jobs.tenant_active_count(tenant.name):
+            raise OpenAiError(429, "quota_exceeded", f"tenant {tenant.name} already has {most} unfinished jobs")
+        largest = min(settings.api_max_upload_bytes, settings.max_input_bytes)
+        size = int(declared) if declared.isdigit() else largest
         try:
-            options = self._options(upload, task)
-            job = self._create(upload, tenant_name, task, options, publish)
+            self.budget.take(tenant.name, size)
+        except OverBudget as exc:
+            raise OpenAiError(429 if exc.whose == "tenant" else 503, "too_many_uploads", str(exc)) from None
+        try:
+            upload = parse_multipart(request.headers.get("content-type", ""), chunks, largest, settings.scratch_dir)
+            try:
+                options = self._options(upload, task)
+                job = self._create(upload, tenant_name, task, options, publish)
+            finally:
+                discard(upload)
         finally:
-            discard(upload)
+            self.budget.give_back(tenant.name, size)
         job = self._wait(job.id, wait_seconds(request.headers.get("prefer", ""), settings.openai_wait_s))
         return self._answer(job, task, options)
 
@@ -386,7 +399,9 @@ class OpenAiApi:
         # The choices ride on the object, so the notification of this very upload — should it
         # reach ingest first — makes the same job.
         metadata = choices.to_metadata()
-        ctx.blobs.upload(upload.path, uri, upload.content_type or "application/octet-stream", metadata)
+        # Stored with a type from a fixed list by the file's name, never the part's own
+        # Content-Type: the client's word reaches nothing a browser reads.
+        ctx.blobs.upload(upload.path, uri, containers.media_type_of_name(uri), metadata)
         info = ctx.blobs.stat(uri)
         if info is None:
             raise OpenAiError(503, "unavailable", "the upload could not be stored; retry later")

@@ -7,8 +7,12 @@ work objects and its record are purged by the reconciler. ``DELETE
 finds nothing and does nothing) and writes one JSON log line with ``audit.action = "purge"``.
 Bucket lifecycle rules stay the safety net for whatever a purge could not reach.
 
-What to purge is kept apart from the job record (``keys.purge_plans``), so a job whose record
-expired first (``KSCRIBE_RETENTION_SECONDS`` shorter than its retention) is still purged.
+What to purge is kept apart from the job record (``keys.purge_plans``) for every job, for
+``KSCRIBE_PURGE_INDEX_DAYS`` (longer than every bucket lifecycle): a job whose record expired
+first (``KSCRIBE_RETENTION_SECONDS`` is a week; outputs stay a year) is still purged, outputs,
+page upload and all. The plan names prefixes, not objects: a handful of short strings a job.
+A page upload's job owns its upload (the object and its upload session): a purge removes
+both, so polling the upload afterwards answers 404 and never makes the job again.
 """
 
 from __future__ import annotations
@@ -28,9 +32,17 @@ log = logging.getLogger(__name__)
 DAY_S = 86400
 
 
-def adopt(ctx: Context, job: Job, retention_days: int = 0, owned_input: str = "", callback_links: bool = False) -> None:
-    """Record a new job's retention and the input prefix kscribe wrote for it; schedule its
-    purge when it asked for a retention period."""
+def adopt(
+    ctx: Context,
+    job: Job,
+    retention_days: int = 0,
+    owned_input: str = "",
+    callback_links: bool = False,
+    upload_id: str = "",
+) -> None:
+    """Record a new job's retention and the input prefix kscribe wrote for it (an OpenAI
+    upload's folder, a page upload's); remember what to purge of it; schedule its purge when
+    it asked for a retention period."""
     changes: dict[str, Any] = {}
     if owned_input:
         changes["owned_input"] = owned_input
@@ -40,12 +52,15 @@ def adopt(ctx: Context, job: Job, retention_days: int = 0, owned_input: str = ""
         changes["callback_links"] = 1
     if changes:
         ctx.jobs.update(job.id, **changes)
+    plan = _plan_of(job, owned_input or job.owned_input)
+    if upload_id:
+        plan["upload_id"] = upload_id
+    pipe = ctx.kv.pipeline()
+    pipe.hset(keys.purge_plans(), job.id, json.dumps(plan))
+    pipe.zadd(keys.purge_plans_kept(), {job.id: job.created_at + ctx.settings.purge_index_days * DAY_S})
     if retention_days:
-        plan = _plan_of(job, owned_input or job.owned_input)
-        pipe = ctx.kv.pipeline()
-        pipe.hset(keys.purge_plans(), job.id, json.dumps(plan))
         pipe.zadd(keys.purges_due(), {job.id: job.created_at + retention_days * DAY_S})
-        pipe.execute()
+    pipe.execute()
 
 
 def _plan_of(job: Job, owned_input: str) -> dict[str, str]:
@@ -55,6 +70,15 @@ def _plan_of(job: Job, owned_input: str) -> dict[str, str]:
         "owned_input": owned_input,
         "dedupe_key": job.dedupe_key,
     }
+
+
+def page_upload_folder(ctx: Context, job: Job, upload_id: str) -> str:
+    """The folder of a page upload (``<tenant upload prefix>web/<upload id>/``) when ``job``'s
+    source is that upload's object, else ""."""
+    if not job.tenant or not upload_id.isalnum():
+        return ""
+    folder = f"{upload_prefix(ctx.settings, job.tenant)}web/{upload_id}/"
+    return folder if job.source_uri.startswith(folder) else ""
 
 
 def purge(ctx: Context, job_id: str, *, tenant: str | None = None, reason: str = "") -> bool:
@@ -71,7 +95,8 @@ def purge(ctx: Context, job_id: str, *, tenant: str | None = None, reason: str =
     if tenant is not None and owner != tenant:
         return False  # another tenant's job answers as a missing one
     if job is not None and not job.status.terminal:
-        ctx.jobs.cancel(job_id)  # the stages ignore its events from now on
+        # Ended first: a stage still at work sees it cancelled and stores nothing more.
+        ctx.jobs.cancel(job_id)
     settings = ctx.settings
     deleted: list[str] = []
     output_uri = plan.get("output_uri", "")
@@ -86,6 +111,10 @@ def purge(ctx: Context, job_id: str, *, tenant: str | None = None, reason: str =
     if owned and owner and is_within(owned, upload_prefix(settings, owner)):
         ctx.blobs.delete_prefix(owned)
         deleted.append(owned)
+    upload_id = plan.get("upload_id", "")
+    if upload_id:
+        # Its session goes with its object: a later poll finds nothing to hand ingest again.
+        ctx.kv.pipeline().delete(keys.upload(upload_id)).execute()
     _forget(ctx, job_id, owner, plan.get("dedupe_key", ""))
     log.info(
         "purged job %s (%s)",
@@ -113,6 +142,7 @@ def _forget(ctx: Context, job_id: str, tenant: str, dedupe_key: str) -> None:
     pipe.zrem(keys.active_jobs(), job_id)
     pipe.zrem(keys.callbacks_due(), job_id)
     pipe.zrem(keys.purges_due(), job_id)
+    pipe.zrem(keys.purge_plans_kept(), job_id)
     pipe.hdel(keys.purge_plans(), job_id)
     if tenant:
         pipe.zrem(keys.tenant_jobs(tenant), job_id)
@@ -131,8 +161,21 @@ def due(ctx: Context, now: float, limit: int = 100) -> list[str]:
     return list(ids)
 
 
+def forget_old_plans(ctx: Context, now: float, limit: int = 1000) -> int:
+    """Drop the purge plans of jobs older than ``KSCRIBE_PURGE_INDEX_DAYS`` (nothing of them
+    is left to purge): the index stays bounded."""
+    old: list[str] = ctx.kv.pipeline().zrangebyscore(keys.purge_plans_kept(), "-inf", now, 0, limit).execute()[0]
+    if old:
+        pipe = ctx.kv.pipeline()
+        pipe.hdel(keys.purge_plans(), *old)
+        pipe.zrem(keys.purge_plans_kept(), *old)
+        pipe.execute()
+    return len(old)
+
+
 def purge_expired(ctx: Context, now: float) -> list[str]:
     """Purge every job whose retention is over (the reconciler, every minute)."""
+    forget_old_plans(ctx, now)
     purged = []
     for job_id in due(ctx, now):
         try:

@@ -288,6 +288,12 @@ class Settings:
     callback_allow: tuple[str, ...] = _env("KSCRIBE_CALLBACK_ALLOW", (), _list)
     callback_attempts: int = _env("KSCRIBE_CALLBACK_ATTEMPTS", 5, _at_least(int, 1))
     callback_backoff_s: float = _env("KSCRIBE_CALLBACK_BACKOFF_SECONDS", 1.0, _at_least(float, 0))
+    # A tenant's callback deliveries under way at once, across notify's pods
+    # (kscribe/callback_lanes.py); one more waits for the reconciler's next re-send.
+    callback_lanes: int = _env("KSCRIBE_CALLBACK_LANES", 4, _at_least(int, 1))
+    # After a delivery a receiver did not answer, how long that tenant's deliveries to it are
+    # put off without a try (0: never).
+    callback_hold_s: float = _env("KSCRIBE_CALLBACK_HOLD_SECONDS", 60.0, _at_least(float, 0))
 
     # API: requests per minute per key, request body limit, and whether `source` may be a
     # path on the API's own machine (only for a local stack: it exposes that filesystem).
@@ -299,6 +305,9 @@ class Settings:
     # the peer address is the client).
     api_auth_failures_per_minute: int = _env("KSCRIBE_API_AUTH_FAILURES_PER_MINUTE", 30, _at_least(int, 1))
     trusted_proxies: tuple[str, ...] = _env("KSCRIBE_TRUSTED_PROXIES", (), _list)
+    # How many proxies beyond those ranges are trusted, by position: the ingress gateway
+    # (production: 1, with KSCRIBE_TRUSTED_PROXIES the pod's own loopback only).
+    trusted_gateway_hops: int = _env("KSCRIBE_TRUSTED_GATEWAY_HOPS", 0, _at_least(int, 0))
     # The api function's metrics and detailed readiness, off the public port (0: not served).
     internal_port: int = _env("KSCRIBE_INTERNAL_PORT", 0, _at_least(int, 0))
     internal_host: str = _env("KSCRIBE_INTERNAL_HOST", "127.0.0.1", _stripped)
@@ -349,9 +358,20 @@ class Settings:
     # answering 202 with the job's status URL.
     api_max_upload_bytes: int = _env("KSCRIBE_API_MAX_UPLOAD_BYTES", 512 * 1024**2, _at_least(int, 1024))
     openai_wait_s: float = _env("KSCRIBE_OPENAI_WAIT_SECONDS", 120.0, _at_least(float, 0))
+    # Upload bytes on an api pod's scratch at once (kscribe/upload_budget.py): in all (under
+    # the production emptyDir's 2 GiB) and per tenant. Each upload reserves its declared size
+    # (the largest upload when it declares none) before its body is read.
+    api_upload_budget_bytes: int = _env("KSCRIBE_API_UPLOAD_BUDGET_BYTES", 1536 * 1024**2, _at_least(int, 1024))
+    api_tenant_upload_budget_bytes: int = _env(
+        "KSCRIBE_API_TENANT_UPLOAD_BUDGET_BYTES", 1024 * 1024**2, _at_least(int, 1024)
+    )
     # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
     # not ask; bucket lifecycle rules alone apply).
     max_retention_days: int = _env("KSCRIBE_MAX_RETENTION_DAYS", 30, _at_least(int, 0))
+    # How long what to purge of every job is remembered (kscribe/retention.py): longer than
+    # the job record and than the output bucket's lifecycle (365 days), so a purge finds the
+    # outputs and the page upload of a job whose record expired.
+    purge_index_days: int = _env("KSCRIBE_PURGE_INDEX_DAYS", 400, _at_least(int, 1))
     # Batches (kscribe/batches.py): the most files one batch may make jobs of (a source list
     # or a prefix's media files); more is a 400, never a partial batch.
     max_batch_jobs: int = _env("KSCRIBE_MAX_BATCH_JOBS", 500, _at_least(int, 1))

@@ -24,18 +24,22 @@ from typing import IO, Any
 
 import requests
 
+from kscribe import keys
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.events import OBJECT_FINALIZED
-from kscribe.notices import JobChoices, storage_object
+from kscribe.notices import META_UPLOAD, JobChoices, storage_object
 from kscribe.ports import KeyValue
 from kscribe.settings import Settings
 from kscribe.storage import BlobInfo, join, split_gs
 from kscribe.tenants import upload_prefix
 
 # Marks an object made by an upload session: ingest is the one creator of its job.
-META_UPLOAD = "kscribe-upload"
 UPLOAD_TTL_S = 7 * 24 * 3600  # a GCS resumable session lives a week
+# How long a page upload holds its slot among the tenant's unfinished jobs before its job is
+# made; one never finished gives it back then (a job made later is counted, and refused over
+# the tenant's quota, as an API job is).
+UPLOAD_SLOT_S = 24 * 3600
 MEDIA_TOKEN_TTL_S = 15 * 60
 _PIECE = 1024 * 1024
 # GCS resumable uploads take chunks in multiples of 256 KiB.
@@ -111,7 +115,7 @@ _GET = "return redis.call('GET', KEYS[1])"
 
 
 def _upload_key(upload_id: str) -> str:
-    return f"kscribe:upload:{upload_id}"
+    return keys.upload(upload_id)
 
 
 def _token_key(token: str) -> str:
@@ -148,6 +152,9 @@ class Uploads:
         if not raw:
             return None
         return Upload(upload_id, raw["tenant"], raw["uri"], int(raw["size"]), raw["content_type"], raw["state"])
+
+    def forget(self, upload_id: str) -> None:
+        self.redis.pipeline().delete(_upload_key(upload_id)).execute()
 
     def set_metadata(self, upload_id: str, metadata: dict[str, str]) -> None:
         self.redis.hset(_upload_key(upload_id), "metadata", json.dumps(metadata))
@@ -229,14 +236,18 @@ class _Exactly:
         self.stream, self.left = stream, size
 
     def read(self, n: int = -1) -> bytes:
+        """``n`` bytes (all that are left for -1), never fewer unless none are left: a reader
+        asking for the whole size gets it whole or an ``InputError``."""
         want = self.left if n < 0 else min(n, self.left)
-        if want <= 0:
-            return b""
-        data = self.stream.read(want)
-        if not data:
-            raise InputError(f"the upload ended {self.left} bytes short")
-        self.left -= len(data)
-        return data
+        parts: list[bytes] = []
+        while want > 0:
+            data = self.stream.read(min(want, _PIECE))
+            if not data:
+                raise InputError(f"the upload ended {self.left} bytes short")
+            parts.append(data)
+            self.left -= len(data)
+            want -= len(data)
+        return b"".join(parts)
 
 
 def store_stream(ctx: Context, upload: Upload, stream: IO[bytes], metadata: dict[str, str]) -> BlobInfo:
@@ -247,20 +258,27 @@ def store_stream(ctx: Context, upload: Upload, stream: IO[bytes], metadata: dict
         bucket, name = split_gs(upload.uri)
         blob = _gcs_client(ctx, upload.uri).bucket(bucket).blob(name, chunk_size=UPLOAD_CHUNK_BYTES)
         blob.metadata = metadata
-        blob.upload_from_file(
-            reader,
-            size=upload.size,
-            content_type=upload.content_type or "application/octet-stream",
-            if_generation_match=0,
-            timeout=120,
-        )
+        try:
+            blob.upload_from_file(
+                reader,
+                size=upload.size,
+                content_type=upload.content_type or "application/octet-stream",
+                if_generation_match=0,
+                timeout=120,
+            )
+        except ValueError as exc:  # the client library's word for a stream shorter than its size
+            raise InputError(f"the upload ended short: {exc}") from None
     else:
         path = ctx.blobs.local_path(upload.uri)
         assert path is not None
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("xb") as out:
-            while piece := reader.read(_PIECE):
-                out.write(piece)
+        try:
+            with path.open("xb") as out:
+                while piece := reader.read(_PIECE):
+                    out.write(piece)
+        except InputError:
+            path.unlink(missing_ok=True)  # nothing half-stored: the upload may be sent again
+            raise
     info = ctx.blobs.stat(upload.uri)
     if info is None:
         raise InputError(f"{upload.uri} is gone right after its upload")

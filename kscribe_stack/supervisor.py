@@ -10,6 +10,10 @@ The control server listens on 127.0.0.1 only (``--control-port``, default the en
 ``KSCRIBE_SUPERVISOR_PORT``): ``GET /status``, ``POST /<action>/<name>`` with action one of
 stop, start, restart, kill (``?signal=TERM``; the default is KILL, and the supervisor then
 restarts the process as it would after a crash). :class:`Control` is the same from Python.
+Every request needs ``Authorization: Bearer <token>``, the token the supervisor writes at
+start to a file only its user can read (``token_path``); a request whose ``Host`` is not the
+loopback address and port, or that carries an ``Origin`` (a web page's), is refused: a page
+in the developer's browser can neither forge nor read control requests.
 
 Each process runs in a session of its own (``sh -c <command>``), so a signal reaches
 its whole tree (gunicorn's workers, fake-gcs-server under its wrapper) and nothing else.
@@ -20,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import hmac
 import json
 import os
 import queue
+import secrets
 import signal
 import subprocess
 import sys
@@ -334,11 +340,44 @@ class Supervisor:
             time.sleep(0.5)
 
 
+def token_path(port: int) -> Path:
+    """Where the control server on ``port`` keeps its token (``KSCRIBE_SUPERVISOR_TOKEN_DIR``,
+    else ``~/.cache/kscribe``)."""
+    base = os.environ.get("KSCRIBE_SUPERVISOR_TOKEN_DIR") or str(Path.home() / ".cache" / "kscribe")
+    return Path(base) / f"supervisor-{port}.token"
+
+
+def _write_token(port: int) -> str:
+    token = secrets.token_urlsafe(32)
+    path = token_path(port)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+    return token
+
+
 def serve_control(supervisor: Supervisor, port: int) -> ThreadingHTTPServer:
-    """The control server, on loopback only."""
+    """The control server, on loopback only, for holders of its token (``token_path``)."""
     actions = {"stop": supervisor.stop, "start": supervisor.start, "restart": supervisor.restart}
+    token = _write_token(port)
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
 
     class Handler(BaseHTTPRequestHandler):
+        def _refused(self) -> bool:
+            """Answer 403 (and True) unless the request is the token holder's, from this host."""
+            given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if (
+                self.headers.get("Host", "") not in hosts
+                or self.headers.get("Origin") is not None
+                or self.headers.get("Sec-Fetch-Site", "none") not in ("none", "same-origin")
+                or not hmac.compare_digest(given.encode(), token.encode())
+            ):
+                self._answer(403, {"error": "control needs the supervisor's token, from this host"})
+                return True
+            return False
+
         def _answer(self, code: int, body: object) -> None:
             data = json.dumps(body).encode()
             self.send_response(code)
@@ -348,12 +387,16 @@ def serve_control(supervisor: Supervisor, port: int) -> ThreadingHTTPServer:
             self.wfile.write(data)
 
         def do_GET(self):
+            if self._refused():
+                return
             if self.path in ("/status", "/"):
                 self._answer(200, supervisor.status())
             else:
                 self._answer(404, {"error": "GET /status"})
 
         def do_POST(self):
+            if self._refused():
+                return
             path, _, query = self.path.partition("?")
             parts = path.strip("/").split("/")
             if len(parts) != 2 or parts[0] not in (*actions, "kill"):
@@ -386,11 +429,24 @@ def serve_control(supervisor: Supervisor, port: int) -> ThreadingHTTPServer:
 class Control:
     """The supervisor's control server from Python (tests, scripts)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, token: str | None = None):
         self.url = url.rstrip("/")
+        self.token = token
+
+    def _token(self) -> str:
+        """The server's token, read from its file (written when the server started)."""
+        if self.token is None:
+            port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
+            self.token = token_path(port).read_text().strip()
+        return self.token
 
     def _call(self, method: str, path: str, timeout_s: float = 30) -> dict:
-        request = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=b"" if method == "POST" else None,
+            headers={"Authorization": f"Bearer {self._token()}"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 answer: dict = json.loads(response.read())

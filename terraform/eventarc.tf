@@ -26,9 +26,15 @@ resource "google_service_account" "eventarc" {
   display_name = "kscribe Eventarc trigger"
 }
 
-resource "google_project_iam_member" "eventarc_receiver" {
+# What a trigger with a GKE destination needs on its service account (Eventarc's "Roles and
+# permissions for GKE"): receive events, pull them from the trigger's Pub/Sub subscription
+# (the in-cluster forwarder runs as this account) and write the forwarder's metrics.
+# With eventReceiver alone the forwarder cannot pull: uploads never reach ingest.
+resource "google_project_iam_member" "eventarc" {
+  for_each = toset(["roles/eventarc.eventReceiver", "roles/pubsub.subscriber", "roles/monitoring.metricWriter"])
+
   project = var.project_id
-  role    = "roles/eventarc.eventReceiver"
+  role    = each.value
   member  = "serviceAccount:${google_service_account.eventarc.email}"
 }
 
@@ -63,5 +69,5 @@ resource "google_eventarc_trigger" "uploads" {
     app = "kscribe"
   }
 
-  depends_on = [google_project_iam_member.gcs_publishes, google_project_iam_member.eventarc_receiver]
+  depends_on = [google_project_iam_member.gcs_publishes, google_project_iam_member.eventarc]
 }

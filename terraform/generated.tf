@@ -38,15 +38,12 @@ resource "local_file" "config_env" {
   filename        = "${var.generated_dir}/config.env"
   file_permission = "0644"
   content = templatefile("${path.module}/templates/config.env.tftpl", {
-    input   = google_storage_bucket.kscribe["input"].name
-    work    = google_storage_bucket.kscribe["work"].name
-    output  = google_storage_bucket.kscribe["output"].name
-    model   = var.model
-    project = var.project_id
-    issuer  = local.event_issuer
-    # Plus the load balancer's ranges, were one in front of the gateway.
-    pods_cidr     = var.pods_cidr
-    services_cidr = var.services_cidr
-    api_domain    = var.api_domain
+    input      = google_storage_bucket.kscribe["input"].name
+    work       = google_storage_bucket.kscribe["work"].name
+    output     = google_storage_bucket.kscribe["output"].name
+    model      = var.model
+    project    = var.project_id
+    issuer     = local.event_issuer
+    api_domain = var.api_domain
   })
 }

@@ -109,7 +109,9 @@ resource "google_container_cluster" "kscribe" {
   }
 
   monitoring_config {
-    enable_components = ["SYSTEM_COMPONENTS"]
+    # POD: kube-state-metrics' pod metrics (KscribePodsPending); DCGM: the GPU nodes' NVIDIA
+    # DCGM exporter (KscribeGpuIdle, GPU panels). monitoring/alerts-platform.yaml.
+    enable_components = ["SYSTEM_COMPONENTS", "POD", "DCGM"]
     managed_prometheus {
       enabled = true
     }
@@ -137,8 +139,10 @@ resource "google_container_node_pool" "cpu" {
   }
 
   node_config {
-    machine_type    = var.cpu_machine_type
-    disk_size_gb    = 100
+    machine_type = var.cpu_machine_type
+    # extract requests 44 GiB of ephemeral storage per pod (two sources of up to 20 GiB and
+    # their PCM, knative/base/services.yaml): 300 GB holds several beside the system's share.
+    disk_size_gb    = 300
     disk_type       = "pd-balanced"
     image_type      = "COS_CONTAINERD"
     service_account = google_service_account.nodes.email
@@ -179,7 +183,12 @@ resource "google_container_node_pool" "gpu" {
   }
 
   node_config {
-    machine_type    = var.gpu_machine_type
+    machine_type = var.gpu_machine_type
+    # Image streaming: the GPU image (2.5-3.5 GB) starts from Artifact Registry while its
+    # layers are still streaming instead of after a full pull (docs/operations.md, cold start).
+    gcfs_config {
+      enabled = true
+    }
     disk_size_gb    = 100
     disk_type       = "pd-ssd"
     image_type      = "COS_CONTAINERD"

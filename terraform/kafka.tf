@@ -3,8 +3,8 @@
 # compares it with the other durable brokers Knative supports on GKE.
 #
 # Managed Kafka is reached through Private Service Connect endpoints it creates in the
-# cluster's subnet, with DNS for its bootstrap address in the VPC; it takes only TLS with
-# SASL, as a Google principal that holds roles/managedkafka.client.
+# cluster's subnet, with DNS for its bootstrap address in the VPC; it takes only TLS, with
+# SASL as a Google principal or with a client certificate its trust config accepts (mTLS).
 
 resource "google_managed_kafka_cluster" "events" {
   cluster_id = "${var.name}-events"
@@ -21,6 +21,15 @@ resource "google_managed_kafka_cluster" "events" {
     access_config {
       network_configs {
         subnet = google_compute_subnetwork.kscribe.id
+      }
+    }
+  }
+
+  # Clients may also log in with a certificate from this pool (mTLS; see below).
+  tls_config {
+    trust_config {
+      cas_configs {
+        ca_pool = google_privateca_ca_pool.kafka.id
       }
     }
   }
@@ -53,42 +62,98 @@ resource "google_managed_kafka_topic" "events" {
   }
 }
 
-# Knative's Kafka data plane (kafka-broker-receiver and -dispatcher in knative-eventing) is
-# shared by every broker in the cluster and cannot use Workload Identity for Kafka's SASL
-# login, so it authenticates with a key of its own service account, which can do nothing but
-# connect to Managed Kafka clusters in this project. The key lives in Secret Manager and in
-# the state (like the other secrets, §8.1); terraform/sync-secrets.sh copies it into the
-# Secret kscribe-kafka. Rotate it with `terraform apply -replace=google_service_account_key.broker`.
-resource "google_service_account" "broker" {
-  account_id   = "${var.name}-broker"
-  display_name = "kscribe Knative Kafka broker"
-}
-
-resource "google_project_iam_member" "broker_kafka_client" {
-  project = var.project_id
-  role    = "roles/managedkafka.client"
-  member  = "serviceAccount:${google_service_account.broker.email}"
-}
-
-resource "google_service_account_key" "broker" {
-  service_account_id = google_service_account.broker.name
-}
-
-resource "google_secret_manager_secret" "kafka_key" {
-  secret_id = "${var.name}-kafka-broker-key"
-  replication {
-    auto {}
+# Knative's Kafka data plane (kafka-broker-receiver and -dispatcher in knative-eventing) logs in
+# with what its auth Secret holds: SASL PLAIN/SCRAM or a TLS client certificate
+# (eventing-kafka-broker's security package; no OAUTHBEARER, so no Workload Identity). SASL
+# PLAIN to Managed Kafka means a service-account key: organisations created since 2024 forbid
+# creating one (iam.disableServiceAccountKeyCreation), and where allowed it never expires and
+# sits in the state. So the broker authenticates with mTLS instead: a short-lived client
+# certificate (30 days) from a private CA pool that Managed Kafka trusts, issued by
+# terraform/sync-secrets.sh from a key that never leaves the operator's pipe and is never in
+# the state. An mTLS principal is authorised by Kafka ACLs, not IAM: the ACLs below let it use
+# the events topic and the broker's consumer groups, nothing else.
+resource "google_privateca_ca_pool" "kafka" {
+  name     = "${var.name}-kafka-clients"
+  location = var.region
+  # DevOps tier: no CRLs or certificate records, which short-lived certificates do not need.
+  tier = "DEVOPS"
+  publishing_options {
+    publish_ca_cert = false
+    publish_crl     = false
+  }
+  issuance_policy {
+    maximum_lifetime = "2592000s" # 30 days
+    allowed_key_types {
+      elliptic_curve {
+        signature_algorithm = "ECDSA"
+      }
+    }
   }
   labels = {
     app = "kscribe"
   }
 }
 
-# Managed Kafka's SASL/PLAIN: the user is the service account's email, the password the
-# base64 of its JSON key (which is what private_key already holds).
-resource "google_secret_manager_secret_version" "kafka_key" {
-  secret      = google_secret_manager_secret.kafka_key.id
-  secret_data = google_service_account_key.broker.private_key
+resource "google_privateca_certificate_authority" "kafka" {
+  pool                     = google_privateca_ca_pool.kafka.name
+  certificate_authority_id = "${var.name}-kafka-clients"
+  location                 = var.region
+  type                     = "SELF_SIGNED"
+  lifetime                 = "315360000s" # 10 years; its key never leaves Cloud KMS
+  deletion_protection      = true
+  config {
+    subject_config {
+      subject {
+        organization = "kscribe"
+        common_name  = "${var.name} Kafka clients"
+      }
+    }
+    x509_config {
+      ca_options {
+        is_ca = true
+      }
+      key_usage {
+        base_key_usage {
+          cert_sign = true
+          crl_sign  = true
+        }
+        extended_key_usage {}
+      }
+    }
+  }
+  key_spec {
+    algorithm = "EC_P256_SHA256"
+  }
+}
+
+# Managed Kafka reads the pool's CA certificates to trust clients' certificates.
+resource "google_privateca_ca_pool_iam_member" "kafka_reads_pool" {
+  ca_pool = google_privateca_ca_pool.kafka.id
+  role    = "roles/privateca.poolReader"
+  member  = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-managedkafka.iam.gserviceaccount.com"
+}
+
+locals {
+  # The broker's certificate subject; Kafka's default principal is its distinguished name.
+  kafka_client_cn        = "${var.name}-broker"
+  kafka_client_principal = "User:CN=${var.name}-broker"
+}
+
+resource "google_managed_kafka_acl" "broker" {
+  for_each = {
+    topic          = "topic/${google_managed_kafka_topic.events.topic_id}"
+    consumer_group = "consumerGroupPrefixed/knative-trigger-"
+  }
+
+  acl_id   = each.value
+  cluster  = google_managed_kafka_cluster.events.cluster_id
+  location = var.region
+  acl_entries {
+    principal       = local.kafka_client_principal
+    permission_type = "ALLOW"
+    operation       = "ALL"
+    host            = "*"
+  }
 }
 
 locals {

@@ -29,7 +29,7 @@ output "secrets" {
     callback   = google_secret_manager_secret.callback.secret_id
     redis_auth = google_secret_manager_secret.redis_auth.secret_id
     redis_ca   = google_secret_manager_secret.redis_ca.secret_id
-    kafka_key  = google_secret_manager_secret.kafka_key.secret_id
+    link       = google_secret_manager_secret.link.secret_id
   }
 }
 
@@ -49,11 +49,13 @@ output "event_issuer" {
 }
 
 output "kafka" {
-  description = "The broker's Managed Kafka cluster: bootstrap address, topic, and the service account the Knative Kafka data plane logs in as."
+  description = "The broker's Managed Kafka cluster: bootstrap address, topic, and the CA pool that issues the Knative Kafka data plane's client certificate (mTLS)."
   value = {
-    bootstrap       = local.kafka_bootstrap
-    topic           = google_managed_kafka_topic.events.topic_id
-    service_account = google_service_account.broker.email
+    bootstrap   = local.kafka_bootstrap
+    topic       = google_managed_kafka_topic.events.topic_id
+    ca_pool     = google_privateca_ca_pool.kafka.name
+    region      = var.region
+    client_name = local.kafka_client_cn
   }
 }
 

@@ -24,6 +24,14 @@ resource "google_redis_instance" "kscribe" {
   auth_enabled            = true
   transit_encryption_mode = "SERVER_AUTHENTICATION"
 
+  # Job state is not a cache: Memorystore's default maxmemory-policy, volatile-lru, would
+  # silently evict job records (they carry a TTL) once memory is full. noeviction makes a full
+  # instance refuse writes instead, which kscribe reports as failed steps and the
+  # KscribeRedisMemoryHigh alert (monitoring/alerts.yaml) warns of at 80 %.
+  redis_configs = {
+    "maxmemory-policy" = "noeviction"
+  }
+
   # Job state must survive a restart: snapshots every hour, the shortest period offered.
   persistence_config {
     persistence_mode    = "RDB"

@@ -51,3 +51,26 @@ resource "google_secret_manager_secret_version" "redis_ca" {
   secret      = google_secret_manager_secret.redis_ca.id
   secret_data = join("\n", [for c in google_redis_instance.kscribe.server_ca_certs : c.cert])
 }
+
+# The HMAC key of result links (kscribe/links.py): only the api reads it (KSCRIBE_LINK_SECRET,
+# knative/overlays/gke/api-link-secret.yaml). Without it the api would make one in Redis,
+# where every function's pod could read it and sign links of its own.
+resource "random_password" "link" {
+  length  = 64
+  special = false
+}
+
+resource "google_secret_manager_secret" "link" {
+  secret_id = "${var.name}-link-secret"
+  replication {
+    auto {}
+  }
+  labels = {
+    app = "kscribe"
+  }
+}
+
+resource "google_secret_manager_secret_version" "link" {
+  secret      = google_secret_manager_secret.link.id
+  secret_data = random_password.link.result
+}

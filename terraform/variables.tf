@@ -67,13 +67,16 @@ variable "output_retention_days" {
   }
 }
 
+# Bounded, like the purge promise (README, "Retention and purges"): a job may ask to be kept
+# at most KSCRIBE_MAX_RETENTION_DAYS (30), so no upload outlives 30 days by default. Kept
+# forever, 10,000 hours of video a day would add about 12 TB to the bucket every day.
 variable "input_retention_days" {
-  description = "Days before uploaded videos are deleted from the input bucket; 0 keeps them."
+  description = "Days before uploaded videos are deleted from the input bucket (1-365; at least KSCRIBE_MAX_RETENTION_DAYS)."
   type        = number
-  default     = 0
+  default     = 30
   validation {
-    condition     = var.input_retention_days >= 0
-    error_message = "input_retention_days must be 0 or more."
+    condition     = var.input_retention_days >= 1 && var.input_retention_days <= 365
+    error_message = "input_retention_days must be 1-365: inputs are never kept forever."
   }
 }
 

@@ -73,3 +73,49 @@ def sniff(path: Path) -> str:
         if head.startswith(signature):
             return kind
     return ""
+
+
+# What a browser is told a source is, from the container libavformat read it as (the first
+# name of the demuxer's list) and whether it holds video: a fixed list of media types, never
+# the type an uploader declared. Whatever is not listed is served as a download.
+_AUDIO_TYPES = {
+    "mov": "audio/mp4",
+    "matroska": "audio/webm",
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+}
+_VIDEO_TYPES = {"mov": "video/mp4", "matroska": "video/webm", "ogg": "video/ogg"}
+# The same for a source not probed yet, by the extension of its object's name.
+_BY_EXTENSION = {
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "mov": "video/mp4",
+    "m4a": "audio/mp4",
+    "webm": "video/webm",
+    "mkv": "video/webm",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+    "ogv": "video/ogg",
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+}
+SAFE_FALLBACK = "application/octet-stream"
+
+
+def media_type(format_name: str, has_video: bool) -> str:
+    """The media type of a probed container (``format_name`` as libavformat names it)."""
+    first = format_name.split(",", 1)[0].strip()
+    found = (_VIDEO_TYPES if has_video else _AUDIO_TYPES).get(first)
+    return found or SAFE_FALLBACK
+
+
+def media_type_of_name(name: str) -> str:
+    """The media type for an object not probed yet, by its name's extension."""
+    ext = name.rsplit("/", 1)[-1].rsplit(".", 1)[-1].lower() if "." in name.rsplit("/", 1)[-1] else ""
+    return _BY_EXTENSION.get(ext, SAFE_FALLBACK)

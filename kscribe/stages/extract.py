@@ -14,6 +14,7 @@ from kscribe import claims, metrics
 from kscribe.context import Context
 from kscribe.errors import DailyQuotaExceeded, EventRejected, SourceNotFound
 from kscribe.languages import Window, pick_windows
+from kscribe.media import containers
 from kscribe.media.channels import same_signal
 from kscribe.media.chunking import balanced_target, padded, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio, decode_channels
@@ -146,7 +147,11 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
         source = _local_source(job, ctx, scratch)
         info = probe(source, settings.max_duration_s, job.audio_track)
         # Recorded before the decode, so a job that fails on its track says which it was.
-        ctx.jobs.update(job.id, audio_track_used=info.track.label)
+        ctx.jobs.update(
+            job.id,
+            audio_track_used=info.track.label,
+            source_media_type=containers.media_type(info.format_name, info.has_video),
+        )
         _check_allowance(job, info.duration_s, ctx)
         time_limit = decode_time_limit(
             info.duration_s, settings.max_duration_s, settings.ffmpeg_timeout_s, settings.ffmpeg_min_speed

@@ -7,19 +7,19 @@ import posixpath
 import uuid
 from dataclasses import dataclass
 
-from kscribe import metrics
+from kscribe import metrics, retention
 from kscribe.callbacks import check_url
 from kscribe.context import Context
 from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
 from kscribe.media.tracks import parse_choice
 from kscribe.models import check_model
-from kscribe.notices import META_ROLE, JobChoices, check_metadata
+from kscribe.notices import META_ROLE, META_UPLOAD, JobChoices, check_metadata
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
 from kscribe.speakers import check_count
 from kscribe.stages import layout
 from kscribe.storage import is_within
 from kscribe.tenants import Tenants, tenant_of_upload, unsafe_object_name
-from kscribe.values import TASKS, Job, ObjectNotice
+from kscribe.values import LANGUAGES, TASKS, Job, ObjectNotice
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         return "bad_request", f"task must be {' or '.join(TASKS)}, not {choices.task!r}"
     if choices.invalid:
         return "bad_request", choices.invalid
+    if choices.language and choices.language not in LANGUAGES:
+        return "bad_request", f"language {choices.language!r} is not a language code Whisper speaks"
     try:
         # Uploaders and tenants choose among installed models; paths are the operator's.
         check_model(model, allow_custom=trusted or not choices.model)
@@ -222,12 +224,28 @@ def ingest(
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.
     reason, problem = _validate(notice, choices, ctx, model, trusted=bool(request and request.trusted))
-    # Uploads are bounded by who may write the bucket; the API's quota is for API jobs, so
-    # uploads neither count against it nor can fill it (max_active -1).
-    job, created = ctx.jobs.create(job, key, max_active=request.max_active if request else -1)
+    # A web page upload (its session's id in its metadata, its object in that session's
+    # folder) is a tenant's job like an API one: it took a slot among the tenant's unfinished
+    # jobs when its session was made, and its job takes that slot over; one whose slot lapsed
+    # meets the tenant's quota here. Other bucket uploads are bounded by who may write the
+    # bucket: they neither count against the quota nor can fill it (max_active -1).
+    upload_id = "" if request else notice.metadata.get(META_UPLOAD, "")
+    folder = retention.page_upload_folder(ctx, job, upload_id) if upload_id else ""
+    max_active = request.max_active if request else -1
+    if folder:
+        held = ctx.jobs.upload_slot_held(tenant, upload_id)
+        found = Tenants(ctx.kv).get(tenant)
+        max_active = 0 if held or found is None else Tenants.max_active_jobs(settings, found)
+    job, created = ctx.jobs.create(job, key, max_active=max_active)
+    if folder:
+        ctx.jobs.release_upload_slot(tenant, upload_id)
     if not created:
         log.info("duplicate of %s: job %s exists", key, job.id)
         return _same_request(job, request)
+    if request is None:
+        # What a purge removes, remembered past the record: a page upload's job owns the
+        # upload (its folder and its session).
+        retention.adopt(ctx, job, owned_input=folder, upload_id=upload_id if folder else "")
     if problem and ctx.jobs.fail(job.id, problem, STAGE):
         metrics.JOBS.labels("failed", reason).inc()
         job = ctx.jobs.require(job.id)

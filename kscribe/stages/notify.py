@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from kscribe import callbacks, events, links
+from kscribe.callback_lanes import CallbackLanes
 from kscribe.context import Context
 from kscribe.errors import EventRejected
 from kscribe.settings import Settings
@@ -59,15 +60,30 @@ def notify(event_type: str, job_id: str, ctx: Context) -> None:
     if not secret:
         outcome = callbacks.CallbackOutcome(False, 0, 0, "no callback secret configured for this job's tenant")
     else:
-        outcome = callbacks.send(
-            job.callback_url,
-            links.with_callback_links(callback_payload(event_type, job), job, ctx),
-            secret,
-            event_type,
-            allow=settings.callback_allow,
-            attempts=settings.callback_attempts,
-            backoff_s=settings.callback_backoff_s,
-        )
+        # One of the tenant's lanes, or none now: its other deliveries are under way (perhaps
+        # to receivers that never answer), and this thread is for other tenants meanwhile.
+        lanes = CallbackLanes(ctx.kv, settings.callback_lanes, hold_s=callbacks.SEND_DEADLINE_S + 30)
+        if lanes.receiver_held(job.tenant, job.callback_url) or not lanes.take(job.tenant, job.id):
+            ctx.jobs.callback_due_at(job.id, ctx.jobs.clock())
+            log.info(
+                "job %s: tenant %s's callback lanes are busy or its receiver on hold; re-sent later", job.id, job.tenant
+            )
+            return
+        try:
+            outcome = callbacks.send(
+                job.callback_url,
+                links.with_callback_links(callback_payload(event_type, job), job, ctx),
+                secret,
+                event_type,
+                allow=settings.callback_allow,
+                attempts=settings.callback_attempts,
+                backoff_s=settings.callback_backoff_s,
+            )
+        finally:
+            lanes.give_back(job.tenant, job.id)
+        if not outcome.delivered and not outcome.final and outcome.status_code == 0:
+            # No answer at all (a timeout, a refused connection): not again for a while.
+            lanes.hold_receiver(job.tenant, job.callback_url, settings.callback_hold_s)
     ctx.jobs.update(
         job.id,
         callback_status="delivered" if outcome.delivered else "failed",

@@ -164,7 +164,7 @@ def test_each_function_has_its_own_account_with_only_its_stage_access():
 
 def test_secrets_live_in_secret_manager():
     secrets = resources("google_secret_manager_secret")
-    assert {"callback", "redis_auth", "kafka_key"} <= set(secrets)
+    assert {"callback", "redis_auth"} <= set(secrets)
     assert not list(TERRAFORM.rglob("*.env")), "no secret values written as files"
 
 
@@ -252,17 +252,25 @@ def test_the_broker_topic_survives_a_lost_broker_or_zone():
     assert topic["configs"]["cleanup.policy"] == "delete"
 
 
-def test_the_kafka_data_plane_logs_in_as_a_connect_only_account_from_secret_manager():
-    broker = resources("google_service_account")["broker"]
-    assert broker["account_id"] == "${var.name}-broker"
-    grants = [
-        g
-        for g in resources("google_project_iam_member").values()
-        if g["member"] == "serviceAccount:${google_service_account.broker.email}"
-    ]
-    assert [g["role"] for g in grants] == ["roles/managedkafka.client"]
-    version = resources("google_secret_manager_secret_version")["kafka_key"]
-    assert version["secret_data"] == "${google_service_account_key.broker.private_key}"
+def test_the_kafka_data_plane_logs_in_with_a_short_lived_certificate_not_a_key():
+    # No service-account key anywhere (organisations forbid creating them; one never expires
+    # and sits in the state): the broker's data plane uses mTLS with a certificate from a
+    # private CA pool that the Managed Kafka cluster trusts.
+    assert not resources("google_service_account_key")
+    assert "google_service_account_key" not in "".join(p.read_text() for p in TERRAFORM.glob("*.tf"))
+    pool = resources("google_privateca_ca_pool")["kafka"]
+    assert pool["issuance_policy"][0]["maximum_lifetime"] == f"{30 * 24 * 3600}s"
+    cluster = resources("google_managed_kafka_cluster")["events"]
+    cas = cluster["tls_config"][0]["trust_config"][0]["cas_configs"][0]
+    assert cas["ca_pool"] == "${google_privateca_ca_pool.kafka.id}"
+    # The certificate's principal may use the events topic and the triggers' consumer groups.
+    acls = resources("google_managed_kafka_acl")["broker"]
+    assert set(acls["for_each"].values()) == {
+        "topic/${google_managed_kafka_topic.events.topic_id}",
+        "consumerGroupPrefixed/knative-trigger-",
+    }
+    script = (TERRAFORM / "sync-secrets.sh").read_text()
+    assert "--validity P30D" in script and "protocol=SSL" in script and "user.key=" in script
     generated = resources("local_file")["kustomize_component"]
     assert "local.kafka_bootstrap" in str(generated["content"])
     assert "google_managed_kafka_topic.events.topic_id" in str(generated["content"])

@@ -530,8 +530,11 @@ def test_a_batch_undone_by_the_quota_leaves_no_purge_plan(env, gcs, ctx, monkeyp
     refused = call(api, tokens["acme"], "POST", "/api/v1/batches", body)
     assert refused.status == 429 and refused.events == []
     [kept] = ctx.kv.keys(keys.job("*"))
-    # Only the other request's job remains anywhere, its purge plan included.
-    assert ctx.kv.hkeys(keys.purge_plans()) == [] and ctx.kv.zcard(keys.purges_due()) == 0, kept
+    # Only the other request's job remains anywhere, and only its purge plan (every job has
+    # one; it asked for no retention, so none is due).
+    kept_id = kept.rsplit(":", 1)[1]
+    assert ctx.kv.hkeys(keys.purge_plans()) == [kept_id] and ctx.kv.zcard(keys.purges_due()) == 0, kept
+    assert ctx.kv.zrange(keys.purge_plans_kept(), 0, -1) == [kept_id]
 
 
 def test_a_job_purged_on_its_own_still_ends_its_batch_at_once(env, gcs, ctx, receiver):

@@ -26,6 +26,8 @@ BASE = "/api/v1/transcriptions"
 INPUT, WORK, OUTPUT = "gs://kscribe-input", "gs://kscribe-work", "gs://kscribe-output"
 MAX_ACTIVE_JOBS = 2
 MAX_BODY_BYTES = 65536
+UPLOAD_BUDGET_POD = 3 * 1024**2
+UPLOAD_BUDGET_TENANT = 2 * 1024**2
 FINISHED = ("succeeded", "failed", "cancelled")
 _SECRET_LINE = re.compile(r"callback secret for tenant (\S+) \(shown once\): (\S+)")
 
@@ -151,6 +153,13 @@ def env(tmp_path_factory) -> Env:
             # One request at a time per function: an event sent straight to a function is handled
             # before the broker's deliveries that follow it, so a forged event's effect is certain.
             "THREADS": "1",
+            # Page uploads through the api (the emulator's resumable sessions are not reachable).
+            "KSCRIBE_WEB_UPLOADS": "api",
+            # Small upload budgets, so in-flight uploads of a few MiB meet them (N5).
+            "KSCRIBE_API_UPLOAD_BUDGET_BYTES": str(UPLOAD_BUDGET_POD),
+            "KSCRIBE_API_TENANT_UPLOAD_BUDGET_BYTES": str(UPLOAD_BUDGET_TENANT),
+            # One callback delivery under way per tenant (N12).
+            "KSCRIBE_CALLBACK_LANES": "1",
         },
     )
     try:

@@ -1,0 +1,110 @@
+"""Finding N10: ten unauthenticated sockets sending their headers a byte at a time made the
+local api unresponsive: each held one of the function's threads while its headers trickled
+in, with no deadline. The api now runs under functions/http_server.py: headers are awaited
+off the function's threads and a connection that has not sent them in time is closed."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import wait_for
+from tests.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER_TIMEOUT_S = 3
+
+
+def _slow_sockets(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that start a request and never finish its headers."""
+    sockets = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+        sockets.append(s)
+    return sockets
+
+
+def _answers_quickly(url: str) -> float:
+    started = time.monotonic()
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200, r.text
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def one_thread_server(tmp_path):
+    """A function served by functions/http_server.py with one thread, as the security stack runs."""
+    source = tmp_path / "hello.py"
+    source.write_text(
+        "import functions_framework\n\n\n@functions_framework.http\ndef hello(request):\n    return 'hello'\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "functions" / "http_server.py"), "--source", str(source), "--target", "hello"]
+        + ["--host", "127.0.0.1", "--port", str(port)],
+        env={"PATH": "/usr/bin:/bin", "THREADS": "1", "KSCRIBE_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S)},
+    )
+    url = f"http://127.0.0.1:{port}/"
+
+    def up():
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(up, timeout_s=30, interval_s=0.1)
+        yield port, url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_slow_header_sockets_do_not_block_others(one_thread_server):
+    port, url = one_thread_server
+    slow = _slow_sockets(port, 10)
+    try:
+        # The finding: with every thread held, this request waited for ever.
+        for _ in range(3):
+            assert _answers_quickly(url) < 1.0
+        # One byte more on each, well inside the deadline: still nobody waits.
+        for s in slow:
+            s.sendall(b"b")
+        assert _answers_quickly(url) < 1.0
+    finally:
+        for s in slow:
+            s.close()
+
+
+def test_a_connection_without_its_headers_in_time_is_closed(one_thread_server):
+    port, url = one_thread_server
+    (s,) = _slow_sockets(port, 1)
+    with s:
+        started = time.monotonic()
+        s.settimeout(HEADER_TIMEOUT_S + 10)
+        assert s.recv(1024) == b"", "closed without an answer"
+        assert HEADER_TIMEOUT_S - 1 <= time.monotonic() - started <= HEADER_TIMEOUT_S + 5
+
+
+def test_complete_requests_and_keep_alive_still_work(one_thread_server):
+    port, url = one_thread_server
+    with requests.Session() as session:
+        for _ in range(5):
+            r = session.get(url, timeout=5)
+            assert r.status_code == 200 and r.text == "hello"
+    # A request whose headers come in pieces, all before the deadline, is answered.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        for piece in (b"GET / HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"Connection: close\r\n\r\n"):
+            s.sendall(piece)
+            time.sleep(0.2)
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"hello"), answer
