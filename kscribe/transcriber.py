@@ -326,8 +326,9 @@ class WhisperTranscriber:
         if not multilingual:
             sequential["language"] = options.language or language
         checked = []
+        found_at = coverage.spans(segments)
         for start, end in pieces:
-            words = coverage.count_in(start, end, coverage.spans(segments))
+            words = coverage.count_in(start, end, found_at)
             if not coverage.needs_second_decode(end - start, words):
                 checked.append(coverage.Piece(start, end, words))
                 continue
@@ -336,6 +337,7 @@ class WhisperTranscriber:
             if found > words:
                 segments = coverage.keep_words(segments, functools.partial(_outside, start, end)) + again
                 segments.sort(key=lambda s: (s.start, s.end))
+                found_at = coverage.spans(segments)
                 words = found
             metrics.PIECES_REDECODED.labels("recovered" if found else "empty").inc()
             log.info(
