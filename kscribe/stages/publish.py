@@ -112,6 +112,7 @@ def publish(job_id: str, ctx: Context) -> Job:
         outputs=outputs,
         detected_language=transcript.language,
         languages=spoken_seconds(transcript.segments),
+        coverage=transcript.coverage,
     ):
         metrics.JOBS.labels("succeeded", "").inc()
     # Safe once succeeded: every stage ignores events of an ended job, so no redelivery
