@@ -66,8 +66,12 @@ if not current then return -1 end
 if rank[current] == $terminal then return 0 end
 if rank[ARGV[1]] < rank[current] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 5))
--- A worker's lease was for the step the job just left.
-if current ~= ARGV[1] then redis.call('HDEL', KEYS[1], 'lease_until') end
+-- A worker's lease was for the step the job just left; a step reached is progress, so the
+-- re-drives counted at the last one restart from zero.
+if current ~= ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'lease_until')
+  if rank[ARGV[1]] ~= $terminal then redis.call('HSET', KEYS[1], 'redrives', 0) end
+end
 if rank[ARGV[1]] == $terminal then
   redis.call('ZREM', KEYS[2], KEYS[3])
   -- A finished job with a callback owes one: the reconciler re-sends it until delivered.
@@ -153,6 +157,8 @@ if added == 1 then
   else
     redis.call('HSET', KEYS[2], 'chunks_diarized', done, 'updated_at', ARGV[5])
   end
+  -- Progress: the re-drives counted so far found work lost before this; the count restarts.
+  redis.call('HSET', KEYS[2], 'redrives', 0)
   redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[6])
 end
 local other = tonumber(ARGV[3])
@@ -178,6 +184,12 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
+# One field set once, only while the job exists.
+_SETNX_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+"""
+
 # A worker needs the job's current step for longer than the base lease (a long decode, a
 # long chunk): the reconciler leaves it alone until then. Only ever extended.
 _EXTEND_LEASE = """
@@ -187,10 +199,11 @@ if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'lease_until', A
 return 1
 """
 
-# The reconciler re-drove the job: count it, and restart the clock its lease runs on.
+# The reconciler re-drove the job (ARGV[3] = 1: it found work lost) or found all its work
+# still queued or in flight (0): count the first, and restart the clock its lease runs on.
 _NOTE_REDRIVE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local n = redis.call('HINCRBY', KEYS[1], 'redrives', 1)
+local n = redis.call('HINCRBY', KEYS[1], 'redrives', ARGV[3])
 redis.call('HSET', KEYS[1], 'redriven_at', ARGV[1])
 redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2])
 return n
@@ -296,6 +309,7 @@ class JobStore:
         self._advance = client.register_script(_ADVANCE)
         self._complete_chunk = client.register_script(_COMPLETE_CHUNK)
         self._set_if_exists = client.register_script(_SET_IF_EXISTS)
+        self._setnx_if_exists = client.register_script(_SETNX_IF_EXISTS)
         self._extend_lease = client.register_script(_EXTEND_LEASE)
         self._note_redrive = client.register_script(_NOTE_REDRIVE)
         self._record_usage = client.register_script(_RECORD_USAGE)
@@ -406,10 +420,18 @@ class JobStore:
         """The current step may take ``seconds`` from now: no re-drive before then."""
         self._extend_lease(keys=[keys.job(job_id)], args=[self.clock() + seconds])
 
-    def note_redrive(self, job_id: str, now: float | None = None) -> int:
-        """Count a re-drive of the job at ``now``; returns how many it has had (-1: gone)."""
+    def note_redrive(self, job_id: str, now: float | None = None, lost: bool = True) -> int:
+        """Note that the reconciler looked at the job at ``now`` (its lease clock restarts) and,
+        if it found work ``lost`` and re-drove it, count that; returns the count since the
+        job last made progress (-1: gone)."""
         now = self.clock() if now is None else now
-        return int(self._note_redrive(keys=[keys.job(job_id), keys.active_jobs()], args=[now, job_id]))
+        return int(
+            self._note_redrive(keys=[keys.job(job_id), keys.active_jobs()], args=[now, job_id, 1 if lost else 0])
+        )
+
+    def note_transcription_started(self, job_id: str) -> None:
+        """The first of the job's chunks reached a worker now (kept if already set)."""
+        self._setnx_if_exists(keys=[keys.job(job_id)], args=["transcription_started_at", self.clock()])
 
     def quiet_jobs(self, since: float) -> list[str]:
         """Unfinished jobs that have not moved since ``since`` (oldest first)."""

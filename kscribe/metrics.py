@@ -31,7 +31,8 @@ CALLBACKS = Counter("kscribe_callback_attempts_total", "Callback deliveries by o
 DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deliveries ran out of retries.", ["type"])
 JOBS_STUCK = Gauge(
     "kscribe_jobs_stuck",
-    "Unfinished jobs that have not moved for KSCRIBE_STUCK_AFTER_SECONDS.",
+    "Unfinished jobs whose work the reconciler's last pass found lost (no claim held, their stage idle "
+    "for a lease); jobs waiting in line for capacity are not counted.",
     multiprocess_mode="max",
 )
 # reason: unauthenticated (no valid broker token; functions/runtime.py), or why an event does
