@@ -48,6 +48,10 @@ def language_work(job_id: str) -> str:
     return f"{job_id}/language"
 
 
+def callback_work(job_id: str) -> str:
+    return f"{job_id}/callback"
+
+
 def chunk_work(job_id: str, index: int) -> str:
     return f"{job_id}/chunk/{index}"
 

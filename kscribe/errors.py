@@ -114,6 +114,12 @@ class TransientError(KscribeError):
     """A dependency failed in a way a retry may fix."""
 
 
+class ScratchFull(TransientError):
+    """The worker's scratch disk is full (ENOSPC, or ffmpeg's "No space left on device"): the
+    worker's trouble, never the file's. Retried — in production the redelivery may land on
+    another pod — and never recorded on the job as damaged input."""
+
+
 class WorkClaimed(TransientError):
     """Another delivery of the same event is doing this work right now: answered retryably,
     so the redelivery finds its result (or, if that worker died, the claim expired)."""

@@ -29,6 +29,12 @@ MODEL_LOAD_SECONDS = Histogram(
 CHUNKS_IN_FLIGHT = Gauge("kscribe_chunks_in_flight", "Chunks being transcribed right now.", multiprocess_mode="livesum")
 CALLBACKS = Counter("kscribe_callback_attempts_total", "Callback deliveries by outcome.", ["outcome"])
 DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deliveries ran out of retries.", ["type"])
+REQUEUED = Counter(
+    "kscribe_events_requeued_total",
+    "Dead-lettered events published again because their subscriber had no capacity (429/502/503/504, "
+    "a timeout, no answer) while their job was younger than KSCRIBE_QUEUE_HORIZON_SECONDS.",
+    ["type"],
+)
 JOBS_STUCK = Gauge(
     "kscribe_jobs_stuck",
     "Unfinished jobs whose work the reconciler's last pass found lost (no claim held, their stage idle "

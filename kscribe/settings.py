@@ -316,6 +316,9 @@ class Settings:
     redrive_transcribe_s: float = _env("KSCRIBE_REDRIVE_TRANSCRIBE_SECONDS", 0.0, _at_least(float, 0))
     redrive_publish_s: float = _env("KSCRIBE_REDRIVE_PUBLISH_SECONDS", 0.0, _at_least(float, 0))
     max_redrives: int = _env("KSCRIBE_MAX_REDRIVES", 5, _at_least(int, 1))
+    # A dead-lettered event that found no capacity (a backlog) is queued again while its job
+    # is younger than this; past it the job fails (docs/capacity.md).
+    queue_horizon_s: float = _env("KSCRIBE_QUEUE_HORIZON_SECONDS", 86400.0, _at_least(float, 60))
     transcribe_min_speed: float = _env("KSCRIBE_TRANSCRIBE_MIN_SPEED", 1.0, _at_least(float, 0.01))
     # A duplicate of running extract/transcribe work waits this long at most after its worker
     # died (the claim's lease; a live worker renews it every third of it).

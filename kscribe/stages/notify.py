@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kscribe import callbacks, events, links
+from kscribe import callbacks, claims, events, links
 from kscribe.context import Context
 from kscribe.errors import EventRejected
 from kscribe.settings import Settings
@@ -55,31 +55,38 @@ def notify(event_type: str, job_id: str, ctx: Context) -> None:
     if job.status is not FINISHED_STATUS.get(event_type):
         raise EventRejected("mismatch", f"job {job.id} is {job.status.value}, not as {event_type} says")
     settings = ctx.settings
-    secret = _callback_secret(job, ctx)
-    if not secret:
-        outcome = callbacks.CallbackOutcome(False, 0, 0, "no callback secret configured for this job's tenant")
-    else:
-        outcome = callbacks.send(
-            job.callback_url,
-            links.with_callback_links(callback_payload(event_type, job), job, ctx),
-            secret,
-            event_type,
-            allow=settings.callback_allow,
-            attempts=settings.callback_attempts,
-            backoff_s=settings.callback_backoff_s,
+    # One send per terminal state: a duplicate delivery of the event (a re-drive, a broker
+    # retry) finds the claim and is retried later, when it finds the callback delivered. A
+    # send is made again only when one really failed (the reconciler re-sends when due).
+    with claims.claim(ctx.kv, claims.callback_work(job.id), settings.claim_lease_s, "notify"):
+        job = ctx.jobs.require(job.id)
+        if job.callback_status == "delivered":
+            return
+        secret = _callback_secret(job, ctx)
+        if not secret:
+            outcome = callbacks.CallbackOutcome(False, 0, 0, "no callback secret configured for this job's tenant")
+        else:
+            outcome = callbacks.send(
+                job.callback_url,
+                links.with_callback_links(callback_payload(event_type, job), job, ctx),
+                secret,
+                event_type,
+                allow=settings.callback_allow,
+                attempts=settings.callback_attempts,
+                backoff_s=settings.callback_backoff_s,
+            )
+        ctx.jobs.update(
+            job.id,
+            callback_status="delivered" if outcome.delivered else "failed",
+            callback_attempts=job.callback_attempts + outcome.attempts,
+            callback_error=outcome.error,
         )
-    ctx.jobs.update(
-        job.id,
-        callback_status="delivered" if outcome.delivered else "failed",
-        callback_attempts=job.callback_attempts + outcome.attempts,
-        callback_error=outcome.error,
-    )
-    if outcome.delivered or outcome.final:
-        ctx.jobs.callback_due_at(job.id, None)
-    else:
-        # The receiver is down or failing: the reconciler sends again later.
-        ctx.jobs.callback_due_at(job.id, ctx.jobs.clock() + callback_resend_delay(settings, job.callback_attempts))
-        log.warning("job %s: callback to %s failed: %s", job.id, job.callback_url, outcome.error)
+        if outcome.delivered or outcome.final:
+            ctx.jobs.callback_due_at(job.id, None)
+        else:
+            # The receiver is down or failing: the reconciler sends again later.
+            ctx.jobs.callback_due_at(job.id, ctx.jobs.clock() + callback_resend_delay(settings, job.callback_attempts))
+            log.warning("job %s: callback to %s failed: %s", job.id, job.callback_url, outcome.error)
 
 
 def callback_resend_delay(settings: Settings, attempts_so_far: int) -> float:

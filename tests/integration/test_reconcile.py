@@ -9,7 +9,7 @@ import pytest
 
 from kscribe import claims, events, keys, metrics
 from kscribe.bus import InProcessBus
-from kscribe.handlers import ROUTES
+from kscribe.handlers import ROUTES, on_dead_letter
 from kscribe.reconcile import reconcile
 from kscribe.runner import LocalPipeline
 from kscribe.stages.announce import record_announced
@@ -196,3 +196,16 @@ def test_progress_restarts_the_redrive_count(quick, sample_copy):
     assert quick.jobs.require(job_id).redrives == 0
     done = reconcile(quick, now=now + 2 * LEASE)
     assert done.redriven == {job_id: "transcribe"} and not done.failed
+
+
+def test_a_chunk_dead_lettered_for_lack_of_capacity_is_queued_again(quick, sample_copy):
+    """The GPU pool was busy through every retry (503 from the activator): the chunk goes
+    back in line, and the job is not failed. A chunk its subscriber failed on (500) fails it."""
+    job_id = submitted(quick, sample_copy)
+    chunks = deliver(quick, events.job_created(job_id))
+    busy = "HTTP 503 from http://transcribe.kscribe.svc.cluster.local: overload"
+    again = on_dead_letter(chunks[1], quick, busy, "transcribe")
+    assert [e.id for e in again] == [chunks[1].id] and again[0].data == chunks[1].data
+    assert quick.jobs.require(job_id).status is JobStatus.TRANSCRIBING
+    failed = on_dead_letter(chunks[1], quick, "HTTP 500 from http://transcribe.kscribe.svc.cluster.local", "transcribe")
+    assert [e.type for e in failed] == [events.JOB_FAILED]
