@@ -100,6 +100,11 @@ class QuotaExceeded(KscribeError):
     """A tenant is at one of its limits (unfinished jobs, audio per day)."""
 
 
+class QueueFull(QuotaExceeded):
+    """The pipeline's backlog is at KSCRIBE_QUEUE_MAX_JOBS: the API refuses new jobs (429 with
+    Retry-After) until it drains; uploads to the bucket still queue."""
+
+
 class EventRejected(KscribeError):
     """An event that does not match the job it names (unknown job, other fields than the
     job's, a step the job is not at): dropped and counted, never acted on. ``reason`` is a

@@ -113,6 +113,16 @@ def stage_beat(stage: str) -> str:
     return f"{PREFIX}:stage:{stage}:beat"
 
 
+def queue() -> str:
+    """Sorted set: jobs waiting in line (created, no chunk on a worker yet), by creation time."""
+    return f"{PREFIX}:queue"
+
+
+def finished_minute(minute: str) -> str:
+    """Counter: jobs that ended in that minute since the epoch (a prefix, with "")."""
+    return f"{PREFIX}:finished:{minute}"
+
+
 def jobs_lost() -> str:
     """String: how many jobs the reconciler's last pass found with their work lost."""
     return f"{PREFIX}:jobs-lost"

@@ -87,7 +87,8 @@ def _draining(stage: str, ctx: Context, now: float) -> bool:
     """Whether the stage's queue is moving: one of its workers took or held work within the
     step's lease."""
     lease = base_lease(ctx.settings, stage)
-    return any(0 <= now - claims.last_beat(ctx.kv, worker) < lease for worker in _WORKERS[stage])
+    # A beat after ``now`` (taken while this pass ran) counts too: the stage is alive.
+    return any(now - claims.last_beat(ctx.kv, worker) < lease for worker in _WORKERS[stage])
 
 
 def _drive(job: Job, ctx: Context, now: float, evidence: bool) -> list[Event]:

@@ -224,7 +224,9 @@ def ingest(
     reason, problem = _validate(notice, choices, ctx, model, trusted=bool(request and request.trusted))
     # Uploads are bounded by who may write the bucket; the API's quota is for API jobs, so
     # uploads neither count against it nor can fill it (max_active -1).
-    job, created = ctx.jobs.create(job, key, max_active=request.max_active if request else -1)
+    # The backlog's limit refuses tenants' jobs (the API's), never the operator's or uploads.
+    queue_max = ctx.settings.queue_max_jobs if request and request.tenant else 0
+    job, created = ctx.jobs.create(job, key, max_active=request.max_active if request else -1, queue_max=queue_max)
     if not created:
         log.info("duplicate of %s: job %s exists", key, job.id)
         return _same_request(job, request)
