@@ -357,7 +357,7 @@ class Settings:
     # the OpenAI route answers 202 + Location before it, whatever openai_wait_s says. At most
     # openai_max_waiters requests of a process wait for their job at once (half of them of one
     # tenant); the others get their 202 at once.
-    api_timeout_s: float = _env("KSCRIBE_API_TIMEOUT_SECONDS", 25.0, _at_least(float, 1))
+    api_timeout_s: float = _env("KSCRIBE_API_TIMEOUT_SECONDS", 100.0, _at_least(float, 1))
     openai_max_waiters: int = _env("KSCRIBE_OPENAI_MAX_WAITERS", 4, _at_least(int, 0))
     # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
     # not ask; bucket lifecycle rules alone apply).
