@@ -197,10 +197,12 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
-# One field set once, only while the job exists.
+# A time set once (a record starts with it at 0), only while the job exists.
 _SETNX_IF_EXISTS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if (tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0) > 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
 """
 
 # A worker needs the job's current step for longer than the base lease (a long decode, a

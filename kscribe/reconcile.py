@@ -102,6 +102,9 @@ def _drive(job: Job, ctx: Context, now: float, evidence: bool) -> list[Event]:
         return [events.job_created(job.id)]
     if job.status is JobStatus.PUBLISHING:
         return [] if queued else [events.job_transcribed(job.id)]
+    stored = job.chunks_done >= job.chunks_total > 0 and (not job.speakers or job.chunks_diarized >= job.chunks_total)
+    if queued and not stored:
+        return []  # chunks wait in line: no need to read the manifest (a backlog costs no storage reads)
     chunks = manifest.read_chunks(ctx, job.id)
     if chunks is None:
         # Transcribing without a manifest: extraction's objects are gone; extract again.

@@ -43,9 +43,9 @@ resource "google_managed_kafka_topic" "events" {
   cluster  = google_managed_kafka_cluster.events.cluster_id
   location = var.region
   # Partitions bound the dispatcher's parallel consumers and, for a KEDA-scaled puller,
-  # its replicas (docs/capacity.md): 24 covers the GPU pool at 3× its max-scale of 8.
-  # Partitions can be added later, never removed.
-  partition_count    = 24
+  # its replicas (docs/capacity.md): 64 covers the ~52 GPU pods of today's peak. Partitions
+  # can be added later, never removed.
+  partition_count    = 64
   replication_factor = 3
 
   configs = {

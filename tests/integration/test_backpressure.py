@@ -140,3 +140,14 @@ def test_waiting_is_rationed_per_process_and_per_tenant(ctx):
     token = ApiKeys(ctx.kv).create("acme")[0]
     response, took, _ = _upload(Api(ctx), token, openai_api.OpenAiApi(Api(ctx)))
     assert response.status == 202 and took < 5.0, took
+
+
+def test_the_wait_in_line_ends_when_the_first_chunk_reaches_a_worker(api, ctx):
+    token = ApiKeys(ctx.kv).create("acme")[0]
+    job_id = create(api, token, tenant_source(ctx, "acme")).body["id"]
+    assert ctx.jobs.require(job_id).transcription_started_at == 0
+    ctx.jobs.note_transcription_started(job_id)
+    started = ctx.jobs.require(job_id).transcription_started_at
+    assert started >= ctx.jobs.require(job_id).created_at > 0
+    ctx.jobs.note_transcription_started(job_id)  # a later chunk keeps the first time
+    assert ctx.jobs.require(job_id).transcription_started_at == started
