@@ -63,14 +63,15 @@ def _in_progress(event_type: str, stage: str, job_id: str, index: object, ctx: C
 
 
 # Answers that say "not now" rather than "never": the activator's and queue-proxy's when every
-# pod is busy or starting, a timeout, a refused connection (HTTP 0 locally).
-_CAPACITY = re.compile(r"^HTTP (0|429|502|503|504)\b")
+# pod is busy or starting (429, 502, 503, 504), and no answer at all — a timeout or a refused
+# connection, which Knative reports without a status code ("?"; 0 from the local broker).
+_CAPACITY = re.compile(r"^HTTP (0|\?|429|502|503|504)( |$)")
 
 
 def for_lack_of_capacity(reason: str) -> bool:
     """Whether a dead-letter ``reason`` (runtime.dead_letter_reason) says the subscriber had
     no room for the event, rather than that it failed on it."""
-    return bool(_CAPACITY.match(reason)) or "timeout" in reason.lower() or "timed out" in reason.lower()
+    return bool(_CAPACITY.match(reason))
 
 
 def _again(event_type: str, job: Job, index: object, ctx: Context) -> Event | None:
