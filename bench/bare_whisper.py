@@ -10,7 +10,7 @@ import argparse
 import json
 import time
 
-from kscribe.models import resolve_model
+from kscribe.asr.models import resolve_model
 from kscribe.settings import Settings
 
 

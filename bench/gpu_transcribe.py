@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 from long_video import cut
 
+from kscribe.asr.whisper import TranscribeOptions, WhisperTranscriber, resolve_compute_type, resolve_device
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.quality import word_error_rate
 from kscribe.settings import Settings
-from kscribe.transcriber import TranscribeOptions, WhisperTranscriber, resolve_compute_type, resolve_device
+from kscribe.transcript.quality import word_error_rate
 
 WARM_UP_S = 30
 

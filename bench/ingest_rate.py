@@ -15,9 +15,9 @@ from pathlib import Path
 
 from kscribe import events
 from kscribe.context import Context
-from kscribe.embedded_redis import embedded
-from kscribe.handlers import on_object_finalized
+from kscribe.pipeline.handlers import on_object_finalized
 from kscribe.settings import Settings
+from kscribe.state.redis import embedded
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "meeting.mp4"
 

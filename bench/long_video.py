@@ -20,8 +20,8 @@ from pathlib import Path
 
 from kscribe.media.chunking import balanced_target, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio
-from kscribe.quality import normalize, word_error_rate
 from kscribe.settings import Settings
+from kscribe.transcript.quality import normalize, word_error_rate
 
 PAUSE_S = 0.3  # the generated videos put at least 0.6 s between passages
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from long_video import analyse
 
-from kscribe.quality import normalize, word_error_rate
+from kscribe.transcript.quality import normalize, word_error_rate
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable

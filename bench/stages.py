@@ -29,10 +29,10 @@ _ONE_CHUNK_PER_PROCESS = {"KSCRIBE_PARALLEL_CHUNKS": "1", "KSCRIBE_CPU_THREADS":
 def stage(name: str, data_dir: str, arg: str) -> None:
     """In a child process: run one stage and print its result and peak memory."""
     from kscribe.context import Context
-    from kscribe.embedded_redis import embedded
-    from kscribe.runner import LocalPipeline
+    from kscribe.pipeline.runner import LocalPipeline
+    from kscribe.pipeline.stages import extract, publish, transcribe
     from kscribe.settings import Settings
-    from kscribe.stages import extract, publish, transcribe
+    from kscribe.state.redis import embedded
     from kscribe.values import Chunk
 
     settings = Settings.from_env(os.environ)
@@ -70,7 +70,7 @@ def _run(name: str, data_dir: str, arg: str, extra_env: dict | None = None) -> d
 
 
 def measure(video: Path) -> dict:
-    from kscribe.embedded_redis import embedded
+    from kscribe.state.redis import embedded
 
     with tempfile.TemporaryDirectory() as data_dir:
         # This process owns the Redis server, so no stage counts it among its children (it

@@ -8,9 +8,12 @@ import functions_framework
 import redis
 import runtime
 
-from kscribe import health, links, openai_api, webui
-from kscribe.api import Api, ApiRequest, error_body
-from kscribe.api_input import client_address, stream_reader
+from kscribe.api import web as webui
+from kscribe.api.input import client_address, stream_reader
+from kscribe.api.router import Api, ApiRequest, error_body
+from kscribe.api.routes import openai as openai_api
+from kscribe.delivery import links
+from kscribe.runtime import health
 
 runtime.install_routes(health.checks_for(lambda: runtime.context()), public=True)
 runtime.keep_request_bodies_unread()

@@ -6,8 +6,8 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
-from kscribe import health
-from kscribe.handlers import on_dead_letter
+from kscribe.pipeline.handlers import on_dead_letter
+from kscribe.runtime import health
 
 runtime.install_routes(health.checks_for(lambda: runtime.context(), buckets=False))
 

@@ -5,9 +5,9 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
-from kscribe import health
 from kscribe.context import Context
-from kscribe.handlers import on_chunk_voices
+from kscribe.pipeline.handlers import on_chunk_voices
+from kscribe.runtime import health
 
 
 def _load(ctx: Context) -> None:

@@ -4,8 +4,9 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
-from kscribe import events, health
-from kscribe.handlers import on_object_finalized, on_pubsub_message
+from kscribe import events
+from kscribe.pipeline.handlers import on_object_finalized, on_pubsub_message
+from kscribe.runtime import health
 
 runtime.install_routes(health.checks_for(lambda: runtime.context()))
 

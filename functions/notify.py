@@ -5,8 +5,9 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
-from kscribe import events, health
-from kscribe.handlers import on_batch_completed, on_job_finished
+from kscribe import events
+from kscribe.pipeline.handlers import on_batch_completed, on_job_finished
+from kscribe.runtime import health
 
 runtime.install_routes(health.checks_for(lambda: runtime.context(), buckets=False))
 

@@ -4,8 +4,8 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
-from kscribe import health
-from kscribe.handlers import on_job_transcribed
+from kscribe.pipeline.handlers import on_job_transcribed
+from kscribe.runtime import health
 
 runtime.install_routes(health.checks_for(lambda: runtime.context()))
 

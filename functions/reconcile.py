@@ -1,13 +1,13 @@
 """reconcile: every minute (a PingSource) → the events that move jobs a lost event stranded,
-and callbacks re-sent (kscribe/reconcile.py)."""
+and callbacks re-sent (kscribe/pipeline/reconcile.py)."""
 
 import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
-from kscribe import health
 from kscribe.events import Event
-from kscribe.reconcile import reconcile as reconcile_pass
+from kscribe.pipeline.reconcile import reconcile as reconcile_pass
+from kscribe.runtime import health
 
 runtime.install_routes(health.checks_for(lambda: runtime.context()))
 runtime.register_stuck_gauge()

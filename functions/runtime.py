@@ -21,15 +21,18 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from kscribe import event_auth, keys, metrics, scratch
 from kscribe.context import Context
 from kscribe.errors import TransientError, WorkClaimed
 from kscribe.events import Event
-from kscribe.handlers import Handler
-from kscribe.health import Check, run_checks
-from kscribe.logs import configure_json_logging, event_log_context
+from kscribe.observability import metrics
+from kscribe.observability.logs import configure_json_logging, event_log_context
+from kscribe.pipeline import event_auth
+from kscribe.pipeline.handlers import Handler
+from kscribe.pipeline.stages.announce import record_announced
+from kscribe.runtime.health import Check, run_checks
 from kscribe.settings import Settings
-from kscribe.stages.announce import record_announced
+from kscribe.state import keys
+from kscribe.storage import scratch
 
 log = logging.getLogger("kscribe.functions")
 configure_json_logging()
@@ -200,7 +203,7 @@ def install_routes(checks: dict[str, Check] | None = None, *, public: bool = Fal
     """Add GET /health/live, /health/ready and /metrics to the app functions-framework is
     building (entries call this at import, which functions-framework runs in the app context).
 
-    Metrics are served by the worker process that does the work; see kscribe/metrics.py.
+    Metrics are served by the worker process that does the work; see kscribe/observability/metrics.py.
     ``public`` (the api function, reachable from the internet): readiness says only ok or fail,
     and /metrics and the detailed readiness move to the internal server (KSCRIBE_INTERNAL_PORT).
     """
@@ -313,7 +316,7 @@ class ModelWarmup:
 
     def _load(self) -> None:
         try:
-            from kscribe.transcriber import TranscribeOptions
+            from kscribe.asr.whisper import TranscribeOptions
 
             ctx = context()
             if self._load_into is not None:

@@ -4,8 +4,8 @@ import functions_framework
 import runtime
 from cloudevents.http import CloudEvent
 
-from kscribe import health
-from kscribe.handlers import on_chunk_ready
+from kscribe.pipeline.handlers import on_chunk_ready
+from kscribe.runtime import health
 
 warmup = runtime.ModelWarmup()
 runtime.install_routes({**health.checks_for(lambda: runtime.context(), disk=True), "model": warmup.check})

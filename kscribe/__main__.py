@@ -1,5 +1,5 @@
 import sys
 
-from kscribe.cli import main
+from kscribe.cli.main import main
 
 sys.exit(main())

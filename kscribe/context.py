@@ -7,12 +7,12 @@ from typing import Protocol
 
 import redis
 
-from kscribe.jobstore import JobStore
+from kscribe.asr.voices import SenkoEmbedder
+from kscribe.asr.whisper import WhisperTranscriber
 from kscribe.ports import BlobStore, Jobs, KeyValue, Transcriber, VoiceEmbedder
 from kscribe.settings import Settings
+from kscribe.state.jobs import JobStore
 from kscribe.storage import Blobs
-from kscribe.transcriber import WhisperTranscriber
-from kscribe.voices import SenkoEmbedder
 
 
 class Progress(Protocol):
@@ -58,7 +58,7 @@ class Context:
         voices: VoiceEmbedder | None = None,
     ) -> Context:
         if client is None:
-            from kscribe.embedded_redis import connect
+            from kscribe.state.redis import connect
 
             client = connect(settings)
         blobs = blobs or Blobs()

@@ -2,8 +2,8 @@
 
 A reader learns what a stage depends on from this file; tests pass fakes or real clients
 that fit these shapes (a ``redis.Redis`` made with ``decode_responses=True`` is a
-``KeyValue``; ``kscribe.jobstore.JobStore`` is a ``Jobs``; ``kscribe.storage.Blobs`` a
-``BlobStore``; ``kscribe.transcriber.WhisperTranscriber`` a ``Transcriber``).
+``KeyValue``; ``kscribe.state.jobs.JobStore`` is a ``Jobs``; ``kscribe.storage.Blobs`` a
+``BlobStore``; ``kscribe.asr.whisper.WhisperTranscriber`` a ``Transcriber``).
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from kscribe.storage.base import BlobStore
 if TYPE_CHECKING:
     import numpy as np
 
-    from kscribe.jobstore import ChunkCompletion
-    from kscribe.speakers import Turns
-    from kscribe.transcriber import ProgressCallback, Recognition, TranscribeOptions
+    from kscribe.asr.whisper import ProgressCallback, Recognition, TranscribeOptions
+    from kscribe.state.jobs import ChunkCompletion
+    from kscribe.transcript.speakers import Turns
     from kscribe.values import Job, JobStatus
 
 __all__ = ["BlobStore", "Jobs", "KeyValue", "Transcriber", "VoiceEmbedder"]
 
 
 class Transcriber(Protocol):
-    """Speech to text (``kscribe.transcriber.WhisperTranscriber``)."""
+    """Speech to text (``kscribe.asr.whisper.WhisperTranscriber``)."""
 
     def load(self, options: TranscribeOptions) -> None:
         """Have the model ``options`` name in memory (a function's readiness waits on it)."""
@@ -41,7 +41,7 @@ class Transcriber(Protocol):
 
 
 class VoiceEmbedder(Protocol):
-    """Speech turns and one voice embedding per turn (``kscribe.voices.SenkoEmbedder``)."""
+    """Speech turns and one voice embedding per turn (``kscribe.asr.voices.SenkoEmbedder``)."""
 
     def load(self) -> None:
         """Have the models in memory (a function's readiness waits on it)."""
@@ -82,7 +82,7 @@ class KeyValue(Protocol):
 
 
 class Jobs(Protocol):
-    """Job records (``kscribe.jobstore.JobStore``): every change one atomic step."""
+    """Job records (``kscribe.state.jobs.JobStore``): every change one atomic step."""
 
     clock: Callable[[], float]
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kscribe.choices import parse_channels
 from kscribe.errors import ConfigError, InputError
 from kscribe.media.tracks import parse_choice
-from kscribe.notices import parse_channels
-from kscribe.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.subtitles import Shaping, parse_option
+from kscribe.transcript.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.transcript.subtitles import Shaping, parse_option
+from kscribe.transcript.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
-from kscribe.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 # Language detection windows a job may sample: each is one pass of the model's encoder.
 MAX_LANGUAGE_WINDOWS = 20
@@ -155,7 +155,7 @@ def _at_least(kind: type[int] | type[float], minimum: float) -> Parse:
 
 
 def _auto_or(kind: type[int] | type[float], minimum: float) -> Parse:
-    """``auto`` (None: kscribe/transcriber.py decides) or a number."""
+    """``auto`` (None: kscribe/asr/whisper.py decides) or a number."""
     number = _at_least(kind, minimum)
     return lambda name, raw: None if raw.strip().lower() == "auto" else number(name, raw)
 
@@ -199,7 +199,7 @@ class Settings:
     # Local disk for a stage's temporary files (decoded audio, downloads); cleaned per call.
     scratch_dir: Path = _env("KSCRIBE_SCRATCH_DIR", parse=_path, factory=lambda: Path("."))
     language: str | None = _env("KSCRIBE_LANGUAGE", None)
-    # Jobs without a language (kscribe/languages.py): decide it once from this many 30 s
+    # Jobs without a language (kscribe/asr/languages.py): decide it once from this many 30 s
     # windows spread over the audio (0: each chunk detects its own from its first 30 s), and
     # decode multilingual when a second language holds this share of the windows' speech
     # (1: never). ``multilingual``: every job decodes each window in its own language.
@@ -241,7 +241,7 @@ class Settings:
     vad_min_silence_ms: int | None = _env("KSCRIBE_VAD_MIN_SILENCE_MS", None, _auto_or(int, 0))
     vad_speech_pad_ms: int = _env("KSCRIBE_VAD_SPEECH_PAD_MS", 400, _at_least(int, 0))
     vad_min_speech_ms: int = _env("KSCRIBE_VAD_MIN_SPEECH_MS", 0, _at_least(int, 0))
-    # Ours (kscribe/guards.py): a segment with no_speech_prob above the first and
+    # Ours (kscribe/asr/guards.py): a segment with no_speech_prob above the first and
     # avg_logprob below the second is dropped; a phrase repeated more than max_repeats times
     # in a row is cut to max_repeats. Figures behind the defaults: the module's docstring.
     drop_no_speech_prob: float = _env("KSCRIBE_DROP_NO_SPEECH_PROB", 0.8, _at_least(float, 0))
@@ -254,7 +254,7 @@ class Settings:
     hotwords: str = _env("KSCRIBE_HOTWORDS", "")
     replacements: tuple[tuple[str, str], ...] = _env("KSCRIBE_REPLACEMENTS", (), _replacements)
 
-    # Speaker labels by voice (kscribe/speakers.py, kscribe/voices.py): off, a job asking for
+    # Speaker labels by voice (kscribe/transcript/speakers.py, kscribe/asr/voices.py): off, a job asking for
     # them is refused; on, the diarize function must run and the `diarize` extra be installed.
     diarize: bool = _env("KSCRIBE_DIARIZE", False, _bool)
     # torch threads for voice embeddings: more than one only pays on cores nothing else uses
@@ -263,7 +263,7 @@ class Settings:
 
     # Publish
     formats: tuple[str, ...] = _env("KSCRIBE_FORMATS", DEFAULT_FORMATS, _formats)
-    # Subtitle shaping (kscribe/subtitles.py), per job overridable; checked in check().
+    # Subtitle shaping (kscribe/transcript/subtitles.py), per job overridable; checked in check().
     max_line_chars: int = _env("KSCRIBE_MAX_LINE_CHARS", 42, _at_least(int, -1e9))
     max_lines: int = _env("KSCRIBE_MAX_LINES", 2, _at_least(int, -1e9))
     max_cue_s: float = _env("KSCRIBE_MAX_CUE_SECONDS", 7.0, _at_least(float, -1e9))
@@ -289,7 +289,7 @@ class Settings:
     callback_attempts: int = _env("KSCRIBE_CALLBACK_ATTEMPTS", 5, _at_least(int, 1))
     callback_backoff_s: float = _env("KSCRIBE_CALLBACK_BACKOFF_SECONDS", 1.0, _at_least(float, 0))
     # A tenant's callback deliveries under way at once, across notify's pods
-    # (kscribe/callback_lanes.py); one more waits for the reconciler's next re-send.
+    # (kscribe/delivery/lanes.py); one more waits for the reconciler's next re-send.
     callback_lanes: int = _env("KSCRIBE_CALLBACK_LANES", 4, _at_least(int, 1))
     # After a delivery a receiver did not answer, how long that tenant's deliveries to it are
     # put off without a try (0: never).
@@ -329,7 +329,7 @@ class Settings:
     max_redrives: int = _env("KSCRIBE_MAX_REDRIVES", 5, _at_least(int, 1))
     # A dead-lettered event that found no capacity (a backlog) is queued again while its job
     # is younger than this; past it the job fails (docs/capacity.md).
-    # Backpressure (kscribe/backlog.py): with this many jobs waiting in line the API answers
+    # Backpressure (kscribe/pipeline/backlog.py): with this many jobs waiting in line the API answers
     # 429 with Retry-After (0: never); uploads to the bucket always queue.
     queue_max_jobs: int = _env("KSCRIBE_QUEUE_MAX_JOBS", 2000, _at_least(int, 0))
     queue_horizon_s: float = _env("KSCRIBE_QUEUE_HORIZON_SECONDS", 86400.0, _at_least(float, 60))
@@ -359,12 +359,12 @@ class Settings:
     event_audience: str = _env("KSCRIBE_EVENT_AUDIENCE", "", _stripped)
     event_senders: tuple[str, ...] = _env("KSCRIBE_EVENT_SENDERS", (), _list)
 
-    # The OpenAI-compatible routes (kscribe/openai_api.py): the largest multipart upload
+    # The OpenAI-compatible routes (kscribe/api/routes/openai.py): the largest multipart upload
     # (streamed to disk, refused once over), and how long a request waits for its job before
     # answering 202 with the job's status URL.
     api_max_upload_bytes: int = _env("KSCRIBE_API_MAX_UPLOAD_BYTES", 512 * 1024**2, _at_least(int, 1024))
     openai_wait_s: float = _env("KSCRIBE_OPENAI_WAIT_SECONDS", 120.0, _at_least(float, 0))
-    # Upload bytes on an api pod's scratch at once (kscribe/upload_budget.py): in all (under
+    # Upload bytes on an api pod's scratch at once (kscribe/tenancy/upload_budget.py): in all (under
     # the production emptyDir's 2 GiB) and per tenant. Each upload reserves its declared size
     # (the largest upload when it declares none) before its body is read.
     api_upload_budget_bytes: int = _env("KSCRIBE_API_UPLOAD_BUDGET_BYTES", 1536 * 1024**2, _at_least(int, 1024))
@@ -377,17 +377,17 @@ class Settings:
     # tenant); the others get their 202 at once.
     api_timeout_s: float = _env("KSCRIBE_API_TIMEOUT_SECONDS", 100.0, _at_least(float, 1))
     openai_max_waiters: int = _env("KSCRIBE_OPENAI_MAX_WAITERS", 4, _at_least(int, 0))
-    # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
+    # Per-job retention (kscribe/pipeline/retention.py): the most days a job may ask for (0: jobs may
     # not ask; bucket lifecycle rules alone apply).
     max_retention_days: int = _env("KSCRIBE_MAX_RETENTION_DAYS", 30, _at_least(int, 0))
-    # How long what to purge of every job is remembered (kscribe/retention.py): longer than
+    # How long what to purge of every job is remembered (kscribe/pipeline/retention.py): longer than
     # the job record and than the output bucket's lifecycle (365 days), so a purge finds the
     # outputs and the page upload of a job whose record expired.
     purge_index_days: int = _env("KSCRIBE_PURGE_INDEX_DAYS", 400, _at_least(int, 1))
-    # Batches (kscribe/batches.py): the most files one batch may make jobs of (a source list
+    # Batches (kscribe/pipeline/batches.py): the most files one batch may make jobs of (a source list
     # or a prefix's media files); more is a 400, never a partial batch.
     max_batch_jobs: int = _env("KSCRIBE_MAX_BATCH_JOBS", 500, _at_least(int, 1))
-    # Result links (kscribe/links.py): "api" serves them through the api with an HMAC token
+    # Result links (kscribe/delivery/links.py): "api" serves them through the api with an HMAC token
     # (the local stack; any installation without signBlob), "gcs" redirects to V4 signed URLs
     # minted through IAM signBlob. Expiry is capped at 7 days (GCS's own cap).
     links: str = _env("KSCRIBE_LINKS", "api", _stripped)

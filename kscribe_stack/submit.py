@@ -10,10 +10,10 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from kscribe.choices import storage_object
 from kscribe.context import Context
 from kscribe.errors import InputError, SourceNotFound
 from kscribe.events import OBJECT_FINALIZED
-from kscribe.notices import storage_object
 from kscribe.storage import split_gs
 
 

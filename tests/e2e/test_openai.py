@@ -13,9 +13,10 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from kscribe import keys, links
-from kscribe.apikeys import ApiKeys
+from kscribe.delivery import links
 from kscribe.events import OBJECT_FINALIZED
+from kscribe.state import keys
+from kscribe.tenancy.apikeys import ApiKeys
 from tests.conftest import SAMPLE_VIDEO, wait_for
 from tests.stack import Stack
 

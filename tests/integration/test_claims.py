@@ -13,17 +13,19 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 
-from kscribe import claims, events, keys, metrics
+from kscribe import events
 from kscribe.errors import WorkClaimed
-from kscribe.handlers import ROUTES
-from kscribe.runner import LocalPipeline
+from kscribe.observability import metrics
+from kscribe.pipeline.handlers import ROUTES
+from kscribe.pipeline.runner import LocalPipeline
+from kscribe.state import claims, keys
 from kscribe.values import JobStatus
 from tests.conftest import ROOT, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
-# The module, not the function kscribe.stages re-exports under the same name.
-extract_stage = importlib.import_module("kscribe.stages.extract")
+# The module, not the function kscribe.pipeline.stages re-exports under the same name.
+extract_stage = importlib.import_module("kscribe.pipeline.stages.extract")
 
 
 def claimed_count(stage: str) -> float:
@@ -117,14 +119,14 @@ _KILLED_WORKER = """
 import importlib, sys, time, redis
 from kscribe import events
 from kscribe.context import Context
-from kscribe.handlers import ROUTES
+from kscribe.pipeline.handlers import ROUTES
 from kscribe.settings import Settings
 
 def hang(*args, **kwargs):
     print("claimed", flush=True)
     time.sleep(600)
 
-importlib.import_module("kscribe.stages.extract").probe = hang
+importlib.import_module("kscribe.pipeline.stages.extract").probe = hang
 settings = Settings.from_env({"KSCRIBE_DATA_DIR": sys.argv[2], "KSCRIBE_CLAIM_LEASE_SECONDS": "1"})
 client = redis.Redis(unix_socket_path=sys.argv[1], decode_responses=True)
 ROUTES[events.JOB_CREATED](events.job_created(sys.argv[3]), Context.create(settings, client=client))
@@ -155,7 +157,7 @@ def test_a_worker_killed_holding_the_claim_leaves_the_work_to_a_retry_once_its_l
 
 
 def test_a_duplicate_dead_lettered_while_the_work_is_claimed_does_not_fail_the_job(ctx, sample_copy):
-    from kscribe.handlers import on_dead_letter
+    from kscribe.pipeline.handlers import on_dead_letter
 
     job_id = queued_job(ctx, sample_copy)
     ctx.jobs.advance(job_id, JobStatus.EXTRACTING)

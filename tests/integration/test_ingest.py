@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from kscribe.errors import EventRejected
-from kscribe.stages import JobRequest, ingest
+from kscribe.pipeline.stages import JobRequest, ingest
 from kscribe.storage import LocalStore
-from kscribe.tenants import Tenants
+from kscribe.tenancy.tenants import Tenants
 from kscribe.values import JobStatus, ObjectNotice
 
 INBOX: Path  # the input location of the test's settings, set by the fixture below

@@ -8,7 +8,7 @@ import threading
 import redis
 
 from kscribe.errors import QuotaExceeded
-from kscribe.jobstore import JobStore
+from kscribe.state.jobs import JobStore
 from kscribe.values import Job, JobStatus
 
 

@@ -1,9 +1,9 @@
 import pytest
 
-from kscribe.apikeys import ApiKeys
 from kscribe.errors import ConfigError
-from kscribe.ratelimit import RateLimiter
-from kscribe.tenants import Tenants
+from kscribe.tenancy.apikeys import ApiKeys
+from kscribe.tenancy.ratelimit import RateLimiter
+from kscribe.tenancy.tenants import Tenants
 
 
 def test_keys_are_stored_hashed_and_bound_to_a_tenant(redis_client):

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kscribe import claims
+from kscribe.asr.models import available_models
+from kscribe.asr.whisper import Recognition, WhisperTranscriber
+from kscribe.choices import JobChoices
 from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.models import available_models
-from kscribe.notices import JobChoices
-from kscribe.runner import LocalPipeline
-from kscribe.transcriber import Recognition, WhisperTranscriber
+from kscribe.pipeline.runner import LocalPipeline
+from kscribe.state import claims
 from kscribe.values import JobStatus, Segment
 from tests.conftest import ROOT, run_local_job
 from tests.conversation import say_pcm

@@ -10,10 +10,10 @@ import json
 import numpy as np
 import pytest
 
-from kscribe.api_views import job_view
-from kscribe.cli import _describe as describe
+from kscribe.api.views import job_view
+from kscribe.asr.whisper import WhisperTranscriber
+from kscribe.cli.main import _describe as describe
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.transcriber import WhisperTranscriber
 from kscribe.values import JobStatus
 from tests import conversation
 from tests.conftest import run_local_job

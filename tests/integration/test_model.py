@@ -6,7 +6,7 @@ a lost or repeated chunk, a cut through a word, a wrong timeline — costs one o
 passages (≥ 30 %) or several words at the cut.
 
 Start threshold: Whisper alone puts the first word after a pause up to ~0.4 s early here;
-with word edges moved out of silence (kscribe.alignment) passages start within ~0.02 s.
+with word edges moved out of silence (kscribe.transcript.alignment) passages start within ~0.02 s.
 0.2 s fails if that alignment step is lost or a chunk lands at the wrong offset.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from kscribe.asr.whisper import WhisperTranscriber
 from kscribe.context import Context
-from kscribe.quality import normalize, word_error_rate
-from kscribe.runner import LocalPipeline
-from kscribe.transcriber import WhisperTranscriber
+from kscribe.pipeline.runner import LocalPipeline
+from kscribe.transcript.quality import normalize, word_error_rate
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_INFO, SAMPLE_TEXT
 

@@ -13,7 +13,7 @@ import pytest
 
 from kscribe import events
 from kscribe.errors import WorkClaimed
-from kscribe.stages.notify import notify
+from kscribe.pipeline.stages.notify import notify
 from kscribe.values import Job, JobStatus
 
 

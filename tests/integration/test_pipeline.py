@@ -5,10 +5,10 @@ import os
 from pathlib import Path
 
 from kscribe import events
-from kscribe.bus import InProcessBus
-from kscribe.handlers import ROUTES
-from kscribe.runner import LocalPipeline
-from kscribe.stages.announce import record_announced
+from kscribe.pipeline.bus import InProcessBus
+from kscribe.pipeline.handlers import ROUTES
+from kscribe.pipeline.runner import LocalPipeline
+from kscribe.pipeline.stages.announce import record_announced
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_INFO
 

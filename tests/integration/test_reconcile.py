@@ -7,12 +7,14 @@ import time
 
 import pytest
 
-from kscribe import claims, events, keys, metrics
-from kscribe.bus import InProcessBus
-from kscribe.handlers import ROUTES, on_dead_letter
-from kscribe.reconcile import reconcile
-from kscribe.runner import LocalPipeline
-from kscribe.stages.announce import record_announced
+from kscribe import events
+from kscribe.observability import metrics
+from kscribe.pipeline.bus import InProcessBus
+from kscribe.pipeline.handlers import ROUTES, on_dead_letter
+from kscribe.pipeline.reconcile import reconcile
+from kscribe.pipeline.runner import LocalPipeline
+from kscribe.pipeline.stages.announce import record_announced
+from kscribe.state import claims, keys
 from kscribe.values import JobStatus
 
 LEASE = 60.0

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from kscribe import keys
-from kscribe.api import Api, ApiRequest
-from kscribe.api_input import bytes_reader
-from kscribe.apikeys import ApiKeys
-from kscribe.bus import InProcessBus
-from kscribe.reconcile import reconcile
-from kscribe.retention import DAY_S, adopt
-from kscribe.tenants import upload_prefix
+from kscribe.api.input import bytes_reader
+from kscribe.api.router import Api, ApiRequest
+from kscribe.pipeline.bus import InProcessBus
+from kscribe.pipeline.reconcile import reconcile
+from kscribe.pipeline.retention import DAY_S, adopt
+from kscribe.state import keys
+from kscribe.tenancy.apikeys import ApiKeys
+from kscribe.tenancy.tenants import upload_prefix
 from tests.conftest import SAMPLE_VIDEO
 
 
@@ -74,7 +74,7 @@ def test_the_reconciler_purges_a_job_once_its_retention_is_over(api, ctx, caplog
 
     assert reconcile(ctx, now=job.created_at + DAY_S).purged == []
     assert ctx.jobs.get(job.id) is not None
-    with caplog.at_level(logging.INFO, logger="kscribe.retention"):
+    with caplog.at_level(logging.INFO, logger="kscribe.pipeline.retention"):
         done = reconcile(ctx, now=job.created_at + 2 * DAY_S + 1)
     assert done.purged == [job.id]
     assert ctx.jobs.get(job.id) is None

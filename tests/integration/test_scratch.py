@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kscribe import scratch
 from kscribe.settings import Settings
+from kscribe.storage import scratch
 
 _WORKER = """
 import sys

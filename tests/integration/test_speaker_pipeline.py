@@ -1,5 +1,5 @@
 """A job with speakers through the handlers: real Redis and ffmpeg, fake transcriber and
-fake voices (kscribe/voices.py's real models are in test_diarize.py)."""
+fake voices (kscribe/asr/voices.py's real models are in test_diarize.py)."""
 
 import dataclasses
 import json
@@ -9,12 +9,12 @@ import jsonschema
 import numpy as np
 
 from kscribe import events
-from kscribe.handlers import ROUTES, on_chunk_voices
-from kscribe.notices import JobChoices
-from kscribe.reconcile import reconcile
-from kscribe.runner import LocalPipeline
-from kscribe.speakers import Turns
-from kscribe.stages.announce import record_announced
+from kscribe.choices import JobChoices
+from kscribe.pipeline.handlers import ROUTES, on_chunk_voices
+from kscribe.pipeline.reconcile import reconcile
+from kscribe.pipeline.runner import LocalPipeline
+from kscribe.pipeline.stages.announce import record_announced
+from kscribe.transcript.speakers import Turns
 from kscribe.values import JobStatus
 from tests.conftest import ROOT
 
@@ -149,7 +149,7 @@ def test_diarize_dead_lettered_before_the_transcript_fails_the_job_at_diarize(ct
     """Diarize gives up (five quick retries) while transcribe still waits for a GPU node:
     the transcript is not stored and nobody holds its claim, yet the step that failed is
     diarize's. A dead-lettered transcribe of a chunk whose voices are stored is transcribe's."""
-    from kscribe.handlers import on_dead_letter
+    from kscribe.pipeline.handlers import on_dead_letter
 
     ctx = speaker_ctx(ctx)
     pipeline = LocalPipeline(ctx, backoff_s=0)
@@ -172,8 +172,8 @@ def test_diarize_dead_lettered_before_the_transcript_fails_the_job_at_diarize(ct
 def test_a_dead_lettered_diarize_ignores_transcribe_still_working_on_the_chunk(ctx, sample_copy):
     """Only the voices claim says diarize's work is in progress: transcribe holding the
     chunk's transcript claim does not make diarize's giving up harmless."""
-    from kscribe import claims
-    from kscribe.handlers import on_dead_letter
+    from kscribe.pipeline.handlers import on_dead_letter
+    from kscribe.state import claims
 
     ctx = speaker_ctx(ctx)
     job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
@@ -223,7 +223,8 @@ def test_a_part_stored_as_the_job_is_cancelled_neither_counts_nor_announces(ctx,
 def test_a_job_purged_while_its_language_is_detected_stays_purged(ctx, sample_copy, tmp_path, fake_transcriber):
     """The purge lands during the language vote that the first chunk runs: the vote's timing
     must not bring the job's record back as a hash of one field that never expires."""
-    from kscribe import keys, retention
+    from kscribe.pipeline import retention
+    from kscribe.state import keys
 
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.bin").write_bytes(b"")

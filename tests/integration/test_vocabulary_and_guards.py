@@ -10,9 +10,9 @@ from pathlib import Path
 import pysubs2
 import pytest
 
-from kscribe.notices import JobChoices
-from kscribe.subtitles import display_width
-from kscribe.transcriber import WhisperTranscriber
+from kscribe.asr.whisper import WhisperTranscriber
+from kscribe.choices import JobChoices
+from kscribe.transcript.subtitles import display_width
 from kscribe.values import JobStatus
 from tests.conftest import run_local_job
 from tests.media_files import ffmpeg

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kscribe.quality import word_error_rate
+from kscribe.transcript.quality import word_error_rate
 from tests.conftest import SAMPLE_TEXT, wait_for
 from tests.security.conftest import INPUT, metric_sum
 from tests.stack import PORTS

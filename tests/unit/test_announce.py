@@ -1,8 +1,8 @@
 import dataclasses
 
 from kscribe import events
-from kscribe.handlers import on_chunk_ready
-from kscribe.stages.announce import announce
+from kscribe.pipeline.handlers import on_chunk_ready
+from kscribe.pipeline.stages.announce import announce
 from kscribe.values import Job, JobStatus
 
 
@@ -43,8 +43,8 @@ def test_an_event_without_a_job_is_acknowledged_not_retried():
 
 
 def test_a_failure_has_the_same_names_in_the_record_the_event_the_callback_and_the_api():
-    from kscribe.api_views import job_view
-    from kscribe.stages.notify import callback_payload
+    from kscribe.api.views import job_view
+    from kscribe.pipeline.stages.notify import callback_payload
 
     failed = job(JobStatus.FAILED)
     (event,) = announce(failed)

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from kscribe.api_input import BodyTooLarge, bytes_reader, client_address, json_depth, loads_bounded, stream_reader
+from kscribe.api.input import BodyTooLarge, bytes_reader, client_address, json_depth, loads_bounded, stream_reader
 
 
 class CountingStream(io.BytesIO):

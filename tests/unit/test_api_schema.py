@@ -10,13 +10,13 @@ from collections.abc import Callable
 import pytest
 from jsonschema import Draft202012Validator
 
-from kscribe.api_body import CREATE_SCHEMA, UPLOAD_SCHEMA, choices, extras, parse_body
-from kscribe.api_http import ApiError, ApiRequest
-from kscribe.api_schema import check_body, schema
-from kscribe.api_spec import OPENAPI
-from kscribe.notices import JobChoices
+from kscribe.api.body import CREATE_SCHEMA, UPLOAD_SCHEMA, choices, extras, parse_body
+from kscribe.api.http import ApiError, ApiRequest
+from kscribe.api.openapi import OPENAPI
+from kscribe.api.schema import check_body, schema
+from kscribe.api.web import upload_metadata
+from kscribe.choices import JobChoices
 from kscribe.settings import Settings
-from kscribe.webui import upload_metadata
 
 SETTINGS = Settings.from_env({"KSCRIBE_DIARIZE": "true"})
 

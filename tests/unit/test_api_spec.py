@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from kscribe import links, openai_api
-from kscribe.api import Api, ApiError, ApiRequest
-from kscribe.api_spec import OPENAI_FORMATS, OPENAPI
+from kscribe.api.openapi import OPENAI_FORMATS, OPENAPI
+from kscribe.api.router import Api, ApiError, ApiRequest
+from kscribe.api.routes import openai as openai_api
+from kscribe.delivery import links
 
 ID = "0123456789abcdef0123456789abcdef"
 # (method, the documented path, a path the API answers)
@@ -35,7 +36,7 @@ ROUTES = [
     ("post", "/v1/audio/transcriptions", "/v1/audio/transcriptions"),
     ("post", "/v1/audio/translations", "/v1/audio/translations"),
 ]
-SOURCES = [Path(__file__).parents[2] / "kscribe" / name for name in ("api.py", "batch_api.py")]
+SOURCES = [Path(__file__).parents[2] / "kscribe" / "api" / name for name in ("router.py", "routes/batches.py")]
 
 
 def documented() -> set[tuple[str, str]]:

@@ -8,10 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from kscribe.errors import ConfigError
-from kscribe.media.decode import SAMPLE_RATE
-from kscribe.settings import Settings
-from kscribe.transcriber import (
+from kscribe.asr.whisper import (
     AUTO_BATCH_MIN_S,
     AUTO_BATCH_SIZE,
     BATCHED_VAD_MIN_SILENCE_MS,
@@ -21,6 +18,9 @@ from kscribe.transcriber import (
     choose_batch_size,
     choose_vad_min_silence_ms,
 )
+from kscribe.errors import ConfigError
+from kscribe.media.decode import SAMPLE_RATE
+from kscribe.settings import Settings
 
 
 def settings(tmp_path, **env):

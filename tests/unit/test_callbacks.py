@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from kscribe.callbacks import CallbackRefused, CallbackTarget, _describe, check_url, send, sign, verify
+from kscribe.delivery.transport import CallbackRefused, CallbackTarget, _describe, check_url, send, sign, verify
 
 PUBLIC = lambda host: ["93.184.216.34"]  # noqa: E731
 

@@ -8,13 +8,14 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from kscribe import coverage, transcriber
-from kscribe.coverage import Coverage, Piece, summarise
+from kscribe.asr import coverage
+from kscribe.asr import whisper as transcriber
+from kscribe.asr.coverage import Coverage, Piece, summarise
+from kscribe.asr.whisper import TranscribeOptions, WhisperTranscriber, cpu_threads_for
 from kscribe.media.chunking import padded
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.merge import merge_chunks
 from kscribe.settings import Settings
-from kscribe.transcriber import TranscribeOptions, WhisperTranscriber, cpu_threads_for
+from kscribe.transcript.merge import merge_chunks
 from kscribe.values import ChunkTranscript, Job, Segment, Word
 
 

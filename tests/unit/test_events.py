@@ -83,7 +83,7 @@ def test_every_stage_that_fails_a_job_is_a_failed_stage_of_the_contract():
 
     schema = json.loads((EVENTS / CATALOG[events.JOB_FAILED]["schema"]).read_text())
     for name in ("extract", "transcribe", "diarize", "publish"):
-        stage = importlib.import_module(f"kscribe.stages.{name}").STAGE
+        stage = importlib.import_module(f"kscribe.pipeline.stages.{name}").STAGE
         data = events.job_failed("5f0c6b6a2d9b4c1e9a7f3e2d1c0b9a8f", stage, "it kept failing").data
         jsonschema.validate(data, schema)
 

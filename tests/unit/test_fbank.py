@@ -1,10 +1,10 @@
-"""The diarize stage's filterbanks (kscribe/fbank.py) against senko's native library: the
+"""The diarize stage's filterbanks (kscribe/asr/fbank.py) against senko's native library: the
 committed reference everywhere, the library itself where this CPU can run it."""
 
 import numpy as np
 import pytest
 
-from kscribe import fbank
+from kscribe.asr import fbank
 from tests import native_fbank
 
 # Log energies span about ±15; two builds of senko's own C++ source (-O3 -ffast-math for AVX2,

@@ -1,4 +1,4 @@
-from kscribe.guards import guard
+from kscribe.asr.guards import guard
 from kscribe.values import Segment, Word
 
 

@@ -5,14 +5,14 @@ from dataclasses import fields
 
 import pytest
 
+from kscribe.asr.languages import Detection, pick_windows, spoken_seconds, vote
+from kscribe.choices import JobChoices
 from kscribe.errors import InputError
 from kscribe.events import JobCompleted, job_completed_for
-from kscribe.formats import render_json
-from kscribe.jobstore import _decode, _flatten
-from kscribe.languages import Detection, pick_windows, spoken_seconds, vote
 from kscribe.media.decode import Silence
-from kscribe.merge import merge_chunks
-from kscribe.notices import JobChoices
+from kscribe.state.jobs import _decode, _flatten
+from kscribe.transcript.formats import render_json
+from kscribe.transcript.merge import merge_chunks
 from kscribe.values import ChunkTranscript, Job, Segment, Transcript
 
 
@@ -112,6 +112,6 @@ def test_upload_metadata_chooses_multilingual(sent, expected):
 def test_a_multilingual_value_that_is_no_flag_fails_the_job():
     assert "kscribe-multilingual" in JobChoices.from_metadata({"kscribe-multilingual": "maybe"}).invalid
     with pytest.raises(InputError):
-        from kscribe.notices import parse_flag
+        from kscribe.choices import parse_flag
 
         parse_flag("kscribe-multilingual", "maybe")

@@ -2,7 +2,7 @@ import json
 import logging
 import sys
 
-from kscribe.logs import JsonFormatter, log_context
+from kscribe.observability.logs import JsonFormatter, log_context
 
 
 def test_lines_are_json_with_severity_and_job_ids():
@@ -43,7 +43,7 @@ def test_an_exception_leaving_the_context_is_logged_with_its_job():
     )
     assert line["job_id"] == "j2" and line["event_id"] == "e2" and "redis went away" in line["stack_trace"]
     # An exception passed as an argument (a bus giving up: log.error("...: %s", exc)) too.
-    assert _line(formatter, "kscribe.bus", logging.ERROR, "giving up: %s", (caught,))["job_id"] == "j2"
+    assert _line(formatter, "kscribe.pipeline.bus", logging.ERROR, "giving up: %s", (caught,))["job_id"] == "j2"
 
 
 def test_the_innermost_context_names_the_job():
@@ -58,7 +58,7 @@ def test_the_innermost_context_names_the_job():
 def test_work_in_a_thread_pool_logs_with_the_submitters_ids():
     from concurrent.futures import ThreadPoolExecutor
 
-    from kscribe.logs import carry_context
+    from kscribe.observability.logs import carry_context
 
     formatter = JsonFormatter()
     lines = []
@@ -68,9 +68,9 @@ def test_work_in_a_thread_pool_logs_with_the_submitters_ids():
             raise ZeroDivisionError("in the worker")
         except ZeroDivisionError:
             lines.append(
-                _line(formatter, "kscribe.transcriber", logging.ERROR, "chunk failed", exc_info=sys.exc_info())
+                _line(formatter, "kscribe.asr.whisper", logging.ERROR, "chunk failed", exc_info=sys.exc_info())
             )
-        lines.append(_line(formatter, "kscribe.transcriber", logging.INFO, "plain line"))
+        lines.append(_line(formatter, "kscribe.asr.whisper", logging.INFO, "plain line"))
 
     with ThreadPoolExecutor(max_workers=1) as pool, log_context(job_id="j3", event_id="j3/chunk/0"):
         pool.submit(carry_context(work)).result()
@@ -81,7 +81,7 @@ def test_work_in_a_thread_pool_logs_with_the_submitters_ids():
 
 def test_event_log_context_reads_the_events_job():
     from kscribe.events import Event
-    from kscribe.logs import event_log_context
+    from kscribe.observability.logs import event_log_context
 
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None)
     with event_log_context(Event(type="t", data={"job_id": "j4"}, id="ev4", source="s")):

@@ -1,4 +1,4 @@
-from kscribe.merge import merge_chunks
+from kscribe.transcript.merge import merge_chunks
 from kscribe.values import ChunkTranscript, Job, Segment, Word
 
 JOB = Job(

@@ -3,9 +3,9 @@ import os
 
 import pytest
 
-from kscribe import models
+from kscribe.asr import models
+from kscribe.asr.models import PackagedModel, available_models, check_model, check_tenant_model, resolve_model
 from kscribe.errors import ModelNotFound
-from kscribe.models import PackagedModel, available_models, check_model, check_tenant_model, resolve_model
 
 
 @pytest.fixture

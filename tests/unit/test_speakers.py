@@ -6,9 +6,17 @@ import json
 import pysubs2
 import pytest
 
-from kscribe.formats import RENDERERS, render_ass, render_json, render_srt, render_tsv, render_txt, render_vtt
-from kscribe.merge import merge_chunks
-from kscribe.subtitles import Shaping, display_width, shape
+from kscribe.transcript.formats import (
+    RENDERERS,
+    render_ass,
+    render_json,
+    render_srt,
+    render_tsv,
+    render_txt,
+    render_vtt,
+)
+from kscribe.transcript.merge import merge_chunks
+from kscribe.transcript.subtitles import Shaping, display_width, shape
 from kscribe.values import ChunkTranscript, Job, Segment, Transcript, Word
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from kscribe.errors import InputError
-from kscribe.subtitles import Shaping, display_width, parse_option, shape
+from kscribe.transcript.subtitles import Shaping, display_width, parse_option, shape
 from kscribe.values import Segment, Word
 
 TEXT = (

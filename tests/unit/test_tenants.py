@@ -3,7 +3,7 @@
 import pytest
 
 from kscribe.settings import Settings
-from kscribe.tenants import Tenant, source_allowed, tenant_of_upload, unsafe_object_name
+from kscribe.tenancy.tenants import Tenant, source_allowed, tenant_of_upload, unsafe_object_name
 
 SETTINGS = Settings.from_env(
     {

@@ -1,8 +1,8 @@
 import pytest
 
 from kscribe.errors import InputError
+from kscribe.transcript.vocabulary import MAX_PROMPT_CHARS, apply_replacements, check_text, parse_replacements
 from kscribe.values import Segment, Word
-from kscribe.vocabulary import MAX_PROMPT_CHARS, apply_replacements, check_text, parse_replacements
 
 
 def test_replacements_are_word_level_and_keep_timings():

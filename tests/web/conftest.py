@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kscribe import voices
+from kscribe.asr import voices
 from tests.security.conftest import Tenant, create_tenant
 from tests.stack import Stack
 

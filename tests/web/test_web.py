@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from kscribe import voices
+from kscribe.asr import voices
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
 from tests.media_files import ffmpeg

@@ -1,0 +1,1 @@
+"""api: see the module map in README.md."""

@@ -1,0 +1,1 @@
+"""api.routes: see the module map in README.md."""

@@ -1,0 +1,109 @@
+"""A tenant's jobs: read one, list them, download a transcript, cancel or purge; its usage."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kscribe.api.http import ApiError, ApiRequest, ApiResponse
+from kscribe.api.views import job_view, own_job, tenant_of
+from kscribe.context import Context
+from kscribe.delivery import links
+from kscribe.observability import metrics
+from kscribe.pipeline import backlog, batches, retention
+from kscribe.pipeline.stages import layout
+from kscribe.storage import is_within
+from kscribe.tenancy.apikeys import ApiKey
+from kscribe.tenancy.tenants import Tenants
+from kscribe.tenancy.usage import usage_view
+from kscribe.transcript.formats import CONTENT_TYPES
+from kscribe.values import FORMATS as ALL_FORMATS
+from kscribe.values import JobStatus
+
+if TYPE_CHECKING:
+    from kscribe.api.routes.batches import BatchRoutes
+
+# Redis takes list positions as 64-bit integers; no listing comes near this.
+MAX_CURSOR = 2**53
+
+
+class JobReads:
+    def __init__(self, ctx: Context, tenants: Tenants):
+        self.ctx = ctx
+        self.tenants = tenants
+        # ``?batch_id=`` lists a batch's jobs (set by the Api).
+        self.batches: BatchRoutes | None = None
+
+    def get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        job = own_job(self.ctx, key, job_id)
+        queue = backlog.queue_view(self.ctx, job)
+        return ApiResponse(200, {**job_view(job, queue), "links": links.links_for(self.ctx, job)})
+
+    def list(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
+        status = request.query.get("status")
+        if status and status not in {s.value for s in JobStatus}:
+            raise ApiError(400, "invalid_status", f"status must be one of {', '.join(s.value for s in JobStatus)}")
+        try:
+            limit = int(request.query.get("limit", "20"))
+            cursor = int(request.query.get("cursor", "0"))
+        except ValueError:
+            raise ApiError(400, "invalid_query", "limit and cursor must be integers") from None
+        if not 1 <= limit <= 100 or not 0 <= cursor < MAX_CURSOR:
+            raise ApiError(400, "invalid_query", f"limit must be 1-100 and cursor 0-{MAX_CURSOR - 1}")
+        if (batch_id := request.query.get("batch_id")) and self.batches is not None:
+            return ApiResponse(200, self.batches.list_jobs(key, batch_id, status or "", limit, cursor))
+        items: list[dict[str, Any]] = []
+        position, next_cursor = cursor, None
+        # Through the tenant's status index when filtering: a page costs what it shows, not
+        # a walk over the tenant's whole history. Ids of expired jobs are skipped.
+        while True:
+            ids = self.ctx.jobs.tenant_job_ids(key.tenant, position, limit, status or "")
+            for offset, job_id in enumerate(ids):
+                job = self.ctx.jobs.get(job_id)
+                if job is not None and (not status or job.status.value == status):
+                    queue = backlog.queue_view(self.ctx, job)
+                    items.append({**job_view(job, queue), "links": links.links_for(self.ctx, job)})
+                if len(items) == limit:
+                    next_cursor = position + offset + 1
+                    break
+            if next_cursor is not None or len(ids) < limit:
+                break
+            position += limit
+        return ApiResponse(200, {"items": items, "next_cursor": str(next_cursor) if next_cursor is not None else None})
+
+    def transcript(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        job = own_job(self.ctx, key, job_id)
+        fmt = request.query.get("format", "json")
+        if fmt not in ALL_FORMATS:
+            raise ApiError(400, "invalid_format", f"format must be one of {', '.join(ALL_FORMATS)}")
+        if job.status is not JobStatus.SUCCEEDED:
+            raise ApiError(409, "not_ready", f"the transcription is {job.status.value}, not succeeded")
+        uri = job.outputs.get(fmt, "")
+        # Served only from the job's own location, whatever the record says.
+        if not is_within(uri, job.output_uri):
+            raise ApiError(404, "format_not_available", f"this job did not produce {fmt}")
+        return ApiResponse(200, self.ctx.blobs.read_bytes(uri), {"Content-Type": CONTENT_TYPES[fmt]})
+
+    def cancel(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        if request.query.get("purge", "").lower() in ("true", "1"):
+            # Idempotent: 204 once nothing of the id is left for this tenant — purged now,
+            # purged before, or never its own (which answers as a missing one does).
+            job = self.ctx.jobs.get(job_id)
+            purged = retention.purge(self.ctx, job_id, tenant=key.tenant, reason="api")
+            # A purge ends an unfinished job: it may have been the last of its batch, which is
+            # then owed its batch.completed now (the record is gone, so asked with the one read).
+            owed = batches.owed_for(self.ctx, job) if purged else []
+            return ApiResponse(204, b"", events=owed)
+        job = own_job(self.ctx, key, job_id)
+        if job.status.terminal:
+            raise ApiError(409, "already_finished", f"the transcription already {job.status.value}")
+        if self.ctx.jobs.cancel(job.id):
+            metrics.JOBS.labels("cancelled", "").inc()
+        # Nothing reads a cancelled job's intermediate objects again; an extraction still
+        # running removes what it writes once it sees the job ended (stages/extract.py).
+        self.ctx.blobs.delete_prefix(layout.job_prefix(self.ctx.settings.work_uri, job.id))
+        cancelled = self.ctx.jobs.require(job.id)
+        # The last job of a batch to end may be this one.
+        return ApiResponse(200, job_view(cancelled), events=batches.owed_for(self.ctx, cancelled))
+
+    def usage(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
+        return ApiResponse(200, usage_view(self.ctx, tenant_of(self.tenants, key)))

@@ -1,0 +1,350 @@
+"""What the web page (``kscribe/web/``) needs beyond the job API: its static files and
+security headers, upload sessions in a tenant's own upload prefix, and short-lived media
+tokens that let a ``<video>`` element (which cannot send a bearer token) play one job's source.
+
+One upload makes exactly one job, and ingest makes it: an upload session names a fresh object
+``<input>/tenants/<tenant>/web/<upload id>/<file name>`` carrying ``kscribe-upload`` metadata.
+The bucket's notification (in production Eventarc's; locally the api posts the same
+``object.finalized`` event once the bytes are in) reaches ingest, which creates the job once
+per ``uri#generation``; the page finds that job by the object (``upload_job``). The API
+refuses to make a second job of such an object (``POST /api/v1/transcriptions`` answers 409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import requests
+
+from kscribe.choices import META_UPLOAD, JobChoices, storage_object
+from kscribe.context import Context
+from kscribe.errors import InputError
+from kscribe.events import OBJECT_FINALIZED
+from kscribe.ports import KeyValue
+from kscribe.settings import Settings
+from kscribe.state import keys
+from kscribe.storage import BlobInfo, join, split_gs
+from kscribe.tenancy.tenants import upload_prefix
+
+# Marks an object made by an upload session: ingest is the one creator of its job.
+UPLOAD_TTL_S = 7 * 24 * 3600  # a GCS resumable session lives a week
+# How long a page upload holds its slot among the tenant's unfinished jobs before its job is
+# made; one never finished gives it back then (a job made later is counted, and refused over
+# the tenant's quota, as an API job is).
+UPLOAD_SLOT_S = 24 * 3600
+MEDIA_TOKEN_TTL_S = 15 * 60
+_PIECE = 1024 * 1024
+# GCS resumable uploads take chunks in multiples of 256 KiB.
+UPLOAD_CHUNK_BYTES = 32 * 256 * 1024
+_FILE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+
+def static_file(name: str) -> tuple[bytes, str] | None:
+    """A file of the page by its exact name (no directories), with its content type."""
+    if not re.fullmatch(r"[a-z0-9-]+\.(html|js|css|svg|png)", name):
+        return None
+    resource = importlib.resources.files("kscribe").joinpath("web", name)
+    if not resource.is_file():
+        return None
+    return resource.read_bytes(), STATIC_TYPES["." + name.rsplit(".", 1)[1]]
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """On every answer of the api function: no inline script, no eval, never framed."""
+    connect = "'self'" + (" https://storage.googleapis.com" if settings.web_uploads == "direct" else "")
+    csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"media-src 'self' blob:; connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+
+
+def safe_file_name(name: str) -> str:
+    """The browser's file name, reduced to letters, digits and ``._ -`` (never a path)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _FILE_NAME.sub("_", base).strip(" .")[-120:].strip(" .")
+    return cleaned or "upload"
+
+
+# --- upload records ------------------------------------------------------------------
+# Set fields with an expiry in one step; claim an upload's bytes once (api mode).
+_PUT = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+_CLAIM = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'receiving')
+return 1
+"""
+_SET_IF = """
+if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+return 1
+"""
+_REMEMBER = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+_GET = "return redis.call('GET', KEYS[1])"
+
+
+def _upload_key(upload_id: str) -> str:
+    return keys.upload(upload_id)
+
+
+def _token_key(token: str) -> str:
+    return "kscribe:media-token:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    tenant: str
+    uri: str
+    size: int
+    content_type: str
+    state: str  # pending → receiving → stored (api mode); direct uploads stay pending
+
+
+class Uploads:
+    def __init__(self, client: KeyValue):
+        self.redis = client
+        self._put = client.register_script(_PUT)
+        self._claim = client.register_script(_CLAIM)
+        self._set_if = client.register_script(_SET_IF)
+
+    def new(self, settings: Settings, tenant: str, file_name: str, size: int, content_type: str) -> Upload:
+        upload_id = uuid.uuid4().hex
+        uri = join(upload_prefix(settings, tenant), "web", upload_id, safe_file_name(file_name))
+        upload = Upload(upload_id, tenant, uri, size, content_type, "pending")
+        fields = {"tenant": tenant, "uri": uri, "size": str(size), "content_type": content_type, "state": "pending"}
+        self._put(keys=[_upload_key(upload_id)], args=[UPLOAD_TTL_S, *[x for kv in fields.items() for x in kv]])
+        return upload
+
+    def get(self, upload_id: str) -> Upload | None:
+        raw = self.redis.hgetall(_upload_key(upload_id))
+        if not raw:
+            return None
+        return Upload(upload_id, raw["tenant"], raw["uri"], int(raw["size"]), raw["content_type"], raw["state"])
+
+    def forget(self, upload_id: str) -> None:
+        self.redis.pipeline().delete(_upload_key(upload_id)).execute()
+
+    def set_metadata(self, upload_id: str, metadata: dict[str, str]) -> None:
+        self.redis.hset(_upload_key(upload_id), "metadata", json.dumps(metadata))
+
+    def metadata(self, upload_id: str) -> dict[str, str]:
+        raw = self.redis.hgetall(_upload_key(upload_id)).get("metadata") or "{}"
+        return {str(k): str(v) for k, v in json.loads(raw).items()}
+
+    def claim(self, upload_id: str) -> bool:
+        """Take the right to receive the upload's bytes (once at a time, never after they are stored)."""
+        return bool(self._claim(keys=[_upload_key(upload_id)]))
+
+    def finish(self, upload_id: str, stored: bool) -> None:
+        self._set_if(keys=[_upload_key(upload_id)], args=["receiving", "stored" if stored else "pending"])
+
+
+class MediaTokens:
+    """Short-lived bearer-in-the-URL tokens, each bound to one job of one tenant. Only the
+    SHA-256 of a token is stored."""
+
+    def __init__(self, client: KeyValue):
+        self._set = client.register_script(_REMEMBER)
+        self._get = client.register_script(_GET)
+
+    def issue(self, job_id: str, tenant: str) -> str:
+        token = secrets.token_urlsafe(32)
+        self._set(keys=[_token_key(token)], args=[json.dumps([job_id, tenant]), MEDIA_TOKEN_TTL_S])
+        return token
+
+    def resolve(self, token: str) -> tuple[str, str] | None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{43}", token):
+            return None
+        raw = self._get(keys=[_token_key(token)])
+        if not raw:
+            return None
+        job_id, tenant = json.loads(raw)
+        return str(job_id), str(tenant)
+
+
+def upload_metadata(upload_id: str, choices: JobChoices) -> dict[str, str]:
+    """The upload's object metadata: its session's id, and its job's choices as the
+    ``kscribe-*`` keys ingest reads back (``JobChoices.from_metadata``)."""
+    return {**choices.to_metadata(), META_UPLOAD: upload_id}
+
+
+# --- storage: sessions, streamed writes, ranged reads ----------------------------------
+def _gcs_client(ctx: Context, uri: str) -> Any:
+    """The google-cloud-storage client behind ``ctx.blobs`` for a gs:// URI."""
+    blobs: Any = ctx.blobs
+    store = blobs.backend(uri) if hasattr(blobs, "backend") else blobs
+    return store.client
+
+
+def _gcs_blob(ctx: Context, uri: str, generation: str | None = None) -> Any:
+    bucket, name = split_gs(uri)
+    return _gcs_client(ctx, uri).bucket(bucket).blob(name, generation=int(generation) if generation else None)
+
+
+def resumable_session(
+    ctx: Context, upload: Upload, metadata: dict[str, str], origin: str | None
+) -> str:  # pragma: no cover - needs real GCS (the emulator's sessions are not browser-reachable)
+    """A GCS JSON API resumable session for exactly ``upload.size`` bytes of the upload's
+    object; the browser PUTs to it (CORS for ``origin``) and resumes it after a break."""
+    blob = _gcs_blob(ctx, upload.uri)
+    blob.metadata = metadata
+    url: str = blob.create_resumable_upload_session(
+        content_type=upload.content_type or "application/octet-stream",
+        size=upload.size,
+        origin=origin,
+        if_generation_match=0,  # never over an existing object
+    )
+    return url
+
+
+class _Exactly:
+    """A reader of exactly ``size`` bytes of ``stream``: short input raises instead of storing less."""
+
+    def __init__(self, stream: IO[bytes], size: int):
+        self.stream, self.left = stream, size
+
+    def read(self, n: int = -1) -> bytes:
+        """``n`` bytes (all that are left for -1), never fewer unless none are left: a reader
+        asking for the whole size gets it whole or an ``InputError``."""
+        want = self.left if n < 0 else min(n, self.left)
+        parts: list[bytes] = []
+        while want > 0:
+            data = self.stream.read(min(want, _PIECE))
+            if not data:
+                raise InputError(f"the upload ended {self.left} bytes short")
+            parts.append(data)
+            self.left -= len(data)
+            want -= len(data)
+        return b"".join(parts)
+
+
+def store_stream(ctx: Context, upload: Upload, stream: IO[bytes], metadata: dict[str, str]) -> BlobInfo:
+    """Stream exactly ``upload.size`` bytes into the upload's object, piece by piece (never
+    whole in memory), and return what was stored."""
+    reader = _Exactly(stream, upload.size)
+    if upload.uri.startswith("gs://"):
+        bucket, name = split_gs(upload.uri)
+        blob = _gcs_client(ctx, upload.uri).bucket(bucket).blob(name, chunk_size=UPLOAD_CHUNK_BYTES)
+        blob.metadata = metadata
+        try:
+            blob.upload_from_file(
+                reader,
+                size=upload.size,
+                content_type=upload.content_type or "application/octet-stream",
+                if_generation_match=0,
+                timeout=120,
+            )
+        except ValueError as exc:  # the client library's word for a stream shorter than its size
+            raise InputError(f"the upload ended short: {exc}") from None
+    else:
+        path = ctx.blobs.local_path(upload.uri)
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("xb") as out:
+                while piece := reader.read(_PIECE):
+                    out.write(piece)
+        except InputError:
+            path.unlink(missing_ok=True)  # nothing half-stored: the upload may be sent again
+            raise
+    info = ctx.blobs.stat(upload.uri)
+    if info is None:
+        raise InputError(f"{upload.uri} is gone right after its upload")
+    return info
+
+
+def read_range(ctx: Context, uri: str, generation: str, start: int, end: int) -> Iterator[bytes]:
+    """Bytes ``start``..``end`` (inclusive) of one generation of ``uri``, a piece at a time."""
+    position = start
+    if uri.startswith("gs://"):
+        blob = _gcs_blob(ctx, uri, generation)
+        while position <= end:
+            last = min(end, position + _PIECE - 1)
+            yield blob.download_as_bytes(start=position, end=last, timeout=60)
+            position = last + 1
+        return
+    path = ctx.blobs.local_path(uri)
+    assert path is not None
+    with path.open("rb") as f:
+        f.seek(start)
+        while position <= end and (piece := f.read(min(_PIECE, end + 1 - position))):
+            position += len(piece)
+            yield piece
+
+
+def notify_ingest(settings: Settings, info: BlobInfo) -> None:
+    """Post the object's ``object.finalized`` CloudEvent to ingest, as the bucket's
+    notification would (api mode: no bucket trigger reaches the emulator)."""
+    from cloudevents.conversion import to_binary
+    from cloudevents.http import CloudEvent
+
+    if info.uri.startswith("gs://"):
+        bucket, name = split_gs(info.uri)
+        source = f"//storage.googleapis.com/projects/_/buckets/{bucket}"
+    else:
+        root = settings.input_uri.rstrip("/")
+        bucket, name = root, info.uri[len(root) + 1 :]
+        source = "//kscribe/local"
+    data = storage_object(bucket, name, info)
+    event = CloudEvent(
+        {
+            "type": OBJECT_FINALIZED,
+            "source": source,
+            "subject": f"objects/{name}",
+            "id": f"{info.uri}#{info.generation}",
+            "datacontenttype": "application/json",
+        },
+        data,
+    )
+    headers, body = to_binary(event)
+    response = requests.post(settings.ingest_url, data=body, headers=headers, timeout=60)
+    if response.status_code >= 300:
+        raise InputError(f"ingest answered {response.status_code}: {response.text[:300]}")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One ``bytes=a-b`` range (or ``a-``, ``-n``) within ``size``; None when absent or
+    unsatisfiable (the caller answers 416 for the latter when a header was given)."""
+    m = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    if not m or (not m.group(1) and not m.group(2)) or size == 0:
+        return None
+    if not m.group(1):
+        start, end = max(0, size - int(m.group(2))), size - 1
+    else:
+        start = int(m.group(1))
+        end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    if start > end or start >= size:
+        return None
+    return start, end

@@ -1,0 +1,1 @@
+"""asr: see the module map in README.md."""

@@ -1,0 +1,1 @@
+"""cli: see the module map in README.md."""

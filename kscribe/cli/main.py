@@ -1,0 +1,466 @@
+"""``kscribe`` — transcribe videos on this machine, and look at jobs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from kscribe.asr import voices
+from kscribe.choices import JobChoices, parse_subtitles
+from kscribe.cli.progress import TerminalProgress
+from kscribe.context import Context
+from kscribe.errors import ConfigError, InputError, KscribeError
+from kscribe.media.tracks import parse_choice
+from kscribe.pipeline import backlog
+from kscribe.settings import Settings, parse_formats
+from kscribe.storage import scratch
+from kscribe.transcript.speakers import check_count
+from kscribe.transcript.subtitles import OPTIONS as SHAPING_OPTIONS
+from kscribe.transcript.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
+from kscribe.values import CHANNEL_MODES, TASKS, Job, JobStatus
+
+_AUDIO_TRACK_HELP = (
+    "the audio track to transcribe: its index among the audio tracks (0, 1, …) or a language code "
+    "(en, eng, de, deu, ger); default: the track marked default, else the first"
+)
+
+
+def _audio_track(raw: str) -> str:
+    try:
+        return parse_choice(raw, "--audio-track")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--audio-track: ")) from None
+
+
+def _add_job_flags(command: argparse.ArgumentParser) -> None:
+    """The options a job takes, the same for `run` and `submit` (read by ``_job_choices``)."""
+    command.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
+    command.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
+    command.add_argument(
+        "--multilingual",
+        action="store_true",
+        default=None,
+        help="speech that switches language: each 30 s window is decoded in the language detected for it",
+    )
+    command.add_argument("--task", choices=TASKS)
+    command.add_argument("--audio-track", type=_audio_track, metavar="TRACK", help=_AUDIO_TRACK_HELP)
+    command.add_argument("--formats", help="comma-separated: json,srt,vtt,txt,tsv,ass or all (default: all but ass)")
+    command.add_argument("--prompt", help="Whisper's initial prompt for every chunk: names and spellings to expect")
+    command.add_argument("--hotwords", help="words to favour, e.g. 'Zorblax, Quuxly'")
+    command.add_argument(
+        "--channels",
+        choices=CHANNEL_MODES,
+        help="split: transcribe each channel of a stereo track apart, labelled 'channel N' (default: mix)",
+    )
+    command.add_argument(
+        "--replace",
+        action="append",
+        default=[],
+        metavar="HEARD=WRITTEN",
+        help="a custom spelling applied to the words, e.g. 'cube control=kubectl' (repeatable)",
+    )
+    for name, (kind, low, high) in SHAPING_OPTIONS.items():
+        flag = "--" + name.removesuffix("_s").replace("_", "-") + ("-seconds" if name.endswith("_s") else "")
+        bounds = f"{int(low)}–{int(high)}" if kind is int else f"{low:g}–{high:g} s"
+        command.add_argument(flag, dest=f"subtitle_{name}", metavar="N", help=f"subtitle shaping: {bounds}")
+    command.add_argument(
+        "--speakers", action="store_true", help="label who speaks, by voice (needs pip install 'kscribe[diarize]')"
+    )
+    for which in ("num", "min", "max"):
+        command.add_argument(
+            f"--{which}-speakers",
+            type=int,
+            metavar="N",
+            help=f"with --speakers: the {'exact' if which == 'num' else which + 'imum'} number of speakers (1–20)",
+        )
+
+
+def _speaker_choices(args: argparse.Namespace) -> dict[str, Any]:
+    """The speaker flags as ``JobChoices`` fields, checked (``ConfigError`` when wrong)."""
+    counts = (args.num_speakers, args.min_speakers, args.max_speakers)
+    if not args.speakers:
+        if any(c is not None for c in counts):
+            raise ConfigError("--num-speakers, --min-speakers and --max-speakers need --speakers")
+        return {}
+    try:
+        check_count(*counts)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    return {"speakers": True, "num_speakers": counts[0], "min_speakers": counts[1], "max_speakers": counts[2]}
+
+
+def _job_choices(args: argparse.Namespace) -> JobChoices:
+    """The job flags, checked as the API checks its fields; ``ConfigError`` names the bad one."""
+    if args.formats:
+        parse_formats(args.formats)
+    replacements = {}
+    for pair in args.replace:
+        heard, sep, written = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--replace {pair!r}: write it as HEARD=WRITTEN")
+        replacements[heard] = written
+    try:
+        return JobChoices(
+            model=args.model,
+            language=args.language,
+            multilingual=args.multilingual,
+            task=args.task,
+            formats=args.formats,
+            channels=args.channels,
+            audio_track=args.audio_track or None,
+            prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
+            hotwords=check_text("--hotwords", args.hotwords or "", MAX_HOTWORDS_CHARS) or None,
+            replacements=parse_replacements(replacements),
+            subtitles=parse_subtitles(
+                {
+                    n: getattr(args, f"subtitle_{n}")
+                    for n in SHAPING_OPTIONS
+                    if getattr(args, f"subtitle_{n}") is not None
+                }
+            ),
+            **_speaker_choices(args),
+        )
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kscribe", description="Turn videos into transcripts.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
+    run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    _add_job_flags(run)
+    run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
+
+    submit = sub.add_parser(
+        "submit", help="upload files to the input bucket of a running stack (Procfile) and follow their jobs"
+    )
+    submit.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    _add_job_flags(submit)
+    submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
+    submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
+
+    keys = sub.add_parser("keys", help="manage API keys (stored hashed in Redis, each bound to a tenant)")
+    keys.add_argument(
+        "--embedded", action="store_true", help="use the embedded Redis even though this directory has a stack's .env"
+    )
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser(
+        "create", help="create a key; the token is printed once (a new tenant's callback secret too)"
+    )
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", default="")
+    create.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="let the tenant also use sources under gs://bucket/prefix/ (repeatable; its own "
+        "upload prefix <input>/tenants/<tenant>/ is always allowed)",
+    )
+    keys_sub.add_parser("list", help="list keys (ids, tenants, state; never tokens)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+
+    tenants = sub.add_parser("tenants", help="tenants: their sources, quotas and callback secrets")
+    tenants_sub = tenants.add_subparsers(dest="tenants_command", required=True)
+    tenants_sub.add_parser("list", help="every tenant with its sources and quotas")
+    limits = tenants_sub.add_parser("set", help="set a tenant's quotas (0: the installation's default)")
+    limits.add_argument("tenant")
+    limits.add_argument("--max-active-jobs", type=int)
+    limits.add_argument("--audio-hours-per-day", type=float)
+    limits.add_argument("--source", action="append", default=[], metavar="PREFIX", help="add a source prefix")
+    rotate = tenants_sub.add_parser("rotate-secret", help="a new callback signing secret, printed once")
+    rotate.add_argument("tenant")
+
+    usage = sub.add_parser("usage", help="what each tenant uses of its quotas today")
+    usage.add_argument("--tenant", help="only this tenant")
+    usage.add_argument("--json", action="store_true")
+
+    status = sub.add_parser("status", help="show a job")
+    status.add_argument("job_id", metavar="JOB")
+    status.add_argument("--json", action="store_true", help="print the job record as JSON")
+    return parser
+
+
+def _describe(job: Job) -> str:
+    lines = [f"job {job.id}: {job.status.value} ({job.progress:.0f}%)", f"  source: {job.source_uri}"]
+    if job.chunks_total:
+        lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
+    if job.audio_track_used:
+        lines.append(f"  audio track: {job.audio_track_used}")
+    if job.speakers:
+        lines.append(f"  speakers: voices of {job.chunks_diarized} chunk(s) found")
+    if job.detected_language:
+        spoken = ", ".join(f"{k} {v:.0f} s" for k, v in job.languages.items())
+        lines.append(
+            f"  language: {job.detected_language}, model: {job.model}" + (f" (spoken: {spoken})" if spoken else "")
+        )
+    if job.coverage:
+        c = job.coverage
+        lines.append(
+            f"  speech: {c.get('speech_s', 0):.1f} s, {c.get('uncovered_s', 0):.1f} s of it without words"
+            f", {c.get('redecoded', 0):.0f} piece(s) decoded twice"
+        )
+    if job.channels_note:
+        lines.append(f"  channels: {job.channels_note}")
+    if job.timings:
+        lines.append("  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in job.timings.items()))
+    if job.error:
+        lines.append(f"  error ({job.failed_stage}): {job.error}")
+    lines += [f"  {fmt}: {uri}" for fmt, uri in job.outputs.items()]
+    return "\n".join(lines)
+
+
+def _local_parallelism(settings: Settings) -> int:
+    """Chunks to transcribe at once on this machine: as set, else one, batched, with every
+    core (CPU) or the whole GPU. Two chunks at once, each with its own batch, peaked at 1.5x
+    bare faster-whisper's batched memory (issue 21); one peaked at 0.7x
+    (bench/reports/2026-12-07-lossless-cpu-2-cores.md)."""
+    return settings.parallel_chunks or 1
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.pipeline.runner import LocalPipeline
+
+    choices = _job_choices(args)  # a bad flag stops before anything starts
+    if choices.speakers:
+        voices.require()  # before any work: say how to install it
+        settings = settings.replace(diarize=True)
+    if args.out:
+        settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
+    settings = settings.replace(parallel_chunks=_local_parallelism(settings))
+    scratch.prepare(settings)  # sweeps what killed runs left behind
+    progress = TerminalProgress(enabled=not args.quiet)
+    ctx = Context.create(settings, progress=progress)
+    pipeline = LocalPipeline(ctx)
+    job_ids, missing = [], 0
+    for video in args.videos:
+        try:
+            result = pipeline.submit(video, choices)
+        except KscribeError as exc:
+            print(f"kscribe: {exc}", file=sys.stderr)
+            missing += 1
+            continue
+        assert result.job is not None  # explicit requests are never skipped
+        job_ids.append(result.job.id)
+        progress.stage(result.job.id, "queued", str(video))
+    pipeline.run()
+
+    failed = missing
+    for job_id in job_ids:
+        job = ctx.jobs.require(job_id)
+        if job.status is JobStatus.SUCCEEDED:
+            if not args.quiet and "txt" in job.outputs:
+                print(ctx.blobs.read_bytes(job.outputs["txt"]).decode("utf-8"), end="")
+            print(_describe(job))
+        else:
+            failed += 1
+            print(_describe(job), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _submit(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        from kscribe_stack.submit import upload_and_notify
+    except ModuleNotFoundError as exc:
+        if exc.name != "kscribe_stack" and not (exc.name or "").startswith("kscribe_stack."):
+            raise
+        print(
+            "kscribe: submit needs the development stack: pip install 'kscribe[stack]' (from a kscribe checkout)",
+            file=sys.stderr,
+        )
+        return 2
+
+    metadata = _job_choices(args).to_metadata()
+    ctx = Context.create(settings)
+    keys, failed = [], 0
+    for video in args.videos:
+        try:
+            keys.append(upload_and_notify(video.expanduser(), ctx, metadata=metadata))
+        except KscribeError as exc:
+            print(f"kscribe: {exc}", file=sys.stderr)
+            failed += 1
+    job_ids = []
+    for key in keys:
+        job_id = ctx.jobs.job_id_for(key)
+        if job_id is None:
+            print(f"kscribe: ingest skipped {key} (see its log)", file=sys.stderr)
+            failed += 1
+        else:
+            job_ids.append(job_id)
+            print(f"submitted {key.rsplit('#', 1)[0]} as job {job_id}", file=sys.stderr)
+    if args.no_wait:
+        return 1 if failed else 0
+    deadline = time.monotonic() + args.timeout
+    last: dict[str, str] = {}
+    pending = set(job_ids)
+    while pending and time.monotonic() < deadline:
+        for job_id in sorted(pending):
+            job = ctx.jobs.require(job_id)
+            line = f"[{job_id[:8]}] {job.status.value} {job.progress:.0f}%"
+            if last.get(job_id) != line:
+                print(line, file=sys.stderr)
+                last[job_id] = line
+            if job.status.terminal:
+                pending.discard(job_id)
+                print(_describe(job), file=sys.stdout if job.status is JobStatus.SUCCEEDED else sys.stderr)
+                failed += job.status is not JobStatus.SUCCEEDED
+        time.sleep(0.5)
+    for job_id in pending:
+        print(f"kscribe: job {job_id} still running after {args.timeout:.0f} s", file=sys.stderr)
+    return 1 if failed or pending else 0
+
+
+def _stack_redis(settings: Settings) -> str:
+    """The REDIS_URL of a local stack's .env in this directory, when this process was not
+    given one: keys written now would land in the private embedded Redis, where the stack's
+    api never looks (it would answer 401)."""
+    env_file = Path(".env")
+    if settings.redis_url or not env_file.is_file():
+        return ""
+    for line in env_file.read_text(errors="replace").splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == "REDIS_URL" and value.strip():
+            return value.strip()
+    return ""
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.state.redis import connect
+    from kscribe.tenancy.apikeys import ApiKeys
+    from kscribe.tenancy.tenants import Tenants
+
+    stack_redis = _stack_redis(settings)
+    if stack_redis and not args.embedded:
+        print(
+            f"kscribe: this directory's .env runs a stack on {stack_redis}, but REDIS_URL is not set here, so "
+            "the key would go into kscribe's private embedded Redis, which the stack never reads. Run "
+            "`set -a; . ./.env; set +a` first (or `make keys TENANT=...`), or pass --embedded to mean it.",
+            file=sys.stderr,
+        )
+        return 2
+    client = connect(settings)
+    keys = ApiKeys(client)
+    if args.keys_command == "create":
+        tenant, new = Tenants(client).ensure(args.tenant)
+        if args.source:
+            tenant = Tenants(client).add_sources(args.tenant, args.source)
+        token, key = keys.create(args.tenant, args.name)
+        print(token)
+        print(f"key {key.key_id} for tenant {key.tenant}: the token above is shown only now", file=sys.stderr)
+        if new:
+            print(f"callback secret for tenant {tenant.name} (shown once): {tenant.callback_secret}", file=sys.stderr)
+    elif args.keys_command == "list":
+        for key in keys.list():
+            state = "revoked" if key.revoked else "active"
+            created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(key.created_at))
+            print(f"{key.key_id}  {key.tenant:<20} {state:<8} {created}  {key.name}")
+    elif not keys.revoke(args.key_id):
+        print(f"kscribe: no key {args.key_id} (give at least 8 characters of its id)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _tenants(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.state.redis import connect
+    from kscribe.tenancy.tenants import Tenants, upload_prefix
+
+    tenants = Tenants(connect(settings))
+    if args.tenants_command == "rotate-secret":
+        print(tenants.rotate_secret(args.tenant))
+        print(
+            f"tenant {args.tenant}: callbacks are signed with the secret above from now on (shown only now)",
+            file=sys.stderr,
+        )
+        return 0
+    if args.tenants_command == "set":
+        tenants.set_limits(args.tenant, args.max_active_jobs, args.audio_hours_per_day)
+        if args.source:
+            tenants.add_sources(args.tenant, args.source)
+    names = [args.tenant] if args.tenants_command == "set" else tenants.names()
+    for name in names:
+        tenant = tenants.get(name)
+        if tenant is None:
+            continue
+        sources = ", ".join((upload_prefix(settings, name), *tenant.sources))
+        print(
+            f"{name:<20} jobs ≤ {Tenants.max_active_jobs(settings, tenant) or '∞'}, "
+            f"audio ≤ {Tenants.audio_limit_s(settings, tenant) / 3600 or '∞'} h/day, sources: {sources}"
+        )
+    return 0
+
+
+def _usage(args: argparse.Namespace, settings: Settings) -> int:
+    from kscribe.tenancy.tenants import Tenant, Tenants
+    from kscribe.tenancy.usage import usage_view
+
+    ctx = Context.create(settings)
+    tenants = Tenants(ctx.kv)
+    names = [args.tenant] if args.tenant else tenants.names()
+    views = [usage_view(ctx, tenants.get(n) or Tenant(n)) for n in names]
+    if args.json:
+        print(json.dumps(views, indent=1))
+        return 0
+    for v in views:
+        print(
+            f"{v['tenant']:<20} active jobs {v['active_jobs']}/{v['max_active_jobs'] or '∞'}, "
+            f"audio today {v['audio_hours_today']:.2f}/{v['audio_hours_per_day'] or '∞'} h"
+        )
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = Context.create(settings)
+    job = ctx.jobs.get(args.job_id)
+    if job is None:
+        print(f"kscribe: no job {args.job_id} (unknown, or expired)", file=sys.stderr)
+        return 1
+    queue = backlog.queue_view(ctx, job)
+    if args.json:
+        print(json.dumps({**job.to_dict(), "queue": queue}, indent=1))
+    else:
+        print(_describe(job) + (f"\n  queue: {backlog.describe(queue)}" if queue else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env()
+        commands = {
+            "run": _run,
+            "submit": _submit,
+            "keys": _keys,
+            "tenants": _tenants,
+            "usage": _usage,
+            "status": _status,
+        }
+        return commands[args.command](args, settings)
+    except ConfigError as exc:
+        print(f"kscribe: {exc}", file=sys.stderr)
+        return 2
+    except redis.RedisError as exc:
+        print(f"kscribe: lost the connection to Redis, where job state lives ({exc})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

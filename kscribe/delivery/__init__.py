@@ -1,0 +1,1 @@
+"""delivery: see the module map in README.md."""

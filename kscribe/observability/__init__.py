@@ -1,0 +1,1 @@
+"""observability: see the module map in README.md."""

@@ -1,0 +1,281 @@
+"""Transcribe: one chunk of audio → its transcript in work storage."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kscribe.asr.coverage import summarise
+from kscribe.asr.guards import guard
+from kscribe.asr.languages import Detection, Window, vote
+from kscribe.asr.whisper import TranscribeOptions
+from kscribe.context import Context
+from kscribe.errors import EventRejected, InputError, WorkClaimed
+from kscribe.media.decode import SAMPLE_RATE
+from kscribe.media.wav import read_wav
+from kscribe.observability import metrics
+from kscribe.pipeline.stages import layout, manifest
+from kscribe.state import claims, keys
+from kscribe.state.jobs import ChunkCompletion
+from kscribe.storage.scratch import process_dir
+from kscribe.transcript.alignment import quiet_spans, snap_to_speech
+from kscribe.values import Chunk, ChunkTranscript, Job
+
+log = logging.getLogger(__name__)
+
+STAGE = "transcribe"
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """``announce_transcribed``: every chunk is stored and the job is not yet announced as
+    transcribed — true for the delivery that completes the set, and again for a redelivery
+    if that announcement never went out (its worker died, or the broker was down)."""
+
+    announce_transcribed: bool
+    transcribed: bool
+
+
+def _load_wav(uri: str, ctx: Context) -> np.ndarray:
+    local = ctx.blobs.local_path(uri)
+    if local is not None:
+        return read_wav(local)
+    with tempfile.TemporaryDirectory(dir=process_dir(ctx.settings.scratch_dir), prefix="chunk-") as tmp:
+        path = Path(tmp) / "audio.wav"
+        ctx.blobs.download(uri, path)
+        return read_wav(path)
+
+
+def load_chunk_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
+    """A chunk's audio as model input, with its padding (``Chunk.lead_s``)."""
+    return _load_wav(chunk.uri, ctx)
+
+
+def own_audio(chunk: Chunk, audio: np.ndarray) -> np.ndarray:
+    """The part of a chunk's audio in its own span, without the padding either side."""
+    first = round(chunk.lead_s * SAMPLE_RATE)
+    return audio[first : first + round(chunk.duration_s * SAMPLE_RATE)]
+
+
+def _decided(job: Job) -> bool:
+    return bool(job.language or job.multilingual or job.detected_language)
+
+
+def _with_language(job: Job, ctx: Context) -> Job:
+    """The job with the language its chunks are decoded in decided, once for all its
+    chunks, from the windows extract stored for it (``kscribe.asr.languages``). A job that names
+    its language, is multilingual, or has no windows (an English-only model) is left as it
+    is: with no language, each chunk then detects its own."""
+    if _decided(job):
+        return job
+    windows = manifest.read_language_windows(ctx, job.id)
+    if not windows:
+        return job
+    work = claims.language_work(job.id)
+    # Chunks of one job arrive together; the first detects, the others wait the few
+    # seconds that takes (a holder that dies lets go when its lease runs out).
+    for _ in range(3):
+        try:
+            with claims.claim(ctx.kv, work, ctx.settings.claim_lease_s, STAGE):
+                current = ctx.jobs.require(job.id)
+                return current if _decided(current) else _detect(current, windows, ctx)
+        except WorkClaimed:
+            claims.wait_released(ctx.kv, keys.claim(work))
+            current = ctx.jobs.require(job.id)
+            if _decided(current):
+                return current
+    raise WorkClaimed(keys.claim(work), f"the language of job {job.id} is being detected; retry later")
+
+
+def _detect(job: Job, windows: list[Window], ctx: Context) -> Job:
+    options = TranscribeOptions.from_settings(ctx.settings, model=job.model, task=job.task)
+    ctx.transcriber.load(options)  # timed on its own (model load), not as detection
+    started = time.perf_counter()
+    try:
+        audio = _load_wav(layout.language_windows(ctx.settings.work_uri, job.id), ctx)
+    except FileNotFoundError as exc:
+        raise InputError(
+            "the job's language windows are gone (its intermediate files expired or were removed)"
+        ) from exc
+    pieces, at = [], 0
+    for w in windows:
+        samples = round((w.start_s + w.duration_s) * SAMPLE_RATE) - round(w.start_s * SAMPLE_RATE)
+        pieces.append(audio[at : at + samples])
+        at += samples
+    detected = ctx.transcriber.detect_language(pieces, options)
+    verdict = vote(
+        [
+            Detection(language, probability, w.speech_s)
+            for (language, probability), w in zip(detected, windows, strict=True)
+        ],
+        ctx.settings.language_mixed_share,
+    )
+    seconds = time.perf_counter() - started
+    ctx.jobs.add_timing(job.id, "language", seconds)
+    log.info(
+        "job %s: language %s%s from %d window(s) %s in %.2f s",
+        job.id,
+        verdict.language or "undecided",
+        " (mixed: multilingual)" if verdict.mixed else "",
+        len(windows),
+        verdict.shares,
+        seconds,
+    )
+    if verdict.language:
+        ctx.jobs.update(job.id, detected_language=verdict.language, multilingual=verdict.mixed)
+    return ctx.jobs.require(job.id)
+
+
+def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
+    """Run the model on the chunk; None if the job ended meanwhile (nothing to store then)."""
+    started = time.perf_counter()
+    try:
+        audio = _load_wav(chunk.uri, ctx)
+    except FileNotFoundError as exc:
+        # A duplicate delivery may have finished the job, which removes its chunks.
+        log.warning("job %s: chunk %d's audio is gone: %s", job.id, chunk.index, exc)
+        raise InputError(
+            f"the audio of chunk {chunk.index + 1} is gone (the job's intermediate files expired or were removed)"
+        ) from exc
+    job = _with_language(job, ctx)
+    options = TranscribeOptions.from_settings(
+        ctx.settings,
+        model=job.model,
+        language=job.language or ("" if job.multilingual else job.detected_language),
+        multilingual=job.multilingual,
+        task=job.task,
+        initial_prompt=job.prompt,
+        hotwords=job.hotwords,
+        chunks_at_once=chunk.count,
+    )
+    ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
+    with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
+        recognition = ctx.transcriber.transcribe(
+            audio,
+            options,
+            on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
+        )
+    settings = ctx.settings
+    # Times from the chunk's start: the padding's words fall before 0 or after its end, and
+    # merge keeps each word once (merge._owned).
+    segments = tuple(
+        s.shifted(-chunk.lead_s)
+        for s in snap_to_speech(
+            guard(recognition.segments, settings.drop_no_speech_prob, settings.drop_avg_logprob, settings.max_repeats),
+            quiet_spans(audio, settings.silence_threshold_db, settings.silence_min_s),
+        )
+    )
+    covered = summarise(recognition.pieces, chunk.lead_s, chunk.lead_s + chunk.duration_s)
+    seconds = time.perf_counter() - started
+    if ctx.jobs.require(job.id).status.terminal:
+        return None
+    metrics.STAGE_SECONDS.labels(STAGE).observe(seconds)
+    metrics.AUDIO_SECONDS.inc(chunk.duration_s)
+    metrics.REALTIME_FACTOR.observe(chunk.duration_s / max(seconds, 1e-6))
+    metrics.SPEECH_UNCOVERED_SECONDS.inc(covered.uncovered_s)
+    ctx.jobs.add_timing(job.id, STAGE, seconds)
+    ctx.progress.chunk(job.id, chunk.index, chunk.count, chunk.duration_s, chunk.duration_s)
+    log.info(
+        "job %s chunk %d/%d: %.1f s of audio in %.2f s; speech %.1f s, %.1f s of it without words, %d piece(s) re-decoded",
+        job.id,
+        chunk.index + 1,
+        chunk.count,
+        chunk.duration_s,
+        seconds,
+        covered.speech_s,
+        covered.uncovered_s,
+        covered.redecoded,
+    )
+    return ChunkTranscript(
+        job_id=job.id,
+        index=chunk.index,
+        start_s=chunk.start_s,
+        duration_s=chunk.duration_s,
+        language=recognition.language,
+        language_probability=recognition.language_probability,
+        segments=segments,
+        model=job.model,
+        seconds=round(seconds, 3),
+        channel=chunk.channel,
+        lead_s=chunk.lead_s,
+        tail_s=chunk.tail_s,
+        coverage=covered.to_dict() if recognition.pieces or options.vad_filter else {},
+    )
+
+
+def matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
+    """Whether an event's description of a chunk agrees with the stored one (the fields it
+    gives; the stored ones are what gets used either way)."""
+    stored = chunk.to_dict()
+    for name, value in claimed.items():
+        if name not in stored:
+            continue
+        if isinstance(stored[name], float):
+            if not isinstance(value, (int, float)) or abs(float(value) - stored[name]) > 1e-6:
+                return False
+        elif value != stored[name]:
+            return False
+    return True
+
+
+def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any] | None = None) -> ChunkOutcome:
+    """Transcribe chunk ``index`` of the job unless its transcript is already stored, then
+    record it done. The chunk's location and boundaries come from the job's manifest;
+    ``claimed`` (what the event said) must agree with them, else ``EventRejected``.
+
+    Idempotent: a redelivered chunk reuses the stored transcript. A job that ends meanwhile
+    (cancelled, or finished by a duplicate) gets nothing written.
+    """
+    job = ctx.jobs.get(job_id)
+    if job is None:
+        raise EventRejected("unknown_job", f"no job {job_id} (never created, or expired)")
+    if job.status.terminal:
+        return ChunkOutcome(announce_transcribed=False, transcribed=False)
+    chunks = manifest.read_chunks(ctx, job.id)
+    if chunks is None or not 0 <= index < len(chunks):
+        raise EventRejected("early", f"job {job.id} has no stored chunk {index}")
+    chunk = chunks[index]
+    # Progress counts audio of the video's timeline: each of n channels covers it all.
+    share = 1 / max(1, len({c.channel for c in chunks}))
+    if claimed is not None and not matches(claimed, chunk):
+        raise EventRejected("mismatch", f"the event's chunk {index} of job {job.id} is not the stored one")
+    result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
+    if ctx.blobs.stat(result_uri) is not None:
+        return _stored(job, chunk, ctx, share)
+    with claims.claim(ctx.kv, claims.chunk_work(job.id, chunk.index), ctx.settings.claim_lease_s, STAGE):
+        if ctx.blobs.stat(result_uri) is not None:  # stored by the claim's previous holder
+            return _stored(job, chunk, ctx, share)
+        # A long chunk keeps the reconciler away for as long as it may take at the slowest speed.
+        ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
+        if not job.transcription_started_at:
+            ctx.jobs.note_transcription_started(job.id)  # its wait in line ends here
+        return _transcribe(job, chunk, result_uri, ctx, share)
+
+
+def _stored(job: Job, chunk: Chunk, ctx: Context, share: float) -> ChunkOutcome:
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
+    )
+    return ChunkOutcome(_announce(job, completion), transcribed=False)
+
+
+def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context, share: float) -> ChunkOutcome:
+    result = _recognise(job, chunk, ctx)
+    if result is None:
+        return ChunkOutcome(announce_transcribed=False, transcribed=True)
+    ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", manifest.WORK_METADATA)
+    completion = ctx.jobs.complete_chunk(
+        job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
+    )
+    return ChunkOutcome(_announce(job, completion), transcribed=True)
+
+
+def _announce(job: Job, completion: ChunkCompletion) -> bool:
+    return completion.complete and "transcribed" not in job.announced

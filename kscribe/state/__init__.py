@@ -1,0 +1,1 @@
+"""state: see the module map in README.md."""

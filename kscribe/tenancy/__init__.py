@@ -1,0 +1,1 @@
+"""tenancy: see the module map in README.md."""

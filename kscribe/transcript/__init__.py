@@ -1,0 +1,1 @@
+"""transcript: see the module map in README.md."""
