@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import json
-from dataclasses import dataclass, field
-from typing import Any
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
 from kscribe.errors import InputError
 from kscribe.media.tracks import parse_choice
-from kscribe.storage import BlobInfo, join
-from kscribe.transcript.subtitles import Shaping, parse_option
-from kscribe.transcript.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
-from kscribe.values import CHANNEL_MODES, ObjectNotice
+from kscribe.values import CHANNEL_MODES
 
 # Custom object metadata an uploader may set to steer its job.
 META_LANGUAGE = "kscribe-language"
@@ -46,8 +43,6 @@ META_SPEAKER_COUNTS = {
     "kscribe-min-speakers": "min_speakers",
     "kscribe-max-speakers": "max_speakers",
 }
-# Set by kscribe on everything it writes, so its own objects never become jobs.
-META_ROLE = "kscribe-role"
 
 
 # What a job may carry as the owner's own metadata (API field, or custom object metadata).
@@ -187,64 +182,114 @@ def parse_subtitles(options: dict[str, object]) -> dict[str, float]:
     return {k: float(v) for k, v in parsed.items()}
 
 
-def notice_from_storage_object(data: dict[str, Any]) -> ObjectNotice:
-    """Decode GCS's object resource (the data of an ``object.v1.finalized`` event).
+@dataclass(frozen=True)
+class Shaping:
+    """How cues are shaped; per job overridable (see ``OPTIONS``)."""
 
-    For the local backend a ``bucket`` that is an absolute directory path plays the bucket.
-    """
+    max_line_chars: int = 42
+    max_lines: int = 2
+    max_cue_s: float = 7.0
+    min_cue_s: float = 1.0
+    min_gap_s: float = 0.08
+    srt_start_index: int = 1
+
+    def replace(self, overrides: Mapping[str, float]) -> Shaping:
+        """These options with ``overrides`` (names as in ``OPTIONS``), checked together."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in overrides.items():
+            kind, _, _ = OPTIONS[name]
+            values[name] = kind(value)
+        shaping = Shaping(**values)
+        if shaping.min_cue_s > shaping.max_cue_s:
+            raise InputError(f"min_cue_s ({shaping.min_cue_s:g}) is over max_cue_s ({shaping.max_cue_s:g})")
+        return shaping
+
+
+# Each option: its type and allowed range. Settings, job choices, the API, upload metadata
+# and the CLI all check against this table.
+OPTIONS: dict[str, tuple[type[int] | type[float], float, float]] = {
+    "max_line_chars": (int, 10, 200),
+    "max_lines": (int, 1, 4),
+    "max_cue_s": (float, 1.0, 60.0),
+    "min_cue_s": (float, 0.0, 10.0),
+    "min_gap_s": (float, 0.0, 2.0),
+    "srt_start_index": (int, 0, 1_000_000),
+}
+
+
+def parse_option(name: str, raw: object) -> int | float:
+    """One shaping option from a string or number, within its range; ``InputError`` otherwise."""
+    if name not in OPTIONS:
+        raise InputError(f"unknown subtitle option {name!r}; choose from {', '.join(OPTIONS)}")
+    kind, low, high = OPTIONS[name]
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise InputError(f"{name} must be a number from {low:g} to {high:g}")
     try:
-        bucket, name = str(data["bucket"]), str(data["name"])
-    except KeyError as exc:
-        raise ValueError(f"storage notification without {exc.args[0]!r}") from None
-    uri = join(bucket, name) if bucket.startswith("/") else f"gs://{bucket}/{name}"
-    return ObjectNotice(
-        uri=uri,
-        generation=str(data.get("generation") or "0"),
-        size=int(data.get("size") or 0),
-        content_type=str(data.get("contentType") or ""),
-        metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
-    )
+        value: int | float = kind(raw.strip()) if isinstance(raw, str) else kind(raw)
+    except (ValueError, OverflowError):
+        raise InputError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {raw!r}") from None
+    if kind is int and isinstance(raw, float) and raw != value:
+        raise InputError(f"{name} must be an integer, not {raw!r}")
+    if not low <= value <= high:
+        raise InputError(f"{name} must be from {low:g} to {high:g}, not {value:g}")
+    return value
 
 
-def notice_of(info: BlobInfo) -> ObjectNotice:
-    """The object as storage describes it now."""
-    return ObjectNotice(
-        uri=info.uri,
-        generation=info.generation,
-        size=info.size,
-        content_type=info.content_type,
-        metadata=info.metadata,
-    )
+# Whisper keeps at most 223 tokens of a prompt (half its 448-token context); 800 characters
+# of English is about 180 tokens. Hotwords share that budget.
+MAX_PROMPT_CHARS = 800
 
 
-def storage_object(bucket: str, name: str, info: BlobInfo) -> dict[str, Any]:
-    """GCS's object resource for ``info``, as an ``object.v1.finalized`` event carries it
-    (what ``notice_from_storage_object`` reads)."""
-    return {
-        "bucket": bucket,
-        "name": name,
-        "generation": info.generation,
-        "size": str(info.size),
-        "contentType": info.content_type,
-        "metadata": info.metadata,
-    }
+MAX_HOTWORDS_CHARS = 400
 
 
-def notice_from_pubsub_message(message: dict[str, Any]) -> ObjectNotice | None:
-    """Decode a GCS notification delivered through Pub/Sub (a push envelope's ``message``).
+MAX_REPLACEMENTS, MAX_REPLACEMENT_CHARS = 100, 100
 
-    Returns None for notifications other than OBJECT_FINALIZE (deletes, metadata updates).
-    """
-    attributes = message.get("attributes") or {}
-    if attributes.get("eventType", "OBJECT_FINALIZE") != "OBJECT_FINALIZE":
-        return None
-    try:
-        payload = json.loads(base64.b64decode(message.get("data") or ""))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"Pub/Sub message data is not a JSON object resource: {exc}") from None
-    if not isinstance(payload, dict):
-        raise ValueError("Pub/Sub message data is not a JSON object resource")
-    payload.setdefault("bucket", attributes.get("bucketId"))
-    payload.setdefault("name", attributes.get("objectId"))
-    payload.setdefault("generation", attributes.get("objectGeneration"))
-    return notice_from_storage_object(payload)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+_PUNCTUATION = string.punctuation + "“”‘’«»¿¡…。、，？！：；"
+
+
+def check_text(name: str, value: object, limit: int) -> str:
+    """``value`` as a prompt or hotwords string: at most ``limit`` characters, no control characters."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = ", ".join(v.strip() for v in value if v.strip())
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string")
+    value = value.strip()
+    if len(value) > limit:
+        raise InputError(f"{name} is {len(value)} characters, over the limit of {limit}")
+    if _CONTROL.search(value):
+        raise InputError(f"{name} contains control characters")
+    return value
+
+
+def parse_replacements(raw: object) -> dict[str, str]:
+    """Custom spellings ``{"heard as": "written as"}``, from an object or its JSON text."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise InputError('replacements must be a JSON object such as {"cube control": "kubectl"}') from None
+    if not isinstance(raw, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        raise InputError("replacements must be an object of strings")
+    if len(raw) > MAX_REPLACEMENTS:
+        raise InputError(f"replacements has {len(raw)} entries, over the limit of {MAX_REPLACEMENTS}")
+    out: dict[str, str] = {}
+    for heard, written in raw.items():
+        if not _tokens(heard) or not written.strip():
+            raise InputError("replacements: every entry needs words on both sides")
+        if max(len(heard), len(written)) > MAX_REPLACEMENT_CHARS or _CONTROL.search(heard + written):
+            raise InputError(f"replacements: entries are at most {MAX_REPLACEMENT_CHARS} characters of plain text")
+        out[heard.strip()] = written.strip()
+    return out
+
+
+def _norm(word: str) -> str:
+    return word.strip().strip(_PUNCTUATION).casefold()
+
+
+def _tokens(phrase: str) -> tuple[str, ...]:
+    return tuple(t for t in (_norm(p) for p in phrase.split()) if t)

@@ -9,15 +9,16 @@ that fit these shapes (a ``redis.Redis`` made with ``decode_responses=True`` is 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kscribe.storage.base import BlobStore
+from kscribe.values import Job, JobStatus
 
 if TYPE_CHECKING:
     import numpy as np
 
     from kscribe.asr.whisper import ProgressCallback, Recognition, TranscribeOptions
-    from kscribe.state.jobs import ChunkCompletion
     from kscribe.transcript.speakers import Turns
     from kscribe.values import Job, JobStatus
 
@@ -153,3 +154,11 @@ class Jobs(Protocol):
     def record_usage(self, job_id: str, tenant: str, audio_s: float, limit_s: float) -> bool: ...
 
     def audio_used_today(self, tenant: str) -> float: ...
+
+
+@dataclass(frozen=True)
+class ChunkCompletion:
+    done: int
+    first_time: bool
+    # Every chunk of the job is recorded.
+    complete: bool

@@ -14,12 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kscribe.choices import parse_channels
+from kscribe.choices import (
+    MAX_HOTWORDS_CHARS,
+    MAX_PROMPT_CHARS,
+    Shaping,
+    check_text,
+    parse_channels,
+    parse_option,
+    parse_replacements,
+)
+from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.errors import ConfigError, InputError
 from kscribe.media.tracks import parse_choice
-from kscribe.transcript.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.transcript.subtitles import Shaping, parse_option
-from kscribe.transcript.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
 

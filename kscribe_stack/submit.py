@@ -10,11 +10,11 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from kscribe.choices import storage_object
 from kscribe.context import Context
 from kscribe.errors import InputError, SourceNotFound
 from kscribe.events import OBJECT_FINALIZED
 from kscribe.storage import split_gs
+from kscribe.storage.notices import storage_object
 
 
 def upload_and_notify(path: Path, ctx: Context, name: str | None = None, metadata: dict[str, str] | None = None) -> str:

@@ -15,14 +15,20 @@ from kscribe.api.http import ApiError, ApiRequest, field_error
 from kscribe.api.input import MAX_JSON_DEPTH, BodyTooLarge, loads_bounded
 from kscribe.api.schema import check_body
 from kscribe.asr.models import check_model
-from kscribe.choices import JobChoices, parse_subtitles
+from kscribe.choices import (
+    MAX_HOTWORDS_CHARS,
+    MAX_PROMPT_CHARS,
+    JobChoices,
+    check_text,
+    parse_replacements,
+    parse_subtitles,
+)
 from kscribe.delivery.transport import check_url
 from kscribe.errors import CallbackRefused, ConfigError, InputError, ModelNotFound
 from kscribe.media.tracks import parse_choice
 from kscribe.pipeline.stages.ingest import DIARIZE_OFF, SPEAKERS_WITH_SPLIT
 from kscribe.settings import Settings, parse_formats
 from kscribe.transcript.speakers import check_count
-from kscribe.transcript.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 
 # The schemas in the OpenAPI document that bodies are checked against.
 CREATE_SCHEMA = "CreateTranscription"

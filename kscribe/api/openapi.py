@@ -2,12 +2,19 @@
 
 from typing import Any
 
-from kscribe.choices import MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE
+from kscribe.choices import (
+    MAX_HOTWORDS_CHARS,
+    MAX_METADATA_KEY,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE,
+    MAX_PROMPT_CHARS,
+    MAX_REPLACEMENT_CHARS,
+    MAX_REPLACEMENTS,
+)
+from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.delivery.links import MAX_EXPIRY_S
 from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.transcript.speakers import MAX_SPEAKERS, MIN_SPEAKERS
-from kscribe.transcript.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.transcript.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS
 from kscribe.values import CHANNEL_MODES, LANGUAGES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
 

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import requests
 
-from kscribe.choices import META_UPLOAD, JobChoices, storage_object
+from kscribe.choices import META_UPLOAD, JobChoices
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.events import OBJECT_FINALIZED
@@ -32,6 +32,7 @@ from kscribe.ports import KeyValue
 from kscribe.settings import Settings
 from kscribe.state import keys
 from kscribe.storage import BlobInfo, join, split_gs
+from kscribe.storage.notices import storage_object
 from kscribe.tenancy.tenants import upload_prefix
 
 # Marks an object made by an upload session: ingest is the one creator of its job.

@@ -13,7 +13,15 @@ from typing import Any
 import redis
 
 from kscribe.asr import voices
-from kscribe.choices import JobChoices, parse_subtitles
+from kscribe.choices import (
+    MAX_HOTWORDS_CHARS,
+    MAX_PROMPT_CHARS,
+    JobChoices,
+    check_text,
+    parse_replacements,
+    parse_subtitles,
+)
+from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.cli.progress import TerminalProgress
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError, KscribeError
@@ -22,8 +30,6 @@ from kscribe.pipeline import backlog
 from kscribe.settings import Settings, parse_formats
 from kscribe.storage import scratch
 from kscribe.transcript.speakers import check_count
-from kscribe.transcript.subtitles import OPTIONS as SHAPING_OPTIONS
-from kscribe.transcript.vocabulary import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, check_text, parse_replacements
 from kscribe.values import CHANNEL_MODES, TASKS, Job, JobStatus
 
 _AUDIO_TRACK_HELP = (

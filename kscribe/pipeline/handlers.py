@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from kscribe import events
-from kscribe.choices import notice_from_pubsub_message, notice_from_storage_object
 from kscribe.context import Context
 from kscribe.delivery import links
 from kscribe.errors import EventRejected, InputError
@@ -28,6 +27,7 @@ from kscribe.pipeline.stages.dead_letter import dead_letter
 from kscribe.pipeline.stages.diarize import diarize
 from kscribe.pipeline.stages.notify import notify
 from kscribe.pipeline.stages.transcribe import ChunkOutcome
+from kscribe.storage.notices import notice_from_pubsub_message, notice_from_storage_object
 from kscribe.values import JobStatus, ObjectNotice
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from kscribe.choices import JobChoices, notice_of
+from kscribe.choices import JobChoices
 from kscribe.context import Context
 from kscribe.errors import SourceNotFound
 from kscribe.events import Event
@@ -14,6 +14,7 @@ from kscribe.pipeline.handlers import STAGE_OF, Handler, on_dead_letter
 from kscribe.pipeline.reconcile import reconcile
 from kscribe.pipeline.stages import IngestResult, JobRequest, ingest
 from kscribe.pipeline.stages.announce import announce
+from kscribe.storage.notices import notice_of
 
 
 class LocalPipeline:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from string import Template
 from typing import Any, Protocol, get_type_hints
 
 from kscribe.errors import InputError, QueueFull, QuotaExceeded
-from kscribe.ports import KeyValue
+from kscribe.ports import ChunkCompletion, KeyValue
 from kscribe.state import keys
 from kscribe.values import TERMINAL_RANK, Job, JobStatus
 
@@ -274,14 +274,6 @@ class _Client(KeyValue, Protocol):
 
 # The parts a chunk may have stored: its transcript, and its voice turns (jobs with speakers).
 PARTS = ("transcript", "voices")
-
-
-@dataclass(frozen=True)
-class ChunkCompletion:
-    done: int
-    first_time: bool
-    # Every chunk of the job is recorded.
-    complete: bool
 
 
 def _encode(name: str, value: Any) -> str:

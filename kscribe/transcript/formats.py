@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from kscribe.transcript.subtitles import Cue, Shaping, shape
+from kscribe.choices import Shaping
+from kscribe.transcript.subtitles import Cue, shape
 from kscribe.values import Transcript
 
 CONTENT_TYPES = {

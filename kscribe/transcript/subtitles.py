@@ -18,10 +18,10 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from kscribe.errors import InputError
+from kscribe.choices import Shaping
 from kscribe.values import Segment, Word
 
 # A cue is shown for at least this long, whatever the input's timings (one frame at 25 fps).
@@ -34,59 +34,6 @@ _SENTENCE_END = tuple(".?!…。？！")
 _CLAUSE_END = tuple(",;:、，；：—–")
 # Closing marks that may follow the punctuation a break is judged by.
 _CLOSERS = "\"'”’)]}」』）"
-
-
-@dataclass(frozen=True)
-class Shaping:
-    """How cues are shaped; per job overridable (see ``OPTIONS``)."""
-
-    max_line_chars: int = 42
-    max_lines: int = 2
-    max_cue_s: float = 7.0
-    min_cue_s: float = 1.0
-    min_gap_s: float = 0.08
-    srt_start_index: int = 1
-
-    def replace(self, overrides: Mapping[str, float]) -> Shaping:
-        """These options with ``overrides`` (names as in ``OPTIONS``), checked together."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in overrides.items():
-            kind, _, _ = OPTIONS[name]
-            values[name] = kind(value)
-        shaping = Shaping(**values)
-        if shaping.min_cue_s > shaping.max_cue_s:
-            raise InputError(f"min_cue_s ({shaping.min_cue_s:g}) is over max_cue_s ({shaping.max_cue_s:g})")
-        return shaping
-
-
-# Each option: its type and allowed range. Settings, job choices, the API, upload metadata
-# and the CLI all check against this table.
-OPTIONS: dict[str, tuple[type[int] | type[float], float, float]] = {
-    "max_line_chars": (int, 10, 200),
-    "max_lines": (int, 1, 4),
-    "max_cue_s": (float, 1.0, 60.0),
-    "min_cue_s": (float, 0.0, 10.0),
-    "min_gap_s": (float, 0.0, 2.0),
-    "srt_start_index": (int, 0, 1_000_000),
-}
-
-
-def parse_option(name: str, raw: object) -> int | float:
-    """One shaping option from a string or number, within its range; ``InputError`` otherwise."""
-    if name not in OPTIONS:
-        raise InputError(f"unknown subtitle option {name!r}; choose from {', '.join(OPTIONS)}")
-    kind, low, high = OPTIONS[name]
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise InputError(f"{name} must be a number from {low:g} to {high:g}")
-    try:
-        value: int | float = kind(raw.strip()) if isinstance(raw, str) else kind(raw)
-    except (ValueError, OverflowError):
-        raise InputError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {raw!r}") from None
-    if kind is int and isinstance(raw, float) and raw != value:
-        raise InputError(f"{name} must be an integer, not {raw!r}")
-    if not low <= value <= high:
-        raise InputError(f"{name} must be from {low:g} to {high:g}, not {value:g}")
-    return value
 
 
 @dataclass(frozen=True)

@@ -7,65 +7,12 @@ All three are plain text a tenant may send: nothing here names or loads a file.
 
 from __future__ import annotations
 
-import json
 import re
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from kscribe.errors import InputError
+from kscribe.choices import _PUNCTUATION, _norm, _tokens
 from kscribe.values import Segment, Word
-
-# Whisper keeps at most 223 tokens of a prompt (half its 448-token context); 800 characters
-# of English is about 180 tokens. Hotwords share that budget.
-MAX_PROMPT_CHARS = 800
-MAX_HOTWORDS_CHARS = 400
-MAX_REPLACEMENTS, MAX_REPLACEMENT_CHARS = 100, 100
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_PUNCTUATION = string.punctuation + "“”‘’«»¿¡…。、，？！：；"
-
-
-def check_text(name: str, value: object, limit: int) -> str:
-    """``value`` as a prompt or hotwords string: at most ``limit`` characters, no control characters."""
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        value = ", ".join(v.strip() for v in value if v.strip())
-    if not isinstance(value, str):
-        raise InputError(f"{name} must be a string")
-    value = value.strip()
-    if len(value) > limit:
-        raise InputError(f"{name} is {len(value)} characters, over the limit of {limit}")
-    if _CONTROL.search(value):
-        raise InputError(f"{name} contains control characters")
-    return value
-
-
-def parse_replacements(raw: object) -> dict[str, str]:
-    """Custom spellings ``{"heard as": "written as"}``, from an object or its JSON text."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            raise InputError('replacements must be a JSON object such as {"cube control": "kubectl"}') from None
-    if not isinstance(raw, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
-        raise InputError("replacements must be an object of strings")
-    if len(raw) > MAX_REPLACEMENTS:
-        raise InputError(f"replacements has {len(raw)} entries, over the limit of {MAX_REPLACEMENTS}")
-    out: dict[str, str] = {}
-    for heard, written in raw.items():
-        if not _tokens(heard) or not written.strip():
-            raise InputError("replacements: every entry needs words on both sides")
-        if max(len(heard), len(written)) > MAX_REPLACEMENT_CHARS or _CONTROL.search(heard + written):
-            raise InputError(f"replacements: entries are at most {MAX_REPLACEMENT_CHARS} characters of plain text")
-        out[heard.strip()] = written.strip()
-    return out
-
-
-def _norm(word: str) -> str:
-    return word.strip().strip(_PUNCTUATION).casefold()
-
-
-def _tokens(phrase: str) -> tuple[str, ...]:
-    return tuple(t for t in (_norm(p) for p in phrase.split()) if t)
 
 
 def _edges(word: str) -> tuple[str, str]:

@@ -3,8 +3,9 @@ import json
 import pysubs2
 import pytest
 
+from kscribe.choices import Shaping
 from kscribe.transcript.formats import RENDERERS, render_json, render_srt, render_tsv, render_txt, render_vtt
-from kscribe.transcript.subtitles import Shaping, shape
+from kscribe.transcript.subtitles import shape
 from kscribe.values import Segment, Transcript, Word
 
 

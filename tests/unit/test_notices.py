@@ -1,8 +1,9 @@
 import pytest
 
-from kscribe.choices import JobChoices, notice_from_storage_object
+from kscribe.choices import JobChoices
 from kscribe.errors import ConfigError
 from kscribe.settings import Settings
+from kscribe.storage.notices import notice_from_storage_object
 
 
 def test_gcs_object_resource_becomes_a_notice():

@@ -6,6 +6,7 @@ import json
 import pysubs2
 import pytest
 
+from kscribe.choices import Shaping
 from kscribe.transcript.formats import (
     RENDERERS,
     render_ass,
@@ -16,7 +17,7 @@ from kscribe.transcript.formats import (
     render_vtt,
 )
 from kscribe.transcript.merge import merge_chunks
-from kscribe.transcript.subtitles import Shaping, display_width, shape
+from kscribe.transcript.subtitles import display_width, shape
 from kscribe.values import ChunkTranscript, Job, Segment, Transcript, Word
 
 

@@ -2,8 +2,9 @@
 
 import pytest
 
+from kscribe.choices import Shaping, parse_option
 from kscribe.errors import InputError
-from kscribe.transcript.subtitles import Shaping, display_width, parse_option, shape
+from kscribe.transcript.subtitles import display_width, shape
 from kscribe.values import Segment, Word
 
 TEXT = (

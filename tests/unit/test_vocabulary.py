@@ -1,7 +1,8 @@
 import pytest
 
+from kscribe.choices import MAX_PROMPT_CHARS, check_text, parse_replacements
 from kscribe.errors import InputError
-from kscribe.transcript.vocabulary import MAX_PROMPT_CHARS, apply_replacements, check_text, parse_replacements
+from kscribe.transcript.vocabulary import apply_replacements
 from kscribe.values import Segment, Word
 
 

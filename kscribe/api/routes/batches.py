@@ -43,7 +43,7 @@ from kscribe.api.body import choices, extras, parse_body
 from kscribe.api.http import ApiError, ApiRequest, ApiResponse, field_error
 from kscribe.api.routes.create import JobCreation
 from kscribe.api.views import callback_view, check_audio_allowance, job_view, tenant_of
-from kscribe.choices import META_ROLE, META_UPLOAD, JobChoices
+from kscribe.choices import META_UPLOAD, JobChoices
 from kscribe.context import Context
 from kscribe.delivery import links
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded, WorkClaimed
@@ -56,6 +56,7 @@ from kscribe.pipeline.stages.announce import announce
 from kscribe.settings import MEDIA_EXTENSIONS
 from kscribe.state import claims
 from kscribe.storage import is_within
+from kscribe.storage.notices import META_ROLE
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants, source_allowed, unsafe_object_name, upload_prefix
 from kscribe.values import Job, JobStatus, ObjectNotice

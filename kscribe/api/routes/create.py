@@ -9,13 +9,14 @@ import uuid
 from kscribe.api.body import CREATE_SCHEMA, choices, extras, parse_body
 from kscribe.api.http import BASE, ApiError, ApiRequest, ApiResponse, field_error
 from kscribe.api.views import check_audio_allowance, tenant_of
-from kscribe.choices import META_UPLOAD, notice_of
+from kscribe.choices import META_UPLOAD
 from kscribe.context import Context
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog, retention
 from kscribe.pipeline.stages import JobRequest, ingest
 from kscribe.pipeline.stages.announce import announce
+from kscribe.storage.notices import notice_of
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants, source_allowed
 from kscribe.values import ObjectNotice

@@ -53,7 +53,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 
 from kscribe.api.router import BASE, Api, ApiError, ApiRequest, ApiResponse
 from kscribe.asr.models import check_model
-from kscribe.choices import JobChoices, notice_of
+from kscribe.choices import MAX_PROMPT_CHARS, JobChoices, check_text
 from kscribe.errors import InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
 from kscribe.media import containers
@@ -62,9 +62,9 @@ from kscribe.pipeline import backlog
 from kscribe.pipeline.stages import JobRequest, ingest
 from kscribe.pipeline.stages.announce import announce
 from kscribe.storage import join
+from kscribe.storage.notices import notice_of
 from kscribe.tenancy.tenants import Tenant, Tenants, upload_prefix
 from kscribe.tenancy.upload_budget import OverBudget, UploadBudget
-from kscribe.transcript.vocabulary import MAX_PROMPT_CHARS, check_text
 from kscribe.values import LANGUAGES, Job, JobStatus
 
 log = logging.getLogger(__name__)

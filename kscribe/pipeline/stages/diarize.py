@@ -13,8 +13,8 @@ from kscribe.errors import EventRejected, InputError
 from kscribe.observability import metrics
 from kscribe.pipeline.stages import layout, manifest
 from kscribe.pipeline.stages.transcribe import ChunkOutcome, load_chunk_audio, matches, own_audio
+from kscribe.ports import ChunkCompletion
 from kscribe.state import claims
-from kscribe.state.jobs import ChunkCompletion
 from kscribe.values import Chunk, Job
 
 log = logging.getLogger(__name__)

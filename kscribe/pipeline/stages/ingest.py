@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from kscribe.asr.models import check_model
-from kscribe.choices import META_ROLE, META_UPLOAD, JobChoices, check_metadata
+from kscribe.choices import META_UPLOAD, JobChoices, check_metadata
 from kscribe.context import Context
 from kscribe.delivery.transport import check_url
 from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
@@ -18,6 +18,7 @@ from kscribe.pipeline import retention
 from kscribe.pipeline.stages import layout
 from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
 from kscribe.storage import is_within
+from kscribe.storage.notices import META_ROLE
 from kscribe.tenancy.tenants import Tenants, tenant_of_upload, unsafe_object_name
 from kscribe.transcript.speakers import check_count
 from kscribe.values import LANGUAGES, TASKS, Job, ObjectNotice

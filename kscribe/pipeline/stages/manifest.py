@@ -8,9 +8,9 @@ import json
 from collections.abc import Sequence
 
 from kscribe.asr.languages import Window
-from kscribe.choices import META_ROLE
 from kscribe.context import Context
 from kscribe.pipeline.stages import layout
+from kscribe.storage.notices import META_ROLE
 from kscribe.values import Chunk
 
 WORK_METADATA = {META_ROLE: "work"}

@@ -7,12 +7,12 @@ import logging
 import time
 
 from kscribe.asr.languages import spoken_seconds
-from kscribe.choices import META_ROLE
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.observability import metrics
 from kscribe.pipeline.stages import layout, manifest
 from kscribe.storage import join
+from kscribe.storage.notices import META_ROLE
 from kscribe.transcript.formats import CONTENT_TYPES, RENDERERS
 from kscribe.transcript.merge import merge_chunks
 from kscribe.transcript.speakers import SpeakerCount, Turns, label

@@ -22,8 +22,8 @@ from kscribe.media.decode import SAMPLE_RATE
 from kscribe.media.wav import read_wav
 from kscribe.observability import metrics
 from kscribe.pipeline.stages import layout, manifest
+from kscribe.ports import ChunkCompletion
 from kscribe.state import claims, keys
-from kscribe.state.jobs import ChunkCompletion
 from kscribe.storage.scratch import process_dir
 from kscribe.transcript.alignment import quiet_spans, snap_to_speech
 from kscribe.values import Chunk, ChunkTranscript, Job
