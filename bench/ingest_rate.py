@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from kscribe import events
-from kscribe.context import Context
 from kscribe.pipeline.handlers import on_object_finalized
+from kscribe.runtime import wiring
 from kscribe.settings import Settings
 from kscribe.state.redis import embedded
 
@@ -29,7 +29,7 @@ def main() -> None:
         video.parent.mkdir()
         shutil.copyfile(SAMPLE, video)
         settings = Settings.from_env({"KSCRIBE_DATA_DIR": tmp})
-        ctx = Context.create(settings, client=embedded(Path(tmp) / "redis"), transcriber=object())
+        ctx = wiring.create_context(settings, client=embedded(Path(tmp) / "redis"), transcriber=object())
         data = {
             "bucket": str(video.parent),
             "name": video.name,

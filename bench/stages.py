@@ -22,13 +22,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from kscribe.runtime import wiring
+
 TRANSCRIBE_AT_ONCE = 2
 _ONE_CHUNK_PER_PROCESS = {"KSCRIBE_PARALLEL_CHUNKS": "1", "KSCRIBE_CPU_THREADS": "1"}
 
 
 def stage(name: str, data_dir: str, arg: str) -> None:
     """In a child process: run one stage and print its result and peak memory."""
-    from kscribe.context import Context
     from kscribe.pipeline.runner import LocalPipeline
     from kscribe.pipeline.stages import extract, publish, transcribe
     from kscribe.settings import Settings
@@ -36,7 +37,7 @@ def stage(name: str, data_dir: str, arg: str) -> None:
     from kscribe.values import Chunk
 
     settings = Settings.from_env(os.environ)
-    ctx = Context.create(settings, client=embedded(Path(data_dir) / "redis"))
+    ctx = wiring.create_context(settings, client=embedded(Path(data_dir) / "redis"))
     started = time.perf_counter()
     if name == "ingest":
         result = LocalPipeline(ctx).submit(Path(arg)).job.id

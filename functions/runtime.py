@@ -29,6 +29,7 @@ from kscribe.observability.logs import configure_json_logging, event_log_context
 from kscribe.pipeline import event_auth
 from kscribe.pipeline.handlers import Handler
 from kscribe.pipeline.stages.announce import record_announced
+from kscribe.runtime import wiring
 from kscribe.runtime.health import Check, run_checks
 from kscribe.settings import Settings
 from kscribe.state import keys
@@ -45,7 +46,7 @@ def context() -> Context:
     workers left behind."""
     settings = context_settings()
     scratch.prepare(settings)
-    return Context.create(settings)
+    return wiring.create_context(settings)
 
 
 def to_event(cloud_event: CloudEvent) -> Event:

@@ -5,14 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import redis
-
 from kscribe.asr.voices import SenkoEmbedder
-from kscribe.asr.whisper import WhisperTranscriber
 from kscribe.ports import BlobStore, Jobs, KeyValue, Transcriber, VoiceEmbedder
 from kscribe.settings import Settings
-from kscribe.state.jobs import JobStore
-from kscribe.storage import Blobs
 
 
 class Progress(Protocol):
@@ -46,28 +41,3 @@ class Context:
     progress: Progress = field(default_factory=NoProgress)
     # Speech turns and voice embeddings for jobs with speakers; loads torch on first use only.
     voices: VoiceEmbedder = field(default_factory=SenkoEmbedder)
-
-    @classmethod
-    def create(
-        cls,
-        settings: Settings,
-        client: redis.Redis | None = None,
-        transcriber: Transcriber | None = None,
-        blobs: Blobs | None = None,
-        progress: Progress | None = None,
-        voices: VoiceEmbedder | None = None,
-    ) -> Context:
-        if client is None:
-            from kscribe.state.redis import connect
-
-            client = connect(settings)
-        blobs = blobs or Blobs()
-        return cls(
-            settings=settings,
-            jobs=JobStore(client, settings.retention_s),
-            blobs=blobs,
-            transcriber=transcriber or WhisperTranscriber(settings.model_cache_dir, blobs),
-            kv=client,
-            progress=progress or NoProgress(),
-            voices=voices or SenkoEmbedder(settings.diarize_threads),
-        )

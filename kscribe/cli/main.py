@@ -23,10 +23,10 @@ from kscribe.choices import (
 )
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.cli.progress import TerminalProgress
-from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError, KscribeError
 from kscribe.media.tracks import parse_choice
 from kscribe.pipeline import backlog
+from kscribe.runtime import wiring
 from kscribe.settings import Settings, parse_formats
 from kscribe.storage import scratch
 from kscribe.transcript.speakers import check_count
@@ -248,7 +248,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))
     scratch.prepare(settings)  # sweeps what killed runs left behind
     progress = TerminalProgress(enabled=not args.quiet)
-    ctx = Context.create(settings, progress=progress)
+    ctx = wiring.create_context(settings, progress=progress)
     pipeline = LocalPipeline(ctx)
     job_ids, missing = [], 0
     for video in args.videos:
@@ -289,7 +289,7 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     metadata = _job_choices(args).to_metadata()
-    ctx = Context.create(settings)
+    ctx = wiring.create_context(settings)
     keys, failed = [], 0
     for video in args.videos:
         try:
@@ -411,7 +411,7 @@ def _usage(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.tenancy.tenants import Tenant, Tenants
     from kscribe.tenancy.usage import usage_view
 
-    ctx = Context.create(settings)
+    ctx = wiring.create_context(settings)
     tenants = Tenants(ctx.kv)
     names = [args.tenant] if args.tenant else tenants.names()
     views = [usage_view(ctx, tenants.get(n) or Tenant(n)) for n in names]
@@ -427,7 +427,7 @@ def _usage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
-    ctx = Context.create(settings)
+    ctx = wiring.create_context(settings)
     job = ctx.jobs.get(args.job_id)
     if job is None:
         print(f"kscribe: no job {args.job_id} (unknown, or expired)", file=sys.stderr)

@@ -18,13 +18,13 @@ from kscribe import events
 from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.asr.whisper import WhisperTranscriber
-from kscribe.context import Context
 from kscribe.delivery import transport as callbacks
 from kscribe.errors import WorkClaimed
 from kscribe.pipeline import batches
 from kscribe.pipeline.bus import InProcessBus
 from kscribe.pipeline.handlers import on_batch_completed
 from kscribe.pipeline.reconcile import reconcile
+from kscribe.runtime import wiring
 from kscribe.state import keys
 from kscribe.storage import Blobs
 from kscribe.tenancy.apikeys import ApiKeys
@@ -388,7 +388,7 @@ def test_the_real_pipeline_finishes_a_batch_of_two_clips(env, gcs, ctx, transcri
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed: apt-get install -y espeak-ng")
     api, tokens = env
-    ctx = Context.create(ctx.settings.replace(model="tiny.en"), client=ctx.kv, transcriber=transcriber)
+    ctx = wiring.create_context(ctx.settings.replace(model="tiny.en"), client=ctx.kv, transcriber=transcriber)
     ctx.blobs = Blobs()
     api = Api(ctx)
     sources = []

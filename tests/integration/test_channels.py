@@ -14,9 +14,9 @@ import pytest
 from kscribe.asr.whisper import WhisperTranscriber
 from kscribe.choices import JobChoices
 from kscribe.cli.main import main
-from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.pipeline.stages import manifest
+from kscribe.runtime import wiring
 from kscribe.values import JobStatus
 from tests.conftest import run_local_job
 from tests.conversation import say_pcm
@@ -169,7 +169,7 @@ def test_extract_tags_chunks_with_their_channel_and_drops_a_silent_one(settings,
     t = np.arange(12 * SAMPLE_RATE) / SAMPLE_RATE
     tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2")
     other = (8000 * np.sin(2 * np.pi * 700 * t) * (t > 6)).astype("<i2")
-    ctx = Context.create(settings.replace(chunk_target_s=5.0), client=redis_client, transcriber=fake_transcriber)
+    ctx = wiring.create_context(settings.replace(chunk_target_s=5.0), client=redis_client, transcriber=fake_transcriber)
 
     def extracted(name, channels):
         clip = write_wav(Path(settings.input_uri) / name, channels)

@@ -129,7 +129,7 @@ def hang(*args, **kwargs):
 importlib.import_module("kscribe.pipeline.stages.extract").probe = hang
 settings = Settings.from_env({"KSCRIBE_DATA_DIR": sys.argv[2], "KSCRIBE_CLAIM_LEASE_SECONDS": "1"})
 client = redis.Redis(unix_socket_path=sys.argv[1], decode_responses=True)
-ROUTES[events.JOB_CREATED](events.job_created(sys.argv[3]), Context.create(settings, client=client))
+ROUTES[events.JOB_CREATED](events.job_created(sys.argv[3]), wiring.create_context(settings, client=client))
 """
 
 

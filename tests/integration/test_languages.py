@@ -15,9 +15,9 @@ import pytest
 from kscribe.asr.models import available_models
 from kscribe.asr.whisper import Recognition, WhisperTranscriber
 from kscribe.choices import JobChoices
-from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.pipeline.runner import LocalPipeline
+from kscribe.runtime import wiring
 from kscribe.state import claims
 from kscribe.values import JobStatus, Segment
 from tests.conftest import ROOT, run_local_job
@@ -208,7 +208,7 @@ def test_chunks_waiting_on_a_detector_killed_mid_detection_detect_once_its_lease
     # chunks wait for its claim's lease, then one of them detects, once, and the job ends.
     transcriber = VotingTranscriber([("de", 0.9)] * 3)
     settings = settings.replace(model=model_dir, chunk_target_s=40.0, language_windows=3, parallel_chunks=2)
-    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
+    ctx = wiring.create_context(settings, client=redis_client, transcriber=transcriber)
     pipeline = LocalPipeline(ctx, backoff_s=0)
     job_id = pipeline.submit(tone).job.id
     with subprocess.Popen(

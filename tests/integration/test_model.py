@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from kscribe.asr.whisper import WhisperTranscriber
-from kscribe.context import Context
 from kscribe.pipeline.runner import LocalPipeline
+from kscribe.runtime import wiring
 from kscribe.transcript.quality import normalize, word_error_rate
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_INFO, SAMPLE_TEXT
@@ -33,7 +33,7 @@ def transcriber(tmp_path_factory):
 
 
 def transcribe_sample(settings, redis_client, transcriber, sample_copy):
-    ctx = Context.create(settings, client=redis_client, transcriber=transcriber)
+    ctx = wiring.create_context(settings, client=redis_client, transcriber=transcriber)
     pipeline = LocalPipeline(ctx, backoff_s=0)
     job_id = pipeline.submit(sample_copy).job.id
     pipeline.run()
