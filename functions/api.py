@@ -11,8 +11,8 @@ import runtime
 from kscribe.api import web as webui
 from kscribe.api.input import client_address, stream_reader
 from kscribe.api.router import Api, ApiRequest, error_body
+from kscribe.api.routes import links as link_routes
 from kscribe.api.routes import openai as openai_api
-from kscribe.delivery import links
 from kscribe.runtime import health
 
 runtime.install_routes(health.checks_for(lambda: runtime.context()), public=True)
@@ -30,7 +30,7 @@ def _security_headers(response: flask.Response) -> flask.Response:
 runtime.register_stuck_gauge()
 _instance = runtime.once(lambda: Api(runtime.context()))
 _openai = runtime.once(lambda: openai_api.OpenAiApi(_instance()))
-_links = runtime.once(lambda: links.LinkServer(runtime.context()))
+_links = runtime.once(lambda: link_routes.LinkServer(runtime.context()))
 
 
 def _unavailable(message: str) -> flask.Response:
@@ -65,7 +65,7 @@ def api(request: flask.Request):
                 openai_api.stream_chunks(request.stream),
                 lambda produced: runtime.publish(produced, runtime.context(), after=f"POST {request.path}"),
             )
-        elif links.handles(request.path):
+        elif link_routes.handles(request.path):
             answer = _links().handle(api_request)
         else:
             answer = _instance().handle(api_request)

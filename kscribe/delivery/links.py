@@ -29,27 +29,20 @@ from typing import Any
 from urllib.parse import quote
 
 from kscribe import events
-from kscribe.api.http import ApiRequest, ApiResponse, error_body
 from kscribe.context import Context
 from kscribe.events import Event
-from kscribe.observability import metrics
 from kscribe.state import keys
-from kscribe.storage import is_within, split_gs
-from kscribe.transcript.formats import CONTENT_TYPES
+from kscribe.storage import split_gs
 from kscribe.values import Job, JobStatus
 
 PREFIX = "/api/v1/links/"
 MAX_EXPIRY_S = 7 * 24 * 3600
-_GCS_REDIRECT_S = 15 * 60
+GCS_REDIRECT_S = 15 * 60
 # Expiry: unix seconds written the one way ``sign`` writes them (no leading zero, ten digits:
 # until the year 2286), so a token has exactly one spelling.
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([a-z]{3,4})\.([1-9][0-9]{9})\.([0-9a-f]{64})$")
 # A few seconds of clock skew between the pod that signed and the pod that serves.
 _SKEW_S = 60
-
-
-def handles(path: str) -> bool:
-    return path.startswith(PREFIX)
 
 
 def _secret(ctx: Context) -> bytes:
@@ -93,51 +86,23 @@ def with_callback_links(payload: dict[str, Any], job: Job, ctx: Context) -> dict
     return payload
 
 
-class LinkServer:
-    """``GET /api/v1/links/<token>``: no API key; the token is the authority."""
-
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-
-    def handle(self, request: ApiRequest) -> ApiResponse:
-        response = self._serve(request)
-        if isinstance(response, tuple):
-            status, code, message = response
-            response = ApiResponse(status, error_body(code, message))
-        metrics.API_REQUESTS.labels(metrics.method_label(request.method), "link", str(response.status)).inc()
-        return response
-
-    def _serve(self, request: ApiRequest) -> ApiResponse | tuple[int, str, str]:
-        if request.method not in ("GET", "HEAD"):
-            return 405, "method_not_allowed", "links answer GET only"
-        m = _TOKEN.match(request.path[len(PREFIX) :])
-        if not m:
-            return 404, "not_found", "no such link"
-        job_id, fmt, expires_text, signature = m.groups()
-        expires = int(expires_text)
-        expected = _signature(_secret(self.ctx), job_id, fmt, expires)
-        if not hmac.compare_digest(expected, signature):
-            return 403, "invalid_link", "the link's signature does not match"
-        now = time.time()
-        if now >= expires:
-            return 403, "link_expired", "the link has expired; get a fresh one from the job"
-        if expires > now + MAX_EXPIRY_S + _SKEW_S:
-            # No link kscribe signs lives longer: one that does was made with a leaked secret.
-            return 403, "invalid_link", "the link's expiry is beyond what kscribe signs"
-        job = self.ctx.jobs.get(job_id)
-        uri = job.outputs.get(fmt, "") if job is not None else ""
-        if job is None or job.status is not JobStatus.SUCCEEDED or not is_within(uri, job.output_uri):
-            return 404, "not_found", "the output is gone"
-        headers = {"Cache-Control": "private, no-store"}
-        if self.ctx.settings.links == "gcs" and uri.startswith("gs://"):
-            url = gcs_signed_url(self.ctx, uri, min(expires - now, _GCS_REDIRECT_S))
-            return ApiResponse(302, b"", {**headers, "Location": url})
-        name = f"{job.output_stem or 'transcript'}.{fmt}"
-        return ApiResponse(
-            200,
-            self.ctx.blobs.read_bytes(uri),
-            {**headers, "Content-Type": CONTENT_TYPES[fmt], "Content-Disposition": attachment(name)},
-        )
+def check_token(ctx: Context, token: str, now: float) -> tuple[str, str, int] | tuple[int, str, str]:
+    """A link token's (job id, format, expiry) when kscribe signed it and it is live, else the
+    refusal (status, code, message)."""
+    m = _TOKEN.match(token)
+    if not m:
+        return 404, "not_found", "no such link"
+    job_id, fmt, expires_text, signature = m.groups()
+    expires = int(expires_text)
+    expected = _signature(_secret(ctx), job_id, fmt, expires)
+    if not hmac.compare_digest(expected, signature):
+        return 403, "invalid_link", "the link's signature does not match"
+    if now >= expires:
+        return 403, "link_expired", "the link has expired; get a fresh one from the job"
+    if expires > now + MAX_EXPIRY_S + _SKEW_S:
+        # No link kscribe signs lives longer: one that does was made with a leaked secret.
+        return 403, "invalid_link", "the link's expiry is beyond what kscribe signs"
+    return job_id, fmt, expires
 
 
 def attachment(name: str) -> str:
