@@ -10,19 +10,21 @@ import json
 import sys
 import time
 
+from kscribe.asr.whisper import options_from_settings
+
 
 def main() -> None:
     launched = float(sys.argv[1])
     imported_at = time.time()
     from pathlib import Path
 
-    from kscribe.asr.whisper import TranscribeOptions, WhisperTranscriber
+    from kscribe.asr.whisper import WhisperTranscriber
     from kscribe.media.wav import read_wav  # noqa: F401 - part of a worker's start
     from kscribe.settings import Settings
 
     settings = Settings.from_env({"KSCRIBE_DATA_DIR": "/tmp/kscribe-bench"})
     transcriber = WhisperTranscriber(settings.model_cache_dir)
-    options = TranscribeOptions.from_settings(settings)
+    options = options_from_settings(settings)
     transcriber.load(options)
     ready_at = time.time()
     import subprocess

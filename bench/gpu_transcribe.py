@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from long_video import cut
 
-from kscribe.asr.whisper import TranscribeOptions, WhisperTranscriber, resolve_compute_type, resolve_device
+from kscribe.asr.whisper import WhisperTranscriber, options_from_settings, resolve_compute_type, resolve_device
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.settings import Settings
 from kscribe.transcript.quality import word_error_rate
@@ -104,7 +104,7 @@ def one(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         pieces, duration = chunks_of(args.video, settings, Path(tmp))
     transcriber = WhisperTranscriber(settings.model_cache_dir)
-    options = TranscribeOptions.from_settings(settings)
+    options = options_from_settings(settings)
     memory = GpuMemory()
     before = memory.read()
     with memory:

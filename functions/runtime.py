@@ -21,13 +21,13 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from kscribe.context import Context
+from kscribe.asr.whisper import options_from_settings
+from kscribe.context import Context, Handler
 from kscribe.errors import TransientError, WorkClaimed
 from kscribe.events import Event
 from kscribe.observability import metrics
 from kscribe.observability.logs import configure_json_logging, event_log_context
 from kscribe.pipeline import event_auth
-from kscribe.pipeline.handlers import Handler
 from kscribe.pipeline.stages.announce import record_announced
 from kscribe.runtime import wiring
 from kscribe.runtime.health import Check, run_checks
@@ -317,13 +317,11 @@ class ModelWarmup:
 
     def _load(self) -> None:
         try:
-            from kscribe.asr.whisper import TranscribeOptions
-
             ctx = context()
             if self._load_into is not None:
                 self._load_into(ctx)
             else:
-                ctx.transcriber.load(TranscribeOptions.from_settings(ctx.settings))
+                ctx.transcriber.load(options_from_settings(ctx.settings))
         except Exception as exc:
             log.exception("model load failed")
             self._error = exc

@@ -293,3 +293,6 @@ def _norm(word: str) -> str:
 
 def _tokens(phrase: str) -> tuple[str, ...]:
     return tuple(t for t in (_norm(p) for p in phrase.split()) if t)
+
+
+MAX_EXPIRY_S = 7 * 24 * 3600

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from kscribe.asr.voices import SenkoEmbedder
+from kscribe.events import Event
 from kscribe.ports import BlobStore, Jobs, KeyValue, Transcriber, VoiceEmbedder
 from kscribe.settings import Settings
 
@@ -41,3 +43,6 @@ class Context:
     progress: Progress = field(default_factory=NoProgress)
     # Speech turns and voice embeddings for jobs with speakers; loads torch on first use only.
     voices: VoiceEmbedder = field(default_factory=SenkoEmbedder)
+
+
+Handler = Callable[[Event, Context], list[Event]]

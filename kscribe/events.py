@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from kscribe.values import Chunk, Job
+from kscribe import events
+from kscribe.values import Chunk, Job, JobStatus
 
 SOURCE = "/kscribe"
 
@@ -353,3 +354,6 @@ def job_completed_for(job: Job) -> Event:
         model=job.model,
         languages=dict(job.languages) or None,
     ).event()
+
+
+FINISHED_STATUS = {events.JOB_COMPLETED: JobStatus.SUCCEEDED, events.JOB_FAILED: JobStatus.FAILED}

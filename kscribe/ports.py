@@ -18,7 +18,7 @@ from kscribe.values import Job, JobStatus
 if TYPE_CHECKING:
     import numpy as np
 
-    from kscribe.asr.whisper import ProgressCallback, Recognition, TranscribeOptions
+    from kscribe.asr.base import ProgressCallback, Recognition, TranscribeOptions
     from kscribe.transcript.speakers import Turns
     from kscribe.values import Job, JobStatus
 

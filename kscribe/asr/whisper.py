@@ -5,17 +5,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kscribe.asr import coverage
+from kscribe.asr.base import (
+    ProgressCallback,
+    Recognition,
+    TranscribeOptions,
+    choose_batch_size,
+    choose_vad_min_silence_ms,
+    cpu_threads_for,
+)
 from kscribe.asr.models import PACKAGED, resolve_model
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.observability import metrics
@@ -27,109 +33,6 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[float], None]
-
-
-@dataclass(frozen=True)
-class TranscribeOptions:
-    model: str
-    language: str | None
-    task: str
-    beam_size: int
-    vad_filter: bool
-    word_timestamps: bool
-    condition_on_previous_text: bool
-    device: str
-    compute_type: str
-    cpu_threads: int
-    # None: choose_batch_size decides.
-    batch_size: int | None
-    parallel_chunks: int = 1
-    # Chunks of this job that can be decoded at once (its chunk count; 0: parallel_chunks):
-    # a job of fewer chunks than workers leaves their threads to the chunks it has.
-    chunks_at_once: int = 0
-    # Vocabulary: Whisper's initial prompt and hotwords ("": none).
-    initial_prompt: str = ""
-    hotwords: str = ""
-    # Guards: faster-whisper's hallucination_silence_threshold (0: off), Silero VAD's knobs.
-    hallucination_silence_s: float = 0.0
-    vad_threshold: float = 0.5
-    # None: choose_vad_min_silence_ms decides (by batching).
-    vad_min_silence_ms: int | None = None
-    vad_speech_pad_ms: int = 400
-    vad_min_speech_ms: int = 0
-    # No language: decode each 30 s window in the language detected for it.
-    multilingual: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **job_choices: object) -> TranscribeOptions:
-        values: dict[str, Any] = dict(
-            model=settings.model,
-            language=settings.language,
-            task=settings.task,
-            beam_size=settings.beam_size,
-            vad_filter=settings.vad_filter,
-            word_timestamps=settings.word_timestamps,
-            condition_on_previous_text=settings.condition_on_previous_text,
-            device=settings.device,
-            compute_type=settings.compute_type,
-            cpu_threads=settings.cpu_threads,
-            batch_size=settings.batch_size,
-            parallel_chunks=settings.parallel_chunks,
-            initial_prompt=settings.prompt,
-            hotwords=settings.hotwords,
-            hallucination_silence_s=settings.hallucination_silence_s,
-            vad_threshold=settings.vad_threshold,
-            vad_min_silence_ms=settings.vad_min_silence_ms,
-            vad_speech_pad_ms=settings.vad_speech_pad_ms,
-            vad_min_speech_ms=settings.vad_min_speech_ms,
-            multilingual=settings.multilingual,
-        )
-        values.update({k: v for k, v in job_choices.items() if v is not None and v != ""})
-        return cls(**values)
-
-
-# KSCRIBE_BATCH_SIZE=auto. Measured with tiny.en on 2 CPU cores (bench/defaults.py,
-# bench/reports/2026-11-23-defaults-cpu-2-cores.md): batched decoding with chunks in parallel
-# took ~10 % less CPU than sequential decoding at 1 and 5 minutes and as much at 30, and its
-# WER matched bare faster-whisper's batched pipeline (sequential: +0.4 to +2.1 points), so
-# sequential decoding pays nowhere on speed. Batches of 4, 8 and 16 ran alike
-# at the same WER, but memory grows with the batch (30 minutes, two chunks at once: peak
-# 1.5 GiB with 4, 2.0 with 8, 2.7 with 16), so 4.
-AUTO_BATCH_SIZE = 4
-# Below this chunk length auto decodes sequentially: batched, an 8 s chunk of a two-voice
-# conversation lost a whole sentence that followed a 0.8 s pause
-# (tests/integration/test_diarize.py), and at 1 minute batching saved only ~0.4 CPU s.
-AUTO_BATCH_MIN_S = 60.0
-# Silero VAD's minimum pause (ms) between speech pieces: sequential decoding reads 30-second
-# windows whatever the pieces are; the batched pipeline decodes each piece alone (at most
-# 30 s), so it needs pieces cut at short pauses — faster-whisper's own default there. With
-# 2000 ms it cut 30 s pieces mid-speech: WER 10.66 % against 7.54 % on the 5-minute video.
-VAD_MIN_SILENCE_MS = 2000
-BATCHED_VAD_MIN_SILENCE_MS = 160
-
-
-def choose_batch_size(batch_size: int | None, duration_s: float, vad_filter: bool) -> int:
-    """The batch size for a chunk of ``duration_s``: ``batch_size`` when set (0: sequential
-    decoding), else AUTO_BATCH_SIZE from AUTO_BATCH_MIN_S on. Without VAD the batched
-    pipeline has no pieces to batch (faster-whisper refuses audio over 30 s then), so auto
-    decodes sequentially."""
-    if batch_size is not None:
-        return batch_size
-    return AUTO_BATCH_SIZE if vad_filter and duration_s >= AUTO_BATCH_MIN_S else 0
-
-
-def cpu_threads_for(chunks_at_once: int, cores: int | None = None) -> int:
-    """CTranslate2 threads per chunk: the cores shared by the chunks decoded at once."""
-    return max(1, (cores or os.cpu_count() or 1) // max(1, chunks_at_once))
-
-
-def choose_vad_min_silence_ms(min_silence_ms: int | None, batch_size: int) -> int:
-    """Silero VAD's minimum pause: ``min_silence_ms`` when set, else by decoding mode."""
-    if min_silence_ms is not None:
-        return min_silence_ms
-    return BATCHED_VAD_MIN_SILENCE_MS if batch_size > 0 else VAD_MIN_SILENCE_MS
 
 
 class _LanguageNotes:
@@ -177,15 +80,6 @@ def _sentences(segments: Iterable[Any]) -> Iterator[Any]:
             yield dataclasses.replace(
                 segment, start=part[0].start, end=part[-1].end, text="".join(w.word for w in part), words=part
             )
-
-
-@dataclass(frozen=True)
-class Recognition:
-    language: str
-    language_probability: float
-    segments: tuple[Segment, ...]
-    # The VAD speech pieces checked for words (none without VAD): kscribe.asr.coverage.
-    pieces: tuple[coverage.Piece, ...] = ()
 
 
 def resolve_device(device: str) -> str:
@@ -380,3 +274,31 @@ def _speech_pieces(audio: np.ndarray, vad: dict[str, Any], batch_size: int) -> l
     limit = 30.0 if batch_size > 0 else float("inf")
     found = get_speech_timestamps(audio, VadOptions(**vad, max_speech_duration_s=limit))
     return [(round(p["start"] / SAMPLE_RATE, 3), round(p["end"] / SAMPLE_RATE, 3)) for p in found]
+
+
+def options_from_settings(settings: Settings, **job_choices: object) -> TranscribeOptions:
+    """The decoding options of the deployment's settings, with a job's own choices over them."""
+    values: dict[str, Any] = dict(
+        model=settings.model,
+        language=settings.language,
+        task=settings.task,
+        beam_size=settings.beam_size,
+        vad_filter=settings.vad_filter,
+        word_timestamps=settings.word_timestamps,
+        condition_on_previous_text=settings.condition_on_previous_text,
+        device=settings.device,
+        compute_type=settings.compute_type,
+        cpu_threads=settings.cpu_threads,
+        batch_size=settings.batch_size,
+        parallel_chunks=settings.parallel_chunks,
+        initial_prompt=settings.prompt,
+        hotwords=settings.hotwords,
+        hallucination_silence_s=settings.hallucination_silence_s,
+        vad_threshold=settings.vad_threshold,
+        vad_min_silence_ms=settings.vad_min_silence_ms,
+        vad_speech_pad_ms=settings.vad_speech_pad_ms,
+        vad_min_speech_ms=settings.vad_min_speech_ms,
+        multilingual=settings.multilingual,
+    )
+    values.update({k: v for k, v in job_choices.items() if v is not None and v != ""})
+    return TranscribeOptions(**values)

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kscribe import events
+from kscribe.choices import MAX_EXPIRY_S
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.state import keys
@@ -36,7 +37,6 @@ from kscribe.storage import split_gs
 from kscribe.values import Job, JobStatus
 
 PREFIX = "/api/v1/links/"
-MAX_EXPIRY_S = 7 * 24 * 3600
 GCS_REDIRECT_S = 15 * 60
 # Expiry: unix seconds written the one way ``sign`` writes them (no leading zero, ten digits:
 # until the year 2286), so a token has exactly one spelling.

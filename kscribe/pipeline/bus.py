@@ -11,14 +11,13 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from kscribe.context import Context
+from kscribe.context import Context, Handler
 from kscribe.errors import WorkClaimed
 from kscribe.events import Event
 from kscribe.observability.logs import event_log_context
-from kscribe.pipeline.handlers import SUBSCRIBERS, Handler
 from kscribe.pipeline.stages.announce import record_announced
 from kscribe.state import claims
 
@@ -33,7 +32,7 @@ class InProcessBus:
     def __init__(
         self,
         ctx: Context,
-        routes: dict[str, Handler] | None = None,
+        subscribers: Mapping[str, tuple[Handler, ...]],
         attempts: int = 3,
         backoff_s: float = 0.5,
         dead_letter: DeadLetter | None = None,
@@ -41,9 +40,9 @@ class InProcessBus:
         workers: int = 1,
     ):
         self.ctx = ctx
-        self.routes: dict[str, tuple[Handler, ...]] = (
-            dict(SUBSCRIBERS) if routes is None else {kind: (handler,) for kind, handler in routes.items()}
-        )
+        # Which handlers take each event type (kscribe.pipeline.handlers.SUBSCRIBERS): handed
+        # in, so the bus knows how to deliver and nothing of what the stages do.
+        self.routes: dict[str, tuple[Handler, ...]] = dict(subscribers)
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.dead_letter = dead_letter

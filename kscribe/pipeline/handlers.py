@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from kscribe import events
-from kscribe.context import Context
+from kscribe.context import Context, Handler
 from kscribe.delivery import links
 from kscribe.errors import EventRejected, InputError
 from kscribe.events import ChunkReady, Event, JobCreated, JobTranscribed, MalformedEvent
@@ -23,16 +23,15 @@ from kscribe.observability import metrics
 from kscribe.pipeline import batches
 from kscribe.pipeline.stages import extract, ingest, publish, transcribe
 from kscribe.pipeline.stages.announce import announce, fail
+from kscribe.pipeline.stages.chunk_audio import ChunkOutcome
 from kscribe.pipeline.stages.dead_letter import dead_letter
 from kscribe.pipeline.stages.diarize import diarize
 from kscribe.pipeline.stages.notify import notify
-from kscribe.pipeline.stages.transcribe import ChunkOutcome
 from kscribe.storage.notices import notice_from_pubsub_message, notice_from_storage_object
 from kscribe.values import JobStatus, ObjectNotice
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Event, Context], list[Event]]
 _T = TypeVar("_T", JobCreated, ChunkReady, JobTranscribed)
 
 

@@ -6,14 +6,14 @@ import uuid
 from pathlib import Path
 
 from kscribe.choices import JobChoices
-from kscribe.context import Context
+from kscribe.context import Context, Handler
 from kscribe.errors import SourceNotFound
 from kscribe.events import Event
 from kscribe.pipeline.bus import InProcessBus
-from kscribe.pipeline.handlers import STAGE_OF, Handler, on_dead_letter
+from kscribe.pipeline.handlers import STAGE_OF, SUBSCRIBERS, on_dead_letter
 from kscribe.pipeline.reconcile import reconcile
-from kscribe.pipeline.stages import IngestResult, JobRequest, ingest
 from kscribe.pipeline.stages.announce import announce
+from kscribe.pipeline.stages.ingest import IngestResult, JobRequest, ingest
 from kscribe.storage.notices import notice_of
 
 
@@ -27,6 +27,7 @@ class LocalPipeline:
         self._jobs: list[str] = []
         self.bus = InProcessBus(
             ctx,
+            SUBSCRIBERS,
             attempts=attempts,
             backoff_s=backoff_s,
             dead_letter=self._dead_letter,

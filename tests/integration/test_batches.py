@@ -22,7 +22,7 @@ from kscribe.delivery import transport as callbacks
 from kscribe.errors import WorkClaimed
 from kscribe.pipeline import batches
 from kscribe.pipeline.bus import InProcessBus
-from kscribe.pipeline.handlers import on_batch_completed
+from kscribe.pipeline.handlers import SUBSCRIBERS, on_batch_completed
 from kscribe.pipeline.reconcile import reconcile
 from kscribe.runtime import wiring
 from kscribe.state import keys
@@ -130,7 +130,7 @@ def call(api, token, method, path, body=None, **headers):
 
 
 def run(ctx, produced, workers=2):
-    bus = InProcessBus(ctx, backoff_s=0, workers=workers)
+    bus = InProcessBus(ctx, SUBSCRIBERS, backoff_s=0, workers=workers)
     seen = []
     bus.observers.append(seen.append)
     for event in produced:
@@ -401,7 +401,7 @@ def test_the_real_pipeline_finishes_a_batch_of_two_clips(env, gcs, ctx, transcri
     assert created.status == 202, created.body
     batch_id = created.body["id"]
     progress = []
-    bus = InProcessBus(ctx, backoff_s=0, workers=2)
+    bus = InProcessBus(ctx, SUBSCRIBERS, backoff_s=0, workers=2)
     bus.observers.append(
         lambda e: progress.append(call(api, tokens["acme"], "GET", f"/api/v1/batches/{batch_id}").body["progress"])
     )

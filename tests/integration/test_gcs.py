@@ -7,6 +7,7 @@ from google.cloud import storage
 from kscribe import events
 from kscribe.errors import OutputNotWritable
 from kscribe.pipeline.bus import InProcessBus
+from kscribe.pipeline.handlers import SUBSCRIBERS
 from kscribe.storage import Blobs
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_VIDEO
@@ -79,7 +80,7 @@ def test_an_upload_notification_runs_the_pipeline_bucket_to_bucket(gcs, ctx):
         "contentType": blob.content_type,
         "metadata": {},
     }
-    bus = InProcessBus(ctx, backoff_s=0)
+    bus = InProcessBus(ctx, SUBSCRIBERS, backoff_s=0)
     seen = []
     bus.observers.append(seen.append)
     bus.publish(events.Event(events.OBJECT_FINALIZED, notification))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kscribe.errors import EventRejected
-from kscribe.pipeline.stages import JobRequest, ingest
+from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.storage import LocalStore
 from kscribe.tenancy.tenants import Tenants
 from kscribe.values import JobStatus, ObjectNotice

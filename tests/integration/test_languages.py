@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kscribe.asr.base import Recognition
 from kscribe.asr.models import available_models
-from kscribe.asr.whisper import Recognition, WhisperTranscriber
+from kscribe.asr.whisper import WhisperTranscriber
 from kscribe.choices import JobChoices
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.pipeline.runner import LocalPipeline

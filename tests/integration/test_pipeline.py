@@ -105,7 +105,7 @@ def test_a_source_replaced_after_the_notification_fails_that_job(ctx, sample_cop
 
 def test_unknown_event_types_are_dropped(ctx):
     handled = []
-    bus = InProcessBus(ctx, routes={events.JOB_CREATED: lambda e, c: handled.append(e) or []})
+    bus = InProcessBus(ctx, {events.JOB_CREATED: (lambda e, c: handled.append(e) or [],)})
     bus.publish(events.Event("com.example.other", {}))
     bus.publish(events.job_created("j"))
     bus.drain()

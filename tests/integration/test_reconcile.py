@@ -10,7 +10,7 @@ import pytest
 from kscribe import events
 from kscribe.observability import metrics
 from kscribe.pipeline.bus import InProcessBus
-from kscribe.pipeline.handlers import ROUTES, on_dead_letter
+from kscribe.pipeline.handlers import ROUTES, SUBSCRIBERS, on_dead_letter
 from kscribe.pipeline.reconcile import reconcile
 from kscribe.pipeline.runner import LocalPipeline
 from kscribe.pipeline.stages.announce import record_announced
@@ -38,7 +38,7 @@ def deliver(ctx, event) -> list[events.Event]:
 
 
 def finish(ctx, driving) -> None:
-    bus = InProcessBus(ctx, backoff_s=0)
+    bus = InProcessBus(ctx, SUBSCRIBERS, backoff_s=0)
     for event in driving:
         bus.publish(event)
     bus.drain()

@@ -13,6 +13,7 @@ import pytest
 from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.pipeline.bus import InProcessBus
+from kscribe.pipeline.handlers import SUBSCRIBERS
 from kscribe.pipeline.reconcile import reconcile
 from kscribe.pipeline.retention import DAY_S, adopt
 from kscribe.state import keys
@@ -46,7 +47,7 @@ def finished_job(api, ctx, retention_days=None):
     ctx.settings = ctx.settings.replace(api_local_sources=True)
     response = create(api, token, **body)
     assert response.status == 202, response.body
-    bus = InProcessBus(ctx, backoff_s=0)
+    bus = InProcessBus(ctx, SUBSCRIBERS, backoff_s=0)
     for event in response.events:
         bus.publish(event)
     bus.drain()

@@ -8,16 +8,15 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from kscribe.asr.whisper import (
+from kscribe.asr.base import (
     AUTO_BATCH_MIN_S,
     AUTO_BATCH_SIZE,
     BATCHED_VAD_MIN_SILENCE_MS,
     VAD_MIN_SILENCE_MS,
-    TranscribeOptions,
-    WhisperTranscriber,
     choose_batch_size,
     choose_vad_min_silence_ms,
 )
+from kscribe.asr.whisper import WhisperTranscriber, options_from_settings
 from kscribe.errors import ConfigError
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.settings import Settings
@@ -30,7 +29,7 @@ def settings(tmp_path, **env):
 def test_both_are_automatic_unless_set(tmp_path):
     s = settings(tmp_path)
     assert s.batch_size is None and s.vad_min_silence_ms is None
-    options = TranscribeOptions.from_settings(s)
+    options = options_from_settings(s)
     assert options.batch_size is None and options.vad_min_silence_ms is None
 
 
@@ -114,7 +113,7 @@ def _seconds(n: float) -> np.ndarray:
 @pytest.mark.parametrize("vad", ["on", "off"])
 @pytest.mark.parametrize("duration_s", [20.0, 450.0])
 def test_the_transcriber_applies_the_rule_to_each_chunk(recorded, tmp_path, vad, duration_s):
-    options = TranscribeOptions.from_settings(settings(tmp_path, KSCRIBE_VAD=vad))
+    options = options_from_settings(settings(tmp_path, KSCRIBE_VAD=vad))
     recorded.transcribe(_seconds(duration_s), options)
     (call,) = _Recorder.calls
     if vad == "on" and duration_s >= AUTO_BATCH_MIN_S:
@@ -127,11 +126,9 @@ def test_the_transcriber_applies_the_rule_to_each_chunk(recorded, tmp_path, vad,
 
 
 def test_the_transcriber_keeps_explicit_settings(recorded, tmp_path):
-    sequential = TranscribeOptions.from_settings(settings(tmp_path, KSCRIBE_BATCH_SIZE="0"))
+    sequential = options_from_settings(settings(tmp_path, KSCRIBE_BATCH_SIZE="0"))
     recorded.transcribe(_seconds(600), sequential)
-    batched = TranscribeOptions.from_settings(
-        settings(tmp_path, KSCRIBE_BATCH_SIZE="16", KSCRIBE_VAD_MIN_SILENCE_MS="700")
-    )
+    batched = options_from_settings(settings(tmp_path, KSCRIBE_BATCH_SIZE="16", KSCRIBE_VAD_MIN_SILENCE_MS="700"))
     recorded.transcribe(_seconds(600), batched)
     first, second = _Recorder.calls
     assert first["pipeline"] == "_Recorder" and "batch_size" not in first

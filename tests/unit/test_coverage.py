@@ -10,8 +10,9 @@ import pytest
 
 from kscribe.asr import coverage
 from kscribe.asr import whisper as transcriber
+from kscribe.asr.base import TranscribeOptions, cpu_threads_for
 from kscribe.asr.coverage import Coverage, Piece, summarise
-from kscribe.asr.whisper import TranscribeOptions, WhisperTranscriber, cpu_threads_for
+from kscribe.asr.whisper import WhisperTranscriber, options_from_settings
 from kscribe.media.chunking import padded
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.settings import Settings
@@ -75,7 +76,7 @@ def decoder(monkeypatch, tmp_path):
 
 def _options(tmp_path, **env) -> TranscribeOptions:
     settings = Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path), "KSCRIBE_BATCH_SIZE": "8", **env})
-    return TranscribeOptions.from_settings(settings)
+    return options_from_settings(settings)
 
 
 def _audio(seconds: float) -> np.ndarray:

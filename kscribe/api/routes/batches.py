@@ -51,8 +51,9 @@ from kscribe.events import Event
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog, batches, retention
 from kscribe.pipeline.batches import Batch, Batches
-from kscribe.pipeline.stages import JobRequest, ingest, layout
+from kscribe.pipeline.stages import layout
 from kscribe.pipeline.stages.announce import announce
+from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.settings import MEDIA_EXTENSIONS
 from kscribe.state import claims
 from kscribe.storage import is_within

@@ -14,8 +14,8 @@ from kscribe.context import Context
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog, retention
-from kscribe.pipeline.stages import JobRequest, ingest
 from kscribe.pipeline.stages.announce import announce
+from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.storage.notices import notice_of
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants, source_allowed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from kscribe.api.http import ApiError, ApiRequest, ApiResponse
 from kscribe.api.views import job_view, own_job, tenant_of
@@ -19,8 +19,12 @@ from kscribe.transcript.formats import CONTENT_TYPES
 from kscribe.values import FORMATS as ALL_FORMATS
 from kscribe.values import JobStatus
 
-if TYPE_CHECKING:
-    from kscribe.api.routes.batches import BatchRoutes
+
+class BatchListing(Protocol):
+    """The batch routes' listing of a batch's jobs (``kscribe.api.routes.batches``)."""
+
+    def list_jobs(self, key: ApiKey, batch_id: str, status: str, limit: int, cursor: int) -> dict[str, Any]: ...
+
 
 # Redis takes list positions as 64-bit integers; no listing comes near this.
 MAX_CURSOR = 2**53
@@ -31,7 +35,7 @@ class JobReads:
         self.ctx = ctx
         self.tenants = tenants
         # ``?batch_id=`` lists a batch's jobs (set by the Api).
-        self.batches: BatchRoutes | None = None
+        self.batches: BatchListing | None = None
 
     def get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
         job = own_job(self.ctx, key, job_id)

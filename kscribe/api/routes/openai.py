@@ -46,23 +46,25 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from kscribe.api.router import BASE, Api, ApiError, ApiRequest, ApiResponse
+from kscribe.api.http import BASE, ApiError, ApiRequest, ApiResponse
 from kscribe.asr.models import check_model
 from kscribe.choices import MAX_PROMPT_CHARS, JobChoices, check_text
+from kscribe.context import Context
 from kscribe.errors import InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
 from kscribe.media import containers
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog
-from kscribe.pipeline.stages import JobRequest, ingest
 from kscribe.pipeline.stages.announce import announce
+from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.storage import join
 from kscribe.storage.notices import notice_of
+from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants, upload_prefix
 from kscribe.tenancy.upload_budget import OverBudget, UploadBudget
 from kscribe.values import LANGUAGES, Job, JobStatus
@@ -300,10 +302,20 @@ class Options:
     retention_days: int
 
 
+class Gate(Protocol):
+    """What the OpenAI routes take from ``kscribe.api.router.Api``: its key check (with its
+    rate limits) and its tenants."""
+
+    ctx: Context
+    tenants: Tenants
+
+    def _authenticate(self, request: ApiRequest) -> ApiKey: ...
+
+
 class OpenAiApi:
     """Serves the OpenAI routes over an ``Api`` (its keys, rate limits, tenants)."""
 
-    def __init__(self, api: Api, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, api: Gate, clock: Callable[[], float] = time.monotonic):
         self.api = api
         self.ctx = api.ctx
         self.clock = clock

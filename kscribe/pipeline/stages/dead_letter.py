@@ -12,11 +12,10 @@ import re
 from kscribe import events
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
-from kscribe.events import Event
+from kscribe.events import FINISHED_STATUS, Event
 from kscribe.observability import metrics
 from kscribe.pipeline.stages import manifest
 from kscribe.pipeline.stages.announce import fail
-from kscribe.pipeline.stages.notify import FINISHED_STATUS
 from kscribe.state import claims
 from kscribe.values import Job, JobStatus
 

@@ -12,7 +12,7 @@ from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.observability import metrics
 from kscribe.pipeline.stages import layout, manifest
-from kscribe.pipeline.stages.transcribe import ChunkOutcome, load_chunk_audio, matches, own_audio
+from kscribe.pipeline.stages.chunk_audio import ChunkOutcome, load_chunk_audio, matches, own_audio
 from kscribe.ports import ChunkCompletion
 from kscribe.state import claims
 from kscribe.values import Chunk, Job

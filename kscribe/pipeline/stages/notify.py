@@ -5,20 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kscribe import events
 from kscribe.context import Context
 from kscribe.delivery import links
 from kscribe.delivery import transport as callbacks
 from kscribe.delivery.lanes import CallbackLanes
 from kscribe.errors import EventRejected
+from kscribe.events import FINISHED_STATUS
 from kscribe.settings import Settings
 from kscribe.state import claims
 from kscribe.tenancy.tenants import Tenants
-from kscribe.values import Job, JobStatus
+from kscribe.values import Job
 
 log = logging.getLogger(__name__)
-
-FINISHED_STATUS = {events.JOB_COMPLETED: JobStatus.SUCCEEDED, events.JOB_FAILED: JobStatus.FAILED}
 
 
 def callback_payload(event_type: str, job: Job) -> dict[str, Any]:

@@ -3,65 +3,28 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from kscribe.asr.coverage import summarise
 from kscribe.asr.guards import guard
 from kscribe.asr.languages import Detection, Window, vote
-from kscribe.asr.whisper import TranscribeOptions
+from kscribe.asr.whisper import options_from_settings
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError, WorkClaimed
 from kscribe.media.decode import SAMPLE_RATE
-from kscribe.media.wav import read_wav
 from kscribe.observability import metrics
 from kscribe.pipeline.stages import layout, manifest
+from kscribe.pipeline.stages.chunk_audio import ChunkOutcome, _load_wav, matches
 from kscribe.ports import ChunkCompletion
 from kscribe.state import claims, keys
-from kscribe.storage.scratch import process_dir
 from kscribe.transcript.alignment import quiet_spans, snap_to_speech
 from kscribe.values import Chunk, ChunkTranscript, Job
 
 log = logging.getLogger(__name__)
 
 STAGE = "transcribe"
-
-
-@dataclass(frozen=True)
-class ChunkOutcome:
-    """``announce_transcribed``: every chunk is stored and the job is not yet announced as
-    transcribed — true for the delivery that completes the set, and again for a redelivery
-    if that announcement never went out (its worker died, or the broker was down)."""
-
-    announce_transcribed: bool
-    transcribed: bool
-
-
-def _load_wav(uri: str, ctx: Context) -> np.ndarray:
-    local = ctx.blobs.local_path(uri)
-    if local is not None:
-        return read_wav(local)
-    with tempfile.TemporaryDirectory(dir=process_dir(ctx.settings.scratch_dir), prefix="chunk-") as tmp:
-        path = Path(tmp) / "audio.wav"
-        ctx.blobs.download(uri, path)
-        return read_wav(path)
-
-
-def load_chunk_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
-    """A chunk's audio as model input, with its padding (``Chunk.lead_s``)."""
-    return _load_wav(chunk.uri, ctx)
-
-
-def own_audio(chunk: Chunk, audio: np.ndarray) -> np.ndarray:
-    """The part of a chunk's audio in its own span, without the padding either side."""
-    first = round(chunk.lead_s * SAMPLE_RATE)
-    return audio[first : first + round(chunk.duration_s * SAMPLE_RATE)]
 
 
 def _decided(job: Job) -> bool:
@@ -95,7 +58,7 @@ def _with_language(job: Job, ctx: Context) -> Job:
 
 
 def _detect(job: Job, windows: list[Window], ctx: Context) -> Job:
-    options = TranscribeOptions.from_settings(ctx.settings, model=job.model, task=job.task)
+    options = options_from_settings(ctx.settings, model=job.model, task=job.task)
     ctx.transcriber.load(options)  # timed on its own (model load), not as detection
     started = time.perf_counter()
     try:
@@ -145,7 +108,7 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
             f"the audio of chunk {chunk.index + 1} is gone (the job's intermediate files expired or were removed)"
         ) from exc
     job = _with_language(job, ctx)
-    options = TranscribeOptions.from_settings(
+    options = options_from_settings(
         ctx.settings,
         model=job.model,
         language=job.language or ("" if job.multilingual else job.detected_language),
@@ -208,21 +171,6 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         tail_s=chunk.tail_s,
         coverage=covered.to_dict() if recognition.pieces or options.vad_filter else {},
     )
-
-
-def matches(claimed: Mapping[str, Any], chunk: Chunk) -> bool:
-    """Whether an event's description of a chunk agrees with the stored one (the fields it
-    gives; the stored ones are what gets used either way)."""
-    stored = chunk.to_dict()
-    for name, value in claimed.items():
-        if name not in stored:
-            continue
-        if isinstance(stored[name], float):
-            if not isinstance(value, (int, float)) or abs(float(value) - stored[name]) > 1e-6:
-                return False
-        elif value != stored[name]:
-            return False
-    return True
 
 
 def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any] | None = None) -> ChunkOutcome:

@@ -1,0 +1,101 @@
+"""kscribe.asr.base."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kscribe.asr import coverage
+from kscribe.values import Segment
+
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    model: str
+    language: str | None
+    task: str
+    beam_size: int
+    vad_filter: bool
+    word_timestamps: bool
+    condition_on_previous_text: bool
+    device: str
+    compute_type: str
+    cpu_threads: int
+    # None: choose_batch_size decides.
+    batch_size: int | None
+    parallel_chunks: int = 1
+    # Chunks of this job that can be decoded at once (its chunk count; 0: parallel_chunks):
+    # a job of fewer chunks than workers leaves their threads to the chunks it has.
+    chunks_at_once: int = 0
+    # Vocabulary: Whisper's initial prompt and hotwords ("": none).
+    initial_prompt: str = ""
+    hotwords: str = ""
+    # Guards: faster-whisper's hallucination_silence_threshold (0: off), Silero VAD's knobs.
+    hallucination_silence_s: float = 0.0
+    vad_threshold: float = 0.5
+    # None: choose_vad_min_silence_ms decides (by batching).
+    vad_min_silence_ms: int | None = None
+    vad_speech_pad_ms: int = 400
+    vad_min_speech_ms: int = 0
+    # No language: decode each 30 s window in the language detected for it.
+    multilingual: bool = False
+
+
+# KSCRIBE_BATCH_SIZE=auto. Measured with tiny.en on 2 CPU cores (bench/defaults.py,
+# bench/reports/2026-11-23-defaults-cpu-2-cores.md): batched decoding with chunks in parallel
+# took ~10 % less CPU than sequential decoding at 1 and 5 minutes and as much at 30, and its
+# WER matched bare faster-whisper's batched pipeline (sequential: +0.4 to +2.1 points), so
+# sequential decoding pays nowhere on speed. Batches of 4, 8 and 16 ran alike
+# at the same WER, but memory grows with the batch (30 minutes, two chunks at once: peak
+# 1.5 GiB with 4, 2.0 with 8, 2.7 with 16), so 4.
+AUTO_BATCH_SIZE = 4
+
+
+# Below this chunk length auto decodes sequentially: batched, an 8 s chunk of a two-voice
+# conversation lost a whole sentence that followed a 0.8 s pause
+# (tests/integration/test_diarize.py), and at 1 minute batching saved only ~0.4 CPU s.
+AUTO_BATCH_MIN_S = 60.0
+
+
+# Silero VAD's minimum pause (ms) between speech pieces: sequential decoding reads 30-second
+# windows whatever the pieces are; the batched pipeline decodes each piece alone (at most
+# 30 s), so it needs pieces cut at short pauses — faster-whisper's own default there. With
+# 2000 ms it cut 30 s pieces mid-speech: WER 10.66 % against 7.54 % on the 5-minute video.
+VAD_MIN_SILENCE_MS = 2000
+
+
+BATCHED_VAD_MIN_SILENCE_MS = 160
+
+
+def choose_batch_size(batch_size: int | None, duration_s: float, vad_filter: bool) -> int:
+    """The batch size for a chunk of ``duration_s``: ``batch_size`` when set (0: sequential
+    decoding), else AUTO_BATCH_SIZE from AUTO_BATCH_MIN_S on. Without VAD the batched
+    pipeline has no pieces to batch (faster-whisper refuses audio over 30 s then), so auto
+    decodes sequentially."""
+    if batch_size is not None:
+        return batch_size
+    return AUTO_BATCH_SIZE if vad_filter and duration_s >= AUTO_BATCH_MIN_S else 0
+
+
+def cpu_threads_for(chunks_at_once: int, cores: int | None = None) -> int:
+    """CTranslate2 threads per chunk: the cores shared by the chunks decoded at once."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, chunks_at_once))
+
+
+def choose_vad_min_silence_ms(min_silence_ms: int | None, batch_size: int) -> int:
+    """Silero VAD's minimum pause: ``min_silence_ms`` when set, else by decoding mode."""
+    if min_silence_ms is not None:
+        return min_silence_ms
+    return BATCHED_VAD_MIN_SILENCE_MS if batch_size > 0 else VAD_MIN_SILENCE_MS
+
+
+@dataclass(frozen=True)
+class Recognition:
+    language: str
+    language_probability: float
+    segments: tuple[Segment, ...]
+    # The VAD speech pieces checked for words (none without VAD): kscribe.asr.coverage.
+    pieces: tuple[coverage.Piece, ...] = ()
