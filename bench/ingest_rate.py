@@ -42,7 +42,7 @@ def main() -> None:
         started = time.perf_counter()
         produced = sum(len(on_object_finalized(event, ctx)) for _ in range(count))
         wall = time.perf_counter() - started
-        jobs = sum(1 for _ in ctx.kv.scan_iter("kscribe:job:*"))
+        jobs = sum(1 for _ in ctx.jobs.redis.scan_iter("kscribe:job:*"))
     print(
         json.dumps(
             {

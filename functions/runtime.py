@@ -32,7 +32,6 @@ from kscribe.pipeline.stages.announce import record_announced
 from kscribe.runtime import wiring
 from kscribe.runtime.health import Check, run_checks
 from kscribe.settings import Settings
-from kscribe.state import keys
 from kscribe.storage import scratch
 
 log = logging.getLogger("kscribe.functions")
@@ -155,7 +154,7 @@ def register_stuck_gauge() -> None:
     def stuck() -> float:
         try:
             ctx = context()
-            return float(ctx.kv.get(keys.jobs_lost()) or 0)
+            return float(ctx.jobs.jobs_lost())
         except Exception:
             return float("nan")
 

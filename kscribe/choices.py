@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from kscribe.errors import InputError
-from kscribe.media.tracks import parse_choice
 from kscribe.values import CHANNEL_MODES
 
 # Custom object metadata an uploader may set to steer its job.
@@ -296,3 +295,32 @@ def _tokens(phrase: str) -> tuple[str, ...]:
 
 
 MAX_EXPIRY_S = 7 * 24 * 3600
+
+
+# An index (0–999) or a 2- or 3-letter language code: both fit in three characters ("":
+# automatic; the OpenAPI document holds API bodies to the same pattern).
+MAX_CHOICE_CHARS = 3
+
+
+CHOICE_PATTERN = "^([0-9]{1,3}|[A-Za-z]{2,3})?$"
+
+
+_CHOICE = re.compile(CHOICE_PATTERN)
+
+
+CHOICE_WORDS = "an audio track's index among the audio tracks (0, 1, …) or a language code such as en, deu or ger"
+
+
+def parse_choice(value: object, name: str = "audio_track") -> str:
+    """A track choice as sent (a string, or a whole number from JSON) → its canonical form
+    ("" for automatic). Raises ``InputError`` naming ``name`` unless it is an index or a
+    language code."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InputError(f"{name}: {CHOICE_WORDS}")
+    choice = value.strip().lower()
+    if choice and (len(choice) > MAX_CHOICE_CHARS or not _CHOICE.match(choice)):
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        raise InputError(f"{name}: {shown!r} is not {CHOICE_WORDS}")
+    return str(int(choice)) if choice.isdigit() else choice

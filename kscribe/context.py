@@ -8,8 +8,17 @@ from typing import Protocol
 
 from kscribe.asr.voices import SenkoEmbedder
 from kscribe.events import Event
-from kscribe.ports import BlobStore, Jobs, KeyValue, Transcriber, VoiceEmbedder
+from kscribe.ports import BlobStore, Jobs, Transcriber, VoiceEmbedder
 from kscribe.settings import Settings
+from kscribe.state.batches import Batches
+from kscribe.state.claims import Claims
+from kscribe.state.lanes import CallbackLanes
+from kscribe.state.purges import PurgePlans
+from kscribe.state.secrets import SharedSecrets
+from kscribe.state.uploads import MediaTokens, Uploads
+from kscribe.tenancy.apikeys import ApiKeys
+from kscribe.tenancy.ratelimit import RateLimiter
+from kscribe.tenancy.tenants import Tenants
 
 
 class Progress(Protocol):
@@ -38,8 +47,19 @@ class Context:
     jobs: Jobs
     blobs: BlobStore
     transcriber: Transcriber
-    # Tenants, API keys, rate limits and health read Redis through this, never through jobs.
-    kv: KeyValue
+    # The stores of kscribe's other state, each over the same Redis (kscribe.state, built by
+    # kscribe.runtime.wiring): nothing outside kscribe/state/ holds the Redis client itself.
+    claims: Claims
+    tenants: Tenants
+    api_keys: ApiKeys
+    request_limits: RateLimiter
+    auth_failure_limits: RateLimiter
+    uploads: Uploads
+    media_tokens: MediaTokens
+    batches: Batches
+    lanes: CallbackLanes
+    purges: PurgePlans
+    secrets: SharedSecrets
     progress: Progress = field(default_factory=NoProgress)
     # Speech turns and voice embeddings for jobs with speakers; loads torch on first use only.
     voices: VoiceEmbedder = field(default_factory=SenkoEmbedder)

@@ -1,14 +1,13 @@
 """The world as the stages see it: every port ``Context`` offers, each a small ``Protocol``.
 
 A reader learns what a stage depends on from this file; tests pass fakes or real clients
-that fit these shapes (a ``redis.Redis`` made with ``decode_responses=True`` is a
-``KeyValue``; ``kscribe.state.jobs.JobStore`` is a ``Jobs``; ``kscribe.storage.Blobs`` a
+that fit these shapes (``kscribe.state.jobs.JobStore`` is a ``Jobs``; ``kscribe.storage.Blobs`` a
 ``BlobStore``; ``kscribe.asr.whisper.WhisperTranscriber`` a ``Transcriber``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from kscribe.transcript.speakers import Turns
     from kscribe.values import Job, JobStatus
 
-__all__ = ["BlobStore", "Jobs", "KeyValue", "Transcriber", "VoiceEmbedder"]
+__all__ = ["BlobStore", "Jobs", "Transcriber", "VoiceEmbedder"]
 
 
 class Transcriber(Protocol):
@@ -49,37 +48,6 @@ class VoiceEmbedder(Protocol):
         ...
 
     def turns(self, audio: np.ndarray) -> Turns: ...
-
-
-class KeyValue(Protocol):
-    """The few Redis commands behind tenants, API keys, rate limits and health checks.
-
-    Answers are ``Any`` because redis-py cannot know the client decodes responses; every
-    client kscribe builds does (``embedded_redis.connect``), so callers read ``str``s.
-    """
-
-    def ping(self) -> Any: ...
-
-    def get(self, name: str) -> Any: ...
-
-    def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> Any: ...
-
-    def hgetall(self, name: str) -> Any: ...
-
-    # Mapping's key type is invariant: Any lets redis-py's wider field type fit.
-    def hset(
-        self, name: str, key: str | None = None, value: str | None = None, mapping: Mapping[Any, Any] | None = None
-    ) -> Any: ...
-
-    def hsetnx(self, name: str, key: str, value: str) -> Any: ...
-
-    def sadd(self, name: str, *values: str) -> Any: ...
-
-    def smembers(self, name: str) -> Any: ...
-
-    def register_script(self, script: str) -> Callable[..., Any]: ...
-
-    def pipeline(self) -> Any: ...
 
 
 class Jobs(Protocol):
@@ -154,6 +122,12 @@ class Jobs(Protocol):
     def record_usage(self, job_id: str, tenant: str, audio_s: float, limit_s: float) -> bool: ...
 
     def audio_used_today(self, tenant: str) -> float: ...
+
+    def ping(self) -> None: ...
+
+    def record_jobs_lost(self, count: int) -> None: ...
+
+    def jobs_lost(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from kscribe.choices import (
     Shaping,
     check_text,
     parse_channels,
+    parse_choice,
     parse_option,
     parse_replacements,
 )
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.errors import ConfigError, InputError
-from kscribe.media.tracks import parse_choice
 from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
 
@@ -295,7 +295,7 @@ class Settings:
     callback_attempts: int = _env("KSCRIBE_CALLBACK_ATTEMPTS", 5, _at_least(int, 1))
     callback_backoff_s: float = _env("KSCRIBE_CALLBACK_BACKOFF_SECONDS", 1.0, _at_least(float, 0))
     # A tenant's callback deliveries under way at once, across notify's pods
-    # (kscribe/delivery/lanes.py); one more waits for the reconciler's next re-send.
+    # (kscribe/state/lanes.py); one more waits for the reconciler's next re-send.
     callback_lanes: int = _env("KSCRIBE_CALLBACK_LANES", 4, _at_least(int, 1))
     # After a delivery a receiver did not answer, how long that tenant's deliveries to it are
     # put off without a try (0: never).

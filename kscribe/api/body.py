@@ -20,12 +20,12 @@ from kscribe.choices import (
     MAX_PROMPT_CHARS,
     JobChoices,
     check_text,
+    parse_choice,
     parse_replacements,
     parse_subtitles,
 )
 from kscribe.delivery.transport import check_url
 from kscribe.errors import CallbackRefused, ConfigError, InputError, ModelNotFound
-from kscribe.media.tracks import parse_choice
 from kscribe.pipeline.stages.ingest import DIARIZE_OFF, SPEAKERS_WITH_SPLIT
 from kscribe.settings import Settings, parse_formats
 from kscribe.transcript.speakers import check_count

@@ -3,6 +3,8 @@
 from typing import Any
 
 from kscribe.choices import (
+    CHOICE_PATTERN,
+    MAX_CHOICE_CHARS,
     MAX_EXPIRY_S,
     MAX_HOTWORDS_CHARS,
     MAX_METADATA_KEY,
@@ -13,7 +15,6 @@ from kscribe.choices import (
     MAX_REPLACEMENTS,
 )
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
-from kscribe.media.tracks import CHOICE_PATTERN, MAX_CHOICE_CHARS
 from kscribe.transcript.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.values import CHANNEL_MODES, LANGUAGES, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS

@@ -24,10 +24,7 @@ from kscribe.api.routes.uploads import UploadRoutes
 from kscribe.api.views import job_view
 from kscribe.context import Context
 from kscribe.observability import metrics
-from kscribe.state import keys
-from kscribe.tenancy.apikeys import ApiKey, ApiKeys
-from kscribe.tenancy.ratelimit import RateLimiter
-from kscribe.tenancy.tenants import Tenants
+from kscribe.tenancy.apikeys import ApiKey
 
 __all__ = [
     "BASE",
@@ -59,12 +56,10 @@ _PUBLIC = {"page", "media"}
 class Api:
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.keys = ApiKeys(ctx.kv)
-        self.tenants = Tenants(ctx.kv)
-        self.limiter = RateLimiter(ctx.kv, ctx.settings.api_rate_per_minute)
-        self.auth_failures = RateLimiter(
-            ctx.kv, ctx.settings.api_auth_failures_per_minute, key_for=keys.auth_failures_window
-        )
+        self.keys = ctx.api_keys
+        self.tenants = ctx.tenants
+        self.limiter = ctx.request_limits
+        self.auth_failures = ctx.auth_failure_limits
         # How an upload that came through the api reaches ingest (the bucket trigger's stand-in).
         self.notify_upload: Callable[[Any], None] = lambda info: webui.notify_ingest(ctx.settings, info)
         self.creation = JobCreation(ctx, self.tenants)

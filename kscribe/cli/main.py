@@ -18,13 +18,13 @@ from kscribe.choices import (
     MAX_PROMPT_CHARS,
     JobChoices,
     check_text,
+    parse_choice,
     parse_replacements,
     parse_subtitles,
 )
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.cli.progress import TerminalProgress
 from kscribe.errors import ConfigError, InputError, KscribeError
-from kscribe.media.tracks import parse_choice
 from kscribe.pipeline import backlog
 from kscribe.runtime import wiring
 from kscribe.settings import Settings, parse_formats
@@ -408,13 +408,13 @@ def _tenants(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _usage(args: argparse.Namespace, settings: Settings) -> int:
-    from kscribe.tenancy.tenants import Tenant, Tenants
+    from kscribe.tenancy.tenants import Tenant
     from kscribe.tenancy.usage import usage_view
 
     ctx = wiring.create_context(settings)
-    tenants = Tenants(ctx.kv)
+    tenants = ctx.tenants
     names = [args.tenant] if args.tenant else tenants.names()
-    views = [usage_view(ctx, tenants.get(n) or Tenant(n)) for n in names]
+    views = [usage_view(ctx.jobs, ctx.settings, tenants.get(n) or Tenant(n)) for n in names]
     if args.json:
         print(json.dumps(views, indent=1))
         return 0

@@ -23,7 +23,6 @@ import datetime
 import hashlib
 import hmac
 import re
-import secrets
 import time
 from typing import Any
 from urllib.parse import quote
@@ -32,7 +31,6 @@ from kscribe import events
 from kscribe.choices import MAX_EXPIRY_S
 from kscribe.context import Context
 from kscribe.events import Event
-from kscribe.state import keys
 from kscribe.storage import split_gs
 from kscribe.values import Job, JobStatus
 
@@ -48,8 +46,7 @@ _SKEW_S = 60
 def _secret(ctx: Context) -> bytes:
     if ctx.settings.link_secret:
         return ctx.settings.link_secret.encode()
-    ctx.kv.pipeline().set(keys.link_secret(), secrets.token_hex(32), nx=True).execute()
-    return str(ctx.kv.get(keys.link_secret())).encode()
+    return ctx.secrets.link().encode()
 
 
 def _signature(secret: bytes, job_id: str, fmt: str, expires: int) -> str:

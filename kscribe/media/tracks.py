@@ -16,12 +16,6 @@ from dataclasses import dataclass
 from kscribe.errors import InputError, NoSuchAudioTrack
 from kscribe.media.languages import same_language
 
-# An index (0–999) or a 2- or 3-letter language code: both fit in three characters ("":
-# automatic; the OpenAPI document holds API bodies to the same pattern).
-MAX_CHOICE_CHARS = 3
-CHOICE_PATTERN = "^([0-9]{1,3}|[A-Za-z]{2,3})?$"
-_CHOICE = re.compile(CHOICE_PATTERN)
-CHOICE_WORDS = "an audio track's index among the audio tracks (0, 1, …) or a language code such as en, deu or ger"
 # A language tag as a container may hold it: the primary subtag ("en" of "en-US") is what
 # matches. Anything else in the tag (it is the file's to say) is dropped before it is shown.
 _TAG_JUNK = re.compile(r"[^a-z0-9_-]")
@@ -57,21 +51,6 @@ def clean_tag(tag: str) -> str:
     """A container's language tag as kscribe shows and matches it ("" for none)."""
     tag = _TAG_JUNK.sub("", tag.strip().lower())[:_MAX_TAG_CHARS]
     return "" if tag == "und" else tag
-
-
-def parse_choice(value: object, name: str = "audio_track") -> str:
-    """A track choice as sent (a string, or a whole number from JSON) → its canonical form
-    ("" for automatic). Raises ``InputError`` naming ``name`` unless it is an index or a
-    language code."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InputError(f"{name}: {CHOICE_WORDS}")
-    choice = value.strip().lower()
-    if choice and (len(choice) > MAX_CHOICE_CHARS or not _CHOICE.match(choice)):
-        shown = value if len(value) <= 20 else value[:20] + "…"
-        raise InputError(f"{name}: {shown!r} is not {CHOICE_WORDS}")
-    return str(int(choice)) if choice.isdigit() else choice
 
 
 def _primary(tag: str) -> str:

@@ -19,7 +19,6 @@ from kscribe.errors import WorkClaimed
 from kscribe.events import Event
 from kscribe.observability.logs import event_log_context
 from kscribe.pipeline.stages.announce import record_announced
-from kscribe.state import claims
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ class InProcessBus:
                 # A duplicate of a delivery still running in this process (or another's):
                 # wait for it instead of using up attempts, then find its result.
                 log.info("%s %s: %s; waiting for it", event.type, event.id, exc)
-                claims.wait_released(self.ctx.kv, exc.key)
+                self.ctx.claims.wait_released(exc.key)
                 attempt -= 1
             except Exception as exc:
                 if attempt == self.attempts:

@@ -180,7 +180,7 @@ def on_dead_letter(event: Event, ctx: Context, reason: str, subscriber: str = ""
             completed = events.BatchCompleted.from_dict(event.data)
         except MalformedEvent as exc:
             return _malformed(event, exc)
-        batches.Batches(ctx).update(
+        ctx.batches.update(
             completed.batch_id, callback_status="failed", callback_error=f"not delivered to notify: {reason}"[:300]
         )
         return []

@@ -40,7 +40,7 @@ from kscribe.observability import metrics
 from kscribe.pipeline import batches, retention
 from kscribe.pipeline.stages import manifest
 from kscribe.settings import Settings
-from kscribe.state import claims, keys
+from kscribe.state import claims
 from kscribe.values import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def _draining(stage: str, ctx: Context, now: float) -> bool:
     step's lease."""
     lease = base_lease(ctx.settings, stage)
     # A beat after ``now`` (taken while this pass ran) counts too: the stage is alive.
-    return any(now - claims.last_beat(ctx.kv, worker) < lease for worker in _WORKERS[stage])
+    return any(now - ctx.claims.last_beat(worker) < lease for worker in _WORKERS[stage])
 
 
 def _drive(job: Job, ctx: Context, now: float, evidence: bool) -> list[Event]:
@@ -101,7 +101,7 @@ def _drive(job: Job, ctx: Context, now: float, evidence: bool) -> list[Event]:
     stage = _STAGE[job.status]
     queued = evidence and _draining(stage, ctx, now)
     if job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING):
-        if evidence and (queued or claims.held(ctx.kv, claims.extract_work(job.id))):
+        if evidence and (queued or ctx.claims.held(claims.extract_work(job.id))):
             return []
         return [events.job_created(job.id)]
     if job.status is JobStatus.PUBLISHING:
@@ -125,8 +125,8 @@ def _drive(job: Job, ctx: Context, now: float, evidence: bool) -> list[Event]:
         missing = [
             c
             for c in missing
-            if not claims.held(ctx.kv, claims.chunk_work(job.id, c.index))
-            and not (job.speakers and claims.held(ctx.kv, claims.chunk_voices_work(job.id, c.index)))
+            if not ctx.claims.held(claims.chunk_work(job.id, c.index))
+            and not (job.speakers and ctx.claims.held(claims.chunk_voices_work(job.id, c.index)))
         ]
     # With the job's speakers, as extract sent it: the attribute routes it to diarize too.
     return [events.chunk_ready(c, bool(job.speakers)) for c in missing]
@@ -177,7 +177,7 @@ def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: 
         result.events.extend(driving)
     if only is None:
         # kscribe_jobs_stuck: jobs whose work this pass found lost (not those merely queued).
-        ctx.kv.set(keys.jobs_lost(), str(lost))
+        ctx.jobs.record_jobs_lost(lost)
 
 
 _FINISHED = {JobStatus.SUCCEEDED: events.JOB_COMPLETED, JobStatus.FAILED: events.JOB_FAILED}

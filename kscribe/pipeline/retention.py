@@ -17,16 +17,14 @@ both, so polling the upload afterwards answers 404 and never makes the job again
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from kscribe.context import Context
 from kscribe.pipeline.stages import layout
-from kscribe.state import keys
 from kscribe.storage import is_within
 from kscribe.tenancy.tenants import upload_prefix
-from kscribe.values import Job, JobStatus
+from kscribe.values import Job
 
 log = logging.getLogger(__name__)
 DAY_S = 86400
@@ -55,12 +53,12 @@ def adopt(
     plan = _plan_of(job, owned_input or job.owned_input)
     if upload_id:
         plan["upload_id"] = upload_id
-    pipe = ctx.kv.pipeline()
-    pipe.hset(keys.purge_plans(), job.id, json.dumps(plan))
-    pipe.zadd(keys.purge_plans_kept(), {job.id: job.created_at + ctx.settings.purge_index_days * DAY_S})
-    if retention_days:
-        pipe.zadd(keys.purges_due(), {job.id: job.created_at + retention_days * DAY_S})
-    pipe.execute()
+    ctx.purges.keep(
+        job.id,
+        plan,
+        kept_until=job.created_at + ctx.settings.purge_index_days * DAY_S,
+        due_at=job.created_at + retention_days * DAY_S if retention_days else None,
+    )
 
 
 def _plan_of(job: Job, owned_input: str) -> dict[str, str]:
@@ -85,8 +83,7 @@ def purge(ctx: Context, job_id: str, *, tenant: str | None = None, reason: str =
     """Purge the job (``tenant``: only if it is that tenant's). True if anything of it was
     there to purge. Storage first, then Redis: a failed delete leaves the plan for a retry."""
     job = ctx.jobs.get(job_id)
-    raw_plan = ctx.kv.pipeline().hget(keys.purge_plans(), job_id).execute()[0]
-    plan: dict[str, str] = json.loads(raw_plan) if raw_plan else {}
+    plan = ctx.purges.plan(job_id)
     if job is None and not plan:
         return False
     if job is not None:
@@ -114,8 +111,8 @@ def purge(ctx: Context, job_id: str, *, tenant: str | None = None, reason: str =
     upload_id = plan.get("upload_id", "")
     if upload_id:
         # Its session goes with its object: a later poll finds nothing to hand ingest again.
-        ctx.kv.pipeline().delete(keys.upload(upload_id)).execute()
-    _forget(ctx, job_id, owner, plan.get("dedupe_key", ""))
+        ctx.uploads.forget(upload_id)
+    ctx.purges.forget_job(job_id, owner, plan.get("dedupe_key", ""))
     log.info(
         "purged job %s (%s)",
         job_id,
@@ -134,43 +131,15 @@ def purge(ctx: Context, job_id: str, *, tenant: str | None = None, reason: str =
     return True
 
 
-def _forget(ctx: Context, job_id: str, tenant: str, dedupe_key: str) -> None:
-    """Every Redis key of the job, and its id in every index."""
-    client = ctx.kv
-    pipe = client.pipeline()
-    pipe.delete(keys.job(job_id), keys.job_chunks_done(job_id), keys.job_chunks_diarized(job_id))
-    pipe.zrem(keys.active_jobs(), job_id)
-    pipe.zrem(keys.callbacks_due(), job_id)
-    pipe.zrem(keys.purges_due(), job_id)
-    pipe.zrem(keys.purge_plans_kept(), job_id)
-    pipe.hdel(keys.purge_plans(), job_id)
-    if tenant:
-        pipe.zrem(keys.tenant_jobs(tenant), job_id)
-        pipe.zrem(keys.tenant_active(tenant), job_id)
-        for status in JobStatus:
-            pipe.zrem(keys.tenant_status_jobs(tenant, status.value), job_id)
-    pipe.execute()
-    # The dedupe key, only while it still names this job (a re-created one keeps its own).
-    if dedupe_key and client.get(keys.object_job(dedupe_key)) == job_id:
-        client.pipeline().delete(keys.object_job(dedupe_key)).execute()
-
-
 def due(ctx: Context, now: float, limit: int = 100) -> list[str]:
     """Jobs whose retention is over."""
-    ids: list[str] = ctx.kv.pipeline().zrangebyscore(keys.purges_due(), "-inf", now, 0, limit).execute()[0]
-    return list(ids)
+    return ctx.purges.due(now, limit)
 
 
 def forget_old_plans(ctx: Context, now: float, limit: int = 1000) -> int:
     """Drop the purge plans of jobs older than ``KSCRIBE_PURGE_INDEX_DAYS`` (nothing of them
     is left to purge): the index stays bounded."""
-    old: list[str] = ctx.kv.pipeline().zrangebyscore(keys.purge_plans_kept(), "-inf", now, 0, limit).execute()[0]
-    if old:
-        pipe = ctx.kv.pipeline()
-        pipe.hdel(keys.purge_plans(), *old)
-        pipe.zrem(keys.purge_plans_kept(), *old)
-        pipe.execute()
-    return len(old)
+    return ctx.purges.forget_old(now, limit)
 
 
 def purge_expired(ctx: Context, now: float) -> list[str]:
@@ -182,7 +151,7 @@ def purge_expired(ctx: Context, now: float) -> list[str]:
             if purge(ctx, job_id, reason="retention"):
                 purged.append(job_id)
             else:
-                ctx.kv.pipeline().zrem(keys.purges_due(), job_id).execute()
+                ctx.purges.not_due(job_id)
         except Exception:
             log.exception("purge of job %s failed; retried on the next pass", job_id)
     return purged

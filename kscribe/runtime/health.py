@@ -56,7 +56,7 @@ def checks_for(
     context that fails to build (Redis down at start) fails the check instead of the import."""
 
     def redis_check() -> None:
-        ctx_factory().kv.ping()
+        ctx_factory().jobs.ping()
 
     def buckets_check() -> None:
         ctx = ctx_factory()

@@ -28,8 +28,8 @@ from types import TracebackType
 
 from kscribe.errors import WorkClaimed
 from kscribe.observability import metrics
-from kscribe.ports import KeyValue
 from kscribe.state import keys
+from kscribe.state.client import KeyValue
 
 # Only the holder's token releases or extends a claim: one whose lease ran out may have
 # been taken by another delivery since.
@@ -145,3 +145,25 @@ def wait_released(kv: KeyValue, key: str, poll_s: float = 0.05) -> None:
             local.wait(poll_s)  # wakes as soon as the holder releases
         else:
             time.sleep(poll_s)
+
+
+class Claims:
+    """The claims of one Redis, as a port: what stages hold, and the stages' beats."""
+
+    def __init__(self, client: KeyValue):
+        self._kv = client
+
+    def claim(self, work: str, lease_s: float, stage: str) -> Claim:
+        return claim(self._kv, work, lease_s, stage)
+
+    def held(self, work: str) -> bool:
+        return held(self._kv, work)
+
+    def wait_released(self, key: str, poll_s: float = 0.05) -> None:
+        wait_released(self._kv, key, poll_s)
+
+    def beat(self, stage: str) -> None:
+        beat(self._kv, stage)
+
+    def last_beat(self, stage: str) -> float:
+        return last_beat(self._kv, stage)

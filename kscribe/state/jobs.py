@@ -14,8 +14,9 @@ from string import Template
 from typing import Any, Protocol, get_type_hints
 
 from kscribe.errors import InputError, QueueFull, QuotaExceeded
-from kscribe.ports import ChunkCompletion, KeyValue
+from kscribe.ports import ChunkCompletion
 from kscribe.state import keys
+from kscribe.state.client import KeyValue
 from kscribe.values import TERMINAL_RANK, Job, JobStatus
 
 _JSON_FIELDS = {"coverage", "formats", "languages", "metadata", "outputs", "replacements", "subtitles"}
@@ -345,6 +346,17 @@ class JobStore:
         self._note_redrive = client.register_script(_NOTE_REDRIVE)
         self._record_usage = client.register_script(_RECORD_USAGE)
         self._add_timing = client.register_script(_ADD_TIMING)
+
+    def ping(self) -> None:
+        """Raises unless Redis answers (the readiness check)."""
+        self.redis.ping()
+
+    def record_jobs_lost(self, count: int) -> None:
+        """How many jobs the reconciler's last full pass found with work lost."""
+        self.redis.set(keys.jobs_lost(), str(count))
+
+    def jobs_lost(self) -> int:
+        return int(self.redis.get(keys.jobs_lost()) or 0)
 
     def create(self, job: Job, dedupe_key: str, max_active: int = 0, queue_max: int = 0) -> tuple[Job, bool]:
         """Store ``job`` unless ``dedupe_key`` already has one; return the stored job and

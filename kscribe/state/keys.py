@@ -109,7 +109,7 @@ def upload(upload_id: str) -> str:
 
 def callback_lanes(tenant: str) -> str:
     """Sorted set: the tenant's callback deliveries under way, by when each lane is free
-    again at the latest (kscribe/delivery/lanes.py). "" is the tenant of bucket uploads."""
+    again at the latest (kscribe/state/lanes.py). "" is the tenant of bucket uploads."""
     return f"{PREFIX}:callback-lanes:{tenant or '-'}"
 
 

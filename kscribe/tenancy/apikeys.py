@@ -7,8 +7,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from kscribe.ports import KeyValue
 from kscribe.state import keys
+from kscribe.state.client import KeyValue
 from kscribe.tenancy.tenants import Tenants
 
 TOKEN_PREFIX = "ksk_"  # noqa: S105 - a public prefix that marks keys, not one

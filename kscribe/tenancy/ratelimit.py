@@ -7,8 +7,8 @@ import math
 import time
 from collections.abc import Callable
 
-from kscribe.ports import KeyValue
 from kscribe.state import keys
+from kscribe.state.client import KeyValue
 
 # INCR and set the expiry in one step, so a crash between them cannot leave an immortal counter.
 _HIT = """

@@ -18,9 +18,9 @@ import unicodedata
 from dataclasses import dataclass
 
 from kscribe.errors import ConfigError
-from kscribe.ports import KeyValue
 from kscribe.settings import Settings
 from kscribe.state import keys
+from kscribe.state.client import KeyValue
 from kscribe.storage import is_within, join, split_gs
 
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")

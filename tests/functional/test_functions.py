@@ -216,8 +216,8 @@ def test_the_reconciler_answers_the_ping_with_the_events_a_lost_one_stranded(app
     assert response.status_code == 200
     [created] = sink.take()  # ...and the broker lost it
     job_id = created.data["job_id"]
-    ctx.kv.hset(f"kscribe:job:{job_id}", "updated_at", "1")  # quiet for long
-    ctx.kv.zadd("kscribe:jobs:active", {job_id: 1})
+    ctx.jobs.redis.hset(f"kscribe:job:{job_id}", "updated_at", "1")  # quiet for long
+    ctx.jobs.redis.zadd("kscribe:jobs:active", {job_id: 1})
     ping = binary_headers("dev.knative.sources.ping", "p1")
     assert apps["reconcile"].post("/", headers=ping, data="{}").status_code == 200
     assert [e["id"] for e in sink.take()] == [f"{job_id}/created"]

@@ -18,7 +18,6 @@ from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.api.routes import openai as openai_api
 from kscribe.pipeline.handlers import on_object_finalized
-from kscribe.tenancy.apikeys import ApiKeys
 from kscribe.tenancy.tenants import upload_prefix
 from kscribe.values import JobStatus
 from tests.conftest import SAMPLE_VIDEO
@@ -54,7 +53,7 @@ def tenant_source(ctx, tenant: str) -> Path:
 
 
 def test_a_full_line_refuses_api_jobs_with_retry_after_but_uploads_queue(api, ctx, sample_copy):
-    token = ApiKeys(ctx.kv).create("acme")[0]
+    token = ctx.api_keys.create("acme")[0]
     source = tenant_source(ctx, "acme")
     first, second = create(api, token, source), create(api, token, source)
     assert first.status == second.status == 202
@@ -74,7 +73,7 @@ def test_a_full_line_refuses_api_jobs_with_retry_after_but_uploads_queue(api, ct
 
 
 def test_a_waiting_job_shows_its_place_and_then_its_estimated_start(api, ctx):
-    token = ApiKeys(ctx.kv).create("acme")[0]
+    token = ctx.api_keys.create("acme")[0]
     source = tenant_source(ctx, "acme")
     ids = [create(api, token, source).body["id"] for _ in range(2)]
     view = get(api, token, ids[1]).body
@@ -120,7 +119,7 @@ def test_the_openai_route_answers_202_before_the_api_timeout(ctx):
     KSCRIBE_API_TIMEOUT_SECONDS, however long KSCRIBE_OPENAI_WAIT_SECONDS is."""
     ctx.settings = ctx.settings.replace(api_timeout_s=1.0, openai_wait_s=120.0)
     routes = openai_api.OpenAiApi(Api(ctx))
-    token = ApiKeys(ctx.kv).create("acme")[0]
+    token = ctx.api_keys.create("acme")[0]
     response, took, published = _upload(Api(ctx), token, routes)
     assert response.status == 202, response.body
     assert response.headers["Location"] == f"/api/v1/transcriptions/{response.body['id']}"
@@ -138,13 +137,13 @@ def test_waiting_is_rationed_per_process_and_per_tenant(ctx):
     assert openai_api.WAITERS.waiting() == 0
     # With no slot free the route answers at once.
     ctx.settings = ctx.settings.replace(api_timeout_s=30.0, openai_wait_s=120.0, openai_max_waiters=0)
-    token = ApiKeys(ctx.kv).create("acme")[0]
+    token = ctx.api_keys.create("acme")[0]
     response, took, _ = _upload(Api(ctx), token, openai_api.OpenAiApi(Api(ctx)))
     assert response.status == 202 and took < 5.0, took
 
 
 def test_the_wait_in_line_ends_when_the_first_chunk_reaches_a_worker(api, ctx):
-    token = ApiKeys(ctx.kv).create("acme")[0]
+    token = ctx.api_keys.create("acme")[0]
     job_id = create(api, token, tenant_source(ctx, "acme")).body["id"]
     assert ctx.jobs.require(job_id).transcription_started_at == 0
     ctx.jobs.note_transcription_started(job_id)

@@ -27,8 +27,6 @@ from kscribe.pipeline.reconcile import reconcile
 from kscribe.runtime import wiring
 from kscribe.state import keys
 from kscribe.storage import Blobs
-from kscribe.tenancy.apikeys import ApiKeys
-from kscribe.tenancy.tenants import Tenants
 from kscribe.values import JobStatus
 from tests.conftest import ROOT, SAMPLE_VIDEO
 
@@ -107,7 +105,7 @@ def env(gcs, ctx):
     )
     ctx.blobs = Blobs()
     api = Api(ctx)
-    tokens = {t: ApiKeys(ctx.kv).create(t)[0] for t in ("acme", "other")}
+    tokens = {t: ctx.api_keys.create(t)[0] for t in ("acme", "other")}
     return api, tokens
 
 
@@ -160,12 +158,12 @@ def test_a_batch_reads_only_what_one_job_could(env, gcs, ctx):
     ]
     assert [a.status for a in answers] == [400] * 4
     assert {a.body["error"]["code"] for a in answers} == {"source_not_found"}
-    assert ctx.kv.keys(keys.job("*")) == []
+    assert ctx.jobs.redis.keys(keys.job("*")) == []
     # The operator may give a tenant another prefix; other tenants' uploads stay out of reach.
-    Tenants(ctx.kv).add_sources("acme", ["gs://inbox/tenants/"])
+    ctx.tenants.add_sources("acme", ["gs://inbox/tenants/"])
     r = call(api, tokens["acme"], "POST", "/api/v1/batches", {"source_prefix": "gs://inbox/tenants/"})
     assert r.status == 202, r.body
-    found = [j.source_uri for j in ctx.jobs.get_many(batches.Batches(ctx).job_ids(r.body["id"]))]
+    found = [j.source_uri for j in ctx.jobs.get_many(ctx.batches.job_ids(r.body["id"]))]
     assert mine in found and theirs not in found and all(uri.startswith(ACME + "/") for uri in found)
 
 
@@ -217,7 +215,7 @@ def test_a_prefix_batch_to_completion_with_one_callback(env, gcs, ctx, receiver)
     # Nothing is owed any more: the reconciler re-sends nothing, now or later.
     later = ctx.jobs.clock() + 3600
     assert not [e for e in reconcile(ctx, now=later).events if e.type == events.BATCH_COMPLETED]
-    assert ctx.kv.zcard(keys.batches_due()) == 0
+    assert ctx.jobs.redis.zcard(keys.batches_due()) == 0
 
 
 def test_job_callbacks_ride_along_unless_the_batch_says_no(env, gcs, ctx, receiver):
@@ -233,12 +231,12 @@ def make_batch(api, gcs, tokens, ctx, count, **body):
     sources = [upload(gcs, f"{ACME}/many/{n}.mp4") for n in range(count)]
     created = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources, **body})
     assert created.status == 202, created.body
-    return created.body["id"], batches.Batches(ctx).job_ids(created.body["id"])
+    return created.body["id"], ctx.batches.job_ids(created.body["id"])
 
 
 def test_jobs_ending_at_once_finish_the_batch_once_and_call_back_once(env, gcs, ctx, receiver):
     api, tokens = env
-    ctx.kv.hset(keys.tenant("acme"), "max_active_jobs", "20")
+    ctx.jobs.redis.hset(keys.tenant("acme"), "max_active_jobs", "20")
     batch_id, job_ids = make_batch(api, gcs, tokens, ctx, 8, callback_url=receiver.url, job_callbacks=False)
     # Every job ends at the same moment, each in its own thread (as on separate pods).
     start = threading.Barrier(len(job_ids))
@@ -261,7 +259,7 @@ def test_jobs_ending_at_once_finish_the_batch_once_and_call_back_once(env, gcs, 
     owed = [e for p in produced for e in p if e.type == events.BATCH_COMPLETED]
     assert len(owed) == 1, "one job is the last, and only it announces the batch"
     assert owed[0].data["succeeded"] == 4 and owed[0].data["failed"] == 4
-    assert ctx.kv.hget(keys.batch(batch_id), "last_job") in job_ids
+    assert ctx.jobs.redis.hget(keys.batch(batch_id), "last_job") in job_ids
     # The event delivered three times at once (a redelivery, the reconciler): one sends, the
     # others find its claim and answer "retry later"; their retries find it delivered.
     outcomes = []
@@ -281,7 +279,7 @@ def test_jobs_ending_at_once_finish_the_batch_once_and_call_back_once(env, gcs, 
     for _ in range(outcomes.count("claimed")):
         assert on_batch_completed(owed[0], ctx) == []
     assert len(receiver.of(events.BATCH_COMPLETED)) == 1
-    assert batches.Batches(ctx).get(batch_id).callback_status == "delivered"
+    assert ctx.batches.get(batch_id).callback_status == "delivered"
 
 
 def test_a_lost_batch_completed_is_published_again_by_the_reconciler(env, gcs, ctx, receiver):
@@ -289,7 +287,7 @@ def test_a_lost_batch_completed_is_published_again_by_the_reconciler(env, gcs, c
     batch_id, job_ids = make_batch(api, gcs, tokens, ctx, 2, callback_url=receiver.url, job_callbacks=False)
     for job_id in job_ids:
         ctx.jobs.cancel(job_id)  # cancelled outside the API: nothing announces the batch
-    store = batches.Batches(ctx)
+    store = ctx.batches
     finished_at = store.get(batch_id).finished_at
     assert finished_at > 0 and receiver.received == []
     assert not [e for e in reconcile(ctx, now=finished_at + 1).events if e.type == events.BATCH_COMPLETED]
@@ -330,24 +328,24 @@ def test_the_cap_and_the_quota_refuse_a_batch_whole(env, gcs, ctx):
         r = call(api, tokens["acme"], "POST", "/api/v1/batches", body)
         assert r.status == 400 and r.body["error"]["code"] == "invalid_sources", body
     # One free slot, two files: refused whole, nothing made.
-    Tenants(ctx.kv).set_limits("acme", max_active_jobs=1)
+    ctx.tenants.set_limits("acme", max_active_jobs=1)
     refused = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources[:2]})
     assert refused.status == 429 and refused.body["error"]["code"] == "quota_exceeded"
     assert "has 1 of 1" in refused.body["error"]["message"]
-    assert ctx.kv.keys(keys.job("*")) == [] and ctx.kv.keys(keys.batch("*")) == []
+    assert ctx.jobs.redis.keys(keys.job("*")) == [] and ctx.jobs.redis.keys(keys.batch("*")) == []
 
 
 def test_a_slot_taken_while_the_batch_is_made_undoes_it(env, gcs, ctx, monkeypatch):
     api, tokens = env
-    Tenants(ctx.kv).set_limits("acme", max_active_jobs=2)
+    ctx.tenants.set_limits("acme", max_active_jobs=2)
     sources = [upload(gcs, f"{ACME}/race/{n}.mp4") for n in range(2)]
     # Between the batch's quota check and its second job, another request takes the last slot.
     original = ctx.jobs.create
 
     def create_and_steal(job, key, max_active=0, queue_max=0):
         made = original(job, key, max_active, queue_max)
-        if not ctx.kv.exists("stolen"):
-            ctx.kv.set("stolen", "1")
+        if not ctx.jobs.redis.exists("stolen"):
+            ctx.jobs.redis.set("stolen", "1")
             other = call(api, tokens["acme"], "POST", "/api/v1/transcriptions", {"source": sources[0]})
             assert other.status == 202
         return made
@@ -356,7 +354,7 @@ def test_a_slot_taken_while_the_batch_is_made_undoes_it(env, gcs, ctx, monkeypat
     refused = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources}, **{"idempotency-key": "k1"})
     assert refused.status == 429 and "the batch was not made" in refused.body["error"]["message"]
     assert ctx.jobs.tenant_active_count("acme") == 1, "only the other request's job is left"
-    assert ctx.kv.keys(keys.batch("*")) == []
+    assert ctx.jobs.redis.keys(keys.batch("*")) == []
 
 
 def test_an_idempotency_key_returns_the_first_batch(env, gcs, ctx):
@@ -365,7 +363,7 @@ def test_an_idempotency_key_returns_the_first_batch(env, gcs, ctx):
     first = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources}, **{"idempotency-key": "b-1"})
     again = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources}, **{"idempotency-key": "b-1"})
     assert first.status == again.status == 202 and first.body["id"] == again.body["id"]
-    assert len(ctx.kv.keys(keys.job("*"))) == 2
+    assert len(ctx.jobs.redis.keys(keys.job("*"))) == 2
     other = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources[:1]}, **{"idempotency-key": "b-1"})
     assert other.status == 422 and other.body["error"]["code"] == "idempotency_key_reused"
     # The same key is another tenant's own.
@@ -388,7 +386,7 @@ def test_the_real_pipeline_finishes_a_batch_of_two_clips(env, gcs, ctx, transcri
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed: apt-get install -y espeak-ng")
     api, tokens = env
-    ctx = wiring.create_context(ctx.settings.replace(model="tiny.en"), client=ctx.kv, transcriber=transcriber)
+    ctx = wiring.create_context(ctx.settings.replace(model="tiny.en"), client=ctx.jobs.redis, transcriber=transcriber)
     ctx.blobs = Blobs()
     api = Api(ctx)
     sources = []
@@ -413,7 +411,7 @@ def test_the_real_pipeline_finishes_a_batch_of_two_clips(env, gcs, ctx, transcri
     assert progress == sorted(progress) and progress[0] < 100 <= progress[-1]
     texts = [
         ctx.blobs.read_bytes(j.outputs["txt"]).decode().lower()
-        for j in ctx.jobs.get_many(batches.Batches(ctx).job_ids(batch_id))
+        for j in ctx.jobs.get_many(ctx.batches.job_ids(batch_id))
     ]
     assert "fence" in texts[0] and "boat" in texts[1]
     [payload] = receiver.of(events.BATCH_COMPLETED)
@@ -449,7 +447,7 @@ def test_a_prefix_never_reaches_kscribes_own_locations(env, gcs, ctx):
     # Work and output in the input bucket, and the operator gave acme the whole bucket.
     root = "gs://inbox/shared"
     ctx.settings = ctx.settings.replace(work_uri=f"{root}/work", output_uri=f"{root}/out")
-    Tenants(ctx.kv).add_sources("acme", [f"{root}/"])
+    ctx.tenants.add_sources("acme", [f"{root}/"])
     upload(gcs, f"{root}/work/j1/audio.mp4")
     upload(gcs, f"{root}/out/j1/x.mp4")
     mine = upload(gcs, f"{root}/own/a.mp4")
@@ -458,7 +456,7 @@ def test_a_prefix_never_reaches_kscribes_own_locations(env, gcs, ctx):
         assert r.status == 400 and r.body["error"]["code"] == "source_not_found", prefix
     r = call(api, tokens["acme"], "POST", "/api/v1/batches", {"source_prefix": root})
     assert r.status == 202, r.body
-    found = {j.source_uri for j in ctx.jobs.get_many(batches.Batches(ctx).job_ids(r.body["id"]))}
+    found = {j.source_uri for j in ctx.jobs.get_many(ctx.batches.job_ids(r.body["id"]))}
     assert found == {mine}
 
 
@@ -507,9 +505,9 @@ def test_an_idempotency_key_in_flight_refuses_another_body_and_a_twin(env, gcs, 
     assert answers["twin"].status == 409 and answers["twin"].body["error"]["code"] == "request_in_progress"
     assert answers["twin"].headers.get("Retry-After")
     assert answers["twin"].events == []
-    job_ids = batches.Batches(ctx).job_ids(first.body["id"])
+    job_ids = ctx.batches.job_ids(first.body["id"])
     assert [j.source_uri for j in ctx.jobs.get_many(job_ids)] == sources[:2]
-    assert len(ctx.kv.keys(keys.job("*"))) == 2
+    assert len(ctx.jobs.redis.keys(keys.job("*"))) == 2
     # Once made, the twin's retry gets the first batch.
     again = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources[:2]}, **{"idempotency-key": "k"})
     assert again.status == 202 and again.body["id"] == first.body["id"]
@@ -517,14 +515,14 @@ def test_an_idempotency_key_in_flight_refuses_another_body_and_a_twin(env, gcs, 
 
 def test_a_batch_undone_by_the_quota_leaves_no_purge_plan(env, gcs, ctx, monkeypatch):
     api, tokens = env
-    Tenants(ctx.kv).set_limits("acme", max_active_jobs=2)
+    ctx.tenants.set_limits("acme", max_active_jobs=2)
     sources = [upload(gcs, f"{ACME}/undo/{n}.mp4") for n in range(2)]
     original = ctx.jobs.create
 
     def create_and_steal(job, key, max_active=0, queue_max=0):
         made = original(job, key, max_active, queue_max)
-        if not ctx.kv.exists("stolen"):
-            ctx.kv.set("stolen", "1")
+        if not ctx.jobs.redis.exists("stolen"):
+            ctx.jobs.redis.set("stolen", "1")
             assert call(api, tokens["acme"], "POST", "/api/v1/transcriptions", {"source": sources[0]}).status == 202
         return made
 
@@ -532,12 +530,12 @@ def test_a_batch_undone_by_the_quota_leaves_no_purge_plan(env, gcs, ctx, monkeyp
     body = {"sources": sources, "retention_days": 1}
     refused = call(api, tokens["acme"], "POST", "/api/v1/batches", body)
     assert refused.status == 429 and refused.events == []
-    [kept] = ctx.kv.keys(keys.job("*"))
+    [kept] = ctx.jobs.redis.keys(keys.job("*"))
     # Only the other request's job remains anywhere, and only its purge plan (every job has
     # one; it asked for no retention, so none is due).
     kept_id = kept.rsplit(":", 1)[1]
-    assert ctx.kv.hkeys(keys.purge_plans()) == [kept_id] and ctx.kv.zcard(keys.purges_due()) == 0, kept
-    assert ctx.kv.zrange(keys.purge_plans_kept(), 0, -1) == [kept_id]
+    assert ctx.jobs.redis.hkeys(keys.purge_plans()) == [kept_id] and ctx.jobs.redis.zcard(keys.purges_due()) == 0, kept
+    assert ctx.jobs.redis.zrange(keys.purge_plans_kept(), 0, -1) == [kept_id]
 
 
 def test_a_job_purged_on_its_own_still_ends_its_batch_at_once(env, gcs, ctx, receiver):
@@ -568,8 +566,10 @@ def test_every_key_of_a_batch_expires(env, gcs, ctx, receiver):
     )
     for job_id in job_ids:
         call(api, tokens["acme"], "DELETE", f"/api/v1/transcriptions/{job_id}?purge=true")
-    owned = [k for k in ctx.kv.keys(f"{keys.batch(batch_id)}*")] + ctx.kv.keys(keys.batch_request("acme", "*"))
-    assert owned and all(ctx.kv.ttl(k) > 0 for k in owned), {k: ctx.kv.ttl(k) for k in owned}
+    owned = [k for k in ctx.jobs.redis.keys(f"{keys.batch(batch_id)}*")] + ctx.jobs.redis.keys(
+        keys.batch_request("acme", "*")
+    )
+    assert owned and all(ctx.jobs.redis.ttl(k) > 0 for k in owned), {k: ctx.jobs.redis.ttl(k) for k in owned}
 
 
 def test_sources_named_twice_or_past_the_cap_make_nothing(env, gcs, ctx):
@@ -585,7 +585,7 @@ def test_sources_named_twice_or_past_the_cap_make_nothing(env, gcs, ctx):
     upload(gcs, f"{ACME}/notes/a.txt", path=ROOT / "README.md", content_type="text/plain")
     empty = call(api, tokens["acme"], "POST", "/api/v1/batches", {"source_prefix": f"{ACME}/notes/"})
     assert empty.status == 400 and empty.body["error"]["code"] == "source_not_found"
-    assert ctx.kv.keys(keys.job("*")) == [] and ctx.kv.keys(keys.batch("*")) == []
+    assert ctx.jobs.redis.keys(keys.job("*")) == [] and ctx.jobs.redis.keys(keys.batch("*")) == []
     at_cap = call(api, tokens["acme"], "POST", "/api/v1/batches", {"sources": [a, b]})
     assert at_cap.status == 202 and at_cap.body["total"] == 2
 
@@ -597,7 +597,7 @@ def test_the_batch_callback_is_signed_and_refused_where_a_jobs_would_be(env, gcs
         api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources, "callback_url": "http://10.0.0.1/x"}
     )
     assert refused.status == 400 and refused.body["error"]["code"] == "invalid_callback_url"
-    assert ctx.kv.keys(keys.job("*")) == [] and ctx.kv.keys(keys.batch("*")) == []
+    assert ctx.jobs.redis.keys(keys.job("*")) == [] and ctx.jobs.redis.keys(keys.batch("*")) == []
     batch_id, job_ids = make_batch(api, gcs, tokens, ctx, 2, callback_url=receiver.url, job_callbacks=False)
     for job_id in job_ids:
         ctx.jobs.advance(job_id, JobStatus.SUCCEEDED, outputs={})
@@ -606,17 +606,17 @@ def test_the_batch_callback_is_signed_and_refused_where_a_jobs_would_be(env, gcs
     # for good, recorded, and not re-sent.
     ctx.settings = ctx.settings.replace(callback_allow=())
     run(ctx, owed)
-    batch = batches.Batches(ctx).get(batch_id)
+    batch = ctx.batches.get(batch_id)
     assert receiver.received == [] and batch.callback_status == "failed" and batch.callback_error
     later = ctx.jobs.clock() + 3600
     assert not [e for e in reconcile(ctx, now=later).events if e.type == events.BATCH_COMPLETED]
     # Allowed: signed with the tenant's own secret, as its jobs' callbacks are.
     ctx.settings = ctx.settings.replace(callback_allow=("127.0.0.1",))
-    batches.Batches(ctx).update(batch_id, callback_status="")
-    run(ctx, [batches.completed_event(ctx, batches.Batches(ctx).get(batch_id))])
+    ctx.batches.update(batch_id, callback_status="")
+    run(ctx, [batches.completed_event(ctx, ctx.batches.get(batch_id))])
     [(signature, body)] = receiver.signed
-    secret = Tenants(ctx.kv).get("acme").callback_secret
-    other = Tenants(ctx.kv).get("other").callback_secret
+    secret = ctx.tenants.get("acme").callback_secret
+    other = ctx.tenants.get("other").callback_secret
     assert callbacks.verify(secret, signature, body) and not callbacks.verify(other, signature, body)
 
 
@@ -637,8 +637,8 @@ def test_a_callback_sent_but_not_recorded_is_sent_again_at_least_once(env, gcs, 
         on_batch_completed(owed, ctx)
     monkeypatch.setattr(batches.Batches, "update", original)
     assert len(receiver.of(events.BATCH_COMPLETED)) == 1
-    store = batches.Batches(ctx)
-    batches.Batches(ctx).mark_announced(batch_id)
+    store = ctx.batches
+    ctx.batches.mark_announced(batch_id)
     # Documented at-least-once: after the lease, the reconciler sends it again, then stops.
     later = store.get(batch_id).announced_at + ctx.settings.redrive_after_s + 1
     again = [e for e in reconcile(ctx, now=later).events if e.type == events.BATCH_COMPLETED]
@@ -656,7 +656,7 @@ def test_retention_purging_a_batchs_jobs_still_completes_it_once(env, gcs, ctx, 
     now = ctx.jobs.clock() + 86400 + 1
     monkeypatch.setattr(ctx.jobs, "clock", lambda: now)
     assert sorted(reconcile(ctx, now=now).purged) == sorted(job_ids)  # the unfinished one too
-    store = batches.Batches(ctx)
+    store = ctx.batches
     assert store.get(batch_id).done
     later = now + ctx.settings.redrive_after_s + 1
     again = [e for e in reconcile(ctx, now=later).events if e.type == events.BATCH_COMPLETED]
@@ -665,4 +665,4 @@ def test_retention_purging_a_batchs_jobs_still_completes_it_once(env, gcs, ctx, 
     assert payload["total"] == 2 and [j["status"] for j in payload["jobs"]] == ["expired", "expired"]
     assert not [e for e in reconcile(ctx, now=later + 3600).events if e.type == events.BATCH_COMPLETED]
     # The record outlives its jobs only until its own expiry.
-    assert 0 < ctx.kv.ttl(keys.batch(batch_id)) <= ctx.settings.retention_s
+    assert 0 < ctx.jobs.redis.ttl(keys.batch(batch_id)) <= ctx.settings.retention_s

@@ -148,10 +148,10 @@ def test_a_worker_killed_holding_the_claim_leaves_the_work_to_a_retry_once_its_l
         finally:
             worker.kill()  # SIGKILL: no release, no cleanup
     work = claims.extract_work(job_id)
-    assert claims.held(ctx.kv, work), "the dead worker's claim outlives it, for its lease"
+    assert ctx.claims.held(work), "the dead worker's claim outlives it, for its lease"
     with pytest.raises(WorkClaimed):
         ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
-    wait_for(lambda: not claims.held(ctx.kv, work), timeout_s=10, interval_s=0.05)
+    wait_for(lambda: not ctx.claims.held(work), timeout_s=10, interval_s=0.05)
     chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
     assert chunk_events and ctx.jobs.require(job_id).status is JobStatus.TRANSCRIBING
 
@@ -161,7 +161,7 @@ def test_a_duplicate_dead_lettered_while_the_work_is_claimed_does_not_fail_the_j
 
     job_id = queued_job(ctx, sample_copy)
     ctx.jobs.advance(job_id, JobStatus.EXTRACTING)
-    with claims.claim(ctx.kv, claims.extract_work(job_id), 60, "extract"):
+    with ctx.claims.claim(claims.extract_work(job_id), 60, "extract"):
         assert on_dead_letter(events.job_created(job_id), ctx, "500 from extract") == []
     assert ctx.jobs.require(job_id).status is JobStatus.EXTRACTING
 

@@ -9,7 +9,6 @@ import pytest
 from kscribe.errors import EventRejected
 from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.storage import LocalStore
-from kscribe.tenancy.tenants import Tenants
 from kscribe.values import JobStatus, ObjectNotice
 
 INBOX: Path  # the input location of the test's settings, set by the fixture below
@@ -147,7 +146,7 @@ def test_a_notification_is_checked_against_the_bucket(ctx):
 
 
 def test_upload_outputs_are_owned_by_the_object_generation_and_tenant(ctx):
-    Tenants(ctx.kv).ensure("acme")
+    ctx.tenants.ensure("acme")
     plain = ingest(notice("talks/a.mp4"), ctx).job
     other_ext = ingest(notice("talks/a.mkv"), ctx).job
     tenant = ingest(notice("tenants/acme/talks/a.mp4"), ctx).job
@@ -160,7 +159,7 @@ def test_upload_outputs_are_owned_by_the_object_generation_and_tenant(ctx):
 
 
 def test_uploads_neither_count_against_nor_fill_the_api_quota(ctx):
-    Tenants(ctx.kv).ensure("acme")
+    ctx.tenants.ensure("acme")
     for i in range(4):
         assert ingest(notice(f"tenants/acme/{i}.mp4"), ctx).created
     assert ctx.jobs.tenant_active_count("acme") == 0

@@ -222,7 +222,7 @@ def test_chunks_waiting_on_a_detector_killed_mid_detection_detect_once_its_lease
             assert worker.stdout.readline().strip() == "claimed"
         finally:
             worker.kill()
-    assert claims.held(ctx.kv, claims.language_work(job_id))
+    assert ctx.claims.held(claims.language_work(job_id))
     pipeline.run()
     job = ctx.jobs.require(job_id)
     assert job.status is JobStatus.SUCCEEDED, job.error

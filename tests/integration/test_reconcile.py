@@ -163,23 +163,23 @@ def test_a_job_waiting_for_capacity_is_queued_not_redriven(quick, sample_copy):
     chunks = deliver(quick, events.job_created(job_id))
     for i in range(3 * quick.settings.max_redrives):
         now = later((i + 1) * (LEASE + 1))
-        quick.kv.set(keys.stage_beat("transcribe"), repr(now - LEASE / 2))  # a worker busy on other jobs
+        quick.jobs.redis.set(keys.stage_beat("transcribe"), repr(now - LEASE / 2))  # a worker busy on other jobs
         done = reconcile(quick, now=now)
         assert done.events == [] and done.waiting == [job_id] and not done.failed
     assert quick.jobs.require(job_id).redrives == 0
-    assert quick.kv.get(keys.jobs_lost()) == "0"
+    assert quick.jobs.redis.get(keys.jobs_lost()) == "0"
     # The workers stop (their beat is old): the chunks are lost, and only they are sent again.
-    quick.kv.set(keys.stage_beat("transcribe"), repr(later(-LEASE)))
+    quick.jobs.redis.set(keys.stage_beat("transcribe"), repr(later(-LEASE)))
     done = reconcile(quick, now=later(100 * LEASE))
     assert [e.id for e in done.events] == [c.id for c in chunks]
-    assert quick.kv.get(keys.jobs_lost()) == "1"
+    assert quick.jobs.redis.get(keys.jobs_lost()) == "1"
 
 
 def test_a_chunk_held_by_a_worker_is_not_sent_again(quick, sample_copy):
     job_id = submitted(quick, sample_copy)
     chunks = deliver(quick, events.job_created(job_id))
-    quick.kv.set(keys.stage_beat("transcribe"), "0")
-    with claims.claim(quick.kv, claims.chunk_work(job_id, 0), 30, "test"):  # in flight, alive
+    quick.jobs.redis.set(keys.stage_beat("transcribe"), "0")
+    with claims.claim(quick.jobs.redis, claims.chunk_work(job_id, 0), 30, "test"):  # in flight, alive
         done = reconcile(quick, now=later())
     assert [e.id for e in done.events] == [c.id for c in chunks[1:]]
 

@@ -17,7 +17,6 @@ from kscribe.pipeline.handlers import SUBSCRIBERS
 from kscribe.pipeline.reconcile import reconcile
 from kscribe.pipeline.retention import DAY_S, adopt
 from kscribe.state import keys
-from kscribe.tenancy.apikeys import ApiKeys
 from kscribe.tenancy.tenants import upload_prefix
 from tests.conftest import SAMPLE_VIDEO
 
@@ -39,7 +38,7 @@ def create(api, token, **body):
 
 
 def finished_job(api, ctx, retention_days=None):
-    token = ApiKeys(ctx.kv).create("acme")[0]
+    token = ctx.api_keys.create("acme")[0]
     source = Path(upload_prefix(ctx.settings, "acme")) / "talk.mp4"
     source.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SAMPLE_VIDEO, source)
@@ -57,7 +56,7 @@ def finished_job(api, ctx, retention_days=None):
 
 
 def test_retention_days_are_bounded_by_the_operators_maximum(api, ctx):
-    token = ApiKeys(ctx.kv).create("acme")[0]
+    token = ctx.api_keys.create("acme")[0]
     for days in (0, 11, "3", True):
         response = create(api, token, source="gs://x/y.mp4", retention_days=days)
         assert response.status == 400 and response.body["error"]["code"] == "invalid_retention_days"
@@ -81,9 +80,9 @@ def test_the_reconciler_purges_a_job_once_its_retention_is_over(api, ctx, caplog
     assert ctx.jobs.get(job.id) is None
     assert not outputs.exists() and not owned.exists()
     assert source.exists(), "the tenant's own upload is the tenant's, not kscribe's"
-    assert [k for k in ctx.kv.scan_iter("*") if job.id in k] == []
-    assert all(job.id not in ctx.kv.zrange(k, 0, -1) for k in ctx.kv.scan_iter("*", _type="zset"))
-    assert job.id not in ctx.kv.hkeys(keys.purge_plans())
+    assert [k for k in ctx.jobs.redis.scan_iter("*") if job.id in k] == []
+    assert all(job.id not in ctx.jobs.redis.zrange(k, 0, -1) for k in ctx.jobs.redis.scan_iter("*", _type="zset"))
+    assert job.id not in ctx.jobs.redis.hkeys(keys.purge_plans())
     [audit] = [r.audit for r in caplog.records if hasattr(r, "audit")]
     assert audit["action"] == "purge" and audit["job_id"] == job.id and audit["reason"] == "retention"
     assert reconcile(ctx, now=job.created_at + 3 * DAY_S).purged == [], "idempotent"

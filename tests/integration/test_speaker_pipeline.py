@@ -178,7 +178,7 @@ def test_a_dead_lettered_diarize_ignores_transcribe_still_working_on_the_chunk(c
     ctx = speaker_ctx(ctx)
     job_id = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, JobChoices(speakers=True)).job.id
     chunk_events = ROUTES[events.JOB_CREATED](events.job_created(job_id), ctx)
-    with claims.claim(ctx.kv, claims.chunk_work(job_id, 0), 60, "transcribe"):
+    with ctx.claims.claim(claims.chunk_work(job_id, 0), 60, "transcribe"):
         on_dead_letter(chunk_events[0], ctx, "HTTP 500", "diarize")
     assert ctx.jobs.require(job_id).failed_stage == "diarize"
 
@@ -239,7 +239,7 @@ def test_a_job_purged_while_its_language_is_detected_stays_purged(ctx, sample_co
 
     fake_transcriber.detect_language = purged_meanwhile
     assert ROUTES[events.CHUNK_READY](chunk_events[0], ctx) == []
-    assert not ctx.kv.exists(keys.job(job_id)), ctx.kv.hgetall(keys.job(job_id))
+    assert not ctx.jobs.redis.exists(keys.job(job_id)), ctx.jobs.redis.hgetall(keys.job(job_id))
 
 
 def test_a_job_missing_only_voices_is_redriven_for_them_then_fails_at_diarize(ctx, sample_copy, fake_transcriber):

@@ -2,10 +2,10 @@
 
 import pytest
 
-from kscribe.choices import META_AUDIO_TRACK, JobChoices
+from kscribe.choices import META_AUDIO_TRACK, JobChoices, parse_choice
 from kscribe.errors import ConfigError, InputError, NoSuchAudioTrack
 from kscribe.media.languages import _SAME, same_language
-from kscribe.media.tracks import AudioTrack, choose, clean_tag, parse_choice
+from kscribe.media.tracks import AudioTrack, choose, clean_tag
 from kscribe.settings import Settings
 
 ENG, DEU = AudioTrack(0, "aac", "eng", default=True), AudioTrack(1, "aac", "deu")

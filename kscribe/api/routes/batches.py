@@ -50,12 +50,11 @@ from kscribe.errors import IdempotencyKeyReused, QuotaExceeded, WorkClaimed
 from kscribe.events import Event
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog, batches, retention
-from kscribe.pipeline.batches import Batch, Batches
 from kscribe.pipeline.stages import layout
 from kscribe.pipeline.stages.announce import announce
 from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.settings import MEDIA_EXTENSIONS
-from kscribe.state import claims
+from kscribe.state.batches import Batch
 from kscribe.storage import is_within
 from kscribe.storage.notices import META_ROLE
 from kscribe.tenancy.apikeys import ApiKey
@@ -103,7 +102,7 @@ class BatchRoutes:
         self.ctx = ctx
         self.tenants = tenants
         self.creation = creation  # a single job's source check, for each of the batch's
-        self.store = Batches(ctx)
+        self.store = ctx.batches
 
     # --- POST /api/v1/batches ---------------------------------------------------------
     def create(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
@@ -141,9 +140,7 @@ class BatchRoutes:
         # its jobs would announce them a second time, and be left answering for a batch the
         # first undoes (quota). A crashed maker's claim lapses within its lease.
         try:
-            making = claims.claim(
-                self.ctx.kv, f"batch-request/{key.tenant}/{idempotency}", settings.claim_lease_s, "api"
-            )
+            making = self.ctx.claims.claim(f"batch-request/{key.tenant}/{idempotency}", settings.claim_lease_s, "api")
         except WorkClaimed:
             raise ApiError(
                 409,

@@ -110,4 +110,4 @@ class JobReads:
         return ApiResponse(200, job_view(cancelled), events=batches.owed_for(self.ctx, cancelled))
 
     def usage(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
-        return ApiResponse(200, usage_view(self.ctx, tenant_of(self.tenants, key)))
+        return ApiResponse(200, usage_view(self.ctx.jobs, self.ctx.settings, tenant_of(self.tenants, key)))

@@ -12,6 +12,7 @@ from kscribe.asr.models import available_models
 from kscribe.context import Context
 from kscribe.media import containers
 from kscribe.settings import MEDIA_EXTENSIONS
+from kscribe.state.uploads import MEDIA_TOKEN_TTL_S
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenants, source_allowed
 from kscribe.transcript.speakers import MAX_SPEAKERS, MIN_SPEAKERS
@@ -32,7 +33,7 @@ class PageRoutes:
     def __init__(self, ctx: Context, tenants: Tenants, refuse_guess: Callable[[str], None]):
         self.ctx = ctx
         self.tenants = tenants
-        self.media_tokens = webui.MediaTokens(ctx.kv)
+        self.media_tokens = ctx.media_tokens
         # Counts a bad media token as a failed authentication of the client (raises once over).
         self.refuse_guess = refuse_guess
 
@@ -74,7 +75,7 @@ class PageRoutes:
         job = own_job(self.ctx, key, job_id)
         token = self.media_tokens.issue(job.id, key.tenant)
         return ApiResponse(
-            201, {"url": f"/media/{token}", "expires_in": webui.MEDIA_TOKEN_TTL_S}, {"Cache-Control": "no-store"}
+            201, {"url": f"/media/{token}", "expires_in": MEDIA_TOKEN_TTL_S}, {"Cache-Control": "no-store"}
         )
 
     def media(self, request: ApiRequest, token: str) -> ApiResponse:

@@ -14,8 +14,9 @@ from kscribe.choices import META_UPLOAD
 from kscribe.context import Context
 from kscribe.errors import InputError
 from kscribe.media.containers import media_type_of_name
+from kscribe.state.uploads import UPLOAD_SLOT_S, Upload
 from kscribe.tenancy.apikeys import ApiKey
-from kscribe.tenancy.tenants import Tenants
+from kscribe.tenancy.tenants import Tenants, upload_prefix
 
 # The fields of an upload session's body that describe the file rather than its job.
 _FILE_FIELDS = ("filename", "size", "content_type")
@@ -25,7 +26,7 @@ class UploadRoutes:
     def __init__(self, ctx: Context, tenants: Tenants, notify_upload: Callable[[Any], None]):
         self.ctx = ctx
         self.tenants = tenants
-        self.uploads = webui.Uploads(ctx.kv)
+        self.uploads = ctx.uploads
         # How an upload that came through the api reaches ingest (the bucket trigger's stand-in).
         self.notify_upload = notify_upload
 
@@ -43,11 +44,11 @@ class UploadRoutes:
             raise ApiError(413, "file_too_large", f"the file is over {settings.max_input_bytes} bytes")
         tenant = tenant_of(self.tenants, key)
         check_quota(self.ctx, tenant)
-        upload = self.uploads.new(settings, key.tenant, name, size, content_type)
+        upload = self.uploads.new(upload_prefix(settings, key.tenant), key.tenant, name, size, content_type)
         # The upload's job takes one of the tenant's unfinished-job slots from now on: held
         # here, checked in the same step as the count, and handed to the job by ingest.
         limit = Tenants.max_active_jobs(settings, tenant)
-        if not self.ctx.jobs.reserve_upload_slot(key.tenant, upload.id, limit, webui.UPLOAD_SLOT_S):
+        if not self.ctx.jobs.reserve_upload_slot(key.tenant, upload.id, limit, UPLOAD_SLOT_S):
             self.uploads.forget(upload.id)
             raise ApiError(
                 429,
@@ -67,7 +68,7 @@ class UploadRoutes:
             {"Location": f"{UPLOADS}/{upload.id}"},
         )
 
-    def _own_upload(self, key: ApiKey, upload_id: str) -> webui.Upload:
+    def _own_upload(self, key: ApiKey, upload_id: str) -> Upload:
         upload = self.uploads.get(upload_id)
         if upload is None or upload.tenant != key.tenant:
             raise ApiError(404, "not_found", f"no upload {upload_id}")

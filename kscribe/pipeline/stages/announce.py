@@ -12,7 +12,6 @@ from kscribe import events
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.observability import metrics
-from kscribe.pipeline.batches import Batches
 from kscribe.values import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ def record_announced(published: list[Event], ctx: Context) -> None:
     did not (see ``announce``)."""
     for event in published:
         if event.type == events.BATCH_COMPLETED and isinstance(event.data, dict):
-            Batches(ctx).mark_announced(str(event.data.get("batch_id", "")))
+            ctx.batches.mark_announced(str(event.data.get("batch_id", "")))
             continue
         what = ANNOUNCES.get(event.type)
         job_id = event.data.get("job_id") if isinstance(event.data, dict) else None

@@ -54,11 +54,11 @@ def _at_step(event_type: str, stage: str, index: object, job: Job, ctx: Context)
 
 def _in_progress(event_type: str, stage: str, job_id: str, index: object, ctx: Context) -> bool:
     if event_type == events.JOB_CREATED:
-        return claims.held(ctx.kv, claims.extract_work(job_id))
+        return ctx.claims.held(claims.extract_work(job_id))
     chunk = _chunk(index)
     if event_type == events.CHUNK_READY and chunk is not None:
-        return (stage != "diarize" and claims.held(ctx.kv, claims.chunk_work(job_id, chunk))) or (
-            stage != "transcribe" and claims.held(ctx.kv, claims.chunk_voices_work(job_id, chunk))
+        return (stage != "diarize" and ctx.claims.held(claims.chunk_work(job_id, chunk))) or (
+            stage != "transcribe" and ctx.claims.held(claims.chunk_voices_work(job_id, chunk))
         )
     return False
 

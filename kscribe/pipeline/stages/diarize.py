@@ -44,7 +44,7 @@ def diarize(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any] | 
     result_uri = layout.chunk_voices(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
         return _stored(job, chunk, ctx, did=False)
-    with claims.claim(ctx.kv, claims.chunk_voices_work(job.id, chunk.index), ctx.settings.claim_lease_s, STAGE):
+    with ctx.claims.claim(claims.chunk_voices_work(job.id, chunk.index), ctx.settings.claim_lease_s, STAGE):
         if ctx.blobs.stat(result_uri) is not None:  # stored by the claim's previous holder
             return _stored(job, chunk, ctx, did=False)
         ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)

@@ -61,7 +61,7 @@ def _count_usage(job: Job, duration_s: float, ctx: Context) -> None:
     transcribed; a job that would take the day past it fails here."""
     if not job.tenant:
         return
-    tenants = Tenants(ctx.kv)
+    tenants = ctx.tenants
     tenant = tenants.get(job.tenant)
     limit_s = Tenants.audio_limit_s(ctx.settings, tenant or Tenant(job.tenant))
     if not ctx.jobs.record_usage(job.id, job.tenant, duration_s, limit_s):
@@ -78,7 +78,7 @@ def _check_allowance(job: Job, declared_s: float, ctx: Context) -> None:
     the decoded length, which the file cannot lie about)."""
     if not job.tenant or declared_s <= 0:
         return
-    tenant = Tenants(ctx.kv).get(job.tenant) or Tenant(job.tenant)
+    tenant = ctx.tenants.get(job.tenant) or Tenant(job.tenant)
     limit_s = Tenants.audio_limit_s(ctx.settings, tenant)
     left_s = limit_s - ctx.jobs.audio_used_today(job.tenant)
     if limit_s > 0 and declared_s > left_s:
@@ -125,7 +125,7 @@ def extract(job_id: str, ctx: Context) -> list[Chunk]:
     stored = _stored(job, ctx)
     if stored is not None:
         return stored
-    with claims.claim(ctx.kv, claims.extract_work(job.id), ctx.settings.claim_lease_s, STAGE):
+    with ctx.claims.claim(claims.extract_work(job.id), ctx.settings.claim_lease_s, STAGE):
         # The delivery that held the claim before us may have finished meanwhile.
         stored = _stored(job, ctx)
         return stored if stored is not None else _cut(job, ctx)

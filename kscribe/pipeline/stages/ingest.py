@@ -8,11 +8,10 @@ import uuid
 from dataclasses import dataclass
 
 from kscribe.asr.models import check_model
-from kscribe.choices import META_UPLOAD, JobChoices, check_metadata
+from kscribe.choices import META_UPLOAD, JobChoices, check_metadata, parse_choice
 from kscribe.context import Context
 from kscribe.delivery.transport import check_url
 from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
-from kscribe.media.tracks import parse_choice
 from kscribe.observability import metrics
 from kscribe.pipeline import retention
 from kscribe.pipeline.stages import layout
@@ -236,7 +235,7 @@ def ingest(
     max_active = request.max_active if request else -1
     if folder:
         held = ctx.jobs.upload_slot_held(tenant, upload_id)
-        found = Tenants(ctx.kv).get(tenant)
+        found = ctx.tenants.get(tenant)
         max_active = 0 if held or found is None else Tenants.max_active_jobs(settings, found)
     # The backlog's limit refuses tenants' jobs (the API's), never the operator's or uploads:
     # an upload queues, whatever the line's length.
@@ -280,7 +279,7 @@ def _upload_tenant(notice: ObjectNotice, ctx: Context) -> str:
     """The tenant an upload belongs to: the owner of the ``tenants/<name>/`` prefix it is
     under, which must be a tenant (an upload cannot make one up)."""
     tenant = tenant_of_upload(ctx.settings, notice.uri)
-    if tenant and Tenants(ctx.kv).get(tenant) is None:
+    if tenant and ctx.tenants.get(tenant) is None:
         raise EventRejected("unknown_tenant", f"{notice.uri} is under the prefix of {tenant!r}, which is no tenant")
     return tenant
 

@@ -8,12 +8,10 @@ from typing import Any
 from kscribe.context import Context
 from kscribe.delivery import links
 from kscribe.delivery import transport as callbacks
-from kscribe.delivery.lanes import CallbackLanes
 from kscribe.errors import EventRejected
 from kscribe.events import FINISHED_STATUS
 from kscribe.settings import Settings
 from kscribe.state import claims
-from kscribe.tenancy.tenants import Tenants
 from kscribe.values import Job
 
 log = logging.getLogger(__name__)
@@ -41,7 +39,7 @@ def _callback_secret(job: Job, ctx: Context) -> str:
     another's webhook accepts; bucket uploads of nobody's with the installation's."""
     if not job.tenant:
         return ctx.settings.callback_secret
-    tenant = Tenants(ctx.kv).get(job.tenant)
+    tenant = ctx.tenants.get(job.tenant)
     return tenant.callback_secret if tenant else ""
 
 
@@ -60,7 +58,7 @@ def notify(event_type: str, job_id: str, ctx: Context) -> None:
     # One send per terminal state: a duplicate delivery of the event (a re-drive, a broker
     # retry) finds the claim and is retried later, when it finds the callback delivered. A
     # send is made again only when one really failed (the reconciler re-sends when due).
-    with claims.claim(ctx.kv, claims.callback_work(job.id), settings.claim_lease_s, "notify"):
+    with ctx.claims.claim(claims.callback_work(job.id), settings.claim_lease_s, "notify"):
         job = ctx.jobs.require(job.id)
         if job.callback_status == "delivered":
             return
@@ -76,7 +74,7 @@ def _send(event_type: str, job: Job, ctx: Context) -> None:
     else:
         # One of the tenant's lanes, or none now: its other deliveries are under way (perhaps
         # to receivers that never answer), and this thread is for other tenants meanwhile.
-        lanes = CallbackLanes(ctx.kv, settings.callback_lanes, hold_s=callbacks.SEND_DEADLINE_S + 30)
+        lanes = ctx.lanes
         if lanes.receiver_held(job.tenant, job.callback_url) or not lanes.take(job.tenant, job.id):
             ctx.jobs.callback_due_at(job.id, ctx.jobs.clock())
             log.info(

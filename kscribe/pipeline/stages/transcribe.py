@@ -46,11 +46,11 @@ def _with_language(job: Job, ctx: Context) -> Job:
     # seconds that takes (a holder that dies lets go when its lease runs out).
     for _ in range(3):
         try:
-            with claims.claim(ctx.kv, work, ctx.settings.claim_lease_s, STAGE):
+            with ctx.claims.claim(work, ctx.settings.claim_lease_s, STAGE):
                 current = ctx.jobs.require(job.id)
                 return current if _decided(current) else _detect(current, windows, ctx)
         except WorkClaimed:
-            claims.wait_released(ctx.kv, keys.claim(work))
+            ctx.claims.wait_released(keys.claim(work))
             current = ctx.jobs.require(job.id)
             if _decided(current):
                 return current
@@ -197,7 +197,7 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
     result_uri = layout.chunk_transcript(ctx.settings.work_uri, job.id, chunk.index)
     if ctx.blobs.stat(result_uri) is not None:
         return _stored(job, chunk, ctx, share)
-    with claims.claim(ctx.kv, claims.chunk_work(job.id, chunk.index), ctx.settings.claim_lease_s, STAGE):
+    with ctx.claims.claim(claims.chunk_work(job.id, chunk.index), ctx.settings.claim_lease_s, STAGE):
         if ctx.blobs.stat(result_uri) is not None:  # stored by the claim's previous holder
             return _stored(job, chunk, ctx, share)
         # A long chunk keeps the reconciler away for as long as it may take at the slowest speed.

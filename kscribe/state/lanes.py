@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from kscribe.ports import KeyValue
 from kscribe.state import keys
+from kscribe.state.client import KeyValue
 
 # KEYS: the tenant's lanes; ARGV: now, lanes, member, held until, key expiry (s)
 _TAKE = """
