@@ -108,3 +108,19 @@ def test_complete_requests_and_keep_alive_still_work(one_thread_server):
         while chunk := s.recv(4096):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"hello"), answer
+
+
+def test_more_slow_sockets_than_header_readers_delay_nobody(one_thread_server):
+    """Review of N10: headers were awaited on a pool of 128 blocking readers, each slow socket
+    holding one until its deadline, which ran only once a reader took it: a request queued
+    behind 400 slow sockets waited three deadlines (8.5 s with a 3 s deadline; about 80 s for
+    gunicorn's 1000 connections at the default 10 s), and with deadlines from arrival it was
+    still dropped now and then. One selector thread now watches every such connection."""
+    port, url = one_thread_server
+    slow = _slow_sockets(port, 400)
+    try:
+        for _ in range(3):
+            assert _answers_quickly(url) < 1.0
+    finally:
+        for s in slow:
+            s.close()
