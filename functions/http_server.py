@@ -9,7 +9,8 @@ as a byte arrives and parses the headers there: ten clients sending a header byt
 seconds held every thread of the local api, and nobody else was answered. Here a connection
 first waits, on one selector thread of its own, for the end of its headers (bytes kept for
 the parser); one that does not send them in time from its arrival, or sends more than
-``_MAX_HEADER_BYTES``, is closed.
+``_MAX_HEADER_BYTES``, is closed. After its headers, a connection silent for
+``KSCRIBE_BODY_TIMEOUT_SECONDS`` (default 60) is given up too.
 (In production Knative's queue-proxy reads requests before they reach the container.)
 """
 
@@ -33,6 +34,28 @@ _MAX_HEADER_BYTES = 64 * 1024
 
 def header_timeout_s() -> float:
     return float(os.environ.get("KSCRIBE_HEADER_TIMEOUT_SECONDS", "10"))
+
+
+def body_timeout_s() -> float:
+    """How long a connection may stay silent once its headers are in (reading its body,
+    or writing its answer to it)."""
+    return float(os.environ.get("KSCRIBE_BODY_TIMEOUT_SECONDS", "60"))
+
+
+class _BoundedSocket(socket.socket):
+    """A connection whose blocking mode (gunicorn sets it for reading a request and writing
+    its answer) gives up after ``body_timeout_s`` of silence, as nginx's client_body_timeout
+    and send_timeout do: a body that stops coming no longer holds a function thread for ever."""
+
+    @classmethod
+    def adopt(cls, sock: socket.socket) -> _BoundedSocket:
+        return cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(body_timeout_s())
+        else:
+            super().setblocking(False)
 
 
 class HeaderWatcher:
@@ -84,6 +107,8 @@ class HeaderWatcher:
         with self._lock:
             incoming, self._incoming = self._incoming, []
         for conn, deadline in incoming:
+            if conn.parser is None and not isinstance(conn.sock, _BoundedSocket):
+                conn.sock = _BoundedSocket.adopt(conn.sock)  # a new connection: nothing else holds it
             already = conn.parser.unreader.buf.getvalue() if conn.parser is not None else b""
             conn.sock.setblocking(False)
             self._pending[conn] = (already, deadline)
@@ -114,8 +139,8 @@ class HeaderWatcher:
 
     def _hand_on(self, conn: Any) -> None:
         got = self._forget(conn)
-        conn.sock.setblocking(True)
-        conn.init()  # blocking again; the parser made (no-op for a kept-alive connection)
+        conn.sock.setblocking(True)  # for a while only: a _BoundedSocket
+        conn.init()  # the parser made (no-op for a kept-alive connection)
         conn.data_ready = True
         # What the parser held already comes first (it is in ``got``), then what arrived here.
         unreader = conn.parser.unreader
