@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test chaos lint lint-workflows format stack submit keys smoke-local check-infra test-alerts lock lock-check bench bench-gpu install install-test install-stack clean
+.PHONY: demo test chaos lint lint-workflows format stack submit keys smoke-local check-infra test-alerts lock lock-check bench bench-gpu bench-lossless install install-test install-stack clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kscribe needs Python 3.11 or newer")'
@@ -99,6 +99,15 @@ CUDA_LIBS = $$($(BIN)/python -c 'import importlib; print(":".join(importlib.impo
 $(VENV)/.installed-gpu: $(VENV)/.installed requirements/kscribe-gpu.txt
 	$(PIP_LOCKED) -r requirements/kscribe-gpu.txt
 	touch $@
+
+# Lossless transcripts (issue 21): kscribe's defaults against bare faster-whisper on real
+# speech fetched at build time (Debian's Asterisk prompts, pocketsphinx's and whisper.cpp's
+# test recordings): WER, uncovered speech, turns missing, CPU, wall, peak memory.
+bench/results/corpus/prompts-long.wav: | $(VENV)/.installed
+	$(BIN)/python bench/corpus.py bench/results/corpus
+
+bench-lossless: install bench/results/corpus/prompts-long.wav
+	PYTHONPATH=$(CURDIR)/bench $(BIN)/python bench/lossless.py bench/results/corpus bench/results/lossless $(LOSSLESS_ARGS)
 
 bench/results/videos/long-30.mp4: | $(VENV)/.installed
 	$(BIN)/python bench/make_long_video.py --minutes 30 $@

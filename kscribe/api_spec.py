@@ -344,6 +344,13 @@ OPENAPI = {
                         "additionalProperties": {"type": "number", "minimum": 0},
                         "description": "seconds of transcribed speech per language code, most first",
                     },
+                    "coverage": {
+                        "type": ["object", "null"],
+                        "description": (
+                            "speech_s: seconds VAD heard as speech; covered_s: of them, in pieces that hold words;"
+                            " uncovered_s: the rest; redecoded: pieces decoded a second time, sequentially"
+                        ),
+                    },
                     "timings": {"type": "object", "additionalProperties": {"type": "number"}},
                     "failed_stage": {
                         "type": ["string", "null"],

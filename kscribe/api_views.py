@@ -34,6 +34,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "error": {"message": job.error, "stage": job.failed_stage} if failed else None,
         "multilingual": job.multilingual,
         "languages": job.languages,
+        "coverage": job.coverage or None,
         "outputs": job.outputs,
         "metadata": job.metadata,
         "prompt": job.prompt or None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -205,6 +204,12 @@ def _describe(job: Job) -> str:
         lines.append(
             f"  language: {job.detected_language}, model: {job.model}" + (f" (spoken: {spoken})" if spoken else "")
         )
+    if job.coverage:
+        c = job.coverage
+        lines.append(
+            f"  speech: {c.get('speech_s', 0):.1f} s, {c.get('uncovered_s', 0):.1f} s of it without words"
+            f", {c.get('redecoded', 0):.0f} piece(s) decoded twice"
+        )
     if job.channels_note:
         lines.append(f"  channels: {job.channels_note}")
     if job.timings:
@@ -216,13 +221,11 @@ def _describe(job: Job) -> str:
 
 
 def _local_parallelism(settings: Settings) -> int:
-    """Chunks to transcribe at once on this machine: one per core on CPU (unless set), one
-    on a GPU (which batches within a chunk instead)."""
-    from kscribe.transcriber import resolve_device
-
-    if settings.parallel_chunks:
-        return settings.parallel_chunks
-    return 1 if resolve_device(settings.device) != "cpu" else max(1, min(os.cpu_count() or 1, 4))
+    """Chunks to transcribe at once on this machine: as set, else one, batched, with every
+    core (CPU) or the whole GPU. Two chunks at once, each with its own batch, peaked at 1.5x
+    bare faster-whisper's batched memory (issue 21); one peaked at 0.7x
+    (bench/reports/2026-12-07-lossless-cpu-2-cores.md)."""
+    return settings.parallel_chunks or 1
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -68,6 +68,7 @@ def render_json(t: Transcript, shaping: Shaping | None = None) -> str:
         "model": t.model,
         "task": t.task,
         **({"audio_track": t.audio_track} if t.audio_track else {}),
+        **({"coverage": t.coverage} if t.coverage else {}),
         "text": t.text,
         "segments": [{"id": i, **_without_empty_speaker(asdict(s))} for i, s in enumerate(t.segments)],
     }

@@ -18,7 +18,7 @@ from kscribe.errors import InputError, QuotaExceeded
 from kscribe.ports import KeyValue
 from kscribe.values import TERMINAL_RANK, Job, JobStatus
 
-_JSON_FIELDS = {"formats", "languages", "metadata", "outputs", "replacements", "subtitles"}
+_JSON_FIELDS = {"coverage", "formats", "languages", "metadata", "outputs", "replacements", "subtitles"}
 _TIMING_PREFIX = "timing."
 _ANNOUNCED_PREFIX = "announced."
 # Derived from prefixed hash fields, not stored under their own names.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from kscribe.coverage import Coverage, items, keep_words
 from kscribe.languages import spoken_seconds
 from kscribe.values import ChunkTranscript, Job, Segment, Transcript
 
@@ -37,6 +38,62 @@ def _at_pauses(segment: Segment) -> list[Segment]:
     return pieces
 
 
+# Two chunks heard the same word in their shared padding when each places it within this
+# many seconds of the other with the same text (word timings of two decodes differ a little).
+SAME_WORD_S = 1.0
+_Item = tuple[float, float, str]
+
+
+def _middle(item: _Item) -> float:
+    return (item[0] + item[1]) / 2
+
+
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _heard(item: _Item, among: Iterable[_Item]) -> bool:
+    return any(_norm(o[2]) == _norm(item[2]) and abs(_middle(o) - _middle(item)) <= SAME_WORD_S for o in among)
+
+
+def _on_timeline(c: ChunkTranscript) -> list[Segment]:
+    # A chunk without padding (written before padding existed) is clamped to its end, so the
+    # timeline never runs backwards across a cut; a padded one's words past its ends are
+    # sorted out by _owned.
+    limit = None if c.lead_s or c.tail_s else c.start_s + c.duration_s
+    return [replace(s, language=s.language or c.language).shifted(c.start_s, limit=limit) for s in c.segments]
+
+
+def _owned(chunks: Sequence[ChunkTranscript]) -> dict[int, list[Segment]]:
+    """Each chunk's segments on the video's timeline, each word kept once: by the chunk
+    whose span holds its middle, unless that chunk did not hear it (its timing put the word
+    on the other side of the cut), in which case the neighbour that did keeps it. ``chunks``
+    are one channel's, in order."""
+    timeline = {c.index: _on_timeline(c) for c in chunks}
+    kept: dict[int, set[_Item]] = {}
+    for c in chunks:
+        lo = c.start_s if c.lead_s else float("-inf")
+        hi = c.start_s + c.duration_s if c.tail_s else float("inf")
+        kept[c.index] = {i for i in items(timeline[c.index]) if lo <= _middle(i) < hi}
+    for a, b in itertools.pairwise(chunks):
+        if not (a.tail_s or b.lead_s):
+            continue
+        cut = b.start_s
+        early = [i for i in items(timeline[b.index]) if i not in kept[b.index] and _middle(i) < cut]
+        late = [i for i in items(timeline[a.index]) if i not in kept[a.index] and _middle(i) >= cut]
+        kept[b.index] |= {i for i in early if not _heard(i, kept[a.index])}
+        kept[a.index] |= {i for i in late if not _heard(i, kept[b.index])}
+    return {c.index: _clamped(keep_words(timeline[c.index], kept[c.index].__contains__), c) for c in chunks}
+
+
+def _clamped(segments: list[Segment], c: ChunkTranscript) -> list[Segment]:
+    """A segment without word timings, kept whole by its middle, is cut to the chunk's span
+    (where its padding begins, the neighbour's own text does)."""
+    lo = c.start_s if c.lead_s else float("-inf")
+    hi = c.start_s + c.duration_s if c.tail_s else float("inf")
+    return [s if s.words else replace(s, start=max(s.start, lo), end=min(s.end, hi)) for s in segments]
+
+
 def _labelled(segment: Segment, speaker: str) -> Segment:
     if not speaker:
         return segment
@@ -44,29 +101,27 @@ def _labelled(segment: Segment, speaker: str) -> Segment:
 
 
 def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
-    """Shift each chunk's times by its start and clamp them to its end, so the timeline
-    never runs backwards across a cut. Chunks of a channel-split job label their segments
+    """Shift each chunk's times by its start; a word heard by two chunks in the padding
+    they share is kept once (``_owned``). Chunks of a channel-split job label their segments
     and words with their channel's speaker, and the channels interleave by time (a tie goes
     to the lower channel)."""
     ordered = sorted(chunks, key=lambda c: c.index)
+    owned: dict[int, list[Segment]] = {}
+    for channel in sorted({c.channel for c in ordered}):
+        owned.update(_owned([c for c in ordered if c.channel == channel]))
     placed = [
-        (
-            _labelled(
-                replace(piece, language=piece.language or c.language).shifted(
-                    c.start_s, limit=c.start_s + c.duration_s
-                ),
-                channel_speaker(c.channel),
-            ),
-            c.channel,
-        )
+        (_labelled(piece, channel_speaker(c.channel)), c.channel)
         for c in ordered
-        for s in c.segments
+        for s in owned[c.index]
         for piece in (_at_pauses(s) if c.channel else [s])
     ]
-    if any(c.channel for c in ordered):
-        # Stable: within a channel, chunk order (already time order) is kept.
-        placed.sort(key=lambda p: (p[0].start, p[1]))
+    # Stable: within a channel, chunk order (already time order, but for a word a chunk
+    # kept from its padding) is kept.
+    placed.sort(key=lambda p: (p[0].start, p[1]) if any(c.channel for c in ordered) else p[0].start)
     segments = tuple(s for s, _ in placed)
+    # Chunks written before coverage was measured say nothing ({}), and neither does the sum.
+    measured = [c.coverage for c in ordered if c.coverage]
+    covered = sum((Coverage.from_dict(c) for c in measured), Coverage()).to_dict() if measured else {}
     # Language of most speech: a chunk of music or silence may detect something else.
     spoken = spoken_seconds(segments)
     language = next(iter(spoken), "") or next((c.language for c in ordered), "") or job.language or ""
@@ -84,4 +139,5 @@ def merge_chunks(job: Job, chunks: Sequence[ChunkTranscript]) -> Transcript:
         task=job.task,
         segments=segments,
         audio_track=job.audio_track_used,
+        coverage=covered,
     )

@@ -27,6 +27,14 @@ MODEL_LOAD_SECONDS = Histogram(
     "kscribe_model_load_seconds", "Time to load a model.", ["model"], buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 )
 CHUNKS_IN_FLIGHT = Gauge("kscribe_chunks_in_flight", "Chunks being transcribed right now.", multiprocess_mode="livesum")
+PIECES_REDECODED = Counter(
+    "kscribe_speech_pieces_redecoded_total",
+    "VAD speech pieces decoded a second time (empty or too few words), by whether that found words.",
+    ["outcome"],
+)
+SPEECH_UNCOVERED_SECONDS = Counter(
+    "kscribe_speech_uncovered_seconds_total", "Seconds of VAD speech left without words after a second decode."
+)
 CALLBACKS = Counter("kscribe_callback_attempts_total", "Callback deliveries by outcome.", ["outcome"])
 DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deliveries ran out of retries.", ["type"])
 JOBS_STUCK = Gauge(

@@ -224,9 +224,11 @@ class Settings:
     # decoding; None ("auto"): batches of 4 when VAD is on, else sequential
     # (transcriber.choose_batch_size; bench/reports/2026-11-23-defaults-cpu-2-cores.md).
     batch_size: int | None = _env("KSCRIBE_BATCH_SIZE", None, _auto_or(int, 0))
-    # Chunks one process transcribes at once; 0 is automatic: one for a function (a Knative
-    # pod takes one chunk), one per core for `kscribe run` on CPU. On CPU each gets
-    # cores / parallel_chunks threads. Extract makes the chunk count a multiple of it.
+    # Chunks one process transcribes at once; 0 is automatic: one (a Knative pod takes one
+    # chunk; `kscribe run` decodes one batched chunk at a time: two at once, each with its own
+    # batch, peaked at 1.5x bare faster-whisper's batched memory, issue 21). On CPU the
+    # chunks decoded at once share the cores (a job of one chunk gets them all). Extract
+    # makes the chunk count a multiple of it.
     parallel_chunks: int = _env("KSCRIBE_PARALLEL_CHUNKS", 0, _at_least(int, 0))
 
     # Hallucination guards. faster-whisper's: skip silences over this many seconds around

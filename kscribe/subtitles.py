@@ -26,6 +26,8 @@ from kscribe.values import Segment, Word
 
 # A cue is shown for at least this long, whatever the input's timings (one frame at 25 fps).
 _MIN_VISIBLE_S = 0.04
+# Cues compared for overlap on either side of each (a handful of voices overlap at most).
+_NEAR = 8
 # A pause this long always ends a cue.
 _SILENCE_S = 1.0
 _SENTENCE_END = tuple(".?!…。？！")
@@ -299,7 +301,9 @@ def shape(segments: Sequence[Segment], shaping: Shaping, labels: bool = False) -
     """Cues for ``segments`` (in time order); a cue may join the end of one segment to the
     start of the next, never across a silence or a change of speaker. Timings: at
     least ``min_cue_s`` where the next cue leaves room, at most ``max_cue_s``, and
-    ``min_gap_s`` between cues (a cue ends early rather than overlap the next). ``labels``:
+    ``min_gap_s`` between cues (a cue ends early rather than overlap the next, unless the
+    two are different speakers' words that overlap in time: those are shown at once, each
+    at its own time). ``labels``:
     the first cue of each speaker's turn starts with ``speaker_label``."""
     runs = _with_labels(_runs(segments)) if labels else [(run, False) for run in _runs(segments)]
     raw = [
@@ -309,11 +313,22 @@ def shape(segments: Sequence[Segment], shaping: Shaping, labels: bool = False) -
     ]
     cues: list[Cue] = []
     for i, (start, end, lines, speaker) in enumerate(raw):
-        if cues:
-            start = max(start, cues[-1].end + shaping.min_gap_s)
+        # Two voices at once (channels, speaker labels) each keep their own cue at its own
+        # time, shown together; only cues that do not overlap make room for each other.
+        near = range(max(0, i - _NEAR), min(len(raw), i + _NEAR + 1))
+        apart = [j for j in near if j != i and not _overlap(raw[i], raw[j])]
+        before = [cues[j].end for j in apart if j < i]
+        if before:
+            start = max(start, max(before) + shaping.min_gap_s)
         end = max(end, start + shaping.min_cue_s)
-        if i + 1 < len(raw):
-            end = min(end, raw[i + 1][0] - shaping.min_gap_s)
+        after = [raw[j][0] for j in apart if j > i]
+        if after:
+            end = min(end, min(after) - shaping.min_gap_s)
         end = min(max(end, start + _MIN_VISIBLE_S), start + shaping.max_cue_s)
         cues.append(Cue(round(start, 3), round(end, 3), lines, speaker))
     return cues
+
+
+def _overlap(a: tuple[float, float, tuple[str, ...], str], b: tuple[float, float, tuple[str, ...], str]) -> bool:
+    """Two speakers' words at the same time."""
+    return a[3] != b[3] and a[0] < b[1] and b[0] < a[1]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kscribe import metrics
+from kscribe import coverage, metrics
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.models import PACKAGED, resolve_model
 from kscribe.settings import Settings
@@ -45,6 +45,9 @@ class TranscribeOptions:
     # None: choose_batch_size decides.
     batch_size: int | None
     parallel_chunks: int = 1
+    # Chunks of this job that can be decoded at once (its chunk count; 0: parallel_chunks):
+    # a job of fewer chunks than workers leaves their threads to the chunks it has.
+    chunks_at_once: int = 0
     # Vocabulary: Whisper's initial prompt and hotwords ("": none).
     initial_prompt: str = ""
     hotwords: str = ""
@@ -116,6 +119,11 @@ def choose_batch_size(batch_size: int | None, duration_s: float, vad_filter: boo
     return AUTO_BATCH_SIZE if vad_filter and duration_s >= AUTO_BATCH_MIN_S else 0
 
 
+def cpu_threads_for(chunks_at_once: int, cores: int | None = None) -> int:
+    """CTranslate2 threads per chunk: the cores shared by the chunks decoded at once."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, chunks_at_once))
+
+
 def choose_vad_min_silence_ms(min_silence_ms: int | None, batch_size: int) -> int:
     """Silero VAD's minimum pause: ``min_silence_ms`` when set, else by decoding mode."""
     if min_silence_ms is not None:
@@ -175,6 +183,8 @@ class Recognition:
     language: str
     language_probability: float
     segments: tuple[Segment, ...]
+    # The VAD speech pieces checked for words (none without VAD): kscribe.coverage.
+    pieces: tuple[coverage.Piece, ...] = ()
 
 
 def resolve_device(device: str) -> str:
@@ -230,9 +240,12 @@ class WhisperTranscriber:
         model_dir = resolve_model(options.model, self.cache_dir, self.blobs)
         label = options.model if options.model in PACKAGED else "custom"
         workers = max(1, options.parallel_chunks)
+        if options.chunks_at_once > 0:
+            workers = min(workers, options.chunks_at_once)
         threads = options.cpu_threads
-        if device == "cpu" and workers > 1 and not threads:
-            threads = max(1, (os.cpu_count() or 1) // workers)
+        if device == "cpu" and not threads:
+            # Sized when the chunk count is known: one chunk gets every core, several share them.
+            threads = cpu_threads_for(workers)
         return load_model(
             model_dir, device, resolve_compute_type(options.compute_type, device), threads, label, workers
         )
@@ -286,6 +299,7 @@ class WhisperTranscriber:
         )
         if options.hallucination_silence_s > 0 and options.word_timestamps:
             kwargs["hallucination_silence_threshold"] = options.hallucination_silence_s
+        pieces = _speech_pieces(audio, kwargs["vad_parameters"], batch_size) if options.vad_filter else []
         if batch_size > 0:
             from faster_whisper import BatchedInferencePipeline
 
@@ -299,22 +313,69 @@ class WhisperTranscriber:
         else:
             segments_iter, info = model.transcribe(audio, **kwargs)
         # The work happens while iterating the lazy generator, not in the call above.
+        duration = len(audio) / SAMPLE_RATE
+        language = info.language
         segments = []
         for s in segments_iter:
-            words = tuple(
-                Word(round(w.start, 3), round(w.end, 3), w.word, round(w.probability, 4)) for w in (s.words or ())
-            )
-            segments.append(
-                Segment(
-                    round(s.start, 3),
-                    round(s.end, 3),
-                    s.text,
-                    words,
-                    round(s.avg_logprob, 4),
-                    round(s.no_speech_prob, 4),
-                    language=(notes.last if multilingual else "") or info.language,
-                )
-            )
+            segments.append(_segment(s, (notes.last if multilingual else "") or language))
             if on_progress:
-                on_progress(min(s.end, len(audio) / SAMPLE_RATE))
-        return Recognition(info.language, round(info.language_probability, 4), tuple(segments))
+                on_progress(min(s.end, duration))
+        # Coverage: every speech piece holds words, or was decoded a second time, alone and
+        # sequentially, in the chunk's language and options (kscribe/coverage.py).
+        sequential = {k: v for k, v in kwargs.items() if k not in ("vad_filter", "vad_parameters")}
+        if not multilingual:
+            sequential["language"] = options.language or language
+        checked = []
+        found_at = coverage.spans(segments)
+        for start, end in pieces:
+            words = coverage.count_in(start, end, found_at)
+            if not coverage.needs_second_decode(end - start, words):
+                checked.append(coverage.Piece(start, end, words))
+                continue
+            again = self._decode_piece(model, audio, start, end, sequential, language)
+            found = coverage.count_in(start, end, coverage.spans(again))
+            if found > words:
+                segments = coverage.keep_words(segments, functools.partial(_outside, start, end)) + again
+                segments.sort(key=lambda s: (s.start, s.end))
+                found_at = coverage.spans(segments)
+                words = found
+            metrics.PIECES_REDECODED.labels("recovered" if found else "empty").inc()
+            log.info(
+                "speech piece %.2f–%.2f s: %d word(s) decoded, %d when decoded again alone", start, end, words, found
+            )
+            checked.append(coverage.Piece(start, end, words, redecoded=True))
+        return Recognition(info.language, round(info.language_probability, 4), tuple(segments), tuple(checked))
+
+    def _decode_piece(
+        self, model: WhisperModel, audio: np.ndarray, start: float, end: float, kwargs: dict[str, Any], language: str
+    ) -> list[Segment]:
+        piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        segments_iter, _ = model.transcribe(piece, vad_filter=False, **kwargs)
+        return [_segment(s, language).shifted(start) for s in segments_iter]
+
+
+def _segment(s: Any, language: str) -> Segment:
+    words = tuple(Word(round(w.start, 3), round(w.end, 3), w.word, round(w.probability, 4)) for w in (s.words or ()))
+    return Segment(
+        round(s.start, 3),
+        round(s.end, 3),
+        s.text,
+        words,
+        round(s.avg_logprob, 4),
+        round(s.no_speech_prob, 4),
+        language=language,
+    )
+
+
+def _outside(start: float, end: float, item: tuple[float, float, str]) -> bool:
+    return not start <= (item[0] + item[1]) / 2 < end
+
+
+def _speech_pieces(audio: np.ndarray, vad: dict[str, Any], batch_size: int) -> list[tuple[float, float]]:
+    """The speech pieces (seconds) Silero VAD finds with the decoder's own parameters; the
+    batched pipeline caps them at 30 s as it does."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    limit = 30.0 if batch_size > 0 else float("inf")
+    found = get_speech_timestamps(audio, VadOptions(**vad, max_speech_duration_s=limit))
+    return [(round(p["start"] / SAMPLE_RATE, 3), round(p["end"] / SAMPLE_RATE, 3)) for p in found]

@@ -207,6 +207,9 @@ class Job:
     # then the transcript's main one; and seconds of speech per language, when published.
     detected_language: str = ""
     languages: dict[str, float] = field(default_factory=dict)
+    # Speech seconds, seconds covered by words, pieces re-decoded (kscribe/coverage.py), when
+    # published ({}: not measured).
+    coverage: dict[str, float] = field(default_factory=dict)
     # Decode each 30 s window in the language detected for it (code-switched media): asked
     # for, or chosen by the detection that found more than one language.
     multilingual: bool = False
@@ -292,7 +295,10 @@ class Chunk:
 
     ``index`` runs over all the job's chunks (of every channel) and ``count`` counts them
     all, so completion counts every chunk of every channel once. ``channel`` is the track's
-    channel it holds (1-based), 0 for audio of every channel mixed."""
+    channel it holds (1-based), 0 for audio of every channel mixed. Its audio also holds
+    ``lead_s`` seconds before ``start_s`` and ``tail_s`` after its end, which belong to its
+    neighbours: the decoder hears a word at the boundary whole, and the chunk whose span
+    holds the word's middle keeps it (``merge.owned``)."""
 
     job_id: str
     index: int
@@ -301,6 +307,8 @@ class Chunk:
     start_s: float
     duration_s: float
     channel: int = 0
+    lead_s: float = 0.0
+    tail_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -316,6 +324,9 @@ class Chunk:
             duration_s=float(data["duration_s"]),
             # Manifests written before channels existed hold mixed audio.
             channel=int(data.get("channel", 0)),
+            # Manifests written before padding existed hold exactly the chunk's span.
+            lead_s=float(data.get("lead_s", 0.0)),
+            tail_s=float(data.get("tail_s", 0.0)),
         )
 
 
@@ -366,6 +377,12 @@ class ChunkTranscript:
     model: str
     seconds: float = 0.0
     channel: int = 0
+    # The padding its audio held (``Chunk.lead_s``): words there have times before 0 or
+    # after ``duration_s``; merge keeps each once.
+    lead_s: float = 0.0
+    tail_s: float = 0.0
+    # kscribe.coverage.Coverage.to_dict() of the chunk's own span ({}: not measured).
+    coverage: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -402,6 +419,8 @@ class Transcript:
     segments: tuple[Segment, ...]
     # The source's audio track transcribed ("1 (deu)"; "" when not known).
     audio_track: str = ""
+    # kscribe.coverage.Coverage.to_dict() summed over the chunks ({}: not measured).
+    coverage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:

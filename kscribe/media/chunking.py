@@ -11,6 +11,16 @@ from kscribe.media.decode import SAMPLE_RATE, Silence
 WINDOW_FRACTION = 0.2
 # Below this, splitting to keep workers busy costs more in per-chunk overhead than it saves.
 MIN_PARALLEL_CHUNK_S = 60.0
+# Audio each chunk also holds from its neighbours on either side. A chunk whose audio began
+# right at a speech onset lost that whole turn (issue 21: a 73 s dialogue cut at 37.0 s);
+# with a second of context the decoder hears the onset, and merge keeps each word once.
+PAD_S = 1.0
+
+
+def padded(start: int, end: int, total: int, pad_s: float = PAD_S) -> tuple[int, int]:
+    """The sample range a chunk's audio holds: ``[start, end)`` and ``pad_s`` either side."""
+    pad = int(pad_s * SAMPLE_RATE)
+    return max(0, start - pad), min(total, end + pad)
 
 
 def balanced_target(total_s: float, target_s: float, parallel: int) -> float:

@@ -13,7 +13,7 @@ from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.jobstore import ChunkCompletion
 from kscribe.stages import layout, manifest
-from kscribe.stages.transcribe import ChunkOutcome, load_chunk_audio, matches
+from kscribe.stages.transcribe import ChunkOutcome, load_chunk_audio, matches, own_audio
 from kscribe.values import Chunk, Job
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def diarize(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any] | 
         ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
         started = time.perf_counter()
         try:
-            audio = load_chunk_audio(chunk, ctx)
+            audio = own_audio(chunk, load_chunk_audio(chunk, ctx))
         except FileNotFoundError as exc:
             raise InputError(
                 f"the audio of chunk {chunk.index + 1} is gone (the job's intermediate files expired or were removed)"

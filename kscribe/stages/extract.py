@@ -16,7 +16,7 @@ from kscribe.errors import DailyQuotaExceeded, EventRejected, SourceNotFound
 from kscribe.languages import Window, pick_windows
 from kscribe.media import containers
 from kscribe.media.channels import same_signal
-from kscribe.media.chunking import balanced_target, plan_cuts
+from kscribe.media.chunking import balanced_target, padded, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio, decode_channels
 from kscribe.media.limits import decode_time_limit
 from kscribe.media.probe import MediaInfo, probe
@@ -176,11 +176,22 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
         for index, (channel, stream, (start, end)) in enumerate(planned):
             uri = layout.chunk_audio(settings.work_uri, job.id, index)
             wav = scratch / f"chunk-{index}.wav"
-            write_wav_slice(stream.path, start, end, wav)
+            first, last = padded(start, end, stream.samples)
+            write_wav_slice(stream.path, first, last, wav)
             ctx.blobs.upload(wav, uri, "audio/wav", manifest.WORK_METADATA)
             wav.unlink()
             chunks.append(
-                Chunk(job.id, index, len(planned), uri, start / SAMPLE_RATE, (end - start) / SAMPLE_RATE, channel)
+                Chunk(
+                    job.id,
+                    index,
+                    len(planned),
+                    uri,
+                    start / SAMPLE_RATE,
+                    (end - start) / SAMPLE_RATE,
+                    channel,
+                    lead_s=(start - first) / SAMPLE_RATE,
+                    tail_s=(last - end) / SAMPLE_RATE,
+                )
             )
         # A split job's language is heard on its first channel kept.
         windows = _language_windows(job, audio, scratch, ctx) if _detects_language(job, settings) else []

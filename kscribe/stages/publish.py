@@ -112,6 +112,7 @@ def publish(job_id: str, ctx: Context) -> Job:
         outputs=outputs,
         detected_language=transcript.language,
         languages=spoken_seconds(transcript.segments),
+        coverage=transcript.coverage,
     ):
         metrics.JOBS.labels("succeeded", "").inc()
     elif _ended_otherwise(ctx, job.id) and is_within(job.output_uri, ctx.settings.output_uri):

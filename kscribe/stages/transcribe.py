@@ -15,6 +15,7 @@ import numpy as np
 from kscribe import claims, keys, metrics
 from kscribe.alignment import quiet_spans, snap_to_speech
 from kscribe.context import Context
+from kscribe.coverage import summarise
 from kscribe.errors import EventRejected, InputError, WorkClaimed
 from kscribe.guards import guard
 from kscribe.jobstore import ChunkCompletion
@@ -52,8 +53,14 @@ def _load_wav(uri: str, ctx: Context) -> np.ndarray:
 
 
 def load_chunk_audio(chunk: Chunk, ctx: Context) -> np.ndarray:
-    """A chunk's audio as model input (the diarize stage reads it the same way)."""
+    """A chunk's audio as model input, with its padding (``Chunk.lead_s``)."""
     return _load_wav(chunk.uri, ctx)
+
+
+def own_audio(chunk: Chunk, audio: np.ndarray) -> np.ndarray:
+    """The part of a chunk's audio in its own span, without the padding either side."""
+    first = round(chunk.lead_s * SAMPLE_RATE)
+    return audio[first : first + round(chunk.duration_s * SAMPLE_RATE)]
 
 
 def _decided(job: Job) -> bool:
@@ -145,6 +152,7 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         task=job.task,
         initial_prompt=job.prompt,
         hotwords=job.hotwords,
+        chunks_at_once=chunk.count,
     )
     ctx.progress.chunk(job.id, chunk.index, chunk.count, 0.0, chunk.duration_s)
     with metrics.CHUNKS_IN_FLIGHT.track_inprogress():
@@ -154,20 +162,35 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
             on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
         )
     settings = ctx.settings
-    segments = snap_to_speech(
-        guard(recognition.segments, settings.drop_no_speech_prob, settings.drop_avg_logprob, settings.max_repeats),
-        quiet_spans(audio, settings.silence_threshold_db, settings.silence_min_s),
+    # Times from the chunk's start: the padding's words fall before 0 or after its end, and
+    # merge keeps each word once (merge._owned).
+    segments = tuple(
+        s.shifted(-chunk.lead_s)
+        for s in snap_to_speech(
+            guard(recognition.segments, settings.drop_no_speech_prob, settings.drop_avg_logprob, settings.max_repeats),
+            quiet_spans(audio, settings.silence_threshold_db, settings.silence_min_s),
+        )
     )
+    covered = summarise(recognition.pieces, chunk.lead_s, chunk.lead_s + chunk.duration_s)
     seconds = time.perf_counter() - started
     if ctx.jobs.require(job.id).status.terminal:
         return None
     metrics.STAGE_SECONDS.labels(STAGE).observe(seconds)
     metrics.AUDIO_SECONDS.inc(chunk.duration_s)
     metrics.REALTIME_FACTOR.observe(chunk.duration_s / max(seconds, 1e-6))
+    metrics.SPEECH_UNCOVERED_SECONDS.inc(covered.uncovered_s)
     ctx.jobs.add_timing(job.id, STAGE, seconds)
     ctx.progress.chunk(job.id, chunk.index, chunk.count, chunk.duration_s, chunk.duration_s)
     log.info(
-        "job %s chunk %d/%d: %.1f s of audio in %.2f s", job.id, chunk.index + 1, chunk.count, chunk.duration_s, seconds
+        "job %s chunk %d/%d: %.1f s of audio in %.2f s; speech %.1f s, %.1f s of it without words, %d piece(s) re-decoded",
+        job.id,
+        chunk.index + 1,
+        chunk.count,
+        chunk.duration_s,
+        seconds,
+        covered.speech_s,
+        covered.uncovered_s,
+        covered.redecoded,
     )
     return ChunkTranscript(
         job_id=job.id,
@@ -180,6 +203,9 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         model=job.model,
         seconds=round(seconds, 3),
         channel=chunk.channel,
+        lead_s=chunk.lead_s,
+        tail_s=chunk.tail_s,
+        coverage=covered.to_dict() if recognition.pieces or options.vad_filter else {},
     )
 
 

@@ -31,6 +31,7 @@ def test_alerts_use_exported_metrics_and_are_well_formed():
         "KscribeJobsStuck",
         "KscribeEventsDeadLettered",
         "KscribeCallbacksFailing",
+        "KscribeSpeechUncovered",
     } <= names
     for rule in rules:
         assert rule["labels"]["severity"] and rule["annotations"]["summary"]

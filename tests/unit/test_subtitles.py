@@ -148,3 +148,39 @@ def test_options_are_checked():
             parse_option(name, raw)
     with pytest.raises(InputError, match="over max_cue_s"):
         Shaping().replace({"min_cue_s": 5, "max_cue_s": 2})
+
+
+def _voiced(segment, speaker):
+    return Segment(
+        segment.start,
+        segment.end,
+        segment.text,
+        tuple(Word(w.start, w.end, w.word, w.probability, speaker) for w in segment.words),
+        speaker=speaker,
+    )
+
+
+def test_overlapping_voices_get_cues_of_their_own_in_time():
+    # Stereo: the host talks from 0.5 s for ~3.5 s; the guest cuts in at 1.2 s for 0.6 s,
+    # then the host goes on. Before, the host's cue was cut to 40 ms before the guest's and
+    # the guest's line waited for the host's to end.
+    host = _voiced(spoken("we planted the beans in april and the tomatoes", 0.5), "channel 1")
+    guest = _voiced(spoken("really?", 1.2), "channel 2")
+    shaping = Shaping()
+    cues = shape([host, guest], shaping, labels=True)
+    for speaker in ("channel 1", "channel 2"):
+        check_limits([c for c in cues if c.speaker == speaker], shaping)
+    by_speaker = {c.speaker: c for c in cues}
+    assert set(by_speaker) == {"channel 1", "channel 2"}, cues
+    assert all(c.end - c.start >= shaping.min_cue_s for c in cues), cues
+    assert by_speaker["channel 1"].start == 0.5
+    assert by_speaker["channel 2"].start == 1.2  # at its own time, shown with the host's
+    assert by_speaker["channel 2"].start < by_speaker["channel 1"].end
+
+
+def test_turns_that_do_not_overlap_still_make_room_for_each_other():
+    a = _voiced(spoken("hello there", 0.0), "channel 1")  # ends ~1.0 s
+    b = _voiced(spoken("hi.", 1.15), "channel 2")
+    shaping = Shaping(min_gap_s=0.08, min_cue_s=1.0)
+    first, second = shape([a, b], shaping)
+    assert first.end <= second.start - shaping.min_gap_s + 1e-9

@@ -1,0 +1,200 @@
+"""A corpus of real speech with reference transcripts, from material that may be fetched at
+build time, for bench/lossless.py:
+
+- Debian's ``asterisk-core-sounds-en`` (text of every prompt, CC-BY-SA-3.0) and
+  ``asterisk-core-sounds-en-wav`` (Allison Smith's recordings, CC-BY-SA-3.0), by apt-get
+  download: ~25 minutes of speech in ~550 prompts (prompts with no words, e.g. silences and tones, or
+  with * # @, left out);
+- pocketsphinx's test recordings (its PyPI sdist, test/data/librivox: five LibriVox
+  sentences of "Sense and Sensibility", public domain, with transcripts);
+- whisper.cpp's ``samples/jfk.wav`` (in pywhispercpp's PyPI sdist; a public-domain speech).
+
+It writes 16 kHz mono WAV files with a JSON of passages (start, duration, text, speaker):
+
+- ``prompts-long``: every prompt once, shuffled (seeded), 0.3–2.5 s pauses; another speaker's
+  turn (LibriVox, JFK) comes right after the longest pause near every 10 minutes, where
+  kscribe cuts its chunks by default, so turns start at chunk boundaries;
+- ``dialogue``: about 75 s of turns between the three voices, 1 s apart.
+
+    python bench/corpus.py OUT_DIR [--sources DIR]   # DIR: the .deb and sdist files, if fetched already
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+DEBS = ("asterisk-core-sounds-en", "asterisk-core-sounds-en-wav")
+SDISTS = {"pocketsphinx": "5.1.1", "pywhispercpp": "1.5.1"}
+ALLISON = "usr/share/asterisk/sounds/en_US_f_Allison"
+CHUNK_S = 600.0
+
+
+def fetch(sources: Path) -> None:
+    """The .deb packages (apt-get download) and sdists (pip download) into ``sources``."""
+    sources.mkdir(parents=True, exist_ok=True)
+    if not all(list(sources.glob(f"{name}_*.deb")) for name in DEBS):
+        subprocess.run(["apt-get", "download", *DEBS], cwd=sources, check=True)
+    for name, version in SDISTS.items():
+        if not list(sources.glob(f"{name}-{version}.tar.gz")):
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
+                + [f"{name}=={version}", "-d", str(sources)],
+                check=True,
+            )
+
+
+def _pcm(path: Path, data: bytes | None = None) -> np.ndarray:
+    """Any audio file (or bytes) as 16 kHz mono float32, through ffmpeg."""
+    from kscribe.media.ffmpeg_bin import ffmpeg_executable
+
+    args = [ffmpeg_executable(), "-nostdin", "-v", "error", "-i", "-" if data is not None else str(path)]
+    args += ["-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"]
+    done = subprocess.run(args, input=data, capture_output=True, check=True)
+    return np.frombuffer(done.stdout, "<i2").astype(np.float32) / 32768.0
+
+
+def prompts(sources: Path, scratch: Path) -> list[tuple[str, np.ndarray, str]]:
+    """(speaker, audio, text) of every usable Asterisk prompt."""
+    for deb in sources.glob("asterisk-core-sounds-en*.deb"):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(scratch)], check=True)
+    listing = gzip.decompress(
+        (scratch / "usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz").read_bytes()
+    ).decode()
+    found = []
+    for line in listing.splitlines():
+        if ":" not in line or line.startswith(";"):
+            continue
+        name, text = line.split(":", 1)
+        # Notes in brackets ("[ascending tones]", "(9 seconds of silence)") are not words said.
+        text = " ".join(re.sub(r"\[.*?\]|<.*?>|\(.*?\)", "", text).split())
+        path = scratch / ALLISON / f"{name.strip()}.wav"
+        # Tones and prompts that spell out keys ("press * to") have no words to compare.
+        if not path.exists() or not re.search("[a-zA-Z]", text) or re.search(r"[*#@]", text):
+            continue
+        found.append(("allison", _pcm(path), text))
+    return found
+
+
+def guests(sources: Path) -> list[tuple[str, np.ndarray, str]]:
+    """LibriVox sentences (pocketsphinx) and JFK (whisper.cpp), with their texts."""
+    found = []
+    with tarfile.open(sources / f"pocketsphinx-{SDISTS['pocketsphinx']}.tar.gz") as tar:
+        names = sorted(n for n in tar.getnames() if "/test/data/librivox/" in n and n.endswith(".wav"))
+        for name in names:
+            text = tar.extractfile(name[:-4] + ".txt").read().decode().strip()  # type: ignore[union-attr]
+            found.append(("librivox", _pcm(Path(name), tar.extractfile(name).read()), text))  # type: ignore[union-attr]
+    with tarfile.open(sources / f"pywhispercpp-{SDISTS['pywhispercpp']}.tar.gz") as tar:
+        name = next(n for n in tar.getnames() if n.endswith("whisper.cpp/samples/jfk.wav"))
+        jfk = (
+            "And so my fellow Americans, ask not what your country can do for you,"
+            " ask what you can do for your country."
+        )
+        found.append(("jfk", _pcm(Path(name), tar.extractfile(name).read()), jfk))  # type: ignore[union-attr]
+    return found
+
+
+def _trimmed(audio: np.ndarray) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
+    return audio[loud[0] : loud[-1] + 1] if len(loud) else audio
+
+
+def assemble(pieces: list[tuple[str, np.ndarray, str]], pauses: list[float]) -> tuple[np.ndarray, list[dict]]:
+    """The pieces one after another, each followed by its pause; each passage's span."""
+    out, passages, at = [], [], 0
+    for (speaker, audio, text), pause in zip(pieces, pauses, strict=True):
+        audio = _trimmed(audio)
+        passages.append(
+            {"start_s": round(at / SAMPLE_RATE, 3), "duration_s": round(len(audio) / SAMPLE_RATE, 3)}
+            | {"text": text, "speaker": speaker}
+        )
+        out += [audio, np.zeros(int(pause * SAMPLE_RATE), np.float32)]
+        at += len(audio) + int(pause * SAMPLE_RATE)
+    return np.concatenate(out), passages
+
+
+def long_file(own: list, others: list, seed: int = 21) -> tuple[np.ndarray, list[dict]]:
+    """Every prompt, shuffled; a guest's turn after the pause nearest each CHUNK_S."""
+    rng = random.Random(seed)
+    own = own[:]
+    rng.shuffle(own)
+    pauses = [round(rng.uniform(0.3, 2.5), 2) for _ in own]
+    at, placed, order, guest = 0.0, [], [], 0
+    for piece, pause in zip(own, pauses, strict=True):
+        order.append(piece)
+        placed.append(pause)
+        at += len(_trimmed(piece[1])) / SAMPLE_RATE + pause
+        if at >= CHUNK_S * (1 + guest) - 5:
+            # A long pause, then the guest: where a cut is looked for (±20 % of the target,
+            # the longest pause), the turn starts.
+            placed[-1] = 3.0
+            order.append(others[guest % len(others)])
+            placed.append(2.0)
+            at += 3.0 - pause + len(_trimmed(others[guest % len(others)][1])) / SAMPLE_RATE + 2.0
+            guest += 1
+    return assemble(order, placed)
+
+
+def dialogue(own: list, others: list) -> tuple[np.ndarray, list[dict]]:
+    """About 75 s: JFK, prompts, LibriVox sentences, prompts, turn by turn, 1 s apart."""
+    prompts_ = [p for p in own if 2.5 < len(p[1]) / SAMPLE_RATE < 6][:8]
+    order = [others[-1], *prompts_[:4], *others[:3], *prompts_[4:], *others[3:5]]
+    return assemble(order, [1.0] * len(order))
+
+
+def write(out: Path, name: str, audio: np.ndarray, passages: list[dict], sources: str) -> None:
+    with wave.open(str(out / f"{name}.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    speech = sum(p["duration_s"] for p in passages)
+    (out / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "audio": f"{name}.wav",
+                "duration_s": round(len(audio) / SAMPLE_RATE, 3),
+                "speech_s": round(speech, 3),
+                "sources": sources,
+                "text": " ".join(p["text"] for p in passages),
+                "passages": passages,
+            },
+            indent=1,
+        )
+    )
+    print(f"{name}: {len(audio) / SAMPLE_RATE / 60:.1f} min, {speech / 60:.1f} min of speech, {len(passages)} passages")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--sources", type=Path, help="where the .deb and sdist files are (or go)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sources = args.sources or args.out / "sources"
+    fetch(sources)
+    with tempfile.TemporaryDirectory() as tmp:
+        own = prompts(sources, Path(tmp))
+    others = guests(sources)
+    credit = (
+        "Asterisk core sounds (Allison Smith, CC-BY-SA-3.0, Debian asterisk-core-sounds-en[-wav]);"
+        " LibriVox 'Sense and Sensibility' (public domain, pocketsphinx sdist); JFK (public domain, whisper.cpp)"
+    )
+    write(args.out, "prompts-long", *long_file(own, others), credit)
+    write(args.out, "dialogue", *dialogue(own, others), credit)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Coverage: how much of what VAD heard as speech ended up as words.
+
+A speech piece (a span Silero VAD marks as speech, as the decoder was given it) is covered
+when decoded words fall in it. One that comes back empty, or with implausibly few words for
+its length, is decoded a second time, sequentially (``kscribe.transcriber``); only what is
+still empty after that counts as uncovered. faster-whisper's batched pipeline sometimes
+returns nothing for a whole piece (SYSTRAN/faster-whisper#1179), and sequential decoding can
+skip the rest of a 30 s window, so a transcript says how much of its speech it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from kscribe.values import Segment
+
+# Fewer words than this per second of speech is not a piece decoded, but one the decoder
+# gave up on: people say 2–3 words a second, and a piece of a few slow words still has one
+# every two seconds. Pieces shorter than MIN_CHECKED_S are only checked for being empty.
+MIN_WORDS_PER_SPEECH_S = 0.4
+MIN_CHECKED_S = 3.0
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One VAD speech piece of a chunk's audio (seconds from the audio's start), the words
+    decoded in it, and whether it was decoded a second time."""
+
+    start: float
+    end: float
+    words: int
+    redecoded: bool = False
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Seconds of speech, the seconds of it in pieces that hold words, and the pieces
+    decoded twice. Sums over chunks with ``+``."""
+
+    speech_s: float = 0.0
+    covered_s: float = 0.0
+    redecoded: int = 0
+
+    @property
+    def uncovered_s(self) -> float:
+        return round(max(0.0, self.speech_s - self.covered_s), 3)
+
+    def __add__(self, other: Coverage) -> Coverage:
+        return Coverage(
+            round(self.speech_s + other.speech_s, 3),
+            round(self.covered_s + other.covered_s, 3),
+            self.redecoded + other.redecoded,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "uncovered_s": self.uncovered_s}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Coverage:
+        data = data or {}
+        return cls(float(data.get("speech_s", 0.0)), float(data.get("covered_s", 0.0)), int(data.get("redecoded", 0)))
+
+
+def spans(segments: Iterable[Segment]) -> list[tuple[float, float]]:
+    """Where decoded text lies: each word's span, or the segment's when it has no words."""
+    found: list[tuple[float, float]] = []
+    for s in segments:
+        if s.words:
+            found.extend((w.start, w.end) for w in s.words if w.word.strip())
+        elif s.text.strip():
+            found.append((s.start, s.end))
+    return found
+
+
+def keep_words(segments: Iterable[Segment], keep: Callable[[tuple[float, float, str]], bool]) -> list[Segment]:
+    """The segments with only the words ``keep`` accepts (given (start, end, text); a
+    wordless segment is judged as one word); a segment left without words goes."""
+    kept = []
+    for s in segments:
+        if not s.words:
+            if keep((s.start, s.end, s.text)):
+                kept.append(s)
+            continue
+        words = tuple(w for w in s.words if keep((w.start, w.end, w.word)))
+        if len(words) == len(s.words):
+            kept.append(s)
+        elif words:
+            text = "".join(w.word for w in words)
+            kept.append(replace(s, start=words[0].start, end=words[-1].end, text=text, words=words))
+    return kept
+
+
+def items(segments: Iterable[Segment]) -> list[tuple[float, float, str]]:
+    """Each word's (start, end, text), or the segment's when it has no words."""
+    found: list[tuple[float, float, str]] = []
+    for s in segments:
+        if s.words:
+            found.extend((w.start, w.end, w.word) for w in s.words)
+        else:
+            found.append((s.start, s.end, s.text))
+    return found
+
+
+def count_in(start: float, end: float, found: Sequence[tuple[float, float]]) -> int:
+    """Words (spans) that overlap ``[start, end]``; a zero-length word at an edge counts."""
+    return sum(1 for a, b in found if a <= end and b >= start)
+
+
+def needs_second_decode(seconds: float, words: int) -> bool:
+    """An empty piece, or one with implausibly few words for its speech seconds."""
+    if words == 0:
+        return True
+    return seconds >= MIN_CHECKED_S and words < MIN_WORDS_PER_SPEECH_S * seconds
+
+
+def summarise(pieces: Iterable[Piece], lo: float = 0.0, hi: float = float("inf")) -> Coverage:
+    """Coverage of the pieces' parts inside ``[lo, hi)`` (a chunk's own span without the
+    padding it shares with its neighbours); a piece counts as re-decoded where it lies
+    mostly inside."""
+    speech = covered = 0.0
+    redecoded = 0
+    for p in pieces:
+        inside = max(0.0, min(p.end, hi) - max(p.start, lo))
+        speech += inside
+        if p.words:
+            covered += inside
+        if p.redecoded and inside * 2 >= p.seconds:
+            redecoded += 1
+    return Coverage(round(speech, 3), round(covered, 3), redecoded)

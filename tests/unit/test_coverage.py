@@ -1,0 +1,215 @@
+"""Coverage as an invariant: a speech piece the decoder returns empty (or nearly so) is
+decoded a second time, alone and sequentially; a chunk's padding is heard but its words are
+kept once, by the chunk whose span holds their middle; threads follow the chunk count."""
+
+from types import SimpleNamespace
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from kscribe import coverage, transcriber
+from kscribe.coverage import Coverage, Piece, summarise
+from kscribe.media.chunking import padded
+from kscribe.media.decode import SAMPLE_RATE
+from kscribe.merge import merge_chunks
+from kscribe.settings import Settings
+from kscribe.transcriber import TranscribeOptions, WhisperTranscriber, cpu_threads_for
+from kscribe.values import ChunkTranscript, Job, Segment, Word
+
+
+def _fw_segment(start: float, words: list[str], step: float = 0.4):
+    """A faster-whisper segment (what its generators yield) with ``words`` from ``start``."""
+    ws = [
+        SimpleNamespace(start=start + i * step, end=start + i * step + step * 0.8, word=f" {w}", probability=0.9)
+        for i, w in enumerate(words)
+    ]
+    return SimpleNamespace(
+        start=start,
+        end=ws[-1].end,
+        text="".join(w.word for w in ws),
+        words=ws,
+        avg_logprob=-0.2,
+        no_speech_prob=0.01,
+    )
+
+
+class _Model:
+    """faster-whisper's model and batched pipeline: the batched pipeline gives words for
+    the first speech piece only; sequential decoding of a piece alone gives ``again``."""
+
+    calls: ClassVar[list[dict]] = []
+    again: ClassVar[list[str]] = ["and", "so", "my", "fellow", "Americans"]
+
+    def __init__(self, model=None):
+        self.model = SimpleNamespace(is_multilingual=False, forget=lambda: None, last="")
+
+    def transcribe(self, audio, **kwargs):
+        self.calls.append({"pipeline": type(self).__name__, "seconds": len(audio) / SAMPLE_RATE, **kwargs})
+        info = SimpleNamespace(language="en", language_probability=1.0)
+        if "batch_size" in kwargs:
+            return iter([_fw_segment(1.2, ["ask", "not", "what", "your", "country", "can", "do"])]), info
+        return iter([_fw_segment(0.5, self.again)] if self.again else []), info
+
+
+class _Batched(_Model):
+    pass
+
+
+PIECES = [(1.0, 5.0), (10.0, 16.0)]
+
+
+@pytest.fixture
+def decoder(monkeypatch, tmp_path):
+    import faster_whisper
+
+    _Model.calls = []
+    _Model.again = ["and", "so", "my", "fellow", "Americans"]
+    monkeypatch.setattr(faster_whisper, "BatchedInferencePipeline", _Batched)
+    monkeypatch.setattr(transcriber, "_speech_pieces", lambda audio, vad, batch_size: list(PIECES))
+    t = WhisperTranscriber(tmp_path)
+    monkeypatch.setattr(t, "_model", lambda options: _Model())
+    return t
+
+
+def _options(tmp_path, **env) -> TranscribeOptions:
+    settings = Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path), "KSCRIBE_BATCH_SIZE": "8", **env})
+    return TranscribeOptions.from_settings(settings)
+
+
+def _audio(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
+
+
+def test_a_piece_the_batched_pipeline_returns_empty_is_decoded_again_alone(decoder, tmp_path):
+    options = _options(tmp_path, KSCRIBE_BEAM_SIZE="3")
+    recognition = decoder.transcribe(_audio(20.0), options)
+    batched, again = _Model.calls
+    assert batched["pipeline"] == "_Batched"
+    # The empty piece only, sequentially, without VAD, in the chunk's language and options.
+    assert again["pipeline"] == "_Model" and "batch_size" not in again
+    assert again["seconds"] == pytest.approx(6.0)
+    assert again["vad_filter"] is False and "vad_parameters" not in again
+    assert again["language"] == "en" and again["beam_size"] == 3
+    # Its words are placed at the piece's time, after the first piece's.
+    text = " ".join(w.word.strip() for s in recognition.segments for w in s.words)
+    assert text == "ask not what your country can do and so my fellow Americans"
+    assert recognition.segments[-1].words[0].start == pytest.approx(10.5)
+    assert recognition.pieces == (Piece(1.0, 5.0, 7), Piece(10.0, 16.0, 5, redecoded=True))
+    assert summarise(recognition.pieces) == Coverage(speech_s=10.0, covered_s=10.0, redecoded=1)
+
+
+def test_a_piece_still_empty_after_the_second_decode_is_uncovered_speech(decoder, tmp_path):
+    _Model.again = []
+    recognition = decoder.transcribe(_audio(20.0), _options(tmp_path))
+    assert len(_Model.calls) == 2
+    assert recognition.pieces[1] == Piece(10.0, 16.0, 0, redecoded=True)
+    c = summarise(recognition.pieces)
+    assert (c.speech_s, c.covered_s, c.uncovered_s, c.redecoded) == (10.0, 4.0, 6.0, 1)
+
+
+def test_pieces_that_hold_their_words_are_decoded_once(decoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(transcriber, "_speech_pieces", lambda audio, vad, batch_size: [(1.0, 5.0)])
+    recognition = decoder.transcribe(_audio(20.0), _options(tmp_path))
+    assert len(_Model.calls) == 1 and not any(p.redecoded for p in recognition.pieces)
+
+
+def test_implausibly_few_words_for_the_speech_seconds_means_a_second_decode():
+    assert coverage.needs_second_decode(20.0, 0)
+    assert coverage.needs_second_decode(20.0, 3)  # 0.15 words a second
+    assert not coverage.needs_second_decode(20.0, 30)
+    assert not coverage.needs_second_decode(1.5, 1)  # a short piece: one word is plausible
+
+
+def test_coverage_counts_only_a_chunks_own_span():
+    pieces = [Piece(0.2, 1.6, 3), Piece(5.0, 9.0, 0, redecoded=True), Piece(9.5, 11.0, 4)]
+    c = summarise(pieces, lo=1.0, hi=10.0)
+    assert c == Coverage(speech_s=5.1, covered_s=1.1, redecoded=1)
+    assert c.to_dict() == {"speech_s": 5.1, "covered_s": 1.1, "redecoded": 1, "uncovered_s": 4.0}
+    assert Coverage.from_dict(c.to_dict()) + c == Coverage(10.2, 2.2, 2)
+
+
+def _seg(words: list[tuple[float, float, str]]) -> Segment:
+    ws = tuple(Word(a, b, t, 0.9) for a, b, t in words)
+    return Segment(ws[0].start, ws[-1].end, "".join(w.word for w in ws), ws, -0.2, 0.01)
+
+
+JOB = Job("j", "/v.mp4", "1", "/o", "v", "tiny.en", None, "transcribe", ("json",))
+
+
+def _padded_chunks(first, second, **coverages):
+    """Two chunks cut at 10.0 s, each with a second of the other's audio; times from each
+    chunk's start (the second's padding words before 0)."""
+    return [
+        ChunkTranscript("j", 0, 0.0, 10.0, "en", 1.0, tuple(first), "tiny.en", tail_s=1.0, **coverages.get("a", {})),
+        ChunkTranscript("j", 1, 10.0, 10.0, "en", 1.0, tuple(second), "tiny.en", lead_s=1.0, **coverages.get("b", {})),
+    ]
+
+
+def _timeline(transcript):
+    return [(w.word.strip(), w.start) for s in transcript.segments for w in s.words]
+
+
+def test_a_word_both_chunks_hear_is_kept_once_by_the_chunk_that_holds_its_middle():
+    # "boundary" (9.7–10.5, middle 10.1) is in both chunks' audio.
+    first = [_seg([(8.0, 8.5, " the"), (8.6, 9.6, " word"), (9.7, 10.5, " boundary"), (10.6, 10.9, " ends")])]
+    second = [_seg([(-0.3, 0.5, " boundary"), (0.6, 0.9, " ends"), (1.0, 1.5, " here")])]
+    merged = merge_chunks(
+        JOB,
+        _padded_chunks(
+            first,
+            second,
+            a={"coverage": Coverage(9.0, 9.0, 0).to_dict()},
+            b={"coverage": Coverage(2.0, 1.5, 1).to_dict()},
+        ),
+    )
+    assert _timeline(merged) == [("the", 8.0), ("word", 8.6), ("boundary", 9.7), ("ends", 10.6), ("here", 11.0)]
+    assert merged.coverage == {"speech_s": 11.0, "covered_s": 10.5, "redecoded": 1, "uncovered_s": 0.5}
+
+
+def test_a_word_each_chunk_places_on_the_others_side_of_the_cut_is_kept_once():
+    # A turn starts at the cut: the first chunk (tail padding) times "Americans" after the
+    # cut, the second (lead padding) before it. Each alone would drop it.
+    first = [_seg([(8.0, 8.9, " changed.")]), _seg([(10.05, 10.6, " Americans")])]
+    second = [_seg([(-0.45, 0.3, " Americans,"), (0.4, 0.7, " ask"), (0.8, 1.1, " not")])]
+    merged = merge_chunks(JOB, _padded_chunks(first, second))
+    assert _timeline(merged) == [("changed.", 8.0), ("Americans,", 9.55), ("ask", 10.4), ("not", 10.8)]
+
+
+def test_padding_words_only_one_chunk_heard_are_kept():
+    first = [_seg([(9.0, 9.6, " one")]), _seg([(10.2, 10.6, " two")])]  # "two": only the first heard it
+    second = [_seg([(-0.5, -0.2, " three")]), _seg([(0.8, 1.2, " four")])]  # "three": only the second
+    merged = merge_chunks(JOB, _padded_chunks(first, second))
+    assert sorted(_timeline(merged), key=lambda w: w[1]) == [
+        ("one", 9.0),
+        ("three", 9.5),
+        ("two", 10.2),
+        ("four", 10.8),
+    ]
+
+
+def test_threads_follow_the_chunks_decoded_at_once():
+    assert cpu_threads_for(1, cores=8) == 8  # one chunk: every core
+    assert cpu_threads_for(2, cores=8) == 4
+    assert cpu_threads_for(4, cores=2) == 1
+
+
+def test_a_one_chunk_job_loads_the_model_with_every_core(monkeypatch, tmp_path):
+    loaded = []
+    monkeypatch.setattr(transcriber, "resolve_model", lambda name, cache, blobs: tmp_path)
+    monkeypatch.setattr(transcriber, "load_model", lambda *args: loaded.append(args))
+    monkeypatch.setattr(transcriber.os, "cpu_count", lambda: 8)
+    t = WhisperTranscriber(tmp_path)
+    base = _options(tmp_path, KSCRIBE_DEVICE="cpu", KSCRIBE_PARALLEL_CHUNKS="2")
+    t._model(base.__class__(**{**base.__dict__, "chunks_at_once": 1}))
+    t._model(base.__class__(**{**base.__dict__, "chunks_at_once": 6}))
+    (_, _, _, threads_one, _, workers_one), (_, _, _, threads_six, _, workers_six) = loaded
+    assert (threads_one, workers_one) == (8, 1)
+    assert (threads_six, workers_six) == (4, 2)
+
+
+def test_a_chunks_audio_holds_a_second_of_each_neighbour():
+    sr = SAMPLE_RATE
+    assert padded(0, 10 * sr, 30 * sr) == (0, 11 * sr)
+    assert padded(10 * sr, 20 * sr, 30 * sr) == (9 * sr, 21 * sr)
+    assert padded(20 * sr, 30 * sr, 30 * sr) == (19 * sr, 30 * sr)
