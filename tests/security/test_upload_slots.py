@@ -73,3 +73,34 @@ def test_an_upload_whose_bytes_arrived_is_not_given_up(ctx):
     refused = _call(api, hooli, "DELETE", f"{UPLOADS}/{session['id']}")
     assert refused.status == 409, refused.body
     assert ctx.jobs.tenant_active_count("hooli") == 1, "its slot stays, for the job ingest makes"
+
+
+class _Dropped:
+    """A body whose connection drops (a reset, a read timeout) after ``size`` bytes."""
+
+    def __init__(self, size: int):
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return b"x" * n
+
+
+def test_an_upload_whose_connection_drops_can_be_sent_again(ctx):
+    """A connection that dropped mid-body (an OSError, not a short read) left a half-written
+    object behind (local stores): every later PUT of the session failed on it with a 500."""
+    ctx.settings = ctx.settings.replace(web_uploads="api")
+    api = Api(ctx)
+    api.notify_upload = lambda info: None
+    hooli = ApiKeys(ctx.kv).create("hooli")[0]
+    session = _session(api, hooli).body
+    try:
+        dropped = _call(api, hooli, "PUT", session["upload_url"], stream=_Dropped(300), length=1000)
+        assert dropped.status == 400, dropped.body
+    except OSError:
+        pass  # the dropped connection's own error reaching the server is fine; what follows matters
+    again = _call(api, hooli, "PUT", session["upload_url"], stream=io.BytesIO(b"x" * 1000), length=1000)
+    assert again.status == 200, again.body
