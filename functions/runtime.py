@@ -21,7 +21,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from kscribe import event_auth, metrics, scratch
+from kscribe import event_auth, keys, metrics, scratch
 from kscribe.context import Context
 from kscribe.errors import TransientError, WorkClaimed
 from kscribe.events import Event
@@ -151,7 +151,7 @@ def register_stuck_gauge() -> None:
     def stuck() -> float:
         try:
             ctx = context()
-            return ctx.jobs.stuck_jobs(ctx.settings.stuck_after_s)
+            return float(ctx.kv.get(keys.jobs_lost()) or 0)
         except Exception:
             return float("nan")
 

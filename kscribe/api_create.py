@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 
-from kscribe import metrics, retention
+from kscribe import backlog, metrics, retention
 from kscribe.api_body import CREATE_SCHEMA, choices, extras, parse_body
 from kscribe.api_http import BASE, ApiError, ApiRequest, ApiResponse, field_error
 from kscribe.api_views import check_audio_allowance, tenant_of
@@ -48,7 +48,8 @@ class JobCreation:
         except IdempotencyKeyReused as exc:
             raise ApiError(422, "idempotency_key_reused", str(exc)) from None
         except QuotaExceeded as exc:
-            raise ApiError(429, "quota_exceeded", str(exc), {"Retry-After": "60"}) from None
+            code, headers = backlog.refusal(self.ctx, exc)
+            raise ApiError(429, code, str(exc), headers) from None
         job = result.job
         assert job is not None  # explicit requests are never skipped
         if result.created:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kscribe import batches, links, metrics, retention
+from kscribe import backlog, batches, links, metrics, retention
 from kscribe.api_http import ApiError, ApiRequest, ApiResponse
 from kscribe.api_views import job_view, own_job, tenant_of
 from kscribe.apikeys import ApiKey
@@ -33,7 +33,8 @@ class JobReads:
 
     def get(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
         job = own_job(self.ctx, key, job_id)
-        return ApiResponse(200, {**job_view(job), "links": links.links_for(self.ctx, job)})
+        queue = backlog.queue_view(self.ctx, job)
+        return ApiResponse(200, {**job_view(job, queue), "links": links.links_for(self.ctx, job)})
 
     def list(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         status = request.query.get("status")
@@ -57,7 +58,8 @@ class JobReads:
             for offset, job_id in enumerate(ids):
                 job = self.ctx.jobs.get(job_id)
                 if job is not None and (not status or job.status.value == status):
-                    items.append({**job_view(job), "links": links.links_for(self.ctx, job)})
+                    queue = backlog.queue_view(self.ctx, job)
+                    items.append({**job_view(job, queue), "links": links.links_for(self.ctx, job)})
                 if len(items) == limit:
                     next_cursor = position + offset + 1
                     break

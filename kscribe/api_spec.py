@@ -27,7 +27,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         409: "Not in a state that allows this",
         413: "Body too large",
         422: "Idempotency-Key reused with a different body (idempotency_key_reused)",
-        429: "Rate limited (rate_limited) or at a tenant quota (quota_exceeded); see Retry-After",
+        429: "Rate limited (rate_limited), at a tenant quota (quota_exceeded), or the pipeline's line is full "
+        "(queue_full, KSCRIBE_QUEUE_MAX_JOBS); Retry-After says when to try again",
     }
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
 
@@ -365,6 +366,18 @@ OPENAPI = {
                     },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
                     "chunks": {"type": "object"},
+                    "queue": {
+                        "type": ["object", "null"],
+                        "description": "while the job waits in line (before its first chunk reaches a worker): its "
+                        "place, how many are ahead, and the estimated start from the measured drain rate "
+                        "(null until anything has finished lately); null once it started or ended",
+                        "properties": {
+                            "place": {"type": "integer", "minimum": 1},
+                            "ahead": {"type": "integer", "minimum": 0},
+                            "estimated_wait_s": {"type": ["integer", "null"]},
+                            "estimated_start": {"type": ["integer", "null"], "description": "Unix time"},
+                        },
+                    },
                     "channels": {"type": "string", "enum": list(CHANNEL_MODES)},
                     "channels_note": {
                         "type": ["string", "null"],

@@ -11,7 +11,9 @@ from kscribe.tenants import Tenant, Tenants
 from kscribe.values import Job, JobStatus
 
 
-def job_view(job: Job) -> dict[str, Any]:
+def job_view(job: Job, queue: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the API shows of a job; ``queue`` (kscribe/backlog.py ``queue_view``): its place
+    in line and estimated start while it waits, None once its first chunk is on a worker."""
     failed = job.status is JobStatus.FAILED
     return {
         "id": job.id,
@@ -26,6 +28,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "updated_at": job.updated_at,
         "duration_s": job.duration_s,
         "chunks": {"total": job.chunks_total, "done": job.chunks_done},
+        "queue": queue,
         "timings": job.timings,
         "detected_language": job.detected_language or None,
         # failed_stage is the record's, job.failed's and the callback's name; error.stage is

@@ -39,7 +39,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from kscribe import batches, claims, links, metrics, retention
+from kscribe import backlog, batches, claims, links, metrics, retention
 from kscribe.api_body import choices, extras, parse_body
 from kscribe.api_create import JobCreation
 from kscribe.api_http import ApiError, ApiRequest, ApiResponse, field_error
@@ -194,7 +194,8 @@ class BatchRoutes:
                 result = ingest(notice, self.ctx, job_choices, job_request)
             except QuotaExceeded as exc:
                 undo()
-                raise ApiError(429, "quota_exceeded", f"{exc}; the batch was not made", {"Retry-After": "60"}) from None
+                code, headers = backlog.refusal(self.ctx, exc)
+                raise ApiError(429, code, f"{exc}; the batch was not made", headers) from None
             except IdempotencyKeyReused as exc:  # pragma: no cover - keys carry the batch id
                 undo()
                 raise ApiError(422, "idempotency_key_reused", str(exc)) from None

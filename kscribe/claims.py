@@ -12,6 +12,11 @@ redelivers later and B then finds A's result. The claim is a short lease that A 
 it lives (a heartbeat every third of it): if A dies, it expires within one lease and a
 broker retry does the work, long before the step's own (minutes-long) lease would re-drive it. In one process (the in-process bus) the duplicate waits for the claim
 instead (``wait_released``), so a job is never dead-lettered because of its own duplicate.
+
+Claims are also the pipeline's delivery ledger (kscribe/reconcile.py): a held claim is work
+in flight, and every claim taken or renewed stamps its stage's beat (``keys.stage_beat``).
+A stage whose beat is recent is draining its queue, so a job of it that has not moved is
+waiting for capacity, not lost.
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ def language_work(job_id: str) -> str:
     return f"{job_id}/language"
 
 
+def callback_work(job_id: str) -> str:
+    return f"{job_id}/callback"
+
+
 def chunk_work(job_id: str, index: int) -> str:
     return f"{job_id}/chunk/{index}"
 
@@ -55,21 +64,38 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
+def beat(kv: KeyValue, stage: str) -> None:
+    """Stamp ``stage``'s beat: one of its workers is taking or holding work now."""
+    kv.set(keys.stage_beat(stage), repr(time.time()))
+
+
+def last_beat(kv: KeyValue, stage: str) -> float:
+    """When a worker of ``stage`` last took or held work (0: never, as far as Redis knows)."""
+    raw = kv.get(keys.stage_beat(stage))
+    try:
+        return float(raw) if raw else 0.0
+    except ValueError:
+        return 0.0
+
+
 class Claim:
     """A held claim, renewed in the background until released; leaving the ``with`` block
     releases it (a crash leaves it to expire)."""
 
-    def __init__(self, kv: KeyValue, key: str, token: str, lease_s: float):
+    def __init__(self, kv: KeyValue, key: str, token: str, lease_s: float, stage: str = ""):
         self._kv = kv
         self.key = key
         self._token = token
         self._lease_s = lease_s
+        self._stage = stage
         self._stop = threading.Event()
         threading.Thread(target=self._renew, name=f"claim {key}", daemon=True).start()
 
     def _renew(self) -> None:
         while not self._stop.wait(self._lease_s / 3):
-            self._kv.register_script(_EXTEND)(keys=[self.key], args=[self._token, _ms(self._lease_s)])
+            held = self._kv.register_script(_EXTEND)(keys=[self.key], args=[self._token, _ms(self._lease_s)])
+            if held and self._stage:
+                beat(self._kv, self._stage)
 
     def release(self) -> None:
         self._stop.set()
@@ -97,7 +123,8 @@ def claim(kv: KeyValue, work: str, lease_s: float, stage: str) -> Claim:
         raise WorkClaimed(key, f"{work} is being done by another delivery; retry later")
     with _held_lock:
         _held[key] = threading.Event()
-    return Claim(kv, key, token, lease_s)
+    beat(kv, stage)
+    return Claim(kv, key, token, lease_s, stage)
 
 
 def held(kv: KeyValue, work: str) -> bool:

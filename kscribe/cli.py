@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from kscribe import scratch, voices
+from kscribe import backlog, scratch, voices
 from kscribe.context import Context
 from kscribe.errors import ConfigError, InputError, KscribeError
 from kscribe.media.tracks import parse_choice
@@ -424,7 +424,11 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     if job is None:
         print(f"kscribe: no job {args.job_id} (unknown, or expired)", file=sys.stderr)
         return 1
-    print(json.dumps(job.to_dict(), indent=1) if args.json else _describe(job))
+    queue = backlog.queue_view(ctx, job)
+    if args.json:
+        print(json.dumps({**job.to_dict(), "queue": queue}, indent=1))
+    else:
+        print(_describe(job) + (f"\n  queue: {backlog.describe(queue)}" if queue else ""))
     return 0
 
 

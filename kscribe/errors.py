@@ -100,6 +100,11 @@ class QuotaExceeded(KscribeError):
     """A tenant is at one of its limits (unfinished jobs, audio per day)."""
 
 
+class QueueFull(QuotaExceeded):
+    """The pipeline's backlog is at KSCRIBE_QUEUE_MAX_JOBS: the API refuses new jobs (429 with
+    Retry-After) until it drains; uploads to the bucket still queue."""
+
+
 class EventRejected(KscribeError):
     """An event that does not match the job it names (unknown job, other fields than the
     job's, a step the job is not at): dropped and counted, never acted on. ``reason`` is a
@@ -112,6 +117,12 @@ class EventRejected(KscribeError):
 
 class TransientError(KscribeError):
     """A dependency failed in a way a retry may fix."""
+
+
+class ScratchFull(TransientError):
+    """The worker's scratch disk is full (ENOSPC, or ffmpeg's "No space left on device"): the
+    worker's trouble, never the file's. Retried — in production the redelivery may land on
+    another pod — and never recorded on the job as damaged input."""
 
 
 class WorkClaimed(TransientError):

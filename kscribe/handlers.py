@@ -188,7 +188,7 @@ def on_dead_letter(event: Event, ctx: Context, reason: str, subscriber: str = ""
         return []
     try:
         return batches.owed_after(
-            ctx, dead_letter(event.type, job_id, event.data.get("index"), reason, ctx, subscriber)
+            ctx, dead_letter(event.type, job_id, event.data.get("index"), reason, ctx, subscriber, requeue=True)
         )
     except EventRejected as exc:
         return _rejected(event, exc)

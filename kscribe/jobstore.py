@@ -14,7 +14,7 @@ from string import Template
 from typing import Any, Protocol, get_type_hints
 
 from kscribe import keys
-from kscribe.errors import InputError, QuotaExceeded
+from kscribe.errors import InputError, QueueFull, QuotaExceeded
 from kscribe.ports import KeyValue
 from kscribe.values import TERMINAL_RANK, Job, JobStatus
 
@@ -38,8 +38,16 @@ if ARGV[4] ~= '' and limit > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[3] - ARGV[2])
   if redis.call('ZCARD', KEYS[5]) >= limit then return {'', -1} end
 end
+-- The pipeline's backlog (KSCRIBE_QUEUE_MAX_JOBS, ARGV[6] > 0): refused for API jobs only;
+-- uploads (limit -1) always queue.
+local queue_max = tonumber(ARGV[6])
+if limit >= 0 and queue_max > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[3] - ARGV[2])
+  if redis.call('ZCARD', KEYS[7]) >= queue_max then return {'', -2} end
+end
+redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])  -- in line until its first chunk reaches a worker
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 6))
+redis.call('HSET', KEYS[2], unpack(ARGV, 7))
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 if ARGV[4] ~= '' then
@@ -80,10 +88,19 @@ if not current then return -1 end
 if rank[current] == $terminal then return 0 end
 if rank[ARGV[1]] < rank[current] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 5))
--- A worker's lease was for the step the job just left.
-if current ~= ARGV[1] then redis.call('HDEL', KEYS[1], 'lease_until') end
+-- A worker's lease was for the step the job just left; a step reached is progress, so the
+-- re-drives counted at the last one restart from zero.
+if current ~= ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'lease_until')
+  if rank[ARGV[1]] ~= $terminal then redis.call('HSET', KEYS[1], 'redrives', 0) end
+end
 if rank[ARGV[1]] == $terminal then
   redis.call('ZREM', KEYS[2], KEYS[3])
+  redis.call('ZREM', KEYS[7], KEYS[3])
+  -- Jobs finished per minute: the pipeline's drain rate (kscribe/backlog.py).
+  local minute = KEYS[8] .. math.floor(tonumber(ARGV[2]) / 60)
+  redis.call('INCR', minute)
+  redis.call('EXPIRE', minute, 900)
   -- A finished job with a callback owes one: the reconciler re-sends it until delivered.
   if ARGV[1] ~= 'cancelled' and (redis.call('HGET', KEYS[1], 'callback_url') or '') ~= '' then
     redis.call('ZADD', KEYS[4], ARGV[2], KEYS[3])
@@ -170,6 +187,8 @@ if added == 1 then
   else
     redis.call('HSET', KEYS[2], 'chunks_diarized', done, 'updated_at', ARGV[5])
   end
+  -- Progress: the re-drives counted so far found work lost before this; the count restarts.
+  redis.call('HSET', KEYS[2], 'redrives', 0)
   redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[6])
 end
 local other = tonumber(ARGV[3])
@@ -195,6 +214,14 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
+# A time set once (a record starts with it at 0), only while the job exists.
+_SETNX_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if (tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0) > 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
 # A worker needs the job's current step for longer than the base lease (a long decode, a
 # long chunk): the reconciler leaves it alone until then. Only ever extended.
 _EXTEND_LEASE = """
@@ -204,10 +231,11 @@ if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'lease_until', A
 return 1
 """
 
-# The reconciler re-drove the job: count it, and restart the clock its lease runs on.
+# The reconciler re-drove the job (ARGV[3] = 1: it found work lost) or found all its work
+# still queued or in flight (0): count the first, and restart the clock its lease runs on.
 _NOTE_REDRIVE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local n = redis.call('HINCRBY', KEYS[1], 'redrives', 1)
+local n = redis.call('HINCRBY', KEYS[1], 'redrives', ARGV[3])
 redis.call('HSET', KEYS[1], 'redriven_at', ARGV[1])
 redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2])
 return n
@@ -232,6 +260,10 @@ class _Client(KeyValue, Protocol):
     def zrem(self, name: str, *values: str) -> Any: ...
 
     def zcard(self, name: str) -> Any: ...
+
+    def zrank(self, name: str, value: str) -> Any: ...
+
+    def mget(self, keys: list[str]) -> Any: ...
 
     def zrangebyscore(self, name: str, min: float | str, max: float | str) -> Any: ...
 
@@ -316,16 +348,18 @@ class JobStore:
         self._complete_chunk = client.register_script(_COMPLETE_CHUNK)
         self._set_if_exists = client.register_script(_SET_IF_EXISTS)
         self._reserve = client.register_script(_RESERVE)
+        self._setnx_if_exists = client.register_script(_SETNX_IF_EXISTS)
         self._extend_lease = client.register_script(_EXTEND_LEASE)
         self._note_redrive = client.register_script(_NOTE_REDRIVE)
         self._record_usage = client.register_script(_RECORD_USAGE)
         self._add_timing = client.register_script(_ADD_TIMING)
 
-    def create(self, job: Job, dedupe_key: str, max_active: int = 0) -> tuple[Job, bool]:
+    def create(self, job: Job, dedupe_key: str, max_active: int = 0, queue_max: int = 0) -> tuple[Job, bool]:
         """Store ``job`` unless ``dedupe_key`` already has one; return the stored job and
         whether this call created it. With ``max_active`` > 0, raise ``QuotaExceeded`` when
         the job's tenant already has that many unfinished jobs; -1 keeps the job out of the
-        tenant's count altogether (bucket uploads)."""
+        tenant's count altogether (bucket uploads). With ``queue_max`` > 0 (and ``max_active``
+        not -1), raise ``QueueFull`` when that many jobs already wait in line."""
         now = self.clock()
         record = {f.name: getattr(job, f.name) for f in fields(Job) if f.name not in _DERIVED}
         record.update(created_at=now, updated_at=now, dedupe_key=dedupe_key)
@@ -338,9 +372,12 @@ class JobStore:
                 keys.tenant_jobs(tenant),
                 keys.tenant_active(tenant),
                 keys.tenant_status_jobs(tenant, job.status.value),
+                keys.queue(),
             ],
-            args=[job.id, self.retention_s, now, tenant, max_active, *_flatten(record)],
+            args=[job.id, self.retention_s, now, tenant, max_active, queue_max, *_flatten(record)],
         )
+        if created == -2:
+            raise QueueFull(f"{queue_max} jobs are waiting for the pipeline; try again later")
         if created == -1:
             raise QuotaExceeded(
                 f"tenant {tenant} already has {max_active} unfinished jobs; wait for one to finish or cancel one"
@@ -380,6 +417,8 @@ class JobStore:
                 keys.callbacks_due(),
                 keys.batch(""),
                 keys.batches_due(),
+                keys.queue(),
+                keys.finished_minute(""),
             ],
             args=[status.value, self.clock(), keys.tenant(""), self.retention_s, *_flatten(values)],
         )
@@ -426,10 +465,37 @@ class JobStore:
         """The current step may take ``seconds`` from now: no re-drive before then."""
         self._extend_lease(keys=[keys.job(job_id)], args=[self.clock() + seconds])
 
-    def note_redrive(self, job_id: str, now: float | None = None) -> int:
-        """Count a re-drive of the job at ``now``; returns how many it has had (-1: gone)."""
+    def note_redrive(self, job_id: str, now: float | None = None, lost: bool = True) -> int:
+        """Note that the reconciler looked at the job at ``now`` (its lease clock restarts) and,
+        if it found work ``lost`` and re-drove it, count that; returns the count since the
+        job last made progress (-1: gone)."""
         now = self.clock() if now is None else now
-        return int(self._note_redrive(keys=[keys.job(job_id), keys.active_jobs()], args=[now, job_id]))
+        return int(
+            self._note_redrive(keys=[keys.job(job_id), keys.active_jobs()], args=[now, job_id, 1 if lost else 0])
+        )
+
+    def note_transcription_started(self, job_id: str) -> None:
+        """The first of the job's chunks reached a worker now (kept if already set): the job
+        leaves the line."""
+        self._setnx_if_exists(keys=[keys.job(job_id)], args=["transcription_started_at", self.clock()])
+        self.redis.zrem(keys.queue(), job_id)
+
+    def place_in_line(self, job_id: str) -> int | None:
+        """1 for the job next in line, and so on; None for a job not waiting (started, ended)."""
+        rank = self.redis.zrank(keys.queue(), job_id)
+        return None if rank is None else int(rank) + 1
+
+    def in_line(self) -> int:
+        """How many jobs wait in line (created, no chunk on a worker yet)."""
+        self.redis.zremrangebyscore(keys.queue(), "-inf", self.clock() - self.retention_s)
+        return int(self.redis.zcard(keys.queue()))
+
+    def finished_per_minute(self, minutes: int = 5) -> float:
+        """Jobs that ended per minute over the last ``minutes`` whole minutes and this one."""
+        now = int(self.clock() // 60)
+        counts = self.redis.mget([keys.finished_minute(str(m)) for m in range(now - minutes, now + 1)])
+        elapsed = minutes + (self.clock() % 60) / 60
+        return sum(int(c or 0) for c in counts) / max(elapsed, 1e-6)
 
     def quiet_jobs(self, since: float) -> list[str]:
         """Unfinished jobs that have not moved since ``since`` (oldest first)."""

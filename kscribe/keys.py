@@ -124,6 +124,27 @@ def claim(work: str) -> str:
     return f"{PREFIX}:claim:{work}"
 
 
+def stage_beat(stage: str) -> str:
+    """When a worker of ``stage`` last took or held work (seconds since the epoch): the
+    evidence that the stage's queue is moving (kscribe/claims.py, kscribe/reconcile.py)."""
+    return f"{PREFIX}:stage:{stage}:beat"
+
+
+def queue() -> str:
+    """Sorted set: jobs waiting in line (created, no chunk on a worker yet), by creation time."""
+    return f"{PREFIX}:queue"
+
+
+def finished_minute(minute: str) -> str:
+    """Counter: jobs that ended in that minute since the epoch (a prefix, with "")."""
+    return f"{PREFIX}:finished:{minute}"
+
+
+def jobs_lost() -> str:
+    """String: how many jobs the reconciler's last pass found with their work lost."""
+    return f"{PREFIX}:jobs-lost"
+
+
 def batch(batch_id: str) -> str:
     """Hash: a batch record (tenant, total, callback, when it finished, its callback's state).
     The job store's end-of-job script builds this name itself (see jobstore)."""

@@ -37,9 +37,16 @@ SPEECH_UNCOVERED_SECONDS = Counter(
 )
 CALLBACKS = Counter("kscribe_callback_attempts_total", "Callback deliveries by outcome.", ["outcome"])
 DEAD_LETTERED = Counter("kscribe_events_dead_lettered_total", "Events whose deliveries ran out of retries.", ["type"])
+REQUEUED = Counter(
+    "kscribe_events_requeued_total",
+    "Dead-lettered events published again because their subscriber had no capacity (429/502/503/504, "
+    "a timeout, no answer) while their job was younger than KSCRIBE_QUEUE_HORIZON_SECONDS.",
+    ["type"],
+)
 JOBS_STUCK = Gauge(
     "kscribe_jobs_stuck",
-    "Unfinished jobs that have not moved for KSCRIBE_STUCK_AFTER_SECONDS.",
+    "Unfinished jobs whose work the reconciler's last pass found lost (no claim held, their stage idle "
+    "for a lease); jobs waiting in line for capacity are not counted.",
     multiprocess_mode="max",
 )
 # reason: unauthenticated (no valid broker token; functions/runtime.py), or why an event does

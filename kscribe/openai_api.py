@@ -16,19 +16,30 @@ What OpenAI's clients (the SDKs, Bazarr, Open WebUI, …) send becomes an ordina
    make a job of it (whichever comes second finds the first's job; with the choices on the
    object, both would make the same job);
 5. the request waits up to ``KSCRIBE_OPENAI_WAIT_SECONDS`` for the job, then answers in the
-   requested ``response_format``, or ``202`` with the job's status URL.
+   requested ``response_format``, or ``202`` with the job's status URL (``Location``).
+
+The wait never outlasts the api's own limit: it ends ``KSCRIBE_API_TIMEOUT_SECONDS`` after
+the request arrived (upload time included), so the 202 always beats the Service's
+``timeoutSeconds`` — a client never sees a 504 and never retries into a duplicate job. And
+it is rationed: at most ``KSCRIBE_OPENAI_MAX_WAITERS`` requests per process wait at once,
+at most half of them (at least one) of one tenant; any other request gets its 202 at once.
+A tenant with many slow transcriptions therefore cannot park every thread of the api and
+stall other tenants' requests.
 
 Errors are OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import itertools
 import json
 import logging
 import os
 import re
 import tempfile
+import threading
 import time
 import unicodedata
 import uuid
@@ -40,7 +51,7 @@ from typing import IO, Any
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from kscribe import metrics
+from kscribe import backlog, metrics
 from kscribe.api import BASE, Api, ApiError, ApiRequest, ApiResponse
 from kscribe.errors import InputError, ModelNotFound, QuotaExceeded
 from kscribe.events import Event
@@ -132,9 +143,44 @@ def openai_error(status: int, message: str, code: str, param: str | None = None)
 
 
 class OpenAiError(Exception):
-    def __init__(self, status: int, code: str, message: str, param: str | None = None):
+    def __init__(
+        self, status: int, code: str, message: str, param: str | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status, self.code, self.message, self.param = status, code, message, param
+        self.headers = headers or {}
+
+
+class Waiters:
+    """Who waits for a job in this process: at most ``limit`` requests, at most half of them
+    (at least one) of one tenant. ``slot`` says whether this request may wait."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_tenant: collections.Counter[str] = collections.Counter()
+
+    @contextlib.contextmanager
+    def slot(self, tenant: str, limit: int) -> Iterator[bool]:
+        with self._lock:
+            total = sum(self._by_tenant.values())
+            granted = total < limit and self._by_tenant[tenant] < max(1, limit // 2)
+            if granted:
+                self._by_tenant[tenant] += 1
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._lock:
+                    self._by_tenant[tenant] -= 1
+                    if not self._by_tenant[tenant]:
+                        del self._by_tenant[tenant]
+
+    def waiting(self) -> int:
+        with self._lock:
+            return sum(self._by_tenant.values())
+
+
+WAITERS = Waiters()
 
 
 @dataclass
@@ -279,6 +325,7 @@ class OpenAiApi:
             headers = {"WWW-Authenticate": 'Bearer realm="kscribe"'} if exc.status == 401 else {}
             if exc.status in (429, 503):
                 headers["Retry-After"] = "60" if exc.status == 429 else "5"
+            headers.update(exc.headers)
             response = ApiResponse(exc.status, openai_error(exc.status, exc.message, exc.code, exc.param), headers)
         metrics.API_REQUESTS.labels(metrics.method_label(request.method), route, str(response.status)).inc()
         return response
@@ -353,6 +400,7 @@ class OpenAiApi:
         self, request: ApiRequest, tenant_name: str, task: str, chunks: ChunkReader, publish: Publish
     ) -> ApiResponse:
         settings = self.ctx.settings
+        arrived = self.clock()
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.api_max_upload_bytes:
             raise OpenAiError(
@@ -381,7 +429,14 @@ class OpenAiApi:
                 discard(upload)
         finally:
             self.budget.give_back(tenant.name, size)
-        job = self._wait(job.id, wait_seconds(request.headers.get("prefer", ""), settings.openai_wait_s))
+        # The limit counts from the request's arrival: the upload took part of it already.
+        wait_s = min(
+            wait_seconds(request.headers.get("prefer", ""), settings.openai_wait_s),
+            settings.api_timeout_s - (self.clock() - arrived),
+        )
+        with WAITERS.slot(tenant_name, settings.openai_max_waiters) as waiting:
+            if waiting and wait_s > 0:
+                job = self._wait(job.id, wait_s)
         return self._answer(job, task, options)
 
     def _create(self, upload: Upload, tenant_name: str, task: str, options: Options, publish: Publish) -> Job:
@@ -414,7 +469,8 @@ class OpenAiApi:
             result = ingest(notice, ctx, choices, job_request)
         except QuotaExceeded as exc:
             ctx.blobs.delete_prefix(folder)
-            raise OpenAiError(429, "quota_exceeded", str(exc)) from None
+            code, headers = backlog.refusal(ctx, exc)
+            raise OpenAiError(429, code, str(exc), headers=headers) from None
         job = result.job
         assert job is not None  # explicit requests are never skipped
         if job.tenant != tenant_name:  # cannot happen: the object is under the tenant's prefix

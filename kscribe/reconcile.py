@@ -1,20 +1,29 @@
-"""The reconciler: what makes a lost event harmless.
+"""The reconciler: what makes a lost event harmless, and only a lost one.
 
 Delivery is at least once only while everything holds: a broker pod restarts with events in
 memory, a worker dies between recording its work and publishing what follows, notify is down
 when a job finishes. Every minute (a PingSource in production, the local runner on one
 machine) the reconciler looks at the unfinished jobs that have not moved for their step's
-lease and publishes again the event that drives that step:
+lease and asks the delivery ledger whether their work is still somewhere:
+
+- **in flight**: a worker holds the step's claim (kscribe/claims.py), renewed while it lives;
+- **queued**: the stage's workers are taking or holding work (their beat is younger than the
+  step's lease) — a backlog drains in turn, and a job waiting for capacity is not stalled;
+- **lost**: neither — no claim, and the stage has been idle for a whole lease.
+
+Only lost work is published again, and only the piece that was lost::
 
     queued, extracting      → job.created
-    transcribing            → chunk.ready for every chunk not yet stored (its transcript,
-                              and its voice turns for a job with speakers), or job.transcribed
+    transcribing            → chunk.ready for each chunk not yet stored and not held, or
+                              job.transcribed when every chunk is stored
     publishing              → job.transcribed
 
-The stages are idempotent, so re-driving work that was merely slow costs a duplicate check.
-A job re-driven ``max_redrives`` times without moving fails with the reason. Finished jobs
-that owe a callback get job.completed / job.failed again until notify delivers it, the
-receiver refuses it for good, or the re-send window closes.
+so a chunk has at most one delivery outstanding from the reconciler at a time. ``redrives``
+counts re-drives that found work lost and restarts from zero whenever the job makes progress
+(a chunk stored, a step reached): a job fails with "no progress after N re-drives" only
+when its work was really lost N times in a row. Finished jobs that owe a callback get
+job.completed / job.failed again until notify delivers it, the receiver refuses it for good,
+or the re-send window closes.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kscribe import batches, events, links, metrics, retention
+from kscribe import batches, claims, events, keys, links, metrics, retention
 from kscribe.context import Context
 from kscribe.events import Event
 from kscribe.settings import Settings
@@ -49,6 +58,8 @@ class Pass:
     failed: list[str]
     callbacks: list[str]
     purged: list[str] = field(default_factory=list)
+    # Jobs past their lease whose work is queued or in flight: left alone.
+    waiting: list[str] = field(default_factory=list)
 
 
 def base_lease(settings: Settings, stage: str) -> float:
@@ -67,23 +78,52 @@ def _due(job: Job, stage: str, settings: Settings, now: float) -> bool:
     return now >= max(quiet_since + base_lease(settings, stage), job.lease_until)
 
 
-def _drive(job: Job, ctx: Context) -> list[Event]:
-    """The events that make the job's current step happen again."""
+# The stages whose workers take a step's events (chunk.ready goes to diarize too, for a job
+# with speakers).
+_WORKERS = {"extract": ("extract",), "transcribe": ("transcribe", "diarize"), "publish": ("publish",)}
+
+
+def _draining(stage: str, ctx: Context, now: float) -> bool:
+    """Whether the stage's queue is moving: one of its workers took or held work within the
+    step's lease."""
+    lease = base_lease(ctx.settings, stage)
+    # A beat after ``now`` (taken while this pass ran) counts too: the stage is alive.
+    return any(now - claims.last_beat(ctx.kv, worker) < lease for worker in _WORKERS[stage])
+
+
+def _drive(job: Job, ctx: Context, now: float, evidence: bool) -> list[Event]:
+    """The events that make the job's lost work happen again; none when all of it is in
+    flight or queued (``evidence``: ask the ledger; without it, everything missing is lost)."""
+    stage = _STAGE[job.status]
+    queued = evidence and _draining(stage, ctx, now)
     if job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING):
+        if evidence and (queued or claims.held(ctx.kv, claims.extract_work(job.id))):
+            return []
         return [events.job_created(job.id)]
     if job.status is JobStatus.PUBLISHING:
-        return [events.job_transcribed(job.id)]
+        return [] if queued else [events.job_transcribed(job.id)]
+    stored = job.chunks_done >= job.chunks_total > 0 and (not job.speakers or job.chunks_diarized >= job.chunks_total)
+    if queued and not stored:
+        return []  # chunks wait in line: no need to read the manifest (a backlog costs no storage reads)
     chunks = manifest.read_chunks(ctx, job.id)
     if chunks is None:
         # Transcribing without a manifest: extraction's objects are gone; extract again.
         return [events.job_created(job.id)]
     done = ctx.jobs.done_chunks(job.id)
-    if job.speakers:
-        # chunk.ready drives both parts; the one already stored is a duplicate check.
-        done &= ctx.jobs.diarized_chunks(job.id)
-    missing = [c for c in chunks if c.index not in done]
+    voiced = ctx.jobs.diarized_chunks(job.id) if job.speakers else done
+    # chunk.ready drives both parts; the one already stored is a duplicate check.
+    missing = [c for c in chunks if c.index not in done or c.index not in voiced]
     if not missing:
         return [events.job_transcribed(job.id)]
+    if evidence:
+        if queued:
+            return []
+        missing = [
+            c
+            for c in missing
+            if not claims.held(ctx.kv, claims.chunk_work(job.id, c.index))
+            and not (job.speakers and claims.held(ctx.kv, claims.chunk_voices_work(job.id, c.index)))
+        ]
     # With the job's speakers, as extract sent it: the attribute routes it to diarize too.
     return [events.chunk_ready(c, bool(job.speakers)) for c in missing]
 
@@ -92,6 +132,7 @@ def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: 
     settings = ctx.settings
     shortest = min(base_lease(settings, s) for s in ("extract", "transcribe", "publish"))
     candidates = list(only) if only is not None else ctx.jobs.quiet_jobs(now - shortest)
+    lost = 0
     for job_id in candidates:
         job = ctx.jobs.get(job_id)
         if job is None or job.status.terminal:
@@ -99,6 +140,13 @@ def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: 
         stage = _STAGE[job.status]
         if only is None and not _due(job, stage, settings, now):
             continue
+        driving = _drive(job, ctx, now, evidence=only is None)
+        if not driving:
+            # Queued or in flight: a wait, not a loss. Look again after another lease.
+            ctx.jobs.note_redrive(job.id, now, lost=False)
+            result.waiting.append(job.id)
+            continue
+        lost += 1
         if job.redrives >= settings.max_redrives:
             if stage == "transcribe" and job.speakers and job.chunks_done >= job.chunks_total > 0:
                 stage = "diarize"  # every transcript is stored: the job waits on voices alone
@@ -109,12 +157,11 @@ def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: 
                 result.failed.append(job.id)
                 result.events.append(events.job_failed(job.id, stage, reason))
             continue
-        driving = _drive(job, ctx)
         if ctx.jobs.note_redrive(job.id, now) < 0:
             continue  # expired meanwhile
         metrics.REDRIVES.labels(stage).inc()
         log.warning(
-            "job %s quiet at %s since %.0f s: re-driving (%d event(s), re-drive %d of %d)",
+            "job %s quiet at %s since %.0f s with its work lost: re-driving (%d event(s), re-drive %d of %d)",
             job.id,
             stage,
             now - max(job.updated_at, job.redriven_at),
@@ -124,6 +171,9 @@ def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: 
         )
         result.redriven[job.id] = stage
         result.events.extend(driving)
+    if only is None:
+        # kscribe_jobs_stuck: jobs whose work this pass found lost (not those merely queued).
+        ctx.kv.set(keys.jobs_lost(), str(lost))
 
 
 _FINISHED = {JobStatus.SUCCEEDED: events.JOB_COMPLETED, JobStatus.FAILED: events.JOB_FAILED}

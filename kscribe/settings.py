@@ -327,6 +327,12 @@ class Settings:
     redrive_transcribe_s: float = _env("KSCRIBE_REDRIVE_TRANSCRIBE_SECONDS", 0.0, _at_least(float, 0))
     redrive_publish_s: float = _env("KSCRIBE_REDRIVE_PUBLISH_SECONDS", 0.0, _at_least(float, 0))
     max_redrives: int = _env("KSCRIBE_MAX_REDRIVES", 5, _at_least(int, 1))
+    # A dead-lettered event that found no capacity (a backlog) is queued again while its job
+    # is younger than this; past it the job fails (docs/capacity.md).
+    # Backpressure (kscribe/backlog.py): with this many jobs waiting in line the API answers
+    # 429 with Retry-After (0: never); uploads to the bucket always queue.
+    queue_max_jobs: int = _env("KSCRIBE_QUEUE_MAX_JOBS", 2000, _at_least(int, 0))
+    queue_horizon_s: float = _env("KSCRIBE_QUEUE_HORIZON_SECONDS", 86400.0, _at_least(float, 60))
     transcribe_min_speed: float = _env("KSCRIBE_TRANSCRIBE_MIN_SPEED", 1.0, _at_least(float, 0.01))
     # A duplicate of running extract/transcribe work waits this long at most after its worker
     # died (the claim's lease; a live worker renews it every third of it).
@@ -365,6 +371,12 @@ class Settings:
     api_tenant_upload_budget_bytes: int = _env(
         "KSCRIBE_API_TENANT_UPLOAD_BUDGET_BYTES", 1024 * 1024**2, _at_least(int, 1024)
     )
+    # The api's own request limit (the Knative Service's timeoutSeconds, less its margin):
+    # the OpenAI route answers 202 + Location before it, whatever openai_wait_s says. At most
+    # openai_max_waiters requests of a process wait for their job at once (half of them of one
+    # tenant); the others get their 202 at once.
+    api_timeout_s: float = _env("KSCRIBE_API_TIMEOUT_SECONDS", 100.0, _at_least(float, 1))
+    openai_max_waiters: int = _env("KSCRIBE_OPENAI_MAX_WAITERS", 4, _at_least(int, 0))
     # Per-job retention (kscribe/retention.py): the most days a job may ask for (0: jobs may
     # not ask; bucket lifecycle rules alone apply).
     max_retention_days: int = _env("KSCRIBE_MAX_RETENTION_DAYS", 30, _at_least(int, 0))

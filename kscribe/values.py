@@ -243,9 +243,12 @@ class Job:
     announced: frozenset[str] = frozenset()
     # The reconciler: how often it re-drove the job, when last, and until when the worker on
     # the current step said it needs (a long decode or chunk).
+    # ``redrives`` counts re-drives that found work lost since the job last made progress.
     redrives: int = 0
     redriven_at: float = 0.0
     lease_until: float = 0.0
+    # When the first of its chunks reached a transcribe worker (the end of its wait in line).
+    transcription_started_at: float = 0.0
     # The key the job was created under (``uri#generation``, or the API's request key).
     dedupe_key: str = ""
     # Per-job retention (kscribe/retention.py): days from creation until everything of the

@@ -48,10 +48,13 @@ resource "google_managed_kafka_cluster" "events" {
 # so Knative neither makes nor deletes it). Three replicas in three zones, and a write is
 # acknowledged only once two have it: one broker (or zone) lost loses no accepted event.
 resource "google_managed_kafka_topic" "events" {
-  topic_id           = "${var.name}-events"
-  cluster            = google_managed_kafka_cluster.events.cluster_id
-  location           = var.region
-  partition_count    = 6
+  topic_id = "${var.name}-events"
+  cluster  = google_managed_kafka_cluster.events.cluster_id
+  location = var.region
+  # Partitions bound the dispatcher's parallel consumers and, for a KEDA-scaled puller,
+  # its replicas (docs/capacity.md): 64 covers the ~52 GPU pods of today's peak. Partitions
+  # can be added later, never removed.
+  partition_count    = 64
   replication_factor = 3
 
   configs = {

@@ -40,8 +40,25 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
+_next_port = int(os.environ.get("KSCRIBE_STACK_FIRST_PORT") or 0)
+
+
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports (each socket held open until all are chosen)."""
+    """``count`` distinct free ports (each socket held open until all are chosen): the
+    system's choice, or with KSCRIBE_STACK_FIRST_PORT the next free ones from that port on
+    (runs side by side, each in a range of its own)."""
+    global _next_port
+    if _next_port:
+        chosen: list[int] = []
+        while len(chosen) < count:
+            port, _next_port = _next_port, _next_port + 1
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            chosen.append(port)
+        return chosen
     sockets = [socket.socket() for _ in range(count)]
     try:
         for s in sockets:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import os
 import re
 import subprocess
 import threading
@@ -41,7 +42,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from kscribe.errors import EmptyAudioTrack, MediaError, MediaTooLong
+from kscribe.errors import EmptyAudioTrack, MediaError, MediaTooLong, ScratchFull
 from kscribe.media import containers
 from kscribe.media.ffmpeg_bin import ffmpeg_executable
 from kscribe.media.limits import limit_words, max_decoded_bytes, too_long
@@ -199,6 +200,20 @@ def split_command(
 _SILENCE_TAG = re.compile(r"silencedetect@ch(\d+)")
 
 
+# What ffmpeg says (strerror of ENOSPC) when its output cannot be written.
+_NO_SPACE = "No space left on device"
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the file system ``path`` is written to has no room left (ffmpeg may exit
+    without saying why, e.g. when the write error lands in a muxer's trailer)."""
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024
+
+
 def _run(
     command: list[str], source: Path, watched: Path, timeout_s: float, max_bytes: int | None, max_duration_s: float
 ) -> tuple[dict[int, list[Silence]], dict[int, float]]:
@@ -243,6 +258,9 @@ def _run(
             "(the file may be damaged)",
             stderr_tail,
         )
+    if returncode != 0 and (_NO_SPACE in stderr_tail or _disk_full(watched)):
+        log.error("ffmpeg ran out of scratch space on %s (exit %d): %s", source, returncode, stderr_tail)
+        raise ScratchFull(f"the worker's scratch disk is full ({_NO_SPACE}); the decode will be retried")
     if returncode != 0:
         log.warning("ffmpeg failed on %s (exit %d): %s", source, returncode, stderr_tail)
         raise MediaError(

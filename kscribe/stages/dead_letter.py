@@ -1,13 +1,19 @@
-"""Dead letter: an event whose deliveries all failed fails its job, so nobody waits forever."""
+"""Dead letter: an event whose deliveries all failed fails its job, so nobody waits forever —
+unless they failed for lack of capacity (the subscriber answered 429/502/503/504, timed out or
+could not be reached: a backlog, a cold start, a scale-up): then the event is queued again,
+for as long as the job is younger than KSCRIBE_QUEUE_HORIZON_SECONDS. A backlog is latency,
+never a failure."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from kscribe import claims, events, metrics
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.events import Event
+from kscribe.stages import manifest
 from kscribe.stages.announce import fail
 from kscribe.stages.notify import FINISHED_STATUS
 from kscribe.values import Job, JobStatus
@@ -56,13 +62,45 @@ def _in_progress(event_type: str, stage: str, job_id: str, index: object, ctx: C
     return False
 
 
+# Answers that say "not now" rather than "never": the activator's and queue-proxy's when every
+# pod is busy or starting (429, 502, 503, 504), and no answer at all — a timeout or a refused
+# connection, which Knative reports without a status code ("?"; 0 from the local broker).
+_CAPACITY = re.compile(r"^HTTP (0|\?|429|502|503|504)( |$)")
+
+
+def for_lack_of_capacity(reason: str) -> bool:
+    """Whether a dead-letter ``reason`` (runtime.dead_letter_reason) says the subscriber had
+    no room for the event, rather than that it failed on it."""
+    return bool(_CAPACITY.match(reason))
+
+
+def _again(event_type: str, job: Job, index: object, ctx: Context) -> Event | None:
+    """The step's event as its stage first published it (a chunk.ready carries the job's
+    speakers, which routes it to diarize too)."""
+    if event_type == events.JOB_CREATED:
+        return events.job_created(job.id)
+    if event_type == events.JOB_TRANSCRIBED:
+        return events.job_transcribed(job.id)
+    chunk, chunks = _chunk(index), manifest.read_chunks(ctx, job.id)
+    if event_type == events.CHUNK_READY and chunk is not None and chunks is not None and 0 <= chunk < len(chunks):
+        return events.chunk_ready(chunks[chunk], bool(job.speakers))
+    return None
+
+
 def dead_letter(
-    event_type: str, job_id: str, index: object, reason: str, ctx: Context, subscriber: str = ""
+    event_type: str,
+    job_id: str,
+    index: object,
+    reason: str,
+    ctx: Context,
+    subscriber: str = "",
+    requeue: bool = False,
 ) -> list[Event]:
     """Give up on an ``event_type`` event for ``job_id`` (``index``: its chunk, if it names
     one) that ``subscriber`` (the stage whose retries ran out, "" if unknown) never took:
     fail the job at that stage if it still waits on that step; note an undelivered callback.
-    ``EventRejected`` if the job is unknown or past that step."""
+    ``EventRejected`` if the job is unknown or past that step. With ``requeue``, the step's event
+    is published again instead when the reason is a lack of capacity."""
     job = ctx.jobs.get(job_id)
     if job is None:
         raise EventRejected("unknown_job", f"dead-lettered event for no job {job_id}")
@@ -82,6 +120,12 @@ def dead_letter(
         return []
     if not _at_step(event_type, named, index, job, ctx):
         raise EventRejected("mismatch", f"job {job.id} is {job.status.value}, past {event_type}")
+    if requeue and for_lack_of_capacity(reason) and ctx.jobs.clock() - job.created_at < ctx.settings.queue_horizon_s:
+        again = _again(event_type, job, index, ctx)
+        if again is not None:
+            metrics.REQUEUED.labels(event_type).inc()
+            log.warning("job %s: %s found no capacity (%s): queued again", job_id, event_type, reason)
+            return [again]
     metrics.DEAD_LETTERED.labels(event_type if stages else "other").inc()
     stage = named or (stages[0] if stages else "delivery")
     # The detail (a status code, the subscriber's answer) is the operator's: logged, not shown.

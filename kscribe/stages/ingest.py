@@ -236,7 +236,10 @@ def ingest(
         held = ctx.jobs.upload_slot_held(tenant, upload_id)
         found = Tenants(ctx.kv).get(tenant)
         max_active = 0 if held or found is None else Tenants.max_active_jobs(settings, found)
-    job, created = ctx.jobs.create(job, key, max_active=max_active)
+    # The backlog's limit refuses tenants' jobs (the API's), never the operator's or uploads:
+    # an upload queues, whatever the line's length.
+    queue_max = ctx.settings.queue_max_jobs if request and request.tenant else 0
+    job, created = ctx.jobs.create(job, key, max_active=max_active, queue_max=queue_max)
     if folder:
         ctx.jobs.release_upload_slot(tenant, upload_id)
     if not created:

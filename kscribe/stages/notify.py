@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kscribe import callbacks, events, links
+from kscribe import callbacks, claims, events, links
 from kscribe.callback_lanes import CallbackLanes
 from kscribe.context import Context
 from kscribe.errors import EventRejected
@@ -55,6 +55,19 @@ def notify(event_type: str, job_id: str, ctx: Context) -> None:
         return
     if job.status is not FINISHED_STATUS.get(event_type):
         raise EventRejected("mismatch", f"job {job.id} is {job.status.value}, not as {event_type} says")
+    settings = ctx.settings
+    # One send per terminal state: a duplicate delivery of the event (a re-drive, a broker
+    # retry) finds the claim and is retried later, when it finds the callback delivered. A
+    # send is made again only when one really failed (the reconciler re-sends when due).
+    with claims.claim(ctx.kv, claims.callback_work(job.id), settings.claim_lease_s, "notify"):
+        job = ctx.jobs.require(job.id)
+        if job.callback_status == "delivered":
+            return
+        _send(event_type, job, ctx)
+
+
+def _send(event_type: str, job: Job, ctx: Context) -> None:
+    """One delivery of the job's callback, in one of its tenant's lanes; its outcome recorded."""
     settings = ctx.settings
     secret = _callback_secret(job, ctx)
     if not secret:

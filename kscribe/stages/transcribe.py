@@ -253,6 +253,8 @@ def transcribe(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any]
             return _stored(job, chunk, ctx, share)
         # A long chunk keeps the reconciler away for as long as it may take at the slowest speed.
         ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
+        if not job.transcription_started_at:
+            ctx.jobs.note_transcription_started(job.id)  # its wait in line ends here
         return _transcribe(job, chunk, result_uri, ctx, share)
 
 

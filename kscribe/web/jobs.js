@@ -37,7 +37,7 @@ export class JobList {
     items.forEach((job, index) => {
       seen.add(job.id);
       let row = this.rows.get(job.id);
-      const signature = JSON.stringify([job.status, job.progress, job.timings, job.error]);
+      const signature = JSON.stringify([job.status, job.progress, job.timings, job.error, job.queue]);
       if (!row) {
         row = this.row(job);
         this.rows.set(job.id, row);
@@ -86,7 +86,7 @@ export class JobList {
     p.status.textContent = job.status;
     p.status.className = `badge status s-${job.status}`;
     const chunks = job.chunks.total ? ` · chunk ${job.chunks.done} of ${job.chunks.total}` : "";
-    p.stage.textContent = `${STAGES[job.status] || job.status}${TERMINAL.has(job.status) ? "" : chunks} · ${job.progress}%`;
+    p.stage.textContent = `${STAGES[job.status] || job.status}${TERMINAL.has(job.status) ? "" : chunks} · ${job.progress}%${inLine(job.queue)}`;
     p.bar.value = job.status === "succeeded" ? 100 : job.progress;
     p.bar.hidden = job.status === "failed" || job.status === "cancelled";
     const timings = Object.entries(job.timings || {}).map(([stage, s]) => `${stage} ${Number(s).toFixed(1)} s`);
@@ -112,4 +112,11 @@ export class JobList {
     }
     this.refresh();
   }
+}
+
+// A waiting job's place in line and estimated start (the API's "queue"; null once started).
+function inLine(queue) {
+  if (!queue) return "";
+  const when = queue.estimated_wait_s == null ? "start not yet estimated" : `starts in about ${duration(queue.estimated_wait_s)}`;
+  return ` · place ${queue.place} in line, ${when}`;
 }

@@ -16,14 +16,14 @@ from tests.chaos.harness import RESULTS, ChaosEnv, render_table
 class Sizes:
     full: bool
     mutated: int  # mutated media files
-    creations: int  # API creations in the load scenario
+    creations: int  # API creations in the backlog scenario (≥ 10 × what transcribe runs at once)
     load_window_s: float  # ... spread over this long
     outage_s: float  # the storage emulator stopped this long
     duplicates: int  # copies of one upload notification
     silence_s: int  # the "hours of silence" extreme
 
 
-REDUCED = Sizes(False, mutated=20, creations=50, load_window_s=30, outage_s=5, duplicates=10, silence_s=20 * 60)
+REDUCED = Sizes(False, mutated=20, creations=80, load_window_s=30, outage_s=5, duplicates=10, silence_s=20 * 60)
 FULL = Sizes(True, mutated=60, creations=200, load_window_s=30, outage_s=20, duplicates=10, silence_s=2 * 3600)
 
 

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.model, pytest.mark.chaos, pytest.mark.timeout(900)]
 CLIP = "meeting.mp4"  # 31 s, three chunks
 TINY = ("tiny-a.wav", "tiny-b.wav", "tiny-c.wav")
 BOUND_S = 90  # one clip job, disturbed, from creation to its end
-REDRIVE_BOUND_S = 90  # ... when only the reconciler can finish it (leases of 20-30 s, pings every 2 s)
+REDRIVE_BOUND_S = 90
+TRANSCRIBE_AT_ONCE = 8  # the broker's deliveries in flight to the one transcribe worker  # ... when only the reconciler can finish it (leases of 20-30 s, pings every 2 s)
 
 
 def _clip_scenario(chaos: ChaosEnv, name: str, disturb, bound_s: float = BOUND_S, **body) -> Row:
@@ -213,10 +214,17 @@ def test_notification_duplicated(chaos, sizes):
     row.check(all_succeed=True)
 
 
-def test_load_api_creations(chaos, sizes):
-    """``sizes.creations`` API creations spread over ``sizes.load_window_s`` from a client with
-    at most eight requests in flight; every job ends, and the API answers quickly."""
+def test_backlog_through_one_transcribe_worker(chaos, sizes):
+    """The backlog scenario: ``sizes.creations`` API creations over ``sizes.load_window_s``
+    (a client with at most eight requests in flight) into one transcribe worker, which takes
+    ``TRANSCRIBE_AT_ONCE`` deliveries at a time — at least ten times more jobs than it can run
+    at once. Every job waits its turn and succeeds (a wait is not a loss: nothing is re-driven
+    into failure), the broker delivers chunk.ready at most 1.2 times per chunk, and the API
+    answers quickly. The row gives the time to drain, the wait in line (creation → first
+    chunk on a worker), deliveries per chunk and Redis memory per job."""
+    assert sizes.creations >= 10 * TRANSCRIBE_AT_ONCE
     started, scratch, crashes = chaos.begin()
+    offset, memory_before = chaos.log_size(), chaos.stack.redis.info("memory")["used_memory"]
     interval = sizes.load_window_s / sizes.creations
 
     def create(i):
@@ -229,9 +237,10 @@ def test_load_api_creations(chaos, sizes):
     with ThreadPoolExecutor(8) as pool:
         created = list(pool.map(create, range(sizes.creations)))
     window = time.monotonic() - started
+    memory_queued = chaos.stack.redis.info("memory")["used_memory"]
     ids = [job_id for job_id, _, _ in created]
     row = chaos.observe(
-        Row(f"load: {sizes.creations} creations"),
+        Row(f"backlog: {sizes.creations} creations"),
         ids,
         started,
         120 + sizes.creations * 2,
@@ -239,11 +248,31 @@ def test_load_api_creations(chaos, sizes):
         crashes,
         expected_text={job_id: chaos.baseline[name] for job_id, _, name in created},
     )
+    records = [chaos.record(job_id) or {} for job_id in ids]
+    chunks = sum(int(r.get("chunks_total") or 0) for r in records)
+    deliveries = chaos.log_since(offset).count("delivered dev.kscribe.chunk.ready.v1 ")
+    waits = [
+        float(r["transcription_started_at"]) - float(r["created_at"])
+        for r in records
+        if r.get("transcription_started_at")
+    ]
     row.extra.update(
         latency=percentiles([took for _, took, _ in created]),
         creations=sizes.creations,
         window_s=window,
+        drain_s=row.time_to_terminal_s,
+        wait=percentiles(waits),
+        deliveries_per_chunk=deliveries / max(1, chunks),
+        redis_bytes_per_job=(memory_queued - memory_before) / sizes.creations,
+        redrives=sum(int(r.get("redrives") or 0) for r in records),
         peak_rss={n: s["peak_rss_bytes"] for n, s in chaos.stack.control.status().items()},
+    )
+    if deliveries > 1.2 * chunks:
+        row.problems.append(f"the broker delivered chunk.ready {deliveries} times for {chunks} chunks")
+    print(
+        f"backlog: {sizes.creations} jobs in {window:.0f} s, drained in {row.time_to_terminal_s:.0f} s; wait "
+        f"{row.extra['wait']}; {deliveries} deliveries for {chunks} chunks; "
+        f"{row.extra['redis_bytes_per_job']:.0f} B of Redis per queued job"
     )
     row.check(all_succeed=True)
     assert row.extra["latency"]["p95"] < 2.0, row.extra["latency"]

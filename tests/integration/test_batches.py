@@ -341,8 +341,8 @@ def test_a_slot_taken_while_the_batch_is_made_undoes_it(env, gcs, ctx, monkeypat
     # Between the batch's quota check and its second job, another request takes the last slot.
     original = ctx.jobs.create
 
-    def create_and_steal(job, key, max_active=0):
-        made = original(job, key, max_active)
+    def create_and_steal(job, key, max_active=0, queue_max=0):
+        made = original(job, key, max_active, queue_max)
         if not ctx.kv.exists("stolen"):
             ctx.kv.set("stolen", "1")
             other = call(api, tokens["acme"], "POST", "/api/v1/transcriptions", {"source": sources[0]})
@@ -486,8 +486,8 @@ def test_an_idempotency_key_in_flight_refuses_another_body_and_a_twin(env, gcs, 
     original = ctx.jobs.create
     answers = {}
 
-    def create_and_race(job, key, max_active=0):
-        made = original(job, key, max_active)
+    def create_and_race(job, key, max_active=0, queue_max=0):
+        made = original(job, key, max_active, queue_max)
         if not answers:  # while the first request is still making its jobs
             answers["other"] = call(
                 api, tokens["acme"], "POST", "/api/v1/batches", {"sources": sources[2:]}, **{"idempotency-key": "k"}
@@ -518,8 +518,8 @@ def test_a_batch_undone_by_the_quota_leaves_no_purge_plan(env, gcs, ctx, monkeyp
     sources = [upload(gcs, f"{ACME}/undo/{n}.mp4") for n in range(2)]
     original = ctx.jobs.create
 
-    def create_and_steal(job, key, max_active=0):
-        made = original(job, key, max_active)
+    def create_and_steal(job, key, max_active=0, queue_max=0):
+        made = original(job, key, max_active, queue_max)
         if not ctx.kv.exists("stolen"):
             ctx.kv.set("stolen", "1")
             assert call(api, tokens["acme"], "POST", "/api/v1/transcriptions", {"source": sources[0]}).status == 202

@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kscribe.errors import EmptyAudioTrack, InputError, MediaError, NotMedia, TooManyChannels, UnsupportedCodec
+from kscribe.errors import (
+    EmptyAudioTrack,
+    InputError,
+    MediaError,
+    NotMedia,
+    ScratchFull,
+    TooManyChannels,
+    TransientError,
+    UnsupportedCodec,
+)
 from kscribe.media.decode import SAMPLE_RATE, decode_audio
 from kscribe.media.probe import probe
 from tests.integration.damaged_media import build_all, ffmpeg, multichannel, outcome, tone, write_wav
@@ -130,3 +139,14 @@ def test_mediaerror_keeps_the_tail_out_of_its_message():
     error = MediaError("the audio could not be decoded", "[mp3 @ 0x1] /work/scratch/x.mp3: Invalid data")
     assert str(error) == "the audio could not be decoded" and "Invalid data" in error.stderr_tail
     assert isinstance(error, InputError) and not isinstance(NotMedia("x"), MediaError)
+
+
+def test_a_full_scratch_disk_is_the_workers_trouble_not_the_files(tmp_path):
+    """ffmpeg's output hits ENOSPC (written to /dev/full): ScratchFull, a transient error the
+    delivery is retried for, never "the file is damaged"."""
+    source = tmp_path / "tone.wav"
+    write_wav(source, tone(2.0)[:, None])
+    with pytest.raises(ScratchFull) as err:
+        decode_audio(source, Path("/dev/full"), **DECODE)
+    assert isinstance(err.value, TransientError) and not isinstance(err.value, InputError)
+    assert "damaged" not in str(err.value) and "No space left on device" in str(err.value)

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from kscribe import events, metrics
+from kscribe import claims, events, keys, metrics
 from kscribe.bus import InProcessBus
-from kscribe.handlers import ROUTES
+from kscribe.handlers import ROUTES, on_dead_letter
 from kscribe.reconcile import reconcile
 from kscribe.runner import LocalPipeline
 from kscribe.stages.announce import record_announced
@@ -121,7 +121,8 @@ def test_the_local_runner_redrives_a_dropped_event(quick, sample_copy, monkeypat
     # The transcribed event was handled (and dropped), so the job sits at transcribing.
     pipeline.run()
     job = quick.jobs.require(job_id)
-    assert dropped and job.status is JobStatus.SUCCEEDED and job.redrives == 1
+    # Re-driven once; the job then moved on, and progress restarts the count.
+    assert dropped and job.status is JobStatus.SUCCEEDED and job.redrives == 0 and job.redriven_at > 0
 
 
 def test_an_undelivered_callback_is_sent_again_until_delivered(quick, sample_copy):
@@ -151,3 +152,60 @@ def test_callbacks_are_not_resent_past_the_window(quick, sample_copy):
     assert reconcile(quick, now=later(7200)).callbacks == []
     job = quick.jobs.require(job_id)
     assert job.callback_status == "failed" and "gave up re-sending" in job.callback_error
+
+
+def test_a_job_waiting_for_capacity_is_queued_not_redriven(quick, sample_copy):
+    """Its chunks are not stored, but the transcribe workers are busy (their beat is recent):
+    the job waits in line, however often the reconciler looks, and nothing is counted."""
+    job_id = submitted(quick, sample_copy)
+    chunks = deliver(quick, events.job_created(job_id))
+    for i in range(3 * quick.settings.max_redrives):
+        now = later((i + 1) * (LEASE + 1))
+        quick.kv.set(keys.stage_beat("transcribe"), repr(now - LEASE / 2))  # a worker busy on other jobs
+        done = reconcile(quick, now=now)
+        assert done.events == [] and done.waiting == [job_id] and not done.failed
+    assert quick.jobs.require(job_id).redrives == 0
+    assert quick.kv.get(keys.jobs_lost()) == "0"
+    # The workers stop (their beat is old): the chunks are lost, and only they are sent again.
+    quick.kv.set(keys.stage_beat("transcribe"), repr(later(-LEASE)))
+    done = reconcile(quick, now=later(100 * LEASE))
+    assert [e.id for e in done.events] == [c.id for c in chunks]
+    assert quick.kv.get(keys.jobs_lost()) == "1"
+
+
+def test_a_chunk_held_by_a_worker_is_not_sent_again(quick, sample_copy):
+    job_id = submitted(quick, sample_copy)
+    chunks = deliver(quick, events.job_created(job_id))
+    quick.kv.set(keys.stage_beat("transcribe"), "0")
+    with claims.claim(quick.kv, claims.chunk_work(job_id, 0), 30, "test"):  # in flight, alive
+        done = reconcile(quick, now=later())
+    assert [e.id for e in done.events] == [c.id for c in chunks[1:]]
+
+
+def test_progress_restarts_the_redrive_count(quick, sample_copy):
+    """Two re-drives that found work lost, then a chunk is stored: the count starts again, so
+    a job fails only when its work is lost max_redrives times in a row."""
+    job_id = submitted(quick, sample_copy)
+    chunks = deliver(quick, events.job_created(job_id))
+    now = later()
+    for _ in range(2):
+        assert reconcile(quick, now=now).redriven == {job_id: "transcribe"}
+        now += LEASE + 1
+    assert quick.jobs.require(job_id).redrives == 2
+    deliver(quick, chunks[0])
+    assert quick.jobs.require(job_id).redrives == 0
+    done = reconcile(quick, now=now + 2 * LEASE)
+    assert done.redriven == {job_id: "transcribe"} and not done.failed
+
+
+def test_a_chunk_dead_lettered_for_lack_of_capacity_is_queued_again(quick, sample_copy):
+    """The GPU pool was busy through every retry (503 from the activator): the chunk goes
+    back in line, and the job is not failed. A chunk its subscriber failed on (500) fails it."""
+    job_id = submitted(quick, sample_copy)
+    chunks = deliver(quick, events.job_created(job_id))
+    busy = "HTTP 503 from http://transcribe.kscribe.svc.cluster.local: overload"
+    again = on_dead_letter(chunks[1], quick, busy, "transcribe")
+    assert [e.id for e in again] == [chunks[1].id] and again[0].data == chunks[1].data
+    assert quick.jobs.require(job_id).status is JobStatus.TRANSCRIBING
+    failed = on_dead_letter(chunks[1], quick, "HTTP 500 from http://transcribe.kscribe.svc.cluster.local", "transcribe")
+    assert [e.type for e in failed] == [events.JOB_FAILED]

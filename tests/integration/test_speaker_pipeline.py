@@ -118,7 +118,9 @@ def test_the_local_runner_labels_speakers_and_the_reconciler_drives_missing_voic
     job_id = pipeline.submit(sample_copy, JobChoices(speakers=True)).job.id
     pipeline.run()
     job = ctx.jobs.require(job_id)
-    assert dropped and job.status is JobStatus.SUCCEEDED and job.redrives == 1
+    assert (
+        dropped and job.status is JobStatus.SUCCEEDED and job.redrives == 0 and job.redriven_at > 0
+    )  # re-driven once; progress restarts the count
     assert job.chunks_diarized == job.chunks_total
 
 
