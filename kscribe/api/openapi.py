@@ -558,6 +558,12 @@ OPENAPI = {
                 "parameters": [_ID],
                 "responses": {"200": {"description": "The upload"}, **_errors(401, 404, 429)},
             },
+            "delete": {
+                "summary": "Give up an upload whose bytes have not arrived: its slot among the tenant's "
+                "unfinished jobs comes back (409 once they are stored or arriving)",
+                "parameters": [_ID],
+                "responses": {"204": {"description": "Given up"}, **_errors(401, 404, 409, 429)},
+            },
         },
         "/api/v1/uploads/{id}/content": {
             "put": {

@@ -122,6 +122,8 @@ class Api:
             return "upload_create", self.upload_routes.create, ()
         if (m := _UPLOAD_PATH.match(path)) and method == "GET":
             return "upload_get", self.upload_routes.get, (m.group(1),)
+        if (m := _UPLOAD_PATH.match(path)) and method == "DELETE":
+            return "upload_delete", self.upload_routes.delete, (m.group(1),)
         if (m := _UPLOAD_CONTENT_PATH.match(path)) and method == "PUT":
             return "upload_content", self.upload_routes.content, (m.group(1),)
         if (m := _MEDIA_TOKEN_PATH.match(path)) and method == "POST":

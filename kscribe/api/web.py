@@ -151,8 +151,10 @@ def store_stream(ctx: Context, upload: Upload, stream: IO[bytes], metadata: dict
             with path.open("xb") as out:
                 while piece := reader.read(_PIECE):
                     out.write(piece)
-        except InputError:
-            path.unlink(missing_ok=True)  # nothing half-stored: the upload may be sent again
+        except BaseException:
+            # Nothing half-stored, whatever stopped it (a short body, a dropped connection, a
+            # read timeout): the upload may be sent again.
+            path.unlink(missing_ok=True)
             raise
     info = ctx.blobs.stat(upload.uri)
     if info is None:

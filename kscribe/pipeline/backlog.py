@@ -71,5 +71,9 @@ def describe(view: dict[str, Any] | None) -> str:
 def refusal(ctx: Context, exc: Exception) -> tuple[str, dict[str, str]]:
     """The API's 429 for a creation refused by the line (``QueueFull``) or by the tenant's
     quota: its error code and headers (``Retry-After`` from the measured drain rate)."""
-    code = "queue_full" if isinstance(exc, QueueFull) else "quota_exceeded"
-    return code, {"Retry-After": str(retry_after_s(ctx))}
+    if not isinstance(exc, QueueFull):
+        return "quota_exceeded", {"Retry-After": str(retry_after_s(ctx))}
+    # Uploads always queue, so the line may stand far over its limit: a job is taken again
+    # once enough have left for the line to be under it, not once one has.
+    excess = ctx.jobs.in_line() - ctx.settings.queue_max_jobs + 1
+    return "queue_full", {"Retry-After": str(retry_after_s(ctx, excess))}

@@ -151,15 +151,30 @@ def notify(batch_id: str, ctx: Context) -> None:
         if not secret:
             outcome = callbacks.CallbackOutcome(False, 0, 0, "no callback secret configured for this batch's tenant")
         else:
-            outcome = callbacks.send(
-                batch.callback_url,
-                callback_payload(batch, summarize(ctx, batch.id)),
-                secret,
-                events.BATCH_COMPLETED,
-                allow=settings.callback_allow,
-                attempts=settings.callback_attempts,
-                backoff_s=settings.callback_backoff_s,
-            )
+            # The tenant's callback lanes and receiver hold, as for its jobs' callbacks: its
+            # batches' receivers that never answer cannot hold notify from other tenants.
+            lanes = ctx.lanes
+            lane = f"batch:{batch.id}"
+            if lanes.receiver_held(batch.tenant, batch.callback_url) or not lanes.take(batch.tenant, lane):
+                store.due_at(batch.id, ctx.jobs.clock())
+                log.info(
+                    "batch %s: tenant %s's callback lanes are busy or its receiver on hold", batch.id, batch.tenant
+                )
+                return
+            try:
+                outcome = callbacks.send(
+                    batch.callback_url,
+                    callback_payload(batch, summarize(ctx, batch.id)),
+                    secret,
+                    events.BATCH_COMPLETED,
+                    allow=settings.callback_allow,
+                    attempts=settings.callback_attempts,
+                    backoff_s=settings.callback_backoff_s,
+                )
+            finally:
+                lanes.give_back(batch.tenant, lane)
+            if not outcome.delivered and not outcome.final and outcome.status_code == 0:
+                lanes.hold_receiver(batch.tenant, batch.callback_url, settings.callback_hold_s)
         store.update(
             batch.id,
             callback_status="delivered" if outcome.delivered else "failed",

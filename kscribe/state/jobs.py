@@ -590,6 +590,7 @@ class JobStore:
         pipe = self.redis.pipeline()
         pipe.delete(keys.job(job_id), keys.object_job(dedupe_key))
         pipe.zrem(keys.active_jobs(), job_id)
+        pipe.zrem(keys.queue(), job_id)  # no place in line left behind, counted against the line
         pipe.zrem(keys.purges_due(), job_id)
         pipe.zrem(keys.purge_plans_kept(), job_id)
         pipe.hdel(keys.purge_plans(), job_id)

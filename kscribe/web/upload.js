@@ -26,9 +26,11 @@ export class Uploader {
       bar, info);
     this.list.prepend(row);
     const show = (label, cls) => { state.textContent = label; state.className = `badge ${cls}`; };
+    let session = null;
+    let sent = false;
     try {
       const remembered = this.remembered(file);
-      const session = remembered || await call("POST", "/api/v1/uploads", {
+      session = remembered || await call("POST", "/api/v1/uploads", {
         body: { filename: file.name, size: file.size, content_type: file.type || "application/octet-stream", ...this.options() },
       });
       row.dataset.upload = session.id;
@@ -40,6 +42,7 @@ export class Uploader {
       } else {
         await putThroughApi(session.upload_url, file, meter);
       }
+      sent = true;
       meter.done();
       show("waiting for its job", "s-queued");
       const job = await waitForJob(session.id);
@@ -47,6 +50,11 @@ export class Uploader {
       row.append(el("a", { href: `#/jobs/${job.id}`, text: "Open its job" }));
       this.onJob(job);
     } catch (error) {
+      // An upload through the api whose bytes did not arrive gives its session up, and with
+      // it the slot it held among the tenant's unfinished jobs (a direct one stays, to resume).
+      if (session && session.mode !== "direct" && !sent) {
+        call("DELETE", `/api/v1/uploads/${session.id}`).catch(() => {});
+      }
       show("failed", "s-failed");
       info.textContent = explain(error);
       info.className = "reason";

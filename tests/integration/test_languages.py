@@ -194,7 +194,7 @@ def test_base_model_hears_english_then_german_in_their_own_languages(settings, r
 
 _KILLED_DETECTOR = """
 import sys, time, redis
-from kscribe import claims
+from kscribe.state import claims
 client = redis.Redis(unix_socket_path=sys.argv[1], decode_responses=True)
 claims.claim(client, claims.language_work(sys.argv[2]), 1.0, "transcribe")
 print("claimed", flush=True)

@@ -12,7 +12,7 @@ from kscribe.storage import scratch
 _WORKER = """
 import sys
 from pathlib import Path
-from kscribe import scratch
+from kscribe.storage import scratch
 own = scratch.process_dir(Path(sys.argv[1]))
 (own / "audio.pcm").write_bytes(b"x" * 1000)
 print(own, flush=True)

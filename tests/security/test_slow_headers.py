@@ -19,6 +19,7 @@ from tests.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER_TIMEOUT_S = 3
+BODY_TIMEOUT_S = 2
 
 
 def _slow_sockets(port: int, count: int) -> list[socket.socket]:
@@ -40,16 +41,23 @@ def _answers_quickly(url: str) -> float:
 
 @pytest.fixture
 def one_thread_server(tmp_path):
-    """A function served by functions/http_server.py with one thread, as the security stack runs."""
+    """A function served by functions/http_server.py with one thread, as the security stack
+    runs; it reads a POST's body (as the api does once the key is checked)."""
     source = tmp_path / "hello.py"
     source.write_text(
-        "import functions_framework\n\n\n@functions_framework.http\ndef hello(request):\n    return 'hello'\n"
+        "import functions_framework\n\n\n@functions_framework.http\ndef hello(request):\n"
+        "    if request.method == 'POST':\n        request.get_data()\n    return 'hello'\n"
     )
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "functions" / "http_server.py"), "--source", str(source), "--target", "hello"]
         + ["--host", "127.0.0.1", "--port", str(port)],
-        env={"PATH": "/usr/bin:/bin", "THREADS": "1", "KSCRIBE_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "THREADS": "1",
+            "KSCRIBE_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S),
+            "KSCRIBE_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
+        },
     )
     url = f"http://127.0.0.1:{port}/"
 
@@ -108,3 +116,35 @@ def test_complete_requests_and_keep_alive_still_work(one_thread_server):
         while chunk := s.recv(4096):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"hello"), answer
+
+
+def test_more_slow_sockets_than_header_readers_delay_nobody(one_thread_server):
+    """Review of N10: headers were awaited on a pool of 128 blocking readers, each slow socket
+    holding one until its deadline, which ran only once a reader took it: a request queued
+    behind 400 slow sockets waited three deadlines (8.5 s with a 3 s deadline; about 80 s for
+    gunicorn's 1000 connections at the default 10 s), and with deadlines from arrival it was
+    still dropped now and then. One selector thread now watches every such connection."""
+    port, url = one_thread_server
+    slow = _slow_sockets(port, 400)
+    try:
+        for _ in range(3):
+            assert _answers_quickly(url) < 1.0
+    finally:
+        for s in slow:
+            s.close()
+
+
+def test_a_body_that_never_comes_holds_a_thread_only_until_its_deadline(one_thread_server):
+    """Review of N10: once its headers were in, a connection read its body with no deadline at
+    all. Any tenant (the api reads a body once the key is checked) held one of the function's
+    threads for ever per request that announced a body and sent none: eight held every thread
+    of the local api. Now a socket silent for ``KSCRIBE_BODY_TIMEOUT_SECONDS`` (nginx's 60 s by
+    default) is given up, reading or writing."""
+    port, url = one_thread_server
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as silent:
+        silent.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        started = time.monotonic()
+        r = requests.get(url, timeout=BODY_TIMEOUT_S + 10)
+        assert r.status_code == 200
+        # The silent body's deadline, then gunicorn's bounded drain of what is left of it.
+        assert time.monotonic() - started < 2 * BODY_TIMEOUT_S + 3

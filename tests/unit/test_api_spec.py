@@ -24,6 +24,7 @@ ROUTES = [
     ("get", "/api/v1/options", "/api/v1/options"),
     ("post", "/api/v1/uploads", "/api/v1/uploads"),
     ("get", "/api/v1/uploads/{id}", f"/api/v1/uploads/{ID}"),
+    ("delete", "/api/v1/uploads/{id}", f"/api/v1/uploads/{ID}"),
     ("put", "/api/v1/uploads/{id}/content", f"/api/v1/uploads/{ID}/content"),
     ("post", "/api/v1/batches", "/api/v1/batches"),
     ("get", "/api/v1/batches/{id}", f"/api/v1/batches/{ID}"),

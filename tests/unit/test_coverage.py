@@ -200,7 +200,7 @@ def test_a_one_chunk_job_loads_the_model_with_every_core(monkeypatch, tmp_path):
     loaded = []
     monkeypatch.setattr(transcriber, "resolve_model", lambda name, cache, blobs: tmp_path)
     monkeypatch.setattr(transcriber, "load_model", lambda *args: loaded.append(args))
-    monkeypatch.setattr(transcriber.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
     t = WhisperTranscriber(tmp_path)
     base = _options(tmp_path, KSCRIBE_DEVICE="cpu", KSCRIBE_PARALLEL_CHUNKS="2")
     t._model(base.__class__(**{**base.__dict__, "chunks_at_once": 1}))

@@ -55,7 +55,7 @@ from kscribe.api.http import BASE, ApiError, ApiRequest, ApiResponse
 from kscribe.asr.models import check_model
 from kscribe.choices import MAX_PROMPT_CHARS, JobChoices, check_text
 from kscribe.context import Context
-from kscribe.errors import InputError, ModelNotFound, QuotaExceeded
+from kscribe.errors import InputError, ModelNotFound, QueueFull, QuotaExceeded
 from kscribe.events import Event
 from kscribe.media import containers
 from kscribe.observability import metrics
@@ -427,6 +427,12 @@ class OpenAiApi:
         # refused after the whole upload otherwise).
         if 0 < (most := Tenants.max_active_jobs(settings, tenant)) <= self.ctx.jobs.tenant_active_count(tenant.name):
             raise OpenAiError(429, "quota_exceeded", f"tenant {tenant.name} already has {most} unfinished jobs")
+        # And the pipeline's line, full: the job would meet QueueFull after the whole upload,
+        # and every retry would upload again while the line drains.
+        if 0 < settings.queue_max_jobs <= self.ctx.jobs.in_line():
+            full = QueueFull(f"{settings.queue_max_jobs} jobs are waiting for the pipeline; try again later")
+            code, headers = backlog.refusal(self.ctx, full)
+            raise OpenAiError(429, code, str(full), headers=headers)
         largest = min(settings.api_max_upload_bytes, settings.max_input_bytes)
         size = int(declared) if declared.isdigit() else largest
         try:

@@ -88,6 +88,17 @@ class UploadRoutes:
         state = "received" if info is not None else upload.state
         return ApiResponse(200, {"id": upload.id, "state": state, "size": upload.size, "job": job})
 
+    def delete(self, request: ApiRequest, key: ApiKey, upload_id: str) -> ApiResponse:
+        """Give up an upload whose bytes have not arrived (its transfer failed, or never
+        began): the session goes, and the slot it held among the tenant's unfinished jobs comes
+        back at once rather than after ``webui.UPLOAD_SLOT_S``."""
+        upload = self._own_upload(key, upload_id)
+        if upload.state != "pending" or self.ctx.blobs.stat(upload.uri) is not None:
+            raise ApiError(409, "upload_stored", "this upload's bytes are stored or arriving: cancel its job instead")
+        self.uploads.forget(upload.id)
+        self.ctx.jobs.release_upload_slot(key.tenant, upload.id)
+        return ApiResponse(204, b"")
+
     def content(self, request: ApiRequest, key: ApiKey, upload_id: str) -> ApiResponse:
         """The upload's bytes through the api (``KSCRIBE_WEB_UPLOADS=api``: local stacks), streamed."""
         if self.ctx.settings.web_uploads != "api":

@@ -11,7 +11,7 @@ from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError
 from kscribe.observability import metrics
 from kscribe.pipeline.stages import layout, manifest
-from kscribe.storage import join
+from kscribe.storage import is_within, join
 from kscribe.storage.notices import META_ROLE
 from kscribe.transcript.formats import CONTENT_TYPES, RENDERERS
 from kscribe.transcript.merge import merge_chunks
@@ -115,7 +115,19 @@ def publish(job_id: str, ctx: Context) -> Job:
         coverage=transcript.coverage,
     ):
         metrics.JOBS.labels("succeeded", "").inc()
+    elif _ended_otherwise(ctx, job.id) and is_within(job.output_uri, ctx.settings.output_uri):
+        # Cancelled or purged while its outputs were written (a purge found the folder empty
+        # or half written, and forgot the job): what was written is nobody's, and goes, as a
+        # purge would take it (the job's own folder under kscribe's output, never a CLI's).
+        ctx.blobs.delete_prefix(job.output_uri)
+        log.info("job %s ended while its outputs were written; removed them", job.id)
     # Safe once succeeded: every stage ignores events of an ended job, so no redelivery
     # reads these again. (On GCS a lifecycle rule also sweeps work objects of failed jobs.)
     ctx.blobs.delete_prefix(layout.job_prefix(ctx.settings.work_uri, job.id))
     return ctx.jobs.require(job.id)
+
+
+def _ended_otherwise(ctx: Context, job_id: str) -> bool:
+    """Whether the job is gone (purged) or ended other than succeeded (cancelled)."""
+    ended = ctx.jobs.get(job_id)
+    return ended is None or ended.status is not JobStatus.SUCCEEDED
