@@ -49,11 +49,13 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Static checks (rules and their reasons in pyproject.toml): lint, formatting, types.
+# Static checks (rules and their reasons in pyproject.toml): lint, formatting, types, and the
+# import direction of kscribe/'s packages (.importlinter; README, "Module map").
 lint: install-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Format the tree and apply ruff's safe fixes.
 format: install-lint
