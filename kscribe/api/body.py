@@ -24,7 +24,7 @@ from kscribe.choices import (
     parse_replacements,
     parse_subtitles,
 )
-from kscribe.delivery.transport import check_url
+from kscribe.delivery.targets import check_url
 from kscribe.errors import CallbackRefused, ConfigError, InputError, ModelNotFound
 from kscribe.pipeline.stages.ingest import DIARIZE_OFF, SPEAKERS_WITH_SPLIT
 from kscribe.settings import Settings, parse_formats

@@ -120,7 +120,7 @@ class CallbackReceiver:
 def test_api_job_with_a_signed_callback_and_metrics(stack_factory):
     import json
 
-    from kscribe.delivery.transport import verify
+    from kscribe.delivery.signing import verify
 
     stack = stack_factory()
     stack.storage().bucket("kscribe-input").blob("tenants/acme/calls/meeting.mp4").upload_from_filename(

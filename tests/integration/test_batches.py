@@ -18,6 +18,7 @@ from kscribe import events
 from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.asr.whisper import WhisperTranscriber
+from kscribe.delivery import signing
 from kscribe.delivery import transport as callbacks
 from kscribe.errors import WorkClaimed
 from kscribe.pipeline import batches
@@ -617,7 +618,7 @@ def test_the_batch_callback_is_signed_and_refused_where_a_jobs_would_be(env, gcs
     [(signature, body)] = receiver.signed
     secret = ctx.tenants.get("acme").callback_secret
     other = ctx.tenants.get("other").callback_secret
-    assert callbacks.verify(secret, signature, body) and not callbacks.verify(other, signature, body)
+    assert signing.verify(secret, signature, body) and not signing.verify(other, signature, body)
 
 
 def test_a_callback_sent_but_not_recorded_is_sent_again_at_least_once(env, gcs, ctx, receiver, monkeypatch):

@@ -12,7 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from kscribe.delivery import transport as callbacks
-from kscribe.delivery.transport import MAX_RESPONSE_HEAD_BYTES, check_url, send, verify
+from kscribe.delivery.signing import verify
+from kscribe.delivery.targets import check_url
+from kscribe.delivery.transport import MAX_RESPONSE_HEAD_BYTES, send
 
 HOST = "hooks.example.test"
 LOOPBACK = ["127.0.0.1"]

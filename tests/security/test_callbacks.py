@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from kscribe.delivery.transport import verify
+from kscribe.delivery.signing import verify
 from tests.security.conftest import INPUT, RECEIVER_SECRET_BODY
 
 pytestmark = pytest.mark.model

@@ -4,7 +4,9 @@ import time
 
 import pytest
 
-from kscribe.delivery.transport import CallbackRefused, CallbackTarget, _describe, check_url, send, sign, verify
+from kscribe.delivery.signing import sign, verify
+from kscribe.delivery.targets import CallbackTarget, check_url
+from kscribe.delivery.transport import CallbackRefused, _describe, send
 
 PUBLIC = lambda host: ["93.184.216.34"]  # noqa: E731
 

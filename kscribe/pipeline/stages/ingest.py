@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from kscribe.asr.models import check_model
 from kscribe.choices import META_UPLOAD, JobChoices, check_metadata, parse_choice
 from kscribe.context import Context
-from kscribe.delivery.transport import check_url
+from kscribe.delivery.targets import check_url
 from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
 from kscribe.observability import metrics
 from kscribe.pipeline import retention
