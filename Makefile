@@ -76,7 +76,7 @@ stack: install-stack
 # Upload a file into the running stack's input bucket and follow its job.
 VIDEO ?= samples/meeting.mp4
 submit: install-stack
-	set -a && . ./.env && set +a && $(BIN)/kscribe submit $(VIDEO)
+	set -a && . ./.env && set +a && $(BIN)/python -m kscribe_stack submit $(VIDEO)
 
 # An API key for the running stack (its Redis, from .env): make keys TENANT=acme
 TENANT ?= demo

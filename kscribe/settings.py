@@ -278,7 +278,7 @@ class Settings:
     srt_start_index: int = _env("KSCRIBE_SRT_START_INDEX", 1, _at_least(int, -1e9))
 
     # Functions: where events are published (a SinkBinding injects K_SINK), and where the
-    # local `kscribe submit` delivers storage notifications (as Eventarc would).
+    # local `python -m kscribe_stack submit` delivers storage notifications (as Eventarc would).
     sink_url: str = _env("K_SINK", "")
     ingest_url: str = _env("KSCRIBE_INGEST_URL", "http://127.0.0.1:8081")
     # The web page's uploads: "direct" (the browser PUTs to a GCS resumable session the API

@@ -1,8 +1,11 @@
-"""`kscribe submit`: upload a file into the input bucket and notify ingest as GCS would."""
+"""`python -m kscribe_stack submit` (`make submit`): upload files into the running stack's input
+bucket, notify ingest as GCS would, and follow their jobs."""
 
 from __future__ import annotations
 
+import argparse
 import mimetypes
+import sys
 import time
 from pathlib import Path
 
@@ -10,11 +13,15 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from kscribe.cli.main import describe, job_choices
 from kscribe.context import Context
-from kscribe.errors import InputError, SourceNotFound
+from kscribe.errors import InputError, KscribeError, SourceNotFound
 from kscribe.events import OBJECT_FINALIZED
+from kscribe.runtime import wiring
+from kscribe.settings import Settings
 from kscribe.storage import split_gs
 from kscribe.storage.notices import storage_object
+from kscribe.values import JobStatus
 
 
 def upload_and_notify(path: Path, ctx: Context, name: str | None = None, metadata: dict[str, str] | None = None) -> str:
@@ -57,3 +64,45 @@ def upload_and_notify(path: Path, ctx: Context, name: str | None = None, metadat
     if response.status_code >= 300:
         raise InputError(f"ingest answered {response.status_code}: {response.text[:300]}")
     return f"{uri}#{info.generation}"
+
+
+def follow(args: argparse.Namespace, settings: Settings) -> int:
+    """Upload ``args.videos`` and follow their jobs to the end (unless ``--no-wait``)."""
+    metadata = job_choices(args).to_metadata()
+    ctx = wiring.create_context(settings)
+    keys, failed = [], 0
+    for video in args.videos:
+        try:
+            keys.append(upload_and_notify(video.expanduser(), ctx, metadata=metadata))
+        except KscribeError as exc:
+            print(f"kscribe: {exc}", file=sys.stderr)
+            failed += 1
+    job_ids = []
+    for key in keys:
+        job_id = ctx.jobs.job_id_for(key)
+        if job_id is None:
+            print(f"kscribe: ingest skipped {key} (see its log)", file=sys.stderr)
+            failed += 1
+        else:
+            job_ids.append(job_id)
+            print(f"submitted {key.rsplit('#', 1)[0]} as job {job_id}", file=sys.stderr)
+    if args.no_wait:
+        return 1 if failed else 0
+    deadline = time.monotonic() + args.timeout
+    last: dict[str, str] = {}
+    pending = set(job_ids)
+    while pending and time.monotonic() < deadline:
+        for job_id in sorted(pending):
+            job = ctx.jobs.require(job_id)
+            line = f"[{job_id[:8]}] {job.status.value} {job.progress:.0f}%"
+            if last.get(job_id) != line:
+                print(line, file=sys.stderr)
+                last[job_id] = line
+            if job.status.terminal:
+                pending.discard(job_id)
+                print(describe(job), file=sys.stdout if job.status is JobStatus.SUCCEEDED else sys.stderr)
+                failed += job.status is not JobStatus.SUCCEEDED
+        time.sleep(0.5)
+    for job_id in pending:
+        print(f"kscribe: job {job_id} still running after {args.timeout:.0f} s", file=sys.stderr)
+    return 1 if failed or pending else 0

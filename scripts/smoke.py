@@ -13,7 +13,7 @@ Three checks, each with a deadline, all of which must pass (exit 0; 1 on any fai
    ``kscribe keys create --tenant smoke --name smoke --source gs://<input>/smoke/``.
 
 On GKE, Eventarc turns the upload into ingest's notification. A local stack has no Eventarc:
-``--notify-ingest URL`` posts the object.finalized CloudEvent as it would (``kscribe submit``
+``--notify-ingest URL`` posts the object.finalized CloudEvent as it would (``python -m kscribe_stack submit``
 does the same). ``--stack-env .env`` takes every location from a local stack's settings file.
 
     scripts/smoke.py --input-bucket my-input --output-bucket my-output \\

@@ -150,8 +150,10 @@ class Stack:
         return "kscribe-output" in requests.get(self.env["STORAGE_EMULATOR_HOST"] + "/storage/v1/b").text
 
     def kscribe(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+        # `submit` is the local stack's command (python -m kscribe_stack), the rest kscribe's.
+        module = "kscribe_stack" if args[:1] == ("submit",) else "kscribe"
         return subprocess.run(
-            [sys.executable, "-m", "kscribe", *args],
+            [sys.executable, "-m", module, *args],
             env=self.process_env,
             capture_output=True,
             text=True,

@@ -45,8 +45,8 @@ def _audio_track(raw: str) -> str:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--audio-track: ")) from None
 
 
-def _add_job_flags(command: argparse.ArgumentParser) -> None:
-    """The options a job takes, the same for `run` and `submit` (read by ``_job_choices``)."""
+def add_job_flags(command: argparse.ArgumentParser) -> None:
+    """The options a job takes, the same for `run` and `submit` (read by ``job_choices``)."""
     command.add_argument("--model", help="tiny.en (default), base, small, a model directory, or gs://prefix")
     command.add_argument("--language", help="spoken language code, e.g. en; detected when omitted")
     command.add_argument(
@@ -102,7 +102,7 @@ def _speaker_choices(args: argparse.Namespace) -> dict[str, Any]:
     return {"speakers": True, "num_speakers": counts[0], "min_speakers": counts[1], "max_speakers": counts[2]}
 
 
-def _job_choices(args: argparse.Namespace) -> JobChoices:
+def job_choices(args: argparse.Namespace) -> JobChoices:
     """The job flags, checked as the API checks its fields; ``ConfigError`` names the bad one."""
     if args.formats:
         parse_formats(args.formats)
@@ -144,17 +144,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
     run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    _add_job_flags(run)
+    add_job_flags(run)
     run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
-
-    submit = sub.add_parser(
-        "submit", help="upload files to the input bucket of a running stack (Procfile) and follow their jobs"
-    )
-    submit.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    _add_job_flags(submit)
-    submit.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
-    submit.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
 
     keys = sub.add_parser("keys", help="manage API keys (stored hashed in Redis, each bound to a tenant)")
     keys.add_argument(
@@ -199,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _describe(job: Job) -> str:
+def describe(job: Job) -> str:
     lines = [f"job {job.id}: {job.status.value} ({job.progress:.0f}%)", f"  source: {job.source_uri}"]
     if job.chunks_total:
         lines.append(f"  audio: {job.duration_s:.1f} s in {job.chunks_total} chunk(s), {job.chunks_done} done")
@@ -239,7 +231,7 @@ def _local_parallelism(settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline.runner import LocalPipeline
 
-    choices = _job_choices(args)  # a bad flag stops before anything starts
+    choices = job_choices(args)  # a bad flag stops before anything starts
     if choices.speakers:
         voices.require()  # before any work: say how to install it
         settings = settings.replace(diarize=True)
@@ -269,63 +261,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if job.status is JobStatus.SUCCEEDED:
             if not args.quiet and "txt" in job.outputs:
                 print(ctx.blobs.read_bytes(job.outputs["txt"]).decode("utf-8"), end="")
-            print(_describe(job))
+            print(describe(job))
         else:
             failed += 1
-            print(_describe(job), file=sys.stderr)
+            print(describe(job), file=sys.stderr)
     return 1 if failed else 0
-
-
-def _submit(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        from kscribe_stack.submit import upload_and_notify
-    except ModuleNotFoundError as exc:
-        if exc.name != "kscribe_stack" and not (exc.name or "").startswith("kscribe_stack."):
-            raise
-        print(
-            "kscribe: submit needs the development stack: pip install 'kscribe[stack]' (from a kscribe checkout)",
-            file=sys.stderr,
-        )
-        return 2
-
-    metadata = _job_choices(args).to_metadata()
-    ctx = wiring.create_context(settings)
-    keys, failed = [], 0
-    for video in args.videos:
-        try:
-            keys.append(upload_and_notify(video.expanduser(), ctx, metadata=metadata))
-        except KscribeError as exc:
-            print(f"kscribe: {exc}", file=sys.stderr)
-            failed += 1
-    job_ids = []
-    for key in keys:
-        job_id = ctx.jobs.job_id_for(key)
-        if job_id is None:
-            print(f"kscribe: ingest skipped {key} (see its log)", file=sys.stderr)
-            failed += 1
-        else:
-            job_ids.append(job_id)
-            print(f"submitted {key.rsplit('#', 1)[0]} as job {job_id}", file=sys.stderr)
-    if args.no_wait:
-        return 1 if failed else 0
-    deadline = time.monotonic() + args.timeout
-    last: dict[str, str] = {}
-    pending = set(job_ids)
-    while pending and time.monotonic() < deadline:
-        for job_id in sorted(pending):
-            job = ctx.jobs.require(job_id)
-            line = f"[{job_id[:8]}] {job.status.value} {job.progress:.0f}%"
-            if last.get(job_id) != line:
-                print(line, file=sys.stderr)
-                last[job_id] = line
-            if job.status.terminal:
-                pending.discard(job_id)
-                print(_describe(job), file=sys.stdout if job.status is JobStatus.SUCCEEDED else sys.stderr)
-                failed += job.status is not JobStatus.SUCCEEDED
-        time.sleep(0.5)
-    for job_id in pending:
-        print(f"kscribe: job {job_id} still running after {args.timeout:.0f} s", file=sys.stderr)
-    return 1 if failed or pending else 0
 
 
 def _stack_redis(settings: Settings) -> str:
@@ -436,7 +376,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps({**job.to_dict(), "queue": queue}, indent=1))
     else:
-        print(_describe(job) + (f"\n  queue: {backlog.describe(queue)}" if queue else ""))
+        print(describe(job) + (f"\n  queue: {backlog.describe(queue)}" if queue else ""))
     return 0
 
 
@@ -451,7 +391,6 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         commands = {
             "run": _run,
-            "submit": _submit,
             "keys": _keys,
             "tenants": _tenants,
             "usage": _usage,

@@ -12,7 +12,7 @@ import pytest
 
 from kscribe.api.views import job_view
 from kscribe.asr.whisper import WhisperTranscriber
-from kscribe.cli.main import _describe as describe
+from kscribe.cli.main import describe
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.values import JobStatus
 from tests import conversation

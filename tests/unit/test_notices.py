@@ -69,13 +69,14 @@ def test_unset_choices_write_no_metadata():
 
 
 def test_cli_submit_takes_the_same_job_flags_as_run():
-    from kscribe.cli.main import _job_choices, _parser
+    from kscribe.cli.main import job_choices
+    from kscribe_stack.__main__ import parser
 
-    args = _parser().parse_args(
+    args = parser().parse_args(
         ["submit", "v.mp4", "--prompt", "Quuxly", "--replace", "cube control=kubectl", "--max-lines", "1"]
         + ["--channels", "split", "--audio-track", "0"]
     )
-    choices = _job_choices(args)
+    choices = job_choices(args)
     assert choices.prompt == "Quuxly" and choices.replacements == {"cube control": "kubectl"}
     assert choices.to_metadata()["kscribe-max-lines"] == "1"
     assert choices.to_metadata()["kscribe-channels"] == "split"
