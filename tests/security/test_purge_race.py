@@ -13,9 +13,10 @@ from pathlib import Path
 
 from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
-from kscribe.choices import META_ROLE
+from kscribe.storage.notices import META_ROLE
 from kscribe.pipeline import retention
 from kscribe.pipeline.bus import InProcessBus
+from kscribe.pipeline.handlers import SUBSCRIBERS
 from kscribe.tenancy.tenants import upload_prefix
 from tests.conftest import SAMPLE_VIDEO
 
@@ -48,7 +49,7 @@ def test_a_purge_while_publish_writes_leaves_no_outputs(ctx):
         return write(uri, data, *args, **kwargs)
 
     ctx.blobs.write_bytes = write_racing_a_purge
-    bus = InProcessBus(ctx, backoff_s=0)
+    bus = InProcessBus(ctx, SUBSCRIBERS, backoff_s=0)
     for event in created.events:
         bus.publish(event)
     bus.drain()
