@@ -27,6 +27,7 @@ from kscribe.pipeline.handlers import SUBSCRIBERS, on_batch_completed
 from kscribe.pipeline.reconcile import reconcile
 from kscribe.runtime import wiring
 from kscribe.state import keys
+from kscribe.state.batches import Batches as StateBatches
 from kscribe.storage import Blobs
 from kscribe.values import JobStatus
 from tests.conftest import ROOT, SAMPLE_VIDEO
@@ -626,17 +627,17 @@ def test_a_callback_sent_but_not_recorded_is_sent_again_at_least_once(env, gcs, 
     batch_id, job_ids = make_batch(api, gcs, tokens, ctx, 1, callback_url=receiver.url, job_callbacks=False)
     ctx.jobs.advance(job_ids[0], JobStatus.SUCCEEDED, outputs={})
     [owed] = batches.owed_for(ctx, ctx.jobs.require(job_ids[0]))
-    original = batches.Batches.update
+    original = StateBatches.update
 
     def die_before_recording(self, bid, **values):
         if "callback_status" in values:
             raise ConnectionError("notify's pod died after the send")
         return original(self, bid, **values)
 
-    monkeypatch.setattr(batches.Batches, "update", die_before_recording)
+    monkeypatch.setattr(StateBatches, "update", die_before_recording)
     with pytest.raises(ConnectionError):
         on_batch_completed(owed, ctx)
-    monkeypatch.setattr(batches.Batches, "update", original)
+    monkeypatch.setattr(StateBatches, "update", original)
     assert len(receiver.of(events.BATCH_COMPLETED)) == 1
     store = ctx.batches
     ctx.batches.mark_announced(batch_id)

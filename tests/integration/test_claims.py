@@ -118,8 +118,8 @@ def test_the_in_process_bus_waits_for_its_own_duplicate_instead_of_dead_letterin
 _KILLED_WORKER = """
 import importlib, sys, time, redis
 from kscribe import events
-from kscribe.context import Context
 from kscribe.pipeline.handlers import ROUTES
+from kscribe.runtime import wiring
 from kscribe.settings import Settings
 
 def hang(*args, **kwargs):

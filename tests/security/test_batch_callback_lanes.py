@@ -15,6 +15,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kscribe.pipeline import batches
+from kscribe.state.batches import Batch
 
 
 class BlackHole:
@@ -56,9 +57,9 @@ def _receiver():
 
 
 def _finished_batch(ctx, tenant: str, url: str) -> str:
-    store = batches.Batches(ctx)
+    store = ctx.batches
     batch_id = uuid.uuid4().hex
-    assert store.open(batches.Batch(id=batch_id, tenant=tenant, callback_url=url, job_callbacks=False))
+    assert store.open(Batch(id=batch_id, tenant=tenant, callback_url=url, job_callbacks=False))
     store.seal(batch_id, [])
     assert store.get(batch_id).done
     return batch_id
@@ -81,11 +82,11 @@ def test_one_tenants_black_hole_batches_do_not_delay_anothers_batch_callback(ctx
             batches.notify(batch_id, ctx)
         waited = time.monotonic() - started
         assert got, "vandelay's batch callback was sent"
-        assert batches.Batches(ctx).get(theirs).callback_status == "delivered"
+        assert ctx.batches.get(theirs).callback_status == "delivered"
         # Each black-hole send takes its 10 s timeout: behind three, vandelay waited 30 s.
         assert waited < 20, f"vandelay's batch callback went out {waited:.0f} s after the first black hole's"
         # initrode's callbacks put off are not lost: they stay owed to the reconciler.
-        store = batches.Batches(ctx)
+        store = ctx.batches
         assert all(store.get(b).callback_status != "delivered" for b in holes)
         assert set(holes) <= set(store.due(time.time() + 10**6))
     finally:
