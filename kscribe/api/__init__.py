@@ -1,1 +1,1 @@
-"""api: see the module map in README.md."""
+"""The HTTP API: the router, request and answer values, bodies, the OpenAPI document, views."""

@@ -1,1 +1,1 @@
-"""asr: see the module map in README.md."""
+"""Speech recognition: decoding options, faster-whisper, coverage, models, languages, voices."""

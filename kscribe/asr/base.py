@@ -1,4 +1,5 @@
-"""kscribe.asr.base."""
+"""What speech recognition takes and gives, whatever the engine: the decoding options,
+the recognition result, and the rules that pick batch size and VAD pauses."""
 
 from __future__ import annotations
 

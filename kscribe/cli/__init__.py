@@ -1,1 +1,1 @@
-"""cli: see the module map in README.md."""
+"""The kscribe command and its progress display."""

@@ -1,1 +1,1 @@
-"""delivery: see the module map in README.md."""
+"""What leaves kscribe for the outside: signed callbacks (signing, targets, transport) and result links."""

@@ -1,4 +1,5 @@
-"""Where a callback may go: URL policy (https, no credentials, no internal addresses unless allowed), resolved once and pinned."""
+"""Where a callback may go (SSRF): the URL parsed once, strictly; internal addresses refused
+unless allowed; the addresses it resolved to returned, so the send connects to one of them."""
 
 from __future__ import annotations
 

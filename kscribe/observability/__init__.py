@@ -1,1 +1,1 @@
-"""observability: see the module map in README.md."""
+"""Logs and Prometheus metrics."""

@@ -1,1 +1,1 @@
-"""pipeline: see the module map in README.md."""
+"""The event handlers, the in-process bus and runner, the reconciler, retention, batches, the line."""

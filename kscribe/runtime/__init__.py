@@ -1,1 +1,1 @@
-"""runtime: see the module map in README.md."""
+"""The composition root (wiring) and health checks."""

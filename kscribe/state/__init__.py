@@ -1,1 +1,1 @@
-"""state: see the module map in README.md."""
+"""Everything kscribe keeps in Redis: jobs, claims, batches, uploads, lanes, purge plans, secrets, keys."""

@@ -1,4 +1,5 @@
-"""The Redis commands kscribe uses, as a Protocol: a `redis.Redis` made with `decode_responses=True` fits it."""
+"""The Redis commands kscribe uses, as a Protocol: a ``redis.Redis`` made with
+``decode_responses=True`` fits it. Only kscribe/state/ and the stores built over it hold one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""kscribe.storage.notices."""
+"""Storage notifications (a GCS object resource, a Pub/Sub push message) as ``ObjectNotice``
+values, and the object resource kscribe posts for its own uploads."""
 
 from __future__ import annotations
 

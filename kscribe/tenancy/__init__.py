@@ -1,1 +1,1 @@
-"""tenancy: see the module map in README.md."""
+"""Tenants, API keys, rate limits, usage and upload budgets."""

@@ -1,1 +1,1 @@
-"""transcript: see the module map in README.md."""
+"""From chunk transcripts to outputs: merge, alignment, speakers, vocabulary, subtitles, formats."""

@@ -1,1 +1,1 @@
-"""api.routes: see the module map in README.md."""
+"""The API's routes, one module per family: create, jobs, uploads, page, batches, openai, links."""

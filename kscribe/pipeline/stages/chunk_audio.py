@@ -1,4 +1,5 @@
-"""A chunk as its stages read it: its audio (padding included or not), whether an event describes it, and what recording it brings about."""
+"""A chunk as its stages read it: its audio (with or without the padding either side), and
+whether an event's description of it matches the stored one."""
 
 from __future__ import annotations
 
