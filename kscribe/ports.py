@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
     from kscribe.asr.base import ProgressCallback, Recognition, TranscribeOptions
     from kscribe.transcript.speakers import Turns
-    from kscribe.values import Job, JobStatus
 
 __all__ = ["BlobStore", "Jobs", "Transcriber", "VoiceEmbedder"]
 
