@@ -177,7 +177,9 @@ def test_images_are_built_scanned_pushed_by_digest_and_signed():
     )
     push = ROOT / "scripts" / "ci" / "push-image.sh"
     text = push.read_text()
-    assert "GITHUB_SHA" in text and "GITHUB_REF_NAME" in text and "cosign sign --yes" in text
+    assert "GITHUB_SHA" in text and "GITHUB_REF_NAME" in text and "sign-image.sh" in text
+    sign = (ROOT / "scripts" / "ci" / "sign-image.sh").read_text()
+    assert 'cosign sign --yes --key "$COSIGN_KEY"' in sign and "binauthz attestations sign-and-create" in sign
     for step in job["steps"]:  # pull requests push nothing
         if "push-image.sh" in step.get("run", "") or step.get("uses", "").startswith("google-github-actions/auth@"):
             assert step["if"] == "env.PUSH == 'true'"
@@ -190,8 +192,9 @@ def test_deploy_main_to_staging_tags_to_production_through_ci_and_images():
     jobs = doc["jobs"]
     assert jobs["ci"]["uses"] == "./.github/workflows/ci.yml"
     assert jobs["images"]["needs"] == "ci" and jobs["images"]["uses"] == "./.github/workflows/images.yml"
+    assert jobs["promote"]["needs"] == "ci"
     deploy = jobs["deploy"]
-    assert deploy["needs"] == "images"
+    assert deploy["needs"] == ["images", "promote"]
     assert deploy["environment"]["name"] == "${{ github.ref_type == 'tag' && 'production' || 'staging' }}"
     assert doc["concurrency"]["cancel-in-progress"] is False
     runs = " ".join(s.get("run", "") for s in deploy["steps"])
@@ -251,7 +254,7 @@ def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_sig
     calls = tmp_path / "calls"
     repo = "europe-west4-docker.pkg.dev/p/kscribe/kscribe-gpu"
     digest = "sha256:" + "c" * 64
-    for tool, out in (("docker", f"{repo}@{digest}"), ("cosign", "")):
+    for tool, out in (("docker", f"{repo}@{digest}"), ("cosign", ""), ("gcloud", "")):
         fake = bin_dir / tool
         fake.write_text(
             f'#!/bin/sh\necho {tool} "$@" >> {calls}\n'
@@ -266,6 +269,9 @@ def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_sig
         "GITHUB_REF_TYPE": "tag",
         "GITHUB_REF_NAME": "v1.2.3",
         "REGISTRY_TOKEN": "short-lived",
+        "COSIGN_KEY": "gcpkms://projects/p/locations/l/keyRings/kscribe-signing/cryptoKeys/image-signing",
+        "BINAUTHZ_ATTESTOR": "projects/p/attestors/kscribe-ci",
+        "BINAUTHZ_KEYVERSION": "projects/p/locations/l/keyRings/kscribe-signing/cryptoKeys/image-signing/cryptoKeyVersions/1",
     }
     env.pop("GITHUB_STEP_SUMMARY", None)
     done = subprocess.run(
@@ -278,5 +284,10 @@ def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_sig
     lines = calls.read_text().splitlines()
     assert lines[0] == "docker login --username oauth2accesstoken --password-stdin europe-west4-docker.pkg.dev"
     assert f"docker push {repo}:{'f' * 40}" in lines and f"docker push {repo}:v1.2.3" in lines
-    assert lines[-1] == f"cosign sign --yes {repo}@{digest}"
+    key = env["COSIGN_KEY"]
+    assert lines[-2] == f"cosign sign --yes --key {key} {repo}@{digest}"
+    assert lines[-1] == (
+        f"gcloud container binauthz attestations sign-and-create --artifact-url={repo}@{digest}"
+        f" --attestor={env['BINAUTHZ_ATTESTOR']} --keyversion={env['BINAUTHZ_KEYVERSION']}"
+    )
     assert (tmp_path / "digests" / "kscribe-gpu").read_text() == f"{repo}@{digest}\n"
