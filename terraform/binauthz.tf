@@ -39,7 +39,9 @@ resource "google_kms_crypto_key" "image_signing" {
   }
 }
 
-# The key version CI signs with, and its public key (PEM) for the attestor.
+# The key version CI signs with, and its public key (PEM) for the attestor. Its id,
+# //cloudkms.googleapis.com/v1/projects/…/cryptoKeyVersions/N, is the public key id that
+# `gcloud container binauthz attestations sign-and-create --keyversion` puts in a signature.
 data "google_kms_crypto_key_version" "image_signing" {
   crypto_key = google_kms_crypto_key.image_signing.id
 }
