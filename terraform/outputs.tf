@@ -76,3 +76,8 @@ output "image_signing" {
     public_key_pem = data.google_kms_crypto_key_version.image_signing.public_key[0].pem
   }
 }
+
+output "generated_secret" {
+  description = "The Secret Manager secret holding the generated overlay component (JSON) that the deploy reads: the GitHub environment variable GENERATED_SECRET."
+  value       = google_secret_manager_secret.generated.id
+}

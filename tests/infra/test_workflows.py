@@ -291,3 +291,45 @@ def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_sig
         f" --attestor={env['BINAUTHZ_ATTESTOR']} --keyversion={env['BINAUTHZ_KEYVERSION']}"
     )
     assert (tmp_path / "digests" / "kscribe-gpu").read_text() == f"{repo}@{digest}\n"
+
+
+def test_the_deploy_reads_the_generated_component_terraform_wrote_to_secret_manager(tmp_path):
+    import json
+
+    from tests.infra.test_terraform import resources
+
+    # Terraform writes every generated file into one secret the deployer alone may read.
+    version = resources("google_secret_manager_secret_version")["generated"]
+    assert version["secret"] == "${google_secret_manager_secret.generated.id}"
+    for source in ("local_file.kustomize_component.content", "local_file.config_env.content", "local_file.api_domain"):
+        assert source in version["secret_data"]
+    readers = resources("google_secret_manager_secret_iam_member")
+    deployer = "serviceAccount:${google_service_account.deployer[0].email}"
+    assert [n for n, b in readers.items() if b["member"] == deployer] == ["deployer_reads_generated"]
+    assert readers["deployer_reads_generated"]["secret_id"] == "${google_secret_manager_secret.generated.id}"
+    # The deploy fetches it (no hand-copied secret needed) and restores it.
+    deploy = load(WORKFLOWS / "deploy.yml")["jobs"]["deploy"]
+    step = next(s for s in deploy["steps"] if "restore-generated.sh" in s.get("run", ""))
+    assert step["env"]["GENERATED_SECRET"] == "${{ vars.GENERATED_SECRET }}"
+    assert 'gcloud secrets versions access latest --secret "$GENERATED_SECRET"' in step["run"]
+    # The script takes the secret's JSON, refuses placeholders and paths outside the component.
+    script = ROOT / "scripts" / "ci" / "restore-generated.sh"
+    target = tmp_path / "generated"
+    target.mkdir()
+    placeholders = {
+        p.name: p.read_text() for p in (ROOT / "knative/overlays/gke/generated").iterdir() if p.name != "README.md"
+    }
+
+    def restore(files):
+        env = {**os.environ, "KSCRIBE_GENERATED": json.dumps(files)}
+        return subprocess.run([str(script), str(target)], env=env, capture_output=True, text=True)
+
+    refused = restore(placeholders)
+    assert refused.returncode == 1 and "placeholders" in refused.stderr
+    real = {
+        k: v.replace("PROJECT", "my-kscribe-prod").replace("REGION", "europe-west4") for k, v in placeholders.items()
+    }
+    assert restore({**real, "../escape.yaml": "x"}).returncode != 0 and not (tmp_path / "escape.yaml").exists()
+    done = restore(real)
+    assert done.returncode == 0, done.stderr
+    assert {p.name: p.read_text() for p in target.iterdir()} == real
