@@ -3,10 +3,13 @@
 # short-lived OIDC token exchanged for a Google token, no service account key anywhere — and
 # act as one deployer account holding only what a deploy needs:
 #   - push images:         Artifact Registry writer, on this installation's repository only;
-#   - apply and roll out:  GKE developer (Kubernetes objects in the cluster; GKE has no
-#                          per-cluster IAM binding, so it is the project's, which holds this one
-#                          installation's cluster) — also what the control plane's DNS endpoint
-#                          asks of kubectl (container.clusters.connect);
+#   - apply and roll out:  through IAM only find the cluster and connect to its DNS endpoint
+#                          (custom role kscribe_deployer: container.clusters.get and .connect,
+#                          no Kubernetes object permission); inside the cluster, Kubernetes RBAC
+#                          (knative/deployer/rbac.yaml, applied once by an administrator) lets
+#                          it apply the overlay's kinds in the kscribe namespace and move
+#                          traffic — no Secret, no other namespace;
+#   - sign images:         terraform/binauthz.tf (the signing key, the attestation);
 #   - the smoke test:      object admin on the input and output buckets only (upload the sample,
 #                          read its transcript, delete both).
 # Only tokens from var.github_repository, for the refs in var.deploy_refs (staging: main;
@@ -75,10 +78,20 @@ resource "google_artifact_registry_repository_iam_member" "deployer" {
   member     = "serviceAccount:${google_service_account.deployer[0].email}"
 }
 
+# Not roles/container.developer: granted on the project, that one reads every Secret in every
+# namespace of the cluster.
+resource "google_project_iam_custom_role" "deployer" {
+  count       = local.github ? 1 : 0
+  role_id     = "${replace(var.name, "-", "_")}_deployer"
+  title       = "kscribe deployer: reach the cluster"
+  description = "Find the GKE cluster and connect to its DNS endpoint; what it may do inside is Kubernetes RBAC (knative/deployer/rbac.yaml)."
+  permissions = ["container.clusters.get", "container.clusters.connect"]
+}
+
 resource "google_project_iam_member" "deployer_gke" {
   count   = local.github ? 1 : 0
   project = var.project_id
-  role    = "roles/container.developer"
+  role    = google_project_iam_custom_role.deployer[0].id
   member  = "serviceAccount:${google_service_account.deployer[0].email}"
 }
 

@@ -47,3 +47,35 @@ resource "local_file" "config_env" {
     api_domain = var.api_domain
   })
 }
+
+# The same component for CI (.github/workflows/deploy.yml): a Secret Manager secret holding
+# {file name: content} as JSON, rewritten by every apply that changes a file, read by the
+# deployer alone (scripts/ci/restore-generated.sh). Nothing is copied into GitHub by hand, and
+# CI never reads the Terraform state (which holds secrets in clear).
+resource "google_secret_manager_secret" "generated" {
+  secret_id = "${var.name}-generated"
+  replication {
+    auto {}
+  }
+  labels = {
+    app = "kscribe"
+  }
+}
+
+resource "google_secret_manager_secret_version" "generated" {
+  secret = google_secret_manager_secret.generated.id
+  secret_data = jsonencode(merge(
+    {
+      "kustomization.yaml" = local_file.kustomize_component.content
+      "config.env"         = local_file.config_env.content
+    },
+    { for f in local_file.api_domain : "api-domain.yaml" => f.content },
+  ))
+}
+
+resource "google_secret_manager_secret_iam_member" "deployer_reads_generated" {
+  count     = local.github ? 1 : 0
+  secret_id = google_secret_manager_secret.generated.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.deployer[0].email}"
+}

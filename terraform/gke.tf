@@ -66,7 +66,7 @@ resource "google_container_cluster" "kscribe" {
   }
 
   # The control plane's DNS endpoint: reached with IAM (container.clusters.connect, in the
-  # deployer's roles/container.developer) from anywhere, so GitHub-hosted runners, whose
+  # deployer's custom role kscribe_deployer) from anywhere, so GitHub-hosted runners, whose
   # addresses change, can deploy without being in master_authorized_networks (which still
   # gates the IP endpoint).
   control_plane_endpoints_config {

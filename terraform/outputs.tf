@@ -66,3 +66,18 @@ output "deployer" {
     workload_identity_provider = google_iam_workload_identity_pool_provider.github[0].name
   } : null
 }
+
+output "image_signing" {
+  description = "What CI signs with (docs/operations.md §11.2): COSIGN_KEY (cosign's KMS URI), BINAUTHZ_ATTESTOR, BINAUTHZ_KEYVERSION, and the public key (PEM) that verifies the signature — the variable COSIGN_PUBLIC_KEY of the environment that promotes from here."
+  value = {
+    cosign_key     = "gcpkms://${google_kms_crypto_key.image_signing.id}"
+    key_version    = trimprefix(data.google_kms_crypto_key_version.image_signing.id, "//cloudkms.googleapis.com/v1/")
+    attestor       = google_binary_authorization_attestor.ci.id
+    public_key_pem = data.google_kms_crypto_key_version.image_signing.public_key[0].pem
+  }
+}
+
+output "generated_secret" {
+  description = "The Secret Manager secret holding the generated overlay component (JSON) that the deploy reads: the GitHub environment variable GENERATED_SECRET."
+  value       = google_secret_manager_secret.generated.id
+}

@@ -21,3 +21,13 @@ resource "google_artifact_registry_repository" "kscribe" {
     app = "kscribe"
   }
 }
+
+# Promotion (build once, promote by digest): production's deployer reads the images staging
+# built and tested, and copies them, digest unchanged, into production's registry.
+resource "google_artifact_registry_repository_iam_member" "image_readers" {
+  for_each   = toset(var.image_readers)
+  location   = google_artifact_registry_repository.kscribe.location
+  repository = google_artifact_registry_repository.kscribe.name
+  role       = "roles/artifactregistry.reader"
+  member     = each.value
+}

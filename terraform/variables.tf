@@ -301,3 +301,27 @@ variable "github_environment" {
     error_message = "github_environment must be a GitHub environment name."
   }
 }
+
+variable "binauthz_allowed_images" {
+  description = "Image name patterns Binary Authorization admits without CI's attestation: the platform's third-party images (Knative, its Kafka data plane, Kourier's Envoy, cert-manager). Everything else must be signed by CI (terraform/binauthz.tf)."
+  type        = list(string)
+  default = [
+    "gcr.io/knative-releases/**",
+    "docker.io/envoyproxy/**",
+    "quay.io/jetstack/**",
+  ]
+  validation {
+    condition     = alltrue([for p in var.binauthz_allowed_images : can(regex("^[a-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._/*@:-]+$", p)) && !can(regex("^[^/]+/[*]+$", p))])
+    error_message = "binauthz_allowed_images must be registry/path patterns; a whole registry (host/**) is too broad."
+  }
+}
+
+variable "image_readers" {
+  description = "Members (serviceAccount:…) that may pull this installation's images: on staging, production's deployer, which copies the digest staging tested into production's registry (.github/workflows/deploy.yml, promote)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for m in var.image_readers : can(regex("^serviceAccount:[a-z0-9-]+@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$", m))])
+    error_message = "image_readers must be service accounts (serviceAccount:NAME@PROJECT.iam.gserviceaccount.com)."
+  }
+}

@@ -4,8 +4,10 @@
 # Logs in to the registry's host with $REGISTRY_TOKEN (a short-lived access token from Workload
 # Identity Federation) when it is set.
 # Tags: the commit SHA ($GITHUB_SHA), and on a v* tag the version ($GITHUB_REF_NAME).
-# Writes DIGEST_DIR/NAME holding REGISTRY/PATH/NAME@sha256:… (what scripts/rollout.py pins) and
-# signs that digest with cosign keyless (the workflow's OIDC identity; COSIGN=off skips it).
+# Writes DIGEST_DIR/NAME holding REGISTRY/PATH/NAME@sha256:… (what scripts/rollout.py pins, and
+# what scripts/ci/promote-image.sh later copies to production) and signs that digest
+# (scripts/ci/sign-image.sh: cosign with the installation's KMS key, and the Binary
+# Authorization attestation the cluster requires; COSIGN=off skips both).
 set -euo pipefail
 local_ref=$1 repo=$2 digests=$3
 name=${repo##*/}
@@ -31,5 +33,5 @@ if [[ -n ${GITHUB_STEP_SUMMARY:-} ]]; then
   echo "- \`$digest\` (tags: ${tags[*]})" >> "$GITHUB_STEP_SUMMARY"
 fi
 if [[ ${COSIGN:-on} != off ]]; then
-  cosign sign --yes "$digest"
+  "$(dirname "$0")/sign-image.sh" "$digest"
 fi

@@ -321,7 +321,8 @@ def test_the_deployer_holds_only_what_a_deploy_needs():
     assert sorted(grants) == sorted(
         [
             ("repository", "roles/artifactregistry.writer"),
-            ("project", "roles/container.developer"),
+            ("project", "${google_project_iam_custom_role.deployer[0].id}"),  # reach the cluster, no more
+            ("project", "roles/containeranalysis.occurrences.editor"),  # the Binary Authorization attestation
             ("bucket", "roles/storage.objectAdmin"),
         ]
     )
@@ -344,3 +345,45 @@ def test_staging_sits_beside_dev_and_prod_and_is_deployed_from_main():
     assert staging["github_environment"] == "staging"
     assert prod["deploy_refs"] == ["refs/tags/v*"] and prod["github_environment"] == "production"
     assert staging["github_repository"] == prod["github_repository"]
+
+
+def test_binary_authorization_admits_only_images_ci_signed_with_the_installation_key():
+    cluster = resources("google_container_cluster")["kscribe"]
+    assert cluster["binary_authorization"] == [{"evaluation_mode": "PROJECT_SINGLETON_POLICY_ENFORCE"}]
+    policies = resources("google_binary_authorization_policy")
+    assert list(policies) == ["kscribe"], "the project's singleton policy is the one the cluster enforces"
+    policy = policies["kscribe"]
+    assert policy["default_admission_rule"] == [
+        {
+            "evaluation_mode": "REQUIRE_ATTESTATION",
+            "enforcement_mode": "ENFORCED_BLOCK_AND_AUDIT_LOG",
+            "require_attestations_by": ["${google_binary_authorization_attestor.ci.name}"],
+        }
+    ]
+    assert "cluster_admission_rules" not in policy, "no cluster may fall back to another rule"
+    # The allow-list holds third-party platform images only, never kscribe's registry.
+    (allowed,) = [v["binauthz_allowed_images"] for v in HCL["variable"] if "binauthz_allowed_images" in v]
+    assert allowed["default"] and not any("docker.pkg.dev" in p or "kscribe" in p for p in allowed["default"])
+    assert all(p.count("/") >= 2 for p in allowed["default"]), "no whole registry is allowed"
+    # The attestor's key is the KMS key CI signs with (cosign and the attestation).
+    key = resources("google_kms_crypto_key")["image_signing"]
+    assert key["purpose"] == "ASYMMETRIC_SIGN" and key["version_template"][0]["algorithm"] == "EC_SIGN_P256_SHA256"
+    (note_key,) = resources("google_binary_authorization_attestor")["ci"]["attestation_authority_note"][0][
+        "public_keys"
+    ]
+    assert note_key["id"] == "${data.google_kms_crypto_key_version.image_signing.id}"
+    pkix = note_key["pkix_public_key"][0]
+    assert pkix["public_key_pem"] == "${data.google_kms_crypto_key_version.image_signing.public_key[0].pem}"
+    (data,) = [d["google_kms_crypto_key_version"] for d in HCL["data"] if "google_kms_crypto_key_version" in d]
+    assert data["image_signing"]["crypto_key"] == "${google_kms_crypto_key.image_signing.id}"
+    (signing,) = [o["image_signing"]["value"] for o in HCL["output"] if "image_signing" in o]
+    assert signing["cosign_key"] == "gcpkms://${google_kms_crypto_key.image_signing.id}"
+    assert signing["attestor"] == "${google_binary_authorization_attestor.ci.id}"
+    signer = resources("google_kms_crypto_key_iam_member")["deployer_signs"]
+    assert signer["crypto_key_id"] == "${google_kms_crypto_key.image_signing.id}"
+    assert signer["role"] == "roles/cloudkms.signerVerifier"
+    assert signer["member"] == "serviceAccount:${google_service_account.deployer[0].email}"
+    # CI signs with exactly these values.
+    sign = (ROOT / "scripts" / "ci" / "sign-image.sh").read_text()
+    assert 'cosign sign --yes --key "$COSIGN_KEY"' in sign
+    assert '--attestor="$BINAUTHZ_ATTESTOR" --keyversion="$BINAUTHZ_KEYVERSION"' in sign

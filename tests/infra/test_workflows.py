@@ -177,7 +177,9 @@ def test_images_are_built_scanned_pushed_by_digest_and_signed():
     )
     push = ROOT / "scripts" / "ci" / "push-image.sh"
     text = push.read_text()
-    assert "GITHUB_SHA" in text and "GITHUB_REF_NAME" in text and "cosign sign --yes" in text
+    assert "GITHUB_SHA" in text and "GITHUB_REF_NAME" in text and "sign-image.sh" in text
+    sign = (ROOT / "scripts" / "ci" / "sign-image.sh").read_text()
+    assert 'cosign sign --yes --key "$COSIGN_KEY"' in sign and "binauthz attestations sign-and-create" in sign
     for step in job["steps"]:  # pull requests push nothing
         if "push-image.sh" in step.get("run", "") or step.get("uses", "").startswith("google-github-actions/auth@"):
             assert step["if"] == "env.PUSH == 'true'"
@@ -190,8 +192,9 @@ def test_deploy_main_to_staging_tags_to_production_through_ci_and_images():
     jobs = doc["jobs"]
     assert jobs["ci"]["uses"] == "./.github/workflows/ci.yml"
     assert jobs["images"]["needs"] == "ci" and jobs["images"]["uses"] == "./.github/workflows/images.yml"
+    assert jobs["promote"]["needs"] == "ci"
     deploy = jobs["deploy"]
-    assert deploy["needs"] == "images"
+    assert deploy["needs"] == ["images", "promote"]
     assert deploy["environment"]["name"] == "${{ github.ref_type == 'tag' && 'production' || 'staging' }}"
     assert doc["concurrency"]["cancel-in-progress"] is False
     runs = " ".join(s.get("run", "") for s in deploy["steps"])
@@ -251,7 +254,7 @@ def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_sig
     calls = tmp_path / "calls"
     repo = "europe-west4-docker.pkg.dev/p/kscribe/kscribe-gpu"
     digest = "sha256:" + "c" * 64
-    for tool, out in (("docker", f"{repo}@{digest}"), ("cosign", "")):
+    for tool, out in (("docker", f"{repo}@{digest}"), ("cosign", ""), ("gcloud", "")):
         fake = bin_dir / tool
         fake.write_text(
             f'#!/bin/sh\necho {tool} "$@" >> {calls}\n'
@@ -266,6 +269,9 @@ def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_sig
         "GITHUB_REF_TYPE": "tag",
         "GITHUB_REF_NAME": "v1.2.3",
         "REGISTRY_TOKEN": "short-lived",
+        "COSIGN_KEY": "gcpkms://projects/p/locations/l/keyRings/kscribe-signing/cryptoKeys/image-signing",
+        "BINAUTHZ_ATTESTOR": "projects/p/attestors/kscribe-ci",
+        "BINAUTHZ_KEYVERSION": "projects/p/locations/l/keyRings/kscribe-signing/cryptoKeys/image-signing/cryptoKeyVersions/1",
     }
     env.pop("GITHUB_STEP_SUMMARY", None)
     done = subprocess.run(
@@ -278,5 +284,52 @@ def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_sig
     lines = calls.read_text().splitlines()
     assert lines[0] == "docker login --username oauth2accesstoken --password-stdin europe-west4-docker.pkg.dev"
     assert f"docker push {repo}:{'f' * 40}" in lines and f"docker push {repo}:v1.2.3" in lines
-    assert lines[-1] == f"cosign sign --yes {repo}@{digest}"
+    key = env["COSIGN_KEY"]
+    assert lines[-2] == f"cosign sign --yes --key {key} {repo}@{digest}"
+    assert lines[-1] == (
+        f"gcloud container binauthz attestations sign-and-create --artifact-url={repo}@{digest}"
+        f" --attestor={env['BINAUTHZ_ATTESTOR']} --keyversion={env['BINAUTHZ_KEYVERSION']}"
+    )
     assert (tmp_path / "digests" / "kscribe-gpu").read_text() == f"{repo}@{digest}\n"
+
+
+def test_the_deploy_reads_the_generated_component_terraform_wrote_to_secret_manager(tmp_path):
+    import json
+
+    from tests.infra.test_terraform import resources
+
+    # Terraform writes every generated file into one secret the deployer alone may read.
+    version = resources("google_secret_manager_secret_version")["generated"]
+    assert version["secret"] == "${google_secret_manager_secret.generated.id}"
+    for source in ("local_file.kustomize_component.content", "local_file.config_env.content", "local_file.api_domain"):
+        assert source in version["secret_data"]
+    readers = resources("google_secret_manager_secret_iam_member")
+    deployer = "serviceAccount:${google_service_account.deployer[0].email}"
+    assert [n for n, b in readers.items() if b["member"] == deployer] == ["deployer_reads_generated"]
+    assert readers["deployer_reads_generated"]["secret_id"] == "${google_secret_manager_secret.generated.id}"
+    # The deploy fetches it (no hand-copied secret needed) and restores it.
+    deploy = load(WORKFLOWS / "deploy.yml")["jobs"]["deploy"]
+    step = next(s for s in deploy["steps"] if "restore-generated.sh" in s.get("run", ""))
+    assert step["env"]["GENERATED_SECRET"] == "${{ vars.GENERATED_SECRET }}"
+    assert 'gcloud secrets versions access latest --secret "$GENERATED_SECRET"' in step["run"]
+    # The script takes the secret's JSON, refuses placeholders and paths outside the component.
+    script = ROOT / "scripts" / "ci" / "restore-generated.sh"
+    target = tmp_path / "generated"
+    target.mkdir()
+    placeholders = {
+        p.name: p.read_text() for p in (ROOT / "knative/overlays/gke/generated").iterdir() if p.name != "README.md"
+    }
+
+    def restore(files):
+        env = {**os.environ, "KSCRIBE_GENERATED": json.dumps(files)}
+        return subprocess.run([str(script), str(target)], env=env, capture_output=True, text=True)
+
+    refused = restore(placeholders)
+    assert refused.returncode == 1 and "placeholders" in refused.stderr
+    real = {
+        k: v.replace("PROJECT", "my-kscribe-prod").replace("REGION", "europe-west4") for k, v in placeholders.items()
+    }
+    assert restore({**real, "../escape.yaml": "x"}).returncode != 0 and not (tmp_path / "escape.yaml").exists()
+    done = restore(real)
+    assert done.returncode == 0, done.stderr
+    assert {p.name: p.read_text() for p in target.iterdir()} == real
