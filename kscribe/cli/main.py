@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +138,18 @@ def job_choices(args: argparse.Namespace) -> JobChoices:
         raise ConfigError(str(exc)) from None
 
 
+def _version() -> str:
+    """The installed distribution's version (from its metadata, so it is what pip installed)."""
+    try:
+        return metadata.version("kscribe")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kscribe", description="Turn videos into transcripts.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
