@@ -47,8 +47,12 @@ _CHOICES: dict[str, Any] = {
     "language": {
         "type": ["string", "null"],
         "title": "a language code such as en or de",
-        "enum": [*LANGUAGES, "", None],
-        "description": "detected if omitted",
+        # A code the model does not speak ("xx", or de for tiny.en) is a 400 naming it, from
+        # the check after the schema (asr.models.check_language), so the pattern only bounds it.
+        "pattern": "^([a-z]{2,3})?$",
+        "examples": ["en", "de"],
+        "description": "detected if omitted; one the model speaks: an English-only model (tiny.en) "
+        "speaks only en, any other " + ", ".join(LANGUAGES),
     },
     "task": {"type": ["string", "null"], "enum": [*TASKS, "", None]},
     "model": {"type": ["string", "null"], "description": "an installed model: tiny.en, base, small, …"},

@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from kscribe.asr import voices
+from kscribe.asr.models import check_language
 from kscribe.choices import (
     MAX_HOTWORDS_CHARS,
     MAX_PROMPT_CHARS,
@@ -242,6 +243,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline.runner import LocalPipeline
 
     choices = job_choices(args)  # a bad flag stops before anything starts
+    try:
+        check_language(choices.language, choices.model or settings.model)
+    except InputError as exc:
+        raise ConfigError(f"--{exc}") from None
     if choices.speakers:
         voices.require()  # before any work: say how to install it
         settings = settings.replace(diarize=True)

@@ -52,7 +52,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from kscribe.api.http import BASE, ApiError, ApiRequest, ApiResponse
-from kscribe.asr.models import check_model
+from kscribe.asr.models import check_language, check_model
 from kscribe.choices import MAX_PROMPT_CHARS, JobChoices, check_text
 from kscribe.context import Context
 from kscribe.errors import InputError, ModelNotFound, QueueFull, QuotaExceeded
@@ -67,7 +67,7 @@ from kscribe.storage.notices import notice_of
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants, upload_prefix
 from kscribe.tenancy.upload_budget import OverBudget, UploadBudget
-from kscribe.values import LANGUAGES, Job, JobStatus
+from kscribe.values import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -360,10 +360,10 @@ class OpenAiApi:
             except ModelNotFound as exc:
                 raise OpenAiError(400, "model_not_found", str(exc), "model") from None
         language = (upload.one("language") or "").strip().lower() or None
-        if language and language not in LANGUAGES:
-            raise OpenAiError(
-                400, "invalid_language", f"{language!r} is not a language code Whisper speaks", "language"
-            )
+        try:
+            check_language(language, model)
+        except InputError as exc:
+            raise OpenAiError(400, "invalid_language", str(exc), "language") from None
         if task == "translate":
             language = None  # translations take the spoken language as found
         response_format = (upload.one("response_format") or "json").strip()

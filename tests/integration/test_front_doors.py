@@ -1,0 +1,76 @@
+"""What the API's front doors answer before any job exists, through the in-process router
+and the OpenAI routes against real Redis: refusals name what was wrong, in each door's shape."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kscribe.api.input import bytes_reader
+from kscribe.api.router import Api, ApiRequest
+from kscribe.api.routes import openai as openai_api
+from tests.conftest import SAMPLE_VIDEO
+
+
+@pytest.fixture
+def api(ctx):
+    ctx.settings = ctx.settings.replace(api_local_sources=True)
+    return Api(ctx)
+
+
+@pytest.fixture
+def token(ctx):
+    return ctx.api_keys.create("acme")[0]
+
+
+def call(api, token, method, path, body=None, query=None):
+    return api.handle(
+        ApiRequest(
+            method,
+            path,
+            query=query or {},
+            headers={"authorization": f"Bearer {token}"},
+            read_body=bytes_reader(json.dumps(body).encode() if body is not None else b""),
+        )
+    )
+
+
+def openai_form(api, token, path="/v1/audio/transcriptions", **fields):
+    boundary = "b0undary"
+    parts = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, values in fields.items()
+        for value in (values if isinstance(values, list) else [values])
+    )
+    body = (
+        parts
+        + (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="talk.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n"
+        ).encode()
+        + SAMPLE_VIDEO.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = ApiRequest(
+        "POST",
+        path,
+        headers={
+            "authorization": f"Bearer {token}",
+            "content-type": f"multipart/form-data; boundary={boundary}",
+            "content-length": str(len(body)),
+        },
+    )
+    published: list = []
+    return openai_api.OpenAiApi(api).handle(request, lambda: iter([body]), published.extend), published
+
+
+@pytest.mark.parametrize(("language", "named"), [("xx", "'xx' is not a language"), ("de", "tiny.en speaks only en")])
+def test_a_language_the_model_does_not_speak_is_refused_at_every_door(api, ctx, token, language, named):
+    r = call(api, token, "POST", "/api/v1/transcriptions", {"source": str(SAMPLE_VIDEO), "language": language})
+    assert r.status == 400 and r.body["error"]["code"] == "invalid_language", r.body
+    assert named in r.body["error"]["message"]
+    r, published = openai_form(api, token, model="whisper-1", language=language)
+    assert r.status == 400 and r.body["error"]["code"] == "invalid_language", r.body
+    assert r.body["error"]["param"] == "language" and named in r.body["error"]["message"]
+    assert not published and not ctx.jobs.in_line()
