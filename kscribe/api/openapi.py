@@ -676,6 +676,32 @@ OPENAPI = {
         },
         "/v1/audio/transcriptions": _openai_route("OpenAI-compatible transcription of an uploaded file"),
         "/v1/audio/translations": _openai_route("OpenAI-compatible translation to English of an uploaded file"),
+        "/v1/models": {
+            "get": {
+                "summary": "OpenAI-compatible list of the models installed here (and whisper-1: the default)",
+                "responses": {
+                    "200": {
+                        "description": "OpenAI's list shape",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAiModelList"}}},
+                    },
+                    "401": {"description": "Missing or invalid API key (OpenAI's error shape)"},
+                },
+            }
+        },
+        "/v1/models/{id}": {
+            "get": {
+                "summary": "OpenAI-compatible view of one model",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": "OpenAI's model shape",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAiModel"}}},
+                    },
+                    "401": {"description": "Missing or invalid API key (OpenAI's error shape)"},
+                    "404": {"description": "No such model here (OpenAI's error shape, code model_not_found)"},
+                },
+            }
+        },
         "/api/v1/transcriptions/{id}/media": {
             "post": {
                 "summary": "A 15-minute URL (/media/<token>) that plays this job's source, for a <video> element",
@@ -690,6 +716,24 @@ OPENAPI = {
 # A batch takes a single job's options, each applied to every job (one source of truth: the
 # transcription's schema), and names its files by a list or a prefix instead of one source.
 _SCHEMAS: dict[str, Any] = OPENAPI["components"]["schemas"]  # type: ignore[index]
+_SCHEMAS["OpenAiModel"] = {
+    "type": "object",
+    "required": ["id", "object", "created", "owned_by"],
+    "properties": {
+        "id": {"type": "string", "description": "a model name for the form's model field"},
+        "object": {"const": "model"},
+        "created": {"type": "integer", "description": "when it was installed (Unix seconds; 0: an alias)"},
+        "owned_by": {"type": "string"},
+    },
+}
+_SCHEMAS["OpenAiModelList"] = {
+    "type": "object",
+    "required": ["object", "data"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/OpenAiModel"}},
+    },
+}
 _SCHEMAS["CreateBatch"] = {
     "type": "object",
     "additionalProperties": False,

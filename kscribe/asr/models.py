@@ -82,6 +82,13 @@ def available_models() -> list[str]:
     return [name for name, model in PACKAGED.items() if _package_dirs(model) is not None]
 
 
+def model_created(name: str) -> int:
+    """When the packaged model ``name`` was installed here (its package's time, Unix
+    seconds; 0 when it is not installed): OpenAI's ``created`` of a model."""
+    dirs = _package_dirs(PACKAGED[name]) if name in PACKAGED else None
+    return int(dirs[0].stat().st_mtime) if dirs and dirs[0].exists() else 0
+
+
 def _not_found(name: str, why: str) -> ModelNotFound:
     installed = ", ".join(available_models()) or "none"
     hints = "; ".join(f"{m.name}: {m.install_hint}" for m in PACKAGED.values())

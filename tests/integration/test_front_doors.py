@@ -10,6 +10,7 @@ import pytest
 from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.api.routes import openai as openai_api
+from kscribe.asr.models import available_models
 from tests.conftest import SAMPLE_VIDEO
 
 
@@ -74,3 +75,30 @@ def test_a_language_the_model_does_not_speak_is_refused_at_every_door(api, ctx, 
     assert r.status == 400 and r.body["error"]["code"] == "invalid_language", r.body
     assert r.body["error"]["param"] == "language" and named in r.body["error"]["message"]
     assert not published and not ctx.jobs.in_line()
+
+
+def openai_get(api, token, path):
+    request = ApiRequest("GET", path, headers={"authorization": f"Bearer {token}"} if token else {})
+    return openai_api.OpenAiApi(api).handle(request, lambda: iter(()), lambda _: None)
+
+
+def test_the_models_installed_here_are_listed_in_openai_s_shape(api, token):
+    assert openai_api.handles("/v1/models") and openai_api.handles("/v1/models/tiny.en")
+    r = openai_get(api, token, "/v1/models")
+    assert r.status == 200 and r.body["object"] == "list", r.body
+    ids = [m["id"] for m in r.body["data"]]
+    assert "tiny.en" in ids and "whisper-1" in ids
+    assert set(ids) == {*available_models(), "whisper-1"}
+    for model in r.body["data"]:
+        assert set(model) == {"id", "object", "created", "owned_by"} and model["object"] == "model"
+        assert isinstance(model["created"], int)
+    tiny = next(m for m in r.body["data"] if m["id"] == "tiny.en")
+    assert tiny["created"] > 1_600_000_000
+    one = openai_get(api, token, "/v1/models/tiny.en")
+    assert one.status == 200 and one.body == tiny
+    missing = openai_get(api, token, "/v1/models/huge-v9")
+    assert missing.status == 404
+    assert missing.body["error"]["code"] == "model_not_found" and "huge-v9" in missing.body["error"]["message"]
+    assert missing.body["error"]["type"] == "invalid_request_error"
+    anonymous = openai_get(api, "", "/v1/models")
+    assert anonymous.status == 401 and anonymous.body["error"]["code"] == "invalid_api_key"

@@ -36,6 +36,8 @@ ROUTES = [
     ("get", "/api/v1/links/{token}", f"/api/v1/links/{ID}.srt.1.{'0' * 64}"),
     ("post", "/v1/audio/transcriptions", "/v1/audio/transcriptions"),
     ("post", "/v1/audio/translations", "/v1/audio/translations"),
+    ("get", "/v1/models", "/v1/models"),
+    ("get", "/v1/models/{id}", "/v1/models/tiny.en"),
 ]
 SOURCES = [Path(__file__).parents[2] / "kscribe" / "api" / name for name in ("router.py", "routes/batches.py")]
 

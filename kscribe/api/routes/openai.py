@@ -52,7 +52,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from kscribe.api.http import BASE, ApiError, ApiRequest, ApiResponse
-from kscribe.asr.models import check_language, check_model
+from kscribe.asr.models import available_models, check_language, check_model, model_created
 from kscribe.choices import MAX_PROMPT_CHARS, JobChoices, check_text
 from kscribe.context import Context
 from kscribe.errors import InputError, ModelNotFound, QueueFull, QuotaExceeded
@@ -114,8 +114,21 @@ ChunkReader = Callable[[], Iterator[bytes]]
 Publish = Callable[[list[Event]], None]
 
 
+MODELS_PATH = "/v1/models"
+
+
 def handles(path: str) -> bool:
-    return (path.rstrip("/") or "/") in ROUTES
+    path = path.rstrip("/") or "/"
+    return path in ROUTES or path == MODELS_PATH or path.startswith(MODELS_PATH + "/")
+
+
+def model_list() -> list[dict[str, Any]]:
+    """``GET /v1/models``' entries: the models installed here, and OpenAI's whisper-1 (which
+    means the installation's default), in OpenAI's model shape."""
+    return [
+        {"id": name, "object": "model", "created": created, "owned_by": "kscribe"}
+        for name, created in [*((m, model_created(m)) for m in available_models()), ("whisper-1", 0)]
+    ]
 
 
 def stream_chunks(stream: IO[bytes]) -> ChunkReader:
@@ -324,16 +337,18 @@ class OpenAiApi:
 
     def handle(self, request: ApiRequest, chunks: ChunkReader, publish: Publish) -> ApiResponse:
         path = request.path.rstrip("/")
-        route = "openai_" + ("translations" if ROUTES.get(path) == "translate" else "transcriptions")
+        if path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
+            route = "openai_models"
+        else:
+            route = "openai_" + ("translations" if ROUTES.get(path) == "translate" else "transcriptions")
         try:
-            if request.method != "POST":
+            if route == "openai_models":
+                response = self._models(request, path)
+            elif request.method != "POST":
                 raise OpenAiError(405, "method_not_allowed", f"{request.method} is not allowed on {path}")
-            try:
-                key = self.api._authenticate(request)
-            except ApiError as exc:
-                code = "invalid_api_key" if exc.status == 401 else exc.code
-                raise OpenAiError(exc.status, code, exc.message) from None
-            response = self._transcribe(request, key.tenant, ROUTES[path], chunks, publish)
+            else:
+                key = self._key(request)
+                response = self._transcribe(request, key.tenant, ROUTES[path], chunks, publish)
         except OpenAiError as exc:
             headers = {"WWW-Authenticate": 'Bearer realm="kscribe"'} if exc.status == 401 else {}
             if exc.status in (429, 503):
@@ -342,6 +357,27 @@ class OpenAiApi:
             response = ApiResponse(exc.status, openai_error(exc.status, exc.message, exc.code, exc.param), headers)
         metrics.API_REQUESTS.labels(metrics.method_label(request.method), route, str(response.status)).inc()
         return response
+
+    def _models(self, request: ApiRequest, path: str) -> ApiResponse:
+        if request.method != "GET":
+            raise OpenAiError(405, "method_not_allowed", f"{request.method} is not allowed on {path}")
+        self._key(request)
+        models = model_list()
+        if path == MODELS_PATH:
+            return ApiResponse(200, {"object": "list", "data": models})
+        wanted = path.removeprefix(MODELS_PATH + "/")
+        for model in models:
+            if model["id"] == wanted:
+                return ApiResponse(200, model)
+        named = repr(wanted[:64])
+        raise OpenAiError(404, "model_not_found", f"The model {named} does not exist here", "model")
+
+    def _key(self, request: ApiRequest) -> ApiKey:
+        try:
+            return self.api._authenticate(request)
+        except ApiError as exc:
+            code = "invalid_api_key" if exc.status == 401 else exc.code
+            raise OpenAiError(exc.status, code, exc.message) from None
 
     def _tenant(self, name: str) -> Tenant:
         return self.api.tenants.get(name) or Tenant(name)
