@@ -326,6 +326,11 @@ OPENAPI = {
                     "timestamp_granularities[]": {
                         "type": "array",
                         "items": {"type": "string", "enum": ["word", "segment"]},
+                        "description": "with response_format verbose_json only (else 400, as OpenAI answers)",
+                    },
+                    "stream": {
+                        "type": "boolean",
+                        "description": "false only: true is a 400 stream_unsupported (no server-sent events)",
                     },
                     "retention_days": {"type": "integer", "minimum": 1},
                 },

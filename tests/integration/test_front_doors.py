@@ -102,3 +102,21 @@ def test_the_models_installed_here_are_listed_in_openai_s_shape(api, token):
     assert missing.body["error"]["type"] == "invalid_request_error"
     anonymous = openai_get(api, "", "/v1/models")
     assert anonymous.status == 401 and anonymous.body["error"]["code"] == "invalid_api_key"
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "param"),
+    [
+        ({"response_format": "json", "timestamp_granularities[]": "word"}, "invalid_timestamp_granularities", None),
+        ({"response_format": "text", "timestamp_granularities[]": ["segment", "word"]}, None, None),
+        ({"timestamp_granularities[]": "word"}, "invalid_timestamp_granularities", None),  # json is the default
+        ({"stream": "true"}, "stream_unsupported", "stream"),
+        ({"stream": "true", "response_format": "text"}, "stream_unsupported", "stream"),
+    ],
+)
+def test_what_openai_refuses_is_a_400_never_a_quiet_success(api, ctx, token, fields, code, param):
+    r, published = openai_form(api, token, model="whisper-1", **fields)
+    assert r.status == 400, r.body
+    assert r.body["error"]["code"] == (code or "invalid_timestamp_granularities")
+    assert r.body["error"]["param"] == (param or "timestamp_granularities")
+    assert not published and not ctx.jobs.in_line()

@@ -412,6 +412,23 @@ class OpenAiApi:
         )
         if any(g not in ("word", "segment") for g in granularities):
             raise OpenAiError(400, "invalid_timestamp_granularities", "word or segment", "timestamp_granularities")
+        if granularities and response_format != "verbose_json":
+            # As OpenAI answers: the words would otherwise be dropped without a word.
+            raise OpenAiError(
+                400,
+                "invalid_timestamp_granularities",
+                "timestamp_granularities needs response_format verbose_json",
+                "timestamp_granularities",
+            )
+        if (upload.one("stream") or "").strip().lower() in ("true", "1"):
+            # The OpenAI SDKs read stream=true's answer as server-sent events; a plain JSON
+            # answer made their iterator yield nothing, without an error (issue 26).
+            raise OpenAiError(
+                400,
+                "stream_unsupported",
+                "stream=true is not supported here: leave it out for the whole transcript in one answer",
+                "stream",
+            )
         try:
             temperature = float(upload.one("temperature") or 0)
         except ValueError:
