@@ -349,8 +349,17 @@ OPENAPI = {
                 "properties": {
                     "id": {"type": "string"},
                     "status": {"type": "string", "enum": [s.value for s in JobStatus]},
-                    "progress": {"type": "number", "minimum": 0, "maximum": 100},
+                    "progress": {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 100,
+                        "description": "100 only when succeeded: a failed or cancelled job shows how far it came",
+                    },
                     "source": {"type": "string"},
+                    "created_at": {"type": "number", "description": "Unix seconds"},
+                    "updated_at": {"type": "number", "description": "Unix seconds"},
+                    "created_at_iso": {"type": ["string", "null"], "format": "date-time"},
+                    "updated_at_iso": {"type": ["string", "null"], "format": "date-time"},
                     "model": {"type": "string"},
                     "detected_language": {"type": ["string", "null"]},
                     "multilingual": {
@@ -538,7 +547,9 @@ OPENAPI = {
                     {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(ALL_FORMATS)}},
                 ],
                 "responses": {
-                    "200": {"description": "The transcript in the asked format"},
+                    "200": {
+                        "description": "The transcript in the asked format (Content-Disposition: attachment, named <stem>.<format>)"
+                    },
                     **_errors(400, 401, 404, 409, 429),
                 },
             },
@@ -640,7 +651,7 @@ OPENAPI = {
                 "security": [],
                 "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
-                    "200": {"description": "The output (Content-Disposition: attachment)"},
+                    "200": {"description": "The output (Content-Disposition: attachment, named <stem>.<format>)"},
                     "302": {"description": "A GCS V4 signed URL (KSCRIBE_LINKS=gcs)"},
                     **_errors(403, 404, 405),
                 },

@@ -4,6 +4,8 @@ and the OpenAI routes against real Redis: refusals name what was wrong, in each 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,8 @@ from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.api.routes import openai as openai_api
 from kscribe.asr.models import available_models
+from kscribe.tenancy.tenants import upload_prefix
+from kscribe.values import Job, JobStatus
 from tests.conftest import SAMPLE_VIDEO
 
 
@@ -120,3 +124,50 @@ def test_what_openai_refuses_is_a_400_never_a_quiet_success(api, ctx, token, fie
     assert r.body["error"]["code"] == (code or "invalid_timestamp_granularities")
     assert r.body["error"]["param"] == (param or "timestamp_granularities")
     assert not published and not ctx.jobs.in_line()
+
+
+def test_the_job_view_has_iso_times_and_a_download_names_its_file(api, ctx, token, tmp_path):
+    from datetime import datetime
+
+    source = Path(upload_prefix(ctx.settings, "acme")) / "talk.mp4"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLE_VIDEO, source)
+    created = call(api, token, "POST", "/api/v1/transcriptions", {"source": str(source)})
+    assert created.status == 202, created.body
+    job_id = created.body["id"]
+    view = call(api, token, "GET", f"/api/v1/transcriptions/{job_id}").body
+    for name in ("created_at", "updated_at"):
+        iso = view[f"{name}_iso"]
+        assert iso.endswith("Z"), iso
+        assert abs(datetime.fromisoformat(iso).timestamp() - view[name]) < 0.001
+    # Its outputs, as publish leaves them.
+    job = ctx.jobs.require(job_id)
+    out = f"{job.output_uri.rstrip('/')}/{job.output_stem}.srt"
+    ctx.blobs.write_bytes(out, b"1\n00:00:00,000 --> 00:00:01,000\nHi.\n")
+    ctx.jobs.update(job_id, status=JobStatus.SUCCEEDED, outputs={"srt": out})
+    r = call(api, token, "GET", f"/api/v1/transcriptions/{job_id}/transcript", query={"format": "srt"})
+    assert r.status == 200, r.body
+    assert r.headers["Content-Disposition"] == (
+        f"attachment; filename=\"{job.output_stem}.srt\"; filename*=UTF-8''{job.output_stem}.srt"
+    )
+
+
+@pytest.mark.parametrize("status", [JobStatus.FAILED, JobStatus.CANCELLED])
+def test_an_ended_job_that_did_not_succeed_shows_how_far_it_came(status):
+    from dataclasses import replace
+
+    job = Job(
+        id="a" * 32,
+        source_uri="/in/talk.mp4",
+        source_generation="1",
+        output_uri="/out",
+        output_stem="talk",
+        model="tiny.en",
+        language=None,
+        task="transcribe",
+        formats=("srt",),
+    )
+    assert replace(job, status=status).progress == 0
+    half = replace(job, status=status, duration_s=60.0, transcribed_s=30.0)
+    assert half.progress == replace(half, status=JobStatus.TRANSCRIBING).progress == 52.5
+    assert replace(job, status=JobStatus.SUCCEEDED).progress == 100
