@@ -197,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--json", action="store_true")
 
     status = sub.add_parser("status", help="show a job")
-    status.add_argument("job_id", metavar="JOB")
+    status.add_argument("job_id", metavar="JOB", help="a job id, or its first 8 or more characters")
     status.add_argument("--json", action="store_true", help="print the job record as JSON")
     return parser
 
@@ -259,6 +259,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     pipeline = LocalPipeline(ctx)
     job_ids, missing = [], 0
     for video in args.videos:
+        if video.is_dir():
+            print(f"kscribe: {video} is a directory: name the files in it (e.g. {video}/*.mp4)", file=sys.stderr)
+            missing += 1
+            continue
         try:
             result = pipeline.submit(video, choices)
         except KscribeError as exc:
@@ -384,6 +388,13 @@ def _usage(args: argparse.Namespace, settings: Settings) -> int:
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     ctx = wiring.create_context(settings)
     job = ctx.jobs.get(args.job_id)
+    if job is None and 8 <= len(args.job_id) < 32:
+        # The short ids kscribe prints ([0123abcd]): one job, or say that it is ambiguous.
+        found = ctx.jobs.ids_starting(args.job_id.lower())
+        if len(found) > 1:
+            print(f"kscribe: {args.job_id} is the start of more than one job id: give more of it", file=sys.stderr)
+            return 1
+        job = ctx.jobs.get(found[0]) if found else None
     if job is None:
         print(f"kscribe: no job {args.job_id} (unknown, or expired)", file=sys.stderr)
         return 1
