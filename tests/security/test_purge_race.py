@@ -13,10 +13,10 @@ from pathlib import Path
 
 from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
-from kscribe.storage.notices import META_ROLE
 from kscribe.pipeline import retention
 from kscribe.pipeline.bus import InProcessBus
 from kscribe.pipeline.handlers import SUBSCRIBERS
+from kscribe.storage.notices import META_ROLE
 from kscribe.tenancy.tenants import upload_prefix
 from tests.conftest import SAMPLE_VIDEO
 
