@@ -670,6 +670,21 @@ OPENAPI = {
         "/index.html": {
             "get": {"summary": "The web page", "security": [], "responses": {"200": {"description": "HTML"}}},
         },
+        "/docs": {
+            "get": {
+                "summary": "This document, interactive (Swagger UI, served from its package)",
+                "security": [],
+                "responses": {"200": {"description": "HTML"}},
+            },
+        },
+        "/docs/{file}": {
+            "get": {
+                "summary": "Swagger UI's script and style for /docs",
+                "security": [],
+                "parameters": [{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The file"}, **_errors(404)},
+            },
+        },
         "/web/{file}": {
             "get": {
                 "summary": "The web page's script and style",

@@ -171,3 +171,21 @@ def test_an_ended_job_that_did_not_succeed_shows_how_far_it_came(status):
     half = replace(job, status=status, duration_s=60.0, transcribed_s=30.0)
     assert half.progress == replace(half, status=JobStatus.TRANSCRIBING).progress == 52.5
     assert replace(job, status=JobStatus.SUCCEEDED).progress == 100
+
+
+def test_docs_serves_swagger_ui_from_its_package_reading_the_api_s_document(api):
+    page = api.handle(ApiRequest("GET", "/docs"))
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html"), page.body
+    html = page.body.decode()
+    # Every script and style is the api's own: nothing from a CDN, nothing inline.
+    assert 'src="/docs/swagger-ui-bundle.js"' in html and 'href="/docs/swagger-ui.css"' in html
+    assert "http://" not in html and "https://" not in html and "<script>" not in html
+    init = api.handle(ApiRequest("GET", "/web/docs.js"))
+    assert init.status == 200 and b'url: "/openapi.json"' in init.body
+    bundle = api.handle(ApiRequest("GET", "/docs/swagger-ui-bundle.js"))
+    assert bundle.status == 200 and bundle.headers["Content-Type"].startswith("text/javascript")
+    assert b"SwaggerUIBundle" in bundle.body and len(bundle.body) > 500_000
+    css = api.handle(ApiRequest("GET", "/docs/swagger-ui.css"))
+    assert css.status == 200 and b".swagger-ui" in css.body
+    for name in ("../web/app.js", "VERSION", "index.css", "swagger-ui.js"):
+        assert api.handle(ApiRequest("GET", f"/docs/{name}")).status == 404, name

@@ -32,6 +32,8 @@ ROUTES = [
     ("get", "/", "/"),
     ("get", "/index.html", "/index.html"),
     ("get", "/web/{file}", "/web/app.js"),
+    ("get", "/docs", "/docs"),
+    ("get", "/docs/{file}", "/docs/swagger-ui-bundle.js"),
     ("get", "/media/{token}", "/media/abc"),
     ("get", "/api/v1/links/{token}", f"/api/v1/links/{ID}.srt.1.{'0' * 64}"),
     ("post", "/v1/audio/transcriptions", "/v1/audio/transcriptions"),
