@@ -143,7 +143,8 @@ def _openai_route(summary: str) -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "The transcript in response_format (json: {text}; verbose_json: language, "
-                    "duration, segments, words; text, srt, vtt: plain text)"
+                    "duration, segments, words; text, srt, vtt: plain text); with stream=true, "
+                    "text/event-stream: transcript.text.delta events, then transcript.text.done"
                 },
                 "202": {"description": "Still running: {id, status, status_url}"},
                 "400": {"description": "A bad form field (OpenAI's error shape)"},
@@ -330,7 +331,9 @@ OPENAPI = {
                     },
                     "stream": {
                         "type": "boolean",
-                        "description": "false only: true is a 400 stream_unsupported (no server-sent events)",
+                        "description": "true (response_format json or text): server-sent events, a "
+                        "transcript.text.delta per chunk as it finishes, then transcript.text.done with the whole "
+                        "text, or an error event; other formats: 400 stream_unsupported",
                     },
                     "retention_days": {"type": "integer", "minimum": 1},
                 },

@@ -13,8 +13,9 @@ from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.api.routes import openai as openai_api
 from kscribe.asr.models import available_models
+from kscribe.pipeline.stages import layout
 from kscribe.tenancy.tenants import upload_prefix
-from kscribe.values import Job, JobStatus
+from kscribe.values import ChunkTranscript, Job, JobStatus, Segment
 from tests.conftest import SAMPLE_VIDEO
 
 
@@ -114,8 +115,8 @@ def test_the_models_installed_here_are_listed_in_openai_s_shape(api, token):
         ({"response_format": "json", "timestamp_granularities[]": "word"}, "invalid_timestamp_granularities", None),
         ({"response_format": "text", "timestamp_granularities[]": ["segment", "word"]}, None, None),
         ({"timestamp_granularities[]": "word"}, "invalid_timestamp_granularities", None),  # json is the default
-        ({"stream": "true"}, "stream_unsupported", "stream"),
-        ({"stream": "true", "response_format": "text"}, "stream_unsupported", "stream"),
+        ({"stream": "true", "response_format": "srt"}, "stream_unsupported", "stream"),
+        ({"stream": "true", "response_format": "verbose_json"}, "stream_unsupported", "stream"),
     ],
 )
 def test_what_openai_refuses_is_a_400_never_a_quiet_success(api, ctx, token, fields, code, param):
@@ -189,3 +190,45 @@ def test_docs_serves_swagger_ui_from_its_package_reading_the_api_s_document(api)
     assert css.status == 200 and b".swagger-ui" in css.body
     for name in ("../web/app.js", "VERSION", "index.css", "swagger-ui.js"):
         assert api.handle(ApiRequest("GET", f"/docs/{name}")).status == 404, name
+
+
+def _events(stream):
+    from openai._streaming import SSEDecoder  # what the official SDK reads the answer with
+
+    return [(e.event, e.json()) for e in SSEDecoder().iter_bytes(stream)]
+
+
+def test_stream_true_sends_openai_s_events_as_the_chunks_finish(api, ctx, token):
+    ctx.settings = ctx.settings.replace(api_timeout_s=60.0, openai_wait_s=60.0)
+    r, published = openai_form(api, token, model="whisper-1", stream="true")
+    assert r.status == 200 and r.headers["Content-Type"] == "text/event-stream" and r.stream is not None, r.body
+    assert published, "the job is announced before the stream starts"
+    job_id = r.headers["X-Kscribe-Job-Id"]
+    job = ctx.jobs.require(job_id)
+    # The first of two chunks is done: its text goes out, the second's is not there yet.
+    first = ChunkTranscript(job_id, 0, 0.0, 30.0, "en", 1.0, (Segment(0.0, 1.0, " Hello there."),), "tiny.en")
+    ctx.blobs.write_bytes(layout.chunk_transcript(ctx.settings.work_uri, job_id, 0), first.to_json().encode())
+    ctx.jobs.update(job_id, chunks_total=2)
+    assert _events([next(r.stream)]) == [
+        ("transcript.text.delta", {"type": "transcript.text.delta", "delta": "Hello there."})
+    ]
+    # The second chunk and the job end: its delta, then the job's whole text.
+    second = ChunkTranscript(job_id, 1, 30.0, 30.0, "en", 1.0, (Segment(0.0, 1.0, " And more."),), "tiny.en")
+    ctx.blobs.write_bytes(layout.chunk_transcript(ctx.settings.work_uri, job_id, 1), second.to_json().encode())
+    out = f"{job.output_uri.rstrip('/')}/{job.output_stem}.json"
+    ctx.blobs.write_bytes(out, json.dumps({"text": "Hello there. And more."}).encode())
+    ctx.jobs.update(job_id, status=JobStatus.SUCCEEDED, outputs={"json": out})
+    assert _events(list(r.stream)) == [
+        ("transcript.text.delta", {"type": "transcript.text.delta", "delta": " And more."}),
+        ("transcript.text.done", {"type": "transcript.text.done", "text": "Hello there. And more."}),
+    ]
+
+
+def test_a_stream_whose_job_fails_ends_with_an_error_event(api, ctx, token):
+    ctx.settings = ctx.settings.replace(api_timeout_s=60.0, openai_wait_s=60.0)
+    r, _ = openai_form(api, token, model="whisper-1", stream="true", response_format="text")
+    job_id = r.headers["X-Kscribe-Job-Id"]
+    ctx.jobs.fail(job_id, "not a readable audio or video file", "extract")
+    [(event, data)] = _events(list(r.stream))
+    assert event == "error" and data["error"]["code"] == "transcription_failed"
+    assert "not a readable audio" in data["error"]["message"]

@@ -60,6 +60,7 @@ from kscribe.events import Event
 from kscribe.media import containers
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog
+from kscribe.pipeline.stages import layout
 from kscribe.pipeline.stages.announce import announce
 from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.storage import join
@@ -67,7 +68,7 @@ from kscribe.storage.notices import notice_of
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants, upload_prefix
 from kscribe.tenancy.upload_budget import OverBudget, UploadBudget
-from kscribe.values import Job, JobStatus
+from kscribe.values import ChunkTranscript, Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +314,8 @@ class Options:
     temperature: float
     prompt: str
     retention_days: int
+    # Server-sent events: transcript.text.delta as chunks finish, then transcript.text.done.
+    stream: bool = False
 
 
 class Gate(Protocol):
@@ -420,14 +423,12 @@ class OpenAiApi:
                 "timestamp_granularities needs response_format verbose_json",
                 "timestamp_granularities",
             )
-        if (upload.one("stream") or "").strip().lower() in ("true", "1"):
-            # The OpenAI SDKs read stream=true's answer as server-sent events; a plain JSON
-            # answer made their iterator yield nothing, without an error (issue 26).
+        # The OpenAI SDKs read stream=true's answer as server-sent events: a plain JSON answer
+        # made their iterator yield nothing, without an error (issue 26).
+        stream = (upload.one("stream") or "").strip().lower() in ("true", "1")
+        if stream and response_format not in ("json", "text"):
             raise OpenAiError(
-                400,
-                "stream_unsupported",
-                "stream=true is not supported here: leave it out for the whole transcript in one answer",
-                "stream",
+                400, "stream_unsupported", "stream=true streams text: response_format json or text", "stream"
             )
         try:
             temperature = float(upload.one("temperature") or 0)
@@ -459,6 +460,7 @@ class OpenAiApi:
             temperature=temperature,
             prompt=prompt,
             retention_days=retention_days,
+            stream=stream,
         )
 
     # --- the job -----------------------------------------------------------------------
@@ -506,10 +508,53 @@ class OpenAiApi:
             wait_seconds(request.headers.get("prefer", ""), settings.openai_wait_s),
             settings.api_timeout_s - (self.clock() - arrived),
         )
+        if options.stream:
+            headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Kscribe-Job-Id": job.id}
+            return ApiResponse(200, b"", headers, stream=self._events(job.id, tenant_name, wait_s))
         with WAITERS.slot(tenant_name, settings.openai_max_waiters) as waiting:
             if waiting and wait_s > 0:
                 job = self._wait(job.id, wait_s)
         return self._answer(job, task, options)
+
+    def _events(self, job_id: str, tenant_name: str, wait_s: float) -> Iterator[bytes]:
+        """OpenAI's transcription stream: a ``transcript.text.delta`` per chunk as it finishes
+        (in order; the chunk's own text, before the job's merge), then ``transcript.text.done``
+        with the job's whole text — or an ``error`` event, which the SDKs raise, when the job
+        failed or did not end within the wait (it goes on: its status URL is in the message)."""
+        ctx, settings = self.ctx, self.ctx.settings
+        deadline = self.clock() + wait_s
+        sent, streamed = 0, False
+        with WAITERS.slot(tenant_name, settings.openai_max_waiters) as waiting:
+            while True:
+                job = ctx.jobs.require(job_id)
+                while sent < job.chunks_total:
+                    uri = layout.chunk_transcript(settings.work_uri, job_id, sent)
+                    if ctx.blobs.stat(uri) is None:
+                        break
+                    text = "".join(s.text for s in ChunkTranscript.from_json(ctx.blobs.read_bytes(uri)).segments)
+                    if sent == 0:
+                        text = text.lstrip()
+                    sent += 1
+                    if text:
+                        streamed = True
+                        yield _sse("transcript.text.delta", {"type": "transcript.text.delta", "delta": text})
+                if job.status.terminal or not waiting or self.clock() >= deadline:
+                    break
+                time.sleep(min(_POLL_S, max(0.0, deadline - self.clock())))
+        if job.status is JobStatus.SUCCEEDED:
+            text = str(json.loads(self._output(job, "json")).get("text", ""))
+            if not streamed and text:
+                yield _sse("transcript.text.delta", {"type": "transcript.text.delta", "delta": text})
+            yield _sse("transcript.text.done", {"type": "transcript.text.done", "text": text})
+            return
+        if job.status is JobStatus.FAILED:
+            error = openai_error(400, job.error or "the transcription failed", "transcription_failed", "file")
+        elif job.status is JobStatus.CANCELLED:
+            error = openai_error(409, "the transcription was cancelled", "cancelled")
+        else:
+            message = f"the job is still {job.status.value}: follow {BASE}/{job.id}"
+            error = openai_error(504, message, "still_running")
+        yield _sse("error", error)
 
     def _create(self, upload: Upload, tenant_name: str, task: str, options: Options, publish: Publish) -> Job:
         ctx, settings = self.ctx, self.ctx.settings
@@ -604,6 +649,11 @@ class OpenAiApi:
         if not is_within(uri, job.output_uri):
             raise OpenAiError(500, "output_missing", f"the job did not write {fmt}")
         return self.ctx.blobs.read_bytes(uri).decode("utf-8")
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    """One server-sent event (its data on one line: JSON escapes newlines)."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
 def verbose_json(transcript: dict[str, Any], task: str, options: Options) -> dict[str, Any]:
