@@ -276,12 +276,19 @@ class Job:
     def progress(self) -> float:
         """0–100, derived from status and how much audio is transcribed."""
         if self.status in (JobStatus.FAILED, JobStatus.CANCELLED):
-            return 100.0
+            # How far it came, never 100: a full bar read as "done" on a job that is not.
+            if self.duration_s <= 0 or self.transcribed_s <= 0:
+                return 0.0
+            return self._transcribing_progress()
         start = _STAGE_PROGRESS[self.status]
         if self.status is JobStatus.TRANSCRIBING and self.duration_s > 0:
-            span = _STAGE_PROGRESS[JobStatus.PUBLISHING] - start
-            return round(start + span * min(1.0, self.transcribed_s / self.duration_s), 1)
+            return self._transcribing_progress()
         return start
+
+    def _transcribing_progress(self) -> float:
+        start = _STAGE_PROGRESS[JobStatus.TRANSCRIBING]
+        span = _STAGE_PROGRESS[JobStatus.PUBLISHING] - start
+        return round(start + span * min(1.0, self.transcribed_s / self.duration_s), 1)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

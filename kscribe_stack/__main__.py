@@ -22,6 +22,12 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     add_job_flags(cmd)
     cmd.add_argument("--no-wait", action="store_true", help="return once ingest has the notification")
+    cmd.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out"),
+        help="copy each finished job's outputs into this directory and print those paths (default: out/)",
+    )
     cmd.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the jobs (default 3600)")
     return parser
 

@@ -7,6 +7,7 @@ import argparse
 import mimetypes
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import requests
@@ -20,8 +21,9 @@ from kscribe.events import OBJECT_FINALIZED
 from kscribe.runtime import wiring
 from kscribe.settings import Settings
 from kscribe.storage import split_gs
+from kscribe.storage.base import BlobStore
 from kscribe.storage.notices import storage_object
-from kscribe.values import JobStatus
+from kscribe.values import Job, JobStatus
 
 
 def upload_and_notify(path: Path, ctx: Context, name: str | None = None, metadata: dict[str, str] | None = None) -> str:
@@ -66,6 +68,18 @@ def upload_and_notify(path: Path, ctx: Context, name: str | None = None, metadat
     return f"{uri}#{info.generation}"
 
 
+def local_copies(blobs: BlobStore, job: Job, out: Path) -> Job:
+    """``job`` with its outputs copied into ``out`` and named by those copies: the stack's
+    outputs are in its storage emulator, where a gs:// path cannot be opened (issue 26)."""
+    out.mkdir(parents=True, exist_ok=True)
+    copies = {}
+    for fmt, uri in job.outputs.items():
+        dest = out / uri.rstrip("/").rsplit("/", 1)[-1]
+        blobs.download(uri, dest)
+        copies[fmt] = str(dest)
+    return replace(job, outputs=copies)
+
+
 def follow(args: argparse.Namespace, settings: Settings) -> int:
     """Upload ``args.videos`` and follow their jobs to the end (unless ``--no-wait``)."""
     metadata = job_choices(args).to_metadata()
@@ -100,6 +114,8 @@ def follow(args: argparse.Namespace, settings: Settings) -> int:
                 last[job_id] = line
             if job.status.terminal:
                 pending.discard(job_id)
+                if job.status is JobStatus.SUCCEEDED and args.out:
+                    job = local_copies(ctx.blobs, job, args.out.expanduser())
                 print(describe(job), file=sys.stdout if job.status is JobStatus.SUCCEEDED else sys.stderr)
                 failed += job.status is not JobStatus.SUCCEEDED
         time.sleep(0.5)

@@ -14,7 +14,7 @@ from typing import Any
 from kscribe.api.http import ApiError, ApiRequest, field_error
 from kscribe.api.input import MAX_JSON_DEPTH, BodyTooLarge, loads_bounded
 from kscribe.api.schema import check_body
-from kscribe.asr.models import check_model
+from kscribe.asr.models import check_language, check_model
 from kscribe.choices import (
     MAX_HOTWORDS_CHARS,
     MAX_PROMPT_CHARS,
@@ -59,6 +59,10 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
             check_model(model, allow_custom=False)  # paths and gs:// models are the operator's
         except ModelNotFound as exc:
             raise field_error("model", str(exc)) from None
+    try:
+        check_language(body.get("language") or None, model or settings.model)
+    except InputError as exc:
+        raise field_error("language", str(exc).removeprefix("language ")) from None
     formats = body.get("formats") or None
     if isinstance(formats, list):
         formats = ",".join(formats) or None

@@ -47,8 +47,12 @@ _CHOICES: dict[str, Any] = {
     "language": {
         "type": ["string", "null"],
         "title": "a language code such as en or de",
-        "enum": [*LANGUAGES, "", None],
-        "description": "detected if omitted",
+        # A code the model does not speak ("xx", or de for tiny.en) is a 400 naming it, from
+        # the check after the schema (asr.models.check_language), so the pattern only bounds it.
+        "pattern": "^([a-z]{2,3})?$",
+        "examples": ["en", "de"],
+        "description": "detected if omitted; one the model speaks: an English-only model (tiny.en) "
+        "speaks only en, any other " + ", ".join(LANGUAGES),
     },
     "task": {"type": ["string", "null"], "enum": [*TASKS, "", None]},
     "model": {"type": ["string", "null"], "description": "an installed model: tiny.en, base, small, …"},
@@ -139,7 +143,8 @@ def _openai_route(summary: str) -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "The transcript in response_format (json: {text}; verbose_json: language, "
-                    "duration, segments, words; text, srt, vtt: plain text)"
+                    "duration, segments, words; text, srt, vtt: plain text); with stream=true, "
+                    "text/event-stream: transcript.text.delta events, then transcript.text.done"
                 },
                 "202": {"description": "Still running: {id, status, status_url}"},
                 "400": {"description": "A bad form field (OpenAI's error shape)"},
@@ -322,6 +327,13 @@ OPENAPI = {
                     "timestamp_granularities[]": {
                         "type": "array",
                         "items": {"type": "string", "enum": ["word", "segment"]},
+                        "description": "with response_format verbose_json only (else 400, as OpenAI answers)",
+                    },
+                    "stream": {
+                        "type": "boolean",
+                        "description": "true (response_format json or text): server-sent events, a "
+                        "transcript.text.delta per chunk as it finishes, then transcript.text.done with the whole "
+                        "text, or an error event; other formats: 400 stream_unsupported",
                     },
                     "retention_days": {"type": "integer", "minimum": 1},
                 },
@@ -340,8 +352,17 @@ OPENAPI = {
                 "properties": {
                     "id": {"type": "string"},
                     "status": {"type": "string", "enum": [s.value for s in JobStatus]},
-                    "progress": {"type": "number", "minimum": 0, "maximum": 100},
+                    "progress": {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 100,
+                        "description": "100 only when succeeded: a failed or cancelled job shows how far it came",
+                    },
                     "source": {"type": "string"},
+                    "created_at": {"type": "number", "description": "Unix seconds"},
+                    "updated_at": {"type": "number", "description": "Unix seconds"},
+                    "created_at_iso": {"type": ["string", "null"], "format": "date-time"},
+                    "updated_at_iso": {"type": ["string", "null"], "format": "date-time"},
                     "model": {"type": "string"},
                     "detected_language": {"type": ["string", "null"]},
                     "multilingual": {
@@ -529,7 +550,9 @@ OPENAPI = {
                     {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(ALL_FORMATS)}},
                 ],
                 "responses": {
-                    "200": {"description": "The transcript in the asked format"},
+                    "200": {
+                        "description": "The transcript in the asked format (Content-Disposition: attachment, named <stem>.<format>)"
+                    },
                     **_errors(400, 401, 404, 409, 429),
                 },
             },
@@ -631,7 +654,7 @@ OPENAPI = {
                 "security": [],
                 "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
-                    "200": {"description": "The output (Content-Disposition: attachment)"},
+                    "200": {"description": "The output (Content-Disposition: attachment, named <stem>.<format>)"},
                     "302": {"description": "A GCS V4 signed URL (KSCRIBE_LINKS=gcs)"},
                     **_errors(403, 404, 405),
                 },
@@ -649,6 +672,21 @@ OPENAPI = {
         },
         "/index.html": {
             "get": {"summary": "The web page", "security": [], "responses": {"200": {"description": "HTML"}}},
+        },
+        "/docs": {
+            "get": {
+                "summary": "This document, interactive (Swagger UI, served from its package)",
+                "security": [],
+                "responses": {"200": {"description": "HTML"}},
+            },
+        },
+        "/docs/{file}": {
+            "get": {
+                "summary": "Swagger UI's script and style for /docs",
+                "security": [],
+                "parameters": [{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The file"}, **_errors(404)},
+            },
         },
         "/web/{file}": {
             "get": {
@@ -672,6 +710,32 @@ OPENAPI = {
         },
         "/v1/audio/transcriptions": _openai_route("OpenAI-compatible transcription of an uploaded file"),
         "/v1/audio/translations": _openai_route("OpenAI-compatible translation to English of an uploaded file"),
+        "/v1/models": {
+            "get": {
+                "summary": "OpenAI-compatible list of the models installed here (and whisper-1: the default)",
+                "responses": {
+                    "200": {
+                        "description": "OpenAI's list shape",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAiModelList"}}},
+                    },
+                    "401": {"description": "Missing or invalid API key (OpenAI's error shape)"},
+                },
+            }
+        },
+        "/v1/models/{id}": {
+            "get": {
+                "summary": "OpenAI-compatible view of one model",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": "OpenAI's model shape",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAiModel"}}},
+                    },
+                    "401": {"description": "Missing or invalid API key (OpenAI's error shape)"},
+                    "404": {"description": "No such model here (OpenAI's error shape, code model_not_found)"},
+                },
+            }
+        },
         "/api/v1/transcriptions/{id}/media": {
             "post": {
                 "summary": "A 15-minute URL (/media/<token>) that plays this job's source, for a <video> element",
@@ -686,6 +750,24 @@ OPENAPI = {
 # A batch takes a single job's options, each applied to every job (one source of truth: the
 # transcription's schema), and names its files by a list or a prefix instead of one source.
 _SCHEMAS: dict[str, Any] = OPENAPI["components"]["schemas"]  # type: ignore[index]
+_SCHEMAS["OpenAiModel"] = {
+    "type": "object",
+    "required": ["id", "object", "created", "owned_by"],
+    "properties": {
+        "id": {"type": "string", "description": "a model name for the form's model field"},
+        "object": {"const": "model"},
+        "created": {"type": "integer", "description": "when it was installed (Unix seconds; 0: an alias)"},
+        "owned_by": {"type": "string"},
+    },
+}
+_SCHEMAS["OpenAiModelList"] = {
+    "type": "object",
+    "required": ["object", "data"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/OpenAiModel"}},
+    },
+}
 _SCHEMAS["CreateBatch"] = {
     "type": "object",
     "additionalProperties": False,

@@ -49,6 +49,9 @@ _UPLOAD_CONTENT_PATH = re.compile(rf"^{UPLOADS}/([0-9a-f]{{32}})/content$")
 _MEDIA_TOKEN_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/media$")
 _MEDIA_PATH = re.compile(r"^/media/([A-Za-z0-9_-]{1,64})$")
 _STATIC_PATH = re.compile(r"^/web/([a-z0-9-]+\.[a-z]+)$")
+# The API's interactive documentation and Swagger UI's files.
+DOCS = "/docs"
+_DOCS_PATH = re.compile(r"^/docs/([a-z0-9-]+\.[a-z0-9]+)$")
 # The page's files and media tokens: no bearer key.
 _PUBLIC = {"page", "media"}
 
@@ -114,6 +117,10 @@ class Api:
                 return "page", self.page.static, ("index.html",)
             if m := _STATIC_PATH.match(path):
                 return "page", self.page.static, (m.group(1),)
+            if path == DOCS:
+                return "page", self.page.docs, ("",)
+            if m := _DOCS_PATH.match(path):
+                return "page", self.page.docs, (m.group(1),)
             if m := _MEDIA_PATH.match(path):
                 return "media", self.page.media, (m.group(1),)
         if path == OPTIONS and method == "GET":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from kscribe.api.http import BASE, ApiError
@@ -9,6 +10,13 @@ from kscribe.context import Context
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants
 from kscribe.values import Job, JobStatus
+
+
+def iso8601(epoch_s: float) -> str | None:
+    """``epoch_s`` as ISO 8601 in UTC to the millisecond ("2026-12-07T19:23:16.123Z"); None for 0."""
+    if not epoch_s:
+        return None
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def job_view(job: Job, queue: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -26,6 +34,8 @@ def job_view(job: Job, queue: dict[str, Any] | None = None) -> dict[str, Any]:
         "formats": list(job.formats),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
+        "created_at_iso": iso8601(job.created_at),
+        "updated_at_iso": iso8601(job.updated_at),
         "duration_s": job.duration_s,
         "chunks": {"total": job.chunks_total, "done": job.chunks_done},
         "queue": queue,

@@ -13,8 +13,10 @@ refuses to make a second job of such an object (``POST /api/v1/transcriptions`` 
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import requests
@@ -49,6 +51,26 @@ def static_file(name: str) -> tuple[bytes, str] | None:
     if not resource.is_file():
         return None
     return resource.read_bytes(), STATIC_TYPES["." + name.rsplit(".", 1)[1]]
+
+
+# Swagger UI's files (/docs/<name>), from the flask-swagger-ui package's dist/ folder: only
+# these, by exact name.
+DOCS_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png")
+
+
+def docs_file(name: str) -> tuple[bytes, str] | None:
+    """A file of Swagger UI for the /docs page, with its content type; None when it is not one
+    of ``DOCS_FILES`` or the package is not installed. Found without importing the package
+    (its module imports Flask's blueprint machinery the api does not need)."""
+    if name not in DOCS_FILES:
+        return None
+    spec = importlib.util.find_spec("flask_swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "dist" / name
+    if not path.is_file():
+        return None
+    return path.read_bytes(), STATIC_TYPES["." + name.rsplit(".", 1)[1]]
 
 
 def security_headers(settings: Settings) -> dict[str, str]:

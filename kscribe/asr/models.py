@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from kscribe.errors import ModelNotFound
+from kscribe.errors import InputError, ModelNotFound
 from kscribe.storage.base import BlobStore
+from kscribe.values import LANGUAGES
 
 MODEL_FILES = (
     "model.bin",
@@ -81,6 +82,13 @@ def available_models() -> list[str]:
     return [name for name, model in PACKAGED.items() if _package_dirs(model) is not None]
 
 
+def model_created(name: str) -> int:
+    """When the packaged model ``name`` was installed here (its package's time, Unix
+    seconds; 0 when it is not installed): OpenAI's ``created`` of a model."""
+    dirs = _package_dirs(PACKAGED[name]) if name in PACKAGED else None
+    return int(dirs[0].stat().st_mtime) if dirs and dirs[0].exists() else 0
+
+
 def _not_found(name: str, why: str) -> ModelNotFound:
     installed = ", ".join(available_models()) or "none"
     hints = "; ".join(f"{m.name}: {m.install_hint}" for m in PACKAGED.values())
@@ -115,6 +123,26 @@ def check_model(name: str, allow_custom: bool = True) -> None:
     path = Path(name).expanduser()
     if not (path / "model.bin").is_file():
         raise _not_found(name, "is not a known model name or a directory holding model.bin")
+
+
+def model_languages(name: str) -> tuple[str, ...]:
+    """The language codes the model ``name`` decodes: an English-only model (``tiny.en``,
+    ``base.en``, a directory or ``gs://`` prefix so named) only ``en``; any other every code
+    of Whisper's tokenizer (faster-whisper's list, ``LANGUAGES``)."""
+    return ("en",) if name.rstrip("/").endswith(".en") else LANGUAGES
+
+
+def check_language(language: str | None, model: str) -> None:
+    """Raise ``InputError`` naming ``language`` unless the model ``model`` speaks it (none:
+    detected). Checked where a job is asked for: a language Whisper has no token for made every
+    attempt crash, and the job failed much later without saying why (issue 26)."""
+    if not language:
+        return
+    shown = repr(language[:16])
+    if language not in LANGUAGES:
+        raise InputError(f"language {shown} is not a language code Whisper speaks (e.g. en, de, fr; omit to detect)")
+    if language not in model_languages(model):
+        raise InputError(f"language {shown}: the model {model} speaks only en (choose a multilingual model)")
 
 
 def check_tenant_model(name: str) -> None:

@@ -7,12 +7,14 @@ import json
 import logging
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from kscribe.asr import voices
+from kscribe.asr.models import check_language
 from kscribe.choices import (
     MAX_HOTWORDS_CHARS,
     MAX_PROMPT_CHARS,
@@ -137,9 +139,18 @@ def job_choices(args: argparse.Namespace) -> JobChoices:
         raise ConfigError(str(exc)) from None
 
 
+def _version() -> str:
+    """The installed distribution's version (from its metadata, so it is what pip installed)."""
+    try:
+        return metadata.version("kscribe")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kscribe", description="Turn videos into transcripts.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="transcribe video or audio files through the full pipeline, locally")
@@ -186,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--json", action="store_true")
 
     status = sub.add_parser("status", help="show a job")
-    status.add_argument("job_id", metavar="JOB")
+    status.add_argument("job_id", metavar="JOB", help="a job id, or its first 8 or more characters")
     status.add_argument("--json", action="store_true", help="print the job record as JSON")
     return parser
 
@@ -232,6 +243,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline.runner import LocalPipeline
 
     choices = job_choices(args)  # a bad flag stops before anything starts
+    try:
+        check_language(choices.language, choices.model or settings.model)
+    except InputError as exc:
+        raise ConfigError(f"--{exc}") from None
     if choices.speakers:
         voices.require()  # before any work: say how to install it
         settings = settings.replace(diarize=True)
@@ -244,6 +259,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     pipeline = LocalPipeline(ctx)
     job_ids, missing = [], 0
     for video in args.videos:
+        if video.is_dir():
+            print(f"kscribe: {video} is a directory: name the files in it (e.g. {video}/*.mp4)", file=sys.stderr)
+            missing += 1
+            continue
         try:
             result = pipeline.submit(video, choices)
         except KscribeError as exc:
@@ -369,6 +388,13 @@ def _usage(args: argparse.Namespace, settings: Settings) -> int:
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     ctx = wiring.create_context(settings)
     job = ctx.jobs.get(args.job_id)
+    if job is None and 8 <= len(args.job_id) < 32:
+        # The short ids kscribe prints ([0123abcd]): one job, or say that it is ambiguous.
+        found = ctx.jobs.ids_starting(args.job_id.lower())
+        if len(found) > 1:
+            print(f"kscribe: {args.job_id} is the start of more than one job id: give more of it", file=sys.stderr)
+            return 1
+        job = ctx.jobs.get(found[0]) if found else None
     if job is None:
         print(f"kscribe: no job {args.job_id} (unknown, or expired)", file=sys.stderr)
         return 1

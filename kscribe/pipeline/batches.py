@@ -52,14 +52,15 @@ class Summary:
 
 def summarize(ctx: Context, batch_id: str) -> Summary:
     """Counts per status (``expired``: a job whose record is gone), and progress: the mean
-    of the jobs' own (an expired job counts as ended)."""
+    of the jobs' own (an ended or expired job counts as 100)."""
     ids = ctx.batches.job_ids(batch_id)
     found = ctx.jobs.get_many(ids) if ids else []
     counts = {s.value: 0 for s in JobStatus} | {"expired": 0}
     progress = 0.0
     for job in found:
         counts[job.status.value if job is not None else "expired"] += 1
-        progress += job.progress if job is not None else 100.0
+        # An ended job (failed and cancelled ones too) is done as far as the batch goes.
+        progress += job.progress if job is not None and not job.status.terminal else 100.0
     return Summary(len(ids), counts, round(progress / len(ids), 1) if ids else 0.0, list(zip(ids, found, strict=True)))
 
 

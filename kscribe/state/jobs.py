@@ -248,6 +248,8 @@ class _Client(KeyValue, Protocol):
 
     def exists(self, *names: str) -> Any: ...
 
+    def scan_iter(self, match: str | None = None, count: int | None = None) -> Any: ...
+
     def hincrbyfloat(self, name: str, key: str, amount: float = 1.0) -> Any: ...
 
     def sismember(self, name: str, value: str) -> Any: ...
@@ -396,6 +398,20 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         raw = self.redis.hgetall(keys.job(job_id))
         return _decode(raw) if raw and "id" in raw else None
+
+    def ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to ``limit`` ids of jobs whose id starts with ``prefix`` (lower-case hex): the
+        short ids the CLI prints. A SCAN, for a person at a terminal, never a request path."""
+        if not prefix or len(prefix) > 32 or not all(c in "0123456789abcdef" for c in prefix):
+            return []
+        found: list[str] = []
+        for name in self.redis.scan_iter(match=keys.job(prefix) + "*", count=1000):
+            job_id = name.rsplit(":", 1)[-1]
+            if len(job_id) == 32 and name == keys.job(job_id) and job_id not in found:
+                found.append(job_id)
+                if len(found) >= limit:
+                    break
+        return found
 
     def get_many(self, job_ids: list[str]) -> list[Job | None]:
         """The jobs ``job_ids`` name, in one round trip (None for one that expired)."""

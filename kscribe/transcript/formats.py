@@ -23,7 +23,7 @@ from dataclasses import asdict
 from typing import Any
 
 from kscribe.choices import Shaping
-from kscribe.transcript.subtitles import Cue, shape
+from kscribe.transcript.subtitles import Cue, shape, text_lines
 from kscribe.values import Transcript
 
 CONTENT_TYPES = {
@@ -132,7 +132,9 @@ def render_ass(t: Transcript, shaping: Shaping | None = None) -> str:
 
 
 def render_txt(t: Transcript, shaping: Shaping | None = None) -> str:
-    return "".join(" ".join(c.lines) + "\n" for c in _cues(t, shaping or Shaping(), labels=True))
+    """One segment a line, as spoken (the subtitle shaping does not apply: ``shaping`` is
+    taken for the renderers' common signature)."""
+    return "".join(line + "\n" for line in text_lines(t.segments))
 
 
 def _tsv_field(text: str) -> str:

@@ -244,6 +244,24 @@ def _with_labels(runs: list[list[Word]]) -> list[tuple[list[Word], bool]]:
     return out
 
 
+def text_lines(segments: Sequence[Segment]) -> list[str]:
+    """Plain text: each segment on its own line (cut where its speaker changes, in time
+    order), unwrapped, with ``speaker_label`` where the speaker changes. A transcript to
+    read, not subtitles: no line width, no cues of one or two words (issue 26)."""
+    pieces: list[list[Word]] = []
+    for segment in segments:
+        own: list[list[Word]] = []
+        for word in _clean(_words_of(segment)):
+            if own and own[-1][-1].speaker == word.speaker:
+                own[-1].append(word)
+            else:
+                own.append([word])
+        pieces += own
+    pieces.sort(key=lambda p: p[0].start)
+    lines = ["".join(w.word for w in piece).strip() for piece, _ in _with_labels(pieces)]
+    return [line for line in lines if line]
+
+
 def shape(segments: Sequence[Segment], shaping: Shaping, labels: bool = False) -> list[Cue]:
     """Cues for ``segments`` (in time order); a cue may join the end of one segment to the
     start of the next, never across a silence or a change of speaker. Timings: at

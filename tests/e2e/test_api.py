@@ -186,13 +186,13 @@ def _upload_session(server, headers, **choices):
 
 def test_an_upload_session_carries_the_audio_options_to_its_object(server):
     acme = key(server, "acme")
-    r = _upload_session(server, acme, audio_track=1, channels="split", multilingual=False, language="de")
+    r = _upload_session(server, acme, audio_track=1, channels="split", multilingual=False, language="en")
     assert r.status_code == 201, r.text
     # The metadata the object is stored with (api mode keeps it with the upload until the bytes come).
     stored = json.loads(server["redis"].hget(f"kscribe:upload:{r.json()['id']}", "metadata"))
     assert stored == {
         "kscribe-upload": r.json()["id"],
-        "kscribe-language": "de",
+        "kscribe-language": "en",
         "kscribe-audio-track": "1",
         "kscribe-channels": "split",
         "kscribe-multilingual": "false",

@@ -108,3 +108,30 @@ def test_keys_beside_a_stack_env_are_refused_unless_meant(tmp_path, monkeypatch)
     assert main(["keys", "create", "--tenant", "acme"]) == 2
     assert not (tmp_path / "data" / "redis").exists(), "nothing written anywhere"
     assert main(["keys", "--embedded", "create", "--tenant", "acme"]) == 0
+
+
+def test_a_directory_is_a_clear_message(env, capsys):
+    code, out, err = run_cli(capsys, "run", str(env))
+    assert code == 1 and f"{env} is a directory" in err and "no such file" not in err, err
+
+
+def test_status_takes_the_short_ids_kscribe_prints_and_refuses_ambiguous_ones(env, capsys, redis_client):
+    from kscribe.runtime import wiring
+    from kscribe.settings import Settings
+    from kscribe.values import Job
+
+    jobs = wiring.create_context(Settings.from_env()).jobs
+    base = dict(source_generation="1", output_uri="/out", output_stem="talk", model="tiny.en", language=None)
+    ids = ["abcdef01" + "0" * 24, "abcdef02" + "0" * 24, "abcdef02" + "1" * 24]
+    for n, job_id in enumerate(ids):
+        jobs.create(Job(id=job_id, source_uri=f"/in/talk{n}.mp4", task="transcribe", formats=("txt",), **base), f"k{n}")
+    code, out, err = run_cli(capsys, "status", "abcdef01")
+    assert code == 0 and out.startswith(f"job {ids[0]}: queued") and "/in/talk0.mp4" in out, err
+    code, out, err = run_cli(capsys, "status", "ABCDEF01")
+    assert code == 0 and out.startswith(f"job {ids[0]}:"), err
+    code, out, err = run_cli(capsys, "status", "abcdef02")
+    assert code == 1 and "more than one job" in err and not out
+    code, out, err = run_cli(capsys, "status", "abcdef021")
+    assert code == 0 and out.startswith(f"job {ids[2]}:"), err
+    code, out, err = run_cli(capsys, "status", "abcdef03")
+    assert code == 1 and "no job abcdef03" in err

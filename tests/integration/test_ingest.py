@@ -42,12 +42,12 @@ def notice(name="talk.mp4", size=1000, content_type="video/mp4", generation=None
 
 
 def test_a_video_upload_becomes_a_queued_job_once(ctx):
-    upload = notice(**{"kscribe-language": "de", "kscribe-formats": "srt", "team": "news"})
+    upload = notice(**{"kscribe-language": "en", "kscribe-formats": "srt", "team": "news"})
     first = ingest(upload, ctx)
     again = ingest(upload, ctx)
     assert first.created and not again.created and again.job.id == first.job.id
     job = first.job
-    assert job.status is JobStatus.QUEUED and job.language == "de" and job.formats == ("srt",)
+    assert job.status is JobStatus.QUEUED and job.language == "en" and job.formats == ("srt",)
     assert job.output_stem == "talk" and job.metadata == {"team": "news"} and job.model == "tiny.en"
     os.utime(INBOX / "talk.mp4", ns=(5, 5))
     assert ingest(notice(), ctx).created, "a re-upload is a new generation"
@@ -83,6 +83,8 @@ def test_media_recognised_by_extension_without_content_type(ctx):
         ({"kscribe-model": "huge-v9"}, 1000, "model 'huge-v9' is not available here"),
         ({"kscribe-model": "/etc"}, 1000, "is not available here"),
         ({"kscribe-formats": "srt,docx"}, 1000, "unknown format(s) docx"),
+        ({"kscribe-language": "xx"}, 1000, "language 'xx' is not a language code Whisper speaks"),
+        ({"kscribe-language": "de"}, 1000, "language 'de': the model tiny.en speaks only en"),
         ({f"k{i}": "v" for i in range(40)}, 1000, "metadata: at most 32 keys"),
     ],
 )

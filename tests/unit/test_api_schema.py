@@ -25,7 +25,7 @@ SETTINGS = Settings.from_env({"KSCRIBE_DIARIZE": "true"})
 # a field the code reads that the schema (which refuses unknown fields) does not list.
 FULL = {
     "source": "gs://input/tenants/acme/talk.mp4",
-    "language": "de",
+    "language": "en",
     "task": "translate",
     "model": "tiny.en",
     "formats": ["srt", "vtt"],
@@ -349,3 +349,19 @@ def test_speakers_with_a_channel_split_is_a_400_up_front():
         assert (caught.value.status, caught.value.code) == (400, "invalid_speakers")
         assert "split" in caught.value.message
     assert choices({"speakers": True, "channels": "mix"}, SETTINGS.replace(channels="split")).speakers
+
+
+@pytest.mark.parametrize(
+    ("language", "model", "message"),
+    [
+        ("xx", "base", "language: 'xx' is not a language code Whisper speaks"),
+        ("de", "tiny.en", "language: 'de': the model tiny.en speaks only en"),
+    ],
+)
+def test_a_language_the_model_does_not_speak_is_a_400_naming_it(language, model, message):
+    for name, extra in ((CREATE_SCHEMA, {"source": FULL["source"]}), (UPLOAD_SCHEMA, {"filename": "a.mp4", "size": 1})):
+        body = parse_body(_body({**extra, "language": language, "model": model}), SETTINGS, name)
+        with pytest.raises(ApiError) as caught:
+            choices(body, SETTINGS)
+        assert (caught.value.status, caught.value.code) == (400, "invalid_language")
+        assert caught.value.message.startswith(message), caught.value.message

@@ -32,10 +32,14 @@ ROUTES = [
     ("get", "/", "/"),
     ("get", "/index.html", "/index.html"),
     ("get", "/web/{file}", "/web/app.js"),
+    ("get", "/docs", "/docs"),
+    ("get", "/docs/{file}", "/docs/swagger-ui-bundle.js"),
     ("get", "/media/{token}", "/media/abc"),
     ("get", "/api/v1/links/{token}", f"/api/v1/links/{ID}.srt.1.{'0' * 64}"),
     ("post", "/v1/audio/transcriptions", "/v1/audio/transcriptions"),
     ("post", "/v1/audio/translations", "/v1/audio/translations"),
+    ("get", "/v1/models", "/v1/models"),
+    ("get", "/v1/models/{id}", "/v1/models/tiny.en"),
 ]
 SOURCES = [Path(__file__).parents[2] / "kscribe" / "api" / name for name in ("router.py", "routes/batches.py")]
 

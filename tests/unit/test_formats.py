@@ -89,5 +89,7 @@ def test_srt_start_index_and_json_keeps_raw_segments():
     assert srt.startswith("0\n") and "\n1\n" in srt
     body = json.loads(render_json(t, Shaping()))
     assert len(body["segments"]) == 2 and len(body["segments"][0]["words"]) == 51
-    assert render_txt(t, Shaping()).count("\n") == len(shape(t.segments, Shaping()))
+    # TXT is to read, not subtitles: a segment a line, unwrapped, however long.
+    assert render_txt(t, Shaping()).splitlines() == [s.text.strip() for s in t.segments]
+    assert len(shape(t.segments, Shaping())) > len(t.segments)
     assert "&lt;b&gt; &amp;" in render_vtt(t)

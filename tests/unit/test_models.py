@@ -104,3 +104,19 @@ def test_a_tenant_may_choose_only_installed_packaged_names(tmp_path, monkeypatch
         assert "choose one of: " in message and "tiny.en" in message
         assert str(tmp_path) not in message and "/" not in message and "pip install" not in message, message
     check_model(str(tmp_path))  # an operator's setting may still be a directory
+
+
+def test_a_language_is_checked_against_the_model_s_languages():
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    from kscribe.asr.models import check_language, model_languages
+    from kscribe.errors import InputError
+
+    assert set(model_languages("base")) == set(_LANGUAGE_CODES)
+    assert model_languages("tiny.en") == model_languages("/models/base.en/") == ("en",)
+    check_language(None, "tiny.en")
+    check_language("de", "base")
+    with pytest.raises(InputError, match="'xx' is not a language code Whisper speaks"):
+        check_language("xx", "base")
+    with pytest.raises(InputError, match="'de': the model tiny.en speaks only en"):
+        check_language("de", "tiny.en")

@@ -85,7 +85,14 @@ class JobReads:
         # Served only from the job's own location, whatever the record says.
         if not is_within(uri, job.output_uri):
             raise ApiError(404, "format_not_available", f"this job did not produce {fmt}")
-        return ApiResponse(200, self.ctx.blobs.read_bytes(uri), {"Content-Type": CONTENT_TYPES[fmt]})
+        return ApiResponse(
+            200,
+            self.ctx.blobs.read_bytes(uri),
+            {
+                "Content-Type": CONTENT_TYPES[fmt],
+                "Content-Disposition": links.attachment(f"{job.output_stem or 'transcript'}.{fmt}"),
+            },
+        )
 
     def cancel(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
         if request.query.get("purge", "").lower() in ("true", "1"):

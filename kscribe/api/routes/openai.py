@@ -52,7 +52,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from kscribe.api.http import BASE, ApiError, ApiRequest, ApiResponse
-from kscribe.asr.models import check_model
+from kscribe.asr.models import available_models, check_language, check_model, model_created
 from kscribe.choices import MAX_PROMPT_CHARS, JobChoices, check_text
 from kscribe.context import Context
 from kscribe.errors import InputError, ModelNotFound, QueueFull, QuotaExceeded
@@ -60,6 +60,7 @@ from kscribe.events import Event
 from kscribe.media import containers
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog
+from kscribe.pipeline.stages import layout
 from kscribe.pipeline.stages.announce import announce
 from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.storage import join
@@ -67,7 +68,7 @@ from kscribe.storage.notices import notice_of
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants, upload_prefix
 from kscribe.tenancy.upload_budget import OverBudget, UploadBudget
-from kscribe.values import LANGUAGES, Job, JobStatus
+from kscribe.values import ChunkTranscript, Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,21 @@ ChunkReader = Callable[[], Iterator[bytes]]
 Publish = Callable[[list[Event]], None]
 
 
+MODELS_PATH = "/v1/models"
+
+
 def handles(path: str) -> bool:
-    return (path.rstrip("/") or "/") in ROUTES
+    path = path.rstrip("/") or "/"
+    return path in ROUTES or path == MODELS_PATH or path.startswith(MODELS_PATH + "/")
+
+
+def model_list() -> list[dict[str, Any]]:
+    """``GET /v1/models``' entries: the models installed here, and OpenAI's whisper-1 (which
+    means the installation's default), in OpenAI's model shape."""
+    return [
+        {"id": name, "object": "model", "created": created, "owned_by": "kscribe"}
+        for name, created in [*((m, model_created(m)) for m in available_models()), ("whisper-1", 0)]
+    ]
 
 
 def stream_chunks(stream: IO[bytes]) -> ChunkReader:
@@ -300,6 +314,8 @@ class Options:
     temperature: float
     prompt: str
     retention_days: int
+    # Server-sent events: transcript.text.delta as chunks finish, then transcript.text.done.
+    stream: bool = False
 
 
 class Gate(Protocol):
@@ -324,16 +340,18 @@ class OpenAiApi:
 
     def handle(self, request: ApiRequest, chunks: ChunkReader, publish: Publish) -> ApiResponse:
         path = request.path.rstrip("/")
-        route = "openai_" + ("translations" if ROUTES.get(path) == "translate" else "transcriptions")
+        if path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
+            route = "openai_models"
+        else:
+            route = "openai_" + ("translations" if ROUTES.get(path) == "translate" else "transcriptions")
         try:
-            if request.method != "POST":
+            if route == "openai_models":
+                response = self._models(request, path)
+            elif request.method != "POST":
                 raise OpenAiError(405, "method_not_allowed", f"{request.method} is not allowed on {path}")
-            try:
-                key = self.api._authenticate(request)
-            except ApiError as exc:
-                code = "invalid_api_key" if exc.status == 401 else exc.code
-                raise OpenAiError(exc.status, code, exc.message) from None
-            response = self._transcribe(request, key.tenant, ROUTES[path], chunks, publish)
+            else:
+                key = self._key(request)
+                response = self._transcribe(request, key.tenant, ROUTES[path], chunks, publish)
         except OpenAiError as exc:
             headers = {"WWW-Authenticate": 'Bearer realm="kscribe"'} if exc.status == 401 else {}
             if exc.status in (429, 503):
@@ -342,6 +360,27 @@ class OpenAiApi:
             response = ApiResponse(exc.status, openai_error(exc.status, exc.message, exc.code, exc.param), headers)
         metrics.API_REQUESTS.labels(metrics.method_label(request.method), route, str(response.status)).inc()
         return response
+
+    def _models(self, request: ApiRequest, path: str) -> ApiResponse:
+        if request.method != "GET":
+            raise OpenAiError(405, "method_not_allowed", f"{request.method} is not allowed on {path}")
+        self._key(request)
+        models = model_list()
+        if path == MODELS_PATH:
+            return ApiResponse(200, {"object": "list", "data": models})
+        wanted = path.removeprefix(MODELS_PATH + "/")
+        for model in models:
+            if model["id"] == wanted:
+                return ApiResponse(200, model)
+        named = repr(wanted[:64])
+        raise OpenAiError(404, "model_not_found", f"The model {named} does not exist here", "model")
+
+    def _key(self, request: ApiRequest) -> ApiKey:
+        try:
+            return self.api._authenticate(request)
+        except ApiError as exc:
+            code = "invalid_api_key" if exc.status == 401 else exc.code
+            raise OpenAiError(exc.status, code, exc.message) from None
 
     def _tenant(self, name: str) -> Tenant:
         return self.api.tenants.get(name) or Tenant(name)
@@ -360,10 +399,10 @@ class OpenAiApi:
             except ModelNotFound as exc:
                 raise OpenAiError(400, "model_not_found", str(exc), "model") from None
         language = (upload.one("language") or "").strip().lower() or None
-        if language and language not in LANGUAGES:
-            raise OpenAiError(
-                400, "invalid_language", f"{language!r} is not a language code Whisper speaks", "language"
-            )
+        try:
+            check_language(language, model)
+        except InputError as exc:
+            raise OpenAiError(400, "invalid_language", str(exc), "language") from None
         if task == "translate":
             language = None  # translations take the spoken language as found
         response_format = (upload.one("response_format") or "json").strip()
@@ -376,6 +415,21 @@ class OpenAiApi:
         )
         if any(g not in ("word", "segment") for g in granularities):
             raise OpenAiError(400, "invalid_timestamp_granularities", "word or segment", "timestamp_granularities")
+        if granularities and response_format != "verbose_json":
+            # As OpenAI answers: the words would otherwise be dropped without a word.
+            raise OpenAiError(
+                400,
+                "invalid_timestamp_granularities",
+                "timestamp_granularities needs response_format verbose_json",
+                "timestamp_granularities",
+            )
+        # The OpenAI SDKs read stream=true's answer as server-sent events: a plain JSON answer
+        # made their iterator yield nothing, without an error (issue 26).
+        stream = (upload.one("stream") or "").strip().lower() in ("true", "1")
+        if stream and response_format not in ("json", "text"):
+            raise OpenAiError(
+                400, "stream_unsupported", "stream=true streams text: response_format json or text", "stream"
+            )
         try:
             temperature = float(upload.one("temperature") or 0)
         except ValueError:
@@ -406,6 +460,7 @@ class OpenAiApi:
             temperature=temperature,
             prompt=prompt,
             retention_days=retention_days,
+            stream=stream,
         )
 
     # --- the job -----------------------------------------------------------------------
@@ -453,10 +508,53 @@ class OpenAiApi:
             wait_seconds(request.headers.get("prefer", ""), settings.openai_wait_s),
             settings.api_timeout_s - (self.clock() - arrived),
         )
+        if options.stream:
+            headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Kscribe-Job-Id": job.id}
+            return ApiResponse(200, b"", headers, stream=self._events(job.id, tenant_name, wait_s))
         with WAITERS.slot(tenant_name, settings.openai_max_waiters) as waiting:
             if waiting and wait_s > 0:
                 job = self._wait(job.id, wait_s)
         return self._answer(job, task, options)
+
+    def _events(self, job_id: str, tenant_name: str, wait_s: float) -> Iterator[bytes]:
+        """OpenAI's transcription stream: a ``transcript.text.delta`` per chunk as it finishes
+        (in order; the chunk's own text, before the job's merge), then ``transcript.text.done``
+        with the job's whole text — or an ``error`` event, which the SDKs raise, when the job
+        failed or did not end within the wait (it goes on: its status URL is in the message)."""
+        ctx, settings = self.ctx, self.ctx.settings
+        deadline = self.clock() + wait_s
+        sent, streamed = 0, False
+        with WAITERS.slot(tenant_name, settings.openai_max_waiters) as waiting:
+            while True:
+                job = ctx.jobs.require(job_id)
+                while sent < job.chunks_total:
+                    uri = layout.chunk_transcript(settings.work_uri, job_id, sent)
+                    if ctx.blobs.stat(uri) is None:
+                        break
+                    text = "".join(s.text for s in ChunkTranscript.from_json(ctx.blobs.read_bytes(uri)).segments)
+                    if sent == 0:
+                        text = text.lstrip()
+                    sent += 1
+                    if text:
+                        streamed = True
+                        yield _sse("transcript.text.delta", {"type": "transcript.text.delta", "delta": text})
+                if job.status.terminal or not waiting or self.clock() >= deadline:
+                    break
+                time.sleep(min(_POLL_S, max(0.0, deadline - self.clock())))
+        if job.status is JobStatus.SUCCEEDED:
+            text = str(json.loads(self._output(job, "json")).get("text", ""))
+            if not streamed and text:
+                yield _sse("transcript.text.delta", {"type": "transcript.text.delta", "delta": text})
+            yield _sse("transcript.text.done", {"type": "transcript.text.done", "text": text})
+            return
+        if job.status is JobStatus.FAILED:
+            error = openai_error(400, job.error or "the transcription failed", "transcription_failed", "file")
+        elif job.status is JobStatus.CANCELLED:
+            error = openai_error(409, "the transcription was cancelled", "cancelled")
+        else:
+            message = f"the job is still {job.status.value}: follow {BASE}/{job.id}"
+            error = openai_error(504, message, "still_running")
+        yield _sse("error", error)
 
     def _create(self, upload: Upload, tenant_name: str, task: str, options: Options, publish: Publish) -> Job:
         ctx, settings = self.ctx, self.ctx.settings
@@ -551,6 +649,11 @@ class OpenAiApi:
         if not is_within(uri, job.output_uri):
             raise OpenAiError(500, "output_missing", f"the job did not write {fmt}")
         return self.ctx.blobs.read_bytes(uri).decode("utf-8")
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    """One server-sent event (its data on one line: JSON escapes newlines)."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
 def verbose_json(transcript: dict[str, Any], task: str, options: Options) -> dict[str, Any]:

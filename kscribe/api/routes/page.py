@@ -44,6 +44,16 @@ class PageRoutes:
         data, content_type = found
         return ApiResponse(200, data, {"Content-Type": content_type, "Cache-Control": "no-cache"})
 
+    def docs(self, request: ApiRequest, name: str) -> ApiResponse:
+        """/docs (the page) and /docs/<file> (Swagger UI's files, from its package)."""
+        found = webui.static_file("docs.html") if name == "" else webui.docs_file(name)
+        if found is None:
+            if name in webui.DOCS_FILES:
+                raise ApiError(404, "docs_not_installed", "the API docs need the flask-swagger-ui package")
+            raise ApiError(404, "not_found", f"no route for {request.method} {request.path}")
+        data, content_type = found
+        return ApiResponse(200, data, {"Content-Type": content_type, "Cache-Control": "no-cache"})
+
     def options(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         settings = self.ctx.settings
         return ApiResponse(

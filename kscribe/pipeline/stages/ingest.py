@@ -7,7 +7,7 @@ import posixpath
 import uuid
 from dataclasses import dataclass
 
-from kscribe.asr.models import check_model
+from kscribe.asr.models import check_language, check_model
 from kscribe.choices import META_UPLOAD, JobChoices, check_metadata, parse_choice
 from kscribe.context import Context
 from kscribe.delivery.targets import check_url
@@ -20,7 +20,7 @@ from kscribe.storage import is_within
 from kscribe.storage.notices import META_ROLE
 from kscribe.tenancy.tenants import Tenants, tenant_of_upload, unsafe_object_name
 from kscribe.transcript.speakers import check_count
-from kscribe.values import LANGUAGES, TASKS, Job, ObjectNotice
+from kscribe.values import TASKS, Job, ObjectNotice
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +107,8 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
         return "bad_request", f"task must be {' or '.join(TASKS)}, not {choices.task!r}"
     if choices.invalid:
         return "bad_request", choices.invalid
-    if choices.language and choices.language not in LANGUAGES:
-        return "bad_request", f"language {choices.language!r} is not a language code Whisper speaks"
     try:
+        check_language(choices.language, model)
         # Uploaders and tenants choose among installed models; paths are the operator's.
         check_model(model, allow_custom=trusted or not choices.model)
         if choices.formats:
