@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 
 import pytest
 import requests
@@ -148,12 +149,17 @@ def test_an_unknown_http_method_adds_no_metrics_series(env):
 
 
 def test_guessing_keys_from_one_address_is_rate_limited(env):
-    codes = []
-    for i in range(31):
-        conn = _connection(env, "127.0.0.2")
-        conn.request("GET", BASE, headers={"Authorization": f"Bearer ksk_guess{i:04d}"})
-        codes.append(conn.getresponse().status)
-        conn.close()
+    # Failures are counted per minute of the clock: a run of guesses that straddles a minute
+    # is two half-counts, so it is tried again from another address (at most three runs).
+    for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        minute, codes = time.time() // 60, []
+        for i in range(31):
+            conn = _connection(env, address)
+            conn.request("GET", BASE, headers={"Authorization": f"Bearer ksk_guess{i:04d}"})
+            codes.append(conn.getresponse().status)
+            conn.close()
+        if time.time() // 60 == minute:
+            break
     assert codes[:30] == [401] * 30 and codes[30] == 429, codes
     # A valid key from another address is not held back by the guesser.
     assert requests.get(env.api + BASE, headers=env.acme.auth, timeout=30).status_code == 200
