@@ -23,7 +23,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from kscribe.asr.whisper import options_from_settings
 from kscribe.context import Context, Handler
-from kscribe.errors import TransientError, WorkClaimed
+from kscribe.errors import ScratchFull, TransientError, WorkClaimed
 from kscribe.events import Event
 from kscribe.observability import metrics
 from kscribe.observability.logs import configure_json_logging, event_log_context
@@ -132,6 +132,11 @@ def deliver(cloud_event: CloudEvent, handler: Handler) -> None:
             # A duplicate of a delivery still running: expected, so a 503 without a
             # traceback; the broker redelivers and then finds the result.
             log.info("%s", exc)
+            flask.abort(503, str(exc))
+        except ScratchFull as exc:
+            # This pod's disk is full, the event is fine: a 503, like a pod without capacity,
+            # so a delivery that runs out of retries is queued again (dead letter), not failed.
+            log.warning("%s", exc)
             flask.abort(503, str(exc))
         publish(produced, ctx, after=event.type)
 

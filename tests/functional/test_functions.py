@@ -1,6 +1,7 @@
 """Every function through functions-framework, with real CloudEvent encodings."""
 
 import base64
+import importlib
 import json
 from pathlib import Path
 
@@ -117,6 +118,28 @@ def test_a_broker_outage_fails_the_request_and_the_redelivery_finishes(apps, sin
     sink.status = 202
     assert post_cloudevent(apps["transcribe"], chunk).status_code == 200
     assert [e["type"] for e in sink.take()] == [events.JOB_TRANSCRIBED], "the released claim is taken again"
+
+
+def test_a_full_scratch_disk_answers_503_and_blames_nothing_on_the_file(apps, sink, ctx, sample_copy, monkeypatch):
+    from kscribe.errors import ScratchFull
+
+    extract = importlib.import_module("kscribe.pipeline.stages.extract")
+    original = extract.decode_audio
+
+    def full(*args, **kwargs):
+        raise ScratchFull("the worker's scratch disk is full (No space left on device)")
+
+    apps["ingest"].post(
+        "/", headers=binary_headers(events.OBJECT_FINALIZED, "n9"), data=json.dumps(object_notification(sample_copy))
+    )
+    created = sink.take()[0]
+    monkeypatch.setattr(extract, "decode_audio", full)
+    # 503, as a pod without capacity answers: retried, and queued again if retries run out.
+    assert post_cloudevent(apps["extract"], created).status_code == 503
+    job = ctx.jobs.require(created.data["job_id"])
+    assert job.status is not JobStatus.FAILED and not job.error
+    monkeypatch.setattr(extract, "decode_audio", original)  # room again: the redelivery works
+    assert post_cloudevent(apps["extract"], created).status_code == 200
 
 
 def test_dead_lettered_events_fail_their_job_in_plain_words(apps, sink, ctx, sample_copy):
