@@ -88,7 +88,7 @@ def test_an_idempotency_key_reused_with_another_body_is_422(env, initech):
     try:
         again = env.create(initech, headers, source=source, language="en")
         assert again.status_code == 202 and again.json()["id"] == first.json()["id"], again.text
-        other = env.create(initech, headers, source=source, language="de")
+        other = env.create(initech, headers, source=source, language="en", task="translate")
         if other.status_code == 202 and other.json()["id"] != first.json()["id"]:
             env.cancel(initech, other.json()["id"])
         assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused", other.text
