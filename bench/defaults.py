@@ -24,12 +24,12 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from child import run_child
 from long_video import analyse, chunk_starts
 from run import videos
 
@@ -68,25 +68,6 @@ FULL = ["default", "u-p2t1", "u-p1t2", "b4-p2t1", "b8-p2t1", "b16-p2t1", "b8-p1t
 LONG = ["default", "u-p2t1", "b16-p2t1", "b8-p1t2", "bare-b8"]
 
 
-def _measured(args: list[str], env: dict[str, str]) -> dict:
-    """Wall seconds, user + system CPU seconds and peak RSS (MiB) of a child process."""
-    load = os.getloadavg()[0]
-    started = time.perf_counter()
-    done = subprocess.run(
-        [PYTHON, str(BENCH / "peak.py"), PYTHON, *args], capture_output=True, text=True, env=env, cwd=BENCH.parent
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    tail = dict(line.split("=", 1) for line in done.stderr.strip().splitlines()[-2:])
-    return {
-        "wall_s": round(wall, 2),
-        "cpu_s": round(float(tail["cpu_s"]), 2),
-        "peak_mib": round(int(tail["peak_rss_kib"]) / 1024, 1),
-        "load_before": round(load, 2),
-    }
-
-
 def _clean_env() -> dict[str, str]:
     """The caller's environment without any kscribe setting, so every configuration starts
     from kscribe's defaults."""
@@ -99,10 +80,10 @@ def one_run(config: str, video: Path) -> tuple[dict, dict]:
         env = _clean_env()
         if config == "bare-b8":
             out = Path(tmp) / "bare.json"
-            measured = _measured([str(BENCH / "bare_whisper.py"), str(video), str(out), "--batch-size", "8"], env)
+            measured = run_child([str(BENCH / "bare_whisper.py"), str(video), str(out), "--batch-size", "8"], env)
             return measured, json.loads(out.read_text())
         env.update(KSCRIBE_DATA_DIR=tmp, **CONFIGS[config])
-        measured = _measured(["-m", "kscribe", "run", "-q", str(video), "--out", f"{tmp}/out"], env)
+        measured = run_child(["-m", "kscribe", "run", "-q", str(video), "--out", f"{tmp}/out"], env)
         return measured, json.loads((Path(tmp) / "out" / f"{video.stem}.json").read_text())
 
 

@@ -15,12 +15,11 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from child import run_child
 from long_video import analyse
 
 from kscribe.transcript.quality import normalize, word_error_rate
@@ -32,35 +31,16 @@ CONFIGS = ("kscribe", "bare-seq", "bare-b8")
 SLACK_S = 0.3
 
 
-def _measured(args: list[str], env: dict[str, str]) -> dict:
-    """Wall seconds, user + system CPU seconds and peak RSS (MiB) of a child process."""
-    load = os.getloadavg()[0]
-    started = time.perf_counter()
-    done = subprocess.run(
-        [PYTHON, str(BENCH / "peak.py"), PYTHON, *args], capture_output=True, text=True, env=env, cwd=BENCH.parent
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    tail = dict(line.split("=", 1) for line in done.stderr.strip().splitlines()[-2:])
-    return {
-        "wall_s": round(wall, 2),
-        "cpu_s": round(float(tail["cpu_s"]), 2),
-        "peak_mib": round(int(tail["peak_rss_kib"]) / 1024, 1),
-        "load_before": round(load, 2),
-    }
-
-
 def one_run(config: str, audio: Path) -> tuple[dict, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KSCRIBE_") and k != "REDIS_URL"}
         if config.startswith("bare"):
             out = Path(tmp) / "bare.json"
             batch = "8" if config == "bare-b8" else "0"
-            measured = _measured([str(BENCH / "bare_whisper.py"), str(audio), str(out), "--batch-size", batch], env)
+            measured = run_child([str(BENCH / "bare_whisper.py"), str(audio), str(out), "--batch-size", batch], env)
             return measured, json.loads(out.read_text())
         env.update(KSCRIBE_DATA_DIR=tmp)
-        measured = _measured(
+        measured = run_child(
             ["-m", "kscribe", "run", "-q", str(audio), "--formats", "json", "--out", f"{tmp}/out"], env
         )
         return measured, json.loads((Path(tmp) / "out" / f"{audio.stem}.json").read_text())

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from child import run_child
 from long_video import analyse, chunk_starts
 from make_long_video import FORMAT, build
 
@@ -45,15 +46,8 @@ def _json_run(args: list[str], env: dict | None = None) -> dict:
 
 def _timed(args: list[str], env: dict) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of a child process, measured through bench/peak.py."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [PYTHON, str(BENCH / "peak.py"), PYTHON, *args], capture_output=True, text=True, env=env, cwd=BENCH.parent
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    peak_kib = int(done.stderr.strip().splitlines()[-1].split("=", 1)[1])
-    return wall, peak_kib / 1024
+    child = run_child(args, env)
+    return child["wall_s"], child["peak_mib"]
 
 
 def _current(video: Path) -> bool:

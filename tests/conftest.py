@@ -9,6 +9,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,3 +134,14 @@ def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, interval_
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         time.sleep(interval_s)
+
+
+def create_through_api(api, token: str, source) -> Any:
+    """POST /api/v1/transcriptions for ``source`` through an in-process ``Api`` (no HTTP)."""
+    from kscribe.api.input import bytes_reader
+    from kscribe.api.router import ApiRequest
+
+    body = bytes_reader(json.dumps({"source": str(source)}).encode())
+    return api.handle(
+        ApiRequest("POST", "/api/v1/transcriptions", headers={"authorization": f"Bearer {token}"}, read_body=body)
+    )

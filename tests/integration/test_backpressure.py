@@ -6,7 +6,6 @@ answers 202 + Location before the api's own limit, and rations waiting threads."
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import time
 from pathlib import Path
@@ -14,29 +13,18 @@ from pathlib import Path
 import pytest
 
 from kscribe import events
-from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.api.routes import openai as openai_api
 from kscribe.pipeline.handlers import on_object_finalized
 from kscribe.tenancy.tenants import upload_prefix
 from kscribe.values import JobStatus
-from tests.conftest import SAMPLE_VIDEO
+from tests.conftest import SAMPLE_VIDEO, create_through_api
 
 
 @pytest.fixture
 def api(ctx):
     ctx.settings = ctx.settings.replace(queue_max_jobs=2, tenant_max_active_jobs=0, api_local_sources=True)
     return Api(ctx)
-
-
-def create(api, token, source):
-    request = ApiRequest(
-        "POST",
-        "/api/v1/transcriptions",
-        headers={"authorization": f"Bearer {token}"},
-        read_body=bytes_reader(json.dumps({"source": str(source)}).encode()),
-    )
-    return api.handle(request)
 
 
 def get(api, token, job_id):
@@ -55,9 +43,9 @@ def tenant_source(ctx, tenant: str) -> Path:
 def test_a_full_line_refuses_api_jobs_with_retry_after_but_uploads_queue(api, ctx, sample_copy):
     token = ctx.api_keys.create("acme")[0]
     source = tenant_source(ctx, "acme")
-    first, second = create(api, token, source), create(api, token, source)
+    first, second = create_through_api(api, token, source), create_through_api(api, token, source)
     assert first.status == second.status == 202
-    refused = create(api, token, source)
+    refused = create_through_api(api, token, source)
     assert refused.status == 429 and refused.body["error"]["code"] == "queue_full", refused.body
     assert 5 <= int(refused.headers["Retry-After"]) <= 600
     # A bucket upload is never refused: it joins the line behind them.
@@ -75,7 +63,7 @@ def test_a_full_line_refuses_api_jobs_with_retry_after_but_uploads_queue(api, ct
 def test_a_waiting_job_shows_its_place_and_then_its_estimated_start(api, ctx):
     token = ctx.api_keys.create("acme")[0]
     source = tenant_source(ctx, "acme")
-    ids = [create(api, token, source).body["id"] for _ in range(2)]
+    ids = [create_through_api(api, token, source).body["id"] for _ in range(2)]
     view = get(api, token, ids[1]).body
     assert view["queue"] == {"place": 2, "ahead": 1, "estimated_wait_s": None, "estimated_start": None}
     # The first job finishes: it leaves the line, and the drain rate is measured from it.
@@ -144,7 +132,7 @@ def test_waiting_is_rationed_per_process_and_per_tenant(ctx):
 
 def test_the_wait_in_line_ends_when_the_first_chunk_reaches_a_worker(api, ctx):
     token = ctx.api_keys.create("acme")[0]
-    job_id = create(api, token, tenant_source(ctx, "acme")).body["id"]
+    job_id = create_through_api(api, token, tenant_source(ctx, "acme")).body["id"]
     assert ctx.jobs.require(job_id).transcription_started_at == 0
     ctx.jobs.note_transcription_started(job_id)
     started = ctx.jobs.require(job_id).transcription_started_at

@@ -5,6 +5,7 @@ several findings are checked against. Every job here runs the real model, so the
 from __future__ import annotations
 
 import re
+import socket
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -191,6 +192,29 @@ def env(tmp_path_factory) -> Env:
         yield Env(stack, acme, globex, stack.url["api_internal"], media)
     finally:
         stack.stop()
+
+
+class BlackHole:
+    """Accepts every connection and never reads or answers."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.held: list[socket.socket] = []
+        Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
 
 
 class CallbackReceiver:

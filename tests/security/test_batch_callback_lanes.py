@@ -8,7 +8,6 @@ batches of one tenant, then another tenant's batch with a receiver that answers.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -16,27 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kscribe.pipeline import batches
 from kscribe.state.batches import Batch
-
-
-class BlackHole:
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
+from tests.security.conftest import BlackHole
 
 
 def _receiver():

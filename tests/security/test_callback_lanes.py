@@ -8,40 +8,15 @@ notify for two attempts of 10 s), then another tenant's job with a receiver that
 
 from __future__ import annotations
 
-import socket
 import time
-from threading import Thread
 
 import pytest
 
 from tests.conftest import wait_for
-from tests.security.conftest import INPUT, MAX_ACTIVE_JOBS, CallbackReceiver
+from tests.security.conftest import INPUT, MAX_ACTIVE_JOBS, BlackHole, CallbackReceiver
 
 pytestmark = pytest.mark.model
 BLACK_HOLE_JOBS = 4
-
-
-class BlackHole:
-    """Accepts every connection and never reads or answers."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
-        self.held: list[socket.socket] = []
-        Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 def test_one_tenants_black_holes_do_not_delay_anothers_callback(env):

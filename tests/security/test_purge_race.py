@@ -7,18 +7,16 @@ production), with nothing left that knew of them."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-from kscribe.api.input import bytes_reader
-from kscribe.api.router import Api, ApiRequest
+from kscribe.api.router import Api
 from kscribe.pipeline import retention
 from kscribe.pipeline.bus import InProcessBus
 from kscribe.pipeline.handlers import SUBSCRIBERS
 from kscribe.storage.notices import META_ROLE
 from kscribe.tenancy.tenants import upload_prefix
-from tests.conftest import SAMPLE_VIDEO
+from tests.conftest import SAMPLE_VIDEO, create_through_api
 
 
 def test_a_purge_while_publish_writes_leaves_no_outputs(ctx):
@@ -28,14 +26,7 @@ def test_a_purge_while_publish_writes_leaves_no_outputs(ctx):
     source = Path(upload_prefix(ctx.settings, "acme")) / "talk.mp4"
     source.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SAMPLE_VIDEO, source)
-    created = api.handle(
-        ApiRequest(
-            "POST",
-            "/api/v1/transcriptions",
-            headers={"authorization": f"Bearer {token}"},
-            read_body=bytes_reader(json.dumps({"source": str(source)}).encode()),
-        )
-    )
+    created = create_through_api(api, token, source)
     assert created.status == 202, created.body
     job_id = created.body["id"]
     write = ctx.blobs.write_bytes

@@ -8,25 +8,12 @@ tenant's jobs with 429 queue_full for a week."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-from kscribe.api.input import bytes_reader
-from kscribe.api.router import Api, ApiRequest
+from kscribe.api.router import Api
 from kscribe.tenancy.tenants import upload_prefix
-from tests.conftest import SAMPLE_VIDEO
-
-
-def _create(api, token, source):
-    return api.handle(
-        ApiRequest(
-            "POST",
-            "/api/v1/transcriptions",
-            headers={"authorization": f"Bearer {token}"},
-            read_body=bytes_reader(json.dumps({"source": str(source)}).encode()),
-        )
-    )
+from tests.conftest import SAMPLE_VIDEO, create_through_api
 
 
 def test_a_job_whose_creation_is_undone_leaves_no_place_in_line(ctx):
@@ -41,11 +28,11 @@ def test_a_job_whose_creation_is_undone_leaves_no_place_in_line(ctx):
     # The broker is down: each creation is undone (functions/api.py calls the rollback) and the
     # client retries, as clients do after a 503.
     for _ in range(3):
-        answer = _create(api, acme, sources["acme"])
+        answer = create_through_api(api, acme, sources["acme"])
         assert answer.status == 202 and answer.rollback is not None, answer.body
         answer.rollback()
     # The broker is back: another tenant's job is taken (not 429 queue_full), first in line.
-    answer = _create(api, globex, sources["globex"])
+    answer = create_through_api(api, globex, sources["globex"])
     assert answer.status == 202, answer.body
     assert ctx.jobs.place_in_line(answer.body["id"]) == 1
     assert ctx.jobs.in_line() == 1, "undone jobs wait in no line"

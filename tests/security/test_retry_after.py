@@ -7,27 +7,14 @@ It is now the time for the line to shrink below the limit."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import uuid
 from pathlib import Path
 
-from kscribe.api.input import bytes_reader
-from kscribe.api.router import Api, ApiRequest
+from kscribe.api.router import Api
 from kscribe.tenancy.tenants import upload_prefix
 from kscribe.values import JobStatus
-from tests.conftest import SAMPLE_VIDEO
-
-
-def _create(api, token, source):
-    return api.handle(
-        ApiRequest(
-            "POST",
-            "/api/v1/transcriptions",
-            headers={"authorization": f"Bearer {token}"},
-            read_body=bytes_reader(json.dumps({"source": str(source)}).encode()),
-        )
-    )
+from tests.conftest import SAMPLE_VIDEO, create_through_api
 
 
 def test_retry_after_is_when_the_line_is_below_its_limit_again(ctx):
@@ -37,7 +24,7 @@ def test_retry_after_is_when_the_line_is_below_its_limit_again(ctx):
     source = Path(upload_prefix(ctx.settings, "acme")) / "talk.mp4"
     source.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SAMPLE_VIDEO, source)
-    first = _create(api, token, source)
+    first = create_through_api(api, token, source)
     assert first.status == 202, first.body
     template = ctx.jobs.require(first.body["id"])
 
@@ -52,7 +39,7 @@ def test_retry_after_is_when_the_line_is_below_its_limit_again(ctx):
         bucket_job()
     waiting, per_minute = ctx.jobs.in_line(), ctx.jobs.finished_per_minute()
     assert waiting == 11 and 0.5 < per_minute < 1.5
-    refused = _create(api, token, source)
+    refused = create_through_api(api, token, source)
     assert refused.status == 429 and refused.body["error"]["code"] == "queue_full", refused.body
     # A job is taken once fewer than 2 wait: 10 must leave first.
     must_leave = waiting - ctx.settings.queue_max_jobs + 1
