@@ -1,5 +1,6 @@
 """Does kscribe keep every stretch of speech? kscribe's defaults against bare faster-whisper
-(sequential + VAD, and its BatchedInferencePipeline with batch 8) on the corpus of
+(sequential + VAD, and its BatchedInferencePipeline with batch 8), and kscribe with the
+stack's 600 s chunks on the corpus of
 bench/corpus.py: WER, words, uncovered speech (passages of the reference with no word in
 them), passages whose opening is missed, passage start errors, CPU seconds, wall time, peak
 memory. Configurations alternate within each round; the load average before each run is
@@ -26,7 +27,9 @@ from kscribe.transcript.quality import normalize, word_error_rate
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
-CONFIGS = ("kscribe", "bare-seq", "bare-b8")
+# kscribe-600: the stack's 600 s chunks (`kscribe run` makes 1800 s ones), where the corpus
+# puts speaker turns right at the cuts.
+CONFIGS = ("kscribe", "bare-seq", "bare-b8", "kscribe-600")
 # A word belongs to a passage when its middle lies within this much of the passage's span.
 SLACK_S = 0.3
 
@@ -40,6 +43,8 @@ def one_run(config: str, audio: Path) -> tuple[dict, dict]:
             measured = run_child([str(BENCH / "bare_whisper.py"), str(audio), str(out), "--batch-size", batch], env)
             return measured, json.loads(out.read_text())
         env.update(KSCRIBE_DATA_DIR=tmp)
+        if config == "kscribe-600":
+            env.update(KSCRIBE_CHUNK_SECONDS="600")
         measured = run_child(
             ["-m", "kscribe", "run", "-q", str(audio), "--formats", "json", "--out", f"{tmp}/out"], env
         )
@@ -150,7 +155,7 @@ def main() -> None:
         reference = json.loads((args.corpus / f"{name}.json").read_text())
         for n in range(args.runs):
             # Alternate: each round starts with the next configuration.
-            for config in CONFIGS[n % 3 :] + CONFIGS[: n % 3]:
+            for config in CONFIGS[n % len(CONFIGS) :] + CONFIGS[: n % len(CONFIGS)]:
                 row = measure(config, audio, reference, args.out)
                 rows.append(row)
                 with log.open("a") as f:

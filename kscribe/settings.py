@@ -192,7 +192,9 @@ class Settings:
     max_input_bytes: int = _env("KSCRIBE_MAX_INPUT_BYTES", 20 * 1024**3, _at_least(int, 1))
 
     # Extract
-    chunk_target_s: float = _env("KSCRIBE_CHUNK_SECONDS", 600.0, _at_least(float, 5))
+    # None ("auto"): STACK_CHUNK_S, or LOCAL_CHUNK_S where `kscribe run` decodes one chunk at a
+    # time (kscribe/media/chunking.py).
+    chunk_target_s: float | None = _env("KSCRIBE_CHUNK_SECONDS", None, _auto_or(float, 5))
     silence_threshold_db: float = _env("KSCRIBE_SILENCE_DB", -35.0, _at_least(float, -120))
     silence_min_s: float = _env("KSCRIBE_SILENCE_MIN_SECONDS", 0.3, _at_least(float, 0.05))
     # ffmpeg may run for this long plus one second per `ffmpeg_min_speed` seconds of media.

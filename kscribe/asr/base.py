@@ -46,13 +46,13 @@ class TranscribeOptions:
 
 
 # KSCRIBE_BATCH_SIZE=auto. Measured with tiny.en on 2 CPU cores (bench/defaults.py,
-# bench/reports/2026-11-23-defaults-cpu-2-cores.md): batched decoding with chunks in parallel
-# took ~10 % less CPU than sequential decoding at 1 and 5 minutes and as much at 30, and its
-# WER matched bare faster-whisper's batched pipeline (sequential: +0.4 to +2.1 points), so
-# sequential decoding pays nowhere on speed. Batches of 4, 8 and 16 ran alike
-# at the same WER, but memory grows with the batch (30 minutes, two chunks at once: peak
-# 1.5 GiB with 4, 2.0 with 8, 2.7 with 16), so 4.
-AUTO_BATCH_SIZE = 4
+# bench/reports/2026-11-23-defaults-cpu-2-cores.md): batched decoding took ~10 % less CPU
+# than sequential decoding at 1 and 5 minutes and as much at 30, and its WER matched bare
+# faster-whisper's batched pipeline (sequential: +0.4 to +2.1 points). Batches of 8 against
+# 4, one chunk of 35 minutes (bench/reports/2026-12-07-lossless-cpu-2-cores.md): 45.6 s
+# against 51.7 s wall, 1.22 against 0.92 GiB peak, the same words; on 10-minute chunks they
+# ran alike. 8 is what bare faster-whisper users pick, and memory stays under 1.2x theirs.
+AUTO_BATCH_SIZE = 8
 
 
 # Below this chunk length auto decodes sequentially: batched, an 8 s chunk of a two-voice

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kscribe.asr import coverage
+from kscribe.asr import coverage, redecode, vad_tap
 from kscribe.asr.base import (
     ProgressCallback,
     Recognition,
@@ -194,7 +194,7 @@ class WhisperTranscriber:
         )
         if options.hallucination_silence_s > 0 and options.word_timestamps:
             kwargs["hallucination_silence_threshold"] = options.hallucination_silence_s
-        pieces = _speech_pieces(audio, kwargs["vad_parameters"], batch_size) if options.vad_filter else []
+        vad_tap.listen()
         if batch_size > 0:
             from faster_whisper import BatchedInferencePipeline
 
@@ -215,38 +215,46 @@ class WhisperTranscriber:
             segments.append(_segment(s, (notes.last if multilingual else "") or language))
             if on_progress:
                 on_progress(min(s.end, duration))
-        # Coverage: every speech piece holds words, or was decoded a second time, alone and
-        # sequentially, in the chunk's language and options (kscribe/asr/coverage.py).
+        pieces: list[tuple[float, float]] = []
+        if options.vad_filter:
+            heard = vad_tap.heard(SAMPLE_RATE)
+            pieces = heard if heard is not None else _speech_pieces(audio, kwargs["vad_parameters"], batch_size)
+        # Coverage: every speech piece holds words, or was decoded a second time, sequentially,
+        # in the chunk's language and options (kscribe/asr/coverage.py, kscribe/asr/redecode.py).
         sequential = {k: v for k, v in kwargs.items() if k not in ("vad_filter", "vad_parameters")}
         if not multilingual:
             sequential["language"] = options.language or language
-        checked = []
-        found_at = coverage.spans(segments)
-        for start, end in pieces:
-            words = coverage.count_in(start, end, found_at)
-            if not coverage.needs_second_decode(end - start, words):
-                checked.append(coverage.Piece(start, end, words))
-                continue
-            again = self._decode_piece(model, audio, start, end, sequential, language)
-            found = coverage.count_in(start, end, coverage.spans(again))
-            if found > words:
-                segments = coverage.keep_words(segments, functools.partial(_outside, start, end)) + again
-                segments.sort(key=lambda s: (s.start, s.end))
-                found_at = coverage.spans(segments)
-                words = found
-            metrics.PIECES_REDECODED.labels("recovered" if found else "empty").inc()
-            log.info(
-                "speech piece %.2f–%.2f s: %d word(s) decoded, %d when decoded again alone", start, end, words, found
-            )
-            checked.append(coverage.Piece(start, end, words, redecoded=True))
+        segments, checked = self._check_coverage(model, audio, segments, pieces, sequential, language)
         return Recognition(info.language, round(info.language_probability, 4), tuple(segments), tuple(checked))
 
-    def _decode_piece(
-        self, model: WhisperModel, audio: np.ndarray, start: float, end: float, kwargs: dict[str, Any], language: str
-    ) -> list[Segment]:
-        piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-        segments_iter, _ = model.transcribe(piece, vad_filter=False, **kwargs)
-        return [_segment(s, language).shifted(start) for s in segments_iter]
+    def _check_coverage(
+        self,
+        model: WhisperModel,
+        audio: np.ndarray,
+        segments: list[Segment],
+        pieces: Sequence[tuple[float, float]],
+        sequential: dict[str, Any],
+        language: str,
+    ) -> tuple[list[Segment], list[coverage.Piece]]:
+        """The segments with what second decodes recovered, and every piece's coverage."""
+        found_at = coverage.spans(segments)
+        first = {p: coverage.count_in(p[0], p[1], found_at) for p in pieces}
+        failing = [p for p in pieces if coverage.needs_second_decode(p[1] - p[0], first[p])]
+
+        def decode(samples: np.ndarray) -> list[Segment]:
+            return [_segment(s, language) for s in model.transcribe(samples, vad_filter=False, **sequential)[0]]
+
+        again = redecode.decode_again(decode, audio, failing, SAMPLE_RATE) if failing else {}
+        for start, end in failing:
+            found = coverage.count_in(start, end, coverage.spans(again[(start, end)]))
+            if found > first[(start, end)]:
+                segments = coverage.keep_words(segments, functools.partial(_outside, start, end))
+                segments = sorted(segments + again[(start, end)], key=lambda s: (s.start, s.end))
+                first[(start, end)] = found
+            metrics.PIECES_REDECODED.labels("recovered" if found else "empty").inc()
+            log.info("speech piece %.2f–%.2f s: %d word(s) after a second decode", start, end, first[(start, end)])
+        failed = set(failing)
+        return segments, [coverage.Piece(p[0], p[1], first[p], redecoded=p in failed) for p in pieces]
 
 
 def _segment(s: Any, language: str) -> Segment:

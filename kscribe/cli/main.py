@@ -27,6 +27,7 @@ from kscribe.choices import (
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.cli.progress import TerminalProgress
 from kscribe.errors import ConfigError, InputError, KscribeError
+from kscribe.media.chunking import LOCAL_CHUNK_S, STACK_CHUNK_S
 from kscribe.pipeline import backlog
 from kscribe.runtime import wiring
 from kscribe.settings import Settings, parse_formats
@@ -239,6 +240,14 @@ def _local_parallelism(settings: Settings) -> int:
     return settings.parallel_chunks or 1
 
 
+def _local_chunk_target(settings: Settings) -> float:
+    """The chunk length: as set, else long chunks where one is decoded at a time (they only
+    bound memory there; kscribe/media/chunking.py), the stack's where several are."""
+    if settings.chunk_target_s:
+        return settings.chunk_target_s
+    return LOCAL_CHUNK_S if settings.parallel_chunks <= 1 else STACK_CHUNK_S
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline.runner import LocalPipeline
 
@@ -253,6 +262,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.out:
         settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))
+    settings = settings.replace(chunk_target_s=_local_chunk_target(settings))
     scratch.prepare(settings)  # sweeps what killed runs left behind
     progress = TerminalProgress(enabled=not args.quiet)
     ctx = wiring.create_context(settings, progress=progress)

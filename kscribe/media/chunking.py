@@ -7,6 +7,15 @@ from collections.abc import Sequence
 
 from kscribe.media.decode import SAMPLE_RATE, Silence
 
+# The target chunk length unless KSCRIBE_CHUNK_SECONDS sets one. In the stack chunks are
+# decoded at once by several pods, so they are short enough to spread a job's work. Where one
+# process decodes one chunk at a time (`kscribe run`), chunks only bound memory, and each one
+# costs: its last batch is part-empty and its speech pieces are cut at its ends. On a
+# 35-minute file with tiny.en, batches of 8, 2 cores, 1800 s (one chunk) took 45.6 s and
+# 1.22 GiB where 600 s (four) took 56.5 s and 1.07 GiB; bare faster-whisper's batched
+# pipeline 48.5 s and 1.09 GiB (bench/reports/2026-12-07-lossless-cpu-2-cores.md).
+STACK_CHUNK_S = 600.0
+LOCAL_CHUNK_S = 1800.0
 # A cut is looked for within ±20 % of the target length; a chunk never exceeds 1.2 × target.
 WINDOW_FRACTION = 0.2
 # Below this, splitting to keep workers busy costs more in per-chunk overhead than it saves.

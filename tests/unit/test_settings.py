@@ -8,7 +8,7 @@ def test_defaults_live_under_the_data_dir(tmp_path):
     s = Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path)})
     assert s.input_uri == str(tmp_path / "input") and s.output_uri == str(tmp_path / "output")
     assert s.model == "tiny.en" and s.vad_filter and s.word_timestamps and not s.condition_on_previous_text
-    assert s.chunk_target_s == 600 and s.formats == DEFAULT_FORMATS and s.redis_url == ""
+    assert s.chunk_target_s is None and s.formats == DEFAULT_FORMATS and s.redis_url == ""
 
 
 def test_environment_overrides(tmp_path):
@@ -30,6 +30,19 @@ def test_environment_overrides(tmp_path):
         ("srt", "vtt"),
         "redis://r:6379/0",
         1,
+    )
+
+
+def test_chunks_are_long_where_kscribe_run_decodes_one_at_a_time_unless_set(tmp_path):
+    from kscribe.cli.main import _local_chunk_target
+    from kscribe.media.chunking import LOCAL_CHUNK_S, STACK_CHUNK_S
+
+    s = Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path)})
+    assert _local_chunk_target(s.replace(parallel_chunks=1)) == LOCAL_CHUNK_S > STACK_CHUNK_S
+    assert _local_chunk_target(s.replace(parallel_chunks=2)) == STACK_CHUNK_S
+    assert _local_chunk_target(s.replace(parallel_chunks=1, chunk_target_s=120.0)) == 120.0
+    assert (
+        Settings.from_env({"KSCRIBE_DATA_DIR": str(tmp_path), "KSCRIBE_CHUNK_SECONDS": "auto"}).chunk_target_s is None
     )
 
 

@@ -15,7 +15,7 @@ from kscribe.context import Context
 from kscribe.errors import DailyQuotaExceeded, EventRejected, SourceNotFound
 from kscribe.media import containers
 from kscribe.media.channels import same_signal
-from kscribe.media.chunking import balanced_target, padded, plan_cuts
+from kscribe.media.chunking import STACK_CHUNK_S, balanced_target, padded, plan_cuts
 from kscribe.media.decode import SAMPLE_RATE, DecodedAudio, decode_audio, decode_channels
 from kscribe.media.limits import decode_time_limit
 from kscribe.media.probe import MediaInfo, probe
@@ -166,7 +166,7 @@ def _cut(job: Job, ctx: Context) -> list[Chunk]:
         audio = streams[0][1]
         # Every channel transcribed is audio transcribed: a tenant's allowance counts each.
         _count_usage(job, audio.duration_s * len(streams), ctx)
-        target = balanced_target(audio.duration_s, settings.chunk_target_s, settings.parallel_chunks)
+        target = balanced_target(audio.duration_s, settings.chunk_target_s or STACK_CHUNK_S, settings.parallel_chunks)
         # Indexes run over the chunks of every channel, so completion counts them all once.
         planned = [
             (channel, stream, cut)
