@@ -49,6 +49,12 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# README.md's settings tables, regenerated from kscribe/settings/groups.py (a unit test fails
+# while they differ).
+.PHONY: settings-table
+settings-table: install
+	$(BIN)/python scripts/settings_table.py --write
+
 # Static checks (rules and their reasons in pyproject.toml): lint, formatting, types, and the
 # import direction of kscribe/'s packages (.importlinter; README, "Module map").
 lint: install-lint
