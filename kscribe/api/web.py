@@ -15,9 +15,7 @@ from __future__ import annotations
 import importlib.resources
 import importlib.util
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
 
 import requests
 
@@ -27,11 +25,10 @@ from kscribe.errors import InputError
 from kscribe.events import OBJECT_FINALIZED
 from kscribe.settings import Settings
 from kscribe.state.uploads import Upload
-from kscribe.storage import BlobInfo, split_gs
+from kscribe.storage import BlobInfo, Readable, split_gs
 from kscribe.storage.notices import storage_object
 
-_PIECE = 1024 * 1024
-# GCS resumable uploads take chunks in multiples of 256 KiB.
+# The page sends a resumable upload in pieces of this size: GCS takes multiples of 256 KiB.
 UPLOAD_CHUNK_BYTES = 32 * 256 * 1024
 
 STATIC_TYPES = {
@@ -98,109 +95,22 @@ def upload_metadata(upload_id: str, choices: JobChoices) -> dict[str, str]:
 
 
 # --- storage: sessions, streamed writes, ranged reads ----------------------------------
-def _gcs_client(ctx: Context, uri: str) -> Any:
-    """The google-cloud-storage client behind ``ctx.blobs`` for a gs:// URI."""
-    blobs: Any = ctx.blobs
-    store = blobs.backend(uri) if hasattr(blobs, "backend") else blobs
-    return store.client
+def resumable_session(ctx: Context, upload: Upload, metadata: dict[str, str], origin: str | None) -> str:
+    """An upload session for exactly ``upload.size`` bytes of the upload's object; the browser
+    PUTs to it (CORS for ``origin``) and resumes it after a break."""
+    content_type = upload.content_type or "application/octet-stream"
+    return ctx.blobs.resumable_session(upload.uri, upload.size, content_type, metadata, origin)
 
 
-def _gcs_blob(ctx: Context, uri: str, generation: str | None = None) -> Any:
-    bucket, name = split_gs(uri)
-    return _gcs_client(ctx, uri).bucket(bucket).blob(name, generation=int(generation) if generation else None)
-
-
-def resumable_session(
-    ctx: Context, upload: Upload, metadata: dict[str, str], origin: str | None
-) -> str:  # pragma: no cover - needs real GCS (the emulator's sessions are not browser-reachable)
-    """A GCS JSON API resumable session for exactly ``upload.size`` bytes of the upload's
-    object; the browser PUTs to it (CORS for ``origin``) and resumes it after a break."""
-    blob = _gcs_blob(ctx, upload.uri)
-    blob.metadata = metadata
-    url: str = blob.create_resumable_upload_session(
-        content_type=upload.content_type or "application/octet-stream",
-        size=upload.size,
-        origin=origin,
-        if_generation_match=0,  # never over an existing object
-    )
-    return url
-
-
-class _Exactly:
-    """A reader of exactly ``size`` bytes of ``stream``: short input raises instead of storing less."""
-
-    def __init__(self, stream: IO[bytes], size: int):
-        self.stream, self.left = stream, size
-
-    def read(self, n: int = -1) -> bytes:
-        """``n`` bytes (all that are left for -1), never fewer unless none are left: a reader
-        asking for the whole size gets it whole or an ``InputError``."""
-        want = self.left if n < 0 else min(n, self.left)
-        parts: list[bytes] = []
-        while want > 0:
-            data = self.stream.read(min(want, _PIECE))
-            if not data:
-                raise InputError(f"the upload ended {self.left} bytes short")
-            parts.append(data)
-            self.left -= len(data)
-            want -= len(data)
-        return b"".join(parts)
-
-
-def store_stream(ctx: Context, upload: Upload, stream: IO[bytes], metadata: dict[str, str]) -> BlobInfo:
+def store_stream(ctx: Context, upload: Upload, stream: Readable, metadata: dict[str, str]) -> BlobInfo:
     """Stream exactly ``upload.size`` bytes into the upload's object, piece by piece (never
     whole in memory), and return what was stored."""
-    reader = _Exactly(stream, upload.size)
-    if upload.uri.startswith("gs://"):
-        bucket, name = split_gs(upload.uri)
-        blob = _gcs_client(ctx, upload.uri).bucket(bucket).blob(name, chunk_size=UPLOAD_CHUNK_BYTES)
-        blob.metadata = metadata
-        try:
-            blob.upload_from_file(
-                reader,
-                size=upload.size,
-                content_type=upload.content_type or "application/octet-stream",
-                if_generation_match=0,
-                timeout=120,
-            )
-        except ValueError as exc:  # the client library's word for a stream shorter than its size
-            raise InputError(f"the upload ended short: {exc}") from None
-    else:
-        path = ctx.blobs.local_path(upload.uri)
-        assert path is not None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with path.open("xb") as out:
-                while piece := reader.read(_PIECE):
-                    out.write(piece)
-        except BaseException:
-            # Nothing half-stored, whatever stopped it (a short body, a dropped connection, a
-            # read timeout): the upload may be sent again.
-            path.unlink(missing_ok=True)
-            raise
+    content_type = upload.content_type or "application/octet-stream"
+    ctx.blobs.write_stream(upload.uri, stream, upload.size, content_type, metadata)
     info = ctx.blobs.stat(upload.uri)
     if info is None:
         raise InputError(f"{upload.uri} is gone right after its upload")
     return info
-
-
-def read_range(ctx: Context, uri: str, generation: str, start: int, end: int) -> Iterator[bytes]:
-    """Bytes ``start``..``end`` (inclusive) of one generation of ``uri``, a piece at a time."""
-    position = start
-    if uri.startswith("gs://"):
-        blob = _gcs_blob(ctx, uri, generation)
-        while position <= end:
-            last = min(end, position + _PIECE - 1)
-            yield blob.download_as_bytes(start=position, end=last, timeout=60)
-            position = last + 1
-        return
-    path = ctx.blobs.local_path(uri)
-    assert path is not None
-    with path.open("rb") as f:
-        f.seek(start)
-        while position <= end and (piece := f.read(min(_PIECE, end + 1 - position))):
-            position += len(piece)
-            yield piece
 
 
 def notify_ingest(settings: Settings, info: BlobInfo) -> None:

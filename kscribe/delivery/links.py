@@ -19,7 +19,6 @@ link answers 403; a job that is gone (purged, expired) answers 404.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 import re
@@ -31,7 +30,6 @@ from kscribe import events
 from kscribe.choices import MAX_EXPIRY_S
 from kscribe.context import Context
 from kscribe.events import Event
-from kscribe.storage import split_gs
 from kscribe.values import Job, JobStatus
 
 PREFIX = "/api/v1/links/"
@@ -107,25 +105,3 @@ def attachment(name: str) -> str:
     and the real one percent-encoded in UTF-8 (RFC 5987), so any name is a valid header."""
     fallback = "".join(c if " " <= c <= "~" and c not in '"\\%;' else "_" for c in name) or "transcript"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def gcs_signed_url(ctx: Context, uri: str, seconds: float) -> str:  # pragma: no cover - needs GCP
-    """A V4 signed GET URL for ``uri``, signed by IAM signBlob as the api's own service
-    account (Workload Identity gives no private key; signBlob signs with Google's)."""
-    import google.auth
-    from google.auth.transport.requests import Request
-    from google.cloud import storage
-
-    credentials, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    credentials.refresh(Request())  # type: ignore[no-untyped-call]
-    email = ctx.settings.signing_service_account or getattr(credentials, "service_account_email", "")
-    bucket, name = split_gs(uri)
-    blob = storage.Client(project=project, credentials=credentials).bucket(bucket).blob(name)
-    url: str = blob.generate_signed_url(
-        version="v4",
-        expiration=datetime.timedelta(seconds=max(1, int(seconds))),
-        method="GET",
-        service_account_email=email,
-        access_token=credentials.token,
-    )
-    return url

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from kscribe.storage.base import BlobInfo, BlobStore, is_within, join, split_gs
+from kscribe.storage.base import BlobInfo, BlobStore, NotSupported, Readable, is_within, join, split_gs
 from kscribe.storage.local import LocalStore
 
-__all__ = ["BlobInfo", "BlobStore", "Blobs", "is_within", "join", "split_gs"]
+__all__ = ["BlobInfo", "BlobStore", "Blobs", "NotSupported", "Readable", "is_within", "join", "split_gs"]
 
 
 class Blobs:
@@ -58,3 +58,17 @@ class Blobs:
 
     def ensure_writable(self, prefix_uri: str) -> None:
         self.backend(prefix_uri).ensure_writable(prefix_uri)
+
+    def read_range(self, uri: str, generation: str, start: int, end: int) -> Iterator[bytes]:
+        return self.backend(uri).read_range(uri, generation, start, end)
+
+    def write_stream(self, uri: str, stream: Readable, size: int, content_type: str, metadata: dict[str, str]) -> None:
+        self.backend(uri).write_stream(uri, stream, size, content_type, metadata)
+
+    def resumable_session(
+        self, uri: str, size: int, content_type: str, metadata: dict[str, str], origin: str | None
+    ) -> str:
+        return self.backend(uri).resumable_session(uri, size, content_type, metadata, origin)
+
+    def signed_url(self, uri: str, seconds: float, signer: str = "") -> str:
+        return self.backend(uri).signed_url(uri, seconds, signer)

@@ -7,6 +7,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from kscribe.errors import ConfigError, InputError
+
+# Reads and streamed writes move pieces of this size: memory stays flat whatever the object's size.
+PIECE_BYTES = 1024 * 1024
+
+
+class Readable(Protocol):
+    """What a streamed write reads from: a file, a request body, a counting wrapper."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class ExactReader:
+    """Exactly ``size`` bytes of ``stream``: short input raises ``InputError`` instead of
+    storing less, and a read of ``n`` bytes gets ``n`` (fewer only at the end), as a request
+    body's socket may not."""
+
+    def __init__(self, stream: Readable, size: int):
+        self.stream, self.size, self.left = stream, size, size
+
+    def tell(self) -> int:
+        """Bytes read so far (a resumable upload asks before it starts)."""
+        return self.size - self.left
+
+    def read(self, n: int = -1, /) -> bytes:
+        want = self.left if n < 0 else min(n, self.left)
+        parts: list[bytes] = []
+        while want > 0:
+            data = self.stream.read(min(want, PIECE_BYTES))
+            if not data:
+                raise InputError(f"the upload ended {self.left} bytes short")
+            parts.append(data)
+            self.left -= len(data)
+            want -= len(data)
+        return b"".join(parts)
+
+
+class NotSupported(ConfigError):
+    """This backend cannot do what the configuration asks of it (a signed URL of a local file)."""
+
 
 @dataclass(frozen=True)
 class BlobInfo:
@@ -50,6 +90,28 @@ class BlobStore(Protocol):
 
     def ensure_writable(self, prefix_uri: str) -> None:
         """Raise ``OutputNotWritable`` if objects under ``prefix_uri`` cannot be written."""
+        ...
+
+    def read_range(self, uri: str, generation: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive) of one generation of ``uri``, a piece at a time."""
+        ...
+
+    def write_stream(self, uri: str, stream: Readable, size: int, content_type: str, metadata: dict[str, str]) -> None:
+        """Store ``size`` bytes read from ``stream`` as a new object, a piece at a time (never
+        whole in memory) and never over an existing one; nothing is left of a write that fails.
+        A stream that ends short raises ``InputError``."""
+        ...
+
+    def resumable_session(
+        self, uri: str, size: int, content_type: str, metadata: dict[str, str], origin: str | None
+    ) -> str:
+        """The URL of an upload session a browser PUTs exactly ``size`` bytes of a new object to
+        (CORS for ``origin``), and resumes after a break; ``NotSupported`` where there is none."""
+        ...
+
+    def signed_url(self, uri: str, seconds: float, signer: str = "") -> str:
+        """A GET URL for ``uri`` that needs no credentials for ``seconds``, signed as the
+        service account ``signer`` (empty: the process's own); ``NotSupported`` where there is none."""
         ...
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from kscribe.errors import OutputNotWritable, TransientError
-from kscribe.storage.base import BlobInfo, split_gs
+from kscribe.errors import InputError, OutputNotWritable, TransientError
+from kscribe.storage.base import PIECE_BYTES, BlobInfo, ExactReader, Readable, split_gs
 
 # Transfers stream in pieces of this size, so memory stays flat whatever the object's size.
 _CHUNK_BYTES = 8 * 1024 * 1024
@@ -22,9 +24,16 @@ _RETRY = DEFAULT_RETRY.with_timeout(120.0)
 _TIMEOUT = 60.0
 
 
+# A streamed write sends pieces of this size; GCS resumable uploads take multiples of 256 KiB.
+_STREAM_CHUNK_BYTES = 32 * 256 * 1024
+
+
 class GcsStore:
-    def __init__(self, client: storage.Client | None = None):
+    def __init__(self, client: storage.Client | None = None, signing_credentials: Any = None):
         self._client = client
+        # Who signs URLs: None is the process's own credentials, looked up per URL (their
+        # access token expires). Credentials holding a private key sign without a request.
+        self._signing_credentials = signing_credentials
 
     @property
     def client(self) -> storage.Client:
@@ -117,9 +126,81 @@ class GcsStore:
         if not exists:
             raise OutputNotWritable(f"output bucket {bucket} does not exist")
 
+    def read_range(self, uri: str, generation: str, start: int, end: int) -> Iterator[bytes]:
+        bucket, name = split_gs(uri)
+        blob = self.client.bucket(bucket).blob(name, generation=int(generation) if generation else None)
+        position = start
+        while position <= end:
+            last = min(end, position + PIECE_BYTES - 1)
+            yield blob.download_as_bytes(start=position, end=last, timeout=_TIMEOUT)
+            position = last + 1
+
+    def write_stream(self, uri: str, stream: Readable, size: int, content_type: str, metadata: dict[str, str]) -> None:
+        bucket, name = split_gs(uri)
+        blob = self.client.bucket(bucket).blob(name, chunk_size=_STREAM_CHUNK_BYTES)
+        blob.metadata = metadata or None
+        try:
+            # A stream cannot be read twice: no retry. A session that fails is abandoned, and
+            # GCS keeps nothing of an upload that never finished.
+            blob.upload_from_file(
+                ExactReader(stream, size),
+                size=size,
+                content_type=content_type or "application/octet-stream",
+                if_generation_match=0,  # never over an existing object
+                timeout=120,
+            )
+        except InputError:
+            raise
+        except ValueError as exc:  # the client library's word for a stream shorter than its size
+            raise InputError(f"the upload ended short: {exc}") from None
+
+    def resumable_session(
+        self, uri: str, size: int, content_type: str, metadata: dict[str, str], origin: str | None
+    ) -> str:
+        bucket, name = split_gs(uri)
+        blob = self.client.bucket(bucket).blob(name)
+        blob.metadata = metadata or None
+        url: str = blob.create_resumable_upload_session(
+            content_type=content_type or "application/octet-stream",
+            size=size,
+            origin=origin,
+            if_generation_match=0,  # never over an existing object
+            timeout=_TIMEOUT,
+        )
+        return url
+
+    def signed_url(self, uri: str, seconds: float, signer: str = "") -> str:
+        """A V4 signed URL. Under Workload Identity there is no private key: IAM's signBlob
+        signs as ``signer`` (or the process's own account), which needs
+        ``roles/iam.serviceAccountTokenCreator`` on that account."""
+        credentials = self._signing_credentials or _default_credentials()
+        bucket, name = split_gs(uri)
+        blob = self.client.bucket(bucket).blob(name)
+        own = getattr(credentials, "service_account_email", "")
+        options: dict[str, Any] = {}
+        if not hasattr(credentials, "sign_bytes") or (signer and signer != own):
+            options = {"service_account_email": signer or own, "access_token": credentials.token}
+        url: str = blob.generate_signed_url(
+            version="v4",
+            expiration=datetime.timedelta(seconds=max(1, int(seconds))),
+            method="GET",
+            credentials=credentials,
+            **options,
+        )
+        return url
+
     @staticmethod
     def _guard(uri: str, write: Callable[[], object]) -> None:
         try:
             write()
         except (gexc.Forbidden, gexc.NotFound) as exc:
             raise OutputNotWritable(f"cannot write {uri}: {exc.message}") from exc
+
+
+def _default_credentials() -> Any:  # pragma: no cover - needs GCP credentials
+    import google.auth
+    from google.auth.transport.requests import Request
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    credentials.refresh(Request())  # type: ignore[no-untyped-call]
+    return credentials

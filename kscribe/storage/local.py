@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kscribe.errors import OutputNotWritable
-from kscribe.storage.base import BlobInfo
+from kscribe.storage.base import PIECE_BYTES, BlobInfo, ExactReader, NotSupported, Readable
 
 # Object metadata lives in user extended attributes where the filesystem has them. Nothing
 # depends on it locally: ingest also recognises kscribe's own files by their directory.
@@ -123,3 +123,41 @@ class LocalStore:
                 pass
         except OSError as exc:
             raise OutputNotWritable(f"cannot write to {root}: {exc.strerror or exc}") from exc
+
+    def read_range(self, uri: str, generation: str, start: int, end: int) -> Iterator[bytes]:
+        # A file has one generation: the one ``stat`` reported, unless rewritten since.
+        position = start
+        with _path(uri).open("rb") as f:
+            f.seek(start)
+            while position <= end and (piece := f.read(min(PIECE_BYTES, end + 1 - position))):
+                position += len(piece)
+                yield piece
+
+    def write_stream(self, uri: str, stream: Readable, size: int, content_type: str, metadata: dict[str, str]) -> None:
+        path = _path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        reader = ExactReader(stream, size)
+        out = path.open("xb")  # never over an existing object
+        try:
+            with out:
+                while piece := reader.read(PIECE_BYTES):
+                    out.write(piece)
+        except BaseException:
+            # Nothing half-stored, whatever stopped it (a short body, a dropped connection, a
+            # read timeout): the upload may be sent again.
+            path.unlink(missing_ok=True)
+            raise
+        _write_xattrs(path, metadata)
+
+    def resumable_session(
+        self, uri: str, size: int, content_type: str, metadata: dict[str, str], origin: str | None
+    ) -> str:
+        raise NotSupported(
+            f"{uri} is a local path: a browser cannot upload to it directly (KSCRIBE_WEB_UPLOADS=api streams "
+            "uploads through the api)"
+        )
+
+    def signed_url(self, uri: str, seconds: float, signer: str = "") -> str:
+        raise NotSupported(
+            f"{uri} is a local path: no signed URL can reach it (KSCRIBE_LINKS=api serves links through the api)"
+        )

@@ -45,7 +45,8 @@ class LinkServer:
             return 404, "not_found", "the output is gone"
         headers = {"Cache-Control": "private, no-store"}
         if self.ctx.settings.links == "gcs" and uri.startswith("gs://"):
-            url = links.gcs_signed_url(self.ctx, uri, min(expires - now, links.GCS_REDIRECT_S))
+            life = min(expires - now, links.GCS_REDIRECT_S)
+            url = self.ctx.blobs.signed_url(uri, life, self.ctx.settings.signing_service_account)
             return ApiResponse(302, b"", {**headers, "Location": url})
         name = f"{job.output_stem or 'transcript'}.{fmt}"
         return ApiResponse(

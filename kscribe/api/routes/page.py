@@ -123,8 +123,6 @@ class PageRoutes:
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
         stream = (
-            None
-            if request.method == "HEAD"
-            else webui.read_range(self.ctx, job.source_uri, info.generation, start, end)
+            None if request.method == "HEAD" else self.ctx.blobs.read_range(job.source_uri, info.generation, start, end)
         )
         return ApiResponse(status, b"", headers, stream=stream)
