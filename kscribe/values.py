@@ -144,6 +144,11 @@ class JobStatus(str, enum.Enum):
     def terminal(self) -> bool:
         return self.rank == TERMINAL_RANK
 
+    @property
+    def stage(self) -> str | None:
+        """The stage whose work moves a job on from this status; None once it is terminal."""
+        return STAGE_OF_STATUS.get(self)
+
 
 _RANK = {
     JobStatus.QUEUED: 0,
@@ -155,6 +160,17 @@ _RANK = {
     JobStatus.CANCELLED: 4,
 }
 TERMINAL_RANK = max(_RANK.values())
+
+# The stage an unfinished job waits on, by its status (a queued job waits for extract): the
+# one table the reconciler, the dead-letter sink and everything else that names a job's step
+# read. Publish follows transcribe without a status of its own until it starts, so a job
+# transcribing with every chunk stored waits on publish too (the reconciler checks the chunks).
+STAGE_OF_STATUS = {
+    JobStatus.QUEUED: "extract",
+    JobStatus.EXTRACTING: "extract",
+    JobStatus.TRANSCRIBING: "transcribe",
+    JobStatus.PUBLISHING: "publish",
+}
 
 
 # Progress (0–100) at the start of each stage; transcription fills the span up to publishing.

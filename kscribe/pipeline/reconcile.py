@@ -41,16 +41,9 @@ from kscribe.pipeline import batches, retention
 from kscribe.pipeline.stages import manifest
 from kscribe.settings import Settings
 from kscribe.state import claims
-from kscribe.values import Job, JobStatus
+from kscribe.values import STAGE_OF_STATUS, Job, JobStatus
 
 log = logging.getLogger(__name__)
-
-_STAGE = {
-    JobStatus.QUEUED: "extract",
-    JobStatus.EXTRACTING: "extract",
-    JobStatus.TRANSCRIBING: "transcribe",
-    JobStatus.PUBLISHING: "publish",
-}
 
 
 @dataclass(frozen=True)
@@ -98,13 +91,13 @@ def _draining(stage: str, ctx: Context, now: float) -> bool:
 def _drive(job: Job, ctx: Context, now: float, evidence: bool) -> list[Event]:
     """The events that make the job's lost work happen again; none when all of it is in
     flight or queued (``evidence``: ask the ledger; without it, everything missing is lost)."""
-    stage = _STAGE[job.status]
+    stage = STAGE_OF_STATUS[job.status]
     queued = evidence and _draining(stage, ctx, now)
-    if job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING):
+    if stage == "extract":
         if evidence and (queued or ctx.claims.held(claims.extract_work(job.id))):
             return []
         return [events.job_created(job.id)]
-    if job.status is JobStatus.PUBLISHING:
+    if stage == "publish":
         return [] if queued else [events.job_transcribed(job.id)]
     stored = job.chunks_done >= job.chunks_total > 0 and (not job.speakers or job.chunks_diarized >= job.chunks_total)
     if queued and not stored:
@@ -134,14 +127,14 @@ def _drive(job: Job, ctx: Context, now: float, evidence: bool) -> list[Event]:
 
 def _redrive_jobs(ctx: Context, now: float, only: Iterable[str] | None, result: Pass) -> None:
     settings = ctx.settings
-    shortest = min(base_lease(settings, s) for s in ("extract", "transcribe", "publish"))
+    shortest = min(base_lease(settings, s) for s in set(STAGE_OF_STATUS.values()))
     candidates = list(only) if only is not None else ctx.jobs.quiet_jobs(now - shortest)
     lost = 0
     for job_id in candidates:
         job = ctx.jobs.get(job_id)
         if job is None or job.status.terminal:
             continue
-        stage = _STAGE[job.status]
+        stage = STAGE_OF_STATUS[job.status]
         if only is None and not _due(job, stage, settings, now):
             continue
         driving = _drive(job, ctx, now, evidence=only is None)

@@ -17,7 +17,7 @@ from kscribe.observability import metrics
 from kscribe.pipeline.stages import manifest
 from kscribe.pipeline.stages.announce import fail
 from kscribe.state import claims
-from kscribe.values import Job, JobStatus
+from kscribe.values import Job
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +39,16 @@ def _at_step(event_type: str, stage: str, index: object, job: Job, ctx: Context)
     giving up on that event be what stops the job. For chunk.ready, the part of the chunk
     that ``stage`` stores (either part, when the sink did not say whose retries ran out)."""
     if event_type == events.JOB_CREATED:
-        return job.status in (JobStatus.QUEUED, JobStatus.EXTRACTING)
+        return job.status.stage == "extract"
     if event_type == events.CHUNK_READY:
         chunk = _chunk(index)
-        if job.status is not JobStatus.TRANSCRIBING or chunk is None or not 0 <= chunk < job.chunks_total:
+        if job.status.stage != "transcribe" or chunk is None or not 0 <= chunk < job.chunks_total:
             return False
         transcript_missing = stage != "diarize" and not ctx.jobs.chunk_done(job.id, chunk)
         voices_missing = stage != "transcribe" and bool(job.speakers) and chunk not in ctx.jobs.diarized_chunks(job.id)
         return transcript_missing or voices_missing
     if event_type == events.JOB_TRANSCRIBED:
-        return job.status in (JobStatus.TRANSCRIBING, JobStatus.PUBLISHING) and job.chunks_done >= job.chunks_total > 0
+        return job.status.stage in ("transcribe", "publish") and job.chunks_done >= job.chunks_total > 0
     return False
 
 
