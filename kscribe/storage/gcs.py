@@ -140,8 +140,7 @@ class GcsStore:
         blob = self.client.bucket(bucket).blob(name, chunk_size=_STREAM_CHUNK_BYTES)
         blob.metadata = metadata or None
         try:
-            # A stream cannot be read twice: no retry. A session that fails is abandoned, and
-            # GCS keeps nothing of an upload that never finished.
+            # GCS keeps nothing of an upload that never finished: no object, no partial bytes.
             blob.upload_from_file(
                 ExactReader(stream, size),
                 size=size,
