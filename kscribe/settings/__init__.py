@@ -35,8 +35,9 @@ from kscribe.settings.groups import (
     StorageSettings,
     TenancySettings,
     VocabularySettings,
+    track_choice,
 )
-from kscribe.settings.parsing import parse_formats, track_choice
+from kscribe.settings.parsing import parse_formats
 from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
 

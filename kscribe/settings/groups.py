@@ -10,22 +10,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kscribe.choices import parse_channels, parse_choice, parse_replacements
+from kscribe.errors import ConfigError, InputError
 from kscribe.settings.parsing import (
     at_least,
     auto_or,
     boolean,
-    channel_mode,
     comma_list,
     fixed,
     format_list,
     number,
     path,
     setting,
-    spellings,
     stripped,
-    track_choice,
 )
 from kscribe.values import DEFAULT_FORMATS
+
+
+# Settings that take a job choice's values, parsed as the job's would be.
+def channel_mode(name: str, raw: str) -> str:
+    try:
+        return parse_channels("channels", raw)
+    except InputError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def track_choice(name: str, raw: str) -> str:
+    try:
+        return parse_choice(raw, name)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def spellings(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(parse_replacements(raw).items())
+    except InputError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
 
 # Names (lower-case, by extension) and MIME families that ingest accepts as media.
 MEDIA_EXTENSIONS = frozenset(

@@ -12,8 +12,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from kscribe.choices import parse_channels, parse_choice, parse_replacements
-from kscribe.errors import ConfigError, InputError
+from kscribe.errors import ConfigError
 from kscribe.values import DEFAULT_FORMATS
 from kscribe.values import FORMATS as ALL_FORMATS
 
@@ -111,24 +110,3 @@ def path(name: str, raw: str) -> Path:
 
 def format_list(name: str, raw: str) -> tuple[str, ...]:
     return parse_formats(raw)
-
-
-def channel_mode(name: str, raw: str) -> str:
-    try:
-        return parse_channels("channels", raw)
-    except InputError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
-
-
-def track_choice(name: str, raw: str) -> str:
-    try:
-        return parse_choice(raw, name)
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def spellings(name: str, raw: str) -> tuple[tuple[str, str], ...]:
-    try:
-        return tuple(parse_replacements(raw).items())
-    except InputError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
