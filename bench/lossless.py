@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--files", default="dialogue,prompts-long")
+    parser.add_argument("--files", default="dialogue,readings,prompts-long")
     parser.add_argument(
         "--rescore", action="store_true", help="score the runs in OUT again (the last transcript kept per file)"
     )
