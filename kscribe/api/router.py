@@ -1,8 +1,8 @@
 """The HTTP job API, without a web framework: ``Api.handle(ApiRequest) -> ApiResponse``.
 
 This module routes a request and checks its key; the routes live beside it, one module per
-concern: ``api_create`` (new jobs), ``api_jobs`` (reads, listing, cancel), ``batch_api`` (batches), ``api_uploads``
-(the page's upload sessions), ``api_media`` (the page's files and media), with the values in
+concern: ``api_create`` (new jobs), ``api_jobs`` (reads, listing, the text so far, cancel), ``batch_api`` (batches),
+``speakers`` (names for a transcript's speakers), ``api_uploads`` (the page's upload sessions), ``api_media`` (the page's files and media), with the values in
 ``api_http``, body checks in ``api_body`` and what a job shows in ``api_views``.
 """
 

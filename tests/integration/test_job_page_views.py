@@ -179,3 +179,30 @@ def test_named_speakers_are_kept_to_the_tenant_and_shown_in_downloads(settings, 
     status, body = call(api, token, "PUT", f"{path}/speakers", {"names": {"channel 2": "Bob"}})
     assert body["speaker_names"] == {"channel 2": "Bob"}
     assert {s["speaker"] for s in json.loads(download("json"))["segments"]} == {"channel 1", "Bob"}
+
+
+@pytest.mark.model
+def test_a_one_chunk_job_moves_while_tiny_en_decodes_it(settings, redis_client, tmp_path, monkeypatch):
+    """The newcomer's case: the sample is one chunk, and its progress used to sit at 10 % until
+    the chunk was stored. With the real model, the record moves as the decoder goes."""
+    import shutil
+
+    from kscribe.asr.whisper import WhisperTranscriber
+    from kscribe.state.jobs import JobStore
+    from tests.conftest import SAMPLE_VIDEO
+
+    monkeypatch.setattr(transcribe_stage, "DECODED_NOTE_EVERY_S", 0.0)
+    seen: list[float] = []
+    note = JobStore.note_decoded
+
+    def recording(self, job_id, index, seconds):
+        note(self, job_id, index, seconds)
+        seen.append(self.require(job_id).progress)
+
+    monkeypatch.setattr(JobStore, "note_decoded", recording)
+    clip = Path(settings.input_uri) / "meeting.mp4"
+    clip.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLE_VIDEO, clip)
+    ctx, job = run_local_job(settings, redis_client, WhisperTranscriber(tmp_path / "models"), clip)
+    assert job.status is JobStatus.SUCCEEDED and job.chunks_total == 1
+    assert len(seen) >= 3 and seen == sorted(seen) and seen[0] > 10 and seen[-1] < 95, seen
