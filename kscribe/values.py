@@ -122,6 +122,8 @@ DEFAULT_FORMATS = FORMATS[:5]
 # How a job treats a track of several channels: mixed into one (every voice unlabelled), or
 # each channel transcribed on its own and its words labelled "channel N".
 CHANNEL_MODES = ("mix", "split")
+# How a job came to be (``Job.origin``).
+ORIGINS = ("upload", "api", "batch", "openai", "bucket", "cli")
 
 
 class JobStatus(str, enum.Enum):
@@ -287,13 +289,27 @@ class Job:
     chunks_diarized: int = 0
     # The batch the job was made in (kscribe/pipeline/batches.py); "" for a job of its own.
     batch_id: str = ""
+    # How the job came to be (ORIGINS): a page upload, an API request or batch, the
+    # OpenAI-compatible route, a file dropped in the bucket, the CLI; "" for older records.
+    origin: str = ""
+    # Names given to the transcript's speaker labels ("channel 1" → "Alice"), applied to
+    # its downloads (kscribe/transcript/renamed.py).
+    speaker_names: dict[str, str] = field(default_factory=dict)
+    # Seconds decoded so far of each chunk on a worker and not yet stored (derived from the
+    # record's ``decoding.<index>`` fields): progress inside a chunk.
+    decoding: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def decoded_s(self) -> float:
+        """Seconds of audio transcribed: the chunks stored, and what the chunks in flight decoded."""
+        return self.transcribed_s + sum(self.decoding.values())
 
     @property
     def progress(self) -> float:
         """0–100, derived from status and how much audio is transcribed."""
         if self.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             # How far it came, never 100: a full bar read as "done" on a job that is not.
-            if self.duration_s <= 0 or self.transcribed_s <= 0:
+            if self.duration_s <= 0 or self.decoded_s <= 0:
                 return 0.0
             return self._transcribing_progress()
         start = _STAGE_PROGRESS[self.status]
@@ -304,7 +320,7 @@ class Job:
     def _transcribing_progress(self) -> float:
         start = _STAGE_PROGRESS[JobStatus.TRANSCRIBING]
         span = _STAGE_PROGRESS[JobStatus.PUBLISHING] - start
-        return round(start + span * min(1.0, self.transcribed_s / self.duration_s), 1)
+        return round(start + span * min(1.0, self.decoded_s / self.duration_s), 1)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -15,8 +15,9 @@ from kscribe.choices import (
     MAX_REPLACEMENTS,
 )
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
+from kscribe.transcript.renamed import MAX_NAME_CHARS, MAX_NAMES
 from kscribe.transcript.speakers import MAX_SPEAKERS, MIN_SPEAKERS
-from kscribe.values import CHANNEL_MODES, LANGUAGES, TASKS, JobStatus
+from kscribe.values import CHANNEL_MODES, LANGUAGES, ORIGINS, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -394,7 +395,39 @@ OPENAPI = {
                         },
                     },
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "chunks": {"type": "object"},
+                    "chunks": {
+                        "type": "object",
+                        "properties": {
+                            "total": {
+                                "type": "integer",
+                                "description": "chunks the audio was cut into (0 until extracted)",
+                            },
+                            "done": {"type": "integer", "description": "chunks transcribed and stored"},
+                            "decoding": {
+                                "type": "array",
+                                "description": "chunks on a worker: seconds of each decoded so far (progress inside a chunk)",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {"index": {"type": "integer"}, "decoded_s": {"type": "number"}},
+                                },
+                            },
+                        },
+                    },
+                    "transcribed_s": {
+                        "type": "number",
+                        "description": "seconds of audio transcribed: stored chunks and what the chunks on a worker decoded",
+                    },
+                    "origin": {
+                        "type": ["string", "null"],
+                        "enum": [*ORIGINS, None],
+                        "description": "how the job came to be: a page upload, an API request or batch, the "
+                        "OpenAI-compatible route, a file in the bucket, the CLI (null: a record from before this was kept)",
+                    },
+                    "speaker_names": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "description": "names given to speaker labels (PUT …/speakers); downloads show them",
+                    },
                     "queue": {
                         "type": ["object", "null"],
                         "description": "while the job waits in line (before its first chunk reaches a worker): its "
@@ -548,6 +581,12 @@ OPENAPI = {
                 "parameters": [
                     _ID,
                     {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(ALL_FORMATS)}},
+                    {
+                        "name": "speaker_names",
+                        "in": "query",
+                        "description": "false: the speaker labels as heard, not the names given to them",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
                 ],
                 "responses": {
                     "200": {
@@ -736,6 +775,40 @@ OPENAPI = {
                 },
             }
         },
+        "/api/v1/transcriptions/{id}/chunks": {
+            "get": {
+                "summary": "The text so far: each chunk's own transcript as it finishes, before the job's merge",
+                "parameters": [
+                    _ID,
+                    {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Chunks from index `from` on, in order, up to the first not yet done; "
+                        "ask again from `next`. Empty once the job is published (read its transcript then)",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChunkTexts"}}},
+                    },
+                    **_errors(400, 401, 404, 429),
+                },
+            },
+        },
+        "/api/v1/transcriptions/{id}/speakers": {
+            "put": {
+                "summary": "Name the transcript's speakers: stored with the job, shown in its downloads",
+                "parameters": [_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SpeakerNames"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The job, with its speaker_names",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transcription"}}},
+                    },
+                    **_errors(400, 401, 404, 409, 413, 429),
+                },
+            },
+        },
         "/api/v1/transcriptions/{id}/media": {
             "post": {
                 "summary": "A 15-minute URL (/media/<token>) that plays this job's source, for a <video> element",
@@ -795,5 +868,47 @@ _SCHEMAS["CreateBatch"] = {
             "job does too",
         },
         **{k: v for k, v in _SCHEMAS["CreateTranscription"]["properties"].items() if k != "source"},
+    },
+}
+_SCHEMAS["SpeakerNames"] = {
+    "type": "object",
+    "required": ["names"],
+    "additionalProperties": False,
+    "properties": {
+        "names": {
+            "type": "object",
+            "title": f"an object of at most {MAX_NAMES} speaker labels, each with a name of one line "
+            f"of at most {MAX_NAME_CHARS} characters",
+            "maxProperties": MAX_NAMES,
+            "propertyNames": {"maxLength": MAX_NAME_CHARS},
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": MAX_NAME_CHARS,
+                "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+            },
+            "description": 'label as heard → name: {"channel 1": "Alice"}; replaces the names given before '
+            "(an empty name keeps the label)",
+        }
+    },
+}
+_SCHEMAS["ChunkTexts"] = {
+    "type": "object",
+    "properties": {
+        "chunks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer"},
+                    "start_s": {"type": "number"},
+                    "duration_s": {"type": "number"},
+                    "channel": {"type": "integer", "description": "0: every channel mixed"},
+                    "text": {"type": "string"},
+                    "segments": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        },
+        "next": {"type": "integer"},
+        "total": {"type": "integer"},
     },
 }

@@ -1,8 +1,8 @@
 """The HTTP job API, without a web framework: ``Api.handle(ApiRequest) -> ApiResponse``.
 
 This module routes a request and checks its key; the routes live beside it, one module per
-concern: ``api_create`` (new jobs), ``api_jobs`` (reads, listing, cancel), ``batch_api`` (batches), ``api_uploads``
-(the page's upload sessions), ``api_media`` (the page's files and media), with the values in
+concern: ``api_create`` (new jobs), ``api_jobs`` (reads, listing, the text so far, cancel), ``batch_api`` (batches),
+``speakers`` (names for a transcript's speakers), ``api_uploads`` (the page's upload sessions), ``api_media`` (the page's files and media), with the values in
 ``api_http``, body checks in ``api_body`` and what a job shows in ``api_views``.
 """
 
@@ -20,6 +20,7 @@ from kscribe.api.routes import batches as batch_api
 from kscribe.api.routes.create import JobCreation
 from kscribe.api.routes.jobs import MAX_CURSOR, JobReads
 from kscribe.api.routes.page import PageRoutes
+from kscribe.api.routes.speakers import SpeakerNames
 from kscribe.api.routes.uploads import UploadRoutes
 from kscribe.api.views import job_view
 from kscribe.context import Context
@@ -46,6 +47,8 @@ _JOB_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})$")
 _TRANSCRIPT_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/transcript$")
 _UPLOAD_PATH = re.compile(rf"^{UPLOADS}/([0-9a-f]{{32}})$")
 _UPLOAD_CONTENT_PATH = re.compile(rf"^{UPLOADS}/([0-9a-f]{{32}})/content$")
+_CHUNKS_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/chunks$")
+_SPEAKERS_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/speakers$")
 _MEDIA_TOKEN_PATH = re.compile(rf"^{BASE}/([0-9a-f]{{32}})/media$")
 _MEDIA_PATH = re.compile(r"^/media/([A-Za-z0-9_-]{1,64})$")
 _STATIC_PATH = re.compile(r"^/web/([a-z0-9-]+\.[a-z]+)$")
@@ -67,6 +70,7 @@ class Api:
         self.notify_upload: Callable[[Any], None] = lambda info: webui.notify_ingest(ctx.settings, info)
         self.creation = JobCreation(ctx, self.tenants)
         self.jobs = JobReads(ctx, self.tenants)
+        self.speaker_names = SpeakerNames(ctx)
         self.upload_routes = UploadRoutes(ctx, self.tenants, lambda info: self.notify_upload(info))
         self.page = PageRoutes(ctx, self.tenants, self._count_auth_failure)
         self.uploads = self.upload_routes.uploads
@@ -110,6 +114,10 @@ class Api:
             raise ApiError(405, "method_not_allowed", f"{method} is not allowed on a transcription")
         if (m := _TRANSCRIPT_PATH.match(path)) and method == "GET":
             return "transcript", self.jobs.transcript, (m.group(1),)
+        if (m := _CHUNKS_PATH.match(path)) and method == "GET":
+            return "chunks", self.jobs.chunks, (m.group(1),)
+        if (m := _SPEAKERS_PATH.match(path)) and method == "PUT":
+            return "speakers", self.speaker_names.put, (m.group(1),)
         if path == USAGE and method == "GET":
             return "usage", self.jobs.usage, ()
         if method in ("GET", "HEAD"):

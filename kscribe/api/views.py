@@ -9,7 +9,7 @@ from kscribe.api.http import BASE, ApiError
 from kscribe.context import Context
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants
-from kscribe.values import Job, JobStatus
+from kscribe.values import ChunkTranscript, Job, JobStatus, Segment
 
 
 def iso8601(epoch_s: float) -> str | None:
@@ -37,7 +37,14 @@ def job_view(job: Job, queue: dict[str, Any] | None = None) -> dict[str, Any]:
         "created_at_iso": iso8601(job.created_at),
         "updated_at_iso": iso8601(job.updated_at),
         "duration_s": job.duration_s,
-        "chunks": {"total": job.chunks_total, "done": job.chunks_done},
+        "chunks": {
+            "total": job.chunks_total,
+            "done": job.chunks_done,
+            # Chunks on a worker: how many seconds of each its decoder has come through.
+            "decoding": [{"index": i, "decoded_s": s} for i, s in sorted(job.decoding.items())],
+        },
+        "transcribed_s": round(job.decoded_s, 3),
+        "origin": job.origin or None,
         "queue": queue,
         "timings": job.timings,
         "detected_language": job.detected_language or None,
@@ -62,6 +69,7 @@ def job_view(job: Job, queue: dict[str, Any] | None = None) -> dict[str, Any]:
             if job.speakers
             else None
         ),
+        "speaker_names": job.speaker_names,
         "audio_track": job.audio_track or None,
         "audio_track_used": job.audio_track_used or None,
         "retention_days": job.retention_days or None,
@@ -69,6 +77,33 @@ def job_view(job: Job, queue: dict[str, Any] | None = None) -> dict[str, Any]:
         "status_url": f"{BASE}/{job.id}",
         "callback": callback_view(job.callback_url, job.callback_status, job.callback_attempts, job.callback_error),
     }
+
+
+def chunk_view(chunk: ChunkTranscript) -> dict[str, Any]:
+    """A chunk's own text as transcribed, on the media's timeline, before the job's merge: the
+    segments whose middle lies in the chunk's span (its padding's belong to its neighbours)."""
+    segments = [
+        {
+            "start": round(chunk.start_s + s.start, 3),
+            "end": round(chunk.start_s + s.end, 3),
+            "text": s.text.strip(),
+            "speaker": s.speaker or None,
+        }
+        for s in chunk.segments
+        if _owned(s, chunk)
+    ]
+    return {
+        "index": chunk.index,
+        "start_s": chunk.start_s,
+        "duration_s": chunk.duration_s,
+        "channel": chunk.channel,
+        "text": " ".join(s.text.strip() for s in chunk.segments if _owned(s, chunk)),
+        "segments": segments,
+    }
+
+
+def _owned(segment: Segment, chunk: ChunkTranscript) -> bool:
+    return bool(segment.text.strip()) and 0 <= (segment.start + segment.end) / 2 <= chunk.duration_s
 
 
 def own_job(ctx: Context, key: ApiKey, job_id: str) -> Job:

@@ -52,7 +52,7 @@ class LocalPipeline:
         stem = path.stem if path.stem not in self._stems else path.name
         self._stems.add(stem)
         request = JobRequest(
-            key=uuid.uuid4().hex, output_uri=self.ctx.settings.output_uri, output_stem=stem, trusted=True
+            key=uuid.uuid4().hex, output_uri=self.ctx.settings.output_uri, output_stem=stem, trusted=True, origin="cli"
         )
         result = ingest(notice, self.ctx, choices or JobChoices(), request)
         if result.job is not None:

@@ -19,11 +19,21 @@ from kscribe.state import keys
 from kscribe.state.client import KeyValue
 from kscribe.values import TERMINAL_RANK, Job, JobStatus
 
-_JSON_FIELDS = {"coverage", "formats", "languages", "metadata", "outputs", "replacements", "subtitles"}
+_JSON_FIELDS = {
+    "coverage",
+    "formats",
+    "languages",
+    "metadata",
+    "outputs",
+    "replacements",
+    "speaker_names",
+    "subtitles",
+}
 _TIMING_PREFIX = "timing."
 _ANNOUNCED_PREFIX = "announced."
+_DECODING_PREFIX = "decoding."
 # Derived from prefixed hash fields, not stored under their own names.
-_DERIVED = {"timings", "announced"}
+_DERIVED = {"timings", "announced", "decoding"}
 
 # Claim `bucket/name#generation` and create the job in one step.
 #   delivery A: GET object key → nil → SET, HSET job        → created
@@ -179,6 +189,8 @@ if not status then return {-1, 0, 0} end
 if rank[status] == $terminal then return {redis.call('SCARD', KEYS[1]), 0, 0} end
 local added = redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+-- A stored transcript counts in transcribed_s: what its decode reported goes (note_decoded).
+if ARGV[7] == 'transcript' then redis.call('HDEL', KEYS[2], 'decoding.' .. ARGV[1]) end
 local done = redis.call('SCARD', KEYS[1])
 if added == 1 then
   if ARGV[7] == 'transcript' then
@@ -206,6 +218,19 @@ local total = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') + tonumber(A
 redis.call('HSET', KEYS[1], ARGV[1], tostring(total))
 return 1
 """
+
+# How far a chunk's decode has come, while the job runs and the chunk is not yet stored: a
+# note arriving after its chunk was stored (a duplicate delivery decoding it again) would
+# count its audio twice, and is dropped.
+#   KEYS: the job, its stored chunks; ARGV: index, seconds decoded
+_NOTE_DECODED = Template("""
+local rank = $ranks
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or rank[status] == $terminal then return 0 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'decoding.' .. ARGV[1], ARGV[2])
+return 1
+""").substitute(ranks=_RANKS, terminal=TERMINAL_RANK)
 
 # Fields set on a job only while it exists: a late write must not resurrect an expired or
 # purged job as a hash without an expiry.
@@ -328,6 +353,9 @@ def _decode(raw: dict[str, str]) -> Job:
         k[len(_TIMING_PREFIX) :]: round(float(v), 3) for k, v in raw.items() if k.startswith(_TIMING_PREFIX)
     }
     values["announced"] = frozenset(k[len(_ANNOUNCED_PREFIX) :] for k in raw if k.startswith(_ANNOUNCED_PREFIX))
+    values["decoding"] = {
+        int(k[len(_DECODING_PREFIX) :]): float(v) for k, v in raw.items() if k.startswith(_DECODING_PREFIX)
+    }
     return Job(**values)
 
 
@@ -348,6 +376,7 @@ class JobStore:
         self._note_redrive = client.register_script(_NOTE_REDRIVE)
         self._record_usage = client.register_script(_RECORD_USAGE)
         self._add_timing = client.register_script(_ADD_TIMING)
+        self._note_decoded = client.register_script(_NOTE_DECODED)
 
     def ping(self) -> None:
         """Raises unless Redis answers (the readiness check)."""
@@ -456,6 +485,12 @@ class JobStore:
     def add_timing(self, job_id: str, stage: str, seconds: float) -> None:
         """Add ``seconds`` to the stage's total (transcription sums over its chunks)."""
         self._add_timing(keys=[keys.job(job_id)], args=[_TIMING_PREFIX + stage, round(seconds, 6)])
+
+    def note_decoded(self, job_id: str, index: int, seconds: float) -> None:
+        """Chunk ``index`` of the running job has ``seconds`` of its audio decoded (until it is stored)."""
+        self._note_decoded(
+            keys=[keys.job(job_id), keys.job_chunks_done(job_id)], args=[index, round(float(seconds), 3)]
+        )
 
     def complete_chunk(
         self, job_id: str, index: int, total: int, audio_s: float, part: str = "transcript", speakers: bool = False

@@ -1,6 +1,7 @@
 // The page: sign in with an API key, then upload and follow jobs (#/) or read one
 // transcript against its video (#/jobs/<id>).
 import { call, explain, key } from "./api.js";
+import { ChosenFiles } from "./chosen.js";
 import { JobList } from "./jobs.js";
 import { TranscriptView } from "./transcript.js";
 import { Uploader } from "./upload.js";
@@ -9,6 +10,7 @@ import { el } from "./util.js";
 const $ = (id) => document.getElementById(id);
 const jobs = new JobList($("jobs"), $("jobs-empty"), $("jobs-error"), $("filter"));
 const transcript = new TranscriptView();
+const chosen = new ChosenFiles($("chosen"), $("chosen-summary"), $("transcribe"));
 let options = null;
 
 const uploader = new Uploader($("uploads"), () => {
@@ -98,12 +100,19 @@ $("signout").addEventListener("click", () => {
 });
 
 $("opt-speakers").addEventListener("change", () => { $("opt-num-speakers").disabled = !$("opt-speakers").checked; });
-$("files").addEventListener("change", () => { uploader.add([...$("files").files]); $("files").value = ""; });
+// Choosing or dropping files only lists them; Transcribe sends them with the options set then.
+$("files").addEventListener("change", () => { chosen.add([...$("files").files]); $("files").value = ""; });
 const drop = $("drop");
 for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });
 for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => { e.preventDefault(); uploader.add([...e.dataTransfer.files]); });
-$("upload-form").addEventListener("submit", (e) => e.preventDefault());
+drop.addEventListener("drop", (e) => { e.preventDefault(); chosen.add([...e.dataTransfer.files]); });
+$("upload-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  $("upload-error").textContent = "";
+  if (!$("upload-form").reportValidity()) return;
+  const files = chosen.take();
+  if (files.length) uploader.add(files);
+});
 window.addEventListener("hashchange", route);
 
 (async () => {

@@ -3,8 +3,8 @@
 import { call, explain } from "./api.js";
 import { clock, duration, el, fileName } from "./util.js";
 
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
-const STAGES = { queued: "waiting to start", extracting: "extracting audio", transcribing: "transcribing",
+export const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+export const STAGES = { queued: "waiting to start", extracting: "extracting audio", transcribing: "transcribing",
   publishing: "writing the transcript", succeeded: "done", failed: "failed", cancelled: "cancelled" };
 
 export class JobList {
@@ -37,7 +37,7 @@ export class JobList {
     items.forEach((job, index) => {
       seen.add(job.id);
       let row = this.rows.get(job.id);
-      const signature = JSON.stringify([job.status, job.progress, job.timings, job.error, job.queue]);
+      const signature = JSON.stringify([job.status, job.progress, job.timings, job.error, job.queue, job.transcribed_s]);
       if (!row) {
         row = this.row(job);
         this.rows.set(job.id, row);
@@ -63,7 +63,7 @@ export class JobList {
       bar: el("progress", { max: 100, value: 0, "aria-label": `Progress of ${fileName(job.source)}` }),
       timings: el("span", { class: "timings" }),
       reason: el("p", { class: "reason", hidden: true }),
-      open: el("a", { class: "open", href: `#/jobs/${job.id}`, text: "Open transcript", hidden: true }),
+      open: el("a", { class: "open", href: `#/jobs/${job.id}`, text: "Follow" }),
       cancel: el("button", { class: "danger cancel", type: "button", text: "Cancel",
         "aria-label": `Cancel ${fileName(job.source)}`, onclick: () => this.cancel(job.id, row) }),
     };
@@ -73,8 +73,10 @@ export class JobList {
         el("span", { class: "name", text: fileName(job.source) }), row.parts.status, row.parts.stage,
         el("span", { class: "actions" }, row.parts.open, row.parts.cancel)),
       row.parts.bar,
-      el("div", { class: "line" },
-        el("time", { class: "muted", datetime: created.toISOString(), text: created.toLocaleString() }), row.parts.timings),
+      el("div", { class: "line about" },
+        el("time", { class: "muted", datetime: created.toISOString(), text: created.toLocaleString() }),
+        ...describe(job).map(([name, value]) => el("span", { class: `muted ${name}`, title: name === "id" ? job.id : null, text: value })),
+        row.parts.timings),
       row.parts.reason,
     );
     return row;
@@ -85,8 +87,7 @@ export class JobList {
     row.dataset.status = job.status;
     p.status.textContent = job.status;
     p.status.className = `badge status s-${job.status}`;
-    const chunks = job.chunks.total ? ` · chunk ${job.chunks.done} of ${job.chunks.total}` : "";
-    p.stage.textContent = `${STAGES[job.status] || job.status}${TERMINAL.has(job.status) ? "" : chunks} · ${job.progress}%${inLine(job.queue)}`;
+    p.stage.textContent = `${STAGES[job.status] || job.status}${TERMINAL.has(job.status) ? "" : heard(job)} · ${job.progress}%${inLine(job.queue)}`;
     p.bar.value = job.status === "succeeded" ? 100 : job.progress;
     p.bar.hidden = job.status === "failed" || job.status === "cancelled";
     const timings = Object.entries(job.timings || {}).map(([stage, s]) => `${stage} ${Number(s).toFixed(1)} s`);
@@ -96,7 +97,8 @@ export class JobList {
     p.timings.textContent = timings.join(" · ");
     p.reason.hidden = job.status !== "failed";
     p.reason.textContent = job.error ? `Failed${job.failed_stage ? ` at ${job.failed_stage}` : ""}: ${job.error.message}` : "";
-    p.open.hidden = job.status !== "succeeded";
+    p.open.textContent = job.status === "succeeded" ? "Open transcript" : "Follow";
+    p.open.hidden = job.status === "failed" || job.status === "cancelled";
     p.cancel.hidden = TERMINAL.has(job.status);
   }
 
@@ -119,4 +121,23 @@ function inLine(queue) {
   if (!queue) return "";
   const when = queue.estimated_wait_s == null ? "start not yet estimated" : `starts in about ${duration(queue.estimated_wait_s)}`;
   return ` · place ${queue.place} in line, ${when}`;
+}
+
+// How far transcription has come: chunks stored, and the seconds decoded so far (inside the
+// chunks still on a worker too), so a one-chunk job moves before its chunk is done.
+export function heard(job) {
+  if (!job.chunks.total) return "";
+  // Chunks run side by side on several workers: say how many are done, not which one runs.
+  const chunks = ` · ${job.chunks.done} of ${job.chunks.total} chunk${job.chunks.total > 1 ? "s" : ""} done`;
+  if (!job.duration_s || job.status !== "transcribing") return chunks;
+  return `${chunks} · ${clock(job.transcribed_s || 0)} of ${clock(job.duration_s)} heard`;
+}
+
+// What tells one job from another: model, task, how it came, its short id.
+const ORIGINS = { upload: "uploaded here", api: "API", batch: "API batch", openai: "OpenAI route", bucket: "bucket", cli: "CLI" };
+function describe(job) {
+  const parts = [["model", job.model], ["task", job.task]];
+  if (job.origin) parts.push(["origin", ORIGINS[job.origin] || job.origin]);
+  parts.push(["id", `id ${job.id.slice(0, 8)}`]);
+  return parts;
 }

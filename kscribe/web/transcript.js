@@ -1,6 +1,8 @@
 // The transcript against its video: captions from the VTT, the spoken segment highlighted and
-// kept in view, a click (or Enter) on any word seeks there, search with next/previous, downloads.
+// kept in view, a click (or Enter) on any word seeks there, search with next/previous, downloads,
+// names for its speakers. A job still running shows its progress and the text so far instead.
 import { call, explain } from "./api.js";
+import { heard, STAGES, TERMINAL } from "./jobs.js";
 import { clock, duration, el, fileName } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +18,9 @@ export class TranscriptView {
     this.matches = [];
     this.active = -1;
     this.urls = [];
+    this.names = {}; // speaker label → the name given to it
+    this.generation = 0; // bumped on every open and reset: a poll of a view left behind stops
+    $("speakers").addEventListener("submit", (e) => { e.preventDefault(); this.saveNames(); });
     this.video.addEventListener("timeupdate", () => this.follow());
     this.video.addEventListener("seeked", () => this.follow());
     $("search").addEventListener("input", () => this.search($("search").value));
@@ -30,18 +35,22 @@ export class TranscriptView {
 
   async open(jobId) {
     this.reset();
+    this.jobId = jobId;
+    const generation = this.generation;
     try {
       const job = await call("GET", `/api/v1/transcriptions/${jobId}`);
+      if (generation !== this.generation) return;
       const name = fileName(job.source);
       $("t-title").textContent = name;
       document.title = `${name} · kscribe`;
       if (job.status !== "succeeded") {
-        $("t-error").textContent = job.status === "failed"
-          ? `This job failed: ${job.error.message}` : `This job is ${job.status}; the transcript appears once it is done.`;
+        await this.watch(job, generation);
         return;
       }
+      this.names = { ...job.speaker_names };
       const [transcript, vtt, media] = await Promise.all([
-        call("GET", `/api/v1/transcriptions/${jobId}/transcript?format=json`),
+        // The labels as heard: the names given to them are applied here, and can change.
+        call("GET", `/api/v1/transcriptions/${jobId}/transcript?format=json&speaker_names=false`),
         job.outputs.vtt ? call("GET", `/api/v1/transcriptions/${jobId}/transcript?format=vtt`, { raw: true }).then((r) => r.blob()) : null,
         call("POST", `/api/v1/transcriptions/${jobId}/media`),
       ]);
@@ -55,12 +64,83 @@ export class TranscriptView {
         this.video.append(el("track", { kind: "captions", src: url, srclang: lang, label: languageName(lang), default: true }));
       }
       this.render(transcript.segments);
+      this.speakerForm();
     } catch (error) {
-      $("t-error").textContent = explain(error);
+      if (generation === this.generation) $("t-error").textContent = explain(error);
     }
   }
 
+  // A running job: its progress, and each chunk's text as it is stored, polled until the job
+  // ends; once it succeeded, the transcript view proper.
+  async watch(job, generation) {
+    $("viewer").hidden = true;
+    $("live").hidden = false;
+    let next = 0;
+    while (generation === this.generation) {
+      if (job.status === "succeeded") { this.open(job.id); return; }
+      if (TERMINAL.has(job.status)) {
+        $("live").hidden = true;
+        $("t-error").textContent = job.status === "failed" ? `This job failed: ${job.error.message}` : "This job was cancelled.";
+        return;
+      }
+      $("live-stage").textContent = `${STAGES[job.status] || job.status}${heard(job)} · ${job.progress}%`;
+      $("live-bar").value = job.progress;
+      const part = await call("GET", `/api/v1/transcriptions/${job.id}/chunks?from=${next}`);
+      if (generation !== this.generation) return;
+      for (const chunk of part.chunks) {
+        if (!chunk.text) continue;
+        $("live-text").append(el("li", { "data-chunk": chunk.index },
+          el("time", { text: clock(chunk.start_s) }), el("p", { text: chunk.text })));
+      }
+      next = part.next;
+      await new Promise((r) => setTimeout(r, 1000));
+      if (generation !== this.generation) return;
+      job = await call("GET", `/api/v1/transcriptions/${job.id}`);
+    }
+  }
+
+  // One field per speaker label the transcript has, in the order they first speak.
+  speakerForm() {
+    const labels = [...new Set(this.segments.map((s) => s.speaker).filter(Boolean))];
+    $("speakers").hidden = !labels.length;
+    $("speaker-fields").replaceChildren(...labels.map((label, i) => el("div", { class: "field" },
+      el("label", { for: `speaker-${i}`, text: speakerName(label) }),
+      el("input", { id: `speaker-${i}`, "data-label": label, value: this.names[label] || "", placeholder: speakerName(label),
+        maxlength: "64", autocomplete: "off" }))));
+  }
+
+  async saveNames() {
+    const names = {};
+    for (const input of $("speaker-fields").querySelectorAll("input")) {
+      if (input.value.trim()) names[input.dataset.label] = input.value.trim();
+    }
+    $("speakers-save").disabled = true;
+    $("speakers-status").textContent = "";
+    try {
+      const job = await call("PUT", `/api/v1/transcriptions/${this.jobId}/speakers`, { body: { names } });
+      this.names = { ...job.speaker_names };
+      for (const label of this.list.querySelectorAll(".speaker")) label.textContent = this.speakerLabel(label.dataset.label);
+      $("speakers-status").textContent = "Saved: the transcript and its downloads use these names.";
+    } catch (error) {
+      $("speakers-status").textContent = explain(error);
+    } finally {
+      $("speakers-save").disabled = false;
+    }
+  }
+
+  speakerLabel(label) {
+    return this.names[label] || speakerName(label);
+  }
+
   reset() {
+    this.generation++;
+    $("live").hidden = true;
+    $("viewer").hidden = false;
+    $("speakers").hidden = true;
+    $("live-text").replaceChildren();
+    $("speaker-fields").replaceChildren();
+    $("speakers-status").textContent = "";
+    this.names = {};
     this.video.pause();
     this.video.removeAttribute("src");
     this.video.replaceChildren();
@@ -134,7 +214,8 @@ export class TranscriptView {
       text.firstChild && (text.firstChild.tabIndex = 0);
       // The speaker's label where the speaker changes ("" or absent: not known).
       const speaker = segment.speaker || "";
-      const label = speaker && speaker !== previous ? el("p", { class: "speaker", text: speakerName(speaker) }) : null;
+      const label = speaker && speaker !== previous
+        ? el("p", { class: "speaker", "data-label": speaker, text: this.speakerLabel(speaker) }) : null;
       previous = speaker;
       const item = el("li", { "data-segment": index, "data-speaker": speaker || undefined },
         el("time", { datetime: `PT${segment.start.toFixed(2)}S`, "data-start": segment.start.toFixed(3) }, clock(segment.start)),

@@ -20,6 +20,8 @@ ROUTES = [
     ("delete", "/api/v1/transcriptions/{id}", f"/api/v1/transcriptions/{ID}"),
     ("get", "/api/v1/transcriptions/{id}/transcript", f"/api/v1/transcriptions/{ID}/transcript"),
     ("post", "/api/v1/transcriptions/{id}/media", f"/api/v1/transcriptions/{ID}/media"),
+    ("get", "/api/v1/transcriptions/{id}/chunks", f"/api/v1/transcriptions/{ID}/chunks"),
+    ("put", "/api/v1/transcriptions/{id}/speakers", f"/api/v1/transcriptions/{ID}/speakers"),
     ("get", "/api/v1/usage", "/api/v1/usage"),
     ("get", "/api/v1/options", "/api/v1/options"),
     ("post", "/api/v1/uploads", "/api/v1/uploads"),

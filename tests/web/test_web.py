@@ -51,9 +51,15 @@ def _status(driver, file_name):
 
 
 def _upload(driver, path):
+    """Choose ``path`` and press Transcribe: choosing alone sends nothing."""
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.ID, "files").send_keys(str(path))
+    _until(
+        driver,
+        lambda d: path.name in [li.get_attribute("data-file") for li in d.find_elements(By.CSS_SELECTOR, "#chosen li")],
+    )
+    driver.find_element(By.ID, "transcribe").click()
 
 
 def _sign_in(driver, web):
@@ -299,6 +305,118 @@ def test_upload_follow_read_search_download_cancel_and_fail(web, browser, tmp_pa
         ),
     )
     _shot(driver, "08-filtered")
+    shutil.copytree(driver.shots, web.tmp / "screenshots", dirs_exist_ok=True)
+
+
+# Every text the live view's stage line and bar show, recorded as the page changes them (a
+# MutationObserver sees each change; polling from here could miss a short-lived one).
+_RECORD_LIVE = """
+window.seen = {stages: [], bars: [], text: []};
+const stage = document.getElementById('live-stage'), bar = document.getElementById('live-bar');
+new MutationObserver(() => window.seen.stages.push(stage.textContent)).observe(stage, {childList: true, characterData: true, subtree: true});
+new MutationObserver(() => window.seen.bars.push(bar.value)).observe(bar, {attributes: true, attributeFilter: ['value']});
+new MutationObserver(() => window.seen.text.push(document.getElementById('live-text').textContent))
+  .observe(document.getElementById('live-text'), {childList: true, subtree: true});
+"""
+
+
+def test_choose_set_transcribe_follow_read_and_name_speakers(web, browser, tmp_path):
+    """The newcomer's flow: files are chosen (and one removed) with nothing sent, an option is
+    set, Transcribe starts the job, its page shows progress until the transcript replaces it,
+    and the speakers get names that the page, the record and the downloads keep."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from tests.integration.test_channels import interview
+
+    clip, _ = interview(tmp_path / "two-voices.wav")  # one voice per channel (skips without espeak-ng)
+    spare = tmp_path / "spare.mp4"
+    shutil.copyfile(SAMPLE_VIDEO, spare)
+    driver = browser
+    _sign_in(driver, web)
+    button = driver.find_element(By.ID, "transcribe")
+    assert not button.is_enabled()
+
+    # Choosing lists the files; nothing goes out until Transcribe.
+    driver.find_element(By.ID, "files").send_keys(str(clip))
+    driver.find_element(By.ID, "files").send_keys(str(spare))
+    chosen = _until(
+        driver,
+        lambda d: (
+            len(d.find_elements(By.CSS_SELECTOR, "#chosen li")) == 2 and d.find_elements(By.CSS_SELECTOR, "#chosen li")
+        ),
+    )
+    assert button.is_enabled() and button.text == "Transcribe 2 files"
+    assert "press Transcribe" in driver.find_element(By.ID, "chosen-summary").text
+    chosen[1].find_element(By.CSS_SELECTOR, "button.remove").click()
+    _until(
+        driver,
+        lambda d: (
+            [li.get_attribute("data-file") for li in d.find_elements(By.CSS_SELECTOR, "#chosen li")] == [clip.name]
+        ),
+    )
+    assert driver.find_elements(By.CSS_SELECTOR, "#uploads li") == []
+    listed = requests.get(f"{web.api}{BASE}?limit=100", headers=web.acme.auth, timeout=30).json()["items"]
+    assert not [j for j in listed if j["source"].endswith(clip.name)], "a job started before Transcribe"
+
+    # An option, then Transcribe: the list empties, the upload goes, its job is made with it.
+    driver.find_element(By.CSS_SELECTOR, "#advanced summary").click()
+    Select(driver.find_element(By.ID, "opt-channels")).select_by_value("split")
+    _shot(driver, "11-chosen")
+    button.click()
+    _until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#chosen li") == [])
+    assert not button.is_enabled()
+    driver.execute_script(_RECORD_LIVE)
+    link = _until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li a[href^='#/jobs/']"), 120)[0]
+    job_id = link.get_attribute("href").rsplit("/", 1)[1]
+    link.click()  # followed from the moment it exists
+
+    # The job's page: its progress while it runs, then the transcript in its place.
+    _until(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#segments .word")) > 5, 240)
+    seen = driver.execute_script("return window.seen")
+    print("live view:", seen)
+    assert seen["stages"] and all("%" in stage for stage in seen["stages"]), seen
+    assert seen["bars"] == sorted(seen["bars"]) and seen["bars"][0] < 95, seen
+    assert not driver.find_element(By.ID, "live").is_displayed()
+    job = requests.get(f"{web.api}{BASE}/{job_id}", headers=web.acme.auth, timeout=30).json()
+    assert (job["status"], job["channels"], job["origin"]) == ("succeeded", "split", "upload"), job
+    # Text shown while it ran was the job's own words.
+    words = {w.text.strip(".,!?").lower() for w in driver.find_elements(By.CSS_SELECTOR, "#segments .word")}
+    for shown in filter(None, seen["text"]):  # "" once the transcript took its place
+        assert words & set(shown.lower().replace(".", " ").replace(",", " ").split()), shown
+
+    # Name a speaker: the labels change on the page, the name is stored, downloads use it.
+    form = driver.find_element(By.ID, "speakers")
+    assert form.is_displayed()
+    fields = form.find_elements(By.CSS_SELECTOR, "input[data-label]")
+    assert [f.get_attribute("data-label") for f in fields] == ["channel 1", "channel 2"]
+    fields[0].send_keys("Alice")
+    driver.find_element(By.ID, "speakers-save").click()
+    _until(driver, lambda d: d.find_element(By.ID, "speakers-status").text.startswith("Saved"))
+    labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#segments .speaker")]
+    assert "Alice" in labels and "Channel 2" in labels and "Channel 1" not in labels, labels
+    _shot(driver, "12-speakers-named")
+    job = requests.get(f"{web.api}{BASE}/{job_id}", headers=web.acme.auth, timeout=30).json()
+    assert job["speaker_names"] == {"channel 1": "Alice"}
+    assert requests.get(f"{web.api}{BASE}/{job_id}", headers=web.globex.auth, timeout=30).status_code == 404
+    driver.find_element(By.CSS_SELECTOR, "#downloads button[data-format='srt']").click()
+    srt = _until(driver, lambda d: [p for p in d.downloads.glob("two-voices*.srt")], 30)[0]
+    text = _until(driver, lambda d: srt.read_text(), 10)
+    assert "[Alice]" in text and "[channel 1]" not in text and "[channel 2]" in text, text
+
+    # A fresh page keeps the names.
+    driver.refresh()
+    _until(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#segments .speaker")) > 1, 30)
+    assert "Alice" in [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#segments .speaker")]
+    assert driver.find_element(By.CSS_SELECTOR, "input[data-label='channel 1']").get_attribute("value") == "Alice"
+
+    # The jobs list tells the job apart: model, task, where it came from, its short id.
+    driver.find_element(By.CSS_SELECTOR, "a[href='#/']").click()
+    row = _until(driver, lambda d: _job_row(d, clip.name))
+    about = row.find_element(By.CSS_SELECTOR, ".about").text
+    for part in (job["model"], "transcribe", "uploaded here", f"id {job_id[:8]}"):
+        assert part in about, about
+    _shot(driver, "13-jobs-told-apart")
     shutil.copytree(driver.shots, web.tmp / "screenshots", dirs_exist_ok=True)
 
 

@@ -191,6 +191,7 @@ class BatchRoutes:
                 request_hash=asked.request_hash,
                 max_active=Tenants.max_active_jobs(settings, tenant),
                 batch_id=batch_id,
+                origin="batch",
             )
             try:
                 result = ingest(notice, self.ctx, job_choices, job_request)

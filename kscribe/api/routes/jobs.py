@@ -1,15 +1,18 @@
-"""A tenant's jobs: read one, list them, download a transcript, cancel or purge; its usage."""
+"""A tenant's jobs: read one, list them, download a transcript, read the text so far, cancel or
+purge; its usage."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
 from kscribe.api.http import ApiError, ApiRequest, ApiResponse
-from kscribe.api.views import job_view, own_job, tenant_of
+from kscribe.api.routes.speakers import renamed_output
+from kscribe.api.views import chunk_view, job_view, own_job, tenant_of
 from kscribe.context import Context
 from kscribe.delivery import links
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog, batches, retention
+from kscribe.pipeline.partial import finished_chunks
 from kscribe.pipeline.stages import layout
 from kscribe.storage import is_within
 from kscribe.tenancy.apikeys import ApiKey
@@ -85,14 +88,29 @@ class JobReads:
         # Served only from the job's own location, whatever the record says.
         if not is_within(uri, job.output_uri):
             raise ApiError(404, "format_not_available", f"this job did not produce {fmt}")
+        # Named speakers show under their names, unless the labels as heard are asked for.
+        renamed = None if request.query.get("speaker_names") == "false" else renamed_output(self.ctx, job, fmt)
         return ApiResponse(
             200,
-            self.ctx.blobs.read_bytes(uri),
+            renamed if renamed is not None else self.ctx.blobs.read_bytes(uri),
             {
                 "Content-Type": CONTENT_TYPES[fmt],
                 "Content-Disposition": links.attachment(f"{job.output_stem or 'transcript'}.{fmt}"),
             },
         )
+
+    def chunks(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
+        """The text of the job's chunks transcribed so far, in order from ``?from=`` (0), up to
+        the first not yet done; ``next`` is where to ask from next time."""
+        job = own_job(self.ctx, key, job_id)
+        try:
+            start = int(request.query.get("from", "0"))
+        except ValueError:
+            raise ApiError(400, "invalid_query", "from must be an integer") from None
+        if not 0 <= start < MAX_CURSOR:
+            raise ApiError(400, "invalid_query", f"from must be 0-{MAX_CURSOR - 1}")
+        items = [chunk_view(c) for c in finished_chunks(self.ctx, job.id, job.chunks_total, start)]
+        return ApiResponse(200, {"chunks": items, "next": start + len(items), "total": job.chunks_total})
 
     def cancel(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
         if request.query.get("purge", "").lower() in ("true", "1"):

@@ -60,7 +60,7 @@ from kscribe.events import Event
 from kscribe.media import containers
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog
-from kscribe.pipeline.stages import layout
+from kscribe.pipeline.partial import finished_chunks
 from kscribe.pipeline.stages.announce import announce
 from kscribe.pipeline.stages.ingest import JobRequest, ingest
 from kscribe.storage import join
@@ -68,7 +68,7 @@ from kscribe.storage.notices import notice_of
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants, upload_prefix
 from kscribe.tenancy.upload_budget import OverBudget, UploadBudget
-from kscribe.values import ChunkTranscript, Job, JobStatus
+from kscribe.values import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -527,11 +527,8 @@ class OpenAiApi:
         with WAITERS.slot(tenant_name, settings.openai_max_waiters) as waiting:
             while True:
                 job = ctx.jobs.require(job_id)
-                while sent < job.chunks_total:
-                    uri = layout.chunk_transcript(settings.work_uri, job_id, sent)
-                    if ctx.blobs.stat(uri) is None:
-                        break
-                    text = "".join(s.text for s in ChunkTranscript.from_json(ctx.blobs.read_bytes(uri)).segments)
+                for chunk in finished_chunks(ctx, job_id, job.chunks_total, sent):
+                    text = "".join(s.text for s in chunk.segments)
                     if sent == 0:
                         text = text.lstrip()
                     sent += 1
@@ -580,7 +577,10 @@ class OpenAiApi:
         notice = notice_of(info)
         tenant = self._tenant(tenant_name)
         job_request = JobRequest(
-            key=notice.dedupe_key, tenant=tenant_name, max_active=Tenants.max_active_jobs(settings, tenant)
+            key=notice.dedupe_key,
+            tenant=tenant_name,
+            max_active=Tenants.max_active_jobs(settings, tenant),
+            origin="openai",
         )
         try:
             result = ingest(notice, ctx, choices, job_request)

@@ -48,7 +48,7 @@ class JobRequest:
     (``output_stem`` "" the source's file name without extension);
     ``trusted`` choices come from the operator (the CLI) and may name model paths;
     ``request_hash`` must match when ``key`` is reused; ``max_active`` is the tenant's quota;
-    ``batch_id`` the batch the job belongs to.
+    ``batch_id`` the batch the job belongs to; ``origin`` who asked (``values.ORIGINS``).
     """
 
     key: str
@@ -59,6 +59,7 @@ class JobRequest:
     request_hash: str = ""
     max_active: int = 0
     batch_id: str = ""
+    origin: str = "api"
 
 
 def _output_stem(uri: str) -> str:
@@ -220,6 +221,7 @@ def ingest(
         min_speakers=choices.min_speakers or 0,
         max_speakers=choices.max_speakers or 0,
         batch_id=request.batch_id if request else "",
+        origin=request.origin if request else ("upload" if notice.metadata.get(META_UPLOAD) else "bucket"),
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.

@@ -25,6 +25,26 @@ from kscribe.values import Chunk, ChunkTranscript, Job
 log = logging.getLogger(__name__)
 
 STAGE = "transcribe"
+# How often a decode's progress is written to the job at most: the decoder reports after each
+# segment, several times a second on a fast worker.
+DECODED_NOTE_EVERY_S = 1.0
+
+
+class _DecodedNotes:
+    """The decoder's progress on one chunk, written to the job record (what the API and the
+    page show as progress inside a chunk) and told to ``ctx.progress`` (the CLI's bar)."""
+
+    def __init__(self, job: Job, chunk: Chunk, ctx: Context, clock: Any = time.monotonic):
+        self.job, self.chunk, self.ctx, self.clock = job, chunk, ctx, clock
+        self.last = float("-inf")
+
+    def __call__(self, done_s: float) -> None:
+        chunk = self.chunk
+        self.ctx.progress.chunk(self.job.id, chunk.index, chunk.count, done_s, chunk.duration_s)
+        now = self.clock()
+        if now - self.last >= DECODED_NOTE_EVERY_S:
+            self.last = now
+            self.ctx.jobs.note_decoded(self.job.id, chunk.index, min(done_s, chunk.duration_s))
 
 
 def _decided(job: Job) -> bool:
@@ -123,7 +143,7 @@ def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
         recognition = ctx.transcriber.transcribe(
             audio,
             options,
-            on_progress=lambda done: ctx.progress.chunk(job.id, chunk.index, chunk.count, done, chunk.duration_s),
+            on_progress=_DecodedNotes(job, chunk, ctx),
         )
     settings = ctx.settings
     # Times from the chunk's start: the padding's words fall before 0 or after its end, and
