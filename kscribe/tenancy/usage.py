@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kscribe.ports import Jobs
+from kscribe.ports import TenantQuotas
 from kscribe.settings import Settings
 from kscribe.tenancy.tenants import Tenant, Tenants
 
 
-def usage_view(jobs: Jobs, settings: Settings, tenant: Tenant) -> dict[str, Any]:
+def usage_view(jobs: TenantQuotas, settings: Settings, tenant: Tenant) -> dict[str, Any]:
     limit_s = Tenants.audio_limit_s(settings, tenant)
     return {
         "tenant": tenant.name,
