@@ -2,10 +2,15 @@
 
 The pieces are packed in order, GAP_S of silence apart, into windows of at most WINDOW_S and
 each window is decoded sequentially, without VAD, in the chunk's language and options: a
-Whisper window costs one encoder pass whatever it holds, so 29 pieces of one or two seconds
+Whisper window costs an encoder pass whatever it holds, so 29 pieces of one or two seconds
 cost two or three passes instead of 29 (13.6 of a 35-minute file's 71 s wall when each was
-decoded alone). A piece that is still empty, or nearly, is then decoded alone: packing must
-never be why a piece is recorded as holding nothing.
+decoded alone). A word counts for the piece whose own audio holds its middle, and its times
+are kept inside that piece; a word in a gap belongs to no piece and is dropped. A piece that
+is still empty, or nearly, is then decoded alone: packing must never be why a piece is
+recorded as holding nothing.
+
+Without word timings (a segment may span several packed pieces) or when each window may be in
+a language of its own (multilingual), every piece is decoded alone.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from kscribe.values import Segment, Word
 
 # Under Whisper's 30 s window, so a packed window is one decoder window, not two.
 WINDOW_S = 28.0
-# Silence between packed pieces: a pause the decoder can end a segment on.
-GAP_S = 0.5
+# Silence between packed pieces: a pause the decoder ends a segment on, long enough that a
+# word timed a little early or late still falls in its own piece or in the gap.
+GAP_S = 1.0
 
 Span = tuple[float, float]
 # Decodes samples (from their own start, in seconds) sequentially, without VAD.
@@ -49,33 +55,50 @@ def pack(pieces: Sequence[Span], window_s: float = WINDOW_S, gap_s: float = GAP_
     return windows
 
 
-def _owner(window: Sequence[_Packed], middle: float, gap_s: float) -> _Packed:
-    """The packed piece a word (by its middle, in packed time) belongs to: the one whose span,
-    widened by half the gap each side, holds it; the nearest otherwise."""
+def _owner(window: Sequence[_Packed], start: float, end: float) -> _Packed | None:
+    """The packed piece whose own audio holds the middle of ``[start, end]`` (packed time);
+    None in a gap. Everything decoded from a piece alone is that piece's."""
+    if len(window) == 1:
+        return window[0]
+    middle = (start + end) / 2
     for p in window:
-        length = p.piece[1] - p.piece[0]
-        if middle < p.at + length + gap_s / 2:
+        if p.at <= middle < p.at + (p.piece[1] - p.piece[0]):
             return p
-    return window[-1]
+    return None
 
 
-def _unpacked(window: Sequence[_Packed], segments: Sequence[Segment], gap_s: float) -> dict[Span, list[Segment]]:
+def _placed(segment: Segment, p: _Packed) -> Segment:
+    """``segment`` moved from packed time to ``p``'s own, its times kept inside the piece."""
+    lo, hi = p.piece
+
+    def inside(t: float) -> float:
+        return round(min(max(t + lo - p.at, lo), hi), 3)
+
+    words = tuple(replace(w, start=inside(w.start), end=inside(w.end)) for w in segment.words)
+    return replace(segment, start=inside(segment.start), end=inside(segment.end), words=words)
+
+
+def _unpacked(window: Sequence[_Packed], segments: Sequence[Segment]) -> dict[Span, list[Segment]]:
     """The decoded segments split by piece and moved to each piece's own time."""
     found: dict[Span, list[Segment]] = {p.piece: [] for p in window}
     for s in segments:
         if not s.words:
-            p = _owner(window, (s.start + s.end) / 2, gap_s)
-            found[p.piece].append(s.shifted(p.piece[0] - p.at))
+            # A segment without word timings is a piece's only if it lies within that piece.
+            owner = _owner(window, s.start, s.end)
+            if owner is not None and _owner(window, s.start, s.start) is _owner(window, s.end, s.end) is owner:
+                found[owner.piece].append(_placed(s, owner))
             continue
         groups: dict[_Packed, list[Word]] = {}
         for w in s.words:
-            groups.setdefault(_owner(window, (w.start + w.end) / 2, gap_s), []).append(w)
+            owner = _owner(window, w.start, w.end)
+            if owner is not None:
+                groups.setdefault(owner, []).append(w)
         for p, words in groups.items():
             part = s
             if len(words) != len(s.words):
                 text = "".join(w.word for w in words)
                 part = replace(s, start=words[0].start, end=words[-1].end, text=text, words=tuple(words))
-            found[p.piece].append(part.shifted(p.piece[0] - p.at))
+            found[p.piece].append(_placed(part, p))
     return found
 
 
@@ -92,20 +115,20 @@ def _words_in(piece: Span, segments: Sequence[Segment]) -> int:
 
 
 def decode_again(
-    decode: Decode, audio: np.ndarray, pieces: Sequence[Span], rate: int, gap_s: float = GAP_S
+    decode: Decode, audio: np.ndarray, pieces: Sequence[Span], rate: int, packed: bool = True, gap_s: float = GAP_S
 ) -> dict[Span, list[Segment]]:
     """Each piece's segments (times from ``audio``'s start) from a second, sequential decode:
-    packed with its neighbours first, alone where that left it (nearly) empty."""
+    packed with its neighbours first (``packed``), alone where that left it (nearly) empty."""
+    windows = pack(pieces, gap_s=gap_s) if packed else [[_Packed(p, 0.0)] for p in pieces]
     found: dict[Span, list[Segment]] = {}
-    for window in pack(pieces, gap_s=gap_s):
-        found.update(_unpacked(window, decode(_audio_of(window, audio, rate, gap_s)), gap_s))
+    for window in windows:
+        found.update(_unpacked(window, decode(_audio_of(window, audio, rate, gap_s))))
         if len(window) == 1:
             continue  # decoded alone already
         for p in window:
-            start, end = p.piece
-            if not coverage.needs_second_decode(end - start, _words_in(p.piece, found[p.piece])):
+            if not coverage.needs_second_decode(p.piece[1] - p.piece[0], _words_in(p.piece, found[p.piece])):
                 continue
-            alone = [s.shifted(start) for s in decode(audio[int(start * rate) : int(end * rate)])]
+            alone = _unpacked([_Packed(p.piece, 0.0)], decode(_audio_of([p], audio, rate, gap_s)))[p.piece]
             if _words_in(p.piece, alone) > _words_in(p.piece, found[p.piece]):
                 found[p.piece] = alone
     return found

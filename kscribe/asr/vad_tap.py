@@ -14,21 +14,19 @@ import threading
 from typing import Any
 
 _local = threading.local()
-_installed = False
 _lock = threading.Lock()
 
 
 def install() -> bool:
     """Wrap faster-whisper's VAD entry point (idempotent); False where it is not there."""
-    global _installed
-    with _lock:
-        if _installed:
-            return True
-        import faster_whisper.transcribe as fw
+    import faster_whisper.transcribe as fw
 
+    with _lock:
         original = getattr(fw, "get_speech_timestamps", None)
         if original is None:
             return False
+        if getattr(original, "kscribe_notes", False):
+            return True
 
         def noted(audio: Any, *args: Any, **kwargs: Any) -> Any:
             found = original(audio, *args, **kwargs)
@@ -36,8 +34,8 @@ def install() -> bool:
                 _local.found = [dict(p) for p in found]
             return found
 
+        noted.kscribe_notes = True  # type: ignore[attr-defined]
         fw.get_speech_timestamps = noted
-        _installed = True
         return True
 
 

@@ -244,15 +244,23 @@ class WhisperTranscriber:
         def decode(samples: np.ndarray) -> list[Segment]:
             return [_segment(s, language) for s in model.transcribe(samples, vad_filter=False, **sequential)[0]]
 
-        again = redecode.decode_again(decode, audio, failing, SAMPLE_RATE) if failing else {}
+        # Packed windows need word timings to split what they hold; multilingual, each piece
+        # keeps the language of its own window.
+        packed = bool(sequential.get("word_timestamps")) and not sequential.get("multilingual")
+        again = redecode.decode_again(decode, audio, failing, SAMPLE_RATE, packed=packed) if failing else {}
+        recovered = []
         for start, end in failing:
             found = coverage.count_in(start, end, coverage.spans(again[(start, end)]))
             if found > first[(start, end)]:
-                segments = coverage.keep_words(segments, functools.partial(_outside, start, end))
-                segments = sorted(segments + again[(start, end)], key=lambda s: (s.start, s.end))
+                recovered.append((start, end))
                 first[(start, end)] = found
             metrics.PIECES_REDECODED.labels("recovered" if found else "empty").inc()
             log.info("speech piece %.2f–%.2f s: %d word(s) after a second decode", start, end, first[(start, end)])
+        # In one step, so one recovered piece's words are never taken for a neighbour's: the
+        # first pass's words inside any recovered piece go, then every recovered piece's come in.
+        if recovered:
+            segments = coverage.keep_words(segments, functools.partial(_outside_all, recovered))
+            segments = sorted(segments + [s for p in recovered for s in again[p]], key=lambda s: (s.start, s.end))
         failed = set(failing)
         return segments, [coverage.Piece(p[0], p[1], first[p], redecoded=p in failed) for p in pieces]
 
@@ -270,8 +278,9 @@ def _segment(s: Any, language: str) -> Segment:
     )
 
 
-def _outside(start: float, end: float, item: tuple[float, float, str]) -> bool:
-    return not start <= (item[0] + item[1]) / 2 < end
+def _outside_all(spans: Sequence[tuple[float, float]], item: tuple[float, float, str]) -> bool:
+    middle = (item[0] + item[1]) / 2
+    return not any(start <= middle < end for start, end in spans)
 
 
 def _speech_pieces(audio: np.ndarray, vad: dict[str, Any], batch_size: int) -> list[tuple[float, float]]:

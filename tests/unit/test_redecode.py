@@ -45,10 +45,10 @@ def _audio(pieces: list[tuple[float, float]], seconds: float = 120.0) -> np.ndar
 
 
 def test_pieces_are_packed_in_order_into_windows_and_a_long_one_goes_alone():
-    pieces = [(0.0, 10.0), (20.0, 30.0), (40.0, 47.0), (50.0, 90.0), (95.0, 97.0)]
+    pieces = [(0.0, 10.0), (20.0, 30.0), (40.0, 46.0), (50.0, 90.0), (95.0, 97.0)]
     windows = pack(pieces)
     assert [[p.piece for p in w] for w in windows] == [
-        [(0.0, 10.0), (20.0, 30.0), (40.0, 47.0)],  # 10 + 0.5 + 10 + 0.5 + 7 = 28 s
+        [(0.0, 10.0), (20.0, 30.0), (40.0, 46.0)],  # 10 + 1 + 10 + 1 + 6 = 28 s
         [(50.0, 90.0)],
         [(95.0, 97.0)],
     ]
@@ -87,8 +87,8 @@ def test_a_piece_alone_in_its_window_is_not_decoded_twice():
 
 def test_one_segment_that_spans_two_packed_pieces_is_split_between_them():
     pieces = [(10.0, 11.0), (50.0, 51.0)]
-    # One segment: a word in each piece (packed at 0.0–1.0 and 1.5–2.5).
-    segment = Segment(0.2, 1.9, " one two", (Word(0.2, 0.5, " one", 0.9), Word(1.6, 1.9, " two", 0.9)), -0.2, 0.01)
+    # One segment: a word in each piece (packed at 0.0–1.0 and 2.0–3.0).
+    segment = Segment(0.2, 2.4, " one two", (Word(0.2, 0.5, " one", 0.9), Word(2.1, 2.4, " two", 0.9)), -0.2, 0.01)
     found = decode_again(lambda samples: [segment], _audio(pieces), pieces, RATE)
     assert [(s.text, s.start, s.end) for s in found[(10.0, 11.0)]] == [(" one", 10.2, 10.5)]
     assert [(s.text, s.start, s.end) for s in found[(50.0, 51.0)]] == [(" two", 50.1, 50.4)]
@@ -110,3 +110,82 @@ def test_the_tap_notes_the_pieces_faster_whispers_own_vad_found():
     assert vad_tap.heard(SAMPLE_RATE) == [
         (round(p["start"] / SAMPLE_RATE, 3), round(p["end"] / SAMPLE_RATE, 3)) for p in expected
     ]
+
+
+def test_a_word_in_a_gap_belongs_to_no_piece_and_words_stay_inside_their_piece():
+    pieces = [(10.0, 11.0), (40.0, 41.0)]  # packed at 0.0–1.0 and 2.0–3.0
+    decoded = [
+        _said(0.2, "alpha"),  # 0.2–0.4: the first piece's
+        Segment(0.8, 1.3, " late", (Word(0.8, 1.3, " late", 0.9),), -0.2, 0.01),  # middle 1.05: in the gap
+        Segment(1.9, 2.3, " early", (Word(1.9, 2.3, " early", 0.9),), -0.2, 0.01),  # middle 2.1: the second's
+    ]
+    found = decode_again(lambda samples: decoded if len(samples) > 2 * RATE else [], _audio(pieces), pieces, RATE)
+    words = {p: [(w.word.strip(), w.start, w.end) for s in segs for w in s.words] for p, segs in found.items()}
+    # "early" starts in the gap: kept, but inside its piece (40.0, not 39.9).
+    assert words == {(10.0, 11.0): [("alpha", 10.2, 10.4)], (40.0, 41.0): [("early", 40.0, 40.3)]}
+
+
+def test_without_word_timings_every_piece_is_decoded_alone():
+    pieces = [(10.0, 11.0), (50.0, 51.0)]
+    calls = []
+
+    def decode(samples):
+        calls.append(len(samples) / RATE)
+        return [Segment(0.1, 0.8, f" piece{len(calls)}", (), -0.2, 0.01)]
+
+    found = decode_again(decode, _audio(pieces), pieces, RATE, packed=False)
+    assert calls == [pytest.approx(1.0), pytest.approx(1.0)]
+    assert [(s.text, s.start) for s in found[(10.0, 11.0)]] == [(" piece1", 10.1)]
+    assert [(s.text, s.start) for s in found[(50.0, 51.0)]] == [(" piece2", 50.1)]
+
+
+def test_recovered_words_of_touching_pieces_are_all_kept(monkeypatch, tmp_path):
+    """Two empty pieces that touch (VAD splits a short pause between them): each recovered
+    word is kept once, at its piece's time, and the coverage record agrees with the text."""
+    from types import SimpleNamespace
+
+    from kscribe.asr.whisper import WhisperTranscriber
+
+    def fw_segment(words):
+        ws = [SimpleNamespace(start=a, end=b, word=t, probability=0.9) for a, b, t in words]
+        return SimpleNamespace(
+            start=ws[0].start,
+            end=ws[-1].end,
+            text="".join(w.word for w in ws),
+            words=ws,
+            avg_logprob=-0.2,
+            no_speech_prob=0.01,
+        )
+
+    class Model:
+        def transcribe(self, samples, **kwargs):
+            # Packed: the first piece at 0.0–1.0, the second at 2.0–3.0; "omega" ends the first.
+            return iter(
+                [fw_segment([(0.1, 0.4, " alpha"), (0.6, 0.95, " omega")]), fw_segment([(2.1, 2.6, " bravo")])]
+            ), None
+
+    audio = np.ones(20 * SAMPLE_RATE, dtype=np.float32)
+    pieces = [(10.0, 11.0), (11.0, 12.0)]
+    segments, checked = WhisperTranscriber(tmp_path)._check_coverage(
+        Model(), audio, [], pieces, {"word_timestamps": True}, "en"
+    )
+    assert [(w.word.strip(), w.start) for s in segments for w in s.words] == [
+        ("alpha", 10.1),
+        ("omega", 10.6),
+        ("bravo", 11.1),
+    ]
+    assert [(p.words, p.redecoded) for p in checked] == [(2, True), (1, True)]
+
+
+def test_a_segment_without_word_timings_that_spans_packed_pieces_is_no_ones():
+    pieces = [(10.0, 11.0), (50.0, 51.0)]  # packed at 0.0–1.0 and 2.0–3.0
+    calls = []
+
+    def decode(samples):
+        calls.append(len(samples) / RATE)
+        return [Segment(0.2, 2.6, " one two", (), -0.2, 0.01)] if len(calls) == 1 else []
+
+    found = decode_again(decode, _audio(pieces), pieces, RATE)
+    # Neither piece takes it (nor its times); both are then decoded alone.
+    assert found == {(10.0, 11.0): [], (50.0, 51.0): []}
+    assert calls == [pytest.approx(3.0), pytest.approx(1.0), pytest.approx(1.0)]
