@@ -303,10 +303,16 @@ def _with_labels(runs: list[list[Word]]) -> list[tuple[list[Word], bool]]:
     return out
 
 
+# Words a TXT line may gather without a sentence end before it ends with a segment.
+_RUN_ON_WORDS = 60
+
+
 def text_lines(segments: Sequence[Segment]) -> list[str]:
-    """Plain text: each segment on its own line (cut where its speaker changes, in time
-    order), unwrapped, with ``speaker_label`` where the speaker changes. A transcript to
-    read, not subtitles: no line width, no cues of one or two words (issue 26)."""
+    """Plain text: one sentence a line, unwrapped, whatever Whisper's segments were (they end
+    mid-sentence often, and may hold several), with ``speaker_label`` where the speaker
+    changes (a change of speaker also starts a line). A transcript to read, not subtitles:
+    no line width, no cues of one or two words. Speech without punctuation breaks at the
+    first segment end after ``_RUN_ON_WORDS`` words, so it never becomes one endless line."""
     pieces: list[list[Word]] = []
     for segment in segments:
         own: list[list[Word]] = []
@@ -317,7 +323,22 @@ def text_lines(segments: Sequence[Segment]) -> list[str]:
                 own.append([word])
         pieces += own
     pieces.sort(key=lambda p: p[0].start)
-    lines = ["".join(w.word for w in piece).strip() for piece, _ in _with_labels(pieces)]
+    segment_ends = {id(piece[-1]) for piece in pieces}
+    turns: list[list[Word]] = []
+    for piece in pieces:
+        if turns and turns[-1][-1].speaker == piece[0].speaker:
+            turns[-1] += piece
+        else:
+            turns.append(list(piece))
+    lines = []
+    for turn, _ in _with_labels(turns):
+        sentence: list[Word] = []
+        for word in turn:
+            sentence.append(word)
+            if ends_sentence(word.word) or (len(sentence) >= _RUN_ON_WORDS and id(word) in segment_ends):
+                lines.append(_join(sentence))
+                sentence = []
+        lines.append(_join(sentence))
     return [line for line in lines if line]
 
 
