@@ -277,7 +277,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     # end, as it always did (scripts read it).
     live = None
     if sys.stdout.isatty() and not args.quiet:
-        live = LiveTranscript(_print_above_bars, {**dict(settings.replacements), **choices.replacements})
+        replacements = {**dict(settings.replacements), **choices.replacements}
+        live = LiveTranscript(_print_above_bars, replacements, label_jobs=len(args.videos) > 1)
     progress = TerminalProgress(enabled=not args.quiet, live=live)
     ctx = wiring.create_context(settings, progress=progress)
     pipeline = LocalPipeline(ctx)
@@ -301,8 +302,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     failed = missing
     for job_id in job_ids:
         job = ctx.jobs.require(job_id)
-        if live is not None:
-            live.flush(job_id)
+        shown = live.flush(job_id) if live is not None else False
         if job.status is not JobStatus.SUCCEEDED:
             failed += 1
             # The one place a failure is told (the stages' own log lines are for -v).
@@ -310,7 +310,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.quiet:
             print("\n".join(job.outputs.values()))
         else:
-            if live is None and "txt" in job.outputs:
+            if not shown and "txt" in job.outputs:
                 print(ctx.blobs.read_bytes(job.outputs["txt"]).decode("utf-8"), end="")
             print(describe(job))
     return 1 if failed else 0

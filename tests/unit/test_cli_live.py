@@ -49,10 +49,10 @@ def test_jobs_are_ordered_apart_and_a_missing_chunk_is_flushed_past_at_the_end()
     live.add(3, chunk(2, "B three.", job_id="b"))
     assert shown == ["A one."]
     # Chunk 0 of job b was stored by an earlier attempt and never reported.
-    live.flush("b")
+    assert live.flush("b") is True
     assert shown == ["A one.", "B two.", "B three."]
-    live.flush("b")
-    assert len(shown) == 3
+    assert live.flush("b") is True and len(shown) == 3
+    assert live.flush("never-reported") is False, "the caller prints the written TXT instead"
 
 
 def test_the_padding_is_left_to_its_own_chunk_and_spellings_and_channels_apply():
@@ -61,3 +61,11 @@ def test_the_padding_is_left_to_its_own_chunk_and_spellings_and_channels_apply()
     live.add(2, chunk(0, "We start now.", channel=1))
     live.add(2, chunk(1, "start now. Run cube control apply.", start=-0.8, lead_s=0.8, channel=1))
     assert shown == ["[channel 1] We start now.", "[channel 1] Run kubectl apply."]
+
+
+def test_with_several_jobs_each_job_s_text_starts_with_its_tag_where_it_changes():
+    live, shown = collect(label_jobs=True)
+    live.add(2, chunk(0, "A one.", job_id="a" * 32))
+    live.add(2, chunk(1, "A two.", job_id="a" * 32))
+    live.add(1, chunk(0, "B one.", job_id="b" * 32))
+    assert shown == ["[aaaaaaaa]\nA one.", "A two.", "[bbbbbbbb]\nB one."]
