@@ -41,6 +41,8 @@ def test_run_prints_the_transcript_and_writes_every_format(env, capsys):
         f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")
     ]
     assert "transcribe chunk 1/1" in err and "[" in err
+    # Not a terminal: the written TXT whole, then the summary, as scripts read it.
+    assert out.startswith((env / "out" / "meeting.txt").read_text() + "job ")
     job_id = out.split("job ", 1)[1].split(":", 1)[0]
     code, out, _ = run_cli(capsys, "status", job_id)
     assert code == 0 and "succeeded (100%)" in out and "meeting.srt" in out
