@@ -115,7 +115,8 @@ def main() -> None:
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if done.returncode != 0:
             sys.exit(f"kscribe run failed:\n{done.stderr[-3000:]}")
-        job_id = done.stdout.split("job ", 1)[1].split(":", 1)[0]
+        transcript = json.loads(Path(f"{tmp}/out/{args.video.stem}.json").read_text())
+        job_id = transcript["job_id"]  # -q prints only the output paths
         status = subprocess.run(
             [sys.executable, "-m", "kscribe", "status", "--json", job_id],
             env=env,
@@ -124,7 +125,6 @@ def main() -> None:
             check=True,
         )
         job = json.loads(status.stdout)
-        transcript = json.loads(Path(f"{tmp}/out/{args.video.stem}.json").read_text())
     report = {
         "video": str(args.video),
         "duration_s": job["duration_s"],

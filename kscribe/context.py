@@ -19,6 +19,7 @@ from kscribe.state.uploads import MediaTokens, Uploads
 from kscribe.tenancy.apikeys import ApiKeys
 from kscribe.tenancy.ratelimit import RateLimiter
 from kscribe.tenancy.tenants import Tenants
+from kscribe.values import ChunkTranscript
 
 
 class Progress(Protocol):
@@ -28,6 +29,9 @@ class Progress(Protocol):
 
     def chunk(self, job_id: str, index: int, count: int, done_s: float, total_s: float) -> None: ...
 
+    def chunk_transcribed(self, count: int, transcript: ChunkTranscript) -> None:
+        """A chunk's transcript, once stored (chunks of a job may finish in any order)."""
+
 
 class NoProgress:
     """A ``Progress`` that reports nowhere."""
@@ -36,6 +40,9 @@ class NoProgress:
         pass
 
     def chunk(self, job_id: str, index: int, count: int, done_s: float, total_s: float) -> None:
+        pass
+
+    def chunk_transcribed(self, count: int, transcript: ChunkTranscript) -> None:
         pass
 
 

@@ -23,7 +23,7 @@ from kscribe.values import FORMATS as ALL_FORMATS
 _ERROR = {"$ref": "#/components/schemas/Error"}
 # What the OpenAI-compatible routes answer in (kscribe.api.routes.openai.RESPONSE_FORMATS; a test holds
 # the two equal: that module imports the api, which serves this document).
-OPENAI_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+OPENAI_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -144,8 +144,10 @@ def _openai_route(summary: str) -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "The transcript in response_format (json: {text}; verbose_json: language, "
-                    "duration, segments, words; text, srt, vtt: plain text); with stream=true, "
-                    "text/event-stream: transcript.text.delta events, then transcript.text.done"
+                    "duration, segments, words; diarized_json: task, duration, text, segments with speaker "
+                    "A, B, …; text, srt, vtt: plain text); with stream=true, text/event-stream: "
+                    "transcript.text.delta events (diarized_json: then a transcript.text.segment per "
+                    "segment), then transcript.text.done"
                 },
                 "202": {"description": "Still running: {id, status, status_url}"},
                 "400": {"description": "A bad form field (OpenAI's error shape)"},
@@ -323,7 +325,12 @@ OPENAPI = {
                         "maxLength": MAX_PROMPT_CHARS,
                         "description": "Whisper's initial prompt for every chunk of the job, as the job API's prompt",
                     },
-                    "response_format": {"type": "string", "enum": list(OPENAI_FORMATS)},
+                    "response_format": {
+                        "type": "string",
+                        "enum": list(OPENAI_FORMATS),
+                        "description": "diarized_json (transcriptions, where KSCRIBE_DIARIZE is on) labels "
+                        "the job's speakers by voice",
+                    },
                     "temperature": {"type": "number", "minimum": 0, "maximum": 1},
                     "timestamp_granularities[]": {
                         "type": "array",
@@ -332,7 +339,7 @@ OPENAPI = {
                     },
                     "stream": {
                         "type": "boolean",
-                        "description": "true (response_format json or text): server-sent events, a "
+                        "description": "true (response_format json, text or diarized_json): server-sent events, a "
                         "transcript.text.delta per chunk as it finishes, then transcript.text.done with the whole "
                         "text, or an error event; other formats: 400 stream_unsupported",
                     },

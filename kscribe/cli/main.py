@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import redis
+from tqdm import tqdm
 
 from kscribe.asr import voices
 from kscribe.asr.models import check_language
@@ -25,6 +28,7 @@ from kscribe.choices import (
     parse_subtitles,
 )
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
+from kscribe.cli.live import LiveTranscript
 from kscribe.cli.progress import TerminalProgress
 from kscribe.errors import ConfigError, InputError, KscribeError
 from kscribe.media.chunking import LOCAL_CHUNK_S, STACK_CHUNK_S
@@ -158,7 +162,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     add_job_flags(run)
     run.add_argument("--out", type=Path, help="output directory (default: the data directory's output/)")
-    run.add_argument("-q", "--quiet", action="store_true", help="print only where the outputs are")
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the output paths, one a line (and why a job failed, on stderr)",
+    )
 
     keys = sub.add_parser("keys", help="manage API keys (stored hashed in Redis, each bound to a tenant)")
     keys.add_argument(
@@ -264,7 +273,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))
     settings = settings.replace(chunk_target_s=_local_chunk_target(settings))
     scratch.prepare(settings)  # sweeps what killed runs left behind
-    progress = TerminalProgress(enabled=not args.quiet)
+    # On a terminal the transcript shows as its chunks finish; a pipe gets it whole at the
+    # end, as it always did (scripts read it).
+    live = None
+    if sys.stdout.isatty() and not args.quiet:
+        replacements = {**dict(settings.replacements), **choices.replacements}
+        live = LiveTranscript(_print_above_bars, replacements, label_jobs=len(args.videos) > 1)
+    progress = TerminalProgress(enabled=not args.quiet, live=live)
     ctx = wiring.create_context(settings, progress=progress)
     pipeline = LocalPipeline(ctx)
     job_ids, missing = [], 0
@@ -287,14 +302,37 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     failed = missing
     for job_id in job_ids:
         job = ctx.jobs.require(job_id)
-        if job.status is JobStatus.SUCCEEDED:
-            if not args.quiet and "txt" in job.outputs:
+        shown = live.flush(job_id) if live is not None else False
+        if job.status is not JobStatus.SUCCEEDED:
+            failed += 1
+            # The one place a failure is told (the stages' own log lines are for -v).
+            print(f"kscribe: {job.source_uri}: {job.error}" if args.quiet else describe(job), file=sys.stderr)
+        elif args.quiet:
+            print("\n".join(job.outputs.values()))
+        else:
+            if not shown and "txt" in job.outputs:
                 print(ctx.blobs.read_bytes(job.outputs["txt"]).decode("utf-8"), end="")
             print(describe(job))
-        else:
-            failed += 1
-            print(describe(job), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _print_above_bars(text: str) -> None:
+    """Print to stdout without breaking the progress bars drawn on the same terminal."""
+    tqdm.write(text, file=sys.stdout)
+
+
+@contextlib.contextmanager
+def _stage_logs(args: argparse.Namespace) -> Iterator[None]:
+    """Without -v, `run` keeps the stages' log lines to itself: what goes wrong in a stage ends
+    on its job, which `run` reports (once, in the job's summary); they would tell it again."""
+    stages = logging.getLogger("kscribe.pipeline")
+    level = stages.level
+    if args.command == "run" and not args.verbose:
+        stages.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        stages.setLevel(level)
 
 
 def _stack_redis(settings: Settings) -> str:
@@ -432,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             "usage": _usage,
             "status": _status,
         }
-        return commands[args.command](args, settings)
+        with _stage_logs(args):
+            return commands[args.command](args, settings)
     except ConfigError as exc:
         print(f"kscribe: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""Progress on a terminal: a line per stage, a bar per chunk being transcribed (stderr)."""
+"""Progress on a terminal: a line per stage, a bar per chunk being transcribed (stderr);
+with a ``LiveTranscript``, each chunk's text as it is transcribed."""
 
 from __future__ import annotations
 
@@ -8,17 +9,29 @@ from typing import NoReturn, TextIO
 
 from tqdm import tqdm
 
+from kscribe.cli.live import LiveTranscript
+from kscribe.values import ChunkTranscript
+
 
 class TerminalProgress:
-    def __init__(self, stream: TextIO | None = None, enabled: bool = True):
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True, live: LiveTranscript | None = None):
         self.stream = stream or sys.stderr
         self.enabled = enabled
+        self.live = live
         self._bars: dict[tuple[str, int], tqdm[NoReturn]] = {}  # bars we only update, never iterate
         self._lock = threading.Lock()  # chunks report from several worker threads
 
     def stage(self, job_id: str, stage: str, detail: str = "") -> None:
-        if self.enabled:
-            tqdm.write(f"[{job_id[:8]}] {stage}{': ' + detail if detail else ''}", file=self.stream)
+        if not self.enabled:
+            return
+        if stage == "failed":
+            # The reason is printed once, with the job's summary when the run ends.
+            detail = ""
+        tqdm.write(f"[{job_id[:8]}] {stage}{': ' + detail if detail else ''}", file=self.stream)
+
+    def chunk_transcribed(self, count: int, transcript: ChunkTranscript) -> None:
+        if self.live is not None:
+            self.live.add(count, transcript)
 
     def chunk(self, job_id: str, index: int, count: int, done_s: float, total_s: float) -> None:
         if not self.enabled:

@@ -1,7 +1,7 @@
 """Rendering a transcript as JSON, SRT, VTT, ASS, TXT and TSV.
 
-JSON and TSV keep Whisper's segments (JSON with every word); SRT, VTT, ASS and TXT show the
-cues ``subtitles.shape`` makes of them. SRT and VTT are written here (a few lines each):
+JSON and TSV keep Whisper's segments (JSON with every word); SRT, VTT and ASS show the cues
+``subtitles.shape`` makes of them, TXT a sentence a line (``subtitles.text_lines``). SRT and VTT are written here (a few lines each):
 pysubs2's writers number SRT cues from 1 only, read ``{…}`` in spoken text as override tags
 and drop it, and do not escape ``&`` and ``<`` for VTT. ASS, whose header and style table are
 more than a few lines, is pysubs2's; the tests read every format back with pysubs2.
@@ -132,7 +132,7 @@ def render_ass(t: Transcript, shaping: Shaping | None = None) -> str:
 
 
 def render_txt(t: Transcript, shaping: Shaping | None = None) -> str:
-    """One segment a line, as spoken (the subtitle shaping does not apply: ``shaping`` is
+    """One sentence a line, as spoken (the subtitle shaping does not apply: ``shaping`` is
     taken for the renderers' common signature)."""
     return "".join(line + "\n" for line in text_lines(t.segments))
 

@@ -86,6 +86,15 @@ def _owned(chunks: Sequence[ChunkTranscript]) -> dict[int, list[Segment]]:
     return {c.index: _clamped(keep_words(timeline[c.index], kept[c.index].__contains__), c) for c in chunks}
 
 
+def own_segments(chunk: ChunkTranscript) -> list[Segment]:
+    """The chunk's segments with the words of its padding left out, on the chunk's own
+    times: what it says before its neighbours are known (``merge_chunks`` also keeps a word
+    that only one side of a cut heard; this does not)."""
+    lo = 0.0 if chunk.lead_s else float("-inf")
+    hi = chunk.duration_s if chunk.tail_s else float("inf")
+    return keep_words(chunk.segments, lambda item: lo <= _middle(item) < hi)
+
+
 def _clamped(segments: list[Segment], c: ChunkTranscript) -> list[Segment]:
     """A segment without word timings, kept whole by its middle, is cut to the chunk's span
     (where its padding begins, the neighbour's own text does)."""

@@ -6,6 +6,8 @@ at a sentence end first, then at clause punctuation, then at the longest pause, 
 last word that fits; a word is never split (one longer than a line gets a line of its own).
 Lines are balanced. Widths are display columns: a CJK character counts two, a combining
 mark none, and CJK text joins without spaces (Whisper's words carry their own spaces).
+A sentence's last one or two words never make a cue of their own: the cue before gives up
+its last words so the sentence ends on a cue of three words or more.
 
 A cue never holds two speakers' words: a change of speaker (``Word.speaker``, else its
 segment's) ends a cue as a silence does, and each cue says whose it is. With ``labels``, the
@@ -82,6 +84,15 @@ def _ends_with(word: str, marks: tuple[str, ...]) -> bool:
     return word.strip().rstrip(_CLOSERS).endswith(marks)
 
 
+# Titles Whisper writes with a full stop that never end a sentence.
+_TITLES = frozenset({"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "vs.", "e.g.", "i.e."})
+
+
+def ends_sentence(word: str) -> bool:
+    """Whether ``word`` (as Whisper writes it, punctuation attached) ends a sentence."""
+    return _ends_with(word, _SENTENCE_END) and word.strip().lower() not in _TITLES
+
+
 def _join(words: Sequence[Word]) -> str:
     return "".join(w.word for w in words).strip()
 
@@ -155,8 +166,8 @@ def _break_after(words: Sequence[Word], fit: int) -> int:
         return len(words)
     floor = max(1, fit // 3)
     candidates = range(floor, fit + 1)  # take words[:k]
-    for marks in (_SENTENCE_END, _CLAUSE_END):
-        ends = [k for k in candidates if _ends_with(words[k - 1].word, marks)]
+    for ends_at in (ends_sentence, lambda word: _ends_with(word, _CLAUSE_END)):
+        ends = [k for k in candidates if ends_at(words[k - 1].word)]
         if ends:
             return ends[-1]
     pauses = [(words[k].start - words[k - 1].end, k) for k in candidates if k < len(words)]
@@ -190,9 +201,57 @@ def _cue_words(words: Sequence[Word], shaping: Shaping, labelled: bool = False) 
         take = _break_after(words[i:], fit)
         if labelled and i == 0 and take == 1:
             take = min(2, len(words))
+        tail = _sentence_tail(words, i + take)
+        kept = _with_sentence_tail(words[i : i + take + tail], shaping, 2 if labelled and i == 0 else 1) if tail else []
+        if kept:
+            groups += kept
+            i += take + tail
+            continue
         groups.append(list(words[i : i + take]))
         i += take
     return groups
+
+
+# A sentence ending in this many words or fewer after a cut is kept off a cue of its own.
+_SHORT_TAIL = 2
+
+
+def _sentence_tail(words: Sequence[Word], at: int) -> int:
+    """How many words from ``at`` finish a sentence the cue before ``at`` left unfinished, if
+    they are ``_SHORT_TAIL`` or fewer (0 otherwise)."""
+    if at == 0 or at >= len(words) or ends_sentence(words[at - 1].word):
+        return 0
+    return next(
+        (n for n in range(1, _SHORT_TAIL + 1) if at + n <= len(words) and ends_sentence(words[at + n - 1].word)), 0
+    )
+
+
+def _with_sentence_tail(words: Sequence[Word], shaping: Shaping, head_min: int) -> list[list[Word]]:
+    """``words`` (a cue and the short end of its sentence) as one cue if they fit, else as two
+    that fit with three words or more in the second (and in the first, where it can): at a
+    clause end if one allows it, else at the longest pause of 0.3 s or more, else where the
+    two are closest in width. [] if no cut fits (the cue stays as it was)."""
+    if _fits(words, shaping):
+        return [list(words)]
+    cuts = [
+        k for k in range(head_min, len(words) - _SHORT_TAIL) if _fits(words[:k], shaping) and _fits(words[k:], shaping)
+    ]
+    if not cuts:
+        return []
+
+    def preference(k: int) -> tuple[bool, bool, bool, float, int]:
+        pause = words[k].start - words[k - 1].end
+        balance = abs(display_width(_join(words[:k])) - display_width(_join(words[k:])))
+        return (
+            k <= _SHORT_TAIL,
+            not _ends_with(words[k - 1].word, _CLAUSE_END),
+            pause < 0.3,
+            -pause if pause >= 0.3 else 0.0,
+            balance,
+        )
+
+    k = min(cuts, key=preference)
+    return [list(words[:k]), list(words[k:])]
 
 
 def _runs(segments: Sequence[Segment]) -> list[list[Word]]:
@@ -244,10 +303,16 @@ def _with_labels(runs: list[list[Word]]) -> list[tuple[list[Word], bool]]:
     return out
 
 
+# Words a TXT line may gather without a sentence end before it ends with a segment.
+_RUN_ON_WORDS = 60
+
+
 def text_lines(segments: Sequence[Segment]) -> list[str]:
-    """Plain text: each segment on its own line (cut where its speaker changes, in time
-    order), unwrapped, with ``speaker_label`` where the speaker changes. A transcript to
-    read, not subtitles: no line width, no cues of one or two words (issue 26)."""
+    """Plain text: one sentence a line, unwrapped, whatever Whisper's segments were (they end
+    mid-sentence often, and may hold several), with ``speaker_label`` where the speaker
+    changes (a change of speaker also starts a line). A transcript to read, not subtitles:
+    no line width, no cues of one or two words. Speech without punctuation breaks at the
+    first segment end after ``_RUN_ON_WORDS`` words, so it never becomes one endless line."""
     pieces: list[list[Word]] = []
     for segment in segments:
         own: list[list[Word]] = []
@@ -258,7 +323,22 @@ def text_lines(segments: Sequence[Segment]) -> list[str]:
                 own.append([word])
         pieces += own
     pieces.sort(key=lambda p: p[0].start)
-    lines = ["".join(w.word for w in piece).strip() for piece, _ in _with_labels(pieces)]
+    segment_ends = {id(piece[-1]) for piece in pieces}
+    turns: list[list[Word]] = []
+    for piece in pieces:
+        if turns and turns[-1][-1].speaker == piece[0].speaker:
+            turns[-1] += piece
+        else:
+            turns.append(list(piece))
+    lines = []
+    for turn, _ in _with_labels(turns):
+        sentence: list[Word] = []
+        for word in turn:
+            sentence.append(word)
+            if ends_sentence(word.word) or (len(sentence) >= _RUN_ON_WORDS and id(word) in segment_ends):
+                lines.append(_join(sentence))
+                sentence = []
+        lines.append(_join(sentence))
     return [line for line in lines if line]
 
 

@@ -13,6 +13,7 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from kscribe.asr import voices
 from kscribe.delivery import links
 from kscribe.events import OBJECT_FINALIZED
 from kscribe.state import keys
@@ -27,7 +28,10 @@ LINK_SECRET = "test-link-secret"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("openai")
-    s = Stack(tmp, env={"KSCRIBE_LINK_SECRET": LINK_SECRET, "KSCRIBE_LINK_EXPIRY_SECONDS": "600"})
+    env = {"KSCRIBE_LINK_SECRET": LINK_SECRET, "KSCRIBE_LINK_EXPIRY_SECONDS": "600"}
+    if voices.available():  # diarized_json: speakers by voice, through the diarize process
+        env["KSCRIBE_DIARIZE"] = "true"
+    s = Stack(tmp, env=env)
     # Links are absolute once the api knows where it is served.
     yield s
     s.stop()
@@ -99,6 +103,34 @@ def test_every_response_format_through_the_openai_client(stack, tenant):
     assert srt_link["url"].startswith(stack.url["api"] + "/api/v1/links/")
     served = requests.get(srt_link["url"], timeout=10)
     assert served.status_code == 200 and served.text.startswith("1\n")
+
+
+def test_diarized_json_and_its_stream_through_the_openai_client(stack, tenant):
+    if not voices.available():
+        pytest.skip(f"needs the diarize extra ({voices.INSTALL_HINT})")
+    client = tenant["client"]
+    raw = transcribe(client, model="gpt-4o-transcribe-diarize", response_format="diarized_json")
+    assert raw.status_code == 200, raw.text
+    diarized = raw.parse()
+    assert diarized.task == "transcribe" and diarized.duration > 25 and "planning meeting" in diarized.text
+    assert diarized.segments and all(s.type == "transcript.text.segment" and s.speaker for s in diarized.segments)
+    assert diarized.segments[0].speaker == "A", "one voice in the sample: lettered from A"
+    job = requests.get(
+        stack.url["api"] + f"/api/v1/transcriptions/{raw.headers['x-kscribe-job-id']}",
+        headers=tenant["headers"],
+        timeout=10,
+    ).json()
+    assert job["speakers"], job
+    with open(SAMPLE_VIDEO, "rb") as f:
+        events = list(
+            client.audio.transcriptions.create(
+                file=("meeting.mp4", f), model="gpt-4o-transcribe-diarize", response_format="diarized_json", stream=True
+            )
+        )
+    kinds = [e.type for e in events]
+    assert kinds[0] == "transcript.text.delta" and kinds[-1] == "transcript.text.done", kinds
+    said = [e for e in events if e.type == "transcript.text.segment"]
+    assert said and [e.text for e in said] == [s.text for s in diarized.segments]
 
 
 def test_unknown_model_and_bad_key_answer_in_openai_error_shape(stack, tenant):

@@ -1,9 +1,15 @@
 """``kscribe`` as a user runs it: the sample end to end, and every kind of bad input."""
 
+import fcntl
 import os
+import pty
+import select
 import shutil
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -35,9 +41,114 @@ def test_run_prints_the_transcript_and_writes_every_format(env, capsys):
         f"meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")
     ]
     assert "transcribe chunk 1/1" in err and "[" in err
+    # Not a terminal: the written TXT whole, then the summary, as scripts read it.
+    assert out.startswith((env / "out" / "meeting.txt").read_text() + "job ")
     job_id = out.split("job ", 1)[1].split(":", 1)[0]
     code, out, _ = run_cli(capsys, "status", job_id)
     assert code == 0 and "succeeded (100%)" in out and "meeting.srt" in out
+
+
+def kscribe_process(env_dir, redis_server, *args, **popen):
+    """``python -m kscribe`` in a child process, as a user's shell starts it (its own logging
+    set-up, its own stdout and stderr), sharing the session's Redis server."""
+    environ = {
+        **os.environ,
+        "KSCRIBE_DATA_DIR": str(env_dir / "data"),
+        "REDIS_URL": f"unix://{redis_server.socket_file}",
+    }
+    environ.update(popen.pop("env", {}))
+    return subprocess.Popen([sys.executable, "-m", "kscribe", *args], env=environ, **popen)
+
+
+def test_a_failure_is_told_once_with_its_job_and_quiet_tells_it_in_one_line(env, redis_server):
+    notes = env / "notes.txt"
+    notes.write_text("meeting notes\n" * 100)
+    reason = "not a readable audio or video file"
+    done = kscribe_process(
+        env, redis_server, "run", str(notes), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 1 and out == ""
+    assert err.count(reason) == 1, err
+    assert "error (extract): " + reason in err and "WARNING" not in err
+    done = kscribe_process(
+        env, redis_server, "run", "-q", str(notes), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 1 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"kscribe: {notes}: {reason}"), err
+
+
+@pytest.mark.model
+def test_quiet_prints_only_the_output_paths(env, capsys):
+    code, out, err = run_cli(capsys, "run", "-q", str(SAMPLE_VIDEO), "--formats", "srt,txt", "--out", str(env / "out"))
+    assert code == 0, err
+    assert out.splitlines() == [str(env / "out" / "meeting.srt"), str(env / "out" / "meeting.txt")]
+    assert err == ""
+
+
+def read_terminal(master: int, process: subprocess.Popen, timeout_s: float = 300.0) -> str:
+    """All a process wrote to its terminal until it exited (or the deadline)."""
+    deadline = time.monotonic() + timeout_s
+    chunks = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+@pytest.mark.model
+def test_on_a_terminal_each_chunk_is_shown_as_soon_as_it_is_transcribed(env, redis_server):
+    # Three chunks of about 10 s, decoded one after the other; stdout and stderr share the
+    # terminal, so what was written when shows in the order it reached it.
+    master, terminal = pty.openpty()
+    # A terminal of 24 rows of 100 columns (a new pty has none, and tqdm draws nothing in 0).
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        process = kscribe_process(
+            env,
+            redis_server,
+            "run",
+            str(SAMPLE_VIDEO),
+            "--out",
+            str(env / "out"),
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=terminal,
+            env={"KSCRIBE_CHUNK_SECONDS": "10"},
+        )
+        os.close(terminal)
+        shown = read_terminal(master, process)
+    finally:
+        os.close(master)
+    assert process.returncode == 0, shown
+    at = {
+        text: shown.find(text)
+        for text in (
+            "Welcome to the weekly",
+            "chunk 2/3",
+            "The tomatoes",
+            "chunk 3/3",
+            "Thank you all",
+            "publish",
+            "succeeded (100%)",
+        )
+    }
+    assert all(place >= 0 for place in at.values()), shown
+    assert list(at.values()) == sorted(at.values()), shown
+    assert shown.count("Welcome to the weekly") == 1, "the whole transcript is not printed again at the end"
 
 
 @pytest.mark.parametrize(

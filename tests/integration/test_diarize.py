@@ -40,7 +40,7 @@ def test_speakers_change_at_the_turns_and_keep_their_label_across_chunks(env, ca
         pause_s=0.4,
     )
     conversation.write_wav(audio, env / "talk.wav")
-    code = main(["run", "--speakers", str(env / "talk.wav"), "--out", str(env / "out"), "-q"])
+    code = main(["run", "--speakers", str(env / "talk.wav"), "--out", str(env / "out")])
     out = capsys.readouterr()
     assert code == 0, out.err
     chunks = int(out.out.split(" chunk(s)")[0].rsplit(" in ", 1)[1])

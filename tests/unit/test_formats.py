@@ -45,8 +45,42 @@ def test_tsv_is_milliseconds_and_keeps_columns():
     ]
 
 
-def test_txt_is_one_line_per_segment():
+def test_txt_is_one_line_per_sentence():
     assert render_txt(transcript()) == "Hello there.\nAn\thour later.\n"
+
+
+def timed(text, start, step=0.32):
+    """A segment of ``text`` with a word every ``step`` seconds (tiny.en's pace on the sample)."""
+    words = tuple(
+        Word(round(start + i * step, 2), round(start + i * step + step - 0.04, 2), " " + w, 0.9)
+        for i, w in enumerate(text.split())
+    )
+    return Segment(words[0].start, words[-1].end, " " + text, words)
+
+
+def test_txt_joins_a_sentence_whisper_cut_and_splits_segments_at_sentence_ends():
+    # Whisper's segments of the sample (tiny.en): a sentence cut before "is away.", and
+    # a segment holding two sentences.
+    segments = (
+        timed("Today we will review the garden project, and decide who waters the plants while the team", 3.56),
+        timed("is away.", 8.61),
+        timed("Thank you all for coming. The next meeting will be on Friday afternoon.", 22.33),
+        timed("Dr. Smith will bring the seeds", 30.0),
+    )
+    t = Transcript("j", "/m.mp4", "en", 40.0, "tiny.en", "transcribe", segments)
+    assert render_txt(t).splitlines() == [
+        "Today we will review the garden project, and decide who waters the plants while the team is away.",
+        "Thank you all for coming.",
+        "The next meeting will be on Friday afternoon.",
+        "Dr. Smith will bring the seeds",  # a title's full stop ends no sentence; nor does a missing one
+    ]
+
+
+def test_txt_without_punctuation_still_breaks_at_segment_ends_now_and_then():
+    words = "so we went on and on " * 20
+    segments = tuple(timed(words, at) for at in (0.0, 40.0, 80.0))
+    lines = render_txt(Transcript("j", "/m.mp4", "en", 120.0, "tiny.en", "transcribe", segments)).splitlines()
+    assert len(lines) == 3 and all(line == words.strip() for line in lines)
 
 
 def test_json_carries_words_and_metadata():
@@ -89,7 +123,8 @@ def test_srt_start_index_and_json_keeps_raw_segments():
     assert srt.startswith("0\n") and "\n1\n" in srt
     body = json.loads(render_json(t, Shaping()))
     assert len(body["segments"]) == 2 and len(body["segments"][0]["words"]) == 51
-    # TXT is to read, not subtitles: a segment a line, unwrapped, however long.
-    assert render_txt(t, Shaping()).splitlines() == [s.text.strip() for s in t.segments]
+    # TXT is to read, not subtitles: a sentence a line, unwrapped, however long.
+    sentence = "We measured the new encoder on three machines, and every one of them was faster than before."
+    assert render_txt(t, Shaping()).splitlines() == [sentence] * 3 + ["a <b> & {c} --> d"]
     assert len(shape(t.segments, Shaping())) > len(t.segments)
     assert "&lt;b&gt; &amp;" in render_vtt(t)

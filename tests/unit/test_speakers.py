@@ -57,6 +57,28 @@ def test_txt_labels_each_change_of_speaker_once():
     )
 
 
+def test_txt_is_a_sentence_a_line_within_each_turn():
+    turns = Transcript(
+        "j",
+        "/v.mp4",
+        "en",
+        12.0,
+        "m",
+        "transcribe",
+        (
+            said("Good morning. Welcome to the", 0.0, "Speaker 1"),
+            said("program.", 2.1, "Speaker 1"),
+            said("Thank you, it is a pleasure. Really", 3.5, "Speaker 2"),
+        ),
+    )
+    assert render_txt(turns).splitlines() == [
+        "[Speaker 1] Good morning.",
+        "Welcome to the program.",
+        "[Speaker 2] Thank you, it is a pleasure.",
+        "Really",
+    ]
+
+
 def test_vtt_wraps_every_cue_in_its_speaker_voice_span():
     text = render_vtt(TURNS)
     assert "00:00:00.000 --> 00:00:01.550\n<v Speaker 1>How are you today?</v>\n" in text

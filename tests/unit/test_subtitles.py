@@ -185,3 +185,75 @@ def test_turns_that_do_not_overlap_still_make_room_for_each_other():
     shaping = Shaping(min_gap_s=0.08, min_cue_s=1.0)
     first, second = shape([a, b], shaping)
     assert first.end <= second.start - shaping.min_gap_s + 1e-9
+
+
+def _segment(timed_words):
+    words = tuple(Word(start, end, " " + w, 0.9) for w, start, end in timed_words)
+    return Segment(words[0].start, words[-1].end, "".join(w.word for w in words), words)
+
+
+# tiny.en's words for two passages of samples/meeting.mp4, as it timed them.
+MEETING = (
+    _segment(
+        [("Welcome", 1.0, 1.41), ("to", 1.41, 1.81), ("the", 1.81, 1.93), ("weekly", 1.93, 2.27)]
+        + [("planning", 2.27, 2.71), ("meeting.", 2.71, 3.13)]
+    ),
+    _segment(
+        [("Today", 3.56, 3.97), ("we", 3.97, 4.15), ("will", 4.15, 4.41), ("review", 4.41, 4.71), ("the", 4.71, 5.03)]
+        + [("garden", 5.03, 5.31), ("project,", 5.31, 5.87), ("and", 6.21, 6.39), ("decide", 6.39, 6.75)]
+        + [("who", 6.75, 7.09), ("waters", 7.09, 7.43), ("the", 7.43, 7.69), ("plants", 7.69, 8.01)]
+        + [("while", 8.01, 8.41), ("the", 8.41, 8.71), ("team", 8.71, 8.77)]
+    ),
+    _segment([("is", 8.77, 9.01), ("away.", 9.01, 9.34)]),
+    _segment(
+        [("Please", 16.71, 17.08), ("write", 17.08, 17.36), ("your", 17.36, 17.6), ("name", 17.6, 17.84)]
+        + [("on", 17.84, 18.02), ("the", 18.02, 18.16), ("list", 18.16, 18.4), ("next", 18.4, 18.86)]
+        + [("to", 18.86, 19.08), ("the", 19.08, 19.26), ("kitchen", 19.26, 19.6), ("door.", 19.6, 19.93)]
+    ),
+)
+
+
+def sentence_orphans(cues):
+    """Cues that hold only the last one or two words of a sentence the cue before left open."""
+    return [
+        b.text
+        for a, b in zip(cues, cues[1:])
+        if len(b.text.split()) <= 2 and b.text.rstrip().endswith(".") and not a.text.rstrip().endswith(".")
+    ]
+
+
+@pytest.mark.parametrize(
+    "shaping",
+    [
+        Shaping(max_line_chars=32, max_lines=1),
+        Shaping(max_line_chars=42, max_lines=1),
+        Shaping(max_line_chars=20),
+        Shaping(max_cue_s=3),
+    ],
+)
+def test_a_sentence_never_ends_with_one_or_two_words_on_a_cue_of_their_own(shaping):
+    cues = shape(MEETING, shaping)
+    check_limits(cues, shaping)
+    assert words_of(cues) == " ".join(s.text for s in MEETING).split()
+    assert not sentence_orphans(cues), [c.text for c in cues]
+
+
+def test_a_sentence_end_that_does_not_fit_the_cue_before_takes_words_from_it():
+    # 32 columns, one line: "Welcome to the weekly planning" is full, and "meeting." would
+    # be alone; the first cue gives up two words so the sentence ends on a cue of three.
+    assert [c.text for c in shape(MEETING[:1], Shaping(max_line_chars=32, max_lines=1))] == [
+        "Welcome to the",
+        "weekly planning meeting.",
+    ]
+    # At most 3 s a cue: "and decide who waters the / plant while the team is" fills one,
+    # and "away." is said within the 3 s of a shorter one.
+    cues = [c.text.replace("\n", " ") for c in shape(MEETING[1:3], Shaping(max_cue_s=3))]
+    assert cues[-1].endswith("team is away.") and len(cues[-1].split()) >= 3, cues
+
+
+def test_a_tail_that_cannot_be_kept_with_its_sentence_stays_as_it_was():
+    # Two words a cue at most: no cut leaves three words for the sentence's end.
+    words = " ".join(w.word.strip() for w in MEETING[0].words)
+    cues = shape(MEETING[:1], Shaping(max_line_chars=16, max_lines=1))
+    check_limits(cues, Shaping(max_line_chars=16, max_lines=1))
+    assert " ".join(c.text for c in cues).split() == words.split()

@@ -62,7 +62,7 @@ from kscribe.observability import metrics
 from kscribe.pipeline import backlog
 from kscribe.pipeline.partial import finished_chunks
 from kscribe.pipeline.stages.announce import announce
-from kscribe.pipeline.stages.ingest import JobRequest, ingest
+from kscribe.pipeline.stages.ingest import DIARIZE_OFF, JobRequest, ingest
 from kscribe.storage import join
 from kscribe.storage.notices import notice_of
 from kscribe.tenancy.apikeys import ApiKey
@@ -77,7 +77,9 @@ ROUTES = {"/v1/audio/transcriptions": "transcribe", "/v1/audio/translations": "t
 OPENAI_MODELS = frozenset(
     {"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize", "whisper-large-v3"}
 )
-RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
+# Formats a stream=true request may ask for: its events carry text (and, diarized, speakers).
+STREAM_FORMATS = ("json", "text", "diarized_json")
 # Every OpenAI job writes these, so any response format (and the kscribe API's reads) can be
 # served from its outputs.
 JOB_FORMATS = "json,srt,vtt,txt"
@@ -316,6 +318,8 @@ class Options:
     retention_days: int
     # Server-sent events: transcript.text.delta as chunks finish, then transcript.text.done.
     stream: bool = False
+    # diarized_json: the job labels speakers by voice.
+    speakers: bool = False
 
 
 class Gate(Protocol):
@@ -410,6 +414,8 @@ class OpenAiApi:
             raise OpenAiError(
                 400, "invalid_response_format", f"response_format must be one of {', '.join(RESPONSE_FORMATS)}"
             )
+        if response_format == "diarized_json":
+            self._check_diarized(upload, task)
         granularities = upload.fields.get("timestamp_granularities[]", []) + upload.fields.get(
             "timestamp_granularities", []
         )
@@ -426,9 +432,12 @@ class OpenAiApi:
         # The OpenAI SDKs read stream=true's answer as server-sent events: a plain JSON answer
         # made their iterator yield nothing, without an error (issue 26).
         stream = (upload.one("stream") or "").strip().lower() in ("true", "1")
-        if stream and response_format not in ("json", "text"):
+        if stream and response_format not in STREAM_FORMATS:
             raise OpenAiError(
-                400, "stream_unsupported", "stream=true streams text: response_format json or text", "stream"
+                400,
+                "stream_unsupported",
+                "stream=true streams text: response_format json, text or diarized_json",
+                "stream",
             )
         try:
             temperature = float(upload.one("temperature") or 0)
@@ -461,7 +470,24 @@ class OpenAiApi:
             prompt=prompt,
             retention_days=retention_days,
             stream=stream,
+            speakers=response_format == "diarized_json",
         )
+
+    def _check_diarized(self, upload: Upload, task: str) -> None:
+        """diarized_json labels speakers by voice: a transcription's, where the operator
+        enabled it, and by voice alone (no reference clips of known speakers)."""
+        if task != "transcribe":
+            raise OpenAiError(400, "invalid_response_format", "diarized_json is for transcriptions", "response_format")
+        if not self.ctx.settings.diarize:
+            raise OpenAiError(400, "invalid_response_format", f"diarized_json: {DIARIZE_OFF}", "response_format")
+        for name in ("known_speaker_names", "known_speaker_references"):
+            if upload.fields.get(name + "[]") or upload.fields.get(name):
+                raise OpenAiError(
+                    400,
+                    "unsupported_parameter",
+                    f"{name} is not supported here: speakers are told apart by voice and labelled A, B, …",
+                    name,
+                )
 
     # --- the job -----------------------------------------------------------------------
     def _transcribe(
@@ -539,9 +565,14 @@ class OpenAiApi:
                     break
                 time.sleep(min(_POLL_S, max(0.0, deadline - self.clock())))
         if job.status is JobStatus.SUCCEEDED:
-            text = str(json.loads(self._output(job, "json")).get("text", ""))
+            transcript = json.loads(self._output(job, "json"))
+            text = str(transcript.get("text", ""))
             if not streamed and text:
                 yield _sse("transcript.text.delta", {"type": "transcript.text.delta", "delta": text})
+            if job.speakers:
+                # Who said what is known once the job's voices are clustered, at its end.
+                for segment in diarized_json(transcript)["segments"]:
+                    yield _sse("transcript.text.segment", segment)
             yield _sse("transcript.text.done", {"type": "transcript.text.done", "text": text})
             return
         if job.status is JobStatus.FAILED:
@@ -564,6 +595,9 @@ class OpenAiApi:
             task=task,
             formats=JOB_FORMATS,
             prompt=options.prompt or None,
+            speakers=options.speakers,
+            # Voices, not channels: the request asked for speakers by voice.
+            channels="mix" if options.speakers else None,
         )
         # The choices ride on the object, so the notification of this very upload — should it
         # reach ingest first — makes the same job.
@@ -640,6 +674,8 @@ class OpenAiApi:
             return ApiResponse(200, text + "\n", {**headers, "Content-Type": "text/plain; charset=utf-8"})
         if fmt == "json":
             return ApiResponse(200, {"text": text}, headers)
+        if fmt == "diarized_json":
+            return ApiResponse(200, diarized_json(transcript), headers)
         return ApiResponse(200, verbose_json(transcript, task, options), headers)
 
     def _output(self, job: Job, fmt: str) -> str:
@@ -654,6 +690,43 @@ class OpenAiApi:
 def _sse(event: str, data: dict[str, Any]) -> bytes:
     """One server-sent event (its data on one line: JSON escapes newlines)."""
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def speaker_letters(speakers: list[str]) -> dict[str, str]:
+    """OpenAI's speaker labels for kscribe's, in order of first appearance: ``A``, ``B``, …
+    ``Z``, ``AA``, … (an unlabelled segment keeps ``""``)."""
+    letters: dict[str, str] = {"": ""}
+    for speaker in speakers:
+        if speaker not in letters:
+            n, label = len(letters), ""
+            while n:
+                n, rest = divmod(n - 1, 26)
+                label = chr(ord("A") + rest) + label
+            letters[speaker] = label
+    return letters
+
+
+def diarized_json(transcript: dict[str, Any]) -> dict[str, Any]:
+    """kscribe's JSON output of a job with speakers as OpenAI's ``diarized_json``: a
+    ``transcript.text.segment`` per segment, with its speaker as a letter."""
+    segments = [s for s in transcript.get("segments") or [] if str(s.get("text", "")).strip()]
+    letters = speaker_letters([str(s.get("speaker") or "") for s in segments])
+    return {
+        "task": "transcribe",
+        "duration": transcript.get("duration", 0.0),
+        "text": transcript.get("text", ""),
+        "segments": [
+            {
+                "type": "transcript.text.segment",
+                "id": f"seg_{index}",
+                "start": segment["start"],
+                "end": segment["end"],
+                "text": str(segment["text"]).strip(),
+                "speaker": letters[str(segment.get("speaker") or "")],
+            }
+            for index, segment in enumerate(segments)
+        ],
+    }
 
 
 def verbose_json(transcript: dict[str, Any], task: str, options: Options) -> dict[str, Any]:

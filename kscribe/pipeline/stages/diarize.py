@@ -48,6 +48,7 @@ def diarize(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any] | 
         if ctx.blobs.stat(result_uri) is not None:  # stored by the claim's previous holder
             return _stored(job, chunk, ctx, did=False)
         ctx.jobs.extend_lease(job.id, chunk.duration_s / ctx.settings.transcribe_min_speed)
+        ctx.progress.stage(job.id, "speakers", f"finding voices in chunk {chunk.index + 1}/{chunk.count}")
         started = time.perf_counter()
         try:
             audio = own_audio(chunk, load_chunk_audio(chunk, ctx))
@@ -62,6 +63,9 @@ def diarize(job_id: str, index: int, ctx: Context, claimed: Mapping[str, Any] | 
         ctx.blobs.write_bytes(result_uri, turns.to_bytes(), "application/octet-stream", manifest.WORK_METADATA)
         metrics.STAGE_SECONDS.labels(STAGE).observe(seconds)
         ctx.jobs.add_timing(job.id, STAGE, seconds)
+        ctx.progress.stage(
+            job.id, "speakers", f"chunk {chunk.index + 1}/{chunk.count}: {len(turns)} voice turn(s) in {seconds:.1f} s"
+        )
         log.info(
             "job %s chunk %d/%d: %d voice turns in %.1f s of audio, %.2f s",
             job.id,

@@ -86,7 +86,7 @@ def publish(job_id: str, ctx: Context) -> Job:
     started = time.perf_counter()
     if not ctx.jobs.advance(job.id, JobStatus.PUBLISHING):
         return ctx.jobs.require(job.id)  # ended since we looked: a duplicate finished it
-    ctx.progress.stage(job.id, STAGE)
+    ctx.progress.stage(job.id, STAGE, "telling the speakers apart, then writing the outputs" if job.speakers else "")
     transcript = merge_chunks(job, _chunk_transcripts(job, ctx))
     if job.speakers:
         transcript = _with_speakers(job, transcript, ctx)

@@ -9,7 +9,7 @@ from typing import Any
 
 from kscribe.asr.coverage import summarise
 from kscribe.asr.guards import guard
-from kscribe.asr.languages import Detection, Window, vote
+from kscribe.asr.languages import Detection, Verdict, Window, vote
 from kscribe.asr.whisper import options_from_settings
 from kscribe.context import Context
 from kscribe.errors import EventRejected, InputError, WorkClaimed
@@ -79,6 +79,7 @@ def _with_language(job: Job, ctx: Context) -> Job:
 
 def _detect(job: Job, windows: list[Window], ctx: Context) -> Job:
     options = options_from_settings(ctx.settings, model=job.model, task=job.task)
+    ctx.progress.stage(job.id, "language", f"detecting, from {len(windows)} window(s) over the audio")
     ctx.transcriber.load(options)  # timed on its own (model load), not as detection
     started = time.perf_counter()
     try:
@@ -113,7 +114,17 @@ def _detect(job: Job, windows: list[Window], ctx: Context) -> Job:
     )
     if verdict.language:
         ctx.jobs.update(job.id, detected_language=verdict.language, multilingual=verdict.mixed)
+    ctx.progress.stage(job.id, "language", _verdict_line(verdict))
     return ctx.jobs.require(job.id)
+
+
+def _verdict_line(verdict: Verdict) -> str:
+    """What detection decided, as the CLI shows it: ``de (de 83%, en 17%)``."""
+    heard = ", ".join(f"{code} {share:.0%}" for code, share in verdict.shares.items()) or "no speech heard"
+    if not verdict.language:
+        return f"undecided ({heard}): each chunk detects its own"
+    switching = "; speech switches language: decoded window by window" if verdict.mixed else ""
+    return f"{verdict.language} ({heard}){switching}"
 
 
 def _recognise(job: Job, chunk: Chunk, ctx: Context) -> ChunkTranscript | None:
@@ -239,6 +250,7 @@ def _transcribe(job: Job, chunk: Chunk, result_uri: str, ctx: Context, share: fl
     if result is None:
         return ChunkOutcome(announce_transcribed=False, transcribed=True)
     ctx.blobs.write_bytes(result_uri, result.to_json().encode(), "application/json", manifest.WORK_METADATA)
+    ctx.progress.chunk_transcribed(chunk.count, result)
     completion = ctx.jobs.complete_chunk(
         job.id, chunk.index, chunk.count, chunk.duration_s * share, speakers=bool(job.speakers)
     )
