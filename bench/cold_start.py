@@ -44,7 +44,7 @@ def main() -> None:
     class FirstSegment(Exception):
         pass
 
-    def stop(_done_s: float) -> None:
+    def stop(_done_s: float, _segment: object = None) -> None:
         raise FirstSegment  # the lazy generator yielded its first segment: stop there
 
     try:

@@ -19,7 +19,7 @@ from kscribe.state.uploads import MediaTokens, Uploads
 from kscribe.tenancy.apikeys import ApiKeys
 from kscribe.tenancy.ratelimit import RateLimiter
 from kscribe.tenancy.tenants import Tenants
-from kscribe.values import ChunkTranscript
+from kscribe.values import Chunk, ChunkTranscript, Segment
 
 
 class Progress(Protocol):
@@ -32,6 +32,10 @@ class Progress(Protocol):
     def chunk_transcribed(self, count: int, transcript: ChunkTranscript) -> None:
         """A chunk's transcript, once stored (chunks of a job may finish in any order)."""
 
+    def heard(self, chunk: Chunk, segment: Segment) -> None:
+        """A segment of ``chunk``'s own span as the decoder hears it, on the chunk's times: a
+        preview, before the coverage check's second decodes add what the first pass missed."""
+
 
 class NoProgress:
     """A ``Progress`` that reports nowhere."""
@@ -43,6 +47,9 @@ class NoProgress:
         pass
 
     def chunk_transcribed(self, count: int, transcript: ChunkTranscript) -> None:
+        pass
+
+    def heard(self, chunk: Chunk, segment: Segment) -> None:
         pass
 
 

@@ -4,13 +4,18 @@ the recognition result, and the rules that pick batch size and VAD pauses."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from kscribe.asr import coverage
 from kscribe.values import Segment
 
-ProgressCallback = Callable[[float], None]
+
+class ProgressCallback(Protocol):
+    """Told how far (seconds of the audio given) decoding has got, with the segment just
+    decoded: first-pass text, before the coverage check's second decodes."""
+
+    def __call__(self, done_s: float, segment: Segment | None = None) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ class WhisperTranscriber:
         for s in segments_iter:
             segments.append(_segment(s, (notes.last if multilingual else "") or language))
             if on_progress:
-                on_progress(min(s.end, duration))
+                on_progress(min(s.end, duration), segments[-1])
         pieces: list[tuple[float, float]] = []
         if options.vad_filter:
             heard = vad_tap.heard(SAMPLE_RATE)

@@ -1,5 +1,5 @@
 """Progress on a terminal: a line per stage, a bar per chunk being transcribed (stderr);
-with a ``LiveTranscript``, each chunk's text as it is transcribed."""
+with a ``LiveTranscript``, the text as it is heard."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import NoReturn, TextIO
 from tqdm import tqdm
 
 from kscribe.cli.live import LiveTranscript
-from kscribe.values import ChunkTranscript
+from kscribe.values import Chunk, ChunkTranscript, Segment
 
 
 class TerminalProgress:
@@ -32,6 +32,10 @@ class TerminalProgress:
     def chunk_transcribed(self, count: int, transcript: ChunkTranscript) -> None:
         if self.live is not None:
             self.live.add(count, transcript)
+
+    def heard(self, chunk: Chunk, segment: Segment) -> None:
+        if self.live is not None:
+            self.live.heard(chunk, segment)
 
     def chunk(self, job_id: str, index: int, count: int, done_s: float, total_s: float) -> None:
         if not self.enabled:

@@ -69,3 +69,27 @@ def test_with_several_jobs_each_job_s_text_starts_with_its_tag_where_it_changes(
     live.add(2, chunk(1, "A two.", job_id="a" * 32))
     live.add(1, chunk(0, "B one.", job_id="b" * 32))
     assert shown == ["[aaaaaaaa]\nA one.", "A two.", "[bbbbbbbb]\nB one."]
+
+
+def _spoken(text, start):
+    """A segment of ``text`` as the decoder yields it: a word every 0.4 s from ``start``."""
+    return chunk(0, text, start=start).segments[0]
+
+
+def test_the_chunk_being_shown_streams_as_heard_and_its_stored_text_adds_only_what_was_missed():
+    from kscribe.values import Chunk
+
+    live, shown = collect()
+    first, second = (Chunk("j", i, 2, f"/c{i}", i * 20.0, 20.0) for i in (0, 1))
+    live.heard(first, _spoken("Good morning everyone.", 0.0))
+    live.heard(second, _spoken("Not yet.", 1.0))  # a later chunk: it waits for its stored text
+    live.heard(first, _spoken("The budget changed.", 6.0))
+    assert shown == ["Good morning everyone.", "The budget changed."]
+    # Stored: the first pass's words, and a piece the second decode recovered at 3.0 s.
+    stored = chunk(0, "Good morning everyone.")
+    recovered = chunk(0, "Thanks for coming.", start=3.0).segments[0]
+    budget = chunk(0, "The budget changed.", start=6.0).segments[0]
+    live.add(2, stored.__class__(**{**stored.__dict__, "segments": (stored.segments[0], recovered, budget)}))
+    assert shown[2:] == ["Thanks for coming."]
+    live.add(2, chunk(1, "Not yet. Now."))
+    assert shown[3:] == ["Not yet.\nNow."]

@@ -20,7 +20,7 @@ from kscribe.pipeline.stages.chunk_audio import ChunkOutcome, _load_wav, matches
 from kscribe.ports import ChunkCompletion
 from kscribe.state import claims, keys
 from kscribe.transcript.alignment import quiet_spans, snap_to_speech
-from kscribe.values import Chunk, ChunkTranscript, Job
+from kscribe.values import Chunk, ChunkTranscript, Job, Segment
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,26 @@ class _DecodedNotes:
         self.job, self.chunk, self.ctx, self.clock = job, chunk, ctx, clock
         self.last = float("-inf")
 
-    def __call__(self, done_s: float) -> None:
+    def __call__(self, done_s: float, segment: Segment | None = None) -> None:
         chunk = self.chunk
+        if segment is not None:
+            self._preview(segment)
         self.ctx.progress.chunk(self.job.id, chunk.index, chunk.count, done_s, chunk.duration_s)
         now = self.clock()
         if now - self.last >= DECODED_NOTE_EVERY_S:
             self.last = now
             self.ctx.jobs.note_decoded(self.job.id, chunk.index, min(done_s, chunk.duration_s))
+
+    def _preview(self, segment: Segment) -> None:
+        """The segment on the chunk's own times, told to ``ctx.progress`` if it passes the
+        hallucination guards alone and its middle lies in the chunk's own span."""
+        settings, chunk = self.ctx.settings, self.chunk
+        kept = guard((segment,), settings.drop_no_speech_prob, settings.drop_avg_logprob, settings.max_repeats)
+        for s in kept:
+            moved = s.shifted(-chunk.lead_s)
+            middle = (moved.start + moved.end) / 2
+            if (middle >= 0.0 or not chunk.lead_s) and (middle < chunk.duration_s or not chunk.tail_s):
+                self.ctx.progress.heard(chunk, moved)
 
 
 def _decided(job: Job) -> bool:
