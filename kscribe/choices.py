@@ -9,8 +9,9 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from kscribe.errors import InputError
-from kscribe.values import CHANNEL_MODES
+from kscribe.errors import ConfigError, InputError
+from kscribe.values import CHANNEL_MODES, DEFAULT_FORMATS
+from kscribe.values import FORMATS as ALL_FORMATS
 
 # Custom object metadata an uploader may set to steer its job.
 META_LANGUAGE = "kscribe-language"
@@ -68,7 +69,8 @@ class JobChoices:
     model: str | None = None
     language: str | None = None
     task: str | None = None
-    formats: str | None = None
+    # Checked output formats (``parse_formats``), in the order asked for.
+    formats: tuple[str, ...] | None = None
     callback_url: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     prompt: str | None = None
@@ -95,13 +97,13 @@ class JobChoices:
             model=metadata.get(META_MODEL) or None,
             language=metadata.get(META_LANGUAGE) or None,
             task=metadata.get(META_TASK) or None,
-            formats=metadata.get(META_FORMATS) or None,
             callback_url=metadata.get(META_CALLBACK) or None,
             metadata={k: v for k, v in metadata.items() if not k.startswith("kscribe-")},
         )
         try:
             return dataclasses.replace(
                 base,
+                formats=parse_formats(metadata[META_FORMATS]) if metadata.get(META_FORMATS, "").strip() else None,
                 prompt=check_text(META_PROMPT, metadata.get(META_PROMPT, ""), MAX_PROMPT_CHARS) or None,
                 hotwords=check_text(META_HOTWORDS, metadata.get(META_HOTWORDS, ""), MAX_HOTWORDS_CHARS) or None,
                 replacements=parse_replacements(metadata.get(META_REPLACEMENTS, "")),
@@ -116,7 +118,7 @@ class JobChoices:
                 min_speakers=_whole(metadata, "kscribe-min-speakers"),
                 max_speakers=_whole(metadata, "kscribe-max-speakers"),
             )
-        except InputError as exc:
+        except (InputError, ConfigError) as exc:
             return dataclasses.replace(base, invalid=str(exc))
 
     def to_metadata(self) -> dict[str, str]:
@@ -127,7 +129,7 @@ class JobChoices:
             META_MODEL: self.model,
             META_LANGUAGE: self.language,
             META_TASK: self.task,
-            META_FORMATS: self.formats,
+            META_FORMATS: ",".join(self.formats) if self.formats else None,
             META_CALLBACK: self.callback_url,
             META_PROMPT: self.prompt,
             META_HOTWORDS: self.hotwords,
@@ -140,6 +142,19 @@ class JobChoices:
             **{key: str(getattr(self, name) or "") for key, name in META_SPEAKER_COUNTS.items()},
         }
         return {**self.metadata, **{k: v for k, v in pairs.items() if v}}
+
+
+def parse_formats(raw: str | None) -> tuple[str, ...]:
+    """``"srt,vtt"`` → ``("srt", "vtt")``; empty means the default formats, ``all`` every one."""
+    if not raw or not raw.strip():
+        return DEFAULT_FORMATS
+    if raw.strip().lower() == "all":
+        return ALL_FORMATS
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in raw.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in ALL_FORMATS]
+    if unknown:
+        raise ConfigError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(ALL_FORMATS)}")
+    return formats
 
 
 def _whole(metadata: dict[str, str], name: str) -> int | None:

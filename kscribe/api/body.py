@@ -14,7 +14,6 @@ from typing import Any
 from kscribe.api.http import ApiError, ApiRequest, field_error
 from kscribe.api.input import MAX_JSON_DEPTH, BodyTooLarge, loads_bounded
 from kscribe.api.schema import check_body
-from kscribe.asr.models import check_language, check_model
 from kscribe.choices import (
     MAX_HOTWORDS_CHARS,
     MAX_PROMPT_CHARS,
@@ -24,11 +23,9 @@ from kscribe.choices import (
     parse_replacements,
     parse_subtitles,
 )
-from kscribe.delivery.targets import check_url
-from kscribe.errors import CallbackRefused, ConfigError, InputError, ModelNotFound
-from kscribe.pipeline.stages.ingest import DIARIZE_OFF, SPEAKERS_WITH_SPLIT
+from kscribe.errors import ConfigError, InputError
+from kscribe.pipeline.stages.ingest import CheckedChoices, check_choices
 from kscribe.settings import Settings, parse_formats
-from kscribe.transcript.speakers import check_count
 
 # The schemas in the OpenAPI document that bodies are checked against.
 CREATE_SCHEMA = "CreateTranscription"
@@ -50,32 +47,17 @@ def parse_body(request: ApiRequest, settings: Settings, schema: str) -> dict[str
     return check_body(body, schema)
 
 
-def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
+def choices(body: dict[str, Any], settings: Settings) -> CheckedChoices:
     """The job's choices from a valid body's language, task, model, formats, callback_url,
-    metadata, vocabulary and audio_track fields (empty and null mean the settings' defaults)."""
-    model, callback_url = body.get("model") or None, body.get("callback_url") or None
-    if model:
-        try:
-            check_model(model, allow_custom=False)  # paths and gs:// models are the operator's
-        except ModelNotFound as exc:
-            raise field_error("model", str(exc)) from None
-    try:
-        check_language(body.get("language") or None, model or settings.model)
-    except InputError as exc:
-        raise field_error("language", str(exc).removeprefix("language ")) from None
+    metadata, vocabulary, audio_track and speaker fields (empty and null mean the settings'
+    defaults), checked for this deployment (``check_choices``)."""
     formats = body.get("formats") or None
     if isinstance(formats, list):
         formats = ",".join(formats) or None
-    try:
-        if formats:  # a list's names are the schema's; a comma-separated string is checked here
-            parse_formats(formats)
+    try:  # a list's names are the schema's; a comma-separated string is checked here
+        parsed_formats = parse_formats(formats) if formats else None
     except ConfigError as exc:
         raise field_error("formats", str(exc)) from None
-    if callback_url:
-        try:
-            check_url(callback_url, settings.callback_allow)
-        except CallbackRefused as exc:
-            raise field_error("callback_url", str(exc)) from None
     prompt, hotwords, replacements, subtitles = _vocabulary(body)
     # 0 is a track (the first), not "automatic": only absence, null and "" are.
     raw_track = body.get("audio_track")
@@ -83,41 +65,35 @@ def choices(body: dict[str, Any], settings: Settings) -> JobChoices:
         audio_track = parse_choice("" if raw_track is None else raw_track)
     except InputError as exc:
         raise field_error("audio_track", str(exc).removeprefix("audio_track: ")) from None
-    return JobChoices(
-        model=model,
-        language=body.get("language") or None,
-        task=body.get("task") or None,
-        formats=formats,
-        callback_url=callback_url,
-        metadata=body.get("metadata") or {},
-        prompt=prompt,
-        hotwords=hotwords,
-        replacements=replacements,
-        subtitles=subtitles,
-        channels=body.get("channels") or None,  # one of CHANNEL_MODES: the schema's enum
-        audio_track=audio_track or None,
-        multilingual=body.get("multilingual"),  # the schema admits true, false or null
-        **_speakers(body, settings),
+    speakers = bool(body.get("speakers"))
+    checked = check_choices(
+        JobChoices(
+            model=body.get("model") or None,
+            language=body.get("language") or None,
+            task=body.get("task") or None,
+            formats=parsed_formats,
+            callback_url=body.get("callback_url") or None,
+            metadata=body.get("metadata") or {},
+            prompt=prompt,
+            hotwords=hotwords,
+            replacements=replacements,
+            subtitles=subtitles,
+            channels=body.get("channels") or None,  # one of CHANNEL_MODES: the schema's enum
+            audio_track=audio_track or None,
+            multilingual=body.get("multilingual"),  # the schema admits true, false or null
+            speakers=speakers,
+            # Counts without speakers are refused by check_choices; types and bounds are the schema's.
+            num_speakers=body.get("num_speakers"),
+            min_speakers=body.get("min_speakers"),
+            max_speakers=body.get("max_speakers"),
+        ),
+        settings,
     )
-
-
-def _speakers(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """speakers and its counts (types and bounds are the schema's): 400 when diarization is
-    off here, when counts come without speakers, or when they contradict each other."""
-    counts = {name: body.get(name) for name in ("num_speakers", "min_speakers", "max_speakers")}
-    if not body.get("speakers"):
-        if any(v is not None for v in counts.values()):
-            raise field_error("speakers", "num_speakers, min_speakers and max_speakers need speakers: true")
-        return {}
-    if not settings.diarize:
-        raise field_error("speakers", DIARIZE_OFF)
-    if (body.get("channels") or settings.channels) == "split":
-        raise field_error("speakers", SPEAKERS_WITH_SPLIT)
-    try:
-        check_count(counts["num_speakers"], counts["min_speakers"], counts["max_speakers"])
-    except InputError as exc:
-        raise field_error("speakers", str(exc)) from None
-    return {"speakers": True, **counts}
+    if checked.refused:
+        # The language check's words start with the field's name, which the error names already.
+        problem = checked.problem.removeprefix("language ") if checked.refused == "language" else checked.problem
+        raise field_error(checked.refused, problem)
+    return checked
 
 
 def _vocabulary(body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, str], dict[str, float]]:

@@ -17,7 +17,6 @@ import redis
 from tqdm import tqdm
 
 from kscribe.asr import voices
-from kscribe.asr.models import check_language
 from kscribe.choices import (
     MAX_HOTWORDS_CHARS,
     MAX_PROMPT_CHARS,
@@ -110,9 +109,10 @@ def _speaker_choices(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def job_choices(args: argparse.Namespace) -> JobChoices:
-    """The job flags, checked as the API checks its fields; ``ConfigError`` names the bad one."""
-    if args.formats:
-        parse_formats(args.formats)
+    """The job flags, read and checked as the API reads its fields; ``ConfigError`` names the
+    bad one. (What needs the deployment, such as the model's languages, is checked with the
+    job: ``check_choices``.)"""
+    formats = parse_formats(args.formats) if args.formats else None
     replacements = {}
     for pair in args.replace:
         heard, sep, written = pair.partition("=")
@@ -125,7 +125,7 @@ def job_choices(args: argparse.Namespace) -> JobChoices:
             language=args.language,
             multilingual=args.multilingual,
             task=args.task,
-            formats=args.formats,
+            formats=formats,
             channels=args.channels,
             audio_track=args.audio_track or None,
             prompt=check_text("--prompt", args.prompt or "", MAX_PROMPT_CHARS) or None,
@@ -259,15 +259,19 @@ def _local_chunk_target(settings: Settings) -> float:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kscribe.pipeline.runner import LocalPipeline
+    from kscribe.pipeline.stages.ingest import check_choices
 
     choices = job_choices(args)  # a bad flag stops before anything starts
-    try:
-        check_language(choices.language, choices.model or settings.model)
-    except InputError as exc:
-        raise ConfigError(f"--{exc}") from None
+    if choices.speakers:
+        settings = settings.replace(diarize=True)
+    # Checked once, here, with the operator's rights (model paths allowed). A language the
+    # model does not speak stops the run; what else is refused fails the file's job, as a
+    # bad file does.
+    checked = check_choices(choices, settings, trusted=True)
+    if checked.refused == "language":
+        raise ConfigError(f"--{checked.problem}")
     if choices.speakers:
         voices.require()  # before any work: say how to install it
-        settings = settings.replace(diarize=True)
     if args.out:
         settings = settings.replace(output_uri=str(args.out.expanduser().absolute()))
     settings = settings.replace(parallel_chunks=_local_parallelism(settings))
@@ -289,7 +293,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             missing += 1
             continue
         try:
-            result = pipeline.submit(video, choices)
+            result = pipeline.submit(video, checked)
         except KscribeError as exc:
             print(f"kscribe: {exc}", file=sys.stderr)
             missing += 1

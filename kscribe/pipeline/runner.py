@@ -13,7 +13,7 @@ from kscribe.pipeline.bus import InProcessBus
 from kscribe.pipeline.handlers import STAGE_OF, SUBSCRIBERS, on_dead_letter
 from kscribe.pipeline.reconcile import reconcile
 from kscribe.pipeline.stages.announce import announce
-from kscribe.pipeline.stages.ingest import IngestResult, JobRequest, ingest
+from kscribe.pipeline.stages.ingest import CheckedChoices, IngestResult, JobRequest, check_choices, ingest
 from kscribe.storage.notices import notice_of
 
 
@@ -39,9 +39,11 @@ class LocalPipeline:
         for produced in on_dead_letter(event, self.ctx, reason, STAGE_OF.get(handler, "")):
             self.bus.publish(produced)
 
-    def submit(self, path: Path, choices: JobChoices | None = None) -> IngestResult:
+    def submit(self, path: Path, choices: JobChoices | CheckedChoices | None = None) -> IngestResult:
         """Ingest a local file as an explicit request: a bad file becomes a failed job, and
-        each call is a new job (running a file again is deliberate, not a redelivery)."""
+        each call is a new job (running a file again is deliberate, not a redelivery).
+        ``choices`` the caller has not checked are checked here, as the operator's (model
+        paths allowed); one they cannot have fails the job."""
         source = str(path.expanduser().absolute())
         info = self.ctx.blobs.stat(source)
         if info is None:
@@ -52,9 +54,14 @@ class LocalPipeline:
         stem = path.stem if path.stem not in self._stems else path.name
         self._stems.add(stem)
         request = JobRequest(
-            key=uuid.uuid4().hex, output_uri=self.ctx.settings.output_uri, output_stem=stem, trusted=True, origin="cli"
+            key=uuid.uuid4().hex, output_uri=self.ctx.settings.output_uri, output_stem=stem, origin="cli"
         )
-        result = ingest(notice, self.ctx, choices or JobChoices(), request)
+        checked = (
+            choices
+            if isinstance(choices, CheckedChoices)
+            else check_choices(choices or JobChoices(), self.ctx.settings, trusted=True)
+        )
+        result = ingest(notice, self.ctx, checked, request)
         if result.job is not None:
             self._jobs.append(result.job.id)
             for event in announce(result.job):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kscribe.choices import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, Shaping, check_text, parse_option
+from kscribe.choices import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, Shaping, check_text, parse_formats, parse_option
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.errors import ConfigError, InputError
 from kscribe.settings.groups import (
@@ -37,7 +37,6 @@ from kscribe.settings.groups import (
     VocabularySettings,
     track_choice,
 )
-from kscribe.settings.parsing import parse_formats
 from kscribe.values import DEFAULT_FORMATS, TASKS
 from kscribe.values import FORMATS as ALL_FORMATS
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kscribe.choices import parse_channels, parse_choice, parse_replacements
+from kscribe.choices import parse_channels, parse_choice, parse_formats, parse_replacements
 from kscribe.errors import ConfigError, InputError
 from kscribe.settings.parsing import (
     at_least,
@@ -18,7 +18,6 @@ from kscribe.settings.parsing import (
     boolean,
     comma_list,
     fixed,
-    format_list,
     number,
     path,
     setting,
@@ -33,6 +32,10 @@ def channel_mode(name: str, raw: str) -> str:
         return parse_channels("channels", raw)
     except InputError as exc:
         raise ConfigError(f"{name}: {exc}") from None
+
+
+def format_list(name: str, raw: str) -> tuple[str, ...]:
+    return parse_formats(raw)
 
 
 def track_choice(name: str, raw: str) -> str:

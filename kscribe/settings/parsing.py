@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from kscribe.errors import ConfigError
-from kscribe.values import DEFAULT_FORMATS
-from kscribe.values import FORMATS as ALL_FORMATS
 
 # How a setting is read from its environment variable: (variable name, raw value) → value.
 Parse = Callable[[str, str], object]
@@ -79,19 +77,6 @@ def auto_or(kind: type[int] | type[float], minimum: float) -> Parse:
     return lambda name, raw: None if raw.strip().lower() == "auto" else parse(name, raw)
 
 
-def parse_formats(raw: str | None) -> tuple[str, ...]:
-    """``"srt,vtt"`` → ``("srt", "vtt")``; empty means the default formats, ``all`` every one."""
-    if not raw or not raw.strip():
-        return DEFAULT_FORMATS
-    if raw.strip().lower() == "all":
-        return ALL_FORMATS
-    formats = tuple(dict.fromkeys(f.strip().lower() for f in raw.split(",") if f.strip()))
-    unknown = [f for f in formats if f not in ALL_FORMATS]
-    if unknown:
-        raise ConfigError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(ALL_FORMATS)}")
-    return formats
-
-
 def text(name: str, raw: str) -> str:
     return raw
 
@@ -106,7 +91,3 @@ def comma_list(name: str, raw: str) -> tuple[str, ...]:
 
 def path(name: str, raw: str) -> Path:
     return Path(raw)
-
-
-def format_list(name: str, raw: str) -> tuple[str, ...]:
-    return parse_formats(raw)

@@ -163,7 +163,7 @@ def test_every_chunk_of_every_channel_is_counted_once(settings, redis_client, fa
 
 def test_extract_tags_chunks_with_their_channel_and_drops_a_silent_one(settings, redis_client, fake_transcriber):
     from kscribe.pipeline.stages.extract import extract
-    from kscribe.pipeline.stages.ingest import JobRequest, ingest
+    from kscribe.pipeline.stages.ingest import JobRequest, check_choices, ingest
     from kscribe.values import ObjectNotice
 
     t = np.arange(12 * SAMPLE_RATE) / SAMPLE_RATE
@@ -175,7 +175,7 @@ def test_extract_tags_chunks_with_their_channel_and_drops_a_silent_one(settings,
         clip = write_wav(Path(settings.input_uri) / name, channels)
         info = ctx.blobs.stat(str(clip))
         notice = ObjectNotice(info.uri, info.generation, info.size)
-        job = ingest(notice, ctx, JobChoices(channels="split"), JobRequest(key=name)).job
+        job = ingest(notice, ctx, check_choices(JobChoices(channels="split"), ctx.settings), JobRequest(key=name)).job
         return ctx.jobs.require(job.id), extract(job.id, ctx)
 
     job, chunks = extracted("both.wav", [tone, other])

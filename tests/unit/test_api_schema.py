@@ -69,7 +69,7 @@ def test_the_document_s_schemas_are_valid_json_schema():
 def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
     assert set(FULL) == set(schema(CREATE_SCHEMA)["properties"])
     body = parse_body(_body(FULL), SETTINGS, CREATE_SCHEMA)
-    made = choices(body, SETTINGS)
+    made = choices(body, SETTINGS).choices
     days, links = extras(body, SETTINGS)
     shown = {
         "source": body["source"],
@@ -95,7 +95,7 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
     }
     assert shown == {
         **FULL,
-        "formats": "srt,vtt",
+        "formats": ("srt", "vtt"),
         "hotwords": "Knative, Redis",
         "subtitles": {"max_lines": 1.0, "max_cue_s": 5.0},
     }
@@ -104,7 +104,9 @@ def test_every_field_the_api_takes_is_in_the_schema_and_reaches_the_job():
 def test_nulls_and_empty_strings_mean_the_defaults():
     body = {name: None for name in FULL if name not in ("source", "links")}
     body.update(speakers=None, num_speakers=None, min_speakers=None, max_speakers=None)
-    made = choices(parse_body(_body({**body, "source": FULL["source"], "task": ""}), SETTINGS, CREATE_SCHEMA), SETTINGS)
+    made = choices(
+        parse_body(_body({**body, "source": FULL["source"], "task": ""}), SETTINGS, CREATE_SCHEMA), SETTINGS
+    ).choices
     assert made.multilingual is None
     assert (made.language, made.task, made.model, made.formats, made.prompt, made.channels, made.metadata) == (
         None,
@@ -117,13 +119,13 @@ def test_nulls_and_empty_strings_mean_the_defaults():
     )
     assert made.audio_track is None
     body = {"source": FULL["source"], "audio_track": ""}
-    assert choices(parse_body(_body(body), SETTINGS, CREATE_SCHEMA), SETTINGS).audio_track is None
+    assert choices(parse_body(_body(body), SETTINGS, CREATE_SCHEMA), SETTINGS).choices.audio_track is None
 
 
 def test_an_audio_track_is_an_index_or_a_language_code():
     for sent, made in ((0, "0"), ("1", "1"), ("01", "1"), (12, "12"), ("DEU", "deu"), ("en", "en")):
         body = parse_body(_body({"source": FULL["source"], "audio_track": sent}), SETTINGS, CREATE_SCHEMA)
-        assert choices(body, SETTINGS).audio_track == made, sent
+        assert choices(body, SETTINGS).choices.audio_track == made, sent
     for bad in ("german", "x" * 500, "d", " de", -1, 1000, 1.5, True, ["de"], {"index": 1}):
         code, message = _refusal({"source": FULL["source"], "audio_track": bad})
         assert code == "invalid_audio_track" and message.startswith("audio_track: must be an audio track's index")
@@ -161,7 +163,7 @@ def test_the_upload_schema_lists_the_fields_an_upload_session_takes():
 def test_an_upload_session_takes_the_audio_options_and_its_object_carries_them():
     upload = {"filename": "talk.mkv", "size": 10, "audio_track": "DEU", "channels": "split", "multilingual": True}
     body = parse_body(_body(upload), SETTINGS, UPLOAD_SCHEMA)
-    made = choices({k: v for k, v in body.items() if k not in ("filename", "size")}, SETTINGS)
+    made = choices({k: v for k, v in body.items() if k not in ("filename", "size")}, SETTINGS).choices
     metadata = upload_metadata("u1", made)
     assert metadata == {
         "kscribe-upload": "u1",
@@ -173,13 +175,15 @@ def test_an_upload_session_takes_the_audio_options_and_its_object_carries_them()
     read = JobChoices.from_metadata(metadata)
     assert (read.audio_track, read.channels, read.multilingual, read.invalid) == ("deu", "split", True, "")
     # 0 is the first track (not "automatic"), and false is a choice too.
-    made = choices({"audio_track": 0, "multilingual": False}, SETTINGS)
+    made = choices({"audio_track": 0, "multilingual": False}, SETTINGS).choices
     assert upload_metadata("u2", made) == {
         "kscribe-upload": "u2",
         "kscribe-audio-track": "0",
         "kscribe-multilingual": "false",
     }
-    assert upload_metadata("u3", choices({"audio_track": "", "channels": None}, SETTINGS)) == {"kscribe-upload": "u3"}
+    assert upload_metadata("u3", choices({"audio_track": "", "channels": None}, SETTINGS).choices) == {
+        "kscribe-upload": "u3"
+    }
 
 
 def test_an_upload_session_asks_for_speakers_where_diarization_runs():
@@ -189,7 +193,7 @@ def test_an_upload_session_asks_for_speakers_where_diarization_runs():
     with pytest.raises(ApiError) as caught:  # off: refused, not silently dropped
         choices(asked, Settings.from_env({}))
     assert (caught.value.status, caught.value.code) == (400, "invalid_speakers")
-    metadata = upload_metadata("u1", choices(asked, SETTINGS))  # diarization on
+    metadata = upload_metadata("u1", choices(asked, SETTINGS).choices)  # diarization on
     assert metadata == {"kscribe-upload": "u1", "kscribe-speakers": "true", "kscribe-num-speakers": "2"}
     read = JobChoices.from_metadata(metadata)
     assert (read.speakers, read.num_speakers, read.invalid) == (True, 2, "")
@@ -348,7 +352,7 @@ def test_speakers_with_a_channel_split_is_a_400_up_front():
             choices(asked, settings)
         assert (caught.value.status, caught.value.code) == (400, "invalid_speakers")
         assert "split" in caught.value.message
-    assert choices({"speakers": True, "channels": "mix"}, SETTINGS.replace(channels="split")).speakers
+    assert choices({"speakers": True, "channels": "mix"}, SETTINGS.replace(channels="split")).choices.speakers
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_choices_survive_the_trip_through_object_metadata():
         model="base",
         language="de",
         task="translate",
-        formats="srt,json",
+        formats=("srt", "json"),
         prompt="Zorblax and Quuxly",
         hotwords="Zorblax",
         replacements={"cube control": "kubectl"},

@@ -43,7 +43,7 @@ from kscribe.api.body import choices, extras, parse_body
 from kscribe.api.http import ApiError, ApiRequest, ApiResponse, field_error
 from kscribe.api.routes.create import JobCreation
 from kscribe.api.views import callback_view, check_audio_allowance, job_view, tenant_of
-from kscribe.choices import META_UPLOAD, JobChoices
+from kscribe.choices import META_UPLOAD
 from kscribe.context import Context
 from kscribe.delivery import links
 from kscribe.errors import IdempotencyKeyReused, QuotaExceeded, WorkClaimed
@@ -52,7 +52,7 @@ from kscribe.observability import metrics
 from kscribe.pipeline import backlog, batches, retention
 from kscribe.pipeline.stages import layout
 from kscribe.pipeline.stages.announce import announce
-from kscribe.pipeline.stages.ingest import JobRequest, ingest
+from kscribe.pipeline.stages.ingest import CheckedChoices, JobRequest, ingest
 from kscribe.settings import MEDIA_EXTENSIONS
 from kscribe.state.batches import Batch
 from kscribe.storage import is_within
@@ -74,7 +74,7 @@ class _Asked:
 
     body: dict[str, Any]
     tenant: Tenant
-    choices: JobChoices
+    choices: CheckedChoices
     job_callbacks: bool
     retention_days: int
     callback_links: bool
@@ -166,14 +166,17 @@ class BatchRoutes:
             Batch(
                 id=batch_id,
                 tenant=tenant.name,
-                callback_url=job_choices.callback_url or "",
+                callback_url=job_choices.choices.callback_url or "",
                 job_callbacks=job_callbacks,
                 request_hash=asked.request_hash,
                 source_prefix=str(asked.body.get("source_prefix") or ""),
             )
         )
         if not job_callbacks:
-            job_choices = dataclasses.replace(job_choices, callback_url=None)
+            # Dropping the callback leaves the checked choices checked.
+            job_choices = dataclasses.replace(
+                job_choices, choices=dataclasses.replace(job_choices.choices, callback_url=None)
+            )
         jobs: list[Job] = []
         made: list[tuple[str, str]] = []  # (job id, its request key): undone if the batch is
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -52,17 +53,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from kscribe.api.http import BASE, ApiError, ApiRequest, ApiResponse
-from kscribe.asr.models import available_models, check_language, check_model, model_created
+from kscribe.asr.models import available_models, model_created
 from kscribe.choices import MAX_PROMPT_CHARS, JobChoices, check_text
 from kscribe.context import Context
-from kscribe.errors import InputError, ModelNotFound, QueueFull, QuotaExceeded
+from kscribe.errors import InputError, QueueFull, QuotaExceeded
 from kscribe.events import Event
 from kscribe.media import containers
 from kscribe.observability import metrics
 from kscribe.pipeline import backlog
 from kscribe.pipeline.partial import finished_chunks
 from kscribe.pipeline.stages.announce import announce
-from kscribe.pipeline.stages.ingest import DIARIZE_OFF, JobRequest, ingest
+from kscribe.pipeline.stages.ingest import DIARIZE_OFF, CheckedChoices, JobRequest, check_choices, ingest
 from kscribe.storage import join
 from kscribe.storage.notices import notice_of
 from kscribe.tenancy.apikeys import ApiKey
@@ -82,7 +83,7 @@ RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json
 STREAM_FORMATS = ("json", "text", "diarized_json")
 # Every OpenAI job writes these, so any response format (and the kscribe API's reads) can be
 # served from its outputs.
-JOB_FORMATS = "json,srt,vtt,txt"
+JOB_FORMATS = ("json", "srt", "vtt", "txt")
 _MAX_FIELD_BYTES = 8 * 1024
 _MAX_FIELDS = 32
 _READ_SIZE = 64 * 1024
@@ -316,6 +317,8 @@ class Options:
     temperature: float
     prompt: str
     retention_days: int
+    # The job's choices, checked (model, language, task, formats, prompt, speakers).
+    choices: CheckedChoices
     # Server-sent events: transcript.text.delta as chunks finish, then transcript.text.done.
     stream: bool = False
     # diarized_json: the job labels speakers by voice.
@@ -397,18 +400,7 @@ class OpenAiApi:
             raise OpenAiError(400, "missing_model", "model is required (e.g. whisper-1)", "model")
         if model in OPENAI_MODELS:
             model = settings.model
-        else:
-            try:
-                check_model(model, allow_custom=False)
-            except ModelNotFound as exc:
-                raise OpenAiError(400, "model_not_found", str(exc), "model") from None
         language = (upload.one("language") or "").strip().lower() or None
-        try:
-            check_language(language, model)
-        except InputError as exc:
-            raise OpenAiError(400, "invalid_language", str(exc), "language") from None
-        if task == "translate":
-            language = None  # translations take the spoken language as found
         response_format = (upload.one("response_format") or "json").strip()
         if response_format not in RESPONSE_FORMATS:
             raise OpenAiError(
@@ -461,16 +453,37 @@ class OpenAiApi:
             prompt = check_text("prompt", upload.one("prompt") or "", MAX_PROMPT_CHARS)
         except InputError as exc:
             raise OpenAiError(400, "invalid_prompt", str(exc), "prompt") from None
+        speakers = response_format == "diarized_json"
+        checked = check_choices(
+            JobChoices(
+                model=model,
+                language=language,
+                task=task,
+                formats=JOB_FORMATS,
+                prompt=prompt or None,
+                speakers=speakers,
+                # Voices, not channels: the request asked for speakers by voice.
+                channels="mix" if speakers else None,
+            ),
+            settings,
+        )
+        if checked.refused:
+            code = {"model": "model_not_found"}.get(checked.refused, f"invalid_{checked.refused}")
+            raise OpenAiError(400, code, checked.problem, checked.refused)
+        if task == "translate":
+            # Translations take the spoken language as found (a language sent is still checked).
+            checked = dataclasses.replace(checked, choices=dataclasses.replace(checked.choices, language=None))
         return Options(
             model=model,
-            language=language,
+            language=checked.choices.language,
             response_format=response_format,
             words="word" in granularities,
             temperature=temperature,
             prompt=prompt,
             retention_days=retention_days,
             stream=stream,
-            speakers=response_format == "diarized_json",
+            speakers=speakers,
+            choices=checked,
         )
 
     def _check_diarized(self, upload: Upload, task: str) -> None:
@@ -589,16 +602,7 @@ class OpenAiApi:
         assert upload.path is not None
         folder = join(upload_prefix(settings, tenant_name), "openai", uuid.uuid4().hex)
         uri = join(folder, upload.filename)
-        choices = JobChoices(
-            model=options.model,
-            language=options.language,
-            task=task,
-            formats=JOB_FORMATS,
-            prompt=options.prompt or None,
-            speakers=options.speakers,
-            # Voices, not channels: the request asked for speakers by voice.
-            channels="mix" if options.speakers else None,
-        )
+        choices = options.choices.choices
         # The choices ride on the object, so the notification of this very upload — should it
         # reach ingest first — makes the same job.
         metadata = choices.to_metadata()
@@ -617,7 +621,7 @@ class OpenAiApi:
             origin="openai",
         )
         try:
-            result = ingest(notice, ctx, choices, job_request)
+            result = ingest(notice, ctx, options.choices, job_request)
         except QuotaExceeded as exc:
             ctx.blobs.delete_prefix(folder)
             code, headers = backlog.refusal(ctx, exc)

@@ -56,7 +56,7 @@ class UploadRoutes:
                 f"tenant {tenant.name} already has {limit} unfinished jobs",
                 {"Retry-After": "60"},
             )
-        metadata = webui.upload_metadata(upload.id, job_choices)
+        metadata = webui.upload_metadata(upload.id, job_choices.choices)
         self.uploads.set_metadata(upload.id, metadata)
         if settings.web_uploads == "direct":
             url = webui.resumable_session(self.ctx, upload, metadata, request.headers.get("origin"))

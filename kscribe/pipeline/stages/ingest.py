@@ -8,14 +8,14 @@ import uuid
 from dataclasses import dataclass
 
 from kscribe.asr.models import check_language, check_model
-from kscribe.choices import META_UPLOAD, JobChoices, check_metadata, parse_choice
+from kscribe.choices import META_UPLOAD, JobChoices, check_metadata
 from kscribe.context import Context
 from kscribe.delivery.targets import check_url
 from kscribe.errors import ConfigError, EventRejected, IdempotencyKeyReused, InputError
 from kscribe.observability import metrics
 from kscribe.pipeline import retention
 from kscribe.pipeline.stages import layout
-from kscribe.settings import MEDIA_EXTENSIONS, parse_formats
+from kscribe.settings import MEDIA_EXTENSIONS, Settings
 from kscribe.storage import is_within
 from kscribe.storage.notices import META_ROLE
 from kscribe.tenancy.tenants import Tenants, tenant_of_upload, unsafe_object_name
@@ -46,7 +46,6 @@ class JobRequest:
 
     ``key`` is the idempotency key; ``output_uri`` "" means the location the job owns
     (``output_stem`` "" the source's file name without extension);
-    ``trusted`` choices come from the operator (the CLI) and may name model paths;
     ``request_hash`` must match when ``key`` is reused; ``max_active`` is the tenant's quota;
     ``batch_id`` the batch the job belongs to; ``origin`` who asked (``values.ORIGINS``).
     """
@@ -55,7 +54,6 @@ class JobRequest:
     tenant: str = ""
     output_uri: str = ""
     output_stem: str = ""
-    trusted: bool = False
     request_hash: str = ""
     max_active: int = 0
     batch_id: str = ""
@@ -97,29 +95,60 @@ def _skip_reason(notice: ObjectNotice, ctx: Context, explicit: bool) -> str:
     return ""
 
 
-def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: str, trusted: bool) -> tuple[str, str]:
+@dataclass(frozen=True)
+class CheckedChoices:
+    """A job's choices after ``check_choices``, the one place they are checked against this
+    deployment (its models, callback policy, diarization). ``refused`` names the choice a
+    job cannot have (an API field name), ``problem`` says why as the user sees it and
+    ``reason`` is the failure metric's label; a refused request is a 400 at the API, and a
+    failed job from the CLI or a storage notification."""
+
+    choices: JobChoices
+    refused: str = ""
+    problem: str = ""
+    reason: str = ""
+
+
+def check_choices(choices: JobChoices, settings: Settings, trusted: bool = False) -> CheckedChoices:
+    """``choices`` checked once for this deployment; ``trusted`` choices (the operator's,
+    from the CLI) may name model paths."""
+    field = "request"  # the choice being checked: what a refusal names
+    try:
+        if (choices.task or settings.task) not in TASKS:
+            raise InputError(f"task must be {' or '.join(TASKS)}, not {choices.task!r}")
+        if choices.invalid:
+            raise InputError(choices.invalid)
+        field = "model"
+        if choices.model:  # uploaders and tenants choose among installed models; paths are the operator's
+            check_model(choices.model, allow_custom=trusted)
+        field = "language"
+        check_language(choices.language, choices.model or settings.model)
+        field = "callback_url"
+        if choices.callback_url:
+            check_url(choices.callback_url, settings.callback_allow)
+        field = "metadata"
+        check_metadata(choices.metadata)
+        field = "speakers"
+        _check_speakers(choices, settings)
+    except (InputError, ConfigError) as exc:
+        counted = isinstance(exc, InputError) and field != "request"
+        return CheckedChoices(choices, field, str(exc), metrics.failure_reason(exc) if counted else "bad_request")
+    return CheckedChoices(choices)
+
+
+def _validate(notice: ObjectNotice, checked: CheckedChoices, ctx: Context, model: str) -> tuple[str, str]:
     """Why this job cannot succeed, as (metric reason, message), or ("", "").
     Checked before any media work starts."""
     if notice.size == 0:
         return "empty", "the file is empty (0 bytes)"
     if notice.size > ctx.settings.max_input_bytes:
         return "too_large", f"the file is {notice.size} bytes, over the {ctx.settings.max_input_bytes}-byte limit"
-    if (choices.task or ctx.settings.task) not in TASKS:
-        return "bad_request", f"task must be {' or '.join(TASKS)}, not {choices.task!r}"
-    if choices.invalid:
-        return "bad_request", choices.invalid
+    if checked.refused:
+        return checked.reason, checked.problem
     try:
-        check_language(choices.language, model)
-        # Uploaders and tenants choose among installed models; paths are the operator's.
-        check_model(model, allow_custom=trusted or not choices.model)
-        if choices.formats:
-            parse_formats(choices.formats)
+        if not checked.choices.model:
+            check_model(model)  # the operator's model (a job's own is a choice, checked with them)
         ctx.blobs.ensure_writable(ctx.settings.output_uri)
-        if choices.callback_url:
-            check_url(choices.callback_url, ctx.settings.callback_allow)
-        check_metadata(choices.metadata)
-        parse_choice(choices.audio_track or "")
-        _check_speakers(choices, ctx)
     except (InputError, ConfigError) as exc:
         return metrics.failure_reason(exc) if isinstance(exc, InputError) else "bad_request", str(exc)
     return "", ""
@@ -128,15 +157,15 @@ def _validate(notice: ObjectNotice, choices: JobChoices, ctx: Context, model: st
 SPEAKERS_WITH_SPLIT = "speakers and channels: split do not go together: a split job labels by channel"
 
 
-def _check_speakers(choices: JobChoices, ctx: Context) -> None:
+def _check_speakers(choices: JobChoices, settings: Settings) -> None:
     counts = (choices.num_speakers, choices.min_speakers, choices.max_speakers)
     if not choices.speakers:
         if any(c is not None for c in counts):
             raise InputError("num_speakers, min_speakers and max_speakers need speakers: true")
         return
-    if not ctx.settings.diarize:
+    if not settings.diarize:
         raise InputError(DIARIZE_OFF)
-    if (choices.channels or ctx.settings.channels) == "split":
+    if (choices.channels or settings.channels) == "split":
         # A split job labels words by channel; voices across overlapping channels would not add up.
         raise InputError(SPEAKERS_WITH_SPLIT)
     check_count(*counts)
@@ -152,9 +181,12 @@ def _output_uri(notice: ObjectNotice, ctx: Context, job_id: str, tenant: str, re
 
 
 def ingest(
-    notice: ObjectNotice, ctx: Context, choices: JobChoices | None = None, request: JobRequest | None = None
+    notice: ObjectNotice, ctx: Context, checked: CheckedChoices | None = None, request: JobRequest | None = None
 ) -> IngestResult:
     """Create the job for ``notice`` once per ``request.key`` (default ``uri#generation``).
+
+    ``checked`` are the choices its front door read and checked (``check_choices``); without
+    them (a storage notification) they are read from the object's metadata and checked here.
 
     Objects that are not media (by name or type), too large, outside the input location or
     written by kscribe are skipped with a logged reason — unless ``request`` (someone asked
@@ -186,13 +218,11 @@ def ingest(
         if skipped:
             log.info("skipping %s: %s", notice.uri, skipped)
             return IngestResult(job=None, created=False, skipped=skipped)
-    choices = choices or JobChoices.from_metadata(notice.metadata)
     settings = ctx.settings
+    if checked is None:
+        checked = check_choices(JobChoices.from_metadata(notice.metadata), settings)
+    choices = checked.choices
     model = choices.model or settings.model
-    try:
-        formats = parse_formats(choices.formats) if choices.formats else settings.formats
-    except ConfigError:
-        formats = settings.formats  # recorded as the failure reason by _validate
     tenant = request.tenant if request else _upload_tenant(notice, ctx)
     job_id = uuid.uuid4().hex
     job = Job(
@@ -204,7 +234,7 @@ def ingest(
         model=model,
         language=choices.language or settings.language,
         task=choices.task or settings.task,
-        formats=formats,
+        formats=choices.formats or settings.formats,
         callback_url=choices.callback_url or "",
         tenant=tenant,
         metadata=choices.metadata,
@@ -225,7 +255,7 @@ def ingest(
     )
     # Validate before creating: a transient failure here (an unreachable bucket) must leave
     # nothing behind, so the redelivery validates again instead of finding a job.
-    reason, problem = _validate(notice, choices, ctx, model, trusted=bool(request and request.trusted))
+    reason, problem = _validate(notice, checked, ctx, model)
     # A web page upload (its session's id in its metadata, its object in that session's
     # folder) is a tenant's job like an API one: it took a slot among the tenant's unfinished
     # jobs when its session was made, and its job takes that slot over; one whose slot lapsed
