@@ -1,22 +1,37 @@
 """What the API's front doors answer before any job exists, through the in-process router
-and the OpenAI routes against real Redis: refusals name what was wrong, in each door's shape."""
+and the OpenAI routes against real Redis: refusals name what was wrong, in each door's shape;
+and every door (the CLI and storage notifications too) reads and checks a job's choices once."""
 
 from __future__ import annotations
 
+import collections
+import importlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from kscribe import choices as choices_module
+from kscribe.api import body
 from kscribe.api.input import bytes_reader
 from kscribe.api.router import Api, ApiRequest
 from kscribe.api.routes import openai as openai_api
 from kscribe.asr.models import available_models
+from kscribe.choices import JobChoices
+from kscribe.cli import main as cli_main
+from kscribe.pipeline import runner
+from kscribe.pipeline.runner import LocalPipeline
 from kscribe.pipeline.stages import layout
+from kscribe.storage import LocalStore
+from kscribe.storage.notices import notice_of
 from kscribe.tenancy.tenants import upload_prefix
 from kscribe.values import ChunkTranscript, Job, JobStatus, Segment
 from tests.conftest import SAMPLE_VIDEO
+
+# The module (``kscribe.pipeline.stages`` names its function ``ingest`` too).
+ingest_stage = importlib.import_module("kscribe.pipeline.stages.ingest")
 
 
 @pytest.fixture
@@ -232,3 +247,67 @@ def test_a_stream_whose_job_fails_ends_with_an_error_event(api, ctx, token):
     [(event, data)] = _events(list(r.stream))
     assert event == "error" and data["error"]["code"] == "transcription_failed"
     assert "not a readable audio" in data["error"]["message"]
+
+
+@pytest.fixture
+def checked_where(monkeypatch):
+    """How often a job's choices are read from metadata, have their formats parsed and are
+    checked (``check_choices``), whichever module does it."""
+    calls: collections.Counter[str] = collections.Counter()
+
+    def counted(name, real):
+        def counting(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return counting
+
+    check = counted("check_choices", ingest_stage.check_choices)
+    for module in (ingest_stage, body, openai_api, runner):
+        monkeypatch.setattr(module, "check_choices", check)
+    parse = counted("parse_formats", choices_module.parse_formats)
+    for module in (choices_module, body, cli_main):
+        monkeypatch.setattr(module, "parse_formats", parse)
+    read = counted("from_metadata", JobChoices.from_metadata)
+    monkeypatch.setattr(JobChoices, "from_metadata", classmethod(lambda cls, metadata: read(metadata)))
+    return calls
+
+
+def test_each_door_reads_and_checks_a_job_s_choices_once(api, ctx, token, sample_copy, checked_where):
+    # The API: its body is read and checked at the door; ingest takes the checked choices.
+    source = Path(upload_prefix(ctx.settings, "acme")) / "talk.mp4"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLE_VIDEO, source)
+    r = call(api, token, "POST", "/api/v1/transcriptions", {"source": str(source), "formats": "srt,vtt"})
+    assert r.status == 202, r.body
+    assert ctx.jobs.require(r.body["id"]).formats == ("srt", "vtt")
+    assert checked_where == {"check_choices": 1, "parse_formats": 1}
+    checked_where.clear()
+
+    # The OpenAI form: the same, its formats fixed.
+    ctx.settings = ctx.settings.replace(api_timeout_s=60.0, openai_wait_s=60.0)
+    r, _ = openai_form(api, token, model="whisper-1", stream="true", response_format="text")
+    assert r.status == 200, r.body
+    job_id = r.headers["X-Kscribe-Job-Id"]
+    assert ctx.jobs.require(job_id).formats == openai_api.JOB_FORMATS
+    assert checked_where == {"check_choices": 1}
+    ctx.jobs.fail(job_id, "stopped by the test", "extract")
+    list(r.stream)
+    checked_where.clear()
+
+    # A storage notification: ingest is the door, reading the object's metadata.
+    os.setxattr(sample_copy, "user.kscribe-formats", b"txt")
+    result = ingest_stage.ingest(notice_of(LocalStore().stat(str(sample_copy))), ctx)
+    assert result.created and result.job.formats == ("txt",)
+    assert checked_where == {"from_metadata": 1, "parse_formats": 1, "check_choices": 1}
+    checked_where.clear()
+
+    # The CLI: its flags are read and checked before anything starts (a refusal shows it) …
+    assert cli_main.main(["run", str(sample_copy), "--formats", "srt", "--language", "de"]) == 2
+    assert checked_where == {"parse_formats": 1, "check_choices": 1}
+    checked_where.clear()
+    # … and the pipeline it runs takes them as they are.
+    checked = ingest_stage.check_choices(JobChoices(formats=("srt",)), ctx.settings, trusted=True)
+    job = LocalPipeline(ctx, backoff_s=0).submit(sample_copy, checked).job
+    assert job is not None and job.formats == ("srt",)
+    assert checked_where == {"check_choices": 1}, "the one call above: submit checked nothing again"
