@@ -200,6 +200,9 @@ class Settings:
     # ffmpeg may run for this long plus one second per `ffmpeg_min_speed` seconds of media.
     ffmpeg_timeout_s: float = _env("KSCRIBE_FFMPEG_TIMEOUT_SECONDS", 120.0, _at_least(float, 1))
     ffmpeg_min_speed: float = _env("KSCRIBE_FFMPEG_MIN_SPEED", 20.0, _at_least(float, 0.1))
+    # The ffmpeg to run (a path, or a command on PATH); "": ffmpeg on PATH, else the one the
+    # imageio-ffmpeg package ships (kscribe/media/ffmpeg_bin.py). Any ffmpeg from 5 on serves.
+    ffmpeg: str = _env("KSCRIBE_FFMPEG", "", _stripped)
 
     # Transcribe
     model: str = _env("KSCRIBE_MODEL", "tiny.en")
