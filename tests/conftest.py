@@ -32,30 +32,14 @@ SAMPLE_TEXT = (SAMPLES / "meeting.txt").read_text()
 SAMPLE_INFO = json.loads((SAMPLES / "meeting.json").read_text())
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist (``make test``: ``-n auto --dist loadgroup``), the tests that share a
-    package- or module-scoped fixture (a running stack, a loaded model, built media) go to one
-    worker together, so it is built once, and the chaos scenarios run in file order on their
-    one stack; every other test is scheduled on its own."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        group = _shared_scope(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` (``make test``): tests/xdist_schedule.py's units, a stack's package
+    or a module, each on one worker."""
+    if config.getoption("dist") == "loadgroup":
+        from tests.xdist_schedule import SharedFixtureScheduling
 
-
-def _shared_scope(item: pytest.Item) -> str | None:
-    """The widest package or module whose scoped fixtures ``item`` uses, if any."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return None
-    scopes = {d.scope: d.baseid for defs in info.name2fixturedefs.values() for d in defs}
-    if "package" in scopes:
-        return scopes["package"] or "tests"
-    if "module" in scopes or "class" in scopes:
-        return item.nodeid.split("::")[0]
+        return SharedFixtureScheduling(config, log)
     return None
 
 
