@@ -42,10 +42,8 @@ def free_port() -> int:
 
 # Under xdist each worker takes a range of 1000 ports of its own from there (gw0, gw1, ...).
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-_next_port = (
-    int(os.environ.get("KSCRIBE_STACK_FIRST_PORT") or 0)
-    and int(os.environ["KSCRIBE_STACK_FIRST_PORT"]) + 1000 * _WORKER
-)
+_FIRST_PORT = int(os.environ.get("KSCRIBE_STACK_FIRST_PORT") or 0)
+_next_port = _FIRST_PORT + 1000 * _WORKER if _FIRST_PORT else 0
 
 
 def free_ports(count: int) -> list[int]:
