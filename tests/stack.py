@@ -16,7 +16,7 @@ import redis
 import requests
 from google.cloud import storage
 
-from kscribe_stack.supervisor import Control
+from kscribe_stack.supervisor import STOP_GRACE_S, Control
 from tests.conftest import ROOT, wait_for
 
 PORTS = [
@@ -40,7 +40,10 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
-_next_port = int(os.environ.get("KSCRIBE_STACK_FIRST_PORT") or 0)
+# Under xdist each worker takes a range of 1000 ports of its own from there (gw0, gw1, ...).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_FIRST_PORT = int(os.environ.get("KSCRIBE_STACK_FIRST_PORT") or 0)
+_next_port = _FIRST_PORT + 1000 * _WORKER if _FIRST_PORT else 0
 
 
 def free_ports(count: int) -> list[int]:
@@ -165,14 +168,31 @@ class Stack:
         return storage.Client()
 
     def stop(self) -> None:
+        """Stop the supervisor, which stops every process; then whatever is left of them.
+
+        The supervisor may take up to twice its grace per process (SIGTERM, then SIGKILL and
+        the group's end), and is waited for that long: killed sooner, it left processes that
+        a child had started (the emulator's server, gunicorn's workers) running."""
         if self.process.poll() is None:
+            groups = self._process_groups()
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=2 * STOP_GRACE_S + 10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+            for group in groups:  # each supervised process leads a session of its own
+                try:
+                    os.killpg(group, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         self.log.close()
+
+    def _process_groups(self) -> list[int]:
+        try:
+            return [p["pid"] for p in self.control.status().values() if p["pid"]]
+        except (OSError, RuntimeError):  # the control port is gone with the supervisor
+            return []
 
 
 @pytest.fixture

@@ -23,8 +23,15 @@ channels that carry the same signal from clipping, and is transparent below its 
 
 A job that asks for its channels apart (``decode_channels``) gets each channel as a stream of
 its own from the same single pass: ``asplit`` copies the track, ``pan`` picks one channel of
-each copy (it takes any layout, known or not), and each copy has a silencedetect named after
-its channel, so the stderr lines say whose silence they report.
+each copy (it takes any layout, known or not), and each copy has a silencedetect whose findings
+``ametadata`` writes to a small file beside the channel's audio. (Not stderr: ffmpeg before 6
+names every silencedetect alike in its log, so the lines could not say whose silence they
+report.)
+
+Any ffmpeg from 5 on serves: the one on PATH, or the one KSCRIBE_FFMPEG names
+(``ffmpeg_bin``). Where builds differ in what they say, kscribe reads what they all say:
+ffmpeg 5 exits 0 after "No space left on device" on its output, so that line alone means
+the scratch disk is full.
 """
 
 from __future__ import annotations
@@ -179,12 +186,13 @@ def split_command(
     track: int = 0,
 ) -> list[str]:
     """One ffmpeg pass writing channel ``channels[i]`` (1-based) of audio track ``track`` to
-    ``dests[i]`` as 16 kHz mono PCM, each with its own silencedetect (named ``chN``, so its
-    lines say which channel they are about)."""
+    ``dests[i]`` as 16 kHz mono PCM, each with its own silencedetect, whose findings go to
+    ``silence_file(dests[i])``."""
     split = f"[0:a:{track}]asplit={len(channels)}" + "".join(f"[s{n}]" for n in channels)
     chains = [
-        f"[s{n}]pan=mono|c0=c{n - 1},silencedetect@ch{n}=noise={threshold_db}dB:duration={min_silence_s}[o{n}]"
-        for n in channels
+        f"[s{n}]pan=mono|c0=c{n - 1},silencedetect=noise={threshold_db}dB:duration={min_silence_s},"
+        f"ametadata=mode=print:file={_graph_escaped(str(silence_file(dest)))}[o{n}]"
+        for n, dest in zip(channels, dests, strict=True)
     ]
     args = [ffmpeg_executable(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-y"]
     for name, value in containers.input_options().items():
@@ -197,7 +205,38 @@ def split_command(
     return args
 
 
-_SILENCE_TAG = re.compile(r"silencedetect@ch(\d+)")
+def silence_file(dest: Path) -> Path:
+    """Where a split decode writes the silences of the channel it decodes to ``dest``."""
+    return dest.with_name(dest.name + ".silences")
+
+
+def _graph_escaped(value: str) -> str:
+    """``value`` as one option value inside a -filter_complex graph: escaped for the option
+    (\\ ' :), then for the graph (\\ ' [ ] , ;), as ffmpeg's filter syntax reads it."""
+    for level in ("\\':", "\\'[],;"):
+        value = "".join("\\" + c if c in level else c for c in value)
+    return value
+
+
+_METADATA_START = re.compile(r"^lavfi\.silence_start=(-?[\d.]+)")
+_METADATA_END = re.compile(r"^lavfi\.silence_end=(-?[\d.]+)")
+
+
+def _read_silence_file(path: Path) -> tuple[list[Silence], float | None]:
+    """The silences ``ametadata`` printed to ``path``, and the one still open at the end."""
+    silences: list[Silence] = []
+    open_start: float | None = None
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:  # no frame reached the filter: no audio, no silence
+        return silences, None
+    for line in lines:
+        if m := _METADATA_START.match(line):
+            open_start = max(0.0, float(m.group(1)))
+        elif (m := _METADATA_END.match(line)) and open_start is not None:
+            silences.append(Silence(open_start, float(m.group(1))))
+            open_start = None
+    return silences, open_start
 
 
 # What ffmpeg says (strerror of ENOSPC) when its output cannot be written.
@@ -216,13 +255,13 @@ def _disk_full(path: Path) -> bool:
 
 def _run(
     command: list[str], source: Path, watched: Path, timeout_s: float, max_bytes: int | None, max_duration_s: float
-) -> tuple[dict[int, list[Silence]], dict[int, float]]:
-    """Run an ffmpeg decode, watched; the silences it found by channel tag (0: untagged)
-    and the silences still open at the end. Raises what ``decode_audio`` documents, but
-    for an empty track."""
+) -> tuple[list[Silence], float | None]:
+    """Run an ffmpeg decode, watched; the silences its log reported, and the one still open
+    at the end. Raises what ``decode_audio`` documents, but for an empty track."""
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
-    silences: dict[int, list[Silence]] = collections.defaultdict(list)
-    open_starts: dict[int, float] = {}
+    silences: list[Silence] = []
+    open_start: float | None = None
+    no_space = False
     with subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -236,12 +275,13 @@ def _run(
                 assert process.stderr is not None
                 for line in process.stderr:
                     if "silencedetect" in line:
-                        tag = int(m.group(1)) if (m := _SILENCE_TAG.search(line)) else 0
                         if m := _SILENCE_START.search(line):
-                            open_starts[tag] = max(0.0, float(m.group(1)))
-                        elif (m := _SILENCE_END.search(line)) and tag in open_starts:
-                            silences[tag].append(Silence(open_starts.pop(tag), float(m.group(1))))
+                            open_start = max(0.0, float(m.group(1)))
+                        elif (m := _SILENCE_END.search(line)) and open_start is not None:
+                            silences.append(Silence(open_start, float(m.group(1))))
+                            open_start = None
                         continue
+                    no_space = no_space or _NO_SPACE in line
                     tail.append(line.rstrip())
                 returncode = process.wait()
         finally:
@@ -258,7 +298,8 @@ def _run(
             "(the file may be damaged)",
             stderr_tail,
         )
-    if returncode != 0 and (_NO_SPACE in stderr_tail or _disk_full(watched)):
+    # ffmpeg 5 exits 0 when its output could not be written: the line is what tells.
+    if no_space or (returncode != 0 and _disk_full(watched)):
         log.error("ffmpeg ran out of scratch space on %s (exit %d): %s", source, returncode, stderr_tail)
         raise ScratchFull(f"the worker's scratch disk is full ({_NO_SPACE}); the decode will be retried")
     if returncode != 0:
@@ -267,7 +308,7 @@ def _run(
             "the audio could not be decoded (the file is damaged, or its audio is in a format kscribe cannot read)",
             stderr_tail,
         )
-    return silences, open_starts
+    return silences, open_start
 
 
 def _decoded(dest: Path, silences: list[Silence], open_start: float | None) -> DecodedAudio:
@@ -309,11 +350,11 @@ def decode_audio(
     max_bytes = max_decoded_bytes(max_duration_s, SAMPLE_RATE, BYTES_PER_SAMPLE)
     command = build_command(source, dest, threshold_db, min_silence_s, max_bytes, channels, track)
     try:
-        silences, open_starts = _run(command, source, dest, timeout_s, max_bytes, max_duration_s)
+        silences, open_start = _run(command, source, dest, timeout_s, max_bytes, max_duration_s)
     except MediaTooLong:
         dest.unlink(missing_ok=True)  # up to max_bytes of scratch disk: free it now
         raise
-    audio = _decoded(dest, silences[0], open_starts.get(0))
+    audio = _decoded(dest, silences, open_start)
     if audio.samples == 0:
         raise _empty(source)
     return audio
@@ -338,12 +379,15 @@ def decode_channels(
     command = split_command(source, dests, channels, threshold_db, min_silence_s, max_bytes, track)
     try:
         # Every output grows at the same pace: watching the first watches them all.
-        silences, open_starts = _run(command, source, dests[0], timeout_s, max_bytes, max_duration_s)
+        _run(command, source, dests[0], timeout_s, max_bytes, max_duration_s)
+        decoded = [_decoded(dest, *_read_silence_file(silence_file(dest))) for dest in dests]
     except MediaTooLong:
         for dest in dests:
             dest.unlink(missing_ok=True)
         raise
-    decoded = [_decoded(dest, silences[n], open_starts.get(n)) for n, dest in zip(channels, dests, strict=True)]
+    finally:
+        for dest in dests:
+            silence_file(dest).unlink(missing_ok=True)
     if decoded[0].samples == 0:
         raise _empty(source)
     return decoded

