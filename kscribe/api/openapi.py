@@ -15,7 +15,7 @@ from kscribe.choices import (
     MAX_REPLACEMENTS,
 )
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
-from kscribe.transcript.renamed import MAX_NAME_CHARS, MAX_NAMES
+from kscribe.transcript.renamed import MAX_NAME_CHARS, MAX_NAMES, NAME_PATTERN
 from kscribe.transcript.speakers import MAX_SPEAKERS, MIN_SPEAKERS
 from kscribe.values import CHANNEL_MODES, LANGUAGES, ORIGINS, TASKS, JobStatus
 from kscribe.values import FORMATS as ALL_FORMATS
@@ -433,7 +433,8 @@ OPENAPI = {
                     "speaker_names": {
                         "type": "object",
                         "additionalProperties": {"type": "string"},
-                        "description": "names given to speaker labels (PUT …/speakers); downloads show them",
+                        "description": "names given to speaker labels (PUT …/speakers); the transcript route's "
+                        "downloads show them (stored outputs and signed links keep the labels as heard)",
                     },
                     "queue": {
                         "type": ["object", "null"],
@@ -787,12 +788,18 @@ OPENAPI = {
                 "summary": "The text so far: each chunk's own transcript as it finishes, before the job's merge",
                 "parameters": [
                     _ID,
-                    {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                        "description": "chunks in one answer at most",
+                    },
                 ],
                 "responses": {
                     "200": {
-                        "description": "Chunks from index `from` on, in order, up to the first not yet done; "
-                        "ask again from `next`. Empty once the job is published (read its transcript then)",
+                        "description": "Chunks from index `from` on, in order, up to the first not yet done "
+                        "(at most `limit`), with the job's custom spellings; ask again from `next`. Empty once the job is published (read its transcript then)",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChunkTexts"}}},
                     },
                     **_errors(400, 401, 404, 429),
@@ -891,7 +898,7 @@ _SCHEMAS["SpeakerNames"] = {
             "additionalProperties": {
                 "type": "string",
                 "maxLength": MAX_NAME_CHARS,
-                "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+                "pattern": NAME_PATTERN,
             },
             "description": 'label as heard → name: {"channel 1": "Alice"}; replaces the names given before '
             "(an empty name keeps the label)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,9 @@ from kscribe.api.http import BASE, ApiError
 from kscribe.context import Context
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.tenancy.tenants import Tenant, Tenants
-from kscribe.values import ChunkTranscript, Job, JobStatus, Segment
+from kscribe.transcript.merge import own_segments
+from kscribe.transcript.vocabulary import apply_replacements
+from kscribe.values import ChunkTranscript, Job, JobStatus
 
 
 def iso8601(epoch_s: float) -> str | None:
@@ -79,9 +82,11 @@ def job_view(job: Job, queue: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
-def chunk_view(chunk: ChunkTranscript) -> dict[str, Any]:
-    """A chunk's own text as transcribed, on the media's timeline, before the job's merge: the
-    segments whose middle lies in the chunk's span (its padding's belong to its neighbours)."""
+def chunk_view(chunk: ChunkTranscript, replacements: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A chunk's own text as transcribed, on the media's timeline, before the job's merge: its
+    words by merge's own rule (the padding's belong to its neighbours), with the job's
+    custom spellings applied as its outputs will have them."""
+    own = [s for s in apply_replacements(own_segments(chunk), replacements or {}) if s.text.strip()]
     segments = [
         {
             "start": round(chunk.start_s + s.start, 3),
@@ -89,21 +94,16 @@ def chunk_view(chunk: ChunkTranscript) -> dict[str, Any]:
             "text": s.text.strip(),
             "speaker": s.speaker or None,
         }
-        for s in chunk.segments
-        if _owned(s, chunk)
+        for s in own
     ]
     return {
         "index": chunk.index,
         "start_s": chunk.start_s,
         "duration_s": chunk.duration_s,
         "channel": chunk.channel,
-        "text": " ".join(s.text.strip() for s in chunk.segments if _owned(s, chunk)),
+        "text": " ".join(s.text.strip() for s in own),
         "segments": segments,
     }
-
-
-def _owned(segment: Segment, chunk: ChunkTranscript) -> bool:
-    return bool(segment.text.strip()) and 0 <= (segment.start + segment.end) / 2 <= chunk.duration_s
 
 
 def own_job(ctx: Context, key: ApiKey, job_id: str) -> Job:

@@ -7,6 +7,7 @@ each change here is a single Lua script that checks and writes in one step.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import fields
@@ -487,9 +488,13 @@ class JobStore:
         self._add_timing(keys=[keys.job(job_id)], args=[_TIMING_PREFIX + stage, round(seconds, 6)])
 
     def note_decoded(self, job_id: str, index: int, seconds: float) -> None:
-        """Chunk ``index`` of the running job has ``seconds`` of its audio decoded (until it is stored)."""
+        """Chunk ``index`` of the running job has ``seconds`` of its audio decoded (until it is
+        stored). What is not a count of seconds is not noted: a NaN would make the job's JSON invalid."""
+        seconds = float(seconds)
+        if index < 0 or not math.isfinite(seconds):
+            return
         self._note_decoded(
-            keys=[keys.job(job_id), keys.job_chunks_done(job_id)], args=[index, round(float(seconds), 3)]
+            keys=[keys.job(job_id), keys.job_chunks_done(job_id)], args=[index, round(max(0.0, seconds), 3)]
         )
 
     def complete_chunk(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 
 from kscribe.values import Segment, Transcript, Word
@@ -16,6 +17,23 @@ from kscribe.values import Segment, Transcript, Word
 # What a name may be: it is shown in subtitles, so one short line.
 MAX_NAME_CHARS = 64
 MAX_NAMES = 100
+# What a name may not hold: control characters (C0, DEL, C1), invisible and direction-changing
+# marks (zero-width, bidi embeddings and isolates, BOM) and Unicode line and paragraph breaks:
+# each could break a subtitle's lines or show a name other than the one stored.
+NAME_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]*$"
+_TIMESTAMP = re.compile(r"\d\s*:\s*\d\d")
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def name_problem(name: str) -> str:
+    """Why ``name`` cannot name a speaker, or "" (after NAME_PATTERN's check): subtitle readers
+    take anything shaped like a timestamp for a cue's timing, and a spreadsheet opening the
+    TSV takes a field starting with = + - @ for a formula."""
+    if _TIMESTAMP.search(name):
+        return "a name may not hold a time (digits around a colon): subtitle players read it as a cue's timing"
+    if name.startswith(_FORMULA_START):
+        return "a name may not start with = + - or @ (a spreadsheet would run it as a formula)"
+    return ""
 
 
 def transcript_from_json(raw: bytes | str) -> Transcript:

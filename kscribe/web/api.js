@@ -3,10 +3,23 @@
 const KEY = "kscribe.key";
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = 0) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter; // seconds, from a 429's or 503's Retry-After
+  }
+}
+
+// Waits out a 429 (the key's requests per minute): a page that follows a job keeps following.
+export async function politely(request) {
+  for (;;) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 429) throw error;
+      await new Promise((r) => setTimeout(r, 1000 * Math.min(Math.max(error.retryAfter || 5, 1), 60)));
+    }
   }
 }
 
@@ -42,7 +55,7 @@ export async function call(method, path, { body, headers = {}, raw = false } = {
       code = payload.error.code;
       message = payload.error.message;
     } catch { /* not JSON */ }
-    throw new ApiError(response.status, code, message);
+    throw new ApiError(response.status, code, message, Number(response.headers.get("Retry-After")) || 0);
   }
   if (raw) return response;
   return response.status === 204 ? null : response.json();

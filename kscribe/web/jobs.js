@@ -1,6 +1,6 @@
 // The tenant's jobs, newest first, kept live by polling with backoff: every second while
 // something changes, slowing to ten seconds when nothing does.
-import { call, explain } from "./api.js";
+import { ApiError, call, explain } from "./api.js";
 import { clock, duration, el, fileName } from "./util.js";
 
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
@@ -26,8 +26,12 @@ export class JobList {
       this.error.textContent = "";
     } catch (error) {
       this.error.textContent = explain(error);
+      if (error instanceof ApiError && error.status === 429) this.retryAfter = error.retryAfter || 5;
     }
-    this.delay = changed ? 1000 : Math.min(this.delay * 1.5, 10000);
+    // Every 2 s while something changes or runs, slower while nothing does; a 429 waits its
+    // Retry-After (the page's polls share the key's requests per minute).
+    this.delay = changed ? 2000 : Math.min(this.delay * 1.5, 10000);
+    if (this.retryAfter) { this.delay = Math.max(this.delay, this.retryAfter * 1000); this.retryAfter = 0; }
     if (this.running) this.timer = setTimeout(() => this.refresh(), this.delay);
   }
 

@@ -1,11 +1,13 @@
 // The transcript against its video: captions from the VTT, the spoken segment highlighted and
 // kept in view, a click (or Enter) on any word seeks there, search with next/previous, downloads,
 // names for its speakers. A job still running shows its progress and the text so far instead.
-import { call, explain } from "./api.js";
+import { call, explain, politely } from "./api.js";
 import { heard, STAGES, TERMINAL } from "./jobs.js";
 import { clock, duration, el, fileName } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
+// How often a running job's page asks for its progress and new text.
+const WATCH_EVERY_MS = 2500;
 const FORMAT_NAMES = { json: "JSON (word timings)", srt: "SRT", vtt: "WebVTT", txt: "Text", tsv: "TSV" };
 
 export class TranscriptView {
@@ -85,7 +87,7 @@ export class TranscriptView {
       }
       $("live-stage").textContent = `${STAGES[job.status] || job.status}${heard(job)} · ${job.progress}%`;
       $("live-bar").value = job.progress;
-      const part = await call("GET", `/api/v1/transcriptions/${job.id}/chunks?from=${next}`);
+      const part = await politely(() => call("GET", `/api/v1/transcriptions/${job.id}/chunks?from=${next}`));
       if (generation !== this.generation) return;
       for (const chunk of part.chunks) {
         if (!chunk.text) continue;
@@ -93,9 +95,11 @@ export class TranscriptView {
           el("time", { text: clock(chunk.start_s) }), el("p", { text: chunk.text })));
       }
       next = part.next;
-      await new Promise((r) => setTimeout(r, 1000));
+      // Two requests a round, every WATCH_EVERY_MS: with the jobs list's polling, well within
+      // the key's default 120 requests a minute.
+      await new Promise((r) => setTimeout(r, WATCH_EVERY_MS));
       if (generation !== this.generation) return;
-      job = await call("GET", `/api/v1/transcriptions/${job.id}`);
+      job = await politely(() => call("GET", `/api/v1/transcriptions/${job.id}`));
     }
   }
 

@@ -48,9 +48,16 @@ def test_decoded_seconds_count_until_their_chunk_is_stored_and_never_twice(ctx):
     # A duplicate delivery decoding the stored chunk again reports nothing more.
     jobs.note_decoded("j1", 0, 30.0)
     assert jobs.require("j1").decoded_s == 55.0
+    # What is not a count of seconds is not noted (a NaN would make the job's JSON invalid).
+    for bad in (float("nan"), float("inf")):
+        jobs.note_decoded("j1", 1, bad)
+    jobs.note_decoded("j1", -1, 3.0)
+    assert jobs.require("j1").decoding == {1: 5.0}
+    jobs.note_decoded("j1", 1, -4.0)
+    assert jobs.require("j1").decoding == {1: 0.0}
     jobs.cancel("j1")
     jobs.note_decoded("j1", 1, 40.0)
-    assert jobs.require("j1").decoding == {1: 5.0}
+    assert jobs.require("j1").decoding == {1: 0.0}
 
 
 def _job(job_id):
@@ -127,7 +134,10 @@ def test_origin_and_the_text_so_far_through_the_api(ctx, api, fake_transcriber):
     status, again = call(api, token, "GET", f"/api/v1/transcriptions/{job_id}/chunks?from=1")
     assert again["chunks"] == [] or again["chunks"][0]["index"] == 1
     assert call(api, other, "GET", f"/api/v1/transcriptions/{job_id}/chunks")[0] == 404
-    assert call(api, token, "GET", f"/api/v1/transcriptions/{job_id}/chunks?from=x")[0] == 400
+    for bad in ("x", "-1", "+1", "1_0", "\u0661", "9" * 17):
+        assert call(api, token, "GET", f"/api/v1/transcriptions/{job_id}/chunks?from={bad}")[0] == 400, bad
+    for bad in ("0", "101", "y"):
+        assert call(api, token, "GET", f"/api/v1/transcriptions/{job_id}/chunks?limit={bad}")[0] == 400, bad
 
 
 def test_named_speakers_are_kept_to_the_tenant_and_shown_in_downloads(settings, redis_client, fake_transcriber):
@@ -153,6 +163,11 @@ def test_named_speakers_are_kept_to_the_tenant_and_shown_in_downloads(settings, 
     assert status == 400 and body["error"]["code"] == "invalid_names"
     status, body = call(api, token, "PUT", f"{path}/speakers", {"names": {"channel 1": "x" * 65}})
     assert status == 400 and body["error"]["code"] == "invalid_names"
+    # Nothing that could break a subtitle's lines or timings, show another name, or run in a
+    # spreadsheet: Unicode line breaks, bidi and invisible marks, C1 controls, timestamps, formulas.
+    for bad in ("A\u2028B", "A\u202eB", "A\u200bB", "A\x85B", "00:00:09,000 00:00:10,000", "=HYPERLINK(1)", "@x"):
+        status, body = call(api, token, "PUT", f"{path}/speakers", {"names": {"channel 1": bad}})
+        assert status == 400 and body["error"]["code"] == "invalid_names", bad
     status, body = call(api, token, "PUT", f"{path}/speakers", {})
     assert status == 400 and body["error"]["code"] == "invalid_names"
 

@@ -120,3 +120,20 @@ def test_speakers_become_letters_in_order_of_first_appearance():
     labels = speaker_letters(["Speaker 2", "Speaker 1", "Speaker 2", ""] + [f"Speaker {n}" for n in range(3, 30)])
     assert labels["Speaker 2"] == "A" and labels["Speaker 1"] == "B" and labels[""] == ""
     assert labels["Speaker 26"] == "Z" and labels["Speaker 27"] == "AA"
+
+
+def test_openai_model_names_mean_the_operators_model_even_when_it_is_a_path(ctx, client, tmp_path):
+    model = tmp_path / "operators-model"
+    model.mkdir()
+    (model / "model.bin").write_bytes(b"\0")  # a model directory the operator set; the fake decodes
+    ctx.settings = ctx.settings.replace(model=str(model))
+    done = client.audio.transcriptions.create(
+        file=("meeting.mp4", SAMPLE_VIDEO.read_bytes()), model="whisper-1", response_format="json"
+    )
+    assert done.text.strip()
+    # A caller naming that path itself is refused: paths are the operator's to use.
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.audio.transcriptions.create(
+            file=("meeting.mp4", SAMPLE_VIDEO.read_bytes()), model=str(model), response_format="json"
+        )
+    assert refused.value.code == "model_not_found"

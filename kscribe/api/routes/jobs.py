@@ -3,6 +3,7 @@ purge; its usage."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from kscribe.api.http import ApiError, ApiRequest, ApiResponse
@@ -31,6 +32,9 @@ class BatchListing(Protocol):
 
 # Redis takes list positions as 64-bit integers; no listing comes near this.
 MAX_CURSOR = 2**53
+# Chunks a text-so-far answer holds at most (each is a read of work storage), and by default.
+MAX_CHUNKS_PER_PAGE = 100
+CHUNKS_PER_PAGE = 20
 
 
 class JobReads:
@@ -103,13 +107,11 @@ class JobReads:
         """The text of the job's chunks transcribed so far, in order from ``?from=`` (0), up to
         the first not yet done; ``next`` is where to ask from next time."""
         job = own_job(self.ctx, key, job_id)
-        try:
-            start = int(request.query.get("from", "0"))
-        except ValueError:
-            raise ApiError(400, "invalid_query", "from must be an integer") from None
-        if not 0 <= start < MAX_CURSOR:
-            raise ApiError(400, "invalid_query", f"from must be 0-{MAX_CURSOR - 1}")
-        items = [chunk_view(c) for c in finished_chunks(self.ctx, job.id, job.chunks_total, start)]
+        start = _count(request.query.get("from", "0"), "from", MAX_CURSOR - 1)
+        limit = _count(request.query.get("limit", str(CHUNKS_PER_PAGE)), "limit", MAX_CHUNKS_PER_PAGE, least=1)
+        spellings = {**dict(self.ctx.settings.replacements), **job.replacements}
+        found = finished_chunks(self.ctx, job.id, min(job.chunks_total, start + limit), start)
+        items = [chunk_view(c, spellings) for c in found]
         return ApiResponse(200, {"chunks": items, "next": start + len(items), "total": job.chunks_total})
 
     def cancel(self, request: ApiRequest, key: ApiKey, job_id: str) -> ApiResponse:
@@ -136,3 +138,10 @@ class JobReads:
 
     def usage(self, request: ApiRequest, key: ApiKey) -> ApiResponse:
         return ApiResponse(200, usage_view(self.ctx.jobs, self.ctx.settings, tenant_of(self.tenants, key)))
+
+
+def _count(raw: str, name: str, most: int, least: int = 0) -> int:
+    """A query parameter that counts: plain digits only (not "+1", "1_0" or other scripts' digits)."""
+    if not re.fullmatch(r"[0-9]{1,16}", raw) or not least <= int(raw) <= most:
+        raise ApiError(400, "invalid_query", f"{name} must be an integer from {least} to {most}")
+    return int(raw)

@@ -398,7 +398,10 @@ class OpenAiApi:
         model = (upload.one("model") or "").strip()
         if not model:
             raise OpenAiError(400, "missing_model", "model is required (e.g. whisper-1)", "model")
-        if model in OPENAI_MODELS:
+        # OpenAI's names mean the operator's model: the job names none (a path or gs:// default
+        # is the operator's to use, never a caller's to name).
+        alias = model in OPENAI_MODELS
+        if alias:
             model = settings.model
         language = (upload.one("language") or "").strip().lower() or None
         response_format = (upload.one("response_format") or "json").strip()
@@ -456,7 +459,7 @@ class OpenAiApi:
         speakers = response_format == "diarized_json"
         checked = check_choices(
             JobChoices(
-                model=model,
+                model=None if alias else model,
                 language=language,
                 task=task,
                 formats=JOB_FORMATS,

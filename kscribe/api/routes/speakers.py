@@ -9,7 +9,7 @@ from kscribe.context import Context
 from kscribe.storage import is_within
 from kscribe.tenancy.apikeys import ApiKey
 from kscribe.transcript.formats import RENDERERS
-from kscribe.transcript.renamed import speaker_labels, transcript_from_json, with_speaker_names
+from kscribe.transcript.renamed import name_problem, speaker_labels, transcript_from_json, with_speaker_names
 from kscribe.values import Job, JobStatus
 
 # The body schema in the OpenAPI document.
@@ -33,6 +33,9 @@ class SpeakerNames:
             raise ApiError(409, "no_json_output", "speakers can be named only on a job that wrote the json format")
         labels = speaker_labels(transcript_from_json(self._read(job, "json")))
         names = {label: name.strip() for label, name in body["names"].items() if name.strip()}
+        problems = {name_problem(name) for name in names.values()} - {""}
+        if problems:
+            raise ApiError(400, "invalid_names", "; ".join(sorted(problems)))
         unknown = sorted(set(names) - labels)
         if unknown:
             heard = ", ".join(sorted(labels)) or "none"
