@@ -257,7 +257,10 @@ def test_push_image_tags_with_the_sha_and_the_version_records_the_digest_and_sig
     for tool, out in (("docker", f"{repo}@{digest}"), ("cosign", ""), ("gcloud", "")):
         fake = bin_dir / tool
         fake.write_text(
+            # `docker login --password-stdin` reads the token: so does the fake, or the script's
+            # printf may write into a closed pipe (SIGPIPE, exit 141 under pipefail).
             f'#!/bin/sh\necho {tool} "$@" >> {calls}\n'
+            + ('[ "$1" = login ] && cat > /dev/null\n' if tool == "docker" else "")
             + (f'[ "$1" = inspect ] && echo {out}\n' if out else "")
             + "exit 0\n"
         )
