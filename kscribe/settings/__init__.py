@@ -20,7 +20,6 @@ from kscribe.choices import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, Shaping, check
 from kscribe.choices import OPTIONS as SHAPING_OPTIONS
 from kscribe.errors import ConfigError, InputError
 from kscribe.settings.groups import (
-    GROUPS,
     MEDIA_EXTENSIONS,
     ApiSettings,
     AsrSettings,
@@ -170,3 +169,7 @@ class Settings(
 
 # Each field's environment variable, for the errors of checks made after parsing.
 _ENV = {f.name: f.metadata["env"] for f in dataclasses.fields(Settings) if "env" in f.metadata}
+
+
+# The groups, in the order the README's tables show them: Settings' own bases.
+GROUPS: tuple[type, ...] = Settings.__bases__

@@ -695,20 +695,3 @@ class ObservabilitySettings:
         at_least(int, 0),
         doc="readiness fails below this much free space in the scratch directory",
     )
-
-
-GROUPS = (
-    StorageSettings,
-    MediaSettings,
-    AsrSettings,
-    GuardSettings,
-    VocabularySettings,
-    OutputSettings,
-    ApiSettings,
-    TenancySettings,
-    ReconcileSettings,
-    CallbackSettings,
-    LinkSettings,
-    EventSettings,
-    ObservabilitySettings,
-)
