@@ -394,6 +394,24 @@ class Segment:
     # The language it was decoded in ("" unknown).
     language: str = ""
 
+    @classmethod
+    def from_dict(cls, s: dict[str, Any]) -> Segment:
+        """A segment as stored in a chunk transcript or written in the JSON output (which
+        leaves out empty speakers and adds an ``id``)."""
+        return cls(
+            start=s["start"],
+            end=s["end"],
+            text=s["text"],
+            words=tuple(
+                Word(w["start"], w["end"], w["word"], w.get("probability", 0.0), w.get("speaker", ""))
+                for w in s.get("words", ())
+            ),
+            avg_logprob=s.get("avg_logprob", 0.0),
+            no_speech_prob=s.get("no_speech_prob", 0.0),
+            speaker=s.get("speaker", ""),
+            language=s.get("language", ""),
+        )
+
     def shifted(self, offset: float, limit: float | None = None) -> Segment:
         """This segment moved by ``offset`` seconds, its times clamped to ``limit``."""
 
@@ -432,19 +450,7 @@ class ChunkTranscript:
     @classmethod
     def from_json(cls, raw: str | bytes) -> ChunkTranscript:
         data = json.loads(raw)
-        segments = tuple(
-            Segment(
-                start=s["start"],
-                end=s["end"],
-                text=s["text"],
-                words=tuple(Word(**w) for w in s["words"]),
-                avg_logprob=s["avg_logprob"],
-                no_speech_prob=s["no_speech_prob"],
-                speaker=s.get("speaker", ""),
-                language=s.get("language", ""),
-            )
-            for s in data.pop("segments")
-        )
+        segments = tuple(Segment.from_dict(s) for s in data.pop("segments"))
         return cls(segments=segments, **data)
 
 

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from kscribe.values import Segment, Transcript, Word
+from kscribe.values import Segment, Transcript
 
 # What a name may be: it is shown in subtitles, so one short line.
 MAX_NAME_CHARS = 64
@@ -39,22 +39,7 @@ def name_problem(name: str) -> str:
 def transcript_from_json(raw: bytes | str) -> Transcript:
     """The transcript ``formats.render_json`` wrote."""
     data = json.loads(raw)
-    segments = tuple(
-        Segment(
-            start=s["start"],
-            end=s["end"],
-            text=s["text"],
-            words=tuple(
-                Word(w["start"], w["end"], w["word"], w.get("probability", 0.0), w.get("speaker", ""))
-                for w in s.get("words", ())
-            ),
-            avg_logprob=s.get("avg_logprob", 0.0),
-            no_speech_prob=s.get("no_speech_prob", 0.0),
-            speaker=s.get("speaker", ""),
-            language=s.get("language", ""),
-        )
-        for s in data["segments"]
-    )
+    segments = tuple(Segment.from_dict(s) for s in data["segments"])
     return Transcript(
         job_id=data.get("job_id", ""),
         source_uri=data.get("source", ""),
