@@ -36,6 +36,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Collection
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,25 +77,30 @@ def _die_with_parent() -> None:
         pass
 
 
-def tree_memory(session: int) -> tuple[int, int]:
-    """(RSS now, sum of each process's peak RSS) in bytes over the processes of ``session``."""
-    rss = peak = 0
+def tree_memory(sessions: Collection[int]) -> dict[int, tuple[int, int]]:
+    """Per session in ``sessions``: (RSS now, sum of each process's peak RSS) in bytes over
+    its processes. One pass over /proc for all of them: the sampler runs twice a second and
+    a pass per process cost a stack several percent of a core on a busy machine."""
+    found = {session: (0, 0) for session in sessions}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
             # Fields after the ")" that ends the command name: state ppid pgrp session ...
-            if int(stat.rsplit(")", 1)[1].split()[3]) != session:
+            session = int(stat.rsplit(")", 1)[1].split()[3])
+            if session not in found:
                 continue
+            rss, peak = found[session]
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss += int(line.split()[1]) * 1024
                 elif line.startswith("VmHWM:"):
                     peak += int(line.split()[1]) * 1024
+            found[session] = (rss, peak)
         except (OSError, IndexError, ValueError):
             continue
-    return rss, peak
+    return found
 
 
 @dataclass
@@ -197,10 +203,11 @@ class Supervisor:
 
     def status(self) -> dict[str, dict]:
         result = {}
+        memory = tree_memory(self._running_sessions())
         for p in self.processes.values():
             popen = p.popen
             running = popen is not None and popen.poll() is None
-            rss, peak = tree_memory(popen.pid) if popen is not None and running else (0, 0)
+            rss, peak = memory.get(popen.pid, (0, 0)) if popen is not None and running else (0, 0)
             p.peak_rss = max(p.peak_rss, peak)
             result[p.name] = {
                 "state": p.state,
@@ -333,11 +340,21 @@ class Supervisor:
     def _sample_memory(self) -> None:
         """Peak RSS survives a restart only if sampled before it: look twice a second."""
         while not self._closing:
+            memory = tree_memory(self._running_sessions())
             for p in self.processes.values():
                 popen = p.popen
-                if popen is not None and popen.poll() is None:
-                    p.peak_rss = max(p.peak_rss, tree_memory(popen.pid)[1])
+                if popen is not None and popen.pid in memory:
+                    p.peak_rss = max(p.peak_rss, memory[popen.pid][1])
             time.sleep(0.5)
+
+    def _running_sessions(self) -> list[int]:
+        """Each running process's session id: its pid (each is started in a session of its own)."""
+        sessions = []
+        for p in self.processes.values():
+            popen = p.popen
+            if popen is not None and popen.poll() is None:
+                sessions.append(popen.pid)
+        return sessions
 
 
 def token_path(port: int) -> Path:

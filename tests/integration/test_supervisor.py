@@ -5,11 +5,12 @@ that keeps dying at start-up and says so, and stops, starts, restarts or kills o
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 
 import pytest
 
-from kscribe_stack.supervisor import Control, Supervisor, read_procfile, serve_control
+from kscribe_stack.supervisor import Control, Supervisor, read_procfile, serve_control, tree_memory
 from tests.conftest import wait_for
 from tests.stack import free_port
 
@@ -70,3 +71,26 @@ def test_kill_stop_start_restart_one_process(supervisor):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_one_pass_over_proc_measures_each_session_apart(tmp_path):
+    """Each process's memory is its own session's: a tree holding 64 MiB more than another
+    shows it, and a session with no process left is zero."""
+    hold = "import time; b = bytearray({size}); b[::4096] = b'x' * len(b[::4096]); print(1, flush=True); time.sleep(60)"
+    small, large = (
+        subprocess.Popen([sys.executable, "-c", hold.format(size=size)], start_new_session=True, stdout=subprocess.PIPE)
+        for size in (1, 64 * 2**20)
+    )
+    gone = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    gone.wait()
+    try:
+        assert small.stdout.readline() and large.stdout.readline()  # both hold their memory now
+        memory = tree_memory([small.pid, large.pid, gone.pid])
+        assert memory[gone.pid] == (0, 0)
+        assert 0 < memory[small.pid][0] <= memory[small.pid][1]
+        assert memory[large.pid][0] - memory[small.pid][0] >= 60 * 2**20
+    finally:
+        for p in (small, large):
+            p.kill()
+            p.wait()
+            p.stdout.close()
