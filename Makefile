@@ -46,9 +46,11 @@ install-lint: $(VENV)/.installed-lint
 demo: install
 	KSCRIBE_DATA_DIR=$(CURDIR)/.kscribe $(BIN)/kscribe run samples/meeting.mp4 --out $(OUT)
 
-# The suite on every core (pytest-xdist): tests that share a stack, a model or built media
-# run on one worker together (tests/conftest.py); PYTEST_WORKERS=0 runs it in one process.
-PYTEST_WORKERS ?= auto
+# The suite on every core and one worker more (pytest-xdist): the chaos suite and the stacks
+# spend much of their time waiting (leases, backoffs, slow receivers), which the extra worker
+# fills. Tests that share a stack, a model or built media run on one worker together
+# (tests/conftest.py); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(getattr(os, 'sched_getaffinity', lambda _: range(os.cpu_count() or 1))(0)) + 1)")
 test: install-test
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=20 $(PYTEST_ARGS)
 

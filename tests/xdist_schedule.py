@@ -35,12 +35,17 @@ class SharedFixtureScheduling(LoadScopeScheduling):
         super().__init__(config, log)
         # Our order, not loadscope's (units with the most tests first).
         config.option.loadscopereorder = False
+        self._ordered = False
 
     def _split_scope(self, nodeid: str) -> str:
         return unit_of(nodeid)
 
-    def schedule(self) -> None:
-        if self.collection is None:  # the first call: every worker has collected the same tests
-            for node, collection in self.registered_collections.items():
-                self.registered_collections[node] = sorted(collection, key=_rank)
-        super().schedule()
+    def _assign_work_unit(self, node) -> None:
+        # The units are ordered in the queue, never in the collections: a worker is sent the
+        # indexes of its tests in its own collection, so a reordered collection made each
+        # worker run other tests than the unit's (a stack started on two workers).
+        if not self._ordered:
+            for unit in sorted(self.workqueue, key=_rank):
+                self.workqueue.move_to_end(unit)
+            self._ordered = True
+        super()._assign_work_unit(node)
