@@ -16,6 +16,7 @@ from tests.chaos.harness import RESULTS, ChaosEnv, render_table
 class Sizes:
     full: bool
     mutated: int  # mutated media files
+    at_once: int  # the broker's deliveries in flight to each function (transcribe's one worker too)
     creations: int  # API creations in the backlog scenario (≥ 10 × what transcribe runs at once)
     load_window_s: float  # ... spread over this long
     outage_s: float  # the storage emulator stopped this long
@@ -23,8 +24,14 @@ class Sizes:
     silence_s: int  # the "hours of silence" extreme
 
 
-REDUCED = Sizes(False, mutated=20, creations=80, load_window_s=30, outage_s=5, duplicates=10, silence_s=20 * 60)
-FULL = Sizes(True, mutated=60, creations=200, load_window_s=30, outage_s=20, duplicates=10, silence_s=2 * 3600)
+# Reduced: 12 mutated files are each of the 4 sources under each of the 3 mutations once; a
+# backlog ten times deeper than 4 deliveries at once.
+REDUCED = Sizes(
+    False, mutated=12, at_once=4, creations=40, load_window_s=30, outage_s=5, duplicates=10, silence_s=10 * 60
+)
+FULL = Sizes(
+    True, mutated=60, at_once=8, creations=200, load_window_s=30, outage_s=20, duplicates=10, silence_s=2 * 3600
+)
 
 
 def pytest_addoption(parser):

@@ -110,7 +110,7 @@ class ChaosEnv:
     def start(cls, tmp: Path, sizes) -> ChaosEnv:
         stack = Stack(
             tmp,
-            broker_args="--ping-seconds 2 --backoff-scale 0.5",
+            broker_args=f"--ping-seconds 2 --backoff-scale 0.5 --workers-per-service {sizes.at_once}",
             extra_ports=("API_INTERNAL", "RECONCILE"),
             env={
                 "KSCRIBE_TENANT_MAX_ACTIVE_JOBS": "0",

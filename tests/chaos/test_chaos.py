@@ -21,8 +21,7 @@ pytestmark = [pytest.mark.model, pytest.mark.chaos, pytest.mark.timeout(900)]
 CLIP = "meeting.mp4"  # 31 s, three chunks
 TINY = ("tiny-a.wav", "tiny-b.wav", "tiny-c.wav")
 BOUND_S = 90  # one clip job, disturbed, from creation to its end
-REDRIVE_BOUND_S = 90
-TRANSCRIBE_AT_ONCE = 8  # the broker's deliveries in flight to the one transcribe worker  # ... when only the reconciler can finish it (leases of 20-30 s, pings every 2 s)
+REDRIVE_BOUND_S = 90  # ... when only the reconciler can finish it (leases of 20-30 s, pings every 2 s)
 
 
 def _clip_scenario(chaos: ChaosEnv, name: str, disturb, bound_s: float = BOUND_S, **body) -> Row:
@@ -230,12 +229,12 @@ def _chunk_ready_deliveries(log: str, job_ids: set[str]) -> int:
 def test_backlog_through_one_transcribe_worker(chaos, sizes):
     """The backlog scenario: ``sizes.creations`` API creations over ``sizes.load_window_s``
     (a client with at most eight requests in flight) into one transcribe worker, which takes
-    ``TRANSCRIBE_AT_ONCE`` deliveries at a time — at least ten times more jobs than it can run
+    ``sizes.at_once`` deliveries at a time — at least ten times more jobs than it can run
     at once. Every job waits its turn and succeeds (a wait is not a loss: nothing is re-driven
     into failure), the broker delivers chunk.ready at most 1.2 times per chunk, and the API
     answers quickly. The row gives the time to drain, the wait in line (creation → first
     chunk on a worker), deliveries per chunk and Redis memory per job."""
-    assert sizes.creations >= 10 * TRANSCRIBE_AT_ONCE
+    assert sizes.creations >= 10 * sizes.at_once
     started, scratch, crashes = chaos.begin()
     offset, memory_before = chaos.log_size(), chaos.stack.redis.info("memory")["used_memory"]
     interval = sizes.load_window_s / sizes.creations
