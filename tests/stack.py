@@ -100,7 +100,7 @@ class Stack:
         )
         self.env.update(env or {})
         self.url = {name.lower(): f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        env_file = tmp / "stack.env"
+        self.env_file = env_file = tmp / "stack.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
         self.process_env = {
             **os.environ,
@@ -206,3 +206,14 @@ def stack_factory(tmp_path):
     yield start
     for s in stacks:
         s.stop()
+
+
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples in a Prometheus exposition whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            series, _, value = line.rpartition(" ")
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+    return total

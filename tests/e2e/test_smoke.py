@@ -9,13 +9,21 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from tests.stack import stack_factory  # noqa: F401 - a fixture
+from tests.stack import Stack
 
 pytestmark = pytest.mark.model
 
 
-def test_smoke_script_passes_against_the_local_stack(stack_factory, tmp_path):
-    stack = stack_factory()
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """One stack for both: the passing run cleans up after itself, the failing one only
+    reads the stack's env file."""
+    started = Stack(tmp_path_factory.mktemp("smoke"))
+    yield started
+    started.stop()
+
+
+def test_smoke_script_passes_against_the_local_stack(stack):
     made = stack.kscribe(
         "keys", "create", "--tenant", "smoke", "--name", "smoke", "--source", "gs://kscribe-input/smoke/"
     )
@@ -26,7 +34,7 @@ def test_smoke_script_passes_against_the_local_stack(stack_factory, tmp_path):
             sys.executable,
             str(ROOT / "scripts" / "smoke.py"),
             "--stack-env",
-            str(tmp_path / "stack.env"),
+            str(stack.env_file),
             "--deadline",
             "240",
         ],
@@ -47,14 +55,13 @@ def test_smoke_script_passes_against_the_local_stack(stack_factory, tmp_path):
     assert not list(stack.storage().bucket("kscribe-output").list_blobs(prefix="uploads/kscribe-input/smoke/"))
 
 
-def test_smoke_script_fails_loudly_when_a_function_is_not_ready(stack_factory, tmp_path):
-    stack = stack_factory()
+def test_smoke_script_fails_loudly_when_a_function_is_not_ready(stack):
     smoke = subprocess.run(
         [
             sys.executable,
             str(ROOT / "scripts" / "smoke.py"),
             "--stack-env",
-            str(tmp_path / "stack.env"),
+            str(stack.env_file),
             "--health",
             "canary=http://127.0.0.1:9",
             "--deadline",

@@ -298,14 +298,3 @@ def transcribing_job(env, initech) -> str:
     assert env.record(job_id)["status"] == "transcribing", env.record(job_id)
     yield job_id
     env.cancel(initech, job_id)
-
-
-def metric_sum(text: str, name: str, **labels: str) -> float:
-    """The sum of a metric's samples in a Prometheus exposition whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            series, _, value = line.rpartition(" ")
-            if all(f'{k}="{v}"' in series for k, v in labels.items()):
-                total += float(value)
-    return total

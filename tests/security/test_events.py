@@ -18,8 +18,8 @@ import requests
 
 from kscribe.transcript.quality import word_error_rate
 from tests.conftest import SAMPLE_TEXT, wait_for
-from tests.security.conftest import INPUT, metric_sum
-from tests.stack import PORTS
+from tests.security.conftest import INPUT
+from tests.stack import PORTS, metric_sum
 
 CHUNK_READY = "dev.kscribe.chunk.ready.v1"
 JOB_CREATED = "dev.kscribe.job.created.v1"

@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from tests.conftest import SAMPLE_VIDEO
-from tests.security.conftest import BASE, INPUT, MAX_ACTIVE_JOBS, MAX_BODY_BYTES, metric_sum
+from tests.security.conftest import BASE, INPUT, MAX_ACTIVE_JOBS, MAX_BODY_BYTES
+from tests.stack import metric_sum
 
 pytestmark = pytest.mark.model
 
