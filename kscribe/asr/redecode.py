@@ -15,6 +15,7 @@ a language of its own (multilingual), every piece is decoded alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -29,9 +30,26 @@ WINDOW_S = 28.0
 # word timed a little early or late still falls in its own piece or in the gap.
 GAP_S = 1.0
 
+# The tokens a second decode may write per second of its audio: well above fast speech (about
+# four words, five or six tokens a second, with timestamps). A window that writes more is
+# looping, and each of faster-whisper's temperature fallbacks would loop on to its limit: 8.7 s
+# for one 1.8 s whispered piece, more than the other 16 second decodes of a 10-minute file.
+TOKENS_PER_S = 10
+# faster-whisper's own limit: it gives CTranslate2 a max_length of 448 (the model's context),
+# or the prompt's length plus max_new_tokens, and CTranslate2 decodes at most half of that
+# (src/models/whisper.cc: min(max_length / 2, max_length - start_step)).
+DEFAULT_TOKENS = 448 // 2
+
 Span = tuple[float, float]
 # Decodes samples (from their own start, in seconds) sequentially, without VAD.
 Decode = Callable[[np.ndarray], list[Segment]]
+
+
+def token_budget(seconds: float) -> int | None:
+    """faster-whisper's ``max_new_tokens`` for a second decode of ``seconds`` of audio: twice
+    the tokens it may write, as CTranslate2 halves it; None where its own limit is lower."""
+    wanted = 16 + math.ceil(seconds * TOKENS_PER_S)
+    return None if wanted >= DEFAULT_TOKENS else 2 * wanted
 
 
 @dataclass(frozen=True)

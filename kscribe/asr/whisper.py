@@ -242,7 +242,16 @@ class WhisperTranscriber:
         failing = [p for p in pieces if coverage.needs_second_decode(p[1] - p[0], first[p])]
 
         def decode(samples: np.ndarray) -> list[Segment]:
-            return [_segment(s, language) for s in model.transcribe(samples, vad_filter=False, **sequential)[0]]
+            budget = redecode.token_budget(len(samples) / SAMPLE_RATE)
+            try:
+                decoded = model.transcribe(samples, vad_filter=False, max_new_tokens=budget, **sequential)[0]
+                return [_segment(s, language) for s in decoded]
+            except ValueError as exc:
+                # A long initial prompt or hotwords leave no room for the budget beside them
+                # in the 448-token context: decode as faster-whisper would.
+                if "max_new_tokens" not in str(exc):
+                    raise
+                return [_segment(s, language) for s in model.transcribe(samples, vad_filter=False, **sequential)[0]]
 
         # Packed windows need word timings to split what they hold; multilingual, each piece
         # keeps the language of its own window.

@@ -12,6 +12,7 @@ from kscribe.asr import coverage
 from kscribe.asr import whisper as transcriber
 from kscribe.asr.base import TranscribeOptions, cpu_threads_for
 from kscribe.asr.coverage import Coverage, Piece, summarise
+from kscribe.asr.redecode import token_budget
 from kscribe.asr.whisper import WhisperTranscriber, options_from_settings
 from kscribe.media.chunking import padded
 from kscribe.media.decode import SAMPLE_RATE
@@ -93,6 +94,7 @@ def test_a_piece_the_batched_pipeline_returns_empty_is_decoded_again_alone(decod
     assert again["seconds"] == pytest.approx(6.0)
     assert again["vad_filter"] is False and "vad_parameters" not in again
     assert again["language"] == "en" and again["beam_size"] == 3
+    assert again["max_new_tokens"] == token_budget(6.0), "a looping decode stops at the piece's budget"
     # Its words are placed at the piece's time, after the first piece's.
     text = " ".join(w.word.strip() for s in recognition.segments for w in s.words)
     assert text == "ask not what your country can do and so my fellow Americans"
@@ -215,3 +217,23 @@ def test_a_chunks_audio_holds_a_second_of_each_neighbour():
     assert padded(0, 10 * sr, 30 * sr) == (0, 11 * sr)
     assert padded(10 * sr, 20 * sr, 30 * sr) == (9 * sr, 21 * sr)
     assert padded(20 * sr, 30 * sr, 30 * sr) == (19 * sr, 30 * sr)
+
+
+def test_where_the_prompt_leaves_no_room_for_the_budget_the_piece_is_decoded_as_faster_whisper_would(decoder, tmp_path):
+    """faster-whisper refuses a budget that does not fit beside a long prompt and hotwords in
+    its context: the piece is then decoded without one, not failed."""
+
+    def refusing(self, audio, **kwargs):
+        if kwargs.get("max_new_tokens"):
+            self.calls.append({"refused": kwargs["max_new_tokens"]})
+            raise ValueError("The length of the prompt is 447, and the `max_new_tokens` is 76 ...")
+        return _Model.transcribe(self, audio, **kwargs)
+
+    class Refusing(_Model):
+        transcribe = refusing
+
+    decoder._model = lambda options: Refusing()
+    recognition = decoder.transcribe(_audio(20.0), _options(tmp_path))
+    assert _Model.calls[1] == {"refused": token_budget(6.0)}
+    assert "max_new_tokens" not in _Model.calls[2]
+    assert recognition.pieces[1] == Piece(10.0, 16.0, 5, redecoded=True)

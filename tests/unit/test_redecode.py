@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kscribe.asr import vad_tap
-from kscribe.asr.redecode import GAP_S, WINDOW_S, decode_again, pack
+from kscribe.asr.redecode import DEFAULT_TOKENS, GAP_S, WINDOW_S, decode_again, pack, token_budget
 from kscribe.media.decode import SAMPLE_RATE
 from kscribe.values import Segment, Word
 
@@ -189,3 +189,26 @@ def test_a_segment_without_word_timings_that_spans_packed_pieces_is_no_ones():
     # Neither piece takes it (nor its times); both are then decoded alone.
     assert found == {(10.0, 11.0): [], (50.0, 51.0): []}
     assert calls == [pytest.approx(3.0), pytest.approx(1.0), pytest.approx(1.0)]
+
+
+def _decoded_tokens(prompt: int, budget: int | None) -> int:
+    """The tokens CTranslate2 decodes after a prompt of ``prompt`` tokens when faster-whisper
+    is given ``budget`` as max_new_tokens (its generate: max_length is the prompt's length plus
+    the budget, or 448; src/models/whisper.cc: at most min(max_length / 2, max_length - start
+    step), the start step being the prompt less its last token)."""
+    max_length = 448 if budget is None else prompt + budget
+    assert max_length <= 448, "faster-whisper refuses more than the model's context"
+    return min(max_length // 2, max_length - (prompt - 1))
+
+
+def test_a_second_decodes_token_budget_holds_fast_speech_and_stops_a_loop_early():
+    # An English-only model's prompt is its start token; a multilingual one's three or four.
+    for prompt in (1, 4):
+        for seconds in (0.5, 0.9, 1.8, 5.0, 10.0, 20.0, WINDOW_S):
+            # Fast speech (six tokens a second, timestamps included) is decoded whole ...
+            assert _decoded_tokens(prompt, token_budget(seconds)) >= 6 * seconds
+        # ... and a short piece cannot loop on for hundreds of tokens.
+        assert _decoded_tokens(prompt, token_budget(1.8)) <= 40
+    # Where faster-whisper's own limit is lower, no budget is given.
+    assert token_budget(WINDOW_S) is None and token_budget(21.0) is None
+    assert _decoded_tokens(1, None) == DEFAULT_TOKENS
