@@ -131,6 +131,9 @@ class Stack:
         )
         self.control = Control(f"http://127.0.0.1:{self.control_port}")
         self.log_path = tmp / "stack.log"
+        # Where `submit` copies a job's outputs: its default, out/ under the working
+        # directory, would leave them in the checkout.
+        self.downloads = tmp / "out"
         urls = [f"http://127.0.0.1:{ports[n]}/health/live" for n in PORTS[3:]]
         urls += [f"http://127.0.0.1:{ports['BROKER']}/health", f"http://127.0.0.1:{ports['GCS']}/storage/v1/b"]
         try:
@@ -154,7 +157,10 @@ class Stack:
 
     def kscribe(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         # `submit` is the local stack's command (python -m kscribe_stack), the rest kscribe's.
-        module = "kscribe_stack" if args[:1] == ("submit",) else "kscribe"
+        submit = args[:1] == ("submit",)
+        module = "kscribe_stack" if submit else "kscribe"
+        if submit and "--out" not in args:
+            args = (*args[:1], "--out", str(self.downloads), *args[1:])
         return subprocess.run(
             [sys.executable, "-m", module, *args],
             env=self.process_env,

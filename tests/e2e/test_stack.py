@@ -49,7 +49,11 @@ def test_submit_yields_every_format_in_the_output_bucket(shared_stack):
     owned = f"uploads/kscribe-input/meeting.mp4/{generation}"  # the upload's own location
     names = sorted(b.name for b in bucket.list_blobs(prefix="uploads/"))
     assert names == [f"{owned}/meeting.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
-    assert word_error_rate(SAMPLE_TEXT, bucket.blob(f"{owned}/meeting.txt").download_as_text()) <= 0.08
+    text = bucket.blob(f"{owned}/meeting.txt").download_as_text()
+    assert word_error_rate(SAMPLE_TEXT, text) <= 0.08
+    # A local copy of every format, and the output says where it is.
+    local = stack.downloads / "meeting.txt"
+    assert local.read_text() == text and f"txt: {local}" in done.stdout
     [job_id] = [j for j in job_ids(stack) if stack.redis.hget(f"kscribe:job:{j}", "source_uri") == SUBMITTED]
     status = stack.kscribe("status", job_id)
     assert "succeeded" in status.stdout and "3 chunk(s), 3 done" in status.stdout
