@@ -41,8 +41,9 @@ TOKENS_PER_S = 10
 DEFAULT_TOKENS = 448 // 2
 
 Span = tuple[float, float]
-# Decodes samples (from their own start, in seconds) sequentially, without VAD.
-Decode = Callable[[np.ndarray], list[Segment]]
+# Decodes samples (from their own start, in seconds) sequentially, without VAD; told the
+# seconds of speech they hold (a packed window's gaps are silence), for its token budget.
+Decode = Callable[[np.ndarray, float], list[Segment]]
 
 
 def token_budget(seconds: float) -> int | None:
@@ -129,7 +130,20 @@ def _audio_of(window: Sequence[_Packed], audio: np.ndarray, rate: int, gap_s: fl
 
 
 def _words_in(piece: Span, segments: Sequence[Segment]) -> int:
-    return coverage.count_in(piece[0], piece[1], coverage.spans(segments))
+    return coverage.counts([piece], segments)[0]
+
+
+def _speech_s(window: Sequence[_Packed]) -> float:
+    return sum(p.piece[1] - p.piece[0] for p in window)
+
+
+def _believable(found: dict[Span, list[Segment]]) -> dict[Span, list[Segment]]:
+    """``found`` without what a decoder looping on a piece wrote into it: such a piece holds
+    nothing rather than made-up words."""
+    return {
+        piece: [] if coverage.too_many_words(piece[1] - piece[0], _words_in(piece, segments)) else segments
+        for piece, segments in found.items()
+    }
 
 
 def decode_again(
@@ -140,13 +154,14 @@ def decode_again(
     windows = pack(pieces, gap_s=gap_s) if packed else [[_Packed(p, 0.0)] for p in pieces]
     found: dict[Span, list[Segment]] = {}
     for window in windows:
-        found.update(_unpacked(window, decode(_audio_of(window, audio, rate, gap_s))))
+        found.update(_believable(_unpacked(window, decode(_audio_of(window, audio, rate, gap_s), _speech_s(window)))))
         if len(window) == 1:
             continue  # decoded alone already
         for p in window:
             if not coverage.needs_second_decode(p.piece[1] - p.piece[0], _words_in(p.piece, found[p.piece])):
                 continue
-            alone = _unpacked([_Packed(p.piece, 0.0)], decode(_audio_of([p], audio, rate, gap_s)))[p.piece]
+            decoded = decode(_audio_of([p], audio, rate, gap_s), _speech_s([p]))
+            alone = _believable(_unpacked([_Packed(p.piece, 0.0)], decoded))[p.piece]
             if _words_in(p.piece, alone) > _words_in(p.piece, found[p.piece]):
                 found[p.piece] = alone
     return found

@@ -237,12 +237,11 @@ class WhisperTranscriber:
         language: str,
     ) -> tuple[list[Segment], list[coverage.Piece]]:
         """The segments with what second decodes recovered, and every piece's coverage."""
-        found_at = coverage.spans(segments)
-        first = {p: coverage.count_in(p[0], p[1], found_at) for p in pieces}
+        first = dict(zip(pieces, coverage.counts(pieces, segments), strict=True))
         failing = [p for p in pieces if coverage.needs_second_decode(p[1] - p[0], first[p])]
 
-        def decode(samples: np.ndarray) -> list[Segment]:
-            budget = redecode.token_budget(len(samples) / SAMPLE_RATE)
+        def decode(samples: np.ndarray, speech_s: float) -> list[Segment]:
+            budget = redecode.token_budget(speech_s)
             try:
                 decoded = model.transcribe(samples, vad_filter=False, max_new_tokens=budget, **sequential)[0]
                 return [_segment(s, language) for s in decoded]
@@ -259,7 +258,7 @@ class WhisperTranscriber:
         again = redecode.decode_again(decode, audio, failing, SAMPLE_RATE, packed=packed) if failing else {}
         recovered = []
         for start, end in failing:
-            found = coverage.count_in(start, end, coverage.spans(again[(start, end)]))
+            [found] = coverage.counts([(start, end)], again[(start, end)])
             if found > first[(start, end)]:
                 recovered.append((start, end))
                 first[(start, end)] = found

@@ -118,6 +118,37 @@ def test_pieces_that_hold_their_words_are_decoded_once(decoder, tmp_path, monkey
     assert len(_Model.calls) == 1 and not any(p.redecoded for p in recognition.pieces)
 
 
+def test_a_neighbours_last_word_reaching_over_the_edge_does_not_cover_an_empty_piece(decoder, tmp_path, monkeypatch):
+    # VAD pieces meet: the first pass's "do" (3.6–3.92 s) reaches 0.12 s into the second
+    # piece, whose own speech it did not decode.
+    monkeypatch.setattr(transcriber, "_speech_pieces", lambda audio, vad, batch_size: [(1.0, 3.8), (3.8, 6.0)])
+    recognition = decoder.transcribe(_audio(20.0), _options(tmp_path))
+    assert [c["pipeline"] for c in _Model.calls] == ["_Batched", "_Model"]
+    assert _Model.calls[1]["seconds"] == pytest.approx(2.2)
+    first, second = recognition.pieces
+    assert (first.words, first.redecoded) == (7, False)
+    assert second.redecoded and second.words == 5
+
+
+def test_a_word_counts_for_the_piece_that_holds_its_middle():
+    def said(*spans):
+        return [Segment(a, b, " w", (Word(a, b, " w", 0.9),), -0.2, 0.01) for a, b in spans]
+
+    # "do" (3.6–3.92 s) touches the second piece; its middle is in the first.
+    assert coverage.counts([(1.0, 3.8), (3.8, 6.0)], said((3.6, 3.92))) == [1, 0]
+    assert coverage.counts([(4.0, 4.0)], said((4.0, 4.0))) == [1]  # zero length, at the edge
+    assert coverage.counts([(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)], said((0.1, 0.3), (0.5, 0.7), (2.2, 2.4))) == [2, 0, 1]
+    # A segment without word timings counts for each piece it spans whole, or that holds its middle.
+    wordless = [Segment(0.0, 10.0, " many words", (), -0.2, 0.01)]
+    assert coverage.counts([(2.0, 3.0), (9.0, 11.0), (4.0, 6.0)], wordless) == [1, 0, 1]
+
+
+def test_more_words_than_anyone_says_is_a_loop():
+    assert coverage.too_many_words(0.4, 18) and coverage.too_many_words(1.8, 17)
+    assert not coverage.too_many_words(0.4, 3) and not coverage.too_many_words(1.8, 8)
+    assert not coverage.too_many_words(10.0, 45)  # four and a half words a second
+
+
 def test_implausibly_few_words_for_the_speech_seconds_means_a_second_decode():
     assert coverage.needs_second_decode(20.0, 0)
     assert coverage.needs_second_decode(20.0, 3)  # 0.15 words a second

@@ -23,10 +23,11 @@ class _Decoder:
     word that value stands for, timed where it lies in what it was given."""
 
     def __init__(self, words: dict[int, str], deaf_when_packed: frozenset[int] = frozenset()):
-        self.words, self.deaf_when_packed, self.calls = words, deaf_when_packed, []
+        self.words, self.deaf_when_packed, self.calls, self.speech_s = words, deaf_when_packed, [], []
 
-    def __call__(self, samples: np.ndarray) -> list[Segment]:
+    def __call__(self, samples: np.ndarray, speech_s: float) -> list[Segment]:
         self.calls.append(len(samples) / RATE)
+        self.speech_s.append(speech_s)
         marks = np.flatnonzero(np.diff(np.concatenate([[0], samples, [0]])))
         found, stretches = [], list(zip(marks[::2], marks[1::2], strict=True))
         for start, _ in stretches:
@@ -61,6 +62,7 @@ def test_words_of_a_packed_window_return_to_their_pieces_times():
     decoder = _Decoder({1: "alpha", 2: "bravo", 3: "charlie"})
     found = decode_again(decoder, _audio(pieces), pieces, RATE)
     assert decoder.calls == [pytest.approx(2.0 + 2.5 + 1.5 + 2 * GAP_S)]  # one window, one decode
+    assert decoder.speech_s == [pytest.approx(6.0)], "the budget follows the speech, not the gaps"
     assert {p: [(w.word.strip(), w.start) for s in segs for w in s.words] for p, segs in found.items()} == {
         (3.0, 5.0): [("alpha", 3.1)],
         (30.0, 32.5): [("bravo", 30.1)],
@@ -77,6 +79,22 @@ def test_a_piece_still_empty_when_packed_is_decoded_alone():
     assert found[(30.0, 33.0)][0].start == pytest.approx(30.1)
 
 
+def test_what_a_decoder_looping_on_a_piece_writes_is_not_kept():
+    pieces = [(3.0, 4.0), (30.0, 31.0)]  # packed at 0.0–1.0 and 2.0–3.0
+    calls = []
+
+    def decode(samples, speech_s):
+        calls.append(len(samples) / RATE)
+        loop = _said(0.05, *["la"] * 18, step=0.05)  # 18 words in the first piece's second
+        return [loop, _said(2.1, "bravo")] if len(calls) == 1 else [loop]
+
+    found = decode_again(decode, _audio(pieces), pieces, RATE)
+    # The loop is dropped packed and again alone: the piece holds nothing, not 18 "la"s.
+    assert calls == [pytest.approx(3.0), pytest.approx(1.0)]
+    assert found[(3.0, 4.0)] == []
+    assert [w.word.strip() for s in found[(30.0, 31.0)] for w in s.words] == ["bravo"]
+
+
 def test_a_piece_alone_in_its_window_is_not_decoded_twice():
     pieces = [(3.0, 40.0)]
     decoder = _Decoder({1: "alpha"}, deaf_when_packed=frozenset({1}))
@@ -89,7 +107,7 @@ def test_one_segment_that_spans_two_packed_pieces_is_split_between_them():
     pieces = [(10.0, 11.0), (50.0, 51.0)]
     # One segment: a word in each piece (packed at 0.0–1.0 and 2.0–3.0).
     segment = Segment(0.2, 2.4, " one two", (Word(0.2, 0.5, " one", 0.9), Word(2.1, 2.4, " two", 0.9)), -0.2, 0.01)
-    found = decode_again(lambda samples: [segment], _audio(pieces), pieces, RATE)
+    found = decode_again(lambda samples, speech_s: [segment], _audio(pieces), pieces, RATE)
     assert [(s.text, s.start, s.end) for s in found[(10.0, 11.0)]] == [(" one", 10.2, 10.5)]
     assert [(s.text, s.start, s.end) for s in found[(50.0, 51.0)]] == [(" two", 50.1, 50.4)]
 
@@ -119,7 +137,9 @@ def test_a_word_in_a_gap_belongs_to_no_piece_and_words_stay_inside_their_piece()
         Segment(0.8, 1.3, " late", (Word(0.8, 1.3, " late", 0.9),), -0.2, 0.01),  # middle 1.05: in the gap
         Segment(1.9, 2.3, " early", (Word(1.9, 2.3, " early", 0.9),), -0.2, 0.01),  # middle 2.1: the second's
     ]
-    found = decode_again(lambda samples: decoded if len(samples) > 2 * RATE else [], _audio(pieces), pieces, RATE)
+    found = decode_again(
+        lambda samples, speech_s: decoded if len(samples) > 2 * RATE else [], _audio(pieces), pieces, RATE
+    )
     words = {p: [(w.word.strip(), w.start, w.end) for s in segs for w in s.words] for p, segs in found.items()}
     # "early" starts in the gap: kept, but inside its piece (40.0, not 39.9).
     assert words == {(10.0, 11.0): [("alpha", 10.2, 10.4)], (40.0, 41.0): [("early", 40.0, 40.3)]}
@@ -129,7 +149,7 @@ def test_without_word_timings_every_piece_is_decoded_alone():
     pieces = [(10.0, 11.0), (50.0, 51.0)]
     calls = []
 
-    def decode(samples):
+    def decode(samples, speech_s):
         calls.append(len(samples) / RATE)
         return [Segment(0.1, 0.8, f" piece{len(calls)}", (), -0.2, 0.01)]
 
@@ -181,7 +201,7 @@ def test_a_segment_without_word_timings_that_spans_packed_pieces_is_no_ones():
     pieces = [(10.0, 11.0), (50.0, 51.0)]  # packed at 0.0–1.0 and 2.0–3.0
     calls = []
 
-    def decode(samples):
+    def decode(samples, speech_s):
         calls.append(len(samples) / RATE)
         return [Segment(0.2, 2.6, " one two", (), -0.2, 0.01)] if len(calls) == 1 else []
 
