@@ -243,14 +243,17 @@ class WhisperTranscriber:
         def decode(samples: np.ndarray, speech_s: float) -> list[Segment]:
             budget = redecode.token_budget(speech_s)
             try:
-                decoded = model.transcribe(samples, vad_filter=False, max_new_tokens=budget, **sequential)[0]
+                decoded = model.transcribe(
+                    samples, vad_filter=False, max_new_tokens=budget, best_of=redecode.BEST_OF, **sequential
+                )[0]
                 return [_segment(s, language) for s in decoded]
             except ValueError as exc:
                 # A long initial prompt or hotwords leave no room for the budget beside them
                 # in the 448-token context: decode as faster-whisper would.
                 if "max_new_tokens" not in str(exc):
                     raise
-                return [_segment(s, language) for s in model.transcribe(samples, vad_filter=False, **sequential)[0]]
+                decoded = model.transcribe(samples, vad_filter=False, best_of=redecode.BEST_OF, **sequential)[0]
+                return [_segment(s, language) for s in decoded]
 
         # Packed windows need word timings to split what they hold; multilingual, each piece
         # keeps the language of its own window.

@@ -95,6 +95,7 @@ def test_a_piece_the_batched_pipeline_returns_empty_is_decoded_again_alone(decod
     assert again["vad_filter"] is False and "vad_parameters" not in again
     assert again["language"] == "en" and again["beam_size"] == 3
     assert again["max_new_tokens"] == token_budget(6.0), "a looping decode stops at the piece's budget"
+    assert again["best_of"] == 1, "each temperature fallback samples one candidate, not five"
     # Its words are placed at the piece's time, after the first piece's.
     text = " ".join(w.word.strip() for s in recognition.segments for w in s.words)
     assert text == "ask not what your country can do and so my fellow Americans"
