@@ -45,7 +45,8 @@ DEFAULT_TOKENS = 448 // 2
 # decoded again are the ones the model struggles with, and on audio it cannot hear (humming,
 # whispering) every fallback loops to its budget: five candidates made each of them five times
 # dearer. With one, a 10-minute recording's second decodes took 8 s less wall time (36.3 s
-# against 27.9 s for the file, 2 cores), its WER 21.4 % against 21.6 %, the same passages kept.
+# against 27.9 s for the file on 2 Xeon cores), its WER 21.4 % against 21.6 %, the same passages
+# kept (bench/reports/2026-12-08-lossless-xeon-2-cores.md).
 BEST_OF = 1
 
 Span = tuple[float, float]
