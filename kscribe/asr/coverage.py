@@ -26,6 +26,11 @@ MIN_CHECKED_S = 3.0
 # words a second, and a piece's seconds hold VAD's padding too.
 MAX_WORDS_PER_SPEECH_S = 6.0
 MAX_EXTRA_WORDS = 2
+# faster-whisper's "words" in these languages are characters or tokens
+# (faster_whisper/tokenizer.py: split_to_word_tokens): fluent Japanese is seven or eight morae
+# a second, so a loop is only what no one could say.
+CHARACTER_WORD_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+MAX_CHARACTERS_PER_SPEECH_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -102,12 +107,14 @@ def items(segments: Iterable[Segment]) -> list[tuple[float, float, str]]:
 
 
 def counts(pieces: Sequence[tuple[float, float]], segments: Iterable[Segment]) -> list[int]:
-    """Per piece, the words whose middle lies in it (a zero-length word at an edge counts).
-    Touching is not enough: VAD pieces meet, and the last word of one piece reaching 0.15 s
-    over the edge of the next, empty one had made that one look decoded (a 10-minute
-    recording). A segment without word timings counts as one word for each piece that holds
-    its middle or that it spans whole. Sorted middles: a 35-minute chunk has ~600 pieces and
-    ~3,000 words, and counting pair by pair took a second of its time."""
+    """Per piece (in order, as VAD gives them), the words whose middle lies in it. Touching is
+    not enough: VAD pieces meet, and the last word of one piece reaching 0.15 s over the edge
+    of the next, empty one had made that one look decoded (a 10-minute recording). A middle on
+    the edge two pieces share is the later one's, as everywhere else here (``start <= m <
+    end``); a piece no other follows at once keeps its end (a zero-length word there counts). A
+    segment without word timings counts as one word for each piece that holds its middle or
+    that it spans whole. Sorted middles: a 35-minute chunk has ~600 pieces and ~3,000 words,
+    and counting pair by pair took a second of its time."""
     middles: list[float] = []
     wordless: list[tuple[float, float]] = []
     for s in segments:
@@ -116,12 +123,13 @@ def counts(pieces: Sequence[tuple[float, float]], segments: Iterable[Segment]) -
         elif s.text.strip():
             wordless.append((s.start, s.end))
     middles.sort()
-    return [
-        bisect.bisect_right(middles, end)
-        - bisect.bisect_left(middles, start)
-        + sum(1 for a, b in wordless if start <= (a + b) / 2 <= end or a <= start <= end <= b)
-        for start, end in pieces
-    ]
+    found = []
+    for i, (start, end) in enumerate(pieces):
+        followed = i + 1 < len(pieces) and pieces[i + 1][0] <= end
+        last = bisect.bisect_left(middles, end) if followed else bisect.bisect_right(middles, end)
+        in_words = max(0, last - bisect.bisect_left(middles, start))
+        found.append(in_words + sum(1 for a, b in wordless if start <= (a + b) / 2 <= end or a <= start <= end <= b))
+    return found
 
 
 def needs_second_decode(seconds: float, words: int) -> bool:
@@ -131,10 +139,18 @@ def needs_second_decode(seconds: float, words: int) -> bool:
     return seconds >= MIN_CHECKED_S and words < MIN_WORDS_PER_SPEECH_S * seconds
 
 
-def too_many_words(seconds: float, words: int) -> bool:
-    """More words than anyone says in ``seconds``: a decoder looping on a piece it cannot
-    hear (18 words in a 0.4 s piece, 17 in 1.8 s of whispering), not speech."""
-    return words > MAX_EXTRA_WORDS + MAX_WORDS_PER_SPEECH_S * seconds
+def words_per_s_limit(language: str | None) -> float:
+    """The most words a second speech of ``language`` gives (None: not known, the largest)."""
+    if language in CHARACTER_WORD_LANGUAGES or not language:
+        return MAX_CHARACTERS_PER_SPEECH_S
+    return MAX_WORDS_PER_SPEECH_S
+
+
+def too_many_words(seconds: float, words: int, per_s: float = MAX_WORDS_PER_SPEECH_S) -> bool:
+    """More words than anyone says in ``seconds`` (at most ``per_s`` a second, plus a few): a
+    decoder looping on a piece it cannot hear (18 words in a 0.4 s piece, 17 in 1.8 s of
+    whispering), not speech."""
+    return words > MAX_EXTRA_WORDS + per_s * seconds
 
 
 def summarise(pieces: Iterable[Piece], lo: float = 0.0, hi: float = float("inf")) -> Coverage:

@@ -31,10 +31,11 @@ WINDOW_S = 28.0
 # word timed a little early or late still falls in its own piece or in the gap.
 GAP_S = 1.0
 
-# The tokens a second decode may write per second of its audio: well above fast speech (about
-# four words, five or six tokens a second, with timestamps). A window that writes more is
-# looping, and each of faster-whisper's temperature fallbacks would loop on to its limit: 8.7 s
-# for one 1.8 s whispered piece, more than the other 16 second decodes of a 10-minute file.
+# The tokens a second decode may write per second of the speech it is given: well above fast
+# speech (about four words, five or six tokens a second, with timestamps). A window that writes
+# more is looping, and each of faster-whisper's temperature fallbacks would loop on to its
+# limit: 8.7 s for one 1.8 s whispered piece, more than the other 16 second decodes of a
+# 10-minute file.
 TOKENS_PER_S = 10
 # faster-whisper's own limit: it gives CTranslate2 a max_length of 448 (the model's context),
 # or the prompt's length plus max_new_tokens, and CTranslate2 decodes at most half of that
@@ -44,9 +45,9 @@ DEFAULT_TOKENS = 448 // 2
 # Candidates sampled at each temperature fallback (faster-whisper's default is 5). The pieces
 # decoded again are the ones the model struggles with, and on audio it cannot hear (humming,
 # whispering) every fallback loops to its budget: five candidates made each of them five times
-# dearer. With one, a 10-minute recording's second decodes took 8 s less wall time (36.3 s
-# against 27.9 s for the file on 2 Xeon cores), its WER 21.4 % against 21.6 %, the same passages
-# kept (bench/reports/2026-12-08-lossless-xeon-2-cores.md).
+# dearer. With one, a 10-minute recording took 27.5–28.7 s instead of 35.9–36.6 s on 2 Xeon
+# cores, WER 21.3–21.7 % against 21.4–21.6 %, the same passages kept
+# (bench/reports/2026-12-08-lossless-xeon-2-cores.md).
 BEST_OF = 1
 
 Span = tuple[float, float]
@@ -56,7 +57,7 @@ Decode = Callable[[np.ndarray, float], list[Segment]]
 
 
 def token_budget(seconds: float) -> int | None:
-    """faster-whisper's ``max_new_tokens`` for a second decode of ``seconds`` of audio: twice
+    """faster-whisper's ``max_new_tokens`` for a second decode of ``seconds`` of speech: twice
     the tokens it may write, as CTranslate2 halves it; None where its own limit is lower."""
     wanted = 16 + math.ceil(seconds * TOKENS_PER_S)
     return None if wanted >= DEFAULT_TOKENS else 2 * wanted
@@ -146,31 +147,39 @@ def _speech_s(window: Sequence[_Packed]) -> float:
     return sum(p.piece[1] - p.piece[0] for p in window)
 
 
-def _believable(found: dict[Span, list[Segment]]) -> dict[Span, list[Segment]]:
-    """``found`` without what a decoder looping on a piece wrote into it: such a piece holds
-    nothing rather than made-up words."""
+def _believable(found: dict[Span, list[Segment]], per_s: float) -> dict[Span, list[Segment]]:
+    """``found`` without what a decoder looping on a piece wrote into it (more than ``per_s``
+    words a second): such a piece holds nothing rather than made-up words."""
     return {
-        piece: [] if coverage.too_many_words(piece[1] - piece[0], _words_in(piece, segments)) else segments
+        piece: [] if coverage.too_many_words(piece[1] - piece[0], _words_in(piece, segments), per_s) else segments
         for piece, segments in found.items()
     }
 
 
 def decode_again(
-    decode: Decode, audio: np.ndarray, pieces: Sequence[Span], rate: int, packed: bool = True, gap_s: float = GAP_S
+    decode: Decode,
+    audio: np.ndarray,
+    pieces: Sequence[Span],
+    rate: int,
+    packed: bool = True,
+    gap_s: float = GAP_S,
+    words_per_s: float = coverage.MAX_WORDS_PER_SPEECH_S,
 ) -> dict[Span, list[Segment]]:
     """Each piece's segments (times from ``audio``'s start) from a second, sequential decode:
-    packed with its neighbours first (``packed``), alone where that left it (nearly) empty."""
+    packed with its neighbours first (``packed``), alone where that left it (nearly) empty;
+    none where the decoder wrote more than ``words_per_s`` words a second into it."""
     windows = pack(pieces, gap_s=gap_s) if packed else [[_Packed(p, 0.0)] for p in pieces]
     found: dict[Span, list[Segment]] = {}
     for window in windows:
-        found.update(_believable(_unpacked(window, decode(_audio_of(window, audio, rate, gap_s), _speech_s(window)))))
+        decoded = decode(_audio_of(window, audio, rate, gap_s), _speech_s(window))
+        found.update(_believable(_unpacked(window, decoded), words_per_s))
         if len(window) == 1:
             continue  # decoded alone already
         for p in window:
             if not coverage.needs_second_decode(p.piece[1] - p.piece[0], _words_in(p.piece, found[p.piece])):
                 continue
             decoded = decode(_audio_of([p], audio, rate, gap_s), _speech_s([p]))
-            alone = _believable(_unpacked([_Packed(p.piece, 0.0)], decoded))[p.piece]
+            alone = _believable(_unpacked([_Packed(p.piece, 0.0)], decoded), words_per_s)[p.piece]
             if _words_in(p.piece, alone) > _words_in(p.piece, found[p.piece]):
                 found[p.piece] = alone
     return found

@@ -258,7 +258,13 @@ class WhisperTranscriber:
         # Packed windows need word timings to split what they hold; multilingual, each piece
         # keeps the language of its own window.
         packed = bool(sequential.get("word_timestamps")) and not sequential.get("multilingual")
-        again = redecode.decode_again(decode, audio, failing, SAMPLE_RATE, packed=packed) if failing else {}
+        # Multilingual, a window's language is only known once decoded: the largest limit.
+        per_s = coverage.words_per_s_limit(None if sequential.get("multilingual") else sequential.get("language"))
+        again = (
+            redecode.decode_again(decode, audio, failing, SAMPLE_RATE, packed=packed, words_per_s=per_s)
+            if failing
+            else {}
+        )
         recovered = []
         for start, end in failing:
             [found] = coverage.counts([(start, end)], again[(start, end)])
@@ -273,7 +279,13 @@ class WhisperTranscriber:
             segments = coverage.keep_words(segments, functools.partial(_outside_all, recovered))
             segments = sorted(segments + [s for p in recovered for s in again[p]], key=lambda s: (s.start, s.end))
         failed = set(failing)
-        return segments, [coverage.Piece(p[0], p[1], first[p], redecoded=p in failed) for p in pieces]
+        # Counted again on the segments returned, so the record describes the transcript: a
+        # first-pass word on a recovered piece's edge, or a wordless segment over several
+        # pieces, may have gone with the words the second decode replaced.
+        words = coverage.counts(pieces, segments)
+        return segments, [
+            coverage.Piece(p[0], p[1], n, redecoded=p in failed) for p, n in zip(pieces, words, strict=True)
+        ]
 
 
 def _segment(s: Any, language: str) -> Segment:

@@ -137,6 +137,11 @@ def test_a_word_counts_for_the_piece_that_holds_its_middle():
 
     # "do" (3.6–3.92 s) touches the second piece; its middle is in the first.
     assert coverage.counts([(1.0, 3.8), (3.8, 6.0)], said((3.6, 3.92))) == [1, 0]
+    # A middle on the edge two pieces share is the later one's, once; a piece no other
+    # follows at once keeps its end.
+    assert coverage.counts([(1.0, 3.8), (3.8, 6.0)], said((3.6, 4.0))) == [0, 1]
+    assert coverage.counts([(1.0, 3.8), (3.8, 6.0)], said((3.8, 3.8))) == [0, 1]
+    assert coverage.counts([(1.0, 3.8), (4.0, 6.0)], said((3.6, 4.0))) == [1, 0]
     assert coverage.counts([(4.0, 4.0)], said((4.0, 4.0))) == [1]  # zero length, at the edge
     assert coverage.counts([(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)], said((0.1, 0.3), (0.5, 0.7), (2.2, 2.4))) == [2, 0, 1]
     # A segment without word timings counts for each piece it spans whole, or that holds its middle.
@@ -148,6 +153,39 @@ def test_more_words_than_anyone_says_is_a_loop():
     assert coverage.too_many_words(0.4, 18) and coverage.too_many_words(1.8, 17)
     assert not coverage.too_many_words(0.4, 3) and not coverage.too_many_words(1.8, 8)
     assert not coverage.too_many_words(10.0, 45)  # four and a half words a second
+    # Where faster-whisper's words are characters, fluent speech gives seven or more a second.
+    japanese = coverage.words_per_s_limit("ja")
+    assert not coverage.too_many_words(3.0, 24, japanese) and coverage.too_many_words(0.4, 18, japanese)
+    assert coverage.words_per_s_limit("en") == coverage.MAX_WORDS_PER_SPEECH_S
+    assert coverage.words_per_s_limit(None) == japanese  # not known yet: the largest
+
+
+def test_a_packed_second_decodes_budget_counts_its_pieces_not_the_gaps(decoder, tmp_path, monkeypatch):
+    # Two empty 2 s pieces: packed into one 5 s window (2 + 1 s gap + 2), budgeted for 4 s.
+    monkeypatch.setattr(
+        transcriber, "_speech_pieces", lambda audio, vad, batch_size: [(1.0, 5.0), (10.0, 12.0), (14.0, 16.0)]
+    )
+    decoder.transcribe(_audio(20.0), _options(tmp_path))
+    packed = _Model.calls[1]
+    assert packed["seconds"] == pytest.approx(5.0)
+    assert packed["max_new_tokens"] == token_budget(4.0) != token_budget(5.0)
+
+
+def test_the_record_counts_the_words_the_transcript_keeps(tmp_path):
+    """Without word timings a segment is one item: recovering the piece that holds its middle
+    replaces it, and a piece it also spanned is then without words — and says so."""
+
+    class Model:
+        def transcribe(self, samples, **kwargs):
+            return iter([_fw_segment(0.5, ["and", "so", "my", "fellow"], step=1.0)]), None
+
+    wordless = Segment(0.0, 12.0, " one long line", (), -0.2, 0.01)
+    pieces = [(2.0, 9.0), (10.0, 11.0)]  # its middle (6.0) in the first; the second spanned whole
+    segments, checked = WhisperTranscriber(tmp_path)._check_coverage(
+        Model(), _audio(20.0), [wordless], pieces, {"word_timestamps": False}, "en"
+    )
+    assert [s.text for s in segments] == [" and so my fellow"]
+    assert [(p.words, p.redecoded) for p in checked] == [(4, True), (0, False)]
 
 
 def test_implausibly_few_words_for_the_speech_seconds_means_a_second_decode():
