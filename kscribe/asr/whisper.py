@@ -270,9 +270,8 @@ class WhisperTranscriber:
             [found] = coverage.counts([(start, end)], again[(start, end)])
             if found > first[(start, end)]:
                 recovered.append((start, end))
-                first[(start, end)] = found
             metrics.PIECES_REDECODED.labels("recovered" if found else "empty").inc()
-            log.info("speech piece %.2f–%.2f s: %d word(s) after a second decode", start, end, first[(start, end)])
+            log.info("speech piece %.2f–%.2f s: %d word(s) from a second decode", start, end, found)
         # In one step, so one recovered piece's words are never taken for a neighbour's: the
         # first pass's words inside any recovered piece go, then every recovered piece's come in.
         if recovered:
